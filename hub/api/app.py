@@ -1,0 +1,107 @@
+"""The application factory. Every resource is opened and closed in `cleanup_ctx`, in order:
+the hub's signing key, the database (embedded or `HUB_DATABASE_URL`; migrated on start), the inbox
+notifier, and the background housekeeping. Nothing is done at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from hub.api.keys import CATALOG, CLOCK, DSN, HUB_KEY, INTAKE, NOTIFIER, POOL, SETTINGS
+from hub.api.problems import problem_middleware
+from hub.api.routes import add_routes
+from hub.core.clock import Clock, utc_now
+from hub.core.templates import TemplateCatalog
+from hub.keyfile import load_or_create_signing_key
+from hub.services.access import purge_used_tokens
+from hub.services.intake import Intake
+from hub.services.notifier import InboxNotifier
+from hub.settings import Settings
+from hub.store.database import connect, create_pool, database_url
+from hub.store.migrate import migrate
+
+log = structlog.get_logger("hub.app")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    catalog: TemplateCatalog | None = None,
+    background: bool = True,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[request_id_middleware, problem_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[CATALOG] = catalog or TemplateCatalog.load()
+    app.cleanup_ctx.append(_hub_key)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_notifier)
+    if background:
+        app.cleanup_ctx.append(_housekeeping)
+    add_routes(app)
+    return app
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+async def _hub_key(app: web.Application) -> AsyncIterator[None]:
+    app[HUB_KEY] = load_or_create_signing_key(app[SETTINGS].signing_key_file)
+    yield
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    loop = asyncio.get_running_loop()
+    dsn, _embedded = await loop.run_in_executor(None, database_url, settings.database_url, settings.data_dir)
+    async with connect(dsn) as conn:
+        applied = await migrate(conn)
+    if applied:
+        log.info("database.migrated", versions=applied)
+    app[DSN] = dsn
+    app[POOL] = pool = await create_pool(dsn)
+    app[INTAKE] = Intake(pool=pool, catalog=app[CATALOG], hub_key=app[HUB_KEY], hub_id=settings.hub_id)
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+async def _notifier(app: web.Application) -> AsyncIterator[None]:
+    app[NOTIFIER] = notifier = InboxNotifier()
+    await notifier.start(app[DSN])
+    yield
+    await notifier.stop()
+
+
+async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(60)
+            try:
+                await purge_used_tokens(app[POOL], app[CLOCK]())
+            except Exception as exc:  # housekeeping must never stop the hub
+                log.warning("housekeeping.failed", error=exc.__class__.__name__)
+
+    task = asyncio.create_task(run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

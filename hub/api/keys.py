@@ -1,0 +1,22 @@
+"""Typed keys for what the application holds: each resource is opened and closed in `cleanup_ctx`."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from hub.core.clock import Clock
+from hub.core.jose import PrivateSigningJwk
+from hub.core.templates import TemplateCatalog
+from hub.services.intake import Intake
+from hub.services.notifier import InboxNotifier
+from hub.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
+CATALOG = web.AppKey("catalog", TemplateCatalog)
+HUB_KEY = web.AppKey("hub_key", PrivateSigningJwk)
+POOL = web.AppKey("pool", asyncpg.Pool)
+INTAKE = web.AppKey("intake", Intake)
+NOTIFIER = web.AppKey("notifier", InboxNotifier)
+DSN = web.AppKey("dsn", str)

@@ -1,0 +1,110 @@
+"""RFC 9457 problem details: one stable `type` per kind of refusal, and the middleware that answers
+every error, ours or aiohttp's, as `application/problem+json`.
+
+Details never repeat message content; an unexpected error is logged by class name and request id only.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from hub.core.refusal import Refusal
+
+PROBLEM_BASE = "urn:referral-hub:problem:"
+CONTENT_TYPE = "application/problem+json"
+
+# code: (HTTP status, title)
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "malformed-json": (400, "Malformed JSON"),
+    "malformed-jws": (400, "Malformed JWS"),
+    "invalid-parameter": (400, "Invalid parameter"),
+    "body-too-large": (413, "Request body too large"),
+    "unsupported-media-type": (415, "Unsupported media type"),
+    "unknown-key": (401, "Unknown signing key"),
+    "key-not-valid": (401, "Signing key expired, not yet valid or revoked"),
+    "bad-signature": (401, "Signature does not verify"),
+    "missing-token": (401, "Missing bearer token"),
+    "invalid-token": (401, "Invalid bearer token"),
+    "token-replay": (401, "Bearer token already used"),
+    "sender-mismatch": (403, "Sender is not the key's owner"),
+    "not-a-party": (403, "Not a party to the case"),
+    "case-not-found": (404, "Case not found"),
+    "not-found": (404, "Not found"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "duplicate-id": (409, "Message id already used for other content"),
+    "invalid-transition": (409, "State change not allowed"),
+    "schema-invalid": (422, "Message does not match its template"),
+    "unknown-template": (422, "Unknown template or version"),
+    "csam-referral": (422, "Possible child sexual abuse material: use the CSAM channel"),
+    "unknown-recipient": (422, "Unknown recipient"),
+    "invalid-recipient": (422, "Invalid recipient"),
+    "recipient-does-not-accept": (422, "Recipient does not accept this message type"),
+    "unknown-case": (422, "Reply to an unknown case"),
+    "invalid-reply": (422, "Reply to a message outside the case"),
+    "unknown-message": (422, "Unknown message"),
+    "internal-error": (500, "Internal error"),
+    "service-unavailable": (503, "Service unavailable"),
+}
+
+log = structlog.get_logger("hub.api")
+
+
+def problem_type(code: str) -> str:
+    return PROBLEM_BASE + code
+
+
+def problem_response(code: str, detail: str, *, instance: str | None = None, **extra: Any) -> web.Response:
+    status, title = PROBLEMS[code]
+    body: dict[str, Any] = {"type": problem_type(code), "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    response = web.Response(status=status, text=json.dumps(body), content_type=CONTENT_TYPE)
+    if status == 401 and code in ("missing-token", "invalid-token", "token-replay"):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="referral-hub"'
+    return response
+
+
+_HTTP_CODES = {
+    400: "malformed-json",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+}
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except Refusal as refusal:
+        return problem_response(refusal.code, refusal.detail, instance=request.path, **refusal.extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status)
+        if code is None:
+            raise
+        return problem_response(code, exc.reason, instance=request.path)
+    except Exception as exc:
+        # The exception's text may quote stored values: log its class and where it arose, never its text.
+        log.error(
+            "request.failed",
+            error=exc.__class__.__name__,
+            where=[f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)],
+            method=request.method,
+            route=_route(request),
+        )
+        return problem_response("internal-error", "the hub could not complete this request", instance=request.path)
+
+
+def _route(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "?"

@@ -1,0 +1,22 @@
+"""HTTP routes, one module per resource; `add_routes` lists them all in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.api.routes import cases, directory, health, inbox, messages, schemas
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/messages", messages.submit)
+    app.router.add_get("/v1/inbox", inbox.read)
+    app.router.add_post("/v1/inbox/ack", inbox.ack)
+    app.router.add_get("/v1/cases/{case_id}", cases.read)
+    app.router.add_post("/v1/cases/{case_id}/shares", cases.share)
+    app.router.add_get("/v1/participants", directory.list_all)
+    app.router.add_get("/v1/participants/{participant_id}", directory.show)
+    app.router.add_get("/.well-known/jwks.json", directory.hub_jwks)
+    app.router.add_get("/v1/schemas", schemas.list_all)
+    app.router.add_get("/v1/schemas/{name}/{version}", schemas.show)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)

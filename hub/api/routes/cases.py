@@ -1,0 +1,35 @@
+"""`GET /v1/cases/{case_id}` and `POST /v1/cases/{case_id}/shares`."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from aiohttp import web
+
+from hub.api.keys import CLOCK, POOL
+from hub.api.request import caller_of, json_body
+from hub.core.refusal import Refusal
+from hub.services.cases import read_case, share_case
+
+
+def _case_id(request: web.Request) -> UUID:
+    try:
+        return UUID(request.match_info["case_id"])
+    except ValueError:
+        raise Refusal("case-not-found", "no such case") from None
+
+
+async def read(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    return web.json_response(await read_case(request.app[POOL], _case_id(request), caller.participant_id))
+
+
+async def share(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    case_id = _case_id(request)
+    body = await json_body(request)
+    participant = body.get("participant_id")
+    if not isinstance(participant, str) or not participant:
+        raise Refusal("invalid-parameter", "participant_id must name a participant", parameter="participant_id")
+    added = await share_case(request.app[POOL], case_id, caller.participant_id, participant, request.app[CLOCK]())
+    return web.json_response({"case_id": str(case_id), "shared_with": participant}, status=201 if added else 200)

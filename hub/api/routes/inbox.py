@@ -1,0 +1,41 @@
+"""`GET /v1/inbox` (cursor, long-poll `wait`) and `POST /v1/inbox/ack`, for the calling recipient."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from aiohttp import web
+
+from hub.api.keys import CLOCK, NOTIFIER, POOL
+from hub.api.request import caller_of, int_parameter, json_body
+from hub.core.refusal import Refusal
+from hub.services.inbox import MAX_PAGE, acknowledge, parse_cursor, read_inbox
+
+MAX_WAIT_SECONDS = 30
+
+
+async def read(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    after = parse_cursor(request.query.get("cursor"))
+    limit = int_parameter(request, "limit", 50, 1, MAX_PAGE)
+    wait = int_parameter(request, "wait", 0, 0, MAX_WAIT_SECONDS)
+    pool = request.app[POOL]
+    page = await read_inbox(pool, caller.participant_id, after, limit)
+    if not page.items and wait:
+        await request.app[NOTIFIER].wait(caller.participant_id, wait)
+        page = await read_inbox(pool, caller.participant_id, after, limit)
+    return web.json_response({"messages": page.items, "cursor": page.cursor})
+
+
+async def ack(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    body = await json_body(request)
+    ids = body.get("message_ids")
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_PAGE:
+        raise Refusal("invalid-parameter", f"message_ids must be a list of 1 to {MAX_PAGE} ids", parameter="message_ids")
+    try:
+        message_ids = [UUID(str(i)) for i in ids]
+    except ValueError:
+        raise Refusal("invalid-parameter", "message_ids must be UUIDs", parameter="message_ids") from None
+    retrieved = await acknowledge(request.app[POOL], caller.participant_id, message_ids, request.app[CLOCK]())
+    return web.json_response({"retrieved": retrieved})

@@ -1,0 +1,9 @@
+"""The command line's one error type: a one-line message and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class CliError(Exception):
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

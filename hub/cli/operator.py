@@ -1,0 +1,178 @@
+"""Operator commands: run the hub, migrate, generate keys, manage the directory.
+
+Directory commands talk to the database directly (the operator runs them where the hub runs); they
+migrate first, so they work on a new database too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from hub.cli.errors import CliError
+from hub.core.jose import InvalidJwkError, PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk
+from hub.keyfile import KeyFileError, write_private_jwk
+from hub.log import configure_logging
+from hub.settings import Settings
+from hub.store import directory
+from hub.store.database import connect, database_url
+from hub.store.directory import DirectoryError
+from hub.store.migrate import DatabaseTooNewError, migrate
+
+DEFAULT_ACCEPTS = {
+    "hotline": ("takedown-request", "assistance-request"),
+    "platform": ("takedown-request",),
+    "support-service": ("assistance-request",),
+    "regulator": (),
+    "law-enforcement": (),
+}
+
+
+@asynccontextmanager
+async def operator_connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    dsn, _embedded = database_url(settings.database_url, settings.data_dir)
+    async with connect(dsn) as conn:
+        try:
+            await migrate(conn)
+        except DatabaseTooNewError as exc:
+            raise CliError(str(exc)) from None
+        yield conn
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from hub.api.app import create_app
+
+    settings = settings.with_changes(host=args.host or settings.host, port=args.port or settings.port)
+    configure_logging(settings.log_level)
+    try:
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    except DatabaseTooNewError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> list[int]:
+        dsn, _ = database_url(settings.database_url, settings.data_dir)
+        async with connect(dsn) as conn:
+            try:
+                return await migrate(conn)
+            except DatabaseTooNewError as exc:
+                raise CliError(str(exc)) from None
+
+    applied = asyncio.run(run())
+    print(f"applied migrations {applied}" if applied else "database schema is up to date")
+    return 0
+
+
+def cmd_keys_generate(args: argparse.Namespace, settings: Settings) -> int:
+    key: PrivateSigningJwk | PrivateEncryptionJwk = (
+        PrivateEncryptionJwk.generate(args.kid) if args.use == "enc" else PrivateSigningJwk.generate(args.kid)
+    )
+    try:
+        write_private_jwk(Path(args.path), key)
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(key.public().to_dict(), indent=2))
+    return 0
+
+
+def read_public_jwk(path: str) -> PublicJwk:
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"{path} is not a JSON file: {exc.__class__.__name__}") from None
+    if isinstance(data, dict) and "d" in data:
+        raise CliError(f"{path} holds a PRIVATE key: register the public JWK that 'hub keys generate' printed")
+    try:
+        return PublicJwk.from_dict(data)
+    except InvalidJwkError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{option} must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z") from None
+    if moment.tzinfo is None:
+        raise CliError(f"{option} must include a time zone, e.g. 2026-12-01T00:00:00Z")
+    return moment
+
+
+def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> Any:
+        async with operator_connection(settings) as conn:
+            try:
+                return await _PARTICIPANT_ACTIONS[args.action](conn, args)
+            except DirectoryError as exc:
+                raise CliError(str(exc)) from None
+
+    result = asyncio.run(run())
+    if result is not None:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    jwk = read_public_jwk(args.jwk)
+    accepts = args.accepts.split(",") if args.accepts else list(DEFAULT_ACCEPTS[args.kind])
+    async with conn.transaction():
+        await directory.add_participant(
+            conn, participant_id=args.id, name=args.name, kind=args.kind, country=args.country.upper(),
+            endpoint=args.endpoint, accepts=[a.strip() for a in accepts if a.strip()],
+        )
+        await directory.add_key(conn, participant_id=args.id, jwk=jwk.to_dict())
+    return {"added": args.id, "kid": jwk.kid}
+
+
+async def _list(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    return [
+        {"id": p.id, "kind": p.kind, "country": p.country, "accepts": list(p.accepts)}
+        for p in await directory.list_participants(conn)
+    ]
+
+
+async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    participant = await directory.get_participant(conn, args.id)
+    if participant is None:
+        raise CliError(f"no participant '{args.id}'")
+    keys = [
+        {"kid": k.kid, "use": k.use, "not_before": k.not_before, "not_after": k.not_after,
+         "revoked_at": k.revoked_at, "revocation_reason": k.revocation_reason}
+        for k in await directory.keys_of(conn, args.id)
+    ]
+    return {"id": participant.id, "name": participant.name, "kind": participant.kind,
+            "country": participant.country, "endpoint": participant.endpoint,
+            "accepts": list(participant.accepts), "keys": keys}
+
+
+async def _add_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    jwk = read_public_jwk(args.jwk)
+    await directory.add_key(
+        conn, participant_id=args.id, jwk=jwk.to_dict(),
+        not_before=_moment(args.not_before, "--not-before"), not_after=_moment(args.not_after, "--not-after"),
+    )
+    return {"participant": args.id, "added_kid": jwk.kid}
+
+
+async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    await directory.revoke_key(conn, participant_id=args.id, kid=args.kid, reason=args.reason)
+    return {"participant": args.id, "revoked_kid": args.kid}
+
+
+_PARTICIPANT_ACTIONS = {"add": _add, "list": _list, "show": _show, "add-key": _add_key, "revoke-key": _revoke_key}

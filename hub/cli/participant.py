@@ -1,0 +1,92 @@
+"""Participant commands: sign and send, read the inbox, acknowledge, read and share a case.
+
+They run on the participant's machine with its private key and talk to a hub over HTTP through the
+client library, exactly as an integration would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hub.cli.errors import CliError
+from hub.client import HubClient, HubError
+from hub.client.envelope import complete_envelope
+from hub.client.verify import VerificationError, verify_inbox_item
+from hub.keyfile import KeyFileError, read_signing_key
+
+
+def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]) -> int:
+    try:
+        key = read_signing_key(Path(args.key))
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
+
+    async def run() -> Any:
+        async with aiohttp.ClientSession() as session:
+            return await action(HubClient(session, args.hub, args.as_, key))
+
+    try:
+        result = asyncio.run(run())
+    except HubError as exc:
+        raise CliError(f"the hub refused: {exc}") from None
+    except aiohttp.ClientError as exc:
+        raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    try:
+        envelope = json.loads(Path(args.file).read_text("utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"no such file: {args.file}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"{args.file} is not a JSON envelope: {exc.__class__.__name__}") from None
+    if not isinstance(envelope, dict):
+        raise CliError(f"{args.file} must hold a JSON object (the envelope)")
+    completed = complete_envelope(envelope, args.as_)
+    if completed["from"] != args.as_:
+        raise CliError(f"the envelope says it is from '{completed['from']}', but you send as '{args.as_}'")
+
+    return _run(args, lambda client: client.send(completed))
+
+
+def cmd_inbox(args: argparse.Namespace) -> int:
+    async def inbox(client: HubClient) -> Any:
+        page = await client.inbox(cursor=args.cursor, wait=args.wait)
+        hub_jwks = await client.hub_jwks()
+        for item in page["messages"]:
+            sender = await client.participant(item["from"])
+            try:
+                verified = verify_inbox_item(item, sender["jwks"], hub_jwks)
+                item["verified"] = True
+                item["envelope"] = verified.envelope
+            except VerificationError as exc:
+                item["verified"] = False
+                item["verification_error"] = str(exc)
+        if args.ack and page["messages"]:
+            await client.ack([m["message_id"] for m in page["messages"]])
+        return page
+
+    return _run(args, inbox)
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    return _run(args, lambda client: client.ack(args.message_ids))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return _run(args, lambda client: client.case(args.case_id))
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    return _run(args, lambda client: client.share(args.case_id, args.participant_id))

@@ -1,0 +1,100 @@
+"""An HTTP client for the hub's API. Every call carries a new single-use bearer token."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from hub.client.envelope import sign_message
+from hub.core.jose import PrivateSigningJwk, issue_token
+
+
+class HubError(Exception):
+    """The hub refused a request; `problem` is its RFC 9457 problem details."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}".strip())
+
+    @property
+    def code(self) -> str:
+        return str(self.problem.get("type", "")).rsplit(":", 1)[-1]
+
+
+class HubClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        participant_id: str,
+        key: PrivateSigningJwk,
+        *,
+        hub_id: str | None = None,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self.participant_id = participant_id
+        self._key = key
+        self._hub_id = hub_id
+
+    async def hub_id(self) -> str:
+        if self._hub_id is None:
+            self._hub_id = str((await self._request("GET", "/healthz", auth=False))["hub_id"])
+        return self._hub_id
+
+    async def send(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        """Sign `envelope` with this participant's key and submit it; returns the hub's receipt."""
+        return await self.submit(sign_message(envelope, self._key))
+
+    async def submit(self, signed_message: str) -> dict[str, Any]:
+        return await self._request(
+            "POST", "/v1/messages", data=signed_message.encode(), content_type="application/jose", auth=False
+        )
+
+    async def inbox(self, *, cursor: str | None = None, wait: int = 0, limit: int = 50) -> dict[str, Any]:
+        params = {"limit": str(limit), "wait": str(wait)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._request("GET", "/v1/inbox", params=params)
+
+    async def ack(self, message_ids: Sequence[str]) -> dict[str, Any]:
+        return await self._request("POST", "/v1/inbox/ack", json={"message_ids": list(message_ids)})
+
+    async def case(self, case_id: str) -> dict[str, Any]:
+        return await self._request("GET", f"/v1/cases/{case_id}")
+
+    async def share(self, case_id: str, participant_id: str) -> dict[str, Any]:
+        return await self._request("POST", f"/v1/cases/{case_id}/shares", json={"participant_id": participant_id})
+
+    async def participant(self, participant_id: str) -> dict[str, Any]:
+        return await self._request("GET", f"/v1/participants/{participant_id}", auth=False)
+
+    async def hub_jwks(self) -> dict[str, Any]:
+        return await self._request("GET", "/.well-known/jwks.json", auth=False)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        content_type: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        headers = {}
+        if auth:
+            token = issue_token(
+                self._key, issuer=self.participant_id, audience=await self.hub_id(), now=int(time.time())
+            )
+            headers["Authorization"] = f"Bearer {token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        async with self._session.request(method, self._base + path, headers=headers, **kwargs) as response:
+            body = await response.json(content_type=None)
+            if response.status >= 400:
+                raise HubError(response.status, body if isinstance(body, dict) else {"detail": str(body)})
+            return body if isinstance(body, dict) else {"value": body}

@@ -1,0 +1,52 @@
+"""Checking a message taken from an inbox, as its recipient would.
+
+Two signatures are checked: the sender's, with the key the hub's directory publishes for the `kid`
+(and that key must belong to the claimed sender), and the hub's receipt, with the hub's published
+key, whose `payload_sha256` must be the digest of the very payload received.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hub.core.jose import JoseError, PublicJwk, parse_jws, sha256_hex, verify_signature
+
+
+class VerificationError(Exception):
+    """An inbox item does not verify."""
+
+
+@dataclass(frozen=True)
+class VerifiedMessage:
+    envelope: dict[str, Any]
+    receipt: dict[str, Any]
+
+
+def _key_from_set(jwks: Mapping[str, Any], kid: str) -> PublicJwk:
+    for candidate in jwks.get("keys", []):
+        if candidate.get("kid") == kid:
+            fields = {k: candidate[k] for k in ("kty", "crv", "x", "kid") if k in candidate}
+            return PublicJwk.from_dict(fields)
+    raise VerificationError(f"no key '{kid}' in the published key set")
+
+
+def verify_inbox_item(
+    item: Mapping[str, Any], sender_jwks: Mapping[str, Any], hub_jwks: Mapping[str, Any]
+) -> VerifiedMessage:
+    try:
+        message = parse_jws(item["message"])
+        receipt = parse_jws(item["receipt"])
+        verify_signature(message, message.signatures[0], _key_from_set(sender_jwks, message.signatures[0].kid))
+        verify_signature(receipt, receipt.signatures[0], _key_from_set(hub_jwks, receipt.signatures[0].kid))
+        envelope = json.loads(message.payload)
+        claims = json.loads(receipt.payload)
+    except (JoseError, KeyError, ValueError) as exc:
+        raise VerificationError(f"the message does not verify: {exc}") from None
+    if claims.get("payload_sha256") != sha256_hex(message.payload):
+        raise VerificationError("the hub's receipt names another payload")
+    if envelope.get("from") != item.get("from") or claims.get("message_id") != envelope.get("id"):
+        raise VerificationError("the message, its receipt and the inbox entry disagree")
+    return VerifiedMessage(envelope=envelope, receipt=claims)

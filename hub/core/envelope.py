@@ -1,0 +1,44 @@
+"""The envelope of a message, read from a payload that already passed its template's schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+NEW_REFERRAL_TYPES = frozenset({"takedown-request", "assistance-request"})
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: UUID
+    type: str
+    version: str
+    sender: str
+    to: tuple[str, ...]
+    case: UUID | None
+    in_reply_to: UUID | None
+    created_at: datetime
+    body: Mapping[str, Any]
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Envelope:
+        case = payload.get("case")
+        reply = payload.get("in_reply_to")
+        return cls(
+            id=UUID(payload["id"]),
+            type=payload["type"],
+            version=payload["version"],
+            sender=payload["from"],
+            to=tuple(payload["to"]),
+            case=UUID(case) if case else None,
+            in_reply_to=UUID(reply) if reply else None,
+            created_at=datetime.fromisoformat(payload["created_at"]),
+            body=payload["body"],
+        )
+
+    @property
+    def opens_case(self) -> bool:
+        return self.type in NEW_REFERRAL_TYPES

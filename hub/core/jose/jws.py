@@ -1,0 +1,253 @@
+"""JWS (RFC 7515) with ``alg`` ``EdDSA`` only: parse, verify, sign, countersign.
+
+Every message to the hub is a JWS whose payload is the exact JSON bytes the sender wrote, so nothing
+needs canonicalising: the signature is checked over the base64url text as received, and that text is
+what the hub stores as evidence. The parser accepts the compact, flattened and general serialisations
+but is deliberately narrow, because anything a verifier might read differently from the signer is a way
+to smuggle content: ``alg`` and ``kid`` must be in the *protected* header, ``alg`` must be ``EdDSA``,
+``crit`` (and with it RFC 7797 unencoded payloads) is refused, JSON with duplicate member names is
+refused, and so are detached or empty payloads. Parsing never verifies; callers pick the key named by
+``kid`` from the directory and call ``verify_signature``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hub.core.jose.base64url import b64url_decode, b64url_encode
+from hub.core.jose.errors import MalformedJwsError
+from hub.core.jose.jwk import PrivateSigningJwk, PublicJwk, verify_ed25519
+
+MAX_SIGNATURES = 8
+_SIGNATURE_LENGTH = 64
+_WHITESPACE = " \t\r\n"
+
+
+@dataclass(frozen=True)
+class JwsSignature:
+    """One signature of a JWS with its headers, as received."""
+
+    protected_b64: str
+    protected: dict[str, Any]
+    header: dict[str, Any]
+    signature: bytes
+
+    @property
+    def kid(self) -> str:
+        kid = self.protected.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise MalformedJwsError("the protected header's kid must be a non-empty string")
+        return kid
+
+
+@dataclass(frozen=True)
+class ParsedJws:
+    """A parsed (not yet verified) JWS."""
+
+    payload: bytes
+    payload_b64: str
+    signatures: tuple[JwsSignature, ...]
+    serialization: str
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedJwsError(f"{name} is not valid JSON")
+
+
+def _loads(text: str, what: str) -> Any:
+    def unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise MalformedJwsError(f"{what} has the member {key[:40]!r} more than once")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=unique_object, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedJwsError(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:
+        raise MalformedJwsError(f"{what} is nested too deeply") from None
+
+
+def _json_object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedJwsError(f"{what} is not a JSON object")
+    return value
+
+
+def _decode_protected(protected_b64: object) -> dict[str, Any]:
+    if not isinstance(protected_b64, str):
+        raise MalformedJwsError("the signature has no protected header")
+    raw = b64url_decode(protected_b64, what="the protected header")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedJwsError("the protected header is not valid UTF-8") from None
+    return _json_object(_loads(text, "the protected header"), "the protected header")
+
+
+def _check_required(name: str, protected: Mapping[str, Any], header: Mapping[str, Any]) -> None:
+    if name not in protected:
+        where = "in the unprotected header, but it must be protected" if name in header else "missing"
+        raise MalformedJwsError(f"the JWS header parameter {name!r} is {where}")
+
+
+def _check_headers(protected: Mapping[str, Any], header: Mapping[str, Any]) -> None:
+    both = sorted(set(protected) & set(header))
+    if both:
+        raise MalformedJwsError(f"the header parameter {both[0][:40]!r} is both protected and unprotected")
+    if "crit" in protected or "crit" in header:
+        raise MalformedJwsError("the 'crit' header parameter is not supported")
+    if protected.get("b64", True) is not True or header.get("b64", True) is not True:
+        raise MalformedJwsError("unencoded payloads ('b64': false) are not supported")
+    _check_required("alg", protected, header)
+    if protected["alg"] != "EdDSA":
+        raise MalformedJwsError(f"the JWS alg {str(protected['alg'])[:40]!r} is not supported; only EdDSA is")
+    _check_required("kid", protected, header)
+    kid = protected["kid"]
+    if not isinstance(kid, str) or not kid:
+        raise MalformedJwsError("the protected header's kid must be a non-empty string")
+
+
+def _make_signature(protected_b64: object, header: object, signature_b64: object) -> JwsSignature:
+    protected = _decode_protected(protected_b64)
+    unprotected = {} if header is None else _json_object(header, "the unprotected header")
+    _check_headers(protected, unprotected)
+    if not isinstance(signature_b64, str):
+        raise MalformedJwsError("the signature is missing or not a string")
+    signature = b64url_decode(signature_b64, what="the signature")
+    if len(signature) != _SIGNATURE_LENGTH:
+        raise MalformedJwsError(f"an EdDSA signature is {_SIGNATURE_LENGTH} bytes, not {len(signature)}")
+    return JwsSignature(str(protected_b64), protected, unprotected, signature)
+
+
+def _decode_payload(payload_b64: object) -> bytes:
+    if payload_b64 is None:
+        raise MalformedJwsError("detached payloads are not supported: the JWS has no payload")
+    if not isinstance(payload_b64, str):
+        raise MalformedJwsError("the payload is not a base64url string")
+    if not payload_b64:
+        raise MalformedJwsError("the payload is empty (detached payloads are not supported)")
+    return b64url_decode(payload_b64, what="the payload")
+
+
+def _parse_compact(text: str) -> ParsedJws:
+    if not text.isascii():
+        raise MalformedJwsError("a compact JWS must be ASCII")
+    parts = text.split(".")
+    if len(parts) != 3:
+        raise MalformedJwsError(f"a compact JWS has 3 dot-separated parts, not {len(parts)}")
+    payload = _decode_payload(parts[1])
+    return ParsedJws(payload, parts[1], (_make_signature(parts[0], None, parts[2]),), "compact")
+
+
+def _parse_json(text: str) -> ParsedJws:
+    document = _json_object(_loads(text, "the JWS"), "the JWS")
+    if "signatures" in document:
+        mixed = sorted({"protected", "header", "signature"} & set(document))
+        if mixed:
+            raise MalformedJwsError(
+                f"the JWS mixes the general and flattened forms: {mixed[0]!r} and 'signatures'"
+            )
+        entries = document["signatures"]
+        if not isinstance(entries, list):
+            raise MalformedJwsError("the JWS 'signatures' member is not a list")
+        serialization = "general"
+    elif "signature" in document:
+        entries, serialization = [document], "flattened"
+    else:
+        raise MalformedJwsError("the JWS has no signatures")
+    if not entries:
+        raise MalformedJwsError("the JWS has no signatures")
+    if len(entries) > MAX_SIGNATURES:
+        raise MalformedJwsError(f"the JWS has {len(entries)} signatures; the limit is {MAX_SIGNATURES}")
+    payload = _decode_payload(document.get("payload"))
+    signatures = []
+    for entry in entries:
+        item = _json_object(entry, "a JWS signature entry")
+        signatures.append(_make_signature(item.get("protected"), item.get("header"), item.get("signature")))
+    return ParsedJws(payload, document["payload"], tuple(signatures), serialization)
+
+
+def _as_text(data: bytes | str) -> str:
+    if isinstance(data, str):
+        return data.strip(_WHITESPACE)
+    stripped = data.strip(_WHITESPACE.encode("ascii"))
+    try:
+        return stripped.decode("utf-8" if stripped.startswith(b"{") else "ascii")
+    except UnicodeDecodeError:
+        raise MalformedJwsError("a compact JWS must be ASCII and a JSON JWS must be UTF-8") from None
+
+
+def parse_jws(data: bytes | str) -> ParsedJws:
+    """Parse a JWS in compact, flattened or general serialisation, without verifying it."""
+    if not isinstance(data, bytes | str):
+        raise MalformedJwsError("a JWS must be given as text or bytes")
+    text = _as_text(data)
+    if not text:
+        raise MalformedJwsError("the JWS is empty")
+    return _parse_json(text) if text.startswith("{") else _parse_compact(text)
+
+
+def verify_signature(jws: ParsedJws, signature: JwsSignature, key: PublicJwk) -> None:
+    """Raise ``BadSignatureError`` unless ``signature`` (one of ``jws``'s) verifies with ``key``."""
+    signing_input = f"{signature.protected_b64}.{jws.payload_b64}".encode("ascii")
+    verify_ed25519(key, signing_input, signature.signature)
+
+
+def _signed_protected(key: PrivateSigningJwk, extra_header: Mapping[str, Any] | None) -> str:
+    extra = dict(extra_header or {})
+    if "alg" in extra or "kid" in extra:
+        raise ValueError("extra_header must not set 'alg' or 'kid'")
+    protected = {"alg": "EdDSA", "kid": key.kid, **extra}
+    _check_headers(protected, {})
+    return b64url_encode(json.dumps(protected, separators=(",", ":")).encode("ascii"))
+
+
+def sign_compact(
+    payload: bytes, key: PrivateSigningJwk, extra_header: Mapping[str, Any] | None = None
+) -> str:
+    """Sign ``payload`` as a compact JWS with protected header ``{"alg":"EdDSA","kid":..., **extra}``."""
+    if not payload:
+        raise MalformedJwsError("the payload is empty")
+    protected_b64 = _signed_protected(key, extra_header)
+    payload_b64 = b64url_encode(payload)
+    signature = key.sign(f"{protected_b64}.{payload_b64}".encode("ascii"))
+    return f"{protected_b64}.{payload_b64}.{b64url_encode(signature)}"
+
+
+def _signature_entry(signature: JwsSignature) -> dict[str, Any]:
+    entry: dict[str, Any] = {"protected": signature.protected_b64}
+    if signature.header:
+        entry["header"] = copy.deepcopy(signature.header)
+    entry["signature"] = b64url_encode(signature.signature)
+    return entry
+
+
+def countersign(
+    jws: ParsedJws, key: PrivateSigningJwk, extra_header: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return ``jws`` in general JSON serialisation with one more signature, by ``key``.
+
+    The original signatures are carried over unchanged (the strict base64url decoder guarantees that
+    re-encoding gives back the exact text received), so every original signer still verifies.
+    """
+    if len(jws.signatures) >= MAX_SIGNATURES:
+        raise MalformedJwsError(f"the JWS already has {MAX_SIGNATURES} signatures; it cannot take another")
+    protected_b64 = _signed_protected(key, extra_header)
+    signature = key.sign(f"{protected_b64}.{jws.payload_b64}".encode("ascii"))
+    entries = [_signature_entry(s) for s in jws.signatures]
+    entries.append({"protected": protected_b64, "signature": b64url_encode(signature)})
+    return {"payload": jws.payload_b64, "signatures": entries}
+
+
+def sha256_hex(data: bytes) -> str:
+    """The lowercase hex SHA-256 digest of ``data`` (how receipts name a message)."""
+    return hashlib.sha256(data).hexdigest()

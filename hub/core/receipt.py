@@ -1,0 +1,51 @@
+"""The hub's signed receipt: proof that the hub accepted a message, and when.
+
+A compact JWS (EdDSA, the hub's key) over a small JSON object that names the message by id and by the
+SHA-256 of its exact payload bytes, so anyone holding the signed message and the hub's public key can
+check that this receipt is for that message. It carries no message content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from hub.core.clock import rfc3339
+from hub.core.jose import PrivateSigningJwk, parse_jws, sign_compact
+
+RECEIPT_TYPE = "hub-receipt+jwt"
+
+
+def sign_receipt(
+    key: PrivateSigningJwk,
+    *,
+    hub_id: str,
+    message_id: UUID,
+    message_type: str,
+    sender: str,
+    recipients: Sequence[str],
+    case_id: UUID,
+    payload_sha256: str,
+    accepted_at: datetime,
+) -> str:
+    claims = {
+        "iss": hub_id,
+        "message_id": str(message_id),
+        "message_type": message_type,
+        "from": sender,
+        "to": list(recipients),
+        "case_id": str(case_id),
+        "payload_sha256": payload_sha256,
+        "accepted_at": rfc3339(accepted_at),
+    }
+    payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
+    return sign_compact(payload, key, {"typ": RECEIPT_TYPE})
+
+
+def receipt_claims(receipt: str) -> dict[str, Any]:
+    """The claims of a receipt the hub itself issued (no verification: it comes from our store)."""
+    claims: dict[str, Any] = json.loads(parse_jws(receipt).payload)
+    return claims

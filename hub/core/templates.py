@@ -1,0 +1,263 @@
+"""Message templates: JSON Schema 2020-12 documents, loaded once, and validation into precise faults.
+
+The schema folder holds one directory per schema and one file per version, `<name>/<major>.<minor>.json`,
+each with the `$id` `urn:referral-hub:schema:<name>:<version>`. `envelope` and `common` are shared; every
+other schema is a template that validates a whole envelope (the envelope plus its own body and rules).
+Examples live deeper (`<name>/examples/...`) and are never loaded as schemas.
+
+Loading fails fast: every schema is checked against the 2020-12 metaschema, its `$id` against its path and
+every `$ref` against the registry, so a broken catalogue stops the hub at start instead of at the first
+message. Validation checks the envelope first, so a malformed envelope is reported as such and is not
+blamed on a template, and only then looks up the template that `type` and `version` name.
+
+A fault is an RFC 6901 pointer into the document and a short message that quotes at most 80 characters of
+what was sent: the sender gets a precise answer, and nothing long or personal is echoed into logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError, best_match
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+SCHEMA_ID_PREFIX = "urn:referral-hub:schema:"
+ENVELOPE = ("envelope", "1.0")
+SHARED_SCHEMAS = frozenset({"envelope", "common"})
+_SCHEMA_FILE = re.compile(r"^[0-9]+\.[0-9]+\.json$")
+_MAX_QUOTE = 80
+
+
+@dataclass(frozen=True, order=True)
+class SchemaFault:
+    """One reason a document does not match its template."""
+
+    pointer: str  # RFC 6901, into the document; a missing property's pointer names the property
+    message: str
+
+
+class UnknownTemplateError(Exception):
+    """The document names a template type or version the catalogue does not have."""
+
+    def __init__(self, name: object, version: object) -> None:
+        super().__init__(f"unknown template {_quote(name)} version {_quote(version)}")
+        self.name = name
+        self.version = version
+
+
+class TemplateCatalogError(Exception):
+    """The schema folder is unusable: unreadable JSON, an invalid schema, a wrong `$id`, a dangling `$ref`."""
+
+
+def schema_id(name: str, version: str) -> str:
+    return f"{SCHEMA_ID_PREFIX}{name}:{version}"
+
+
+def default_schema_root(environ: Mapping[str, str] | None = None) -> Path:
+    """`$HUB_SCHEMAS_DIR`, else the copy installed inside the package, else the repository's `schemas/`."""
+    configured = (os.environ if environ is None else environ).get("HUB_SCHEMAS_DIR")
+    if configured:
+        root = Path(configured)
+        if not root.is_dir():
+            raise FileNotFoundError(f"HUB_SCHEMAS_DIR={configured} is not a directory")
+        return root
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "_schemas", package.parent / "schemas"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"no schema folder: set HUB_SCHEMAS_DIR, or install the hub with its schemas "
+        f"(looked in {package / '_schemas'} and {package.parent / 'schemas'})"
+    )
+
+
+class TemplateCatalog:
+    """Every schema by (name, version), and one compiled validator per template."""
+
+    def __init__(self, schemas: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
+        for (name, version), schema in schemas.items():
+            _check_schema(name, version, schema)
+        if ENVELOPE not in schemas:
+            raise TemplateCatalogError(f"the catalogue has no {ENVELOPE[0]} {ENVELOPE[1]} schema")
+        registry: Registry[Any] = Registry().with_resources(
+            (schema_id(*key), DRAFT202012.create_resource(schema)) for key, schema in schemas.items()
+        )
+        registry = registry.crawl()
+        for key, schema in schemas.items():
+            _check_refs(registry, schema_id(*key), schema)
+        self._schemas: dict[tuple[str, str], Mapping[str, Any]] = dict(schemas)
+        self._envelope = _compile(schemas[ENVELOPE], registry)
+        self._validators = {
+            key: _compile(schema, registry) for key, schema in schemas.items() if key[0] not in SHARED_SCHEMAS
+        }
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> TemplateCatalog:
+        folder = default_schema_root() if root is None else root
+        schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for path in sorted(folder.glob("*/*.json")):
+            if not _SCHEMA_FILE.match(path.name):
+                continue
+            try:
+                schema = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise TemplateCatalogError(f"{path}: {exc}") from exc
+            schemas[(path.parent.name, path.name.removesuffix(".json"))] = schema
+        return cls(schemas)
+
+    def templates(self) -> list[tuple[str, str]]:
+        return sorted(self._validators)
+
+    def schema(self, name: str, version: str) -> Mapping[str, Any]:
+        try:
+            return self._schemas[(name, version)]
+        except KeyError:
+            raise UnknownTemplateError(name, version) from None
+
+    def validate(self, document: object) -> list[SchemaFault]:
+        """The document's faults, sorted by pointer; empty when it is valid. Raises UnknownTemplateError."""
+        faults = _faults(self._envelope.iter_errors(document))
+        if faults or not isinstance(document, Mapping):
+            return faults or [SchemaFault("", "must be a JSON object")]
+        name, version = document["type"], document["version"]
+        validator = self._validators.get((name, version))
+        if validator is None:
+            raise UnknownTemplateError(name, version)
+        return _faults(validator.iter_errors(document))
+
+
+def _check_schema(name: str, version: str, schema: object) -> None:
+    where = f"schema {name} {version}"
+    if not isinstance(schema, Mapping):
+        raise TemplateCatalogError(f"{where}: not a JSON object")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise TemplateCatalogError(f"{where}: not a valid 2020-12 schema: {exc.message}") from exc
+    if schema.get("$schema") != Draft202012Validator.META_SCHEMA["$id"]:
+        raise TemplateCatalogError(f"{where}: $schema must be {Draft202012Validator.META_SCHEMA['$id']}")
+    if schema.get("$id") != schema_id(name, version):
+        raise TemplateCatalogError(f"{where}: $id must be {schema_id(name, version)}")
+
+
+def _check_refs(registry: Registry[Any], base: str, schema: Mapping[str, Any]) -> None:
+    resolver = registry.resolver(base_uri=base)
+    for ref in _refs(schema):
+        try:
+            resolver.lookup(ref)
+        except Unresolvable as exc:
+            raise TemplateCatalogError(f"{base}: $ref {ref} does not resolve") from exc
+
+
+def _refs(node: object) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _compile(schema: Mapping[str, Any], registry: Registry[Any]) -> Draft202012Validator:
+    return Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _faults(errors: Iterable[ValidationError]) -> list[SchemaFault]:
+    found = [_most_specific(error) for error in errors]
+    # A uuid or timestamp has both a pattern (for validators that skip formats) and a format: say it once.
+    formats = {tuple(error.absolute_path) for error in found if error.validator == "format"}
+    found = [e for e in found if e.validator != "pattern" or tuple(e.absolute_path) not in formats]
+    return sorted({fault for error in found for fault in _faults_of(error)})
+
+
+def _most_specific(error: ValidationError) -> ValidationError:
+    """Descend into anyOf / oneOf to the alternative that came closest, unless only presence was missing."""
+    if error.validator not in ("anyOf", "oneOf") or not error.context or _alternatives_required(error):
+        return error
+    return best_match([error]) or error
+
+
+def _alternatives_required(error: ValidationError) -> bool:
+    only_presence = all(alternative.validator == "required" for alternative in error.context)
+    return error.validator == "anyOf" and bool(error.context) and only_presence
+
+
+def _faults_of(error: ValidationError) -> Iterator[SchemaFault]:
+    pointer = _pointer(error.absolute_path)
+    if _alternatives_required(error):
+        yield _one_of_required(error, pointer)
+    elif error.validator == "required":
+        yield from _missing(error, pointer)
+    elif error.validator in ("additionalProperties", "unevaluatedProperties"):
+        yield from _unexpected(error, pointer)
+    elif error.validator in ("anyOf", "oneOf"):
+        yield SchemaFault(pointer, "matches none of the allowed forms")
+    elif error.validator == "not" and error.validator_value in ({}, True):
+        # "must be absent" is written {"not": {}}, not false: jsonschema drops the path of a false subschema.
+        yield SchemaFault(pointer, "is not allowed here")
+    else:
+        yield SchemaFault(pointer, _shorten(error.message, error.instance))
+
+
+def _missing(error: ValidationError, pointer: str) -> Iterator[SchemaFault]:
+    # jsonschema reports one error per missing property without saying which: name them all, the set dedupes.
+    for name in _names(error.validator_value):
+        if isinstance(error.instance, Mapping) and name not in error.instance:
+            yield SchemaFault(f"{pointer}/{_escape(name)}", f"required property {_quote(name)} is missing")
+
+
+def _unexpected(error: ValidationError, pointer: str) -> Iterator[SchemaFault]:
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    known = schema.get("properties", {})
+    patterns = [re.compile(pattern) for pattern in schema.get("patternProperties", {})]
+    extra = [
+        key
+        for key in (error.instance if isinstance(error.instance, Mapping) else {})
+        if key not in known and not any(pattern.search(key) for pattern in patterns)
+    ]
+    for key in extra:
+        yield SchemaFault(f"{pointer}/{_escape(key)}", f"property {_quote(key)} is not allowed here")
+    if not extra:
+        yield SchemaFault(pointer, _shorten(error.message, error.instance))
+
+
+def _one_of_required(error: ValidationError, pointer: str) -> SchemaFault:
+    names = list(dict.fromkeys(name for alt in error.context for name in _names(alt.validator_value)))
+    listed = ", ".join(map(_quote, names))
+    return SchemaFault(f"{pointer}/{_escape(names[0])}", f"one of {listed} is required")
+
+
+def _names(value: object) -> list[str]:
+    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
+
+
+def _pointer(path: Iterable[str | int]) -> str:
+    return "".join(f"/{_escape(part)}" for part in path)
+
+
+def _escape(part: str | int) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def _quote(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+    return text if len(text) <= _MAX_QUOTE else text[: _MAX_QUOTE - 3] + "..."
+
+
+def _shorten(message: str, instance: object) -> str:
+    """jsonschema quotes the whole instance with repr(); keep at most 80 characters of it."""
+    quoted = repr(instance)
+    if len(quoted) > _MAX_QUOTE:
+        message = message.replace(quoted, quoted[: _MAX_QUOTE - 3] + "...")
+    return message

@@ -1,0 +1,51 @@
+"""Private JWK files: written once with mode 0600, never overwritten, read back with a clear error."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from hub.core.jose import InvalidJwkError, PrivateEncryptionJwk, PrivateSigningJwk, load_private_jwk
+
+
+class KeyFileError(Exception):
+    """A key file is missing, unreadable, or does not hold the expected private JWK."""
+
+
+def write_private_jwk(path: Path, key: PrivateSigningJwk | PrivateEncryptionJwk) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError(f"{path} already exists: refusing to overwrite a key") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(key.to_dict(), handle, indent=2)
+        handle.write("\n")
+
+
+def read_private_jwk(path: Path) -> PrivateSigningJwk | PrivateEncryptionJwk:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return load_private_jwk(data)
+    except FileNotFoundError:
+        raise KeyFileError(f"no key file at {path}") from None
+    except (OSError, json.JSONDecodeError, InvalidJwkError) as exc:
+        raise KeyFileError(f"{path} does not hold a private JWK: {exc.__class__.__name__}") from None
+
+
+def read_signing_key(path: Path) -> PrivateSigningJwk:
+    key = read_private_jwk(path)
+    if not isinstance(key, PrivateSigningJwk):
+        raise KeyFileError(f"{path} holds an encryption key, not an Ed25519 signing key")
+    return key
+
+
+def load_or_create_signing_key(path: Path) -> PrivateSigningJwk:
+    """The hub's own signing key: created on first start, then always the same."""
+    if not path.exists():
+        try:
+            write_private_jwk(path, PrivateSigningJwk.generate())
+        except KeyFileError:
+            pass  # another hub process created it first
+    return read_signing_key(path)

@@ -1,0 +1,58 @@
+"""Who is calling: the participant's EdDSA-signed bearer token (RFC 7519), checked against the directory.
+
+Claims follow the contract: `iss` the participant, `aud` this hub's id, `iat`, `exp` at most five
+minutes later, `jti` single use. The token's key must belong to `iss` and be valid now; the `jti` is
+consumed in the database (shared by every hub process), so a replayed token fails on any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from hub.core.jose import BadSignatureError, InvalidTokenError, JoseError, PublicJwk
+from hub.core.jose import check_claims, read_token, verify_signature
+from hub.core.refusal import Refusal
+from hub.store import directory
+from hub.store.queries import query
+
+
+@dataclass(frozen=True)
+class Caller:
+    participant_id: str
+    kid: str
+
+
+async def authenticate(pool: asyncpg.Pool, authorization: str | None, *, audience: str, now: datetime) -> Caller:
+    if not authorization:
+        raise Refusal("missing-token", "this endpoint needs 'Authorization: Bearer <token>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refusal("invalid-token", "the Authorization header must be 'Bearer <token>'")
+    try:
+        jws, raw_claims = read_token(token.strip())
+        claims = check_claims(jws, raw_claims, audience=audience, now=int(now.timestamp()))
+    except InvalidTokenError as exc:
+        raise Refusal("invalid-token", f"invalid token: {exc}") from None
+    except JoseError as exc:
+        raise Refusal("invalid-token", f"invalid token: {exc}") from None
+    record = await directory.get_key(pool, claims.kid)
+    if record is None or record.use != "sig" or record.participant_id != claims.issuer:
+        raise Refusal("invalid-token", "the token's kid names no signing key of its issuer")
+    problem = record.problem_at(now)
+    if problem is not None:
+        raise Refusal("key-not-valid", f"the token's signing key is {problem}")
+    try:
+        verify_signature(jws, jws.signatures[0], PublicJwk.from_dict(record.jwk))
+    except BadSignatureError:
+        raise Refusal("invalid-token", "the token's signature does not verify") from None
+    expires = datetime.fromtimestamp(claims.expires_at, UTC)
+    if await pool.fetchval(query("consume_token"), claims.issuer, claims.token_id, expires) is None:
+        raise Refusal("token-replay", "this token was already used: every request needs a new jti")
+    return Caller(participant_id=claims.issuer, kid=claims.kid)
+
+
+async def purge_used_tokens(pool: asyncpg.Pool, now: datetime) -> None:
+    await pool.execute(query("purge_tokens"), now)

@@ -1,0 +1,88 @@
+"""Reading and sharing a case, as the caller may see it.
+
+The originator and the participants a case was shared with see all of it. A recipient sees its own
+state and the events that concern it, not what other recipients did (in a fan-out, one platform must
+not learn about another's handling). Anyone else is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.core.case_state import RecipientState, case_status
+from hub.core.clock import rfc3339
+from hub.core.refusal import Refusal
+from hub.store import directory
+from hub.store.messages import record_event
+from hub.store.queries import query
+
+
+async def read_case(pool: asyncpg.Pool, case_id: UUID, caller: str) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        case = await conn.fetchrow(query("get_case"), case_id)
+        if case is None:
+            raise Refusal("case-not-found", "no such case")
+        parties = await conn.fetch(query("case_parties"), case_id)
+        role = next((p["role"] for p in parties if p["participant_id"] == caller), None)
+        if role is None:
+            raise Refusal("not-a-party", "only the parties to a case and those it was shared with may read it")
+        events = await conn.fetch(query("case_events"), case_id)
+    sees_all = role in ("originator", "shared")
+    recipients = [
+        {"participant_id": p["participant_id"], "state": p["state"], "since": rfc3339(p["state_changed_at"])}
+        for p in parties
+        if p["role"] == "recipient" and (sees_all or p["participant_id"] == caller)
+    ]
+    return {
+        "case_id": str(case_id),
+        "case_type": case["case_type"],
+        "opened_by": case["opened_by"],
+        "opened_at": rfc3339(case["opened_at"]),
+        "status": case_status(RecipientState(r["state"]) for r in recipients),
+        "your_role": role,
+        "recipients": recipients,
+        "shared_with": [
+            {"participant_id": p["participant_id"], "shared_by": p["added_by"], "shared_at": rfc3339(p["added_at"])}
+            for p in parties
+            if p["role"] == "shared" and sees_all
+        ],
+        "timeline": [_event_view(e) for e in events if sees_all or _concerns(e, caller)],
+    }
+
+
+def _concerns(event: asyncpg.Record, caller: str) -> bool:
+    if caller in (event["actor"], event["subject"]) or event["event"] == "case.opened":
+        return True
+    return caller in (event["detail"] or {}).get("to", ())
+
+
+def _event_view(event: asyncpg.Record) -> dict[str, Any]:
+    view: dict[str, Any] = {"at": rfc3339(event["occurred_at"]), "event": event["event"], "actor": event["actor"]}
+    for name in ("subject", "from_state", "to_state"):
+        if event[name] is not None:
+            view[name] = event[name]
+    if event["message_id"] is not None:
+        view["message_id"] = str(event["message_id"])
+    view.update(event["detail"] or {})
+    return view
+
+
+async def share_case(pool: asyncpg.Pool, case_id: UUID, caller: str, participant_id: str, now: datetime) -> bool:
+    """Share the case with another participant; False if it already was a party."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchrow(query("get_case"), case_id) is None:
+            raise Refusal("case-not-found", "no such case")
+        role = await conn.fetchval(query("party_role"), case_id, caller)
+        if role not in ("originator", "recipient"):
+            raise Refusal("not-a-party", "only the originator or a recipient of a case may share it")
+        if await directory.get_participant(conn, participant_id) is None:
+            raise Refusal("unknown-recipient", f"no participant '{participant_id}' in the directory")
+        if await conn.fetchval(query("party_role"), case_id, participant_id) is not None:
+            return False
+        await conn.execute(query("insert_party"), case_id, participant_id, "shared", None, caller, now)
+        await record_event(conn, case_id, now, "case.shared", caller, subject=participant_id)
+    return True

@@ -1,0 +1,151 @@
+"""Intake: from the bytes of a submitted message to a committed case change and a signed receipt.
+
+Order matters and is the contract's: the JWS is parsed, its key found in the directory and checked
+for validity at the time of receipt, the signature verified, the payload validated against its
+template, the sender checked to be the key's owner; then, in one transaction, the message is
+admitted to a case and recorded. The receipt is returned only after commit, so a `202` always means
+stored. A refusal at any step stores nothing.
+
+Idempotency: a message is known by its `id`. The same message again (same sender, same payload
+digest) gets the receipt it got the first time; the same id with other content is a conflict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+
+from hub.core.admission import admit
+from hub.core.envelope import Envelope
+from hub.core.jose import BadSignatureError, JoseError, ParsedJws, PrivateSigningJwk, PublicJwk
+from hub.core.jose import parse_jws, sha256_hex, verify_signature
+from hub.core.receipt import sign_receipt
+from hub.core.refusal import Refusal
+from hub.core.templates import TemplateCatalog, UnknownTemplateError
+from hub.store import directory, messages
+from hub.store.directory import KeyRecord
+
+
+@dataclass(frozen=True)
+class Intake:
+    pool: asyncpg.Pool
+    catalog: TemplateCatalog
+    hub_key: PrivateSigningJwk
+    hub_id: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    receipt: str
+    replayed: bool
+
+
+async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> Accepted:
+    jws = _parse(raw)
+    payload = _payload_object(jws)
+    key = await _signing_key(intake.pool, jws, received_at)
+    envelope = _validated_envelope(intake.catalog, payload)
+    if envelope.sender != key.participant_id:
+        raise Refusal(
+            "sender-mismatch",
+            f"the message says it is from '{envelope.sender}' but is signed with a key of another participant",
+        )
+    signed = messages.SignedMessage(envelope, key.kid, raw, sha256_hex(jws.payload), received_at)
+    async with intake.pool.acquire() as conn:
+        try:
+            return await _record(intake, conn, signed)
+        except asyncpg.UniqueViolationError:
+            # A concurrent submission of the same id committed first: answer as for a resubmission.
+            replay = await _replay(conn, signed)
+            if replay is None:
+                raise
+            return replay
+
+
+def _parse(raw: bytes) -> ParsedJws:
+    try:
+        jws = parse_jws(raw)
+    except JoseError as exc:
+        raise Refusal("malformed-jws", f"not a valid JWS: {exc}") from None
+    if len(jws.signatures) != 1:
+        raise Refusal("malformed-jws", "a message carries exactly one signature, its sender's")
+    return jws
+
+
+def _payload_object(jws: ParsedJws) -> dict[str, Any]:
+    try:
+        payload = json.loads(jws.payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Refusal("malformed-json", f"the JWS payload is not JSON: {exc.__class__.__name__}") from None
+    if not isinstance(payload, dict):
+        raise Refusal("malformed-json", "the JWS payload must be a JSON object (the envelope)")
+    return payload
+
+
+async def _signing_key(pool: asyncpg.Pool, jws: ParsedJws, at: datetime) -> KeyRecord:
+    signature = jws.signatures[0]
+    record = await directory.get_key(pool, signature.kid)
+    if record is None or record.use != "sig":
+        raise Refusal("unknown-key", "the JWS kid names no signing key in the directory")
+    problem = record.problem_at(at)
+    if problem is not None:
+        raise Refusal("key-not-valid", f"the signing key is {problem}")
+    try:
+        verify_signature(jws, signature, PublicJwk.from_dict(record.jwk))
+    except BadSignatureError:
+        raise Refusal("bad-signature", "the signature does not verify with the key the kid names") from None
+    return record
+
+
+def _validated_envelope(catalog: TemplateCatalog, payload: dict[str, Any]) -> Envelope:
+    try:
+        faults = catalog.validate(payload)
+    except UnknownTemplateError as exc:
+        raise Refusal("unknown-template", str(exc)) from None
+    if faults:
+        raise Refusal(
+            "schema-invalid",
+            f"the message does not match its template ({len(faults)} fault(s))",
+            errors=[{"pointer": f.pointer, "detail": f.message} for f in faults],
+        )
+    return Envelope.from_payload(payload)
+
+
+async def _record(intake: Intake, conn: asyncpg.Connection, signed: messages.SignedMessage) -> Accepted:
+    env = signed.envelope
+    async with conn.transaction():
+        replay = await _replay(conn, signed)
+        if replay is not None:
+            return replay
+        if env.opens_case:
+            snapshot, known = None, await messages.load_directory(conn, env.to)
+        else:
+            snapshot, known = (await messages.load_case(conn, env.case) if env.case else None), {}
+        plan = admit(env, known, snapshot, uuid4())
+        receipt = sign_receipt(
+            intake.hub_key,
+            hub_id=intake.hub_id,
+            message_id=env.id,
+            message_type=env.type,
+            sender=env.sender,
+            recipients=plan.recipients,
+            case_id=plan.case_id,
+            payload_sha256=signed.payload_sha256,
+            accepted_at=signed.accepted_at,
+        )
+        await messages.record_message(conn, signed, plan, receipt)
+    return Accepted(receipt=receipt, replayed=False)
+
+
+async def _replay(conn: asyncpg.Connection, signed: messages.SignedMessage) -> Accepted | None:
+    stored = await messages.find_identity(conn, signed.envelope.id)
+    if stored is None:
+        return None
+    if stored.sender_id == signed.envelope.sender and stored.payload_sha256 == signed.payload_sha256:
+        return Accepted(receipt=stored.receipt, replayed=True)
+    raise Refusal("duplicate-id", "a different message with this id was already accepted")

@@ -1,0 +1,76 @@
+"""Settings, read once from the environment and passed explicitly (no globals).
+
+The contract names the variables: `HUB_DATABASE_URL` (unset: an embedded PostgreSQL under the data
+directory), `HUB_DATA_DIR`, `HUB_ID` (the `aud` of participants' tokens), `HUB_HOST`, `HUB_PORT`.
+`HUB_SIGNING_KEY_FILE` names the hub's own Ed25519 private JWK (default: in the data directory).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+
+
+class SettingsError(Exception):
+    """An environment variable holds a value the hub cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    hub_id: str
+    host: str
+    port: int
+    signing_key_file: Path
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("HUB_DATA_DIR") or default_data_dir()).expanduser()
+        key_file = env.get("HUB_SIGNING_KEY_FILE")
+        return cls(
+            database_url=env.get("HUB_DATABASE_URL") or None,
+            data_dir=data_dir,
+            hub_id=env.get("HUB_ID") or "referral-hub",
+            host=env.get("HUB_HOST") or "127.0.0.1",
+            port=_int(env, "HUB_PORT", 8080, 0, 65535),
+            signing_key_file=Path(key_file).expanduser() if key_file else data_dir / "hub-signing-key.jwk",
+            max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
+            log_level=(env.get("HUB_LOG_LEVEL") or "info").lower(),
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def default_data_dir() -> Path:
+    """Where the hub keeps its files when `HUB_DATA_DIR` is unset.
+
+    The embedded PostgreSQL, run as root, makes every parent of its data directory world-traversable
+    (o+rx) so that its unprivileged server user can reach it: as root we therefore use /var/lib, whose
+    parents already are, rather than a home directory that would be opened up.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/referral-hub")
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "referral-hub"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -1,0 +1,43 @@
+"""Connections: a pool on `HUB_DATABASE_URL`, or on the embedded PostgreSQL in the data directory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+from hub.store.embedded import EmbeddedPostgres, start_embedded_postgres
+
+Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def database_url(url: str | None, data_dir: Path) -> tuple[str, EmbeddedPostgres | None]:
+    """The URL to connect to, starting the embedded server when no URL is configured."""
+    if url:
+        return url, None
+    embedded = start_embedded_postgres(data_dir / "postgres")
+    return embedded.dsn(), embedded
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    if pool is None:  # asyncpg types this as optional
+        raise RuntimeError("asyncpg returned no pool")
+    return pool
+
+
+@asynccontextmanager
+async def connect(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    try:
+        yield conn
+    finally:
+        await conn.close()

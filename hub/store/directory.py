@@ -1,0 +1,154 @@
+"""The directory: participants and their public keys (several per participant, each with a validity
+window, and revocable). A key's `kid` is unique across the directory, because a JWS header names
+only the kid."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from hub.store.queries import query
+
+PARTICIPANT_KINDS = ("hotline", "platform", "regulator", "law-enforcement", "support-service")
+
+
+class DirectoryError(Exception):
+    """A directory change the hub refuses (duplicate id or kid, unknown participant or key)."""
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    name: str
+    kind: str
+    country: str
+    endpoint: str | None
+    accepts: tuple[str, ...]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Participant:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            country=row["country"],
+            endpoint=row["endpoint"],
+            accepts=tuple(row["accepts"]),
+            created_at=row["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    kid: str
+    participant_id: str
+    use: str
+    jwk: dict[str, Any]
+    not_before: datetime
+    not_after: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> KeyRecord:
+        return cls(**dict(row.items()))
+
+    def problem_at(self, moment: datetime) -> str | None:
+        """Why this key cannot be used at `moment`, or None if it can."""
+        if self.revoked_at is not None and self.revoked_at <= moment:
+            return "revoked"
+        if moment < self.not_before:
+            return "not yet valid"
+        if self.not_after is not None and moment >= self.not_after:
+            return "expired"
+        return None
+
+
+_PARTICIPANT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+def check_participant_fields(participant_id: str, name: str, kind: str, country: str, endpoint: str | None) -> None:
+    """Refuse, with a clear reason, what the database constraints would refuse."""
+    if not _PARTICIPANT_ID.match(participant_id):
+        raise DirectoryError("participant id must be 2-63 characters of a-z, 0-9, '.', '_', '-', starting alnum")
+    if not 1 <= len(name) <= 200:
+        raise DirectoryError("participant name must be 1-200 characters")
+    if kind not in PARTICIPANT_KINDS:
+        raise DirectoryError(f"participant kind must be one of {', '.join(PARTICIPANT_KINDS)}")
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise DirectoryError("country must be an ISO 3166-1 alpha-2 code such as DE")
+    if endpoint is not None and not re.match(r"^https?://[^\s/]+", endpoint):
+        raise DirectoryError("endpoint must be an http(s) URL")
+
+
+async def add_participant(
+    conn: asyncpg.Connection,
+    *,
+    participant_id: str,
+    name: str,
+    kind: str,
+    country: str,
+    endpoint: str | None,
+    accepts: Sequence[str],
+) -> None:
+    check_participant_fields(participant_id, name, kind, country, endpoint)
+    try:
+        await conn.execute(query("insert_participant"), participant_id, name, kind, country, endpoint, list(accepts))
+    except asyncpg.UniqueViolationError:
+        raise DirectoryError(f"participant '{participant_id}' already exists") from None
+    except asyncpg.CheckViolationError as exc:
+        raise DirectoryError(f"invalid participant: {exc.constraint_name}") from None
+
+
+async def add_key(
+    conn: asyncpg.Connection,
+    *,
+    participant_id: str,
+    jwk: dict[str, Any],
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> None:
+    if await get_participant(conn, participant_id) is None:
+        raise DirectoryError(f"no participant '{participant_id}'")
+    try:
+        await conn.execute(
+            query("insert_key"), jwk["kid"], participant_id, jwk["use"], jwk, not_before, not_after
+        )
+    except asyncpg.UniqueViolationError:
+        raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
+    except asyncpg.CheckViolationError:
+        raise DirectoryError("the key's validity window ends before it starts") from None
+
+
+async def revoke_key(conn: asyncpg.Connection, *, participant_id: str, kid: str, reason: str) -> None:
+    if await conn.fetchval(query("revoke_key"), kid, participant_id, reason) is None:
+        raise DirectoryError(f"participant '{participant_id}' has no unrevoked key '{kid}'")
+
+
+async def get_participant(conn: asyncpg.Connection | asyncpg.Pool, participant_id: str) -> Participant | None:
+    row = await conn.fetchrow(query("get_participant"), participant_id)
+    return None if row is None else Participant.from_row(row)
+
+
+async def get_participants(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, Participant]:
+    rows = await conn.fetch(query("get_participants"), list(ids))
+    return {row["id"]: Participant.from_row(row) for row in rows}
+
+
+async def list_participants(conn: asyncpg.Connection | asyncpg.Pool) -> list[Participant]:
+    return [Participant.from_row(row) for row in await conn.fetch(query("list_participants"))]
+
+
+async def get_key(conn: asyncpg.Connection | asyncpg.Pool, kid: str) -> KeyRecord | None:
+    row = await conn.fetchrow(query("get_key"), kid)
+    return None if row is None else KeyRecord.from_row(row)
+
+
+async def keys_of(conn: asyncpg.Connection | asyncpg.Pool, participant_id: str) -> list[KeyRecord]:
+    return [KeyRecord.from_row(row) for row in await conn.fetch(query("keys_of_participant"), participant_id)]

@@ -1,0 +1,39 @@
+-- name: get_message_identity
+SELECT id, sender_id, payload_sha256, case_id, accepted_at, receipt FROM messages WHERE id = $1;
+
+-- name: insert_case
+INSERT INTO cases (id, opened_by, case_type, opened_at) VALUES ($1, $2, $3, $4);
+
+-- name: get_case
+SELECT id, opened_by, case_type, opened_at, closed_at FROM cases WHERE id = $1;
+
+-- name: lock_case_parties
+SELECT participant_id, role, state FROM case_parties WHERE case_id = $1 ORDER BY participant_id FOR UPDATE;
+
+-- name: case_message_ids
+SELECT id FROM messages WHERE case_id = $1;
+
+-- name: insert_message
+INSERT INTO messages (id, sender_id, kid, message_type, version, case_id, in_reply_to, recipients,
+                      created_at, accepted_at, payload_sha256, signed_form, receipt)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13);
+
+-- name: insert_party
+INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE $6::timestamptz END, $5, $6)
+ON CONFLICT (case_id, participant_id) DO NOTHING;
+
+-- name: set_party_state
+UPDATE case_parties SET state = $4, state_changed_at = $5
+WHERE case_id = $1 AND participant_id = $2 AND state = $3;
+
+-- name: insert_deliveries
+INSERT INTO deliveries (message_id, recipient_id, created_at)
+SELECT $1, r, $3 FROM unnest($2::text[]) AS r;
+
+-- name: notify_inbox
+SELECT pg_notify('hub_inbox', r) FROM unnest($1::text[]) AS r;
+
+-- name: insert_event
+INSERT INTO case_events (case_id, occurred_at, event, actor, subject, message_id, from_state, to_state, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
