@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -44,8 +45,6 @@ def read_signing_key(path: Path) -> PrivateSigningJwk:
 def load_or_create_signing_key(path: Path) -> PrivateSigningJwk:
     """The hub's own signing key: created on first start, then always the same."""
     if not path.exists():
-        try:
+        with contextlib.suppress(KeyFileError):  # another hub process created it first
             write_private_jwk(path, PrivateSigningJwk.generate())
-        except KeyFileError:
-            pass  # another hub process created it first
     return read_signing_key(path)

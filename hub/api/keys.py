@@ -13,7 +13,7 @@ from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 CATALOG = web.AppKey("catalog", TemplateCatalog)
 HUB_KEY = web.AppKey("hub_key", PrivateSigningJwk)
 POOL = web.AppKey("pool", asyncpg.Pool)

@@ -98,11 +98,15 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         log.error(
             "request.failed",
             error=exc.__class__.__name__,
-            where=[f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)],
+            where=[
+                f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)
+            ],
             method=request.method,
             route=_route(request),
         )
-        return problem_response("internal-error", "the hub could not complete this request", instance=request.path)
+        return problem_response(
+            "internal-error", "the hub could not complete this request", instance=request.path
+        )
 
 
 def _route(request: web.Request) -> str:

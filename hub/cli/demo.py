@@ -31,7 +31,7 @@ from hub.store.embedded import start_embedded_postgres
 from hub.store.migrate import migrate
 
 HOTLINE, PLATFORM, LIAISON = "de-hotline-demo", "ie-platform-demo", "nl-police-liaison-demo"
-PARTIES = (
+PARTIES: tuple[tuple[str, str, str, str, list[str]], ...] = (
     (HOTLINE, "Demo Helpline (fictitious)", "hotline", "DE", ["takedown-request", "assistance-request"]),
     (PLATFORM, "Demo Photo Platform (fictitious)", "platform", "IE", ["takedown-request"]),
     (LIAISON, "Demo Police Liaison (fictitious)", "law-enforcement", "NL", []),
@@ -54,13 +54,21 @@ def say(text: str = "") -> None:
 
 
 async def _register(dsn: str) -> dict[str, tuple[PrivateSigningJwk, PrivateEncryptionJwk]]:
-    keys = {pid: (PrivateSigningJwk.generate(f"{pid}-sig"), PrivateEncryptionJwk.generate(f"{pid}-enc"))
-            for pid, *_ in PARTIES}
+    keys = {
+        pid: (PrivateSigningJwk.generate(f"{pid}-sig"), PrivateEncryptionJwk.generate(f"{pid}-enc"))
+        for pid, *_ in PARTIES
+    }
     async with connect(dsn) as conn:
         await migrate(conn)
         for pid, name, kind, country, accepts in PARTIES:
             await directory.add_participant(
-                conn, participant_id=pid, name=name, kind=kind, country=country, endpoint=None, accepts=accepts
+                conn,
+                participant_id=pid,
+                name=name,
+                kind=kind,
+                country=country,
+                endpoint=None,
+                accepts=accepts,
             )
             for key in keys[pid]:
                 await directory.add_key(conn, participant_id=pid, jwk=key.public().to_dict())
@@ -70,8 +78,16 @@ async def _register(dsn: str) -> dict[str, tuple[PrivateSigningJwk, PrivateEncry
 
 def _sealed(plaintext: dict[str, Any], recipient: str, key: PrivateEncryptionJwk) -> dict[str, Any]:
     ciphertext = seal(json.dumps(plaintext).encode(), key.public())
-    return {"sealed": [{"to": recipient, "kid": key.kid, "alg": "X25519-SEALEDBOX",
-                        "ciphertext": b64url_encode(ciphertext)}]}
+    return {
+        "sealed": [
+            {
+                "to": recipient,
+                "kid": key.kid,
+                "alg": "X25519-SEALEDBOX",
+                "ciphertext": b64url_encode(ciphertext),
+            }
+        ]
+    }
 
 
 def takedown_body(platform_enc: PrivateEncryptionJwk) -> dict[str, Any]:
@@ -79,15 +95,27 @@ def takedown_body(platform_enc: PrivateEncryptionJwk) -> dict[str, Any]:
         "category": "intimate-image",
         "minor_depicted": "no",
         "content": [{"url": "https://photos.example.com/p/demo-0001", "platform_item_id": "demo-0001"}],
-        "non_consent_statement": {"affirmed": True, "text": "The depicted adult did not consent to publication."},
+        "non_consent_statement": {
+            "affirmed": True,
+            "text": "The depicted adult did not consent to publication.",
+        },
         "illegality": {
             "explanation": "An intimate image of an identifiable adult was published without consent.",
-            "laws": [{"jurisdiction": "EU", "citation": "Directive (EU) 2024/1385, Art. 5"},
-                     {"jurisdiction": "DE", "citation": "StGB section 201a"}],
+            "laws": [
+                {"jurisdiction": "EU", "citation": "Directive (EU) 2024/1385, Art. 5"},
+                {"jurisdiction": "DE", "citation": "StGB section 201a"},
+            ],
         },
-        "accuracy_statement": {"affirmed": True, "text": "We believe in good faith that this notice is accurate."},
-        "authorisation": {"signatory": "authorised-representative", "method": "hotline-attestation",
-                          "signed_at": rfc3339(utc_now()), "reference": "DEMO-2026-0001"},
+        "accuracy_statement": {
+            "affirmed": True,
+            "text": "We believe in good faith that this notice is accurate.",
+        },
+        "authorisation": {
+            "signatory": "authorised-representative",
+            "method": "hotline-attestation",
+            "signed_at": rfc3339(utc_now()),
+            "reference": "DEMO-2026-0001",
+        },
         "contact": _sealed({"channel": "via-hotline", "reference": "DEMO-2026-0001"}, PLATFORM, platform_enc),
         "jurisdictions": ["EU", "DE", "IE"],
         "identical_copies": True,
@@ -98,8 +126,15 @@ async def _demo(data_dir: Path, dsn: str) -> None:
     say("Referral hub demo: a takedown request across three countries (all data fictitious)\n")
     say("1. The operator registers three participants and their public keys:")
     keys = await _register(dsn)
-    settings = Settings(database_url=dsn, data_dir=data_dir, hub_id="demo-hub", host="127.0.0.1", port=0,
-                        signing_key_file=data_dir / "hub-signing-key.jwk", log_level="warning")
+    settings = Settings(
+        database_url=dsn,
+        data_dir=data_dir,
+        hub_id="demo-hub",
+        host="127.0.0.1",
+        port=0,
+        signing_key_file=data_dir / "hub-signing-key.jwk",
+        log_level="warning",
+    )
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -107,20 +142,29 @@ async def _demo(data_dir: Path, dsn: str) -> None:
     host, port = runner.addresses[0][:2]
     try:
         async with aiohttp.ClientSession() as session:
-            clients = {pid: HubClient(session, f"http://{host}:{port}", pid, keys[pid][0]) for pid, *_ in PARTIES}
+            clients = {
+                pid: HubClient(session, f"http://{host}:{port}", pid, keys[pid][0]) for pid, *_ in PARTIES
+            }
             await _story(clients, keys)
     finally:
         await runner.cleanup()
 
 
-async def _story(clients: dict[str, HubClient], keys: dict[str, tuple[PrivateSigningJwk, PrivateEncryptionJwk]]) -> None:
+async def _story(
+    clients: dict[str, HubClient], keys: dict[str, tuple[PrivateSigningJwk, PrivateEncryptionJwk]]
+) -> None:
     hotline, platform, liaison = clients[HOTLINE], clients[PLATFORM], clients[LIAISON]
     say("\n2. The hotline signs a takedown request (victim contact sealed to the platform's X25519 key):")
-    request = new_envelope("takedown-request", sender=HOTLINE, to=[PLATFORM], body=takedown_body(keys[PLATFORM][1]))
+    request = new_envelope(
+        "takedown-request", sender=HOTLINE, to=[PLATFORM], body=takedown_body(keys[PLATFORM][1])
+    )
     receipt = await hotline.send(request)
     case_id = receipt["case_id"]
-    say(f"  accepted: case {case_id}, payload sha256 {receipt['payload_sha256'][:16]}..., at {receipt['accepted_at']}")
-    say("  the hub's signed receipt is a compact JWS of " + f"{len(receipt['receipt'])} characters")
+    say(
+        f"  accepted: case {case_id}, payload sha256 {receipt['payload_sha256'][:16]}...,"
+        f" at {receipt['accepted_at']}"
+    )
+    say(f"  the hub's signed receipt is a compact JWS of {len(receipt['receipt'])} characters")
 
     say("\n3. The liaison cannot see the case until the hotline shares it:")
     try:
@@ -134,26 +178,42 @@ async def _story(clients: dict[str, HubClient], keys: dict[str, tuple[PrivateSig
     say("\n4. The platform pulls its inbox and verifies what it got:")
     page = await platform.inbox(wait=5)
     item = page["messages"][0]
-    verified = verify_inbox_item(item, (await platform.participant(HOTLINE))["jwks"], await platform.hub_jwks())
+    verified = verify_inbox_item(
+        item, (await platform.participant(HOTLINE))["jwks"], await platform.hub_jwks()
+    )
     contact = verified.envelope["body"]["contact"]["sealed"][0]
     unseal(b64url_decode(contact["ciphertext"]), keys[PLATFORM][1])
-    say(f"  {item['type']} from {item['from']}: hotline signature OK, hub receipt OK, contact unsealed locally")
+    say(
+        f"  {item['type']} from {item['from']}: hotline signature OK, hub receipt OK,"
+        " contact unsealed locally"
+    )
     await platform.ack([item["message_id"]])
 
     say("\n5. The platform acknowledges receipt, then reports removal:")
     for message_type, body in (
         ("acknowledgement", {"received_at": rfc3339(utc_now()), "reference": "DEMO-TICKET-42"}),
-        ("status-update", {"status": "actioned", "action": "removed", "decided_at": rfc3339(utc_now()),
-                           "identical_copies_removed": 1}),
+        (
+            "status-update",
+            {
+                "status": "actioned",
+                "action": "removed",
+                "decided_at": rfc3339(utc_now()),
+                "identical_copies_removed": 1,
+            },
+        ),
     ):
-        answer = new_envelope(message_type, sender=PLATFORM, to=[HOTLINE], body=body, case=case_id,
-                              in_reply_to=request["id"])
+        answer = new_envelope(
+            message_type, sender=PLATFORM, to=[HOTLINE], body=body, case=case_id, in_reply_to=request["id"]
+        )
         await platform.send(answer)
         say(f"  {message_type} accepted")
 
     say("\n6. The case as the police liaison sees it:")
     case = await liaison.case(case_id)
-    say(f"  status: {case['status']}; " + ", ".join(f"{r['participant_id']}: {r['state']}" for r in case["recipients"]))
+    say(
+        f"  status: {case['status']}; "
+        + ", ".join(f"{r['participant_id']}: {r['state']}" for r in case["recipients"])
+    )
     for event in case["timeline"]:
         change = f" {event.get('from_state', '-')} -> {event['to_state']}" if "to_state" in event else ""
         subject = f" [{event['subject']}]" if "subject" in event else ""

@@ -20,7 +20,9 @@ from hub.store.embedded import EmbeddedDatabaseError
 def _participant_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", required=True, help="your Ed25519 private JWK file")
     parser.add_argument("--as", dest="as_", required=True, metavar="ID", help="your participant id")
-    parser.add_argument("--hub", default=os.environ.get("HUB_URL", "http://127.0.0.1:8080"), help="the hub's URL")
+    parser.add_argument(
+        "--hub", default=os.environ.get("HUB_URL", "http://127.0.0.1:8080"), help="the hub's URL"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="run the whole flow on a throwaway database and exit")
 
     keys = commands.add_parser("keys", help="key files").add_subparsers(dest="action", required=True)
-    generate = keys.add_parser("generate", help="write a new private JWK (mode 0600) and print its public JWK")
+    generate = keys.add_parser(
+        "generate", help="write a new private JWK (mode 0600) and print its public JWK"
+    )
     generate.add_argument("path")
     generate.add_argument("--use", choices=("sig", "enc"), default="sig", help="sig: Ed25519; enc: X25519")
     generate.add_argument("--kid", help="key id (default: the RFC 7638 thumbprint)")
@@ -99,8 +103,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from hub.cli.demo import cmd_demo
 
         return cmd_demo()
-    handler = {"serve": operator.cmd_serve, "migrate": operator.cmd_migrate,
-               "participants": operator.cmd_participants}[args.command]
+    handler = {
+        "serve": operator.cmd_serve,
+        "migrate": operator.cmd_migrate,
+        "participants": operator.cmd_participants,
+    }[args.command]
     return handler(args, Settings.from_env())
 
 

@@ -95,7 +95,9 @@ def read_public_jwk(path: str) -> PublicJwk:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CliError(f"{path} is not a JSON file: {exc.__class__.__name__}") from None
     if isinstance(data, dict) and "d" in data:
-        raise CliError(f"{path} holds a PRIVATE key: register the public JWK that 'hub keys generate' printed")
+        raise CliError(
+            f"{path} holds a PRIVATE key: register the public JWK that 'hub keys generate' printed"
+        )
     try:
         return PublicJwk.from_dict(data)
     except InvalidJwkError as exc:
@@ -133,8 +135,13 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     accepts = args.accepts.split(",") if args.accepts else list(DEFAULT_ACCEPTS[args.kind])
     async with conn.transaction():
         await directory.add_participant(
-            conn, participant_id=args.id, name=args.name, kind=args.kind, country=args.country.upper(),
-            endpoint=args.endpoint, accepts=[a.strip() for a in accepts if a.strip()],
+            conn,
+            participant_id=args.id,
+            name=args.name,
+            kind=args.kind,
+            country=args.country.upper(),
+            endpoint=args.endpoint,
+            accepts=[a.strip() for a in accepts if a.strip()],
         )
         await directory.add_key(conn, participant_id=args.id, jwk=jwk.to_dict())
     return {"added": args.id, "kid": jwk.kid}
@@ -152,20 +159,35 @@ async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     if participant is None:
         raise CliError(f"no participant '{args.id}'")
     keys = [
-        {"kid": k.kid, "use": k.use, "not_before": k.not_before, "not_after": k.not_after,
-         "revoked_at": k.revoked_at, "revocation_reason": k.revocation_reason}
+        {
+            "kid": k.kid,
+            "use": k.use,
+            "not_before": k.not_before,
+            "not_after": k.not_after,
+            "revoked_at": k.revoked_at,
+            "revocation_reason": k.revocation_reason,
+        }
         for k in await directory.keys_of(conn, args.id)
     ]
-    return {"id": participant.id, "name": participant.name, "kind": participant.kind,
-            "country": participant.country, "endpoint": participant.endpoint,
-            "accepts": list(participant.accepts), "keys": keys}
+    return {
+        "id": participant.id,
+        "name": participant.name,
+        "kind": participant.kind,
+        "country": participant.country,
+        "endpoint": participant.endpoint,
+        "accepts": list(participant.accepts),
+        "keys": keys,
+    }
 
 
 async def _add_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     jwk = read_public_jwk(args.jwk)
     await directory.add_key(
-        conn, participant_id=args.id, jwk=jwk.to_dict(),
-        not_before=_moment(args.not_before, "--not-before"), not_after=_moment(args.not_after, "--not-after"),
+        conn,
+        participant_id=args.id,
+        jwk=jwk.to_dict(),
+        not_before=_moment(args.not_before, "--not-before"),
+        not_after=_moment(args.not_after, "--not-after"),
     )
     return {"participant": args.id, "added_kid": jwk.kid}
 
@@ -175,4 +197,10 @@ async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any
     return {"participant": args.id, "revoked_kid": args.kid}
 
 
-_PARTICIPANT_ACTIONS = {"add": _add, "list": _list, "show": _show, "add-key": _add_key, "revoke-key": _revoke_key}
+_PARTICIPANT_ACTIONS = {
+    "add": _add,
+    "list": _list,
+    "show": _show,
+    "add-key": _add_key,
+    "revoke-key": _revoke_key,
+}

@@ -68,7 +68,9 @@ class HubClient:
         return await self._request("GET", f"/v1/cases/{case_id}")
 
     async def share(self, case_id: str, participant_id: str) -> dict[str, Any]:
-        return await self._request("POST", f"/v1/cases/{case_id}/shares", json={"participant_id": participant_id})
+        return await self._request(
+            "POST", f"/v1/cases/{case_id}/shares", json={"participant_id": participant_id}
+        )
 
     async def participant(self, participant_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/participants/{participant_id}", auth=False)

@@ -39,7 +39,9 @@ def verify_inbox_item(
     try:
         message = parse_jws(item["message"])
         receipt = parse_jws(item["receipt"])
-        verify_signature(message, message.signatures[0], _key_from_set(sender_jwks, message.signatures[0].kid))
+        verify_signature(
+            message, message.signatures[0], _key_from_set(sender_jwks, message.signatures[0].kid)
+        )
         verify_signature(receipt, receipt.signatures[0], _key_from_set(hub_jwks, receipt.signatures[0].kid))
         envelope = json.loads(message.payload)
         claims = json.loads(receipt.payload)

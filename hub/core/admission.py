@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from hub.core.case_state import RecipientState, next_state
@@ -90,9 +91,13 @@ def _admit_referral(envelope: Envelope, directory: Mapping[str, DirectoryEntry],
 
 def _check_recipient(envelope: Envelope, entry: DirectoryEntry | None, recipient: str) -> None:
     if recipient == envelope.sender:
-        raise Refusal("invalid-recipient", "a message cannot be addressed to its own sender", recipient=recipient)
+        raise Refusal(
+            "invalid-recipient", "a message cannot be addressed to its own sender", recipient=recipient
+        )
     if entry is None:
-        raise Refusal("unknown-recipient", f"no participant '{recipient}' in the directory", recipient=recipient)
+        raise Refusal(
+            "unknown-recipient", f"no participant '{recipient}' in the directory", recipient=recipient
+        )
     if envelope.type not in entry.accepts:
         raise Refusal(
             "recipient-does-not-accept",
@@ -101,13 +106,14 @@ def _check_recipient(envelope: Envelope, entry: DirectoryEntry | None, recipient
         )
 
 
-_REPLY_TARGET = {
-    "acknowledgement": lambda body: RecipientState.ACKNOWLEDGED,
-    "status-update": lambda body: {
-        "actioned": RecipientState.ACTIONED,
-        "declined": RecipientState.DECLINED,
-    }.get(str(body.get("status")), RecipientState.ACKNOWLEDGED),
-}
+def _reply_target(message_type: str, body: Mapping[str, Any]) -> RecipientState | None:
+    """The state an answer of this type moves its sender to (an in-review update implies receipt)."""
+    if message_type == "acknowledgement":
+        return RecipientState.ACKNOWLEDGED
+    if message_type == "status-update":
+        decided = {"actioned": RecipientState.ACTIONED, "declined": RecipientState.DECLINED}
+        return decided.get(str(body.get("status")), RecipientState.ACKNOWLEDGED)
+    return None
 
 
 def _admit_case_message(envelope: Envelope, case: CaseSnapshot) -> Admission:
@@ -116,17 +122,21 @@ def _admit_case_message(envelope: Envelope, case: CaseSnapshot) -> Admission:
         raise Refusal("not-a-party", "only the sender or a recipient of a case may write to it")
     for recipient in envelope.to:
         if recipient == envelope.sender:
-            raise Refusal("invalid-recipient", "a message cannot be addressed to its own sender", recipient=recipient)
+            raise Refusal(
+                "invalid-recipient", "a message cannot be addressed to its own sender", recipient=recipient
+            )
         if recipient not in case.parties:
-            raise Refusal("unknown-recipient", f"'{recipient}' is not a party to this case", recipient=recipient)
+            raise Refusal(
+                "unknown-recipient", f"'{recipient}' is not a party to this case", recipient=recipient
+            )
     if envelope.in_reply_to is not None and envelope.in_reply_to not in case.message_ids:
         raise Refusal("invalid-reply", "in_reply_to names no message of this case")
     if envelope.type == "withdrawal":
         return _admit_withdrawal(envelope, case)
-    target = _REPLY_TARGET.get(envelope.type)
+    target = _reply_target(envelope.type, envelope.body)
     if target is None or sender.role != "recipient" or sender.state is None:
         raise Refusal("not-a-party", f"only a recipient of the case may send '{envelope.type}'")
-    moves = _moves(envelope.sender, sender.state, target(envelope.body))
+    moves = _moves(envelope.sender, sender.state, target)
     return Admission(case_id=case.id, opens_case=False, recipients=envelope.to, transitions=moves)
 
 
@@ -137,7 +147,9 @@ def _admit_withdrawal(envelope: Envelope, case: CaseSnapshot) -> Admission:
     for recipient in envelope.to:
         party = case.parties[recipient]
         if party.role != "recipient" or party.state is None:
-            raise Refusal("invalid-recipient", f"'{recipient}' is not a recipient of this case", recipient=recipient)
+            raise Refusal(
+                "invalid-recipient", f"'{recipient}' is not a recipient of this case", recipient=recipient
+            )
         moves.extend(_moves(recipient, party.state, RecipientState.WITHDRAWN))
     return Admission(case_id=case.id, opens_case=False, recipients=envelope.to, transitions=tuple(moves))
 

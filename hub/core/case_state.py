@@ -1,4 +1,4 @@
-"""The per-recipient state of a case, a pure state machine.
+r"""The per-recipient state of a case, a pure state machine.
 
     queued -> retrieved -> acknowledged -> actioned | declined
        \__________\____________\______________\_________\____-> withdrawn
@@ -49,7 +49,9 @@ def next_state(current: RecipientState, target: RecipientState) -> RecipientStat
     """The state to move to, or None when `target` changes nothing. Refuses a forbidden move."""
     if target in ALLOWED[current]:
         return target
-    if current is not S.WITHDRAWN and (target == current or (target in _IMPLIED and _RANK[current] >= _RANK[target])):
+    if current is not S.WITHDRAWN and (
+        target == current or (target in _IMPLIED and _RANK[current] >= _RANK[target])
+    ):
         return None
     raise Refusal(
         "invalid-transition",

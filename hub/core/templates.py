@@ -11,7 +11,7 @@ message. Validation checks the envelope first, so a malformed envelope is report
 blamed on a template, and only then looks up the template that `type` and `version` name.
 
 A fault is an RFC 6901 pointer into the document and a short message that quotes at most 80 characters of
-what was sent: the sender gets a precise answer, and nothing long or personal is echoed into logs.
+any value sent: precise enough to fix the message, short enough to return in a problem response.
 """
 
 from __future__ import annotations
@@ -128,8 +128,10 @@ class TemplateCatalog:
         faults = _faults(self._envelope.iter_errors(document))
         if faults or not isinstance(document, Mapping):
             return faults or [SchemaFault("", "must be a JSON object")]
-        name, version = document["type"], document["version"]
-        validator = self._validators.get((name, version))
+        name, version = document.get("type"), document.get("version")
+        validator = None
+        if isinstance(name, str) and isinstance(version, str):
+            validator = self._validators.get((name, version))
         if validator is None:
             raise UnknownTemplateError(name, version)
         return _faults(validator.iter_errors(document))

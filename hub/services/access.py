@@ -12,8 +12,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from hub.core.jose import BadSignatureError, InvalidTokenError, JoseError, PublicJwk
-from hub.core.jose import check_claims, read_token, verify_signature
+from hub.core.jose import (
+    BadSignatureError,
+    InvalidTokenError,
+    JoseError,
+    PublicJwk,
+    check_claims,
+    read_token,
+    verify_signature,
+)
 from hub.core.refusal import Refusal
 from hub.store import directory
 from hub.store.queries import query
@@ -25,7 +32,9 @@ class Caller:
     kid: str
 
 
-async def authenticate(pool: asyncpg.Pool, authorization: str | None, *, audience: str, now: datetime) -> Caller:
+async def authenticate(
+    pool: asyncpg.Pool, authorization: str | None, *, audience: str, now: datetime
+) -> Caller:
     if not authorization:
         raise Refusal("missing-token", "this endpoint needs 'Authorization: Bearer <token>'")
     scheme, _, token = authorization.partition(" ")

@@ -29,7 +29,9 @@ async def read_case(pool: asyncpg.Pool, case_id: UUID, caller: str) -> dict[str,
         parties = await conn.fetch(query("case_parties"), case_id)
         role = next((p["role"] for p in parties if p["participant_id"] == caller), None)
         if role is None:
-            raise Refusal("not-a-party", "only the parties to a case and those it was shared with may read it")
+            raise Refusal(
+                "not-a-party", "only the parties to a case and those it was shared with may read it"
+            )
         events = await conn.fetch(query("case_events"), case_id)
     sees_all = role in ("originator", "shared")
     recipients = [
@@ -46,7 +48,11 @@ async def read_case(pool: asyncpg.Pool, case_id: UUID, caller: str) -> dict[str,
         "your_role": role,
         "recipients": recipients,
         "shared_with": [
-            {"participant_id": p["participant_id"], "shared_by": p["added_by"], "shared_at": rfc3339(p["added_at"])}
+            {
+                "participant_id": p["participant_id"],
+                "shared_by": p["added_by"],
+                "shared_at": rfc3339(p["added_at"]),
+            }
             for p in parties
             if p["role"] == "shared" and sees_all
         ],
@@ -61,7 +67,11 @@ def _concerns(event: asyncpg.Record, caller: str) -> bool:
 
 
 def _event_view(event: asyncpg.Record) -> dict[str, Any]:
-    view: dict[str, Any] = {"at": rfc3339(event["occurred_at"]), "event": event["event"], "actor": event["actor"]}
+    view: dict[str, Any] = {
+        "at": rfc3339(event["occurred_at"]),
+        "event": event["event"],
+        "actor": event["actor"],
+    }
     for name in ("subject", "from_state", "to_state"):
         if event[name] is not None:
             view[name] = event[name]
@@ -71,7 +81,9 @@ def _event_view(event: asyncpg.Record) -> dict[str, Any]:
     return view
 
 
-async def share_case(pool: asyncpg.Pool, case_id: UUID, caller: str, participant_id: str, now: datetime) -> bool:
+async def share_case(
+    pool: asyncpg.Pool, case_id: UUID, caller: str, participant_id: str, now: datetime
+) -> bool:
     """Share the case with another participant; False if it already was a party."""
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchrow(query("get_case"), case_id) is None:

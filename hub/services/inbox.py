@@ -20,6 +20,7 @@ from hub.core.case_state import RecipientState, next_state
 from hub.core.clock import rfc3339
 from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.core.refusal import Refusal
+from hub.store.database import Conn
 from hub.store.messages import record_event
 from hub.store.queries import query
 
@@ -63,31 +64,47 @@ def _signed_form(raw: bytes) -> str:
     return raw.decode("utf-8")
 
 
-async def acknowledge(pool: asyncpg.Pool, recipient: str, message_ids: Sequence[UUID], now: datetime) -> list[str]:
+async def acknowledge(
+    pool: asyncpg.Pool, recipient: str, message_ids: Sequence[UUID], now: datetime
+) -> list[str]:
     async with pool.acquire() as conn, conn.transaction():
-        known = {row["message_id"] for row in await conn.fetch(query("known_deliveries"), recipient, message_ids)}
+        known = {
+            row["message_id"] for row in await conn.fetch(query("known_deliveries"), recipient, message_ids)
+        }
         unknown = [str(m) for m in message_ids if m not in known]
         if unknown:
             raise Refusal("unknown-message", "no such message in your inbox", message_ids=unknown)
-        retrieved = [row["message_id"] for row in await conn.fetch(query("mark_retrieved"), recipient, message_ids, now)]
+        retrieved = [
+            row["message_id"]
+            for row in await conn.fetch(query("mark_retrieved"), recipient, message_ids, now)
+        ]
         for row in await conn.fetch(query("delivered_messages_cases"), retrieved):
             await _record_retrieval(conn, recipient, row, now)
     return [str(m) for m in retrieved]
 
 
-async def _record_retrieval(conn: asyncpg.Connection, recipient: str, message: asyncpg.Record, now: datetime) -> None:
+async def _record_retrieval(conn: Conn, recipient: str, message: asyncpg.Record, now: datetime) -> None:
     case_id, message_id = message["case_id"], message["message_id"]
     await record_event(conn, case_id, now, "message.retrieved", recipient, message_id=message_id)
     if message["message_type"] not in NEW_REFERRAL_TYPES:
         return
     state = await conn.fetchval(
-        "SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2 FOR UPDATE", case_id, recipient
+        "SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2 FOR UPDATE",
+        case_id,
+        recipient,
     )
     current = RecipientState(state)
     target = next_state(current, RecipientState.RETRIEVED)
     if target is not None:
         await conn.execute(query("set_party_state"), case_id, recipient, str(current), str(target), now)
         await record_event(
-            conn, case_id, now, "recipient.state_changed", recipient, subject=recipient,
-            message_id=message_id, from_state=str(current), to_state=str(target),
+            conn,
+            case_id,
+            now,
+            "recipient.state_changed",
+            recipient,
+            subject=recipient,
+            message_id=message_id,
+            from_state=str(current),
+            to_state=str(target),
         )

@@ -22,12 +22,21 @@ import asyncpg
 
 from hub.core.admission import admit
 from hub.core.envelope import Envelope
-from hub.core.jose import BadSignatureError, JoseError, ParsedJws, PrivateSigningJwk, PublicJwk
-from hub.core.jose import parse_jws, sha256_hex, verify_signature
+from hub.core.jose import (
+    BadSignatureError,
+    JoseError,
+    ParsedJws,
+    PrivateSigningJwk,
+    PublicJwk,
+    parse_jws,
+    sha256_hex,
+    verify_signature,
+)
 from hub.core.receipt import sign_receipt
 from hub.core.refusal import Refusal
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.store import directory, messages
+from hub.store.database import Conn
 from hub.store.directory import KeyRecord
 
 
@@ -53,7 +62,7 @@ async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> A
     if envelope.sender != key.participant_id:
         raise Refusal(
             "sender-mismatch",
-            f"the message says it is from '{envelope.sender}' but is signed with a key of another participant",
+            f"the message says it is from '{envelope.sender}' but is signed with another participant's key",
         )
     signed = messages.SignedMessage(envelope, key.kid, raw, sha256_hex(jws.payload), received_at)
     async with intake.pool.acquire() as conn:
@@ -116,7 +125,7 @@ def _validated_envelope(catalog: TemplateCatalog, payload: dict[str, Any]) -> En
     return Envelope.from_payload(payload)
 
 
-async def _record(intake: Intake, conn: asyncpg.Connection, signed: messages.SignedMessage) -> Accepted:
+async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
     env = signed.envelope
     async with conn.transaction():
         replay = await _replay(conn, signed)
@@ -142,7 +151,7 @@ async def _record(intake: Intake, conn: asyncpg.Connection, signed: messages.Sig
     return Accepted(receipt=receipt, replayed=False)
 
 
-async def _replay(conn: asyncpg.Connection, signed: messages.SignedMessage) -> Accepted | None:
+async def _replay(conn: Conn, signed: messages.SignedMessage) -> Accepted | None:
     stored = await messages.find_identity(conn, signed.envelope.id)
     if stored is None:
         return None

@@ -41,17 +41,17 @@ class InboxNotifier:
             for event in events:
                 event.set()
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, recipient: str) -> None:
-        for event in self._waiters.get(recipient, ()):
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, recipient: object) -> None:
+        for event in self._waiters.get(str(recipient), ()):
             event.set()
 
-    async def wait(self, recipient: str, timeout: float) -> None:
-        """Return when a message may have arrived for `recipient`, or after `timeout` seconds."""
+    async def wait(self, recipient: str, seconds: float) -> None:
+        """Return when a message may have arrived for `recipient`, or after `seconds`."""
         event = asyncio.Event()
         self._waiters[recipient].add(event)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+                await asyncio.wait_for(event.wait(), seconds)
         finally:
             self._waiters[recipient].discard(event)
             if not self._waiters[recipient]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.store.database import Conn
 from hub.store.queries import query
 
 PARTICIPANT_KINDS = ("hotline", "platform", "regulator", "law-enforcement", "support-service")
@@ -73,10 +74,14 @@ class KeyRecord:
 _PARTICIPANT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
 
-def check_participant_fields(participant_id: str, name: str, kind: str, country: str, endpoint: str | None) -> None:
+def check_participant_fields(
+    participant_id: str, name: str, kind: str, country: str, endpoint: str | None
+) -> None:
     """Refuse, with a clear reason, what the database constraints would refuse."""
     if not _PARTICIPANT_ID.match(participant_id):
-        raise DirectoryError("participant id must be 2-63 characters of a-z, 0-9, '.', '_', '-', starting alnum")
+        raise DirectoryError(
+            "participant id must be 2-63 characters of a-z, 0-9, '.', '_', '-', starting alnum"
+        )
     if not 1 <= len(name) <= 200:
         raise DirectoryError("participant name must be 1-200 characters")
     if kind not in PARTICIPANT_KINDS:
@@ -88,7 +93,7 @@ def check_participant_fields(participant_id: str, name: str, kind: str, country:
 
 
 async def add_participant(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     participant_id: str,
     name: str,
@@ -99,7 +104,9 @@ async def add_participant(
 ) -> None:
     check_participant_fields(participant_id, name, kind, country, endpoint)
     try:
-        await conn.execute(query("insert_participant"), participant_id, name, kind, country, endpoint, list(accepts))
+        await conn.execute(
+            query("insert_participant"), participant_id, name, kind, country, endpoint, list(accepts)
+        )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"participant '{participant_id}' already exists") from None
     except asyncpg.CheckViolationError as exc:
@@ -107,7 +114,7 @@ async def add_participant(
 
 
 async def add_key(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     participant_id: str,
     jwk: dict[str, Any],
@@ -126,29 +133,29 @@ async def add_key(
         raise DirectoryError("the key's validity window ends before it starts") from None
 
 
-async def revoke_key(conn: asyncpg.Connection, *, participant_id: str, kid: str, reason: str) -> None:
+async def revoke_key(conn: Conn, *, participant_id: str, kid: str, reason: str) -> None:
     if await conn.fetchval(query("revoke_key"), kid, participant_id, reason) is None:
         raise DirectoryError(f"participant '{participant_id}' has no unrevoked key '{kid}'")
 
 
-async def get_participant(conn: asyncpg.Connection | asyncpg.Pool, participant_id: str) -> Participant | None:
+async def get_participant(conn: Conn | asyncpg.Pool, participant_id: str) -> Participant | None:
     row = await conn.fetchrow(query("get_participant"), participant_id)
     return None if row is None else Participant.from_row(row)
 
 
-async def get_participants(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, Participant]:
+async def get_participants(conn: Conn, ids: Sequence[str]) -> dict[str, Participant]:
     rows = await conn.fetch(query("get_participants"), list(ids))
     return {row["id"]: Participant.from_row(row) for row in rows}
 
 
-async def list_participants(conn: asyncpg.Connection | asyncpg.Pool) -> list[Participant]:
+async def list_participants(conn: Conn | asyncpg.Pool) -> list[Participant]:
     return [Participant.from_row(row) for row in await conn.fetch(query("list_participants"))]
 
 
-async def get_key(conn: asyncpg.Connection | asyncpg.Pool, kid: str) -> KeyRecord | None:
+async def get_key(conn: Conn | asyncpg.Pool, kid: str) -> KeyRecord | None:
     row = await conn.fetchrow(query("get_key"), kid)
     return None if row is None else KeyRecord.from_row(row)
 
 
-async def keys_of(conn: asyncpg.Connection | asyncpg.Pool, participant_id: str) -> list[KeyRecord]:
+async def keys_of(conn: Conn | asyncpg.Pool, participant_id: str) -> list[KeyRecord]:
     return [KeyRecord.from_row(row) for row in await conn.fetch(query("keys_of_participant"), participant_id)]

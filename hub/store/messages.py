@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
 from hub.core.admission import Admission, CaseSnapshot, DirectoryEntry, Party
 from hub.core.case_state import RecipientState
 from hub.core.envelope import Envelope
+from hub.store.database import Conn
 from hub.store.queries import query
 
 
@@ -36,14 +35,14 @@ class SignedMessage:
     accepted_at: datetime
 
 
-async def find_identity(conn: asyncpg.Connection, message_id: UUID) -> StoredIdentity | None:
+async def find_identity(conn: Conn, message_id: UUID) -> StoredIdentity | None:
     row = await conn.fetchrow(query("get_message_identity"), message_id)
     if row is None:
         return None
     return StoredIdentity(row["sender_id"], row["payload_sha256"], row["receipt"])
 
 
-async def load_directory(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, DirectoryEntry]:
+async def load_directory(conn: Conn, ids: Sequence[str]) -> dict[str, DirectoryEntry]:
     rows = await conn.fetch(query("get_participants"), list(ids))
     return {
         row["id"]: DirectoryEntry(row["id"], row["kind"], row["country"], frozenset(row["accepts"]))
@@ -51,7 +50,7 @@ async def load_directory(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[s
     }
 
 
-async def load_case(conn: asyncpg.Connection, case_id: UUID) -> CaseSnapshot | None:
+async def load_case(conn: Conn, case_id: UUID) -> CaseSnapshot | None:
     case = await conn.fetchrow(query("get_case"), case_id)
     if case is None:
         return None
@@ -63,13 +62,13 @@ async def load_case(conn: asyncpg.Connection, case_id: UUID) -> CaseSnapshot | N
     return CaseSnapshot(id=case_id, opened_by=case["opened_by"], parties=parties, message_ids=message_ids)
 
 
-async def record_message(
-    conn: asyncpg.Connection, message: SignedMessage, plan: Admission, receipt: str
-) -> None:
+async def record_message(conn: Conn, message: SignedMessage, plan: Admission, receipt: str) -> None:
     env, at = message.envelope, message.accepted_at
     if plan.opens_case:
         await conn.execute(query("insert_case"), plan.case_id, env.sender, env.type, at)
-        await conn.execute(query("insert_party"), plan.case_id, env.sender, "originator", None, env.sender, at)
+        await conn.execute(
+            query("insert_party"), plan.case_id, env.sender, "originator", None, env.sender, at
+        )
         await record_event(conn, plan.case_id, at, "case.opened", env.sender, detail={"case_type": env.type})
     await conn.execute(
         query("insert_message"),
@@ -88,7 +87,12 @@ async def record_message(
         receipt,
     )
     await record_event(
-        conn, plan.case_id, at, "message.accepted", env.sender, message_id=env.id,
+        conn,
+        plan.case_id,
+        at,
+        "message.accepted",
+        env.sender,
+        message_id=env.id,
         detail={"message_type": env.type, "to": list(plan.recipients)},
     )
     for move in plan.transitions:
@@ -98,7 +102,7 @@ async def record_message(
 
 
 async def _apply_transition(
-    conn: asyncpg.Connection,
+    conn: Conn,
     case_id: UUID,
     env: Envelope,
     participant: str,
@@ -113,13 +117,20 @@ async def _apply_transition(
     else:
         await conn.execute(query("set_party_state"), case_id, participant, str(from_state), str(to_state), at)
     await record_event(
-        conn, case_id, at, "recipient.state_changed", env.sender, subject=participant,
-        message_id=env.id, from_state=from_state, to_state=to_state,
+        conn,
+        case_id,
+        at,
+        "recipient.state_changed",
+        env.sender,
+        subject=participant,
+        message_id=env.id,
+        from_state=from_state,
+        to_state=to_state,
     )
 
 
 async def record_event(
-    conn: asyncpg.Connection,
+    conn: Conn,
     case_id: UUID,
     at: datetime,
     event: str,
@@ -132,9 +143,14 @@ async def record_event(
     detail: dict[str, object] | None = None,
 ) -> None:
     await conn.execute(
-        query("insert_event"), case_id, at, event, actor, subject, message_id,
-        None if from_state is None else str(from_state), None if to_state is None else str(to_state),
+        query("insert_event"),
+        case_id,
+        at,
+        event,
+        actor,
+        subject,
+        message_id,
+        None if from_state is None else str(from_state),
+        None if to_state is None else str(to_state),
         detail or {},
     )
-
-

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg
+from hub.store.database import Conn
 
 # "hub:migrate" folded into a signed 64-bit key for pg_advisory_lock.
 MIGRATION_LOCK_KEY = 0x6875623A6D6967
@@ -49,14 +49,14 @@ def latest_version() -> int:
     return len(load_migrations())
 
 
-async def current_version(conn: asyncpg.Connection) -> int:
+async def current_version(conn: Conn) -> int:
     exists = await conn.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
     if not exists:
         return 0
     return int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
+async def migrate(conn: Conn) -> list[int]:
     """Apply every pending migration; return the versions applied."""
     migrations = load_migrations()
     applied: list[int] = []

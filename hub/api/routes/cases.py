@@ -30,6 +30,12 @@ async def share(request: web.Request) -> web.Response:
     body = await json_body(request)
     participant = body.get("participant_id")
     if not isinstance(participant, str) or not participant:
-        raise Refusal("invalid-parameter", "participant_id must name a participant", parameter="participant_id")
-    added = await share_case(request.app[POOL], case_id, caller.participant_id, participant, request.app[CLOCK]())
-    return web.json_response({"case_id": str(case_id), "shared_with": participant}, status=201 if added else 200)
+        raise Refusal(
+            "invalid-parameter", "participant_id must name a participant", parameter="participant_id"
+        )
+    added = await share_case(
+        request.app[POOL], case_id, caller.participant_id, participant, request.app[CLOCK]()
+    )
+    return web.json_response(
+        {"case_id": str(case_id), "shared_with": participant}, status=201 if added else 200
+    )

@@ -32,7 +32,9 @@ async def ack(request: web.Request) -> web.Response:
     body = await json_body(request)
     ids = body.get("message_ids")
     if not isinstance(ids, list) or not ids or len(ids) > MAX_PAGE:
-        raise Refusal("invalid-parameter", f"message_ids must be a list of 1 to {MAX_PAGE} ids", parameter="message_ids")
+        raise Refusal(
+            "invalid-parameter", f"message_ids must be a list of 1 to {MAX_PAGE} ids", parameter="message_ids"
+        )
     try:
         message_ids = [UUID(str(i)) for i in ids]
     except ValueError:

@@ -44,7 +44,9 @@ def _require_json(raw: bytes) -> None:
     try:
         json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Refusal("malformed-json", f"the body is not JSON: {exc.__class__.__name__} at {_where(exc)}") from None
+        raise Refusal(
+            "malformed-json", f"the body is not JSON: {exc.__class__.__name__} at {_where(exc)}"
+        ) from None
 
 
 def _where(exc: Exception) -> str:

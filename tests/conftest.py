@@ -1,0 +1,108 @@
+"""Test fixtures on a real PostgreSQL.
+
+The server is the embedded one (a throwaway data directory per run) or the one `HUB_TEST_DATABASE_URL`
+names. A template database is migrated once per run; every test gets its own clone of it
+(`CREATE DATABASE ... TEMPLATE`), so tests never see each other's rows and never mock the database.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from hub.core.templates import TemplateCatalog
+from hub.settings import Settings
+from hub.store.database import connect
+from hub.store.embedded import start_embedded_postgres
+from hub.store.migrate import migrate
+from tests.factories import Directory
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def server_dsn() -> Iterator[str]:
+    configured = os.environ.get("HUB_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="hub-test-pg-") as tmp:
+        embedded = start_embedded_postgres(Path(tmp) / "postgres", cleanup="delete")
+        try:
+            yield embedded.dsn()
+        finally:
+            embedded.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def template_dsn(server_dsn: str) -> AsyncIterator[str]:
+    name = f"hub_template_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        async with connect(with_database(server_dsn, name)) as conn:
+            await migrate(conn)
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest_asyncio.fixture
+async def database_url(server_dsn: str, template_dsn: str) -> AsyncIterator[str]:
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_dsn}"')
+        yield with_database(server_dsn, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    async with connect(database_url) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def catalog() -> TemplateCatalog:
+    return TemplateCatalog.load()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        hub_id="test-hub",
+        host="127.0.0.1",
+        port=0,
+        signing_key_file=tmp_path / "hub-signing-key.jwk",
+        max_body_bytes=64 * 1024,
+        log_level="warning",
+    )
+
+
+@pytest_asyncio.fixture
+async def directory(db: asyncpg.Connection) -> Directory:
+    return Directory(db)
+
+
+async def table_counts(conn: asyncpg.Connection) -> dict[str, Any]:
+    """Row counts of every table that a message, an inbox read or a share could write to."""
+    tables = ("cases", "messages", "case_parties", "deliveries", "case_events")
+    return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
