@@ -36,7 +36,6 @@ def _examples(kind: str) -> list[Any]:
         pytest.param(template, path, id=f"{template}/{path.name}")
         for template in TEMPLATES
         for path in sorted((SCHEMAS / template / "examples" / kind).glob("*.json"))
-        if path.name != "EXPECTED.json"
     ]
 
 
@@ -99,7 +98,7 @@ def test_valid_example_has_no_fault(catalog: TemplateCatalog, template: str, pat
 def test_invalid_example_fails_where_expected_and_only_there(
     catalog: TemplateCatalog, template: str, path: Path
 ) -> None:
-    expected = _read(path.parent / "EXPECTED.json")[path.name]
+    expected = _read(path.parent.parent / "expected-faults.json")[path.name]
     document = _read(path)
     assert document["type"] == template
     faults = catalog.validate(document)
@@ -111,8 +110,8 @@ def test_invalid_example_fails_where_expected_and_only_there(
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_expected_lists_exactly_the_invalid_examples(template: str) -> None:
     folder = SCHEMAS / template / "examples"
-    invalid = {path.name for path in (folder / "invalid").glob("*.json")} - {"EXPECTED.json"}
-    assert set(_read(folder / "invalid" / "EXPECTED.json")) == invalid
+    invalid = {path.name for path in (folder / "invalid").glob("*.json")}
+    assert set(_read(folder / "expected-faults.json")) == invalid
     assert len(invalid) >= 4
     assert {"minimal.json", "full.json"} <= {path.name for path in (folder / "valid").glob("*.json")}
 
