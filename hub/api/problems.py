@@ -85,6 +85,7 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         response: web.StreamResponse = await handler(request)
         return response
     except Refusal as refusal:
+        log.info("request.refused", problem=refusal.code, method=request.method, route=_route(request))
         return problem_response(refusal.code, refusal.detail, instance=request.path, **refusal.extra)
     except web.HTTPException as exc:
         if exc.status < 400:

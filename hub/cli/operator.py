@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import structlog
 
 from hub.cli.errors import CliError
 from hub.core.jose import InvalidJwkError, PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk
@@ -26,6 +27,8 @@ from hub.store import directory
 from hub.store.database import connect, database_url
 from hub.store.directory import DirectoryError
 from hub.store.migrate import DatabaseTooNewError, migrate
+
+log = structlog.get_logger("hub.cli")
 
 DEFAULT_ACCEPTS = {
     "hotline": ("takedown-request", "assistance-request"),
@@ -54,6 +57,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings.with_changes(host=args.host or settings.host, port=args.port or settings.port)
     configure_logging(settings.log_level)
+    log.info(
+        "hub.starting",
+        host=settings.host,
+        port=settings.port,
+        hub_id=settings.hub_id,
+        database="external" if settings.database_url else "embedded",
+    )
     try:
         web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     except DatabaseTooNewError as exc:

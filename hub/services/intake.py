@@ -19,6 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import structlog
 
 from hub.core.admission import admit
 from hub.core.envelope import Envelope
@@ -38,6 +39,8 @@ from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.store import directory, messages
 from hub.store.database import Conn
 from hub.store.directory import KeyRecord
+
+log = structlog.get_logger("hub.intake")
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,15 @@ async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) ->
             accepted_at=signed.accepted_at,
         )
         await messages.record_message(conn, signed, plan, receipt)
+    log.info(
+        "message.accepted",
+        message_id=str(env.id),
+        case_id=str(plan.case_id),
+        message_type=env.type,
+        sender=env.sender,
+        recipients=len(plan.recipients),
+        transitions=[f"{t.participant}:{t.from_state or '-'}->{t.to_state}" for t in plan.transitions],
+    )
     return Accepted(receipt=receipt, replayed=False)
 
 

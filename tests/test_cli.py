@@ -1,0 +1,710 @@
+"""The `hub` command line, used as an operator and as a participant would use it.
+
+Every command runs in a subprocess (`python -m hub ...`): operator commands against the test's own
+database (`HUB_DATABASE_URL`), participant commands against a hub served on a real TCP port by this
+test's event loop. Refusals must be one `hub: error:` line on stderr, a non-zero exit and no traceback;
+state is checked in the database where it matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from jwcrypto import jwk as jwcrypto_jwk
+
+from hub.api.app import create_app
+from hub.client import HubClient, new_envelope
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_decode
+from hub.keyfile import read_private_jwk, write_private_jwk
+from hub.settings import Settings
+from tests.conftest import table_counts
+from tests.factories import Directory, Member, takedown, takedown_body
+
+SUBPROCESS_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+async def hub(*args: str, env: dict[str, str], cwd: Path | None = None) -> Run:
+    """Run `python -m hub ARGS` without blocking the event loop (it may be serving the hub)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return Run(proc.returncode, out.decode(), err.decode())
+
+
+def hub_env(tmp_path: Path, database_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_DATA_DIR"] = str(tmp_path / "hub-data")
+    if database_url is not None:
+        env["HUB_DATABASE_URL"] = database_url
+    return env
+
+
+def assert_ok(run: Run) -> None:
+    assert run.code == 0, run
+    assert "Traceback" not in run.err, run.err
+
+
+def assert_refused(run: Run, *fragments: str, code: int = 1) -> str:
+    """One line on stderr, `hub: error: ...`, naming the problem; nothing on stdout; no traceback."""
+    assert run.code == code, run
+    assert "Traceback" not in run.err, run.err
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("hub: error: "), run.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert run.out == ""
+    return lines[0]
+
+
+def write_json(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value), "utf-8")
+    return path
+
+
+def thumbprint(public: dict[str, Any]) -> str:
+    """The RFC 7638 thumbprint as an independent library computes it."""
+    return str(jwcrypto_jwk.JWK(**{k: public[k] for k in ("kty", "crv", "x")}).thumbprint())
+
+
+# --- Operator: keys -------------------------------------------------------------------------------
+
+
+async def test_keys_generate_writes_a_private_file_0600_and_prints_the_public_jwk(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "hotline.jwk"
+    run = await hub("keys", "generate", str(path), env=hub_env(tmp_path))
+    assert_ok(run)
+
+    public = run.json()
+    assert "d" not in public
+    assert public["kty"] == "OKP"
+    assert public["crv"] == "Ed25519"
+    assert public["use"] == "sig"
+    assert public["kid"] == thumbprint(public)
+    assert path.stat().st_mode & 0o777 == 0o600
+    private = json.loads(path.read_text("utf-8"))
+    assert private["d"]
+    assert private["x"] == public["x"]
+    key = read_private_jwk(path)
+    assert isinstance(key, PrivateSigningJwk)
+    assert key.public().to_dict() == public
+
+
+async def test_keys_generate_kid_option_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "named.jwk"
+    run = await hub("keys", "generate", str(path), "--kid", "hotline-2026", env=hub_env(tmp_path))
+    assert_ok(run)
+    assert run.json()["kid"] == "hotline-2026"
+    assert read_private_jwk(path).kid == "hotline-2026"
+
+
+async def test_keys_generate_use_enc_gives_an_x25519_key(tmp_path: Path) -> None:
+    path = tmp_path / "enc.jwk"
+    run = await hub("keys", "generate", str(path), "--use", "enc", env=hub_env(tmp_path))
+    assert_ok(run)
+    public = run.json()
+    assert "d" not in public
+    assert (public["crv"], public["use"]) == ("X25519", "enc")
+    assert public["kid"] == thumbprint(public)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert isinstance(read_private_jwk(path), PrivateEncryptionJwk)
+
+
+async def test_keys_generate_refuses_to_overwrite_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "existing.jwk"
+    path.write_text("precious\n", "utf-8")
+    run = await hub("keys", "generate", str(path), env=hub_env(tmp_path))
+    assert_refused(run, str(path), "already exists")
+    assert path.read_text("utf-8") == "precious\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hub/keyfile.py write_private_jwk: path.parent.mkdir raises FileExistsError/NotADirectoryError "
+    "(an OSError, not a KeyFileError) when a parent is a file: traceback instead of a one-line error",
+)
+async def test_keys_generate_under_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("x", "utf-8")
+    run = await hub("keys", "generate", str(tmp_path / "not-a-dir" / "key.jwk"), env=hub_env(tmp_path))
+    assert_refused(run, "not-a-dir")
+
+
+# --- Operator: migrate and the directory ----------------------------------------------------------
+
+
+async def test_migrate_on_a_migrated_database_says_it_is_up_to_date(
+    database_url: str, tmp_path: Path
+) -> None:
+    run = await hub("migrate", env=hub_env(tmp_path, database_url))
+    assert_ok(run)
+    assert run.out.strip() == "database schema is up to date"
+
+
+async def generate_public(tmp_path: Path, name: str, *extra: str) -> tuple[Path, dict[str, Any]]:
+    """`hub keys generate` a key; returns the public JWK file (as an operator would save it) and JWK."""
+    run = await hub("keys", "generate", str(tmp_path / f"{name}.jwk"), *extra, env=hub_env(tmp_path))
+    assert_ok(run)
+    public = run.json()
+    return write_json(tmp_path / f"{name}.pub.json", public), public
+
+
+async def test_participants_add_list_show_keeps_the_kid(
+    database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    env = hub_env(tmp_path, database_url)
+    pub, public = await generate_public(tmp_path, "hotline", "--kid", "de-hotline-sig-1")
+
+    added = await hub(
+        "participants", "add", "de-hotline-cli", "--name", "Fictitious Helpline", "--kind", "hotline",
+        "--country", "de", "--jwk", str(pub), env=env,
+    )  # fmt: skip
+    assert_ok(added)
+    assert added.json() == {"added": "de-hotline-cli", "kid": "de-hotline-sig-1"}
+
+    row = await db.fetchrow("SELECT * FROM participants WHERE id = 'de-hotline-cli'")
+    assert row is not None
+    assert (row["name"], row["kind"], row["country"]) == ("Fictitious Helpline", "hotline", "DE")
+    assert sorted(row["accepts"]) == ["assistance-request", "takedown-request"]
+    key = await db.fetchrow("SELECT * FROM participant_keys WHERE participant_id = 'de-hotline-cli'")
+    assert key is not None
+    assert key["kid"] == "de-hotline-sig-1"
+    assert key["use"] == "sig"
+    assert key["jwk"]["x"] == public["x"]
+    assert "d" not in key["jwk"]
+
+    listed = await hub("participants", "list", env=env)
+    assert_ok(listed)
+    assert {"id": "de-hotline-cli", "kind": "hotline", "country": "DE"}.items() <= listed.json()[0].items()
+
+    shown = await hub("participants", "show", "de-hotline-cli", env=env)
+    assert_ok(shown)
+    view = shown.json()
+    assert view["name"] == "Fictitious Helpline"
+    assert [(k["kid"], k["use"], k["revoked_at"]) for k in view["keys"]] == [
+        ("de-hotline-sig-1", "sig", None)
+    ]
+
+
+async def test_participants_add_names_a_key_without_kid_by_its_thumbprint(
+    database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    _, public = await generate_public(tmp_path, "platform", "--kid", "to-be-dropped")
+    anonymous = {k: v for k, v in public.items() if k != "kid"}
+    pub = write_json(tmp_path / "anonymous.pub.json", anonymous)
+
+    run = await hub(
+        "participants", "add", "ie-platform-cli", "--name", "Fictitious Platform", "--kind", "platform",
+        "--country", "IE", "--jwk", str(pub), env=hub_env(tmp_path, database_url),
+    )  # fmt: skip
+    assert_ok(run)
+    expected = thumbprint(anonymous)
+    assert run.json()["kid"] == expected
+    kids = await db.fetch("SELECT kid FROM participant_keys WHERE participant_id = 'ie-platform-cli'")
+    assert [r["kid"] for r in kids] == [expected]
+
+
+async def test_add_key_with_a_window_then_revoke_it(
+    database_url: str, db: asyncpg.Connection, directory: Directory, tmp_path: Path
+) -> None:
+    member = await directory.add("de-hotline-cli", "hotline", "DE")
+    env = hub_env(tmp_path, database_url)
+    pub, _ = await generate_public(tmp_path, "next", "--kid", "de-hotline-next")
+
+    added = await hub(
+        "participants", "add-key", member.id, "--jwk", str(pub),
+        "--not-before", "2030-01-01T00:00:00Z", "--not-after", "2031-01-01T01:00:00+01:00", env=env,
+    )  # fmt: skip
+    assert_ok(added)
+    assert added.json() == {"participant": member.id, "added_kid": "de-hotline-next"}
+    row = await db.fetchrow("SELECT * FROM participant_keys WHERE kid = 'de-hotline-next'")
+    assert row is not None
+    assert row["participant_id"] == member.id
+    assert row["not_before"] == datetime(2030, 1, 1, tzinfo=UTC)
+    assert row["not_after"] == datetime(2031, 1, 1, tzinfo=UTC)
+    assert row["revoked_at"] is None
+
+    revoked = await hub(
+        "participants", "revoke-key", member.id, "de-hotline-next", "--reason", "compromised", env=env
+    )
+    assert_ok(revoked)
+    assert revoked.json() == {"participant": member.id, "revoked_kid": "de-hotline-next"}
+    row = await db.fetchrow("SELECT * FROM participant_keys WHERE kid = 'de-hotline-next'")
+    assert row is not None
+    assert row["revoked_at"] is not None
+    assert row["revocation_reason"] == "compromised"
+    # The participant's other keys are untouched.
+    others = await db.fetch(
+        "SELECT revoked_at FROM participant_keys WHERE participant_id = $1 AND kid <> 'de-hotline-next'",
+        member.id,
+    )
+    assert len(others) == 2
+    assert all(r["revoked_at"] is None for r in others)
+
+    shown = (await hub("participants", "show", member.id, env=env)).json()
+    by_kid = {k["kid"]: k for k in shown["keys"]}
+    assert by_kid["de-hotline-next"]["revocation_reason"] == "compromised"
+    assert by_kid["de-hotline-next"]["revoked_at"] is not None
+
+    again = await hub("participants", "revoke-key", member.id, "de-hotline-next", env=env)
+    assert_refused(again, "de-hotline-next")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An operator command the hub must refuse: its arguments (given the files the test made)."""
+
+    args: Callable[[Path, Member], Sequence[str]]
+    says: tuple[str, ...]
+
+
+def _add(participant_id: str, jwk: str, country: str = "DE") -> Callable[[Path, Member], list[str]]:
+    def args(tmp: Path, member: Member) -> list[str]:
+        return [
+            "participants", "add", participant_id, "--name", "Fictitious", "--kind", "hotline",
+            "--country", country, "--jwk", str(tmp / jwk),
+        ]  # fmt: skip
+
+    return args
+
+
+OPERATOR_REFUSALS = {
+    "duplicate participant": Refusal(_add("de-hotline-cli", "new.pub.json"), ("already exists",)),
+    "private jwk": Refusal(_add("nl-hotline-cli", "new.jwk"), ("PRIVATE",)),
+    "missing jwk file": Refusal(_add("nl-hotline-cli", "absent.json"), ("no such file", "absent.json")),
+    "not a json file": Refusal(_add("nl-hotline-cli", "garbage.txt"), ("garbage.txt", "not a JSON")),
+    "bad country": Refusal(_add("nl-hotline-cli", "new.pub.json", country="NLD"), ("country",)),
+    "bad participant id": Refusal(_add("NL Hotline", "new.pub.json"), ("participant id",)),
+    "kid already registered": Refusal(_add("nl-hotline-cli", "member.pub.json"), ("already registered",)),
+    "add-key unknown participant": Refusal(
+        lambda tmp, m: ["participants", "add-key", "xx-nobody", "--jwk", str(tmp / "new.pub.json")],
+        ("no participant", "xx-nobody"),
+    ),
+    "revoke unknown kid": Refusal(
+        lambda tmp, m: ["participants", "revoke-key", m.id, "no-such-kid"], ("no-such-kid",)
+    ),
+    "show unknown participant": Refusal(
+        lambda tmp, m: ["participants", "show", "xx-nobody"], ("no participant", "xx-nobody")
+    ),
+    "not-after without time zone": Refusal(
+        lambda tmp, m: [
+            "participants", "add-key", m.id, "--jwk", str(tmp / "new.pub.json"),
+            "--not-after", "2031-01-01T00:00:00",
+        ],  # fmt: skip
+        ("--not-after", "time zone"),
+    ),
+    "not-before not a time": Refusal(
+        lambda tmp, m: [
+            "participants", "add-key", m.id, "--jwk", str(tmp / "new.pub.json"), "--not-before", "soon",
+        ],  # fmt: skip
+        ("--not-before",),
+    ),
+    "window ends before it starts": Refusal(
+        lambda tmp, m: [
+            "participants", "add-key", m.id, "--jwk", str(tmp / "new.pub.json"),
+            "--not-before", "2031-01-01T00:00:00Z", "--not-after", "2030-01-01T00:00:00Z",
+        ],  # fmt: skip
+        ("validity window",),
+    ),
+}
+
+
+async def directory_counts(db: asyncpg.Connection) -> tuple[int, int]:
+    return (
+        await db.fetchval("SELECT count(*) FROM participants"),
+        await db.fetchval("SELECT count(*) FROM participant_keys"),
+    )
+
+
+@pytest.mark.parametrize("case", OPERATOR_REFUSALS.values(), ids=OPERATOR_REFUSALS.keys())
+async def test_operator_refusals_are_one_line_and_change_nothing(
+    case: Refusal, database_url: str, db: asyncpg.Connection, directory: Directory, tmp_path: Path
+) -> None:
+    member = await directory.add("de-hotline-cli", "hotline", "DE")
+    write_json(tmp_path / "member.pub.json", member.key.public().to_dict())
+    write_private_jwk(tmp_path / "new.jwk", PrivateSigningJwk.generate("new-key"))
+    write_json(tmp_path / "new.pub.json", PrivateSigningJwk.generate("new-key-pub").public().to_dict())
+    (tmp_path / "garbage.txt").write_text("not json {", "utf-8")
+    before = await directory_counts(db)
+
+    run = await hub(*case.args(tmp_path, member), env=hub_env(tmp_path, database_url))
+
+    assert_refused(run, *case.says)
+    assert await directory_counts(db) == before
+    revoked = await db.fetchval("SELECT count(*) FROM participant_keys WHERE revoked_at IS NOT NULL")
+    assert revoked == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["frobnicate"],
+        ["participants"],
+        ["participants", "add", "de-x"],
+        ["participants", "add", "de-x", "--name", "X", "--kind", "bank", "--country", "DE", "--jwk", "f"],
+        ["keys", "generate"],
+        ["keys", "generate", "k.jwk", "--use", "rsa"],
+        ["send", "envelope.json"],
+        ["inbox", "--key", "k", "--as", "x", "--wait", "soon"],
+        ["ack", "--key", "k", "--as", "x"],
+    ],
+    ids=lambda a: " ".join(a) or "nothing",
+)
+async def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
+    run = await hub(*args, env=hub_env(tmp_path), cwd=tmp_path)
+    assert run.code == 2, run
+    assert "usage: hub" in run.err
+    assert "Traceback" not in run.err
+    assert run.out == ""
+    assert not (tmp_path / "k.jwk").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hub/cli/main.py main() catches CliError, SettingsError and EmbeddedDatabaseError only: an "
+    "unreachable HUB_DATABASE_URL (ConnectionRefusedError from asyncpg.connect in "
+    "hub/store/database.py connect) ends in a traceback instead of one 'hub: error:' line",
+)
+async def test_unreachable_database_is_a_one_line_error(tmp_path: Path) -> None:
+    closed = f"postgresql://hub@127.0.0.1:{closed_port()}/hub"
+    run = await hub("participants", "list", env=hub_env(tmp_path, closed))
+    assert_refused(run)
+
+
+# --- Participant commands against a hub on a real port ---------------------------------------------
+
+
+def closed_port() -> int:
+    """A local port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Party:
+    member: Member
+    key_file: Path
+
+    @property
+    def id(self) -> str:
+        return self.member.id
+
+
+class Hub:
+    """A hub served on a real TCP port, with helpers to run participant commands against it."""
+
+    def __init__(self, url: str, tmp_path: Path, directory: Directory) -> None:
+        self.url = url
+        self.tmp_path = tmp_path
+        self.directory = directory
+
+    async def party(self, participant_id: str, kind: str, country: str) -> Party:
+        member = await self.directory.add(participant_id, kind, country)
+        key_file = self.tmp_path / f"{participant_id}.jwk"
+        write_private_jwk(key_file, member.key)
+        return Party(member, key_file)
+
+    async def run(self, party: Party, *args: str, hub_url: str | None = None) -> Run:
+        return await hub(
+            *args, "--key", str(party.key_file), "--as", party.id, "--hub", hub_url or self.url,
+            env=hub_env(self.tmp_path), cwd=self.tmp_path,
+        )  # fmt: skip
+
+    async def send_directly(self, sender: Party, recipient: Party) -> dict[str, Any]:
+        """Put a takedown request in place through the client library, not the command line."""
+        async with aiohttp.ClientSession() as session:
+            client = HubClient(session, self.url, sender.id, sender.member.key)
+            envelope = takedown(sender.member, recipient.member)
+            return {"envelope": envelope, **(await client.send(envelope))}
+
+
+@pytest.fixture
+async def running_hub(
+    aiohttp_server: Callable[[web.Application], Awaitable[Any]],
+    settings: Settings,
+    directory: Directory,
+    tmp_path: Path,
+) -> Hub:
+    server = await aiohttp_server(create_app(settings, background=False))
+    return Hub(f"http://127.0.0.1:{server.port}", tmp_path, directory)
+
+
+async def test_send_fills_in_the_envelope_signs_and_prints_the_receipt(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    body = takedown_body(platform.member)
+    request = {"type": "takedown-request", "version": "1.0", "to": [platform.id], "body": body}
+    path = write_json(running_hub.tmp_path / "request.json", request)
+
+    run = await running_hub.run(hotline, "send", str(path))
+
+    assert_ok(run)
+    receipt = run.json()
+    assert set(receipt) >= {"message_id", "case_id", "payload_sha256", "accepted_at", "receipt"}
+    uuid.UUID(receipt["case_id"])
+    row = await db.fetchrow("SELECT * FROM messages WHERE id = $1", uuid.UUID(receipt["message_id"]))
+    assert row is not None
+    assert row["sender_id"] == hotline.id
+    assert row["kid"] == hotline.member.key.kid
+    assert str(row["case_id"]) == receipt["case_id"]
+    assert row["payload_sha256"] == receipt["payload_sha256"]
+    signed = json.loads(b64url_decode(bytes(row["signed_form"]).decode().split(".")[1]))
+    assert signed["id"] == receipt["message_id"]
+    assert signed["from"] == hotline.id
+    assert datetime.fromisoformat(signed["created_at"].replace("Z", "+00:00")).tzinfo is not None
+    assert {k: signed[k] for k in request} == request
+    # The hand-written file is left as it was.
+    assert json.loads(path.read_text("utf-8")) == request
+
+
+async def test_inbox_verifies_shows_the_envelope_and_acks(running_hub: Hub, db: asyncpg.Connection) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    sent = await running_hub.send_directly(hotline, platform)
+
+    run = await running_hub.run(platform, "inbox", "--ack")
+
+    assert_ok(run)
+    page = run.json()
+    assert [m["message_id"] for m in page["messages"]] == [sent["message_id"]]
+    item = page["messages"][0]
+    assert item["verified"] is True
+    assert "verification_error" not in item
+    assert item["envelope"] == sent["envelope"]
+    assert item["from"] == hotline.id
+    state = await db.fetchval(
+        "SELECT state FROM deliveries WHERE message_id = $1 AND recipient_id = $2",
+        uuid.UUID(sent["message_id"]),
+        platform.id,
+    )
+    assert state == "retrieved"
+
+    empty = await running_hub.run(platform, "inbox")
+    assert_ok(empty)
+    assert empty.json()["messages"] == []
+
+
+async def test_send_then_inbox_shows_what_the_command_filled_in(running_hub: Hub) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    request = {
+        "type": "takedown-request",
+        "version": "1.0",
+        "to": [platform.id],
+        "body": takedown_body(platform.member),
+    }
+    path = write_json(running_hub.tmp_path / "request.json", request)
+    receipt = (await running_hub.run(hotline, "send", str(path))).json()
+
+    page = (await running_hub.run(platform, "inbox")).json()
+
+    envelope = page["messages"][0]["envelope"]
+    assert page["messages"][0]["verified"] is True
+    assert envelope["id"] == receipt["message_id"]
+    assert envelope["from"] == hotline.id
+    created = datetime.fromisoformat(envelope["created_at"].replace("Z", "+00:00"))
+    assert created.tzinfo is not None
+    assert {k: envelope[k] for k in request} == request
+
+
+async def test_inbox_without_ack_leaves_the_message_then_ack_takes_it(running_hub: Hub) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    sent = await running_hub.send_directly(hotline, platform)
+
+    first = (await running_hub.run(platform, "inbox")).json()
+    second = (await running_hub.run(platform, "inbox")).json()
+    assert [m["message_id"] for m in first["messages"]] == [sent["message_id"]]
+    assert [m["message_id"] for m in second["messages"]] == [sent["message_id"]]
+
+    acked = await running_hub.run(platform, "ack", sent["message_id"])
+    assert_ok(acked)
+    assert acked.json() == {"retrieved": [sent["message_id"]]}
+    assert (await running_hub.run(platform, "inbox")).json()["messages"] == []
+
+
+async def test_status_shows_the_case_to_the_hotline(running_hub: Hub) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    sent = await running_hub.send_directly(hotline, platform)
+    assert_ok(await running_hub.run(platform, "inbox", "--ack"))
+
+    run = await running_hub.run(hotline, "status", sent["case_id"])
+
+    assert_ok(run)
+    case = run.json()
+    assert [(r["participant_id"], r["state"]) for r in case["recipients"]] == [(platform.id, "retrieved")]
+    moves = [
+        (e.get("from_state"), e["to_state"]) for e in case["timeline"] if e["event"] == "recipient.state_changed"
+    ]
+    assert moves == [(None, "queued"), ("queued", "retrieved")]
+
+
+async def test_share_lets_the_liaison_read_the_case(running_hub: Hub, db: asyncpg.Connection) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    liaison = await running_hub.party("nl-police-cli", "law-enforcement", "NL")
+    sent = await running_hub.send_directly(hotline, platform)
+    assert_refused(await running_hub.run(liaison, "status", sent["case_id"]), "403")
+
+    shared = await running_hub.run(hotline, "share", sent["case_id"], liaison.id)
+
+    assert_ok(shared)
+    assert shared.json() == {"case_id": sent["case_id"], "shared_with": liaison.id}
+    role = await db.fetchval(
+        "SELECT role FROM case_parties WHERE case_id = $1 AND participant_id = $2",
+        uuid.UUID(sent["case_id"]),
+        liaison.id,
+    )
+    assert role == "shared"
+    seen = await running_hub.run(liaison, "status", sent["case_id"])
+    assert_ok(seen)
+    timeline = seen.json()["timeline"]
+    assert any(e["event"] == "case.shared" and e.get("subject") == liaison.id for e in timeline)
+
+
+async def test_ack_of_an_unknown_message_is_refused(running_hub: Hub) -> None:
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    run = await running_hub.run(platform, "ack", str(uuid.uuid4()))
+    assert_refused(run, "the hub refused", "422", "no such message")
+
+
+async def test_ack_of_a_message_sent_to_someone_else_is_refused(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    other = await running_hub.party("fr-platform-cli", "platform", "FR")
+    sent = await running_hub.send_directly(hotline, platform)
+
+    assert_refused(await running_hub.run(other, "ack", sent["message_id"]), "no such message")
+    state = await db.fetchval(
+        "SELECT state FROM deliveries WHERE message_id = $1", uuid.UUID(sent["message_id"])
+    )
+    assert state == "pending"
+
+
+async def test_send_as_someone_the_envelope_is_not_from_fails_before_the_hub(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    envelope = new_envelope(
+        "takedown-request", sender=platform.id, to=[platform.id], body=takedown_body(platform.member)
+    )
+    path = write_json(running_hub.tmp_path / "forged.json", envelope)
+    before = await table_counts(db)
+
+    run = await running_hub.run(hotline, "send", str(path))
+
+    assert_refused(run, platform.id, hotline.id)
+    assert await table_counts(db) == before
+
+
+async def test_send_of_a_file_that_is_not_an_envelope_is_refused(running_hub: Hub) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    (running_hub.tmp_path / "broken.json").write_text("{not json", "utf-8")
+    write_json(running_hub.tmp_path / "list.json", [1, 2])
+
+    assert_refused(await running_hub.run(hotline, "send", "broken.json"), "broken.json", "JSON")
+    assert_refused(await running_hub.run(hotline, "send", "list.json"), "list.json", "object")
+    assert_refused(await running_hub.run(hotline, "send", "absent.json"), "no such file", "absent.json")
+
+
+async def test_send_of_an_invalid_request_reports_the_hubs_refusal(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    body = takedown_body(platform.member)
+    del body["illegality"]
+    request = {"type": "takedown-request", "version": "1.0", "to": [platform.id], "body": body}
+    path = write_json(running_hub.tmp_path / "request.json", request)
+
+    run = await running_hub.run(hotline, "send", str(path))
+
+    assert_refused(run, "the hub refused", "422")
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_a_missing_key_file_is_a_one_line_error(running_hub: Hub) -> None:
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    platform.key_file.unlink()
+    run = await running_hub.run(platform, "inbox")
+    assert_refused(run, "no key file", str(platform.key_file))
+
+
+async def test_an_encryption_key_file_is_refused_for_signing(running_hub: Hub) -> None:
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    platform.key_file.unlink()
+    write_private_jwk(platform.key_file, platform.member.enc)
+    run = await running_hub.run(platform, "inbox")
+    assert_refused(run, "encryption key")
+
+
+async def test_an_unreachable_hub_is_a_one_line_error(running_hub: Hub) -> None:
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    url = f"http://127.0.0.1:{closed_port()}"
+    run = await running_hub.run(platform, "inbox", hub_url=url)
+    assert_refused(run, "cannot reach the hub", url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hub/client/http.py HubClient._request: response.json(content_type=None) raises "
+    "json.JSONDecodeError on a non-JSON answer (a proxy's HTML error page, a wrong --hub URL), which "
+    "hub/cli/participant.py _run does not catch: traceback instead of one 'hub: error:' line",
+)
+async def test_a_url_that_is_not_a_hub_is_a_one_line_error(
+    aiohttp_server: Callable[[web.Application], Awaitable[Any]], running_hub: Hub
+) -> None:
+    async def html(request: web.Request) -> web.Response:
+        return web.Response(status=502, text="<html>Bad gateway</html>", content_type="text/html")
+
+    proxy = web.Application()
+    proxy.router.add_route("*", "/{tail:.*}", html)
+    server = await aiohttp_server(proxy)
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    run = await running_hub.run(platform, "inbox", hub_url=f"http://127.0.0.1:{server.port}")
+    assert_refused(run)
