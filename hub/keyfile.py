@@ -15,11 +15,15 @@ class KeyFileError(Exception):
 
 
 def write_private_jwk(path: Path, key: PrivateSigningJwk | PrivateEncryptionJwk) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyFileError(f"{path} already exists: refusing to overwrite a key") from None
+        if path.exists():
+            raise KeyFileError(f"{path} already exists: refusing to overwrite a key") from None
+        raise KeyFileError(f"cannot create {path}: a parent is not a directory") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot create {path}: {exc.strerror or exc.__class__.__name__}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(key.to_dict(), handle, indent=2)
         handle.write("\n")

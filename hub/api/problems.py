@@ -65,7 +65,7 @@ def problem_response(code: str, detail: str, *, instance: str | None = None, **e
         body["instance"] = instance
     body.update(extra)
     response = web.Response(status=status, text=json.dumps(body), content_type=CONTENT_TYPE)
-    if status == 401 and code in ("missing-token", "invalid-token", "token-replay"):
+    if status == 401:  # RFC 9110 15.5.2: every 401 names the scheme to use
         response.headers["WWW-Authenticate"] = 'Bearer realm="referral-hub"'
     return response
 
@@ -93,7 +93,10 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         code = _HTTP_CODES.get(exc.status)
         if code is None:
             raise
-        return problem_response(code, exc.reason, instance=request.path)
+        response = problem_response(code, exc.reason, instance=request.path)
+        if "Allow" in exc.headers:  # RFC 9110 15.5.6: a 405 says what is allowed
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception as exc:
         # The exception's text may quote stored values: log its class and where it arose, never its text.
         log.error(

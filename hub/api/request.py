@@ -38,6 +38,6 @@ def int_parameter(request: web.Request, name: str, default: int, low: int, high:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise Refusal("invalid-parameter", f"{name} must be an integer from {low} to {high}", parameter=name)
     return int(raw)

@@ -10,6 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+import asyncpg
+
 from hub.cli import operator, participant
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
@@ -118,8 +120,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, SettingsError, EmbeddedDatabaseError) as exc:
         print(f"hub: error: {exc}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, CliError) else 1
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        print(f"hub: error: cannot use the database: {_reason(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _reason(exc: BaseException) -> str:
+    """A database error's class and, for OS errors, the system's words: never the server's message,
+    which may quote a stored value."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.__class__.__name__} ({exc.strerror})"
+    return exc.__class__.__name__
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import asyncpg
 import structlog
 
 from hub.cli.errors import CliError
+from hub.core.clock import rfc3339
 from hub.core.jose import InvalidJwkError, PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk
 from hub.keyfile import KeyFileError, write_private_jwk
 from hub.log import configure_logging
@@ -69,6 +70,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except DatabaseTooNewError as exc:
         raise CliError(str(exc)) from None
     return 0
+
+
+def _json_default(value: object) -> str:
+    return rfc3339(value) if isinstance(value, datetime) else str(value)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,7 +141,7 @@ def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:
 
     result = asyncio.run(run())
     if result is not None:
-        print(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result, indent=2, default=_json_default))
     return 0
 
 

@@ -30,14 +30,15 @@ def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]
         raise CliError(str(exc)) from None
 
     async def run() -> Any:
-        async with aiohttp.ClientSession() as session:
+        timeout = aiohttp.ClientTimeout(total=getattr(args, "wait", 0) + 60)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             return await action(HubClient(session, args.hub, args.as_, key))
 
     try:
         result = asyncio.run(run())
     except HubError as exc:
         raise CliError(f"the hub refused: {exc}") from None
-    except aiohttp.ClientError as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -73,8 +74,10 @@ def cmd_inbox(args: argparse.Namespace) -> int:
             except VerificationError as exc:
                 item["verified"] = False
                 item["verification_error"] = str(exc)
-        if args.ack and page["messages"]:
-            await client.ack([m["message_id"] for m in page["messages"]])
+        # Only what verified is marked retrieved: a message that does not verify stays for a second look.
+        trusted = [m["message_id"] for m in page["messages"] if m["verified"]]
+        if args.ack and trusted:
+            await client.ack(trusted)
         return page
 
     return _run(args, inbox)

@@ -96,7 +96,14 @@ class HubClient:
         if content_type:
             headers["Content-Type"] = content_type
         async with self._session.request(method, self._base + path, headers=headers, **kwargs) as response:
-            body = await response.json(content_type=None)
+            try:
+                body = await response.json(content_type=None)
+            except ValueError:  # JSONDecodeError, UnicodeDecodeError: not a hub answering
+                problem = {
+                    "title": "Not a hub",
+                    "detail": f"{self._base} answered {response.status} without JSON",
+                }
+                raise HubError(response.status, problem) from None
             if response.status >= 400:
                 raise HubError(response.status, body if isinstance(body, dict) else {"detail": str(body)})
             return body if isinstance(body, dict) else {"value": body}

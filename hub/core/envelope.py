@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from hub.core.clock import parse_rfc3339
+
 NEW_REFERRAL_TYPES = frozenset({"takedown-request", "assistance-request"})
 
 
@@ -35,7 +37,7 @@ class Envelope:
             to=tuple(payload["to"]),
             case=UUID(case) if case else None,
             in_reply_to=UUID(reply) if reply else None,
-            created_at=datetime.fromisoformat(payload["created_at"]),
+            created_at=parse_rfc3339(payload["created_at"]),
             body=payload["body"],
         )
 

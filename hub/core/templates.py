@@ -10,8 +10,8 @@ every `$ref` against the registry, so a broken catalogue stops the hub at start 
 message. Validation checks the envelope first, so a malformed envelope is reported as such and is not
 blamed on a template, and only then looks up the template that `type` and `version` name.
 
-A fault is an RFC 6901 pointer into the document and a short message that quotes at most 80 characters of
-any value sent: precise enough to fix the message, short enough to return in a problem response.
+A fault is an RFC 6901 pointer into the document and a short message built from the schema's constraint,
+never from the value sent: precise enough to fix the message, safe to return in a problem response.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def _faults_of(error: ValidationError) -> Iterator[SchemaFault]:
         # "must be absent" is written {"not": {}}, not false: jsonschema drops the path of a false subschema.
         yield SchemaFault(pointer, "is not allowed here")
     else:
-        yield SchemaFault(pointer, _shorten(error.message, error.instance))
+        yield SchemaFault(pointer, _describe(error))
 
 
 def _missing(error: ValidationError, pointer: str) -> Iterator[SchemaFault]:
@@ -231,7 +231,7 @@ def _unexpected(error: ValidationError, pointer: str) -> Iterator[SchemaFault]:
     for key in extra:
         yield SchemaFault(f"{pointer}/{_escape(key)}", f"property {_quote(key)} is not allowed here")
     if not extra:
-        yield SchemaFault(pointer, _shorten(error.message, error.instance))
+        yield SchemaFault(pointer, _describe(error))
 
 
 def _one_of_required(error: ValidationError, pointer: str) -> SchemaFault:
@@ -257,9 +257,34 @@ def _quote(value: object) -> str:
     return text if len(text) <= _MAX_QUOTE else text[: _MAX_QUOTE - 3] + "..."
 
 
-def _shorten(message: str, instance: object) -> str:
-    """jsonschema quotes the whole instance with repr(); keep at most 80 characters of it."""
-    quoted = repr(instance)
-    if len(quoted) > _MAX_QUOTE:
-        message = message.replace(quoted, quoted[: _MAX_QUOTE - 3] + "...")
-    return message
+_CONSTRAINTS: dict[str, str] = {
+    "format": "must be a valid {value}",
+    "pattern": "does not have the required form",
+    "minLength": "must be at least {value} characters long",
+    "maxLength": "must be at most {value} characters long",
+    "minItems": "must have at least {value} item(s)",
+    "maxItems": "must have at most {value} item(s)",
+    "uniqueItems": "must not repeat an item",
+    "minimum": "must be at least {value}",
+    "maximum": "must be at most {value}",
+    "exclusiveMinimum": "must be greater than {value}",
+    "exclusiveMaximum": "must be less than {value}",
+    "type": "must be of type {value}",
+    "minProperties": "must have at least {value} member(s)",
+    "maxProperties": "must have at most {value} member(s)",
+}
+
+
+def _describe(error: ValidationError) -> str:
+    """Say which constraint failed, from the schema alone: never quote the value that was sent, which
+    may be the URL of reported content or a victim's words (problem details can end up in logs)."""
+    keyword, value = str(error.validator), error.validator_value
+    if keyword == "enum" and isinstance(value, list):
+        return "must be one of " + ", ".join(_quote(v) for v in value)
+    if keyword == "const":
+        return f"must be {_quote(value)}"
+    template = _CONSTRAINTS.get(keyword)
+    if template is None:
+        return f"does not satisfy '{keyword}'"
+    shown = " or ".join(value) if isinstance(value, list) else value
+    return template.format(value=shown)

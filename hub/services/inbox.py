@@ -16,12 +16,11 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.core.case_state import RecipientState, next_state
 from hub.core.clock import rfc3339
-from hub.core.envelope import NEW_REFERRAL_TYPES
+from hub.core.evidence import sign_delivery_evidence
+from hub.core.jose import PrivateSigningJwk
 from hub.core.refusal import Refusal
-from hub.store.database import Conn
-from hub.store.messages import record_event
+from hub.store.messages import record_retrieval
 from hub.store.queries import query
 
 MAX_PAGE = 100
@@ -36,7 +35,7 @@ class InboxPage:
 def parse_cursor(value: str | None) -> int:
     if value in (None, ""):
         return 0
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise Refusal("invalid-parameter", "cursor must be a value the hub returned", parameter="cursor")
     return int(value)
 
@@ -65,8 +64,15 @@ def _signed_form(raw: bytes) -> str:
 
 
 async def acknowledge(
-    pool: asyncpg.Pool, recipient: str, message_ids: Sequence[UUID], now: datetime
+    pool: asyncpg.Pool,
+    recipient: str,
+    message_ids: Sequence[UUID],
+    now: datetime,
+    *,
+    hub_key: PrivateSigningJwk,
+    hub_id: str,
 ) -> list[str]:
+    """Mark messages retrieved; each first retrieval gets the hub's signed delivery evidence."""
     async with pool.acquire() as conn, conn.transaction():
         known = {
             row["message_id"] for row in await conn.fetch(query("known_deliveries"), recipient, message_ids)
@@ -74,37 +80,29 @@ async def acknowledge(
         unknown = [str(m) for m in message_ids if m not in known]
         if unknown:
             raise Refusal("unknown-message", "no such message in your inbox", message_ids=unknown)
-        retrieved = [
-            row["message_id"]
+        retrieved = {
+            row["message_id"]: row["seq"]
             for row in await conn.fetch(query("mark_retrieved"), recipient, message_ids, now)
-        ]
-        for row in await conn.fetch(query("delivered_messages_cases"), retrieved):
-            await _record_retrieval(conn, recipient, row, now)
-    return [str(m) for m in retrieved]
-
-
-async def _record_retrieval(conn: Conn, recipient: str, message: asyncpg.Record, now: datetime) -> None:
-    case_id, message_id = message["case_id"], message["message_id"]
-    await record_event(conn, case_id, now, "message.retrieved", recipient, message_id=message_id)
-    if message["message_type"] not in NEW_REFERRAL_TYPES:
-        return
-    state = await conn.fetchval(
-        "SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2 FOR UPDATE",
-        case_id,
-        recipient,
-    )
-    current = RecipientState(state)
-    target = next_state(current, RecipientState.RETRIEVED)
-    if target is not None:
-        await conn.execute(query("set_party_state"), case_id, recipient, str(current), str(target), now)
-        await record_event(
-            conn,
-            case_id,
-            now,
-            "recipient.state_changed",
-            recipient,
-            subject=recipient,
-            message_id=message_id,
-            from_state=str(current),
-            to_state=str(target),
-        )
+        }
+        for row in await conn.fetch(query("delivered_messages_cases"), list(retrieved)):
+            evidence = sign_delivery_evidence(
+                hub_key,
+                hub_id=hub_id,
+                message_id=row["message_id"],
+                payload_sha256=row["payload_sha256"],
+                recipient=recipient,
+                delivered_at=now,
+                channel="pull",
+            )
+            await conn.execute(query("set_delivery_evidence"), retrieved[row["message_id"]], evidence)
+            await record_retrieval(
+                conn,
+                case_id=row["case_id"],
+                recipient=recipient,
+                message_id=row["message_id"],
+                message_type=row["message_type"],
+                at=now,
+                evidence=evidence,
+                channel="pull",
+            )
+    return [str(m) for m in message_ids if m in retrieved]

@@ -13,8 +13,8 @@ from datetime import datetime
 from uuid import UUID
 
 from hub.core.admission import Admission, CaseSnapshot, DirectoryEntry, Party
-from hub.core.case_state import RecipientState
-from hub.core.envelope import Envelope
+from hub.core.case_state import RecipientState, next_state
+from hub.core.envelope import NEW_REFERRAL_TYPES, Envelope
 from hub.store.database import Conn
 from hub.store.queries import query
 
@@ -97,8 +97,52 @@ async def record_message(conn: Conn, message: SignedMessage, plan: Admission, re
     )
     for move in plan.transitions:
         await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
-    await conn.execute(query("insert_deliveries"), env.id, list(plan.recipients), at)
-    await conn.execute(query("notify_inbox"), list(plan.recipients))
+    rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at)
+    channels = {row["channel"] for row in rows}
+    if "push" in channels:
+        await conn.execute(query("ensure_destinations"), list(plan.recipients))
+        await conn.execute(query("notify_delivery"))
+    if "pull" in channels:
+        await conn.execute(query("notify_inbox"), list(plan.recipients))
+
+
+async def record_retrieval(
+    conn: Conn,
+    *,
+    case_id: UUID,
+    recipient: str,
+    message_id: UUID,
+    message_type: str,
+    at: datetime,
+    evidence: str,
+    channel: str,
+) -> None:
+    """The recipient has the message (pulled it, or a push was accepted): a timeline event with the
+    hub's signed evidence, and for a referral the recipient's move from `queued` to `retrieved`."""
+    event = "message.retrieved" if channel == "pull" else "message.delivered"
+    await record_event(
+        conn, case_id, at, event, recipient, message_id=message_id, detail={"evidence": evidence}
+    )
+    if message_type not in NEW_REFERRAL_TYPES:
+        return
+    state = await conn.fetchval(query("lock_party_state"), case_id, recipient)
+    if state is None:
+        return
+    current = RecipientState(state)
+    target = next_state(current, RecipientState.RETRIEVED)
+    if target is not None:
+        await conn.execute(query("set_party_state"), case_id, recipient, str(current), str(target), at)
+        await record_event(
+            conn,
+            case_id,
+            at,
+            "recipient.state_changed",
+            recipient,
+            subject=recipient,
+            message_id=message_id,
+            from_state=str(current),
+            to_state=str(target),
+        )
 
 
 async def _apply_transition(

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from hub.api.keys import CLOCK, NOTIFIER, POOL
+from hub.api.keys import CLOCK, HUB_KEY, NOTIFIER, POOL, SETTINGS
 from hub.api.request import caller_of, int_parameter, json_body
 from hub.core.refusal import Refusal
 from hub.services.inbox import MAX_PAGE, acknowledge, parse_cursor, read_inbox
@@ -39,5 +39,13 @@ async def ack(request: web.Request) -> web.Response:
         message_ids = [UUID(str(i)) for i in ids]
     except ValueError:
         raise Refusal("invalid-parameter", "message_ids must be UUIDs", parameter="message_ids") from None
-    retrieved = await acknowledge(request.app[POOL], caller.participant_id, message_ids, request.app[CLOCK]())
+    app = request.app
+    retrieved = await acknowledge(
+        app[POOL],
+        caller.participant_id,
+        message_ids,
+        app[CLOCK](),
+        hub_key=app[HUB_KEY],
+        hub_id=app[SETTINGS].hub_id,
+    )
     return web.json_response({"retrieved": retrieved})

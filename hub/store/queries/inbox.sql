@@ -2,18 +2,21 @@
 SELECT d.seq, d.message_id, m.case_id, m.sender_id, m.message_type, m.version, m.accepted_at,
        m.signed_form, m.receipt
 FROM deliveries d JOIN messages m ON m.id = d.message_id
-WHERE d.recipient_id = $1 AND d.state = 'pending' AND d.seq > $2
+WHERE d.recipient_id = $1 AND d.state = 'pending' AND d.channel = 'pull' AND d.seq > $2
 ORDER BY d.seq
 LIMIT $3;
 
 -- name: mark_retrieved
 UPDATE deliveries SET state = 'retrieved', retrieved_at = $3
-WHERE recipient_id = $1 AND message_id = ANY($2::uuid[]) AND state = 'pending'
-RETURNING message_id;
+WHERE recipient_id = $1 AND message_id = ANY($2::uuid[]) AND state = 'pending' AND channel = 'pull'
+RETURNING seq, message_id;
 
 -- name: delivered_messages_cases
-SELECT m.id AS message_id, m.case_id, m.message_type
+SELECT m.id AS message_id, m.case_id, m.message_type, m.payload_sha256
 FROM messages m WHERE m.id = ANY($1::uuid[]);
 
 -- name: known_deliveries
-SELECT message_id FROM deliveries WHERE recipient_id = $1 AND message_id = ANY($2::uuid[]);
+SELECT message_id FROM deliveries WHERE recipient_id = $1 AND message_id = ANY($2::uuid[]) AND channel = 'pull';
+
+-- name: set_delivery_evidence
+UPDATE deliveries SET evidence = $2 WHERE seq = $1;

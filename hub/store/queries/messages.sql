@@ -28,12 +28,29 @@ UPDATE case_parties SET state = $4, state_changed_at = $5
 WHERE case_id = $1 AND participant_id = $2 AND state = $3;
 
 -- name: insert_deliveries
-INSERT INTO deliveries (message_id, recipient_id, created_at)
-SELECT $1, r, $3 FROM unnest($2::text[]) AS r;
+-- A recipient with an endpoint is pushed to (due at once); any other reads its pull inbox.
+INSERT INTO deliveries (message_id, recipient_id, created_at, channel, adapter, due_at)
+SELECT $1, p.id, $3,
+       CASE WHEN p.endpoint IS NULL THEN 'pull' ELSE 'push' END,
+       CASE WHEN p.endpoint IS NULL THEN NULL ELSE 'webhook' END,
+       CASE WHEN p.endpoint IS NULL THEN NULL ELSE $3::timestamptz END
+FROM participants p WHERE p.id = ANY($2::text[])
+RETURNING channel;
+
+-- name: ensure_destinations
+INSERT INTO destinations (participant_id)
+SELECT p.id FROM participants p WHERE p.id = ANY($1::text[]) AND p.endpoint IS NOT NULL
+ON CONFLICT (participant_id) DO NOTHING;
 
 -- name: notify_inbox
 SELECT pg_notify('hub_inbox', r) FROM unnest($1::text[]) AS r;
 
+-- name: notify_delivery
+SELECT pg_notify('hub_delivery', '');
+
 -- name: insert_event
 INSERT INTO case_events (case_id, occurred_at, event, actor, subject, message_id, from_state, to_state, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+
+-- name: lock_party_state
+SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2 AND role = 'recipient' FOR UPDATE;

@@ -1,0 +1,55 @@
+"""When to try a push delivery again, and when to give up: pure policy, no I/O.
+
+Failures are counted per destination (a platform that is down is down for all its deliveries), and
+the next attempt waits a capped, jittered exponential backoff: `base * 2**(failures-1)`, capped, then
+spread by "equal jitter" (half fixed, half random) so that many hubs retrying one platform do not
+arrive in lock-step while the wait never collapses to nothing. A `Retry-After` the destination sent
+wins over our backoff, within the same cap.
+
+A delivery is given up (dead-lettered) when it has used its attempts or its time: whichever comes
+first. The sender is told; the operator can re-queue it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=10)
+    max_attempts: int = 30
+    max_age: timedelta = timedelta(hours=72)
+
+    def __post_init__(self) -> None:
+        if (
+            self.base <= timedelta(0)
+            or self.cap < self.base
+            or self.max_attempts < 1
+            or self.max_age <= timedelta(0)
+        ):
+            raise ValueError("retry policy needs base > 0, cap >= base, max_attempts >= 1, max_age > 0")
+
+    def backoff(self, failures: int, rng: random.Random | None = None) -> timedelta:
+        """The wait after the `failures`-th consecutive failure of a destination (failures >= 1)."""
+        if failures < 1:
+            return timedelta(0)
+        exponent = min(failures - 1, 40)  # 2**40 seconds is far past any cap: avoid huge floats
+        ceiling = min(self.cap, self.base * (2**exponent))
+        spread = float((rng or random).random())
+        half: timedelta = ceiling / 2
+        return half + half * spread
+
+    def wait(
+        self, failures: int, retry_after: timedelta | None, rng: random.Random | None = None
+    ) -> timedelta:
+        if retry_after is not None:
+            return min(max(retry_after, timedelta(0)), self.cap)
+        return self.backoff(failures, rng)
+
+    def exhausted(self, attempts: int, first_attempt_at: datetime, now: datetime) -> bool:
+        """True when a delivery tried `attempts` times since `first_attempt_at` may not be tried again."""
+        return attempts >= self.max_attempts or now - first_attempt_at >= self.max_age
