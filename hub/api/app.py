@@ -1,6 +1,7 @@
 """The application factory. Every resource is opened and closed in `cleanup_ctx`, in order:
 the hub's signing key, the database (embedded or `HUB_DATABASE_URL`; migrated on start), the inbox
-notifier, and the background housekeeping. Nothing is done at import time.
+notifier, and, unless `background=False` (tests that drive workers themselves), housekeeping and the
+push-delivery worker, which is stopped first on shutdown. Nothing is done at import time.
 """
 
 from __future__ import annotations
@@ -9,15 +10,21 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
+import aiohttp
 import structlog
 from aiohttp import web
 
-from hub.api.keys import CATALOG, CLOCK, DSN, HUB_KEY, INTAKE, NOTIFIER, POOL, SETTINGS
+from adapters.base import AdapterContext
+from adapters.registry import build_adapters
+from hub.api.keys import CATALOG, CLOCK, DSN, HUB_KEY, INTAKE, NOTIFIER, POOL, SETTINGS, WORKER
 from hub.api.problems import problem_middleware
 from hub.api.routes import add_routes
 from hub.core.clock import Clock, utc_now
+from hub.core.retry import RetryPolicy
 from hub.core.templates import TemplateCatalog
+from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.keyfile import load_or_create_signing_key
 from hub.services.access import purge_used_tokens
 from hub.services.intake import Intake
@@ -49,6 +56,7 @@ def create_app(
     app.cleanup_ctx.append(_notifier)
     if background:
         app.cleanup_ctx.append(_housekeeping)
+        app.cleanup_ctx.append(_delivery)
     add_routes(app)
     return app
 
@@ -89,6 +97,41 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
     await notifier.start(app[DSN])
     yield
     await notifier.stop()
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    d = settings.delivery
+    policy = RetryPolicy(
+        base=timedelta(seconds=d.retry_base_seconds),
+        cap=timedelta(seconds=max(d.retry_cap_seconds, d.retry_base_seconds)),
+        max_attempts=d.retry_max_attempts,
+        max_age=timedelta(seconds=d.retry_max_age_seconds),
+    )
+    return WorkerConfig(
+        lease=timedelta(seconds=d.lease_seconds),
+        max_in_flight_per_destination=d.max_in_flight_per_destination,
+        max_concurrency=d.max_concurrency,
+        poll_interval=d.poll_interval,
+        grace=d.shutdown_grace_seconds,
+        policy=policy,
+    )
+
+
+async def _delivery(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        context = AdapterContext(
+            session=session, hub_key=app[HUB_KEY], hub_id=settings.hub_id, clock=app[CLOCK]
+        )
+        worker = DeliveryWorker(
+            app[POOL], app[DSN], build_adapters(context), app[INTAKE], app[CLOCK], worker_config(settings)
+        )
+        app[WORKER] = worker
+        await worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ from aiohttp import web
 from hub.core.clock import Clock
 from hub.core.jose import PrivateSigningJwk
 from hub.core.templates import TemplateCatalog
+from hub.delivery.worker import DeliveryWorker
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
@@ -20,3 +21,4 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 INTAKE = web.AppKey("intake", Intake)
 NOTIFIER = web.AppKey("notifier", InboxNotifier)
 DSN = web.AppKey("dsn", str)
+WORKER = web.AppKey("worker", DeliveryWorker)

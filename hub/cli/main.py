@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from hub.cli import operator, participant
+from hub.cli import deliveries, operator, participant
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
 from hub.store.directory import PARTICIPANT_KINDS
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--kid", help="key id (default: the RFC 7638 thumbprint)")
 
     _directory_commands(commands)
+    deliveries.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -109,6 +110,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "serve": operator.cmd_serve,
         "migrate": operator.cmd_migrate,
         "participants": operator.cmd_participants,
+        "worker": deliveries.cmd_worker,
+        "deliveries": deliveries.cmd_deliveries,
     }[args.command]
     return handler(args, Settings.from_env())
 

@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _json_default(value: object) -> str:
+def json_default(value: object) -> str:
     return rfc3339(value) if isinstance(value, datetime) else str(value)
 
 
@@ -141,7 +141,7 @@ def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:
 
     result = asyncio.run(run())
     if result is not None:
-        print(json.dumps(result, indent=2, default=_json_default))
+        print(json.dumps(result, indent=2, default=json_default))
     return 0
 
 

@@ -1,0 +1,111 @@
+"""Webhook: POST the signed message and the hub's receipt to the recipient's HTTPS endpoint.
+
+The body is the same JSON object a pull inbox returns for a message (`message` is the exact signed form,
+`receipt` the hub's signed receipt), so one integration reads both. `Idempotency-Key` is the message id:
+a recipient that gets a message twice (after a retry or a worker crash) drops the repeat. The hub
+authenticates itself with a bearer token it signs for this recipient (`aud` = the recipient's id),
+verifiable with the key at `/.well-known/jwks.json`.
+
+2xx is delivered; a 2xx whose body is a JWS (`application/jose`) is also the recipient's signed answer,
+which the worker submits as if the recipient had posted it. Other statuses are classified by
+`hub.core.delivery_outcome.classify_http`. The endpoint URL is never logged or put in a detail.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import aiohttp
+
+from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage
+from hub.core.clock import rfc3339
+from hub.core.delivery_outcome import DeliveryOutcome, Verdict, classify_http
+from hub.core.jose import issue_token
+
+MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "referral-hub/0.1 (+webhook)"
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_destination(cls, destination: Destination) -> WebhookConfig:
+        url = destination.config.get("url", destination.endpoint)
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise AdapterConfigError("a webhook needs an http(s) endpoint URL")
+        timeout = destination.config.get("timeout_seconds", 10.0)
+        if not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
+            raise AdapterConfigError("timeout_seconds must be between 0.1 and 120")
+        return cls(url=url, timeout_seconds=float(timeout))
+
+
+def webhook_body(message: OutboundMessage) -> bytes:
+    return json.dumps(
+        {
+            "message_id": str(message.message_id),
+            "case_id": str(message.case_id),
+            "from": message.sender,
+            "type": message.message_type,
+            "version": message.version,
+            "accepted_at": rfc3339(message.accepted_at),
+            "message": message.signed_form,
+            "receipt": message.receipt,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class WebhookAdapter:
+    name: ClassVar[str] = "webhook"
+
+    def __init__(self, context: AdapterContext) -> None:
+        self._context = context
+
+    async def deliver(self, message: OutboundMessage, destination: Destination) -> DeliveryOutcome:
+        try:
+            config = WebhookConfig.from_destination(destination)
+        except AdapterConfigError as exc:
+            return DeliveryOutcome(Verdict.ATTENTION, f"configuration: {exc}")
+        token = issue_token(
+            self._context.hub_key,
+            issuer=self._context.hub_id,
+            audience=destination.participant_id,
+            now=int(time.time()),
+            lifetime=300,
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(message.message_id),
+            "Authorization": f"Bearer {token}",
+            "User-Agent": USER_AGENT,
+        }
+        try:
+            return await self._post(config, headers, webhook_body(message))
+        except TimeoutError:
+            return DeliveryOutcome(Verdict.RETRY, "timed out")
+        except aiohttp.ClientError as exc:
+            return DeliveryOutcome(Verdict.RETRY, f"connection failed: {exc.__class__.__name__}")
+
+    async def _post(self, config: WebhookConfig, headers: dict[str, str], body: bytes) -> DeliveryOutcome:
+        timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
+        async with self._context.session.post(
+            config.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+        ) as response:
+            content = await response.content.read(MAX_RESPONSE_BYTES)
+            verdict, retry_after = classify_http(
+                response.status, response.headers.get("Retry-After"), self._context.clock()
+            )
+            return DeliveryOutcome(
+                verdict,
+                f"HTTP {response.status}",
+                http_status=response.status,
+                retry_after=retry_after,
+                response_body=content,
+                response_type=response.content_type,
+            )

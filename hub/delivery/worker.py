@@ -1,0 +1,297 @@
+"""The delivery worker: pushes messages to recipients with an endpoint, until each is delivered or dead.
+
+Design (several hub processes against one database, no coordinator of ours):
+
+- Work lives in `deliveries`. A worker finds destinations with claimable work, then for each one claims,
+  in one statement, as many deliveries as the destination has free in-flight slots (`FOR UPDATE SKIP
+  LOCKED`, a lease, `RETURNING`). Claims for a destination are serialised on its row, so the per-destination
+  cap holds across processes; processes never wait for each other.
+- A claimed delivery is leased. The outcome is recorded only while the lease is held. A worker that dies
+  leaves its leases to expire; any worker then claims those deliveries again (`hub.core.lease`). The
+  recipient may so see a message twice and drops it by its `Idempotency-Key`.
+- Failures back off per destination (`hub.core.retry`), persisted in `destinations`, so every process
+  respects them. 401/403 park the destination until an operator unparks it. A delivery past its retry
+  budget, or refused for good, is dead-lettered and the sender told on the case's timeline.
+- NOTIFY `hub_delivery` wakes a worker early; it polls anyway, so a lost notification only delays. A wake
+  that arrives during a round is kept (the event is cleared before a round, not after), so none is lost.
+- Database outages are survived: a failed round is retried after a pause; an outcome that cannot be
+  recorded is retried until the lease would expire, after which the delivery will be redone.
+- `stop()` stops claiming, lets in-flight deliveries finish within the grace period, then cancels the
+  rest (their leases expire and they are redone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import asyncpg
+import structlog
+
+from adapters.base import Adapter, Destination, OutboundMessage
+from hub.core.clock import Clock
+from hub.core.delivery_outcome import DeliveryOutcome, Verdict
+from hub.core.evidence import sign_delivery_evidence
+from hub.core.refusal import Refusal
+from hub.core.retry import RetryPolicy
+from hub.services.intake import Intake, submit_message
+from hub.store import deliveries
+from hub.store.deliveries import AttemptRecord, ClaimedDelivery
+
+log = structlog.get_logger("hub.delivery")
+CHANNEL = "hub_delivery"
+DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
+    lease: timedelta = timedelta(seconds=60)
+    max_in_flight_per_destination: int = 4
+    max_concurrency: int = 64
+    poll_interval: float = 1.0
+    grace: float = 20.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        adapters: Mapping[str, Adapter],
+        intake: Intake,
+        clock: Clock,
+        config: WorkerConfig,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._pool, self._dsn, self._adapters, self._intake = pool, dsn, adapters, intake
+        self._clock, self.config, self._rng = clock, config, rng or random.Random()  # noqa: S311  (jitter, not secrets)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(config.max_concurrency)
+        self._listener: asyncpg.Connection | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name=f"delivery-{self.config.worker_id}")
+        log.info("delivery.worker_started", worker=self.config.worker_id)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=self.config.grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._close_listener()
+        log.info("delivery.worker_stopped", worker=self.config.worker_id, abandoned=len(self._in_flight))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            await self._ensure_listener()
+            try:
+                claimed = await self.run_once()
+            except DB_ERRORS as exc:
+                log.warning(
+                    "delivery.round_failed", worker=self.config.worker_id, error=exc.__class__.__name__
+                )
+                claimed = 0
+            if claimed == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+
+    async def run_once(self) -> int:
+        """One round: claim what is due for each destination with work and start delivering it."""
+        claimed = 0
+        for destination in await deliveries.due_destinations(self._pool, self._clock()):
+            if self._stopping:
+                break
+            for delivery in await deliveries.claim(
+                self._pool,
+                destination,
+                now=self._clock(),
+                worker=self.config.worker_id,
+                lease=self.config.lease,
+                max_in_flight=self.config.max_in_flight_per_destination,
+                token=uuid.uuid4(),
+            ):
+                await self._slots.acquire()
+                task = asyncio.create_task(self._deliver(delivery))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+                claimed += 1
+        return claimed
+
+    async def wait_idle(self) -> None:
+        """Wait until no delivery this worker started is in flight (for tests and shutdown)."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    # -- one delivery ------------------------------------------------------------------------------------
+    async def _deliver(self, delivery: ClaimedDelivery) -> None:
+        started = self._clock()
+        try:
+            outcome = await self._attempt(delivery)
+            await self._record(delivery, outcome, started)
+        finally:
+            self._slots.release()
+            self._wake.set()  # a slot of this destination is free: claim its next delivery now
+
+    async def _attempt(self, delivery: ClaimedDelivery) -> DeliveryOutcome:
+        adapter = self._adapters.get(delivery.adapter)
+        if adapter is None:
+            return DeliveryOutcome(Verdict.ATTENTION, f"no adapter '{delivery.adapter}' in this hub")
+        try:
+            return await adapter.deliver(
+                _outbound(delivery), Destination(delivery.recipient_id, delivery.endpoint)
+            )
+        except Exception as exc:  # an adapter bug must not stop the worker: count it as a failure
+            log.error("delivery.adapter_failed", adapter=delivery.adapter, error=exc.__class__.__name__)
+            return DeliveryOutcome(Verdict.RETRY, f"adapter error: {exc.__class__.__name__}")
+
+    async def _record(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, started: datetime) -> None:
+        deadline = asyncio.get_running_loop().time() + self.config.lease.total_seconds()
+        pause = 0.2
+        while True:
+            try:
+                await self._record_once(delivery, outcome, started)
+                return
+            except DB_ERRORS as exc:
+                if asyncio.get_running_loop().time() + pause >= deadline:
+                    log.warning(
+                        "delivery.outcome_lost",
+                        message_id=str(delivery.message_id),
+                        recipient=delivery.recipient_id,
+                        error=exc.__class__.__name__,
+                    )
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _record_once(
+        self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, started: datetime
+    ) -> None:
+        now = self._clock()
+        record = AttemptRecord(
+            delivery=delivery,
+            worker=self.config.worker_id,
+            started_at=started,
+            finished_at=now,
+            verdict=str(outcome.verdict),
+            http_status=outcome.http_status,
+            detail=outcome.detail,
+        )
+        bound = log.bind(
+            message_id=str(delivery.message_id),
+            case_id=str(delivery.case_id),
+            recipient=delivery.recipient_id,
+            attempt=delivery.attempt,
+        )
+        policy = self.config.policy
+        if outcome.verdict is Verdict.DELIVERED:
+            if await deliveries.finish_delivered(self._pool, record, self._evidence(delivery, outcome, now)):
+                bound.info("delivery.delivered", http_status=outcome.http_status)
+                await self._take_answer(delivery, outcome)
+        elif outcome.verdict is Verdict.ATTENTION:
+            if await deliveries.finish_parked(self._pool, record):
+                bound.warning("delivery.destination_parked", detail=outcome.detail)
+        elif outcome.verdict is Verdict.PERMANENT:
+            if await deliveries.finish_dead(
+                self._pool, record, f"refused by the recipient: {outcome.detail}"
+            ):
+                bound.warning("delivery.dead", detail=outcome.detail)
+        elif policy.exhausted(delivery.attempt, delivery.first_attempt_at, now):
+            reason = f"retry budget exhausted after {delivery.attempt} attempts: {outcome.detail}"
+            if await deliveries.finish_dead(self._pool, record, reason):
+                bound.warning("delivery.dead", detail=reason)
+        else:
+            wait = await deliveries.finish_retry(
+                self._pool, record, lambda failures: policy.wait(failures, outcome.retry_after, self._rng)
+            )
+            if wait is not None:
+                bound.info("delivery.attempt_failed", detail=outcome.detail, retry_in=wait.total_seconds())
+
+    def _evidence(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, now: datetime) -> str:
+        return sign_delivery_evidence(
+            self._intake.hub_key,
+            hub_id=self._intake.hub_id,
+            message_id=delivery.message_id,
+            payload_sha256=delivery.payload_sha256,
+            recipient=delivery.recipient_id,
+            delivered_at=now,
+            channel="push",
+            attempt=delivery.attempt,
+            http_status=outcome.http_status,
+        )
+
+    async def _take_answer(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> None:
+        """A signed message in the response body is the recipient's answer: accept it as if posted."""
+        if outcome.response_type != "application/jose" or not outcome.response_body:
+            return
+        try:
+            accepted = await submit_message(self._intake, outcome.response_body, self._clock())
+        except Refusal as refusal:
+            log.info(
+                "delivery.answer_refused",
+                message_id=str(delivery.message_id),
+                recipient=delivery.recipient_id,
+                problem=refusal.code,
+            )
+            return
+        log.info(
+            "delivery.answer_accepted",
+            message_id=str(delivery.message_id),
+            recipient=delivery.recipient_id,
+            replayed=accepted.replayed,
+        )
+
+    # -- wake-ups ------------------------------------------------------------------------------------------
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self._dsn, timeout=5)
+            await self._listener.add_listener(CHANNEL, self._on_notify)
+        except DB_ERRORS:
+            self._listener = None  # polling covers for it; try again next round
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(*DB_ERRORS):
+                await self._listener.close()
+            self._listener = None
+
+
+def _outbound(delivery: ClaimedDelivery) -> OutboundMessage:
+    return OutboundMessage(
+        message_id=delivery.message_id,
+        case_id=delivery.case_id,
+        sender=delivery.sender_id,
+        recipient=delivery.recipient_id,
+        message_type=delivery.message_type,
+        version=delivery.version,
+        accepted_at=delivery.accepted_at,
+        payload_sha256=delivery.payload_sha256,
+        signed_form=delivery.signed_form.decode("utf-8"),
+        receipt=delivery.receipt,
+        attempt=delivery.attempt,
+    )

@@ -1,0 +1,241 @@
+"""Push deliveries in the database: claim, record an outcome, and the operator's dead-letter tools.
+
+A claim leases deliveries to one worker (`lease_token`); an outcome is recorded only while that lease is
+still held (`WHERE lease_token = ...`): a worker whose lease expired and was taken over records nothing,
+so two workers never both finish one delivery. Every attempt is kept in `delivery_attempts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.store.database import Conn
+from hub.store.messages import record_event, record_retrieval
+from hub.store.queries import query
+
+HUB_ACTOR = "hub"
+
+
+class _LeaseLost(Exception):
+    """Internal: the lease was taken over; raised to roll the transaction back."""
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    seq: int
+    message_id: UUID
+    recipient_id: str
+    adapter: str
+    attempt: int
+    first_attempt_at: datetime
+    lease_token: UUID
+    case_id: UUID
+    sender_id: str
+    message_type: str
+    version: str
+    accepted_at: datetime
+    payload_sha256: str
+    signed_form: bytes
+    receipt: str
+    endpoint: str | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> ClaimedDelivery:
+        values = dict(row.items())
+        values["attempt"] = values.pop("attempts")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    delivery: ClaimedDelivery
+    worker: str
+    started_at: datetime
+    finished_at: datetime
+    verdict: str
+    http_status: int | None
+    detail: str
+
+
+async def due_destinations(pool: asyncpg.Pool, now: datetime, limit: int = 100) -> list[str]:
+    return [row["recipient_id"] for row in await pool.fetch(query("due_destinations"), now, limit)]
+
+
+async def claim(
+    pool: asyncpg.Pool,
+    destination: str,
+    *,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    max_in_flight: int,
+    token: UUID,
+) -> list[ClaimedDelivery]:
+    """Lease up to the destination's free in-flight slots; [] if another process is claiming for it."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(query("lock_destination"), destination, now) is None:
+            return []
+        rows = await conn.fetch(
+            query("claim_deliveries"), destination, now, token, worker, lease, max_in_flight
+        )
+    return [ClaimedDelivery.from_row(row) for row in rows]
+
+
+async def _attempt(conn: Conn, record: AttemptRecord) -> None:
+    await conn.execute(
+        query("insert_attempt"),
+        record.delivery.seq,
+        record.delivery.attempt,
+        record.worker,
+        record.started_at,
+        record.finished_at,
+        record.verdict,
+        record.http_status,
+        record.detail,
+    )
+
+
+async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: str) -> bool:
+    """Record a successful push; False if the lease was lost (another worker owns the delivery now)."""
+    d, at = record.delivery, record.finished_at
+    async with pool.acquire() as conn, conn.transaction():
+        if (
+            await conn.fetchval(
+                query("finish_delivered"), d.seq, d.lease_token, at, evidence, record.http_status
+            )
+            is None
+        ):
+            return False
+        await _attempt(conn, record)
+        await conn.execute(query("destination_succeeded"), d.recipient_id, at)
+        await record_retrieval(
+            conn,
+            case_id=d.case_id,
+            recipient=d.recipient_id,
+            message_id=d.message_id,
+            message_type=d.message_type,
+            at=at,
+            evidence=evidence,
+            channel="push",
+        )
+    return True
+
+
+async def finish_retry(
+    pool: asyncpg.Pool, record: AttemptRecord, wait_after: Callable[[int], timedelta]
+) -> timedelta | None:
+    """Count a failure of the destination, back it off by `wait_after(consecutive failures)`, and put the
+    delivery back due then. Returns the wait, or None if the lease was lost."""
+    try:
+        return await _retry_later(pool, record, wait_after)
+    except _LeaseLost:
+        return None
+
+
+async def _retry_later(
+    pool: asyncpg.Pool, record: AttemptRecord, wait_after: Callable[[int], timedelta]
+) -> timedelta:
+    d, at = record.delivery, record.finished_at
+    async with pool.acquire() as conn, conn.transaction():
+        failures = await conn.fetchval(query("count_destination_failure"), d.recipient_id, at)
+        wait = wait_after(int(failures or 1))
+        done = await conn.fetchval(
+            query("finish_retry"), d.seq, d.lease_token, at + wait, record.http_status, record.detail
+        )
+        if done is None:
+            raise _LeaseLost  # roll back the failure count too
+        await _attempt(conn, record)
+        await conn.execute(query("back_off_destination"), d.recipient_id, at, wait)
+    return wait
+
+
+async def finish_parked(pool: asyncpg.Pool, record: AttemptRecord) -> bool:
+    """The destination refuses us (401/403): park it for an operator; the delivery waits, due now."""
+    d, at = record.delivery, record.finished_at
+    async with pool.acquire() as conn, conn.transaction():
+        done = await conn.fetchval(
+            query("finish_retry"), d.seq, d.lease_token, at, record.http_status, record.detail
+        )
+        if done is None:
+            return False
+        await _attempt(conn, record)
+        await conn.execute(query("park_destination"), d.recipient_id, at, record.detail)
+    return True
+
+
+async def finish_dead(pool: asyncpg.Pool, record: AttemptRecord, reason: str) -> bool:
+    """Dead-letter the delivery and tell the sender on the case's timeline."""
+    d, at = record.delivery, record.finished_at
+    async with pool.acquire() as conn, conn.transaction():
+        if (
+            await conn.fetchval(query("finish_dead"), d.seq, d.lease_token, at, reason, record.http_status)
+            is None
+        ):
+            return False
+        await _attempt(conn, record)
+        if record.verdict == "retry":
+            await conn.execute(query("count_destination_failure"), d.recipient_id, at)
+        await record_event(
+            conn,
+            d.case_id,
+            at,
+            "delivery.dead",
+            HUB_ACTOR,
+            subject=d.recipient_id,
+            message_id=d.message_id,
+            detail={"reason": reason, "attempts": d.attempt},
+        )
+    return True
+
+
+async def list_destinations(conn: Conn) -> list[dict[str, Any]]:
+    return [dict(row.items()) for row in await conn.fetch(query("list_destinations"))]
+
+
+async def unpark(conn: Conn, destination: str) -> bool:
+    return await conn.fetchval(query("unpark_destination"), destination) is not None
+
+
+async def list_deliveries(
+    conn: Conn, *, state: str | None = None, recipient: str | None = None, after: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(query("list_deliveries"), state, recipient, after, limit)
+    return [dict(row.items()) for row in rows]
+
+
+async def get_delivery(conn: Conn, seq: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(query("get_delivery"), seq)
+    if row is None:
+        return None
+    view = dict(row.items())
+    view["attempts_log"] = [dict(a.items()) for a in await conn.fetch(query("delivery_attempts"), seq)]
+    return view
+
+
+async def requeue(conn: Conn, seqs: Sequence[int], now: datetime, operator: str = "operator") -> list[int]:
+    """Give dead deliveries a fresh retry budget; each is recorded on its case's timeline."""
+    async with conn.transaction():
+        rows = await conn.fetch(query("requeue_dead"), list(seqs), now)
+        for row in rows:
+            await record_event(
+                conn,
+                row["case_id"],
+                now,
+                "delivery.requeued",
+                operator,
+                subject=row["recipient_id"],
+                message_id=row["message_id"],
+            )
+        if rows:
+            await conn.execute(query("notify_delivery"))
+    return [row["seq"] for row in rows]
+
+
+async def dead_deliveries(conn: Conn, recipient: str | None = None) -> list[int]:
+    return [row["seq"] for row in await conn.fetch(query("dead_deliveries"), recipient)]

@@ -1,0 +1,126 @@
+-- name: due_destinations
+-- Destinations with a delivery that may be claimed now (see hub/core/lease.py), not parked and not
+-- backing off.
+SELECT DISTINCT d.recipient_id
+FROM deliveries d JOIN destinations t ON t.participant_id = d.recipient_id
+WHERE d.channel = 'push'
+  AND ((d.state = 'pending' AND d.due_at <= $1) OR (d.state = 'in_flight' AND d.lease_expires_at <= $1))
+  AND t.parked_at IS NULL
+  AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= $1)
+LIMIT $2;
+
+-- name: lock_destination
+-- Claims for one destination run one at a time (so the in-flight cap holds across processes); a
+-- process that finds it locked moves on.
+SELECT participant_id FROM destinations
+WHERE participant_id = $1 AND parked_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
+FOR UPDATE SKIP LOCKED;
+
+-- name: claim_deliveries
+-- One statement: pick claimable deliveries of a destination up to its free in-flight slots, lease them
+-- and return what a worker needs to deliver them. An expired lease is claimable again: recovery.
+WITH busy AS (
+    SELECT count(*) AS n FROM deliveries
+    WHERE recipient_id = $1 AND state = 'in_flight' AND lease_expires_at > $2
+), picked AS (
+    SELECT seq FROM deliveries
+    WHERE recipient_id = $1 AND channel = 'push'
+      AND ((state = 'pending' AND due_at <= $2) OR (state = 'in_flight' AND lease_expires_at <= $2))
+    ORDER BY seq
+    LIMIT greatest(0, $6::int - (SELECT n FROM busy))
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE deliveries d
+SET state = 'in_flight', lease_token = $3, leased_by = $4, lease_expires_at = $2 + $5::interval,
+    attempts = d.attempts + 1, first_attempt_at = coalesce(d.first_attempt_at, $2), last_attempt_at = $2
+FROM messages m, participants p
+WHERE d.seq IN (SELECT seq FROM picked) AND m.id = d.message_id AND p.id = d.recipient_id
+RETURNING d.seq, d.message_id, d.recipient_id, d.adapter, d.attempts, d.first_attempt_at, d.lease_token,
+          m.case_id, m.sender_id, m.message_type, m.version, m.accepted_at, m.payload_sha256, m.signed_form,
+          m.receipt, p.endpoint;
+
+-- name: finish_delivered
+UPDATE deliveries
+SET state = 'delivered', delivered_at = $3, evidence = $4, last_status = $5, last_error = NULL,
+    lease_token = NULL, lease_expires_at = NULL, due_at = NULL
+WHERE seq = $1 AND lease_token = $2
+RETURNING seq;
+
+-- name: finish_retry
+UPDATE deliveries
+SET state = 'pending', due_at = $3, last_status = $4, last_error = $5, lease_token = NULL, lease_expires_at = NULL
+WHERE seq = $1 AND lease_token = $2
+RETURNING seq;
+
+-- name: finish_dead
+UPDATE deliveries
+SET state = 'dead', dead_at = $3, dead_reason = $4, last_status = $5, last_error = $4,
+    lease_token = NULL, lease_expires_at = NULL, due_at = NULL
+WHERE seq = $1 AND lease_token = $2
+RETURNING seq;
+
+-- name: insert_attempt
+INSERT INTO delivery_attempts (delivery_seq, attempt, worker, started_at, finished_at, verdict, http_status, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: destination_succeeded
+UPDATE destinations SET consecutive_failures = 0, next_attempt_at = NULL, last_success_at = $2
+WHERE participant_id = $1;
+
+-- name: count_destination_failure
+UPDATE destinations SET consecutive_failures = consecutive_failures + 1, last_failure_at = $2
+WHERE participant_id = $1
+RETURNING consecutive_failures;
+
+-- name: back_off_destination
+-- Back off to the later of the current wait and this one: concurrent failures never shorten a wait.
+UPDATE destinations SET next_attempt_at = greatest(coalesce(next_attempt_at, $2), $2 + $3::interval)
+WHERE participant_id = $1;
+
+-- name: park_destination
+UPDATE destinations SET parked_at = $2, parked_reason = $3, last_failure_at = $2
+WHERE participant_id = $1 AND parked_at IS NULL;
+
+-- name: unpark_destination
+UPDATE destinations SET parked_at = NULL, parked_reason = NULL, consecutive_failures = 0, next_attempt_at = NULL
+WHERE participant_id = $1
+RETURNING participant_id;
+
+-- name: list_destinations
+SELECT t.participant_id, t.consecutive_failures, t.next_attempt_at, t.parked_at, t.parked_reason,
+       t.last_success_at, t.last_failure_at,
+       count(d.seq) FILTER (WHERE d.state = 'pending') AS pending,
+       count(d.seq) FILTER (WHERE d.state = 'in_flight') AS in_flight,
+       count(d.seq) FILTER (WHERE d.state = 'dead') AS dead
+FROM destinations t LEFT JOIN deliveries d ON d.recipient_id = t.participant_id AND d.channel = 'push'
+GROUP BY t.participant_id ORDER BY t.participant_id;
+
+-- name: list_deliveries
+SELECT d.seq, d.message_id, m.case_id, m.message_type, d.recipient_id, d.channel, d.state, d.attempts,
+       d.created_at, d.due_at, d.delivered_at, d.retrieved_at, d.dead_at, d.dead_reason, d.last_status, d.last_error
+FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE ($1::text IS NULL OR d.state = $1) AND ($2::text IS NULL OR d.recipient_id = $2) AND d.seq > $3
+ORDER BY d.seq
+LIMIT $4;
+
+-- name: get_delivery
+SELECT d.seq, d.message_id, m.case_id, m.message_type, d.recipient_id, d.channel, d.adapter, d.state,
+       d.attempts, d.created_at, d.due_at, d.first_attempt_at, d.last_attempt_at, d.delivered_at,
+       d.retrieved_at, d.dead_at, d.dead_reason, d.last_status, d.last_error, d.evidence
+FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE d.seq = $1;
+
+-- name: delivery_attempts
+SELECT attempt, worker, started_at, finished_at, verdict, http_status, detail
+FROM delivery_attempts WHERE delivery_seq = $1 ORDER BY id;
+
+-- name: requeue_dead
+-- A fresh retry budget for dead deliveries, due now.
+UPDATE deliveries d
+SET state = 'pending', due_at = $2, attempts = 0, first_attempt_at = NULL, dead_at = NULL, dead_reason = NULL
+FROM messages m
+WHERE d.seq = ANY($1::bigint[]) AND d.state = 'dead' AND m.id = d.message_id
+RETURNING d.seq, d.message_id, d.recipient_id, m.case_id;
+
+-- name: dead_deliveries
+SELECT seq FROM deliveries WHERE state = 'dead' AND ($1::text IS NULL OR recipient_id = $1) ORDER BY seq;
