@@ -10,6 +10,7 @@ import json
 import traceback
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 
@@ -53,6 +54,15 @@ PROBLEMS: dict[str, tuple[int, str]] = {
 
 log = structlog.get_logger("hub.api")
 
+# The database is down or restarting: the client should try again, nothing was stored.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+)
+
 
 def problem_type(code: str) -> str:
     return PROBLEM_BASE + code
@@ -87,6 +97,13 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
     except Refusal as refusal:
         log.info("request.refused", problem=refusal.code, method=request.method, route=_route(request))
         return problem_response(refusal.code, refusal.detail, instance=request.path, **refusal.extra)
+    except DATABASE_UNAVAILABLE as exc:
+        log.warning("request.database_unavailable", error=exc.__class__.__name__, route=_route(request))
+        response = problem_response(
+            "service-unavailable", "the hub's database is unavailable: retry shortly", instance=request.path
+        )
+        response.headers["Retry-After"] = "1"
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

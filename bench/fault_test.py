@@ -1,0 +1,392 @@
+"""Fault test: N referrals through several hub processes to a webhook receiver, while things break.
+
+    python bench/fault_test.py --n 2000 --hubs 3
+
+On a throwaway embedded PostgreSQL, it starts HUBS `hub serve` processes sharing one database and one
+signing key, registers a hotline and a platform whose endpoint is a local webhook receiver (in this
+process; it drops repeats by `Idempotency-Key`, as the contract asks of recipients), and submits N signed
+takedown requests round-robin, retrying a refused or failed submission on another hub with the same
+signed bytes (the hub answers a resubmission with the same receipt). Meanwhile:
+
+  (a) the receiver is down (connections refused) from 15 % to 40 % of the submissions,
+  (b) one hub process is killed with SIGKILL at 50 % (its leased deliveries are recovered by the others),
+  (c) PostgreSQL is restarted (fast shutdown) at 70 %.
+
+Then it waits for every accepted referral to be delivered and prints
+
+    sent N, delivered N, lost 0, applied twice 0
+
+where `applied twice` counts referrals the receiver applied more than once after its dedup (which would
+mean the hub made two messages of one submission), and exits 1 if any figure is off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from hub.client import new_envelope, sign_message
+from hub.core.clock import rfc3339, utc_now
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_encode, parse_jws
+from hub.core.sealing import seal
+from hub.keyfile import write_private_jwk
+from hub.store import directory
+from hub.store.database import connect
+from hub.store.embedded import EmbeddedPostgres, start_embedded_postgres
+from hub.store.migrate import migrate
+
+HOTLINE, PLATFORM = "de-hotline-fault", "ie-platform-fault"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver that can go down and come back, keeping what it has applied."""
+
+    port: int
+    seen: set[str] = field(default_factory=set)  # Idempotency-Keys applied
+    applied: Counter[str] = field(default_factory=Counter)  # referral -> times applied after dedup
+    requests: int = 0
+    duplicates: int = 0
+    runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        key = request.headers.get("Idempotency-Key", "")
+        body = await request.json()
+        if key in self.seen:
+            self.duplicates += 1
+            return web.json_response({"status": "duplicate"})
+        envelope = json.loads(parse_jws(body["message"]).payload)
+        self.seen.add(key)
+        self.applied[envelope["body"]["content"][0]["platform_item_id"]] += 1
+        return web.json_response({"status": "applied"})
+
+    async def up(self) -> None:
+        app = web.Application()
+        app.router.add_post("/webhook", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
+
+    async def down(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()  # closes the listener and every open connection
+            self.runner = None
+
+
+async def register(dsn: str, receiver_port: int) -> tuple[PrivateSigningJwk, PrivateEncryptionJwk]:
+    hotline_key = PrivateSigningJwk.generate(f"{HOTLINE}-sig")
+    platform_sig, platform_enc = (
+        PrivateSigningJwk.generate(f"{PLATFORM}-sig"),
+        PrivateEncryptionJwk.generate(f"{PLATFORM}-enc"),
+    )
+    async with connect(dsn) as conn:
+        await migrate(conn)
+        await directory.add_participant(
+            conn,
+            participant_id=HOTLINE,
+            name="Fault-test hotline",
+            kind="hotline",
+            country="DE",
+            endpoint=None,
+            accepts=["takedown-request"],
+        )
+        await directory.add_key(conn, participant_id=HOTLINE, jwk=hotline_key.public().to_dict())
+        await directory.add_participant(
+            conn,
+            participant_id=PLATFORM,
+            name="Fault-test platform",
+            kind="platform",
+            country="IE",
+            endpoint=f"http://127.0.0.1:{receiver_port}/webhook",
+            accepts=["takedown-request"],
+        )
+        await directory.add_key(conn, participant_id=PLATFORM, jwk=platform_sig.public().to_dict())
+        await directory.add_key(conn, participant_id=PLATFORM, jwk=platform_enc.public().to_dict())
+    return hotline_key, platform_enc
+
+
+def referral(i: int, key: PrivateSigningJwk, platform_enc: PrivateEncryptionJwk) -> bytes:
+    sealed = seal(b'{"channel":"via-hotline"}', platform_enc.public())
+    body = {
+        "category": "intimate-image",
+        "minor_depicted": "no",
+        "content": [{"url": f"https://photos.example.com/p/fault-{i}", "platform_item_id": f"fault-{i}"}],
+        "non_consent_statement": {"affirmed": True, "text": "The depicted adult did not consent to this."},
+        "illegality": {
+            "explanation": "An intimate image was published without the depicted adult's consent.",
+            "laws": [{"jurisdiction": "EU", "citation": "Directive (EU) 2024/1385, Art. 5"}],
+        },
+        "accuracy_statement": {"affirmed": True, "text": "We believe in good faith this notice is accurate."},
+        "authorisation": {
+            "signatory": "authorised-representative",
+            "method": "hotline-attestation",
+            "signed_at": rfc3339(utc_now()),
+            "reference": f"FAULT-{i}",
+        },
+        "contact": {
+            "sealed": [
+                {
+                    "to": PLATFORM,
+                    "kid": platform_enc.kid,
+                    "alg": "X25519-SEALEDBOX",
+                    "ciphertext": b64url_encode(sealed),
+                }
+            ]
+        },
+        "jurisdictions": ["EU"],
+    }
+    return sign_message(
+        new_envelope("takedown-request", sender=HOTLINE, to=[PLATFORM], body=body), key
+    ).encode()
+
+
+def start_hub(index: int, port: int, dsn: str, work: Path, key_file: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATABASE_URL": dsn,
+        "HUB_DATA_DIR": str(work / f"hub-{index}"),
+        "HUB_SIGNING_KEY_FILE": str(key_file),
+        "HUB_ID": "fault-hub",
+        "HUB_LOG_LEVEL": "error",
+        "HUB_DELIVERY_LEASE_SECONDS": "5",
+        "HUB_DELIVERY_POLL_SECONDS": "0.2",
+        "HUB_RETRY_BASE_SECONDS": "0.2",
+        "HUB_RETRY_CAP_SECONDS": "2",
+        "HUB_RETRY_MAX_ATTEMPTS": "1000",
+        "HUB_SHUTDOWN_GRACE_SECONDS": "5",
+    }
+    log = (work / f"hub-{index}.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            async with session.get(url + "/readyz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"hub at {url} did not become ready")
+
+
+@dataclass
+class Run:
+    n: int
+    hubs: list[str]
+    alive: list[bool]
+    accepted: set[int] = field(default_factory=set)
+    submissions: int = 0
+    refused_submissions: int = 0
+    progress: int = 0
+
+
+async def submit_one(
+    session: aiohttp.ClientSession, run: Run, i: int, signed: bytes, deadline: float
+) -> None:
+    attempt = i
+    while time.monotonic() < deadline:
+        live = [h for h, ok in zip(run.hubs, run.alive, strict=True) if ok]
+        url = live[attempt % len(live)]
+        attempt += 1
+        run.submissions += 1
+        try:
+            async with session.post(
+                url + "/v1/messages", data=signed, headers={"Content-Type": "application/jose"}
+            ) as response:
+                if response.status == 202:
+                    run.accepted.add(i)
+                    return
+                if response.status < 500:
+                    raise RuntimeError(f"referral {i} refused: {response.status} {await response.text()}")
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        run.refused_submissions += 1
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"referral {i} could not be submitted before the deadline")
+
+
+async def inject_faults(
+    run: Run,
+    receiver: Receiver,
+    hubs: list[subprocess.Popen[bytes]],
+    pg: EmbeddedPostgres,
+    faults: dict[str, float],
+) -> None:
+    async def at(fraction: float) -> None:
+        while run.progress < fraction * run.n:
+            await asyncio.sleep(0.01)
+
+    await at(0.15)
+    await receiver.down()
+    faults["receiver_down_at"] = time.monotonic()
+    await at(0.40)
+    await receiver.up()
+    faults["receiver_down_s"] = time.monotonic() - faults["receiver_down_at"]
+    await at(0.50)
+    run.alive[1] = False
+    hubs[1].send_signal(signal.SIGKILL)
+    await at(0.70)
+    started = time.monotonic()
+    await asyncio.get_running_loop().run_in_executor(None, pg.restart)
+    faults["postgres_restart_s"] = time.monotonic() - started
+
+
+async def delivered_count(dsn: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE state = 'delivered') AS delivered,"
+            " count(*) FILTER (WHERE state = 'dead') AS dead FROM deliveries WHERE channel = 'push'"
+        )
+        return int(row["delivered"]), int(row["dead"])
+    finally:
+        await conn.close()
+
+
+async def main_async(n: int, hub_count: int, concurrency: int, timeout: float) -> dict[str, Any]:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hub-fault-") as tmp:
+        work = Path(tmp)
+        pg = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: start_embedded_postgres(work / "postgres", cleanup="delete")
+        )
+        receiver = Receiver(port=free_port())
+        hubs: list[subprocess.Popen[bytes]] = []
+        try:
+            dsn = pg.dsn()
+            hotline_key, platform_enc = await register(dsn, receiver.port)
+            key_file = work / "hub-signing-key.jwk"
+            write_private_jwk(key_file, PrivateSigningJwk.generate())
+            ports = [free_port() for _ in range(hub_count)]
+            hubs = [start_hub(i, port, dsn, work, key_file) for i, port in enumerate(ports)]
+            urls = [f"http://127.0.0.1:{p}" for p in ports]
+            await receiver.up()
+            signed = [referral(i, hotline_key, platform_enc) for i in range(n)]
+            run = Run(n=n, hubs=urls, alive=[True] * hub_count)
+            faults: dict[str, float] = {}
+            timeout_cfg = aiohttp.ClientTimeout(total=10)
+            async with aiohttp.ClientSession(timeout=timeout_cfg) as session:
+                for url in urls:
+                    await wait_ready(session, url, time.monotonic() + 60)
+                load_started = time.monotonic()
+                fault_task = asyncio.create_task(inject_faults(run, receiver, hubs, pg, faults))
+                queue: asyncio.Queue[int] = asyncio.Queue()
+                for i in range(n):
+                    queue.put_nowait(i)
+                deadline = time.monotonic() + timeout
+
+                async def submitter() -> None:
+                    while not queue.empty():
+                        i = queue.get_nowait()
+                        await submit_one(session, run, i, signed[i], deadline)
+                        run.progress += 1
+
+                await asyncio.gather(*(submitter() for _ in range(concurrency)))
+                load_s = time.monotonic() - load_started
+                await fault_task
+            delivered = dead = 0
+            while time.monotonic() < deadline:
+                delivered, dead = await delivered_count(dsn)
+                if delivered + dead >= len(run.accepted):
+                    break
+                await asyncio.sleep(0.25)
+            drained_s = time.monotonic() - load_started
+        finally:
+            for proc in hubs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            exit_codes = []
+            for proc in hubs:
+                try:
+                    exit_codes.append(proc.wait(timeout=30))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    exit_codes.append(proc.wait())
+            await receiver.down()
+            pg.stop()
+            for i in range(hub_count):
+                if exit_codes[i] not in (0, -9):
+                    sys.stderr.write((work / f"hub-{i}.log").read_text()[-3000:])
+    sent = len(run.accepted)
+    received = {int(k.split("-")[1]) for k in receiver.applied}
+    return {
+        "sent": sent,
+        "delivered": delivered,
+        "lost": len(run.accepted - received),
+        "applied_twice": sum(1 for times in receiver.applied.values() if times > 1),
+        "dead": dead,
+        "receiver_requests": receiver.requests,
+        "duplicates_dropped_by_receiver": receiver.duplicates,
+        "submission_attempts": run.submissions,
+        "failed_submission_attempts": run.refused_submissions,
+        "hubs": hub_count,
+        "hub_exit_codes": exit_codes,
+        "receiver_down_s": round(faults.get("receiver_down_s", 0.0), 2),
+        "postgres_restart_s": round(faults.get("postgres_restart_s", 0.0), 2),
+        "load_s": round(load_s, 2),
+        "all_delivered_after_s": round(drained_s, 2),
+        "total_s": round(time.monotonic() - started, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--hubs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if args.hubs < 2:
+        parser.error("--hubs must be at least 2: one of them is killed")
+    figures = asyncio.run(main_async(args.n, args.hubs, args.concurrency, args.timeout))
+    print(
+        f"sent {figures['sent']}, delivered {figures['delivered']}, lost {figures['lost']}, "
+        f"applied twice {figures['applied_twice']}"
+    )
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    ok = (
+        figures["sent"] == args.n == figures["delivered"]
+        and figures["lost"] == 0
+        and figures["applied_twice"] == 0
+        and figures["dead"] == 0
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
