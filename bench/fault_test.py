@@ -12,6 +12,9 @@ signed bytes (the hub answers a resubmission with the same receipt). Meanwhile:
   (b) one hub process is killed with SIGKILL at 50 % (its leased deliveries are recovered by the others),
   (c) PostgreSQL is restarted (fast shutdown) at 70 %.
 
+Each hub process runs its own delivery worker with short leases (5 s) and quick retries, so a run of a
+few thousand referrals shows lease recovery (`recovered_leases`) and receiver-side dedup at work.
+
 Then it waits for every accepted referral to be delivered and prints
 
     sent N, delivered N, lost 0, applied twice 0
@@ -65,6 +68,7 @@ class Receiver:
     """A webhook receiver that can go down and come back, keeping what it has applied."""
 
     port: int
+    latency: float = 0.0
     seen: set[str] = field(default_factory=set)  # Idempotency-Keys applied
     applied: Counter[str] = field(default_factory=Counter)  # referral -> times applied after dedup
     requests: int = 0
@@ -73,6 +77,7 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests += 1
+        await asyncio.sleep(self.latency)  # a real platform takes a moment: deliveries are in flight
         key = request.headers.get("Idempotency-Key", "")
         body = await request.json()
         if key in self.seen:
@@ -170,6 +175,7 @@ def start_hub(index: int, port: int, dsn: str, work: Path, key_file: Path) -> su
         "HUB_DATA_DIR": str(work / f"hub-{index}"),
         "HUB_SIGNING_KEY_FILE": str(key_file),
         "HUB_ID": "fault-hub",
+        "HUB_WORKER_ID": f"fault-hub-{index}",
         "HUB_LOG_LEVEL": "error",
         "HUB_DELIVERY_LEASE_SECONDS": "5",
         "HUB_DELIVERY_POLL_SECONDS": "0.2",
@@ -208,6 +214,16 @@ class Run:
     submissions: int = 0
     refused_submissions: int = 0
     progress: int = 0
+    progressed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def advance(self) -> None:
+        self.progress += 1
+        self.progressed.set()
+
+    async def reach(self, fraction: float) -> None:
+        while self.progress < fraction * self.n:
+            self.progressed.clear()
+            await self.progressed.wait()
 
 
 async def submit_one(
@@ -235,128 +251,148 @@ async def submit_one(
     raise RuntimeError(f"referral {i} could not be submitted before the deadline")
 
 
-async def inject_faults(
-    run: Run,
-    receiver: Receiver,
-    hubs: list[subprocess.Popen[bytes]],
-    pg: EmbeddedPostgres,
-    faults: dict[str, float],
-) -> None:
-    async def at(fraction: float) -> None:
-        while run.progress < fraction * run.n:
-            await asyncio.sleep(0.01)
-
-    await at(0.15)
-    await receiver.down()
-    faults["receiver_down_at"] = time.monotonic()
-    await at(0.40)
-    await receiver.up()
-    faults["receiver_down_s"] = time.monotonic() - faults["receiver_down_at"]
-    await at(0.50)
-    run.alive[1] = False
-    hubs[1].send_signal(signal.SIGKILL)
-    await at(0.70)
-    started = time.monotonic()
-    await asyncio.get_running_loop().run_in_executor(None, pg.restart)
-    faults["postgres_restart_s"] = time.monotonic() - started
+DELIVERY_FIGURES = """
+SELECT count(*) FILTER (WHERE state = 'delivered') AS delivered,
+       count(*) FILTER (WHERE state = 'dead') AS dead,
+       -- a lease that expired and was claimed again leaves more claims than recorded attempts
+       count(*) FILTER (
+           WHERE attempts > (SELECT count(*) FROM delivery_attempts a WHERE a.delivery_seq = d.seq)
+       ) AS recovered_leases
+FROM deliveries d WHERE channel = 'push'
+"""
 
 
-async def delivered_count(dsn: str) -> tuple[int, int]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        row = await conn.fetchrow(
-            "SELECT count(*) FILTER (WHERE state = 'delivered') AS delivered,"
-            " count(*) FILTER (WHERE state = 'dead') AS dead FROM deliveries WHERE channel = 'push'"
-        )
-        return int(row["delivered"]), int(row["dead"])
-    finally:
-        await conn.close()
+class FaultTest:
+    def __init__(self, n: int, hub_count: int, concurrency: int, limit_s: float, latency: float) -> None:
+        self.n, self.hub_count, self.concurrency, self.limit_s = n, hub_count, concurrency, limit_s
+        self.receiver = Receiver(port=free_port(), latency=latency)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.faults: dict[str, float] = {}
+        self.figures: dict[str, Any] = {}
 
-
-async def main_async(n: int, hub_count: int, concurrency: int, timeout: float) -> dict[str, Any]:
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="hub-fault-") as tmp:
-        work = Path(tmp)
-        pg = await asyncio.get_running_loop().run_in_executor(
+    async def run(self, work: Path) -> dict[str, Any]:
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        pg = await loop.run_in_executor(
             None, lambda: start_embedded_postgres(work / "postgres", cleanup="delete")
         )
-        receiver = Receiver(port=free_port())
-        hubs: list[subprocess.Popen[bytes]] = []
         try:
-            dsn = pg.dsn()
-            hotline_key, platform_enc = await register(dsn, receiver.port)
-            key_file = work / "hub-signing-key.jwk"
-            write_private_jwk(key_file, PrivateSigningJwk.generate())
-            ports = [free_port() for _ in range(hub_count)]
-            hubs = [start_hub(i, port, dsn, work, key_file) for i, port in enumerate(ports)]
-            urls = [f"http://127.0.0.1:{p}" for p in ports]
-            await receiver.up()
-            signed = [referral(i, hotline_key, platform_enc) for i in range(n)]
-            run = Run(n=n, hubs=urls, alive=[True] * hub_count)
-            faults: dict[str, float] = {}
-            timeout_cfg = aiohttp.ClientTimeout(total=10)
-            async with aiohttp.ClientSession(timeout=timeout_cfg) as session:
-                for url in urls:
-                    await wait_ready(session, url, time.monotonic() + 60)
-                load_started = time.monotonic()
-                fault_task = asyncio.create_task(inject_faults(run, receiver, hubs, pg, faults))
-                queue: asyncio.Queue[int] = asyncio.Queue()
-                for i in range(n):
-                    queue.put_nowait(i)
-                deadline = time.monotonic() + timeout
-
-                async def submitter() -> None:
-                    while not queue.empty():
-                        i = queue.get_nowait()
-                        await submit_one(session, run, i, signed[i], deadline)
-                        run.progress += 1
-
-                await asyncio.gather(*(submitter() for _ in range(concurrency)))
-                load_s = time.monotonic() - load_started
-                await fault_task
-            delivered = dead = 0
-            while time.monotonic() < deadline:
-                delivered, dead = await delivered_count(dsn)
-                if delivered + dead >= len(run.accepted):
-                    break
-                await asyncio.sleep(0.25)
-            drained_s = time.monotonic() - load_started
+            await self._run_with(pg, work)
         finally:
-            for proc in hubs:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-            exit_codes = []
-            for proc in hubs:
-                try:
-                    exit_codes.append(proc.wait(timeout=30))
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    exit_codes.append(proc.wait())
-            await receiver.down()
+            self._stop_hubs(work)
+            await self.receiver.down()
             pg.stop()
-            for i in range(hub_count):
-                if exit_codes[i] not in (0, -9):
-                    sys.stderr.write((work / f"hub-{i}.log").read_text()[-3000:])
-    sent = len(run.accepted)
-    received = {int(k.split("-")[1]) for k in receiver.applied}
-    return {
-        "sent": sent,
-        "delivered": delivered,
-        "lost": len(run.accepted - received),
-        "applied_twice": sum(1 for times in receiver.applied.values() if times > 1),
-        "dead": dead,
-        "receiver_requests": receiver.requests,
-        "duplicates_dropped_by_receiver": receiver.duplicates,
-        "submission_attempts": run.submissions,
-        "failed_submission_attempts": run.refused_submissions,
-        "hubs": hub_count,
-        "hub_exit_codes": exit_codes,
-        "receiver_down_s": round(faults.get("receiver_down_s", 0.0), 2),
-        "postgres_restart_s": round(faults.get("postgres_restart_s", 0.0), 2),
-        "load_s": round(load_s, 2),
-        "all_delivered_after_s": round(drained_s, 2),
-        "total_s": round(time.monotonic() - started, 2),
-    }
+        self.figures["total_s"] = round(time.monotonic() - started, 2)
+        return self.figures
+
+    async def _run_with(self, pg: EmbeddedPostgres, work: Path) -> None:
+        dsn = pg.dsn()
+        hotline_key, platform_enc = await register(dsn, self.receiver.port)
+        key_file = work / "hub-signing-key.jwk"
+        write_private_jwk(key_file, PrivateSigningJwk.generate())
+        ports = [free_port() for _ in range(self.hub_count)]
+        self.procs = [start_hub(i, port, dsn, work, key_file) for i, port in enumerate(ports)]
+        run = Run(n=self.n, hubs=[f"http://127.0.0.1:{p}" for p in ports], alive=[True] * self.hub_count)
+        await self.receiver.up()
+        signed = [referral(i, hotline_key, platform_enc) for i in range(self.n)]
+        deadline = time.monotonic() + self.limit_s
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for url in run.hubs:
+                await wait_ready(session, url, time.monotonic() + 60)
+            load_started = time.monotonic()
+            faults = asyncio.create_task(self._inject_faults(run, pg))
+            pending = iter(range(self.n))
+
+            async def submitter() -> None:
+                for i in pending:
+                    await submit_one(session, run, i, signed[i], deadline)
+                    run.advance()
+
+            await asyncio.gather(*(submitter() for _ in range(self.concurrency)))
+            self.figures["load_s"] = round(time.monotonic() - load_started, 2)
+            await faults
+        figures = await self._drain(dsn, len(run.accepted), deadline)
+        self.figures["all_delivered_after_s"] = round(time.monotonic() - load_started, 2)
+        self._summarise(run, figures)
+
+    async def _inject_faults(self, run: Run, pg: EmbeddedPostgres) -> None:
+        await run.reach(0.15)
+        await self.receiver.down()
+        down_at = time.monotonic()
+        await run.reach(0.40)
+        await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - down_at)))  # down for a second at least
+        await self.receiver.up()
+        self.faults["receiver_down_s"] = time.monotonic() - down_at
+        await run.reach(0.50)
+        await self._wait_for_lease(pg.dsn(), "fault-hub-1")  # so the kill strands deliveries in flight
+        run.alive[1] = False
+        self.procs[1].send_signal(signal.SIGKILL)
+        await run.reach(0.70)
+        started = time.monotonic()
+        await asyncio.get_running_loop().run_in_executor(None, pg.restart)
+        self.faults["postgres_restart_s"] = time.monotonic() - started
+
+    async def _wait_for_lease(self, dsn: str, worker: str, patience: float = 10.0) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            until = time.monotonic() + patience
+            while time.monotonic() < until:
+                held = await conn.fetchval(
+                    "SELECT count(*) FROM deliveries WHERE state = 'in_flight' AND leased_by = $1", worker
+                )
+                if held:
+                    self.faults["leases_held_when_killed"] = held
+                    return
+                await asyncio.sleep(0.005)
+        finally:
+            await conn.close()
+
+    async def _drain(self, dsn: str, accepted: int, deadline: float) -> asyncpg.Record:
+        while True:
+            conn = await asyncpg.connect(dsn)
+            try:
+                row = await conn.fetchrow(DELIVERY_FIGURES)
+            finally:
+                await conn.close()
+            if row["delivered"] + row["dead"] >= accepted or time.monotonic() > deadline:
+                return row
+            await asyncio.sleep(0.25)
+
+    def _summarise(self, run: Run, row: asyncpg.Record) -> None:
+        received = {int(k.split("-")[1]) for k in self.receiver.applied}
+        self.figures.update(
+            sent=len(run.accepted),
+            delivered=int(row["delivered"]),
+            lost=len(run.accepted - received),
+            applied_twice=sum(1 for times in self.receiver.applied.values() if times > 1),
+            dead=int(row["dead"]),
+            recovered_leases=int(row["recovered_leases"]),
+            receiver_requests=self.receiver.requests,
+            duplicates_dropped_by_receiver=self.receiver.duplicates,
+            submission_attempts=run.submissions,
+            failed_submission_attempts=run.refused_submissions,
+            hubs=self.hub_count,
+            leases_held_when_killed=int(self.faults.get("leases_held_when_killed", 0)),
+            receiver_down_s=round(self.faults.get("receiver_down_s", 0.0), 2),
+            postgres_restart_s=round(self.faults.get("postgres_restart_s", 0.0), 2),
+        )
+
+    def _stop_hubs(self, work: Path) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes = []
+        for i, proc in enumerate(self.procs):
+            try:
+                codes.append(proc.wait(timeout=30))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes.append(proc.wait())
+            if codes[-1] not in (0, -signal.SIGKILL):
+                sys.stderr.write(
+                    f"hub {i} exited {codes[-1]}:\n" + (work / f"hub-{i}.log").read_text()[-4000:]
+                )
+        self.figures["hub_exit_codes"] = codes
 
 
 def main() -> int:
@@ -367,11 +403,14 @@ def main() -> int:
     parser.add_argument("--hubs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--receiver-latency", type=float, default=0.005, help="seconds the receiver takes")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.hubs < 2:
         parser.error("--hubs must be at least 2: one of them is killed")
-    figures = asyncio.run(main_async(args.n, args.hubs, args.concurrency, args.timeout))
+    with tempfile.TemporaryDirectory(prefix="hub-fault-") as tmp:
+        test = FaultTest(args.n, args.hubs, args.concurrency, args.timeout, args.receiver_latency)
+        figures = asyncio.run(test.run(Path(tmp)))
     print(
         f"sent {figures['sent']}, delivered {figures['delivered']}, lost {figures['lost']}, "
         f"applied twice {figures['applied_twice']}"

@@ -32,6 +32,7 @@ class DeliverySettings:
     retry_max_attempts: int = 30
     retry_max_age_seconds: float = 72 * 3600.0
     shutdown_grace_seconds: float = 20.0
+    worker_id: str = ""  # empty: host name and process id
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeliverySettings:
@@ -45,6 +46,7 @@ class DeliverySettings:
             retry_max_attempts=_int(env, "HUB_RETRY_MAX_ATTEMPTS", 30, 1, 10000),
             retry_max_age_seconds=_float(env, "HUB_RETRY_MAX_AGE_SECONDS", 72 * 3600.0, 1.0, 365 * 86400.0),
             shutdown_grace_seconds=_float(env, "HUB_SHUTDOWN_GRACE_SECONDS", 20.0, 0.0, 3600.0),
+            worker_id=env.get("HUB_WORKER_ID", "")[:100],
         )
 
 

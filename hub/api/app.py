@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -108,6 +110,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         max_age=timedelta(seconds=d.retry_max_age_seconds),
     )
     return WorkerConfig(
+        worker_id=d.worker_id or f"{socket.gethostname()}-{os.getpid()}",
         lease=timedelta(seconds=d.lease_seconds),
         max_in_flight_per_destination=d.max_in_flight_per_destination,
         max_concurrency=d.max_concurrency,

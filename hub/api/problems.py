@@ -10,11 +10,12 @@ import json
 import traceback
 from typing import Any
 
-import asyncpg
 import structlog
 from aiohttp import web
 
+from hub.api.keys import POOL
 from hub.core.refusal import Refusal
+from hub.store.database import UNAVAILABLE
 
 PROBLEM_BASE = "urn:referral-hub:problem:"
 CONTENT_TYPE = "application/problem+json"
@@ -55,13 +56,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
 log = structlog.get_logger("hub.api")
 
 # The database is down or restarting: the client should try again, nothing was stored.
-DATABASE_UNAVAILABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-    asyncpg.AdminShutdownError,
-)
+DATABASE_UNAVAILABLE = UNAVAILABLE
 
 
 def problem_type(code: str) -> str:
@@ -99,6 +94,9 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         return problem_response(refusal.code, refusal.detail, instance=request.path, **refusal.extra)
     except DATABASE_UNAVAILABLE as exc:
         log.warning("request.database_unavailable", error=exc.__class__.__name__, route=_route(request))
+        pool = request.app.get(POOL)
+        if pool is not None:
+            await pool.expire_connections()  # renew connections that broke mid-operation
         response = problem_response(
             "service-unavailable", "the hub's database is unavailable: retry shortly", instance=request.path
         )

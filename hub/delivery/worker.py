@@ -41,11 +41,12 @@ from hub.core.refusal import Refusal
 from hub.core.retry import RetryPolicy
 from hub.services.intake import Intake, submit_message
 from hub.store import deliveries
+from hub.store.database import UNAVAILABLE
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
 
 log = structlog.get_logger("hub.delivery")
 CHANNEL = "hub_delivery"
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ class DeliveryWorker:
             except DB_ERRORS as exc:
                 log.warning(
                     "delivery.round_failed", worker=self.config.worker_id, error=exc.__class__.__name__
+                )
+                await self._pool.expire_connections()  # a connection broken mid-operation must not be reused
+                claimed = 0
+            except Exception as exc:  # the loop must outlive any failure, or this process stops delivering
+                log.error(
+                    "delivery.round_crashed", worker=self.config.worker_id, error=exc.__class__.__name__
                 )
                 claimed = 0
             if claimed == 0 and not self._stopping:

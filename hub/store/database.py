@@ -14,6 +14,18 @@ from asyncpg.pool import PoolConnectionProxy
 from hub.store.embedded import EmbeddedPostgres, start_embedded_postgres
 
 Pool = asyncpg.Pool
+
+# What a lost or restarting database looks like to asyncpg. InternalClientError is raised when a
+# connection broke in the middle of an operation; the pool's connections should then be renewed.
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 # A connection of our own or one borrowed from a pool: the store's functions take either.
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
