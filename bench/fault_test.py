@@ -9,7 +9,8 @@ takedown requests round-robin, retrying a refused or failed submission on anothe
 signed bytes (the hub answers a resubmission with the same receipt). Meanwhile:
 
   (a) the receiver is down (connections refused) from 15 % to 40 % of the submissions,
-  (b) one hub process is killed with SIGKILL at 50 % (its leased deliveries are recovered by the others),
+  (b) from 50 %, the first hub process seen holding delivery leases is killed with SIGKILL (its leased
+      deliveries are recovered by the others once the leases expire),
   (c) PostgreSQL is restarted (fast shutdown) at 70 %.
 
 Each hub process runs its own delivery worker with short leases (5 s) and quick retries, so a run of a
@@ -77,15 +78,20 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests += 1
-        await asyncio.sleep(self.latency)  # a real platform takes a moment: deliveries are in flight
         key = request.headers.get("Idempotency-Key", "")
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ConnectionResetError:  # the sending hub died mid-request
+            return web.Response(status=400)
         if key in self.seen:
             self.duplicates += 1
             return web.json_response({"status": "duplicate"})
         envelope = json.loads(parse_jws(body["message"]).payload)
         self.seen.add(key)
         self.applied[envelope["body"]["content"][0]["platform_item_id"]] += 1
+        # A real platform takes a moment to answer, so deliveries stay in flight; it has applied the
+        # referral already, so a hub that dies now makes the next hub's retry a duplicate to drop.
+        await asyncio.sleep(self.latency)
         return web.json_response({"status": "applied"})
 
     async def up(self) -> None:
@@ -324,28 +330,32 @@ class FaultTest:
         await self.receiver.up()
         self.faults["receiver_down_s"] = time.monotonic() - down_at
         await run.reach(0.50)
-        await self._wait_for_lease(pg.dsn(), "fault-hub-1")  # so the kill strands deliveries in flight
-        run.alive[1] = False
-        self.procs[1].send_signal(signal.SIGKILL)
+        victim = await self._hub_holding_leases(pg.dsn())  # so the kill strands deliveries in flight
+        run.alive[victim] = False
+        self.procs[victim].send_signal(signal.SIGKILL)
+        self.figures["killed_hub"] = victim
         await run.reach(0.70)
         started = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(None, pg.restart)
         self.faults["postgres_restart_s"] = time.monotonic() - started
 
-    async def _wait_for_lease(self, dsn: str, worker: str, patience: float = 10.0) -> None:
+    async def _hub_holding_leases(self, dsn: str, patience: float = 10.0) -> int:
+        """The index of a hub holding leases now (the last hub if none is seen within `patience`)."""
         conn = await asyncpg.connect(dsn)
         try:
             until = time.monotonic() + patience
             while time.monotonic() < until:
-                held = await conn.fetchval(
-                    "SELECT count(*) FROM deliveries WHERE state = 'in_flight' AND leased_by = $1", worker
+                row = await conn.fetchrow(
+                    "SELECT leased_by, count(*) AS held FROM deliveries WHERE state = 'in_flight'"
+                    " AND lease_expires_at > now() GROUP BY leased_by ORDER BY held DESC LIMIT 1"
                 )
-                if held:
-                    self.faults["leases_held_when_killed"] = held
-                    return
-                await asyncio.sleep(0.005)
+                if row is not None:
+                    self.faults["leases_held_when_killed"] = row["held"]
+                    return int(row["leased_by"].rsplit("-", 1)[1])
+                await asyncio.sleep(0.002)
         finally:
             await conn.close()
+        return self.hub_count - 1
 
     async def _drain(self, dsn: str, accepted: int, deadline: float) -> asyncpg.Record:
         while True:
@@ -423,6 +433,7 @@ def main() -> int:
         and figures["lost"] == 0
         and figures["applied_twice"] == 0
         and figures["dead"] == 0
+        and sorted(figures["hub_exit_codes"]) == [-signal.SIGKILL] + [0] * (args.hubs - 1)
     )
     return 0 if ok else 1
 
