@@ -1,0 +1,178 @@
+"""`hub serve` and `hub worker` as processes: they deliver, and on SIGTERM stop claiming, let the
+delivery in flight finish within the grace period, and exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
+from hub.store import directory
+from tests.factories import Member, jose, takedown
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SlowReceiver:
+    """Holds each webhook request until released, so a delivery is in flight when SIGTERM comes."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self.release = asyncio.Event()
+        self.keys: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.keys.append(request.headers["Idempotency-Key"])
+        self.arrived.set()
+        await self.release.wait()
+        return web.json_response({"status": "applied"})
+
+
+async def register(db: asyncpg.Connection, receiver_url: str) -> tuple[Member, Member]:
+    members = []
+    for pid, kind, country, endpoint in (
+        ("de-hotline-test", "hotline", "DE", None),
+        ("ie-platform-test", "platform", "IE", receiver_url),
+    ):
+        key, enc = PrivateSigningJwk.generate(f"{pid}-sig"), PrivateEncryptionJwk.generate(f"{pid}-enc")
+        accepts = ["takedown-request"]
+        await directory.add_participant(
+            db,
+            participant_id=pid,
+            name=f"Fictitious {kind}",
+            kind=kind,
+            country=country,
+            endpoint=endpoint,
+            accepts=accepts,
+        )
+        for k in (key, enc):
+            await directory.add_key(db, participant_id=pid, jwk=k.public().to_dict())
+        members.append(Member(pid, kind, country, key, enc))
+    return members[0], members[1]
+
+
+async def start(command: str, database_url: str, tmp_path: Path, port: int) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=database_url,
+        HUB_DATA_DIR=str(tmp_path / "data"),
+        HUB_ID="test-hub",
+        HUB_PORT=str(port),
+        HUB_DELIVERY_POLL_SECONDS="0.1",
+        HUB_SHUTDOWN_GRACE_SECONDS="20",
+        HUB_SIGNING_KEY_FILE=str(tmp_path / "hub-key.jwk"),
+        HUB_LOG_LEVEL="info",
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        command,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def wait_ready(url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(url + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("the hub did not become ready")
+
+
+async def test_sigterm_lets_the_delivery_in_flight_finish(
+    aiohttp_server: Any, database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    receiver = SlowReceiver()
+    app = web.Application()
+    app.router.add_post("/webhook", receiver.handle)
+    server = await aiohttp_server(app)
+    hotline, platform = await register(db, str(server.make_url("/webhook")))
+    port = free_port()
+    hub = await start("serve", database_url, tmp_path, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(url)
+        envelope = takedown(hotline, platform)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url + "/v1/messages", **jose(hotline.sign(envelope))) as response,
+        ):
+            assert response.status == 202
+        await asyncio.wait_for(receiver.arrived.wait(), 20)
+
+        hub.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        assert hub.returncode is None  # still waiting for the delivery in flight
+        receiver.release.set()
+        _, stderr = await asyncio.wait_for(hub.communicate(), 30)
+    finally:
+        if hub.returncode is None:
+            hub.kill()
+            await hub.wait()
+    assert hub.returncode == 0, stderr.decode()[-2000:]
+    assert receiver.keys == [envelope["id"]]
+    state = await db.fetchval("SELECT state FROM deliveries WHERE message_id = $1", uuid.UUID(envelope["id"]))
+    assert state == "delivered"
+    assert b"delivery.worker_stopped" in stderr
+    assert b"Traceback" not in stderr
+
+
+async def test_hub_worker_delivers_without_serving_the_api(
+    aiohttp_server: Any,
+    aiohttp_client: Any,
+    settings: Any,
+    database_url: str,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    from hub.api.app import create_app
+
+    receiver = SlowReceiver()
+    receiver.release.set()
+    app = web.Application()
+    app.router.add_post("/webhook", receiver.handle)
+    server = await aiohttp_server(app)
+    hotline, platform = await register(db, str(server.make_url("/webhook")))
+    api = await aiohttp_client(create_app(settings, background=False))  # accepts, never pushes
+    envelope = takedown(hotline, platform)
+    assert (await api.post("/v1/messages", **jose(hotline.sign(envelope)))).status == 202
+
+    port = free_port()
+    worker = await start("worker", database_url, tmp_path, port)
+    try:
+        await asyncio.wait_for(receiver.arrived.wait(), 30)
+        with contextlib.suppress(aiohttp.ClientError):  # no API is served by a worker
+            async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz"):
+                raise AssertionError("hub worker served HTTP")
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(worker.communicate(), 30)
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+    assert worker.returncode == 0, stderr.decode()[-2000:]
+    assert receiver.keys == [envelope["id"]]
