@@ -155,3 +155,30 @@ def jose(body: str) -> dict[str, Any]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value)
+
+
+async def add_with_endpoint(
+    conn: asyncpg.Connection,
+    participant_id: str,
+    kind: str = "platform",
+    country: str = "IE",
+    endpoint: str = "http://127.0.0.1:9/hook",
+    *,
+    accepts: Sequence[str] | None = None,
+) -> Member:
+    """Like `Directory.add`, for a participant with a push endpoint: messages to it become push
+    deliveries (channel 'push', adapter 'webhook') instead of waiting in its pull inbox."""
+    key = PrivateSigningJwk.generate(f"{participant_id}-sig-{uuid.uuid4().hex[:6]}")
+    enc = PrivateEncryptionJwk.generate(f"{participant_id}-enc-{uuid.uuid4().hex[:6]}")
+    await directory.add_participant(
+        conn,
+        participant_id=participant_id,
+        name=f"Fictitious {kind} {participant_id}",
+        kind=kind,
+        country=country,
+        endpoint=endpoint,
+        accepts=DEFAULT_ACCEPTS[kind] if accepts is None else accepts,
+    )
+    await directory.add_key(conn, participant_id=participant_id, jwk=key.public().to_dict())
+    await directory.add_key(conn, participant_id=participant_id, jwk=enc.public().to_dict())
+    return Member(participant_id, kind, country, key, enc)

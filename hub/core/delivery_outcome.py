@@ -56,8 +56,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> timedel
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=min(int(value), 10**7))
+    if value.isascii() and value.isdigit():
+        # Any number of digits is allowed; past 10**7 s it is just "very long" (and int() of thousands of
+        # digits would be refused): the retry policy caps it anyway.
+        return timedelta(seconds=min(int(value), 10**7)) if len(value) <= 9 else timedelta(seconds=10**7)
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

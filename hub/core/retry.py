@@ -4,7 +4,7 @@ Failures are counted per destination (a platform that is down is down for all it
 the next attempt waits a capped, jittered exponential backoff: `base * 2**(failures-1)`, capped, then
 spread by "equal jitter" (half fixed, half random) so that many hubs retrying one platform do not
 arrive in lock-step while the wait never collapses to nothing. A `Retry-After` the destination sent
-wins over our backoff, within the same cap.
+wins over our backoff, within the same cap and never below `base`.
 
 A delivery is given up (dead-lettered) when it has used its attempts or its time: whichever comes
 first. The sender is told; the operator can re-queue it.
@@ -37,8 +37,9 @@ class RetryPolicy:
         """The wait after the `failures`-th consecutive failure of a destination (failures >= 1)."""
         if failures < 1:
             return timedelta(0)
-        exponent = min(failures - 1, 40)  # 2**40 seconds is far past any cap: avoid huge floats
-        ceiling = min(self.cap, self.base * (2**exponent))
+        # In float seconds, capped before it becomes a timedelta: base * 2**n overflows timedelta early.
+        exponent = min(failures - 1, 64)
+        ceiling = timedelta(seconds=min(self.cap.total_seconds(), self.base.total_seconds() * 2.0**exponent))
         spread = float((rng or random).random())
         half: timedelta = ceiling / 2
         return half + half * spread
@@ -47,7 +48,8 @@ class RetryPolicy:
         self, failures: int, retry_after: timedelta | None, rng: random.Random | None = None
     ) -> timedelta:
         if retry_after is not None:
-            return min(max(retry_after, timedelta(0)), self.cap)
+            # Honoured, but never below `base`: "Retry-After: 0" must not burn the budget in a burst.
+            return min(max(retry_after, self.base), self.cap)
         return self.backoff(failures, rng)
 
     def exhausted(self, attempts: int, first_attempt_at: datetime, now: datetime) -> bool:

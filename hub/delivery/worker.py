@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -76,7 +76,6 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(config.max_concurrency)
         self._listener: asyncpg.Connection | None = None
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -126,8 +125,12 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """One round: claim what is due for each destination with work and start delivering it."""
         claimed = 0
-        for destination in await deliveries.due_destinations(self._pool, self._clock()):
-            if self._stopping:
+        cap = self.config.max_in_flight_per_destination
+        for destination in await deliveries.due_destinations(self._pool, self._clock(), max_in_flight=cap):
+            # Claim only what this worker can start at once: a claimed delivery never waits for a slot,
+            # so stop() is never held up behind one.
+            capacity = self.config.max_concurrency - len(self._in_flight)
+            if self._stopping or capacity <= 0:
                 break
             for delivery in await deliveries.claim(
                 self._pool,
@@ -135,10 +138,10 @@ class DeliveryWorker:
                 now=self._clock(),
                 worker=self.config.worker_id,
                 lease=self.config.lease,
-                max_in_flight=self.config.max_in_flight_per_destination,
+                max_in_flight=cap,
                 token=uuid.uuid4(),
+                capacity=capacity,
             ):
-                await self._slots.acquire()
                 task = asyncio.create_task(self._deliver(delivery))
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
@@ -155,9 +158,14 @@ class DeliveryWorker:
         started = self._clock()
         try:
             outcome = await self._attempt(delivery)
-            await self._record(delivery, outcome, started)
+            recorded = await self._with_database(
+                lambda: self._record_once(delivery, outcome, started), delivery, "delivery.outcome_lost"
+            )
+            if recorded and outcome.verdict is Verdict.DELIVERED:
+                await self._with_database(
+                    lambda: self._take_answer(delivery, outcome), delivery, "delivery.answer_lost"
+                )
         finally:
-            self._slots.release()
             self._wake.set()  # a slot of this destination is free: claim its next delivery now
 
     async def _attempt(self, delivery: ClaimedDelivery) -> DeliveryOutcome:
@@ -172,28 +180,32 @@ class DeliveryWorker:
             log.error("delivery.adapter_failed", adapter=delivery.adapter, error=exc.__class__.__name__)
             return DeliveryOutcome(Verdict.RETRY, f"adapter error: {exc.__class__.__name__}")
 
-    async def _record(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, started: datetime) -> None:
+    async def _with_database(
+        self, action: Callable[[], Awaitable[bool]], delivery: ClaimedDelivery, lost_event: str
+    ) -> bool:
+        """Run `action` until the database takes it, for as long as the lease lasts. Past that another
+        worker may redo the delivery, so giving up loses nothing but time."""
         deadline = asyncio.get_running_loop().time() + self.config.lease.total_seconds()
         pause = 0.2
         while True:
             try:
-                await self._record_once(delivery, outcome, started)
-                return
+                return await action()
             except DB_ERRORS as exc:
                 if asyncio.get_running_loop().time() + pause >= deadline:
                     log.warning(
-                        "delivery.outcome_lost",
+                        lost_event,
                         message_id=str(delivery.message_id),
                         recipient=delivery.recipient_id,
                         error=exc.__class__.__name__,
                     )
-                    return
+                    return False
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
     async def _record_once(
         self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, started: datetime
-    ) -> None:
+    ) -> bool:
+        """Record the attempt's outcome; False if the lease was lost meanwhile (another worker owns it)."""
         now = self._clock()
         record = AttemptRecord(
             delivery=delivery,
@@ -211,28 +223,37 @@ class DeliveryWorker:
             attempt=delivery.attempt,
         )
         policy = self.config.policy
+
+        def wait_after(failures: int) -> timedelta:
+            return policy.wait(failures, outcome.retry_after, self._rng)
+
         if outcome.verdict is Verdict.DELIVERED:
-            if await deliveries.finish_delivered(self._pool, record, self._evidence(delivery, outcome, now)):
-                bound.info("delivery.delivered", http_status=outcome.http_status)
-                await self._take_answer(delivery, outcome)
-        elif outcome.verdict is Verdict.ATTENTION:
-            if await deliveries.finish_parked(self._pool, record):
-                bound.warning("delivery.destination_parked", detail=outcome.detail)
-        elif outcome.verdict is Verdict.PERMANENT:
-            if await deliveries.finish_dead(
-                self._pool, record, f"refused by the recipient: {outcome.detail}"
-            ):
-                bound.warning("delivery.dead", detail=outcome.detail)
-        elif policy.exhausted(delivery.attempt, delivery.first_attempt_at, now):
-            reason = f"retry budget exhausted after {delivery.attempt} attempts: {outcome.detail}"
-            if await deliveries.finish_dead(self._pool, record, reason):
-                bound.warning("delivery.dead", detail=reason)
-        else:
-            wait = await deliveries.finish_retry(
-                self._pool, record, lambda failures: policy.wait(failures, outcome.retry_after, self._rng)
+            done = await deliveries.finish_delivered(
+                self._pool, record, self._evidence(delivery, outcome, now)
             )
-            if wait is not None:
-                bound.info("delivery.attempt_failed", detail=outcome.detail, retry_in=wait.total_seconds())
+            event, detail = "delivery.delivered", f"HTTP {outcome.http_status}"
+        elif outcome.verdict is Verdict.ATTENTION:
+            done = await deliveries.finish_parked(self._pool, record)
+            event, detail = "delivery.destination_parked", outcome.detail
+        elif outcome.verdict is Verdict.PERMANENT:
+            detail = f"refused by the recipient: {outcome.detail}"
+            done = await deliveries.finish_dead(self._pool, record, detail)
+            event = "delivery.dead"
+        elif policy.exhausted(delivery.attempt, delivery.first_attempt_at, now):
+            detail = f"retry budget exhausted after {delivery.attempt} attempts: {outcome.detail}"
+            done = await deliveries.finish_dead(self._pool, record, detail, wait_after)
+            event = "delivery.dead"
+        else:
+            wait = await deliveries.finish_retry(self._pool, record, wait_after)
+            done = wait is not None
+            event = "delivery.attempt_failed"
+            detail = f"{outcome.detail}; retry in {wait.total_seconds():.1f} s" if wait else outcome.detail
+        if done:
+            level = (
+                bound.info if event in ("delivery.delivered", "delivery.attempt_failed") else bound.warning
+            )
+            level(event, detail=detail)
+        return done
 
     def _evidence(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, now: datetime) -> str:
         return sign_delivery_evidence(
@@ -247,10 +268,11 @@ class DeliveryWorker:
             http_status=outcome.http_status,
         )
 
-    async def _take_answer(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> None:
-        """A signed message in the response body is the recipient's answer: accept it as if posted."""
+    async def _take_answer(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> bool:
+        """A signed message in the response body is the recipient's answer: accept it as if posted (a
+        resubmission after a database error gets the same receipt)."""
         if outcome.response_type != "application/jose" or not outcome.response_body:
-            return
+            return True
         try:
             accepted = await submit_message(self._intake, outcome.response_body, self._clock())
         except Refusal as refusal:
@@ -260,13 +282,14 @@ class DeliveryWorker:
                 recipient=delivery.recipient_id,
                 problem=refusal.code,
             )
-            return
+            return True
         log.info(
             "delivery.answer_accepted",
             message_id=str(delivery.message_id),
             recipient=delivery.recipient_id,
             replayed=accepted.replayed,
         )
+        return True
 
     # -- wake-ups ------------------------------------------------------------------------------------------
     async def _ensure_listener(self) -> None:

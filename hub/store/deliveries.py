@@ -63,8 +63,12 @@ class AttemptRecord:
     detail: str
 
 
-async def due_destinations(pool: asyncpg.Pool, now: datetime, limit: int = 100) -> list[str]:
-    return [row["recipient_id"] for row in await pool.fetch(query("due_destinations"), now, limit)]
+async def due_destinations(
+    pool: asyncpg.Pool, now: datetime, limit: int = 100, *, max_in_flight: int = 1_000_000
+) -> list[str]:
+    """Destinations with claimable work and a free slot under `max_in_flight`, longest-waiting first."""
+    rows = await pool.fetch(query("due_destinations"), now, limit, max_in_flight)
+    return [row["recipient_id"] for row in rows]
 
 
 async def claim(
@@ -76,15 +80,18 @@ async def claim(
     lease: timedelta,
     max_in_flight: int,
     token: UUID,
+    capacity: int | None = None,
 ) -> list[ClaimedDelivery]:
-    """Lease up to the destination's free in-flight slots; [] if another process is claiming for it."""
+    """Lease up to the destination's free in-flight slots and the worker's free `capacity`, oldest
+    first; [] if another process is claiming for this destination right now."""
+    free = max_in_flight if capacity is None else capacity
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(query("lock_destination"), destination, now) is None:
             return []
         rows = await conn.fetch(
-            query("claim_deliveries"), destination, now, token, worker, lease, max_in_flight
+            query("claim_deliveries"), destination, now, token, worker, lease, max_in_flight, free
         )
-    return [ClaimedDelivery.from_row(row) for row in rows]
+    return sorted((ClaimedDelivery.from_row(row) for row in rows), key=lambda d: d.seq)
 
 
 async def _attempt(conn: Conn, record: AttemptRecord) -> None:
@@ -169,8 +176,14 @@ async def finish_parked(pool: asyncpg.Pool, record: AttemptRecord) -> bool:
     return True
 
 
-async def finish_dead(pool: asyncpg.Pool, record: AttemptRecord, reason: str) -> bool:
-    """Dead-letter the delivery and tell the sender on the case's timeline."""
+async def finish_dead(
+    pool: asyncpg.Pool,
+    record: AttemptRecord,
+    reason: str,
+    wait_after: Callable[[int], timedelta] | None = None,
+) -> bool:
+    """Dead-letter the delivery and tell the sender on the case's timeline. A last failed try still
+    counts against the destination and backs it off by `wait_after(failures)`."""
     d, at = record.delivery, record.finished_at
     async with pool.acquire() as conn, conn.transaction():
         if (
@@ -180,7 +193,10 @@ async def finish_dead(pool: asyncpg.Pool, record: AttemptRecord, reason: str) ->
             return False
         await _attempt(conn, record)
         if record.verdict == "retry":
-            await conn.execute(query("count_destination_failure"), d.recipient_id, at)
+            failures = await conn.fetchval(query("count_destination_failure"), d.recipient_id, at)
+            if wait_after is not None:
+                wait = wait_after(int(failures or 1))
+                await conn.execute(query("back_off_destination"), d.recipient_id, at, wait)
         await record_event(
             conn,
             d.case_id,

@@ -1,12 +1,17 @@
 -- name: due_destinations
--- Destinations with a delivery that may be claimed now (see hub/core/lease.py), not parked and not
--- backing off.
-SELECT DISTINCT d.recipient_id
+-- Destinations with a delivery that may be claimed now (see hub/core/lease.py), not parked, not backing
+-- off and with a free in-flight slot ($3 is the cap), the longest-waiting first: a destination at its cap
+-- must not crowd out one that could be served.
+SELECT d.recipient_id
 FROM deliveries d JOIN destinations t ON t.participant_id = d.recipient_id
 WHERE d.channel = 'push'
   AND ((d.state = 'pending' AND d.due_at <= $1) OR (d.state = 'in_flight' AND d.lease_expires_at <= $1))
   AND t.parked_at IS NULL
   AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= $1)
+  AND (SELECT count(*) FROM deliveries x
+       WHERE x.recipient_id = d.recipient_id AND x.state = 'in_flight' AND x.lease_expires_at > $1) < $3
+GROUP BY d.recipient_id
+ORDER BY min(d.seq)
 LIMIT $2;
 
 -- name: lock_destination
@@ -17,8 +22,9 @@ WHERE participant_id = $1 AND parked_at IS NULL AND (next_attempt_at IS NULL OR 
 FOR UPDATE SKIP LOCKED;
 
 -- name: claim_deliveries
--- One statement: pick claimable deliveries of a destination up to its free in-flight slots, lease them
--- and return what a worker needs to deliver them. An expired lease is claimable again: recovery.
+-- One statement: pick claimable deliveries of a destination up to its free in-flight slots ($6 is the
+-- cap) and the worker's free capacity ($7), lease them and return what a worker needs to deliver them.
+-- An expired lease is claimable again: recovery.
 WITH busy AS (
     SELECT count(*) AS n FROM deliveries
     WHERE recipient_id = $1 AND state = 'in_flight' AND lease_expires_at > $2
@@ -27,7 +33,7 @@ WITH busy AS (
     WHERE recipient_id = $1 AND channel = 'push'
       AND ((state = 'pending' AND due_at <= $2) OR (state = 'in_flight' AND lease_expires_at <= $2))
     ORDER BY seq
-    LIMIT greatest(0, $6::int - (SELECT n FROM busy))
+    LIMIT greatest(0, least($7::int, $6::int - (SELECT n FROM busy)))
     FOR UPDATE SKIP LOCKED
 )
 UPDATE deliveries d
