@@ -61,6 +61,8 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_level: str = "info"
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
+    policy_dir: Path | None = None
+    clock_poll_interval: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +79,8 @@ class Settings:
             max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
             log_level=(env.get("HUB_LOG_LEVEL") or "info").lower(),
             delivery=DeliverySettings.from_env(env),
+            policy_dir=Path(env["HUB_POLICY_DIR"]).expanduser() if env.get("HUB_POLICY_DIR") else None,
+            clock_poll_interval=_float(env, "HUB_CLOCK_POLL_SECONDS", 1.0, 0.01, 60.0),
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -41,7 +41,9 @@ def envelope(
 
 def case(platform_state: RecipientState = S.QUEUED, **extra: Party) -> CaseSnapshot:
     parties = {HOTLINE: Party("originator"), PLATFORM: Party("recipient", platform_state), **extra}
-    return CaseSnapshot(id=CASE_ID, opened_by=HOTLINE, parties=parties, message_ids=frozenset({REQUEST_ID}))
+    return CaseSnapshot(
+        id=CASE_ID, opened_by=HOTLINE, parties=parties, message_types={REQUEST_ID: "takedown-request"}
+    )
 
 
 def answer(message_type: str, body: dict[str, Any], sender: str = PLATFORM) -> Envelope:

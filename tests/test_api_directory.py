@@ -23,7 +23,12 @@ async def test_participants_are_listed_with_their_key_sets(
     client = await aiohttp_client(create_app(settings, background=False))
 
     listing = await (await client.get("/v1/participants")).json()
-    assert [p["id"] for p in listing["participants"]] == ["de-hotline-test", "ie-platform-test"]
+    # The hub lists itself too (kind "hub"): it signs escalations of its own.
+    assert [(p["id"], p["kind"]) for p in listing["participants"]] == [
+        ("de-hotline-test", "hotline"),
+        ("ie-platform-test", "platform"),
+        ("test-hub", "hub"),
+    ]
     assert listing["participants"][1] == {
         "id": "ie-platform-test",
         "name": "Fictitious platform ie-platform-test",
@@ -31,6 +36,8 @@ async def test_participants_are_listed_with_their_key_sets(
         "country": "IE",
         "accepts": ["takedown-request"],
         "push_delivery": False,
+        "domains": [],
+        "trusted_flagger": False,
     }
 
     entry = await (await client.get(f"/v1/participants/{platform.id}")).json()

@@ -93,9 +93,14 @@ async def test_takedown_story(aiohttp_client: Any, settings: Any, directory: Any
     for view_of in (hotline, liaison):
         case = await (await client.get(f"/v1/cases/{case_id}", headers=view_of.auth())).json()
         assert case["status"] == "actioned"
-        assert case["recipients"] == [
-            {"participant_id": platform.id, "state": "actioned", "since": case["recipients"][0]["since"]}
-        ]
+        (recipient,) = case["recipients"]
+        assert (recipient["participant_id"], recipient["state"]) == (platform.id, "actioned")
+        # The EU clocks the request started (DSA Art. 16) were met by the answers, in time.
+        assert {(d["deadline"], d["state"], d["jurisdiction"]) for d in recipient["deadlines"]} == {
+            ("acknowledge", "met", "EU"),
+            ("act", "met", "EU"),
+        }
+        assert case["overdue"] is False
         moves = [
             (e.get("from_state"), e["to_state"])
             for e in case["timeline"]

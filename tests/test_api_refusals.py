@@ -908,9 +908,9 @@ async def test_markers_are_sent_and_not_echoed(client: Any, db: asyncpg.Connecti
 
 
 async def test_unknown_template_named_for_later(client: Any, db: asyncpg.Connection, cast: Cast) -> None:
-    """`counter-notice` is a template the contract names for later; until it exists it is unknown."""
+    """A type no template defines (here a court order, which the hub does not carry) is unknown."""
     envelope = new_envelope(
-        "counter-notice", sender=cast.hotline.id, to=[cast.platform.id], body={"text": MARKER_TEXT}
+        "court-order", sender=cast.hotline.id, to=[cast.platform.id], body={"text": MARKER_TEXT}
     )
     async with stores_nothing(db):
         response = await post_message(client, cast.hotline.sign(envelope))

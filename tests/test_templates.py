@@ -20,7 +20,20 @@ from hub.core.templates import (
 )
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-TEMPLATES = ["acknowledgement", "assistance-request", "status-update", "takedown-request", "withdrawal"]
+TEMPLATES = [
+    "acknowledgement",
+    "assistance-request",
+    "case-closure",
+    "counter-notice",
+    "deletion-confirmation",
+    "escalation",
+    "information-request",
+    "information-response",
+    "status-update",
+    "takedown-request",
+    "withdrawal",
+]
+UNKNOWN_TEMPLATE = "court-order"  # a name no template has
 
 
 def _read(path: Path) -> Any:
@@ -80,8 +93,8 @@ def test_schema_lookup_includes_shared_schemas(catalog: TemplateCatalog) -> None
     assert catalog.schema("envelope", "1.0")["$id"] == schema_id("envelope", "1.0")
     assert catalog.schema("common", "1.0")["$id"] == schema_id("common", "1.0")
     assert catalog.schema("takedown-request", "1.0")["$id"] == "urn:referral-hub:schema:takedown-request:1.0"
-    with pytest.raises(UnknownTemplateError, match="counter-notice"):
-        catalog.schema("counter-notice", "1.0")
+    with pytest.raises(UnknownTemplateError, match=UNKNOWN_TEMPLATE):
+        catalog.schema(UNKNOWN_TEMPLATE, "1.0")
 
 
 # --- the published examples -----------------------------------------------------------------------
@@ -200,7 +213,7 @@ def test_answers_need_a_case_and_new_referrals_must_not_have_one(catalog: Templa
 
 def test_unknown_type_or_version_raises(catalog: TemplateCatalog) -> None:
     document = _example("withdrawal")
-    for template, version in (("counter-notice", "1.0"), ("withdrawal", "2.0")):
+    for template, version in ((UNKNOWN_TEMPLATE, "1.0"), ("withdrawal", "2.0")):
         document["type"], document["version"] = template, version
         with pytest.raises(UnknownTemplateError) as raised:
             catalog.validate(document)
@@ -210,7 +223,7 @@ def test_unknown_type_or_version_raises(catalog: TemplateCatalog) -> None:
 
 def test_a_broken_envelope_is_reported_before_the_template_is_looked_up(catalog: TemplateCatalog) -> None:
     document = _example("withdrawal")
-    document["type"] = "counter-notice"
+    document["type"] = UNKNOWN_TEMPLATE
     del document["from"]
     assert catalog.validate(document) == [SchemaFault("/from", 'required property "from" is missing')]
 

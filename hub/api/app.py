@@ -20,19 +20,22 @@ from aiohttp import web
 
 from adapters.base import AdapterContext
 from adapters.registry import build_adapters
-from hub.api.keys import CATALOG, CLOCK, DSN, HUB_KEY, INTAKE, NOTIFIER, POOL, SETTINGS, WORKER
+from hub.api.keys import CATALOG, CLOCK, DSN, HUB_KEY, INTAKE, NOTIFIER, POLICIES, POOL, SETTINGS, WORKER
 from hub.api.problems import problem_middleware
 from hub.api.routes import add_routes
+from hub.clocks.worker import ClockWorker
 from hub.core.clock import Clock, utc_now
 from hub.core.retry import RetryPolicy
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.keyfile import load_or_create_signing_key
+from hub.policies import load_policy_book
 from hub.services.access import purge_used_tokens
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
 from hub.store.database import connect, create_pool, database_url
+from hub.store.directory import ensure_hub_participant
 from hub.store.migrate import migrate
 
 log = structlog.get_logger("hub.app")
@@ -53,12 +56,14 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[CATALOG] = catalog or TemplateCatalog.load()
+    app[POLICIES] = load_policy_book(settings.policy_dir)
     app.cleanup_ctx.append(_hub_key)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_notifier)
     if background:
         app.cleanup_ctx.append(_housekeeping)
         app.cleanup_ctx.append(_delivery)
+        app.cleanup_ctx.append(_clocks)
     add_routes(app)
     return app
 
@@ -83,11 +88,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     dsn, _embedded = await loop.run_in_executor(None, database_url, settings.database_url, settings.data_dir)
     async with connect(dsn) as conn:
         applied = await migrate(conn)
+        await ensure_hub_participant(conn, settings.hub_id, app[HUB_KEY].public().to_dict())
     if applied:
         log.info("database.migrated", versions=applied)
     app[DSN] = dsn
     app[POOL] = pool = await create_pool(dsn)
-    app[INTAKE] = Intake(pool=pool, catalog=app[CATALOG], hub_key=app[HUB_KEY], hub_id=settings.hub_id)
+    app[INTAKE] = Intake(
+        pool=pool, catalog=app[CATALOG], hub_key=app[HUB_KEY], hub_id=settings.hub_id, policies=app[POLICIES]
+    )
     try:
         yield
     finally:
@@ -135,6 +143,15 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             await worker.stop()
+
+
+async def _clocks(app: web.Application) -> AsyncIterator[None]:
+    worker = ClockWorker(app[POOL], app[INTAKE], app[CLOCK], app[SETTINGS].clock_poll_interval)
+    await worker.start()
+    try:
+        yield
+    finally:
+        await worker.stop()
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from hub.core.clock import Clock
 from hub.core.jose import PrivateSigningJwk
+from hub.core.policy import PolicyBook
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker
 from hub.services.intake import Intake
@@ -21,4 +22,5 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 INTAKE = web.AppKey("intake", Intake)
 NOTIFIER = web.AppKey("notifier", InboxNotifier)
 DSN = web.AppKey("dsn", str)
+POLICIES = web.AppKey("policies", PolicyBook)
 WORKER = web.AppKey("worker", DeliveryWorker)

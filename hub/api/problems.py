@@ -49,6 +49,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-case": (422, "Reply to an unknown case"),
     "invalid-reply": (422, "Reply to a message outside the case"),
     "unknown-message": (422, "Unknown message"),
+    "unroutable": (422, "No recipient found for the routing selector"),
+    "ambiguous-route": (422, "The routing selector matches several recipients"),
+    "hub-only-type": (422, "Only the hub issues this message type"),
+    "case-closed": (409, "The case is closed"),
     "internal-error": (500, "Internal error"),
     "service-unavailable": (503, "Service unavailable"),
 }

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from hub.cli import deliveries, operator, participant
+from hub.cli import cases, deliveries, operator, participant
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
 from hub.store.directory import PARTICIPANT_KINDS
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _directory_commands(commands)
     deliveries.add_commands(commands)
+    cases.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -63,6 +64,18 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("--jwk", required=True, help="the public JWK file")
     add.add_argument("--endpoint", help="push delivery URL")
     add.add_argument("--accepts", help="comma-separated message types (default depends on --kind)")
+    add.add_argument("--domain", action="append", help="a domain the platform serves (repeat for more)")
+    add.add_argument("--trusted-flagger", action="store_true", help="DSA Art. 22 trusted flagger status")
+    update = participants.add_parser(
+        "update", help="change domains, trusted-flagger status, endpoint, accepts"
+    )
+    update.add_argument("id")
+    update.add_argument("--add-domain", action="append")
+    update.add_argument("--remove-domain", action="append")
+    update.add_argument("--trusted-flagger", choices=("yes", "no"))
+    update.add_argument("--endpoint", help="push delivery URL")
+    update.add_argument("--no-endpoint", action="store_true", help="stop pushing: use the pull inbox")
+    update.add_argument("--accepts", help="comma-separated message types")
     participants.add_parser("list")
     participants.add_parser("show").add_argument("id")
     add_key = participants.add_parser("add-key", help="add another public key (rotation, encryption)")
@@ -112,6 +125,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "participants": operator.cmd_participants,
         "worker": deliveries.cmd_worker,
         "deliveries": deliveries.cmd_deliveries,
+        "cases": cases.cmd_cases,
     }[args.command]
     return handler(args, Settings.from_env())
 

@@ -157,6 +157,8 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
             country=args.country.upper(),
             endpoint=args.endpoint,
             accepts=[a.strip() for a in accepts if a.strip()],
+            domains=args.domain or [],
+            trusted_flagger=args.trusted_flagger,
         )
         await directory.add_key(conn, participant_id=args.id, jwk=jwk.to_dict())
     return {"added": args.id, "kid": jwk.kid}
@@ -191,6 +193,8 @@ async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         "country": participant.country,
         "endpoint": participant.endpoint,
         "accepts": list(participant.accepts),
+        "domains": list(participant.domains),
+        "trusted_flagger": participant.trusted_flagger,
         "keys": keys,
     }
 
@@ -207,12 +211,29 @@ async def _add_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     return {"participant": args.id, "added_kid": jwk.kid}
 
 
+async def _update(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    if args.endpoint and args.no_endpoint:
+        raise CliError("give --endpoint or --no-endpoint, not both", exit_code=2)
+    await directory.update_participant(
+        conn,
+        args.id,
+        add_domains=args.add_domain or [],
+        remove_domains=args.remove_domain or [],
+        trusted_flagger=None if args.trusted_flagger is None else args.trusted_flagger == "yes",
+        endpoint=args.endpoint,
+        clear_endpoint=args.no_endpoint,
+        accepts=None if args.accepts is None else [a.strip() for a in args.accepts.split(",") if a.strip()],
+    )
+    return await _show(conn, args)
+
+
 async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     await directory.revoke_key(conn, participant_id=args.id, kid=args.kid, reason=args.reason)
     return {"participant": args.id, "revoked_kid": args.kid}
 
 
 _PARTICIPANT_ACTIONS = {
+    "update": _update,
     "add": _add,
     "list": _list,
     "show": _show,

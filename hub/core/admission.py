@@ -6,10 +6,16 @@ parties locked) and applies the returned plan in one transaction. Rules:
 - a new referral (takedown-request, assistance-request) opens a case; each recipient must be in the
   directory and accept that type; a takedown request that may depict a minor is refused: it is child
   sexual abuse material and belongs to the CSAM channel, never to the NCII path;
-- an acknowledgement or status-update comes from a recipient of the case, answers a message of that
-  case, and moves the sender's state;
-- a withdrawal comes from the case's originator and moves each addressed recipient to `withdrawn`;
-- every message of a case is addressed only to parties of that case.
+- every other message joins a case, comes from a party to it, is addressed to parties, and answers (if
+  it names one) a message of that case; a closed case takes only deletion confirmations;
+- acknowledgement and status-update come from a recipient and move its state; withdrawal and
+  case-closure come from the originator; information-request comes from a recipient (to the originator)
+  or from a law-enforcement liaison the case was shared with (to a recipient); information-response
+  answers an information-request; counter-notice passes an uploader's appeal on; deletion-confirmation
+  answers a withdrawal; escalation is the hub's own and never accepted from a participant.
+
+Besides state moves, a plan says which of the sender's legal clocks its message meets (an
+acknowledgement meets `acknowledge`, a decision `act`...) and whose clocks it cancels.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class DirectoryEntry:
 class Party:
     role: str  # originator | recipient | shared
     state: RecipientState | None = None
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,9 @@ class CaseSnapshot:
     id: UUID
     opened_by: str
     parties: Mapping[str, Party]
-    message_ids: frozenset[UUID]
+    message_types: Mapping[UUID, str]
+    closed: bool = False
+    jurisdictions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,11 @@ class Admission:
     opens_case: bool
     recipients: tuple[str, ...]
     transitions: tuple[Transition, ...] = field(default=())
+    meets: tuple[str, ...] = ()  # clock kinds the sender owed and this message answers
+    cancels_for: tuple[str, ...] = ()  # participants whose open clocks end (withdrawal, closure)
+    closes: bool = False
+    confirms_deletion: bool = False
+    requests_deletion: bool = False
 
 
 def admit(
@@ -75,6 +89,8 @@ def admit(
 ) -> Admission:
     if envelope.opens_case:
         return _admit_referral(envelope, directory, new_case_id)
+    if envelope.type == "escalation":
+        raise Refusal("hub-only-type", "escalations are issued by the hub itself, never by a participant")
     if case is None:
         raise Refusal("unknown-case", "the message names a case the hub does not know")
     return _admit_case_message(envelope, case)
@@ -106,20 +122,12 @@ def _check_recipient(envelope: Envelope, entry: DirectoryEntry | None, recipient
         )
 
 
-def _reply_target(message_type: str, body: Mapping[str, Any]) -> RecipientState | None:
-    """The state an answer of this type moves its sender to (an in-review update implies receipt)."""
-    if message_type == "acknowledgement":
-        return RecipientState.ACKNOWLEDGED
-    if message_type == "status-update":
-        decided = {"actioned": RecipientState.ACTIONED, "declined": RecipientState.DECLINED}
-        return decided.get(str(body.get("status")), RecipientState.ACKNOWLEDGED)
-    return None
-
-
 def _admit_case_message(envelope: Envelope, case: CaseSnapshot) -> Admission:
     sender = case.parties.get(envelope.sender)
-    if sender is None or sender.role == "shared":
-        raise Refusal("not-a-party", "only the sender or a recipient of a case may write to it")
+    if sender is None:
+        raise Refusal("not-a-party", "only the parties to a case may write to it")
+    if case.closed and envelope.type != "deletion-confirmation":
+        raise Refusal("case-closed", "the case is closed: only deletion confirmations are still taken")
     for recipient in envelope.to:
         if recipient == envelope.sender:
             raise Refusal(
@@ -129,20 +137,37 @@ def _admit_case_message(envelope: Envelope, case: CaseSnapshot) -> Admission:
             raise Refusal(
                 "unknown-recipient", f"'{recipient}' is not a party to this case", recipient=recipient
             )
-    if envelope.in_reply_to is not None and envelope.in_reply_to not in case.message_ids:
+    if envelope.in_reply_to is not None and envelope.in_reply_to not in case.message_types:
         raise Refusal("invalid-reply", "in_reply_to names no message of this case")
-    if envelope.type == "withdrawal":
-        return _admit_withdrawal(envelope, case)
-    target = _reply_target(envelope.type, envelope.body)
-    if target is None or sender.role != "recipient" or sender.state is None:
+    handler = _HANDLERS.get(envelope.type)
+    if handler is None:
+        raise Refusal("not-a-party", f"'{envelope.type}' has no place in a case")
+    return handler(envelope, case, sender)
+
+
+def _base(envelope: Envelope, case: CaseSnapshot, **effects: Any) -> Admission:
+    return Admission(case_id=case.id, opens_case=False, recipients=envelope.to, **effects)
+
+
+def _require(condition: bool, detail: str) -> None:
+    if not condition:
+        raise Refusal("not-a-party", detail)
+
+
+def _answer(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+    """acknowledgement or status-update from a recipient: moves its state, meets its clocks."""
+    if sender.role != "recipient" or sender.state is None:
         raise Refusal("not-a-party", f"only a recipient of the case may send '{envelope.type}'")
-    moves = _moves(envelope.sender, sender.state, target)
-    return Admission(case_id=case.id, opens_case=False, recipients=envelope.to, transitions=moves)
+    target = RecipientState.ACKNOWLEDGED
+    meets: tuple[str, ...] = ("acknowledge",)
+    if envelope.type == "status-update" and envelope.body.get("status") in ("actioned", "declined"):
+        target = RecipientState(str(envelope.body["status"]))
+        meets = ("acknowledge", "act")
+    return _base(envelope, case, transitions=_moves(envelope.sender, sender.state, target), meets=meets)
 
 
-def _admit_withdrawal(envelope: Envelope, case: CaseSnapshot) -> Admission:
-    if case.opened_by != envelope.sender:
-        raise Refusal("not-a-party", "only the participant who opened the case may withdraw it")
+def _withdrawal(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+    _require(case.opened_by == envelope.sender, "only the participant who opened the case may withdraw it")
     moves: list[Transition] = []
     for recipient in envelope.to:
         party = case.parties[recipient]
@@ -151,7 +176,62 @@ def _admit_withdrawal(envelope: Envelope, case: CaseSnapshot) -> Admission:
                 "invalid-recipient", f"'{recipient}' is not a recipient of this case", recipient=recipient
             )
         moves.extend(_moves(recipient, party.state, RecipientState.WITHDRAWN))
-    return Admission(case_id=case.id, opens_case=False, recipients=envelope.to, transitions=tuple(moves))
+    return _base(envelope, case, transitions=tuple(moves), cancels_for=envelope.to, requests_deletion=True)
+
+
+def _information_request(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+    if sender.role == "recipient":  # the platform asks the originator for more: it has the referral
+        _require(set(envelope.to) <= {case.opened_by}, "a recipient asks the case's originator")
+        return _base(envelope, case, meets=("acknowledge",))
+    liaison = sender.role == "shared" and sender.kind == "law-enforcement"
+    asks_recipients = all(case.parties[r].role == "recipient" for r in envelope.to)
+    _require(
+        liaison and asks_recipients,
+        "an information request comes from a recipient, or from a police liaison to a recipient",
+    )
+    return _base(envelope, case)
+
+
+def _information_response(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+    replied = case.message_types.get(envelope.in_reply_to) if envelope.in_reply_to else None
+    if replied != "information-request":
+        raise Refusal("invalid-reply", "an information-response answers an information-request of this case")
+    _require(sender.role in ("originator", "recipient"), "only the party that was asked may respond")
+    return _base(envelope, case, meets=("respond",))
+
+
+def _counter_notice(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+    _require(sender.role == "recipient", "a counter-notice is passed on by a recipient of the case")
+    return _base(envelope, case)
+
+
+def _deletion_confirmation(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+    replied = case.message_types.get(envelope.in_reply_to) if envelope.in_reply_to else None
+    if replied != "withdrawal":
+        raise Refusal("invalid-reply", "a deletion-confirmation answers a withdrawal of this case")
+    _require(
+        sender.role == "recipient" and sender.state is RecipientState.WITHDRAWN,
+        "only a recipient the case was withdrawn from confirms deletion",
+    )
+    return _base(envelope, case, meets=("confirm_deletion",), confirms_deletion=True)
+
+
+def _closure(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+    _require(case.opened_by == envelope.sender, "only the participant who opened the case may close it")
+    everyone = tuple(p for p, party in case.parties.items() if party.role == "recipient")
+    return _base(envelope, case, closes=True, cancels_for=everyone)
+
+
+_HANDLERS = {
+    "acknowledgement": _answer,
+    "status-update": _answer,
+    "withdrawal": _withdrawal,
+    "information-request": _information_request,
+    "information-response": _information_response,
+    "counter-notice": _counter_notice,
+    "deletion-confirmation": _deletion_confirmation,
+    "case-closure": _closure,
+}
 
 
 def _moves(participant: str, current: RecipientState, target: RecipientState) -> tuple[Transition, ...]:

@@ -24,6 +24,7 @@ class Envelope:
     in_reply_to: UUID | None
     created_at: datetime
     body: Mapping[str, Any]
+    route: Mapping[str, Any] | None = None
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Envelope:
@@ -34,11 +35,12 @@ class Envelope:
             type=payload["type"],
             version=payload["version"],
             sender=payload["from"],
-            to=tuple(payload["to"]),
+            to=tuple(payload.get("to", ())),
             case=UUID(case) if case else None,
             in_reply_to=UUID(reply) if reply else None,
             created_at=parse_rfc3339(payload["created_at"]),
             body=payload["body"],
+            route=payload.get("route"),
         )
 
     @property

@@ -7,7 +7,7 @@ not learn about another's handling). Anyone else is refused.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,12 +16,14 @@ import asyncpg
 from hub.core.case_state import RecipientState, case_status
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
-from hub.store import directory
-from hub.store.messages import record_event
+from hub.store import deadlines, directory
+from hub.store.events import record_event
 from hub.store.queries import query
 
 
-async def read_case(pool: asyncpg.Pool, case_id: UUID, caller: str) -> dict[str, Any]:
+async def read_case(
+    pool: asyncpg.Pool, case_id: UUID, caller: str, now: datetime | None = None
+) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         case = await conn.fetchrow(query("get_case"), case_id)
         if case is None:
@@ -33,20 +35,29 @@ async def read_case(pool: asyncpg.Pool, case_id: UUID, caller: str) -> dict[str,
                 "not-a-party", "only the parties to a case and those it was shared with may read it"
             )
         events = await conn.fetch(query("case_events"), case_id)
+        clocks = await deadlines.case_deadlines(conn, case_id)
     sees_all = role in ("originator", "shared")
+    now = now or datetime.now(UTC)
+    owed = [d for d in clocks if sees_all or d["recipient_id"] == caller]
     recipients = [
-        {"participant_id": p["participant_id"], "state": p["state"], "since": rfc3339(p["state_changed_at"])}
+        _recipient_view(p, [d for d in owed if d["recipient_id"] == p["participant_id"]], now)
         for p in parties
         if p["role"] == "recipient" and (sees_all or p["participant_id"] == caller)
     ]
-    return {
+    status = case_status(RecipientState(r["state"]) for r in recipients)
+    view: dict[str, Any] = {
         "case_id": str(case_id),
         "case_type": case["case_type"],
         "opened_by": case["opened_by"],
         "opened_at": rfc3339(case["opened_at"]),
-        "status": case_status(RecipientState(r["state"]) for r in recipients),
+        "status": "closed" if case["closed_at"] is not None else status,
+        "jurisdictions": list(case["jurisdictions"]),
+        "overdue": any(_overdue(d, now) for d in owed),
         "your_role": role,
         "recipients": recipients,
+        "deadlines_owed_by_originator": [
+            _deadline_view(d, now) for d in owed if d["recipient_id"] == case["opened_by"]
+        ],
         "shared_with": [
             {
                 "participant_id": p["participant_id"],
@@ -58,6 +69,56 @@ async def read_case(pool: asyncpg.Pool, case_id: UUID, caller: str) -> dict[str,
         ],
         "timeline": [_event_view(e) for e in events if sees_all or _concerns(e, caller)],
     }
+    if case["closed_at"] is not None:
+        view["closed"] = {
+            "at": rfc3339(case["closed_at"]),
+            "by": case["closed_by"],
+            "reason": case["close_reason"],
+        }
+    return view
+
+
+def _overdue(deadline: asyncpg.Record, now: datetime) -> bool:
+    if deadline["state"] == "breached":
+        return deadline["answered_late_at"] is None
+    return bool(deadline["state"] == "open" and deadline["due_at"] <= now)
+
+
+def _deadline_view(deadline: asyncpg.Record, now: datetime) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "deadline": deadline["kind"],
+        "state": deadline["state"],
+        "due_at": rfc3339(deadline["due_at"]),
+        "told_at": rfc3339(deadline["started_at"]),
+        "overdue": _overdue(deadline, now),
+        "jurisdiction": deadline["jurisdiction"],
+        "rule": deadline["rule_id"],
+        "legal_basis": deadline["legal_basis"],
+        "message_id": str(deadline["message_id"]),
+    }
+    for name in ("met_at", "breached_at", "answered_late_at", "cancelled_at"):
+        if deadline[name] is not None:
+            view[name] = rfc3339(deadline[name])
+    if deadline["escalation_id"] is not None:
+        view["escalation_id"] = str(deadline["escalation_id"])
+    return view
+
+
+def _recipient_view(party: asyncpg.Record, clocks: list[asyncpg.Record], now: datetime) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "participant_id": party["participant_id"],
+        "state": party["state"],
+        "since": rfc3339(party["state_changed_at"]),
+        "deadlines": [_deadline_view(d, now) for d in clocks],
+    }
+    if party["deletion_requested_at"] is not None:
+        view["deletion"] = {
+            "requested_at": rfc3339(party["deletion_requested_at"]),
+            "confirmed": party["deletion_confirmed_at"] is not None,
+        }
+        if party["deletion_confirmed_at"] is not None:
+            view["deletion"]["confirmed_at"] = rfc3339(party["deletion_confirmed_at"])
+    return view
 
 
 def _concerns(event: asyncpg.Record, caller: str) -> bool:

@@ -13,7 +13,7 @@ digest) gets the receipt it got the first time; the same id with other content i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -33,8 +33,10 @@ from hub.core.jose import (
     sha256_hex,
     verify_signature,
 )
+from hub.core.policy import Clock, PolicyBook
 from hub.core.receipt import sign_receipt
 from hub.core.refusal import Refusal
+from hub.core.routing import resolve_route
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.store import directory, messages
 from hub.store.database import Conn
@@ -49,6 +51,7 @@ class Intake:
     catalog: TemplateCatalog
     hub_key: PrivateSigningJwk
     hub_id: str
+    policies: PolicyBook = field(default_factory=lambda: PolicyBook(()))
 
 
 @dataclass(frozen=True)
@@ -129,16 +132,20 @@ def _validated_envelope(catalog: TemplateCatalog, payload: dict[str, Any]) -> En
 
 
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
-    env = signed.envelope
     async with conn.transaction():
         replay = await _replay(conn, signed)
         if replay is not None:
             return replay
+        env = await _routed(conn, signed.envelope)
+        signed = replace(signed, envelope=env)
         if env.opens_case:
             snapshot, known = None, await messages.load_directory(conn, env.to)
+            jurisdictions = jurisdictions_of(env)
         else:
-            snapshot, known = (await messages.load_case(conn, env.case) if env.case else None), {}
+            snapshot = await messages.load_case(conn, env.case) if env.case else None
+            known, jurisdictions = {}, snapshot.jurisdictions if snapshot else ()
         plan = admit(env, known, snapshot, uuid4())
+        clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions)
         receipt = sign_receipt(
             intake.hub_key,
             hub_id=intake.hub_id,
@@ -150,7 +157,7 @@ async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) ->
             payload_sha256=signed.payload_sha256,
             accepted_at=signed.accepted_at,
         )
-        await messages.record_message(conn, signed, plan, receipt)
+        await messages.record_message(conn, signed, plan, receipt, clocks, jurisdictions)
     log.info(
         "message.accepted",
         message_id=str(env.id),
@@ -161,6 +168,57 @@ async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) ->
         transitions=[f"{t.participant}:{t.from_state or '-'}->{t.to_state}" for t in plan.transitions],
     )
     return Accepted(receipt=receipt, replayed=False)
+
+
+def jurisdictions_of(envelope: Envelope) -> tuple[str, ...]:
+    """The jurisdictions whose laws a new case falls under: those the referral names, else the
+    victim's country of residence (assistance requests)."""
+    named = envelope.body.get("jurisdictions")
+    if isinstance(named, list):
+        return tuple(str(j) for j in named)
+    residence = envelope.body.get("country_of_residence")
+    return (str(residence),) if residence else ()
+
+
+async def _routed(conn: Conn, envelope: Envelope) -> Envelope:
+    """Resolve a routing selector to recipients; a message naming its recipients is left as it is."""
+    if envelope.route is None:
+        return envelope
+    if envelope.route.get("by") == "content" and envelope.type != "takedown-request":
+        raise Refusal("unroutable", "routing by content needs the content locators of a takedown request")
+    if not envelope.opens_case:
+        raise Refusal(
+            "unroutable", "a routing selector opens a case; a message on a case names its recipients"
+        )
+    candidates = await messages.route_candidates(conn, envelope.route, envelope.body)
+    return replace(envelope, to=resolve_route(envelope.route, envelope.body, candidates, envelope.sender))
+
+
+async def _clocks(
+    policies: PolicyBook,
+    conn: Conn,
+    env: Envelope,
+    recipients: tuple[str, ...],
+    jurisdictions: tuple[str, ...],
+) -> dict[str, list[Clock]]:
+    if not jurisdictions or not policies.rules:
+        return {}
+    facts = await messages.participant_facts(conn, [env.sender, *recipients])
+    sender = facts.get(env.sender)
+    if sender is None:
+        return {}
+    return {
+        recipient: policies.clocks_for(
+            message_type=env.type,
+            recipient_kind=facts[recipient].kind,
+            sender_kind=sender.kind,
+            body=env.body,
+            jurisdictions=jurisdictions,
+            trusted_flagger=sender.trusted_flagger,
+        )
+        for recipient in recipients
+        if recipient in facts
+    }
 
 
 async def _replay(conn: Conn, signed: messages.SignedMessage) -> Accepted | None:

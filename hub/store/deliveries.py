@@ -15,8 +15,10 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.store import deadlines
 from hub.store.database import Conn
-from hub.store.messages import record_event, record_retrieval
+from hub.store.events import record_event
+from hub.store.messages import record_retrieval
 from hub.store.queries import query
 
 HUB_ACTOR = "hub"
@@ -109,15 +111,14 @@ async def _attempt(conn: Conn, record: AttemptRecord) -> None:
 
 
 async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: str) -> bool:
-    """Record a successful push; False if the lease was lost (another worker owns the delivery now)."""
+    """Record a successful push; False if the lease was lost (another worker owns the delivery now).
+    The recipient is told now: the legal clocks held on the delivery start."""
     d, at = record.delivery, record.finished_at
     async with pool.acquire() as conn, conn.transaction():
-        if (
-            await conn.fetchval(
-                query("finish_delivered"), d.seq, d.lease_token, at, evidence, record.http_status
-            )
-            is None
-        ):
+        row = await conn.fetchrow(
+            query("finish_delivered"), d.seq, d.lease_token, at, evidence, record.http_status
+        )
+        if row is None:
             return False
         await _attempt(conn, record)
         await conn.execute(query("destination_succeeded"), d.recipient_id, at)
@@ -131,6 +132,16 @@ async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: 
             evidence=evidence,
             channel="push",
         )
+        held = [deadlines.clock_from_json(c) for c in row["clocks"] or []]
+        if held:
+            await deadlines.start_clocks(
+                conn,
+                case_id=d.case_id,
+                message_id=d.message_id,
+                recipient=d.recipient_id,
+                clocks=held,
+                told_at=at,
+            )
     return True
 
 

@@ -31,6 +31,8 @@ class Participant:
     endpoint: str | None
     accepts: tuple[str, ...]
     created_at: datetime
+    domains: tuple[str, ...] = ()
+    trusted_flagger: bool = False
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Participant:
@@ -42,6 +44,8 @@ class Participant:
             endpoint=row["endpoint"],
             accepts=tuple(row["accepts"]),
             created_at=row["created_at"],
+            domains=tuple(row["domains"]),
+            trusted_flagger=row["trusted_flagger"],
         )
 
 
@@ -101,16 +105,77 @@ async def add_participant(
     country: str,
     endpoint: str | None,
     accepts: Sequence[str],
+    domains: Sequence[str] = (),
+    trusted_flagger: bool = False,
 ) -> None:
     check_participant_fields(participant_id, name, kind, country, endpoint)
+    clean = check_domains(domains)
+    await _check_domains_free(conn, clean, participant_id)
     try:
         await conn.execute(
-            query("insert_participant"), participant_id, name, kind, country, endpoint, list(accepts)
+            query("insert_participant"),
+            participant_id,
+            name,
+            kind,
+            country,
+            endpoint,
+            list(accepts),
+            clean,
+            trusted_flagger,
         )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"participant '{participant_id}' already exists") from None
     except asyncpg.CheckViolationError as exc:
         raise DirectoryError(f"invalid participant: {exc.constraint_name}") from None
+
+
+_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+
+
+def check_domains(domains: Sequence[str]) -> list[str]:
+    """Registered domains, lower-cased; a platform serves a domain and all its subdomains."""
+    clean = sorted({d.strip().rstrip(".").lower() for d in domains})
+    for domain in clean:
+        if not _DOMAIN.match(domain) or len(domain) > 253:
+            raise DirectoryError(f"not a domain name: {domain!r} (e.g. photos.example.com)")
+    return clean
+
+
+async def _check_domains_free(conn: Conn, domains: Sequence[str], participant_id: str) -> None:
+    """One domain, one platform: routing by content must never be ambiguous by registration."""
+    taken = await conn.fetch(query("domain_owners"), list(domains), participant_id)
+    if taken:
+        owner = taken[0]
+        raise DirectoryError(f"domain {owner['domain']} is already registered to '{owner['id']}'")
+
+
+async def update_participant(
+    conn: Conn,
+    participant_id: str,
+    *,
+    add_domains: Sequence[str] = (),
+    remove_domains: Sequence[str] = (),
+    trusted_flagger: bool | None = None,
+    endpoint: str | None = None,
+    clear_endpoint: bool = False,
+    accepts: Sequence[str] | None = None,
+) -> None:
+    added = check_domains(add_domains)
+    await _check_domains_free(conn, added, participant_id)
+    if endpoint is not None and not re.match(r"^https?://[^\s/]+", endpoint):
+        raise DirectoryError("endpoint must be an http(s) URL")
+    changed = await conn.fetchval(
+        query("update_participant"),
+        participant_id,
+        added,
+        check_domains(remove_domains),
+        trusted_flagger,
+        endpoint is not None or clear_endpoint,
+        endpoint,
+        None if accepts is None else list(accepts),
+    )
+    if changed is None:
+        raise DirectoryError(f"no participant '{participant_id}'")
 
 
 async def add_key(
@@ -136,6 +201,21 @@ async def add_key(
 async def revoke_key(conn: Conn, *, participant_id: str, kid: str, reason: str) -> None:
     if await conn.fetchval(query("revoke_key"), kid, participant_id, reason) is None:
         raise DirectoryError(f"participant '{participant_id}' has no unrevoked key '{kid}'")
+
+
+async def ensure_hub_participant(conn: Conn, hub_id: str, public_jwk: dict[str, Any]) -> None:
+    """The hub is in its own directory (kind `hub`) with its signing key, because it sends messages of
+    its own (escalations). Refuses a hub id that an ordinary participant already holds."""
+    existing = await get_participant(conn, hub_id)
+    if existing is not None and existing.kind != "hub":
+        raise DirectoryError(f"HUB_ID '{hub_id}' is the id of a registered {existing.kind}: choose another")
+    async with conn.transaction():
+        if existing is None:
+            await conn.execute(
+                query("insert_participant"), hub_id, "Referral hub", "hub", "ZZ", None, [], None, None
+            )
+        if await get_key(conn, public_jwk["kid"]) is None:
+            await conn.execute(query("insert_key"), public_jwk["kid"], hub_id, "sig", public_jwk, None, None)
 
 
 async def get_participant(conn: Conn | asyncpg.Pool, participant_id: str) -> Participant | None:

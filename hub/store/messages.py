@@ -7,15 +7,22 @@ records the decision here. Recipients' inboxes are woken with NOTIFY, sent on co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+import asyncpg
 
 from hub.core.admission import Admission, CaseSnapshot, DirectoryEntry, Party
 from hub.core.case_state import RecipientState, next_state
 from hub.core.envelope import NEW_REFERRAL_TYPES, Envelope
+from hub.core.policy import Clock
+from hub.core.routing import RouteCandidate, content_hosts
+from hub.store import deadlines
 from hub.store.database import Conn
+from hub.store.events import record_event
 from hub.store.queries import query
 
 
@@ -50,22 +57,63 @@ async def load_directory(conn: Conn, ids: Sequence[str]) -> dict[str, DirectoryE
     }
 
 
+@dataclass(frozen=True)
+class ParticipantFacts:
+    kind: str
+    country: str
+    trusted_flagger: bool
+
+
+async def participant_facts(conn: Conn, ids: Sequence[str]) -> dict[str, ParticipantFacts]:
+    rows = await conn.fetch(query("participant_facts"), list(ids))
+    return {row["id"]: ParticipantFacts(row["kind"], row["country"], row["trusted_flagger"]) for row in rows}
+
+
+async def route_candidates(
+    conn: Conn, route: Mapping[str, Any], body: Mapping[str, Any]
+) -> list[RouteCandidate]:
+    if route.get("by") == "content":
+        rows = await conn.fetch(query("platforms_serving"), content_hosts(body))
+    else:
+        rows = await conn.fetch(
+            query("participants_of_kind"), str(route.get("kind")), str(route.get("country"))
+        )
+    return [RouteCandidate(row["id"], row["kind"], row["country"], tuple(row["domains"])) for row in rows]
+
+
 async def load_case(conn: Conn, case_id: UUID) -> CaseSnapshot | None:
     case = await conn.fetchrow(query("get_case"), case_id)
     if case is None:
         return None
     parties = {
-        row["participant_id"]: Party(row["role"], RecipientState(row["state"]) if row["state"] else None)
+        row["participant_id"]: Party(
+            row["role"], RecipientState(row["state"]) if row["state"] else None, row["kind"]
+        )
         for row in await conn.fetch(query("lock_case_parties"), case_id)
     }
-    message_ids = frozenset(row["id"] for row in await conn.fetch(query("case_message_ids"), case_id))
-    return CaseSnapshot(id=case_id, opened_by=case["opened_by"], parties=parties, message_ids=message_ids)
+    types = {row["id"]: row["message_type"] for row in await conn.fetch(query("case_message_ids"), case_id)}
+    return CaseSnapshot(
+        id=case_id,
+        opened_by=case["opened_by"],
+        parties=parties,
+        message_types=types,
+        closed=case["closed_at"] is not None,
+        jurisdictions=tuple(case["jurisdictions"]),
+    )
 
 
-async def record_message(conn: Conn, message: SignedMessage, plan: Admission, receipt: str) -> None:
+async def record_message(
+    conn: Conn,
+    message: SignedMessage,
+    plan: Admission,
+    receipt: str,
+    clocks: Mapping[str, Sequence[Clock]] | None = None,
+    jurisdictions: Sequence[str] = (),
+) -> None:
+    """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline."""
     env, at = message.envelope, message.accepted_at
     if plan.opens_case:
-        await conn.execute(query("insert_case"), plan.case_id, env.sender, env.type, at)
+        await conn.execute(query("insert_case"), plan.case_id, env.sender, env.type, at, list(jurisdictions))
         await conn.execute(
             query("insert_party"), plan.case_id, env.sender, "originator", None, env.sender, at
         )
@@ -97,13 +145,73 @@ async def record_message(conn: Conn, message: SignedMessage, plan: Admission, re
     )
     for move in plan.transitions:
         await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
+    await apply_lifecycle(conn, plan, env, at)
     rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at)
+    await _start_or_hold_clocks(conn, plan.case_id, env.id, rows, clocks or {}, at)
     channels = {row["channel"] for row in rows}
     if "push" in channels:
         await conn.execute(query("ensure_destinations"), list(plan.recipients))
         await conn.execute(query("notify_delivery"))
     if "pull" in channels:
         await conn.execute(query("notify_inbox"), list(plan.recipients))
+
+
+async def _start_or_hold_clocks(
+    conn: Conn,
+    case_id: UUID,
+    message_id: UUID,
+    deliveries: Sequence[asyncpg.Record],
+    clocks: Mapping[str, Sequence[Clock]],
+    at: datetime,
+) -> None:
+    """A pull recipient is told now (the message is in its inbox); a push recipient when the push
+    succeeds, so its clocks wait on the delivery row until then."""
+    for row in deliveries:
+        owed = clocks.get(row["recipient_id"], ())
+        if not owed:
+            continue
+        if row["channel"] == "pull":
+            await deadlines.start_clocks(
+                conn,
+                case_id=case_id,
+                message_id=message_id,
+                recipient=row["recipient_id"],
+                clocks=owed,
+                told_at=at,
+            )
+        else:
+            await conn.execute(query("hold_clocks"), row["seq"], [deadlines.clock_to_json(c) for c in owed])
+
+
+async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: datetime) -> None:
+    """Clocks met or cancelled, deletion requested or confirmed, the case closed."""
+    if plan.meets:
+        await deadlines.meet(
+            conn, case_id=plan.case_id, participant=env.sender, kinds=plan.meets, message_id=env.id, at=at
+        )
+    if plan.cancels_for:
+        keep = () if plan.closes else ("confirm_deletion",)
+        await deadlines.cancel(
+            conn, case_id=plan.case_id, participants=plan.cancels_for, at=at, actor=env.sender, keep=keep
+        )
+    if plan.requests_deletion:
+        await conn.execute(query("request_deletion"), plan.case_id, list(plan.recipients), at)
+    if plan.confirms_deletion:
+        await conn.execute(query("confirm_deletion"), plan.case_id, env.sender, at)
+        await record_event(
+            conn, plan.case_id, at, "deletion.confirmed", env.sender, subject=env.sender, message_id=env.id
+        )
+    if plan.closes:
+        await conn.execute(query("close_case"), plan.case_id, at, env.sender, str(env.body.get("reason", "")))
+        await record_event(
+            conn,
+            plan.case_id,
+            at,
+            "case.closed",
+            env.sender,
+            message_id=env.id,
+            detail={"reason": str(env.body.get("reason", ""))},
+        )
 
 
 async def record_retrieval(
@@ -170,31 +278,4 @@ async def _apply_transition(
         message_id=env.id,
         from_state=from_state,
         to_state=to_state,
-    )
-
-
-async def record_event(
-    conn: Conn,
-    case_id: UUID,
-    at: datetime,
-    event: str,
-    actor: str,
-    *,
-    subject: str | None = None,
-    message_id: UUID | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    detail: dict[str, object] | None = None,
-) -> None:
-    await conn.execute(
-        query("insert_event"),
-        case_id,
-        at,
-        event,
-        actor,
-        subject,
-        message_id,
-        None if from_state is None else str(from_state),
-        None if to_state is None else str(to_state),
-        detail or {},
     )

@@ -11,6 +11,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/messages", messages.submit)
     app.router.add_get("/v1/inbox", inbox.read)
     app.router.add_post("/v1/inbox/ack", inbox.ack)
+    app.router.add_get("/v1/cases", cases.list_all)
     app.router.add_get("/v1/cases/{case_id}", cases.read)
     app.router.add_post("/v1/cases/{case_id}/shares", cases.share)
     app.router.add_get("/v1/participants", directory.list_all)

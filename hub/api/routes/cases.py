@@ -7,8 +7,9 @@ from uuid import UUID
 from aiohttp import web
 
 from hub.api.keys import CLOCK, POOL
-from hub.api.request import caller_of, json_body
+from hub.api.request import caller_of, int_parameter, json_body
 from hub.core.refusal import Refusal
+from hub.services.case_list import CaseFilter, list_cases
 from hub.services.cases import read_case, share_case
 
 
@@ -21,7 +22,32 @@ def _case_id(request: web.Request) -> UUID:
 
 async def read(request: web.Request) -> web.Response:
     caller = await caller_of(request)
-    return web.json_response(await read_case(request.app[POOL], _case_id(request), caller.participant_id))
+    app = request.app
+    return web.json_response(
+        await read_case(app[POOL], _case_id(request), caller.participant_id, app[CLOCK]())
+    )
+
+
+async def list_all(request: web.Request) -> web.Response:
+    caller = await caller_of(request)
+    overdue = request.query.get("overdue")
+    if overdue not in (None, "true", "false"):
+        raise Refusal("invalid-parameter", "overdue must be true or false", parameter="overdue")
+    filters = CaseFilter(
+        status=request.query.get("state"),
+        overdue=None if overdue is None else overdue == "true",
+        country=request.query.get("country"),
+        recipient=request.query.get("recipient"),
+    )
+    listing = await list_cases(
+        request.app[POOL],
+        viewer=caller.participant_id,
+        filters=filters,
+        cursor=request.query.get("cursor"),
+        limit=int_parameter(request, "limit", 50, 1, 200),
+        now=request.app[CLOCK](),
+    )
+    return web.json_response(listing)
 
 
 async def share(request: web.Request) -> web.Response:

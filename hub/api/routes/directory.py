@@ -39,6 +39,8 @@ def participant_view(participant: Participant) -> dict[str, Any]:
         "country": participant.country,
         "accepts": list(participant.accepts),
         "push_delivery": participant.endpoint is not None,
+        "domains": list(participant.domains),
+        "trusted_flagger": participant.trusted_flagger,
     }
 
 

@@ -50,7 +50,7 @@ UPDATE deliveries
 SET state = 'delivered', delivered_at = $3, evidence = $4, last_status = $5, last_error = NULL,
     lease_token = NULL, lease_expires_at = NULL, due_at = NULL
 WHERE seq = $1 AND lease_token = $2
-RETURNING seq;
+RETURNING seq, clocks;
 
 -- name: finish_retry
 UPDATE deliveries

@@ -1,15 +1,15 @@
 -- name: insert_participant
-INSERT INTO participants (id, name, kind, country, endpoint, accepts)
-VALUES ($1, $2, $3, $4, $5, $6);
+INSERT INTO participants (id, name, kind, country, endpoint, accepts, domains, trusted_flagger)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'), coalesce($8::boolean, false));
 
 -- name: get_participant
-SELECT id, name, kind, country, endpoint, accepts, created_at FROM participants WHERE id = $1;
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, created_at FROM participants WHERE id = $1;
 
 -- name: list_participants
-SELECT id, name, kind, country, endpoint, accepts, created_at FROM participants ORDER BY id;
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, created_at FROM participants ORDER BY id;
 
 -- name: get_participants
-SELECT id, name, kind, country, endpoint, accepts, created_at FROM participants WHERE id = ANY($1::text[]);
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, created_at FROM participants WHERE id = ANY($1::text[]);
 
 -- name: insert_key
 INSERT INTO participant_keys (kid, participant_id, use, jwk, not_before, not_after)
@@ -27,3 +27,16 @@ FROM participant_keys WHERE participant_id = $1 ORDER BY not_before, kid;
 UPDATE participant_keys SET revoked_at = now(), revocation_reason = $3
 WHERE kid = $1 AND participant_id = $2 AND revoked_at IS NULL
 RETURNING kid;
+
+-- name: update_participant
+UPDATE participants
+SET domains = ARRAY(SELECT DISTINCT d FROM unnest(array_cat(domains, $2::text[])) AS d
+                    WHERE d <> ALL($3::text[]) ORDER BY d),
+    trusted_flagger = coalesce($4, trusted_flagger),
+    endpoint = CASE WHEN $5::boolean THEN $6 ELSE endpoint END,
+    accepts = coalesce($7, accepts)
+WHERE id = $1 AND kind <> 'hub'
+RETURNING id;
+
+-- name: domain_owners
+SELECT id, domain FROM participants, unnest(domains) AS domain WHERE domain = ANY($1::text[]) AND id <> $2;

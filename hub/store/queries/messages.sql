@@ -2,16 +2,19 @@
 SELECT id, sender_id, payload_sha256, case_id, accepted_at, receipt FROM messages WHERE id = $1;
 
 -- name: insert_case
-INSERT INTO cases (id, opened_by, case_type, opened_at) VALUES ($1, $2, $3, $4);
+INSERT INTO cases (id, opened_by, case_type, opened_at, jurisdictions) VALUES ($1, $2, $3, $4, $5);
 
 -- name: get_case
-SELECT id, opened_by, case_type, opened_at, closed_at FROM cases WHERE id = $1;
+SELECT id, opened_by, case_type, opened_at, closed_at, closed_by, close_reason, jurisdictions
+FROM cases WHERE id = $1;
 
 -- name: lock_case_parties
-SELECT participant_id, role, state FROM case_parties WHERE case_id = $1 ORDER BY participant_id FOR UPDATE;
+SELECT cp.participant_id, cp.role, cp.state, p.kind
+FROM case_parties cp JOIN participants p ON p.id = cp.participant_id
+WHERE cp.case_id = $1 ORDER BY cp.participant_id FOR UPDATE OF cp;
 
 -- name: case_message_ids
-SELECT id FROM messages WHERE case_id = $1;
+SELECT id, message_type FROM messages WHERE case_id = $1;
 
 -- name: insert_message
 INSERT INTO messages (id, sender_id, kid, message_type, version, case_id, in_reply_to, recipients,
@@ -35,7 +38,7 @@ SELECT $1, p.id, $3,
        CASE WHEN p.endpoint IS NULL THEN NULL ELSE 'webhook' END,
        CASE WHEN p.endpoint IS NULL THEN NULL ELSE $3::timestamptz END
 FROM participants p WHERE p.id = ANY($2::text[])
-RETURNING channel;
+RETURNING seq, recipient_id, channel;
 
 -- name: ensure_destinations
 INSERT INTO destinations (participant_id)
@@ -54,3 +57,25 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
 
 -- name: lock_party_state
 SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2 AND role = 'recipient' FOR UPDATE;
+
+-- name: hold_clocks
+UPDATE deliveries SET clocks = $2 WHERE seq = $1;
+
+-- name: request_deletion
+UPDATE case_parties SET deletion_requested_at = $3
+WHERE case_id = $1 AND participant_id = ANY($2::text[]) AND role = 'recipient';
+
+-- name: confirm_deletion
+UPDATE case_parties SET deletion_confirmed_at = $3 WHERE case_id = $1 AND participant_id = $2;
+
+-- name: close_case
+UPDATE cases SET closed_at = $2, closed_by = $3, close_reason = $4 WHERE id = $1 AND closed_at IS NULL;
+
+-- name: participant_facts
+SELECT id, kind, country, trusted_flagger FROM participants WHERE id = ANY($1::text[]);
+
+-- name: platforms_serving
+SELECT id, kind, country, domains FROM participants WHERE kind = 'platform' AND domains && $1::text[];
+
+-- name: participants_of_kind
+SELECT id, kind, country, domains FROM participants WHERE kind = $1 AND country = $2;

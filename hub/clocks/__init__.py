@@ -1,0 +1,1 @@
+"""Legal clocks: the worker that sends reminders and, when a deadline passes, the hub's escalation."""

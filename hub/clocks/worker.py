@@ -1,0 +1,115 @@
+"""The clock worker: fires reminders and breaches of legal deadlines, exactly once, in any process.
+
+Each round takes due clocks one at a time, each in its own transaction, locked with `FOR UPDATE SKIP
+LOCKED`: the reminder or breach, its escalation message and the clock's new state commit together, so a
+clock never fires twice even with several hub processes, and a crash mid-way fires it again later
+rather than never. Clocks live in the database, so they survive restarts; times come from the injected
+clock, so tests can move time forward.
+
+Several reminders due at once (after downtime) are sent as one; a breach is final: an answer after it
+is recorded as late (`deadline.answered_late`) and the breach stays on the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+import asyncpg
+import structlog
+
+from hub.core.clock import Clock
+from hub.services.escalation import issue_escalation
+from hub.services.intake import Intake
+from hub.store.database import UNAVAILABLE, Conn
+from hub.store.events import record_event
+from hub.store.queries import query
+
+log = structlog.get_logger("hub.clocks")
+HUB_ACTOR = "hub"
+
+
+class ClockWorker:
+    def __init__(self, pool: asyncpg.Pool, intake: Intake, clock: Clock, poll_interval: float = 1.0) -> None:
+        self._pool, self._intake, self._clock, self._poll = pool, intake, clock, poll_interval
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="clocks")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+            except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+                log.warning("clocks.round_failed", error=exc.__class__.__name__)
+                await self._pool.expire_connections()
+            except Exception as exc:  # the clocks must keep running whatever one deadline does
+                log.error("clocks.round_crashed", error=exc.__class__.__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._poll)
+
+    async def run_once(self) -> int:
+        """Fire every clock due now; the number fired."""
+        fired = 0
+        while not self._stopping.is_set():
+            now = self._clock()
+            async with self._pool.acquire() as conn, conn.transaction():
+                deadline = await conn.fetchrow(query("claim_due_deadline"), now)
+                if deadline is None:
+                    return fired
+                await self._fire(conn, deadline, now)
+            fired += 1
+        return fired
+
+    async def _fire(self, conn: Conn, deadline: asyncpg.Record, now: datetime) -> None:
+        bound = log.bind(
+            case_id=str(deadline["case_id"]),
+            message_id=str(deadline["message_id"]),
+            recipient=deadline["recipient_id"],
+            deadline=deadline["kind"],
+            rule=deadline["rule_id"],
+        )
+        detail = {
+            "deadline": deadline["kind"],
+            "rule": deadline["rule_id"],
+            "due_at": deadline["due_at"].isoformat(),
+            "jurisdiction": deadline["jurisdiction"],
+            "legal_basis": deadline["legal_basis"],
+        }
+        if deadline["due_at"] <= now:
+            escalation = await issue_escalation(conn, self._intake, deadline, kind="breach", now=now)
+            await conn.execute(query("mark_breached"), deadline["id"], now, escalation)
+            await record_event(
+                conn,
+                deadline["case_id"],
+                now,
+                "deadline.breached",
+                HUB_ACTOR,
+                subject=deadline["recipient_id"],
+                message_id=escalation,
+                detail=detail,
+            )
+            bound.warning("deadline.breached")
+            return
+        remaining = [r for r in deadline["reminders"] if r > now]
+        escalation = await issue_escalation(conn, self._intake, deadline, kind="reminder", now=now)
+        await conn.execute(query("set_reminders"), deadline["id"], remaining)
+        await record_event(
+            conn,
+            deadline["case_id"],
+            now,
+            "deadline.reminder",
+            HUB_ACTOR,
+            subject=deadline["recipient_id"],
+            message_id=escalation,
+            detail=detail,
+        )
+        bound.info("deadline.reminded")

@@ -1,0 +1,105 @@
+"""Listing cases: a participant's own (as originator, recipient, or liaison they were shared with), or
+all of them for the operator; newest first, filtered by status, overdue deadlines, a recipient's country
+or a recipient, and paged with an opaque cursor (keyset: stable while new cases arrive)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.core.clock import rfc3339
+from hub.core.jose import JoseError, b64url_decode, b64url_encode
+from hub.core.refusal import Refusal
+from hub.store.database import Conn
+from hub.store.queries import query
+
+STATUSES = ("open", "actioned", "declined", "partially-actioned", "withdrawn", "closed")
+_START = (datetime.max.replace(tzinfo=UTC), UUID(int=(1 << 128) - 1))
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: str | None = None
+    overdue: bool | None = None
+    country: str | None = None
+    recipient: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise Refusal(
+                "invalid-parameter", f"state must be one of {', '.join(STATUSES)}", parameter="state"
+            )
+        if self.country is not None and not (
+            len(self.country) == 2 and self.country.isascii() and self.country.isupper()
+        ):
+            raise Refusal(
+                "invalid-parameter", "country must be an ISO 3166-1 alpha-2 code", parameter="country"
+            )
+
+
+def encode_cursor(opened_at: datetime, case_id: UUID) -> str:
+    return b64url_encode(f"{opened_at.isoformat()}|{case_id}".encode())
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID]:
+    if not cursor:
+        return _START
+    try:
+        moment, case_id = b64url_decode(cursor).decode().split("|")
+        return datetime.fromisoformat(moment), UUID(case_id)
+    except (JoseError, UnicodeDecodeError, ValueError):
+        raise Refusal(
+            "invalid-parameter", "cursor must be a value the hub returned", parameter="cursor"
+        ) from None
+
+
+async def list_cases(
+    conn: Conn | asyncpg.Pool,
+    *,
+    viewer: str | None,
+    filters: CaseFilter,
+    cursor: str | None,
+    limit: int,
+    now: datetime,
+) -> dict[str, Any]:
+    after_at, after_id = decode_cursor(cursor)
+    rows = await conn.fetch(
+        query("list_cases"),
+        viewer,
+        after_at,
+        after_id,
+        now,
+        filters.status,
+        filters.overdue,
+        filters.country,
+        filters.recipient,
+        limit,
+    )
+    cases = [_view(row, viewer) for row in rows]
+    next_cursor = encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == limit else None
+    return {"cases": cases, "next_cursor": next_cursor}
+
+
+def _view(row: asyncpg.Record, viewer: str | None) -> dict[str, Any]:
+    # In a fan-out a recipient sees only itself among the recipients.
+    recipients = list(row["recipients"])
+    if viewer is not None and row["your_role"] == "recipient":
+        recipients = [viewer]
+    view: dict[str, Any] = {
+        "case_id": str(row["id"]),
+        "case_type": row["case_type"],
+        "opened_by": row["opened_by"],
+        "opened_at": rfc3339(row["opened_at"]),
+        "status": row["status"],
+        "overdue": row["overdue"],
+        "recipients": recipients,
+    }
+    if viewer is not None:
+        view["your_role"] = row["your_role"]
+    if row["closed_at"] is not None:
+        view["closed_at"] = rfc3339(row["closed_at"])
+    return view

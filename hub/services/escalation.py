@@ -1,0 +1,107 @@
+"""Hub-issued escalations: a reminder before a legal deadline, a negative evidence after it.
+
+An escalation is an ordinary message of the `escalation` template, signed by the hub's key, stored and
+delivered like any other (inbox or push) and shown on the case's timeline. A reminder goes to the
+participant who owes the answer; a breach goes to the case's originator and, where the jurisdiction's
+policy says so, to the jurisdiction's regulators, with whom the case is then shared.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.core.admission import Admission
+from hub.core.clock import rfc3339
+from hub.core.envelope import Envelope
+from hub.core.jose import sha256_hex, sign_compact
+from hub.core.receipt import sign_receipt
+from hub.services.intake import Intake
+from hub.store import messages
+from hub.store.database import Conn
+from hub.store.events import record_event
+from hub.store.queries import query
+
+
+async def issue_escalation(
+    conn: Conn, intake: Intake, deadline: asyncpg.Record, *, kind: str, now: datetime
+) -> UUID:
+    recipient, case_id = deadline["recipient_id"], deadline["case_id"]
+    to = [recipient] if kind == "reminder" else [deadline["opened_by"]]
+    regulators: list[str] = []
+    if kind == "breach" and deadline["notify_regulator"]:
+        regulators = [r["id"] for r in await conn.fetch(query("regulators_of"), deadline["jurisdiction"])]
+        to += [r for r in regulators if r not in to and r != recipient]
+    payload = await _envelope(conn, intake, deadline, kind=kind, to=to, now=now)
+    faults = intake.catalog.validate(payload)
+    if faults:  # a bug of ours, never a participant's: refuse to sign an invalid message
+        raise RuntimeError(f"the hub built an invalid escalation: {faults[0].pointer}")
+    payload_bytes = json.dumps(payload, separators=(",", ":")).encode()
+    signed_form = sign_compact(payload_bytes, intake.hub_key)
+    envelope = Envelope.from_payload(payload)
+    digest = sha256_hex(payload_bytes)  # the receipt names the exact bytes signed
+    for regulator in regulators:
+        await _share_with(conn, case_id, regulator, intake.hub_id, now)
+    plan = Admission(case_id=case_id, opens_case=False, recipients=tuple(to))
+    receipt = sign_receipt(
+        intake.hub_key,
+        hub_id=intake.hub_id,
+        message_id=envelope.id,
+        message_type="escalation",
+        sender=intake.hub_id,
+        recipients=plan.recipients,
+        case_id=case_id,
+        payload_sha256=digest,
+        accepted_at=now,
+    )
+    signed = messages.SignedMessage(envelope, intake.hub_key.kid, signed_form.encode(), digest, now)
+    await messages.record_message(conn, signed, plan, receipt)
+    return envelope.id
+
+
+async def _envelope(
+    conn: Conn, intake: Intake, deadline: asyncpg.Record, *, kind: str, to: list[str], now: datetime
+) -> dict[str, Any]:
+    state = await conn.fetchval(query("party_state"), deadline["case_id"], deadline["recipient_id"])
+    evidence = await conn.fetchval(
+        query("delivery_evidence"), deadline["message_id"], deadline["recipient_id"]
+    )
+    body: dict[str, Any] = {
+        "kind": kind,
+        "deadline": str(deadline["kind"]).replace("_", "-"),
+        "recipient": deadline["recipient_id"],
+        "jurisdiction": deadline["jurisdiction"],
+        "rule": deadline["rule_id"],
+        "legal_basis": deadline["legal_basis"],
+        "told_at": rfc3339(deadline["started_at"]),
+        "due_at": rfc3339(deadline["due_at"]),
+        "issued_at": rfc3339(now),
+    }
+    if state is not None:
+        body["recipient_state"] = state
+    if evidence:
+        body["delivery_evidence"] = evidence
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "escalation",
+        "version": "1.0",
+        "from": intake.hub_id,
+        "to": to,
+        "case": str(deadline["case_id"]),
+        "in_reply_to": str(deadline["message_id"]),
+        "created_at": rfc3339(now),
+        "body": body,
+    }
+
+
+async def _share_with(conn: Conn, case_id: UUID, participant: str, hub_id: str, now: datetime) -> None:
+    if await conn.fetchval(query("party_role"), case_id, participant) is None:
+        await conn.execute(query("insert_party"), case_id, participant, "shared", None, hub_id, now)
+        await record_event(
+            conn, case_id, now, "case.shared", hub_id, subject=participant, detail={"reason": "escalation"}
+        )

@@ -1,0 +1,140 @@
+"""Legal clocks in the database: started when a recipient is told, met, answered late, cancelled,
+and claimed one at a time when a reminder or the due time comes (`FOR UPDATE SKIP LOCKED`), so that
+with several hub processes each reminder and each breach fires exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.core.policy import Clock
+from hub.store.database import Conn
+from hub.store.events import record_event
+from hub.store.queries import query
+
+HUB_ACTOR = "hub"
+
+
+def clock_to_json(clock: Clock) -> dict[str, Any]:
+    return {
+        "kind": clock.kind,
+        "within_s": clock.within.total_seconds(),
+        "legal_basis": clock.legal_basis,
+        "rule": clock.rule,
+        "jurisdiction": clock.jurisdiction,
+        "notify_regulator": clock.notify_regulator,
+        "reminders_before_s": [r.total_seconds() for r in clock.reminders_before],
+    }
+
+
+def clock_from_json(data: dict[str, Any]) -> Clock:
+    from datetime import timedelta
+
+    return Clock(
+        kind=data["kind"],
+        within=timedelta(seconds=data["within_s"]),
+        legal_basis=data["legal_basis"],
+        rule=data["rule"],
+        jurisdiction=data["jurisdiction"],
+        reminders_before=tuple(timedelta(seconds=s) for s in data["reminders_before_s"]),
+        notify_regulator=bool(data["notify_regulator"]),
+    )
+
+
+async def start_clocks(
+    conn: Conn, *, case_id: UUID, message_id: UUID, recipient: str, clocks: Sequence[Clock], told_at: datetime
+) -> None:
+    for clock in clocks:
+        due = told_at + clock.within
+        reminders = sorted(due - r for r in clock.reminders_before if told_at < due - r < due)
+        inserted = await conn.fetchval(
+            query("insert_deadline"),
+            case_id,
+            message_id,
+            recipient,
+            clock.kind,
+            clock.jurisdiction,
+            clock.rule,
+            clock.legal_basis,
+            clock.notify_regulator,
+            told_at,
+            due,
+            reminders,
+        )
+        if inserted is not None:
+            await record_event(
+                conn,
+                case_id,
+                told_at,
+                "deadline.started",
+                HUB_ACTOR,
+                subject=recipient,
+                message_id=message_id,
+                detail={
+                    "deadline": clock.kind,
+                    "due_at": due.isoformat(),
+                    "rule": clock.rule,
+                    "jurisdiction": clock.jurisdiction,
+                    "legal_basis": clock.legal_basis,
+                },
+            )
+
+
+async def meet(
+    conn: Conn, *, case_id: UUID, participant: str, kinds: Sequence[str], message_id: UUID, at: datetime
+) -> None:
+    """The participant's answer meets its open clocks of these kinds; a clock already breached records
+    the late answer, and stays breached."""
+    kinds = list(kinds)
+    for row in await conn.fetch(query("meet_deadlines"), case_id, participant, kinds, at, message_id):
+        await record_event(
+            conn,
+            case_id,
+            at,
+            "deadline.met",
+            participant,
+            subject=participant,
+            message_id=message_id,
+            detail={"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()},
+        )
+    for row in await conn.fetch(query("answer_late"), case_id, participant, kinds, at, message_id):
+        await record_event(
+            conn,
+            case_id,
+            at,
+            "deadline.answered_late",
+            participant,
+            subject=participant,
+            message_id=message_id,
+            detail={"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()},
+        )
+
+
+async def cancel(
+    conn: Conn,
+    *,
+    case_id: UUID,
+    participants: Sequence[str],
+    at: datetime,
+    actor: str,
+    keep: Sequence[str] = ("confirm_deletion",),
+) -> None:
+    rows = await conn.fetch(query("cancel_deadlines"), case_id, list(participants), at, list(keep))
+    for row in rows:
+        await record_event(
+            conn,
+            case_id,
+            at,
+            "deadline.cancelled",
+            actor,
+            subject=row["recipient_id"],
+            detail={"deadline": row["kind"]},
+        )
+
+
+async def case_deadlines(conn: Conn | asyncpg.Pool, case_id: UUID) -> list[asyncpg.Record]:
+    return list(await conn.fetch(query("case_deadlines"), case_id))

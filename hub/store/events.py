@@ -1,0 +1,36 @@
+"""The case timeline: one append-only row per thing that happened, in the transaction that did it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from hub.store.database import Conn
+from hub.store.queries import query
+
+
+async def record_event(
+    conn: Conn,
+    case_id: UUID,
+    at: datetime,
+    event: str,
+    actor: str,
+    *,
+    subject: str | None = None,
+    message_id: UUID | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    await conn.execute(
+        query("insert_event"),
+        case_id,
+        at,
+        event,
+        actor,
+        subject,
+        message_id,
+        None if from_state is None else str(from_state),
+        None if to_state is None else str(to_state),
+        detail or {},
+    )

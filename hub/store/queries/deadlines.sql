@@ -1,0 +1,54 @@
+-- name: insert_deadline
+INSERT INTO deadlines (case_id, message_id, recipient_id, kind, jurisdiction, rule_id, legal_basis,
+                       notify_regulator, started_at, due_at, reminders, next_fire_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+        least($10::timestamptz, coalesce(($11::timestamptz[])[1], $10::timestamptz)))
+ON CONFLICT (message_id, recipient_id, kind) DO NOTHING
+RETURNING id;
+
+-- name: meet_deadlines
+UPDATE deadlines SET state = 'met', met_at = $4, met_by = $5, next_fire_at = NULL
+WHERE case_id = $1 AND recipient_id = $2 AND kind = ANY($3::text[]) AND state = 'open'
+RETURNING id, kind, rule_id, due_at;
+
+-- name: answer_late
+UPDATE deadlines SET answered_late_at = $4, met_by = $5
+WHERE case_id = $1 AND recipient_id = $2 AND kind = ANY($3::text[]) AND state = 'breached'
+  AND answered_late_at IS NULL
+RETURNING id, kind, rule_id, due_at;
+
+-- name: cancel_deadlines
+UPDATE deadlines SET state = 'cancelled', cancelled_at = $3, next_fire_at = NULL
+WHERE case_id = $1 AND recipient_id = ANY($2::text[]) AND state = 'open' AND kind <> ALL($4::text[])
+RETURNING id, recipient_id, kind;
+
+-- name: claim_due_deadline
+-- One due clock, locked: another hub process skips it, so a reminder or breach fires once.
+SELECT d.*, m.message_type, c.opened_by
+FROM deadlines d JOIN messages m ON m.id = d.message_id JOIN cases c ON c.id = d.case_id
+WHERE d.id = (
+    SELECT id FROM deadlines WHERE state = 'open' AND next_fire_at <= $1
+    ORDER BY next_fire_at LIMIT 1 FOR UPDATE SKIP LOCKED
+);
+
+-- name: set_reminders
+UPDATE deadlines SET reminders = $2, next_fire_at = least(due_at, coalesce(($2::timestamptz[])[1], due_at))
+WHERE id = $1;
+
+-- name: mark_breached
+UPDATE deadlines SET state = 'breached', breached_at = $2, escalation_id = $3, next_fire_at = NULL
+WHERE id = $1 AND state = 'open';
+
+-- name: case_deadlines
+SELECT id, message_id, recipient_id, kind, jurisdiction, rule_id, legal_basis, started_at, due_at, state,
+       met_at, breached_at, escalation_id, answered_late_at, cancelled_at
+FROM deadlines WHERE case_id = $1 ORDER BY recipient_id, due_at, id;
+
+-- name: regulators_of
+SELECT id FROM participants WHERE kind = 'regulator' AND country = $1 ORDER BY id;
+
+-- name: delivery_evidence
+SELECT evidence FROM deliveries WHERE message_id = $1 AND recipient_id = $2;
+
+-- name: party_state
+SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2;
