@@ -218,7 +218,13 @@ async def _story(
         change = f" {event.get('from_state', '-')} -> {event['to_state']}" if "to_state" in event else ""
         subject = f" [{event['subject']}]" if "subject" in event else ""
         kind = f" ({event['message_type']})" if "message_type" in event else ""
+        if "deadline" in event:
+            kind = f" {event['deadline']}, due {event['due_at'][:16]} ({event['rule']})"
         say(f"  {event['at']}  {event['event']:<24} by {event['actor']}{subject}{change}{kind}")
+    say("\n  Legal clocks of the platform (EU law applies to this request):")
+    for deadline in case["recipients"][0]["deadlines"]:
+        say(f"  {deadline['deadline']:<12} {deadline['state']:<6} due {deadline['due_at']}")
+        say(f"      {deadline['legal_basis']}")
     if case["status"] != "actioned":
         raise RuntimeError(f"the demo ended with case status {case['status']}")
     say("\nDone: the request was signed, verified, stored, delivered, acknowledged and actioned.")
