@@ -1,16 +1,23 @@
-"""The adapter protocol: a stable name and one `deliver` that reports a typed outcome.
+"""The adapter protocol: how the hub reaches a recipient, behind one interface.
 
-An adapter never raises for a failed delivery: it returns a `DeliveryOutcome` whose verdict the worker
+An adapter has a stable `name` (what a participant's directory entry names), a frozen `config_type`
+whose `from_mapping` validates a destination's configuration (refusing a bad one with
+`AdapterConfigError` when the operator registers it, not at the first delivery), says whether it
+`pushes` (webhook, e-mail: the delivery worker calls `deliver`) or not (pull: the message waits in the
+recipient's inbox, placed there in the transaction that accepted it), and one `deliver` that reports a
+typed outcome.
+
+`deliver` never raises for a failed delivery: it returns a `DeliveryOutcome` whose verdict the worker
 acts on (delivered, retry, attention, permanent). An exception from an adapter is a bug in it; the worker
 records it as a retryable failure and carries on with the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 from uuid import UUID
 
 import aiohttp
@@ -54,11 +61,31 @@ class AdapterContext:
     clock: Clock
 
 
+class AdapterConfigError(ValueError):
+    """A destination's adapter configuration is unusable."""
+
+
+class AdapterConfig(Protocol):
+    """A frozen dataclass that validates itself from a destination's stored configuration."""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], endpoint: str | None) -> Self: ...
+
+
 class Adapter(Protocol):
     name: ClassVar[str]
+    pushes: ClassVar[bool]
+
+    @property
+    def config_type(self) -> type[AdapterConfig]: ...
 
     async def deliver(self, message: OutboundMessage, destination: Destination) -> DeliveryOutcome: ...
 
 
-class AdapterConfigError(ValueError):
-    """A destination's adapter configuration is unusable."""
+AdapterFactory = Callable[[AdapterContext], Adapter]
+
+
+def no_extra_keys(data: Mapping[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise AdapterConfigError(f"unknown configuration key(s): {', '.join(extra)}")

@@ -1,13 +1,84 @@
-"""The registry of adapters, built explicitly from a list: what a deployment can use is written here."""
+"""The registry of adapters: the built-in ones, listed here, plus those third parties publish under the
+`referral_hub.adapters` entry-point group (a callable taking an `AdapterContext` and returning an
+adapter). Nothing registers itself on import. A plugin that fails to load, or to build, is logged and
+left out: it never stops the others or the hub.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
-from adapters.base import Adapter, AdapterContext
+import structlog
+
+from adapters.base import Adapter, AdapterConfig, AdapterConfigError, AdapterContext, AdapterFactory
+from adapters.pull import PullAdapter
 from adapters.webhook import WebhookAdapter
 
+ENTRY_POINT_GROUP = "referral_hub.adapters"
+BUILT_IN: dict[str, AdapterFactory] = {"pull": PullAdapter, "webhook": WebhookAdapter}
+CONFIG_TYPES: dict[str, type[AdapterConfig]] = {
+    "pull": PullAdapter.config_type,
+    "webhook": WebhookAdapter.config_type,
+}
 
-def build_adapters(context: AdapterContext) -> Mapping[str, Adapter]:
-    adapters: list[Adapter] = [WebhookAdapter(context)]
-    return {adapter.name: adapter for adapter in adapters}
+log = structlog.get_logger("hub.adapters")
+
+
+def _register_email() -> None:
+    """The e-mail adapter needs optional libraries; it is built in when they are installed."""
+    try:
+        from adapters.email import EmailAdapter  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return
+    BUILT_IN["email"] = EmailAdapter
+    CONFIG_TYPES["email"] = EmailAdapter.config_type
+
+
+_register_email()
+
+
+def plugin_factories(points: Iterable[EntryPoint] | None = None) -> dict[str, AdapterFactory]:
+    found: dict[str, AdapterFactory] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP) if points is None else points:
+        if point.name in BUILT_IN:
+            log.warning("adapters.plugin_shadows_builtin", plugin=point.name)
+            continue
+        try:
+            found[point.name] = point.load()
+        except Exception as exc:  # a broken plugin must not stop the hub
+            log.error("adapters.plugin_failed", plugin=point.name, error=exc.__class__.__name__)
+    return found
+
+
+def build_adapters(
+    context: AdapterContext, factories: Mapping[str, AdapterFactory] | None = None
+) -> dict[str, Adapter]:
+    chosen = {**BUILT_IN, **plugin_factories()} if factories is None else dict(factories)
+    adapters: dict[str, Adapter] = {}
+    for name, factory in chosen.items():
+        try:
+            adapter = factory(context)
+        except Exception as exc:  # one adapter failing to build leaves the others working
+            log.error("adapters.build_failed", adapter=name, error=exc.__class__.__name__)
+            continue
+        if adapter.name != name:
+            log.error("adapters.name_mismatch", registered=name, adapter=adapter.name)
+            continue
+        adapters[name] = adapter
+    return adapters
+
+
+def validate_config(name: str, data: Mapping[str, Any], endpoint: str | None) -> None:
+    """Refuse an unknown adapter or a configuration its config class rejects."""
+    config_type = CONFIG_TYPES.get(name)
+    if config_type is None:
+        plugin = plugin_factories().get(name)
+        if plugin is None:
+            known = ", ".join(sorted({*CONFIG_TYPES, *plugin_factories()}))
+            raise AdapterConfigError(f"no adapter named '{name}' (known: {known})")
+        config_type = getattr(plugin, "config_type", None)
+        if config_type is None:
+            raise AdapterConfigError(f"adapter '{name}' declares no config_type")
+    config_type.from_mapping(data, endpoint)

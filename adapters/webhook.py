@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import aiohttp
 
-from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage
+from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage, no_extra_keys
 from hub.core.clock import rfc3339
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict, classify_http
 from hub.core.jose import issue_token
@@ -35,14 +36,19 @@ class WebhookConfig:
     timeout_seconds: float = 10.0
 
     @classmethod
-    def from_destination(cls, destination: Destination) -> WebhookConfig:
-        url = destination.config.get("url", destination.endpoint)
+    def from_mapping(cls, data: Mapping[str, Any], endpoint: str | None) -> WebhookConfig:
+        no_extra_keys(data, {"url", "timeout_seconds"})
+        url = data.get("url", endpoint)
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise AdapterConfigError("a webhook needs an http(s) endpoint URL")
-        timeout = destination.config.get("timeout_seconds", 10.0)
-        if not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
-            raise AdapterConfigError("timeout_seconds must be between 0.1 and 120")
+        timeout = data.get("timeout_seconds", 10.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
+            raise AdapterConfigError("timeout_seconds must be a number from 0.1 to 120")
         return cls(url=url, timeout_seconds=float(timeout))
+
+    @classmethod
+    def from_destination(cls, destination: Destination) -> WebhookConfig:
+        return cls.from_mapping(destination.config, destination.endpoint)
 
 
 def webhook_body(message: OutboundMessage) -> bytes:
@@ -63,6 +69,8 @@ def webhook_body(message: OutboundMessage) -> bytes:
 
 class WebhookAdapter:
     name: ClassVar[str] = "webhook"
+    config_type: ClassVar[type[WebhookConfig]] = WebhookConfig
+    pushes: ClassVar[bool] = True
 
     def __init__(self, context: AdapterContext) -> None:
         self._context = context

@@ -36,6 +36,7 @@ async def test_participants_are_listed_with_their_key_sets(
         "country": "IE",
         "accepts": ["takedown-request"],
         "push_delivery": False,
+        "adapter": "pull",
         "domains": [],
         "trusted_flagger": False,
     }

@@ -66,6 +66,8 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("--accepts", help="comma-separated message types (default depends on --kind)")
     add.add_argument("--domain", action="append", help="a domain the platform serves (repeat for more)")
     add.add_argument("--trusted-flagger", action="store_true", help="DSA Art. 22 trusted flagger status")
+    add.add_argument("--adapter", help="how it is reached: pull, webhook, email, or a plugin's name")
+    add.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     update = participants.add_parser(
         "update", help="change domains, trusted-flagger status, endpoint, accepts"
     )
@@ -76,6 +78,8 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     update.add_argument("--endpoint", help="push delivery URL")
     update.add_argument("--no-endpoint", action="store_true", help="stop pushing: use the pull inbox")
     update.add_argument("--accepts", help="comma-separated message types")
+    update.add_argument("--adapter", help="how it is reached: pull, webhook, email, or a plugin's name")
+    update.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     participants.add_parser("list")
     participants.add_parser("show").add_argument("id")
     add_key = participants.add_parser("add-key", help="add another public key (rotation, encryption)")

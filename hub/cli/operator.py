@@ -145,8 +145,34 @@ def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def adapter_choice(
+    args: argparse.Namespace, endpoint: str | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The adapter and configuration asked for, validated by the adapter's own config class."""
+    from adapters.base import AdapterConfigError
+    from adapters.registry import validate_config
+
+    if args.adapter is None and args.adapter_config is None:
+        return None, None
+    try:
+        config = json.loads(args.adapter_config) if args.adapter_config else {}
+    except json.JSONDecodeError:
+        raise CliError(
+            '--adapter-config must be a JSON object, e.g. \'{"to": "abuse@platform.example"}\''
+        ) from None
+    if not isinstance(config, dict):
+        raise CliError("--adapter-config must be a JSON object")
+    name = args.adapter or ("webhook" if endpoint else "pull")
+    try:
+        validate_config(name, config, endpoint)
+    except AdapterConfigError as exc:
+        raise CliError(f"adapter '{name}': {exc}") from None
+    return name, config
+
+
 async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     jwk = read_public_jwk(args.jwk)
+    adapter, adapter_config = adapter_choice(args, args.endpoint)
     accepts = args.accepts.split(",") if args.accepts else list(DEFAULT_ACCEPTS[args.kind])
     async with conn.transaction():
         await directory.add_participant(
@@ -159,6 +185,8 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
             accepts=[a.strip() for a in accepts if a.strip()],
             domains=args.domain or [],
             trusted_flagger=args.trusted_flagger,
+            adapter=adapter,
+            adapter_config=adapter_config,
         )
         await directory.add_key(conn, participant_id=args.id, jwk=jwk.to_dict())
     return {"added": args.id, "kid": jwk.kid}
@@ -195,6 +223,8 @@ async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         "accepts": list(participant.accepts),
         "domains": list(participant.domains),
         "trusted_flagger": participant.trusted_flagger,
+        "adapter": participant.adapter,
+        "adapter_config": participant.adapter_config,
         "keys": keys,
     }
 
@@ -214,6 +244,13 @@ async def _add_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
 async def _update(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     if args.endpoint and args.no_endpoint:
         raise CliError("give --endpoint or --no-endpoint, not both", exit_code=2)
+    current = await directory.get_participant(conn, args.id)
+    if current is None:
+        raise CliError(f"no participant '{args.id}'")
+    endpoint = None if args.no_endpoint else (args.endpoint or current.endpoint)
+    if args.adapter is None and args.adapter_config is not None:
+        args.adapter = current.adapter
+    adapter, adapter_config = adapter_choice(args, endpoint)
     await directory.update_participant(
         conn,
         args.id,
@@ -223,6 +260,8 @@ async def _update(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         endpoint=args.endpoint,
         clear_endpoint=args.no_endpoint,
         accepts=None if args.accepts is None else [a.strip() for a in args.accepts.split(",") if a.strip()],
+        adapter=adapter,
+        adapter_config=adapter_config,
     )
     return await _show(conn, args)
 

@@ -174,7 +174,8 @@ class DeliveryWorker:
             return DeliveryOutcome(Verdict.ATTENTION, f"no adapter '{delivery.adapter}' in this hub")
         try:
             return await adapter.deliver(
-                _outbound(delivery), Destination(delivery.recipient_id, delivery.endpoint)
+                _outbound(delivery),
+                Destination(delivery.recipient_id, delivery.endpoint, delivery.adapter_config),
             )
         except Exception as exc:  # an adapter bug must not stop the worker: count it as a failure
             log.error("delivery.adapter_failed", adapter=delivery.adapter, error=exc.__class__.__name__)

@@ -46,6 +46,7 @@ class ClaimedDelivery:
     signed_form: bytes
     receipt: str
     endpoint: str | None
+    adapter_config: dict[str, Any]
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> ClaimedDelivery:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,8 @@ class Participant:
     created_at: datetime
     domains: tuple[str, ...] = ()
     trusted_flagger: bool = False
+    adapter: str = "pull"
+    adapter_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Participant:
@@ -46,6 +48,8 @@ class Participant:
             created_at=row["created_at"],
             domains=tuple(row["domains"]),
             trusted_flagger=row["trusted_flagger"],
+            adapter=row["adapter"],
+            adapter_config=dict(row["adapter_config"]),
         )
 
 
@@ -107,7 +111,11 @@ async def add_participant(
     accepts: Sequence[str],
     domains: Sequence[str] = (),
     trusted_flagger: bool = False,
+    adapter: str | None = None,
+    adapter_config: dict[str, Any] | None = None,
 ) -> None:
+    """Register a participant. `adapter` defaults to webhook with an endpoint, else pull; the caller
+    validates `adapter_config` with the adapter's own config class."""
     check_participant_fields(participant_id, name, kind, country, endpoint)
     clean = check_domains(domains)
     await _check_domains_free(conn, clean, participant_id)
@@ -122,6 +130,8 @@ async def add_participant(
             list(accepts),
             clean,
             trusted_flagger,
+            adapter,
+            adapter_config,
         )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"participant '{participant_id}' already exists") from None
@@ -159,6 +169,8 @@ async def update_participant(
     endpoint: str | None = None,
     clear_endpoint: bool = False,
     accepts: Sequence[str] | None = None,
+    adapter: str | None = None,
+    adapter_config: dict[str, Any] | None = None,
 ) -> None:
     added = check_domains(add_domains)
     await _check_domains_free(conn, added, participant_id)
@@ -173,6 +185,8 @@ async def update_participant(
         endpoint is not None or clear_endpoint,
         endpoint,
         None if accepts is None else list(accepts),
+        adapter,
+        adapter_config,
     )
     if changed is None:
         raise DirectoryError(f"no participant '{participant_id}'")
@@ -212,7 +226,17 @@ async def ensure_hub_participant(conn: Conn, hub_id: str, public_jwk: dict[str, 
     async with conn.transaction():
         if existing is None:
             await conn.execute(
-                query("insert_participant"), hub_id, "Referral hub", "hub", "ZZ", None, [], None, None
+                query("insert_participant"),
+                hub_id,
+                "Referral hub",
+                "hub",
+                "ZZ",
+                None,
+                [],
+                None,
+                None,
+                None,
+                None,
             )
         if await get_key(conn, public_jwk["kid"]) is None:
             await conn.execute(query("insert_key"), public_jwk["kid"], hub_id, "sig", public_jwk, None, None)

@@ -38,7 +38,8 @@ def participant_view(participant: Participant) -> dict[str, Any]:
         "kind": participant.kind,
         "country": participant.country,
         "accepts": list(participant.accepts),
-        "push_delivery": participant.endpoint is not None,
+        "push_delivery": participant.adapter != "pull",
+        "adapter": participant.adapter,
         "domains": list(participant.domains),
         "trusted_flagger": participant.trusted_flagger,
     }

@@ -1,15 +1,17 @@
 -- name: insert_participant
-INSERT INTO participants (id, name, kind, country, endpoint, accepts, domains, trusted_flagger)
-VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'), coalesce($8::boolean, false));
+INSERT INTO participants (id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter,
+                          adapter_config)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'), coalesce($8::boolean, false),
+        coalesce($9, CASE WHEN $5::text IS NULL THEN 'pull' ELSE 'webhook' END), coalesce($10::jsonb, '{}'));
 
 -- name: get_participant
-SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, created_at FROM participants WHERE id = $1;
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at FROM participants WHERE id = $1;
 
 -- name: list_participants
-SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, created_at FROM participants ORDER BY id;
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at FROM participants ORDER BY id;
 
 -- name: get_participants
-SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, created_at FROM participants WHERE id = ANY($1::text[]);
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at FROM participants WHERE id = ANY($1::text[]);
 
 -- name: insert_key
 INSERT INTO participant_keys (kid, participant_id, use, jwk, not_before, not_after)
@@ -34,7 +36,11 @@ SET domains = ARRAY(SELECT DISTINCT d FROM unnest(array_cat(domains, $2::text[])
                     WHERE d <> ALL($3::text[]) ORDER BY d),
     trusted_flagger = coalesce($4, trusted_flagger),
     endpoint = CASE WHEN $5::boolean THEN $6 ELSE endpoint END,
-    accepts = coalesce($7, accepts)
+    accepts = coalesce($7, accepts),
+    adapter = coalesce($8, CASE WHEN $5::boolean AND $6::text IS NULL AND adapter = 'webhook' THEN 'pull'
+                                WHEN $5::boolean AND $6::text IS NOT NULL AND adapter = 'pull' THEN 'webhook'
+                                ELSE adapter END),
+    adapter_config = coalesce($9::jsonb, adapter_config)
 WHERE id = $1 AND kind <> 'hub'
 RETURNING id;
 

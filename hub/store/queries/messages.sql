@@ -31,18 +31,19 @@ UPDATE case_parties SET state = $4, state_changed_at = $5
 WHERE case_id = $1 AND participant_id = $2 AND state = $3;
 
 -- name: insert_deliveries
--- A recipient with an endpoint is pushed to (due at once); any other reads its pull inbox.
+-- A recipient whose adapter pushes (webhook, email...) is pushed to, due at once; a pull recipient
+-- reads its inbox.
 INSERT INTO deliveries (message_id, recipient_id, created_at, channel, adapter, due_at)
 SELECT $1, p.id, $3,
-       CASE WHEN p.endpoint IS NULL THEN 'pull' ELSE 'push' END,
-       CASE WHEN p.endpoint IS NULL THEN NULL ELSE 'webhook' END,
-       CASE WHEN p.endpoint IS NULL THEN NULL ELSE $3::timestamptz END
+       CASE WHEN p.adapter = 'pull' THEN 'pull' ELSE 'push' END,
+       CASE WHEN p.adapter = 'pull' THEN NULL ELSE p.adapter END,
+       CASE WHEN p.adapter = 'pull' THEN NULL ELSE $3::timestamptz END
 FROM participants p WHERE p.id = ANY($2::text[])
 RETURNING seq, recipient_id, channel;
 
 -- name: ensure_destinations
 INSERT INTO destinations (participant_id)
-SELECT p.id FROM participants p WHERE p.id = ANY($1::text[]) AND p.endpoint IS NOT NULL
+SELECT p.id FROM participants p WHERE p.id = ANY($1::text[]) AND p.adapter <> 'pull'
 ON CONFLICT (participant_id) DO NOTHING;
 
 -- name: notify_inbox
