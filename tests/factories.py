@@ -182,3 +182,183 @@ async def add_with_endpoint(
     await directory.add_key(conn, participant_id=participant_id, jwk=key.public().to_dict())
     await directory.add_key(conn, participant_id=participant_id, jwk=enc.public().to_dict())
     return Member(participant_id, kind, country, key, enc)
+
+
+# -- lifecycle messages, and a hub driven by a fake clock (deadline, routing, lifecycle, case list tests) --
+def declined(sender: Member, to: Member, case_id: str, in_reply_to: str) -> dict[str, Any]:
+    body = {
+        "status": "declined",
+        "decided_at": rfc3339(utc_now()),
+        "decline_reason": "The reported item could not be found on the service when it was reviewed.",
+    }
+    return reply("status-update", sender, to, case_id, in_reply_to, body)
+
+
+def withdrawal(
+    sender: Member, to: Sequence[Member], case_id: str, in_reply_to: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    body = {"reason": "victim-request", "delete_data": True, **overrides}
+    return new_envelope(
+        "withdrawal",
+        sender=sender.id,
+        to=[m.id for m in to],
+        body=body,
+        case=case_id,
+        in_reply_to=in_reply_to,
+    )
+
+
+def deletion_confirmation(sender: Member, to: Member, case_id: str, in_reply_to: str) -> dict[str, Any]:
+    body = {"deleted_at": rfc3339(utc_now()), "scope": "all-data"}
+    return reply("deletion-confirmation", sender, to, case_id, in_reply_to, body)
+
+
+def information_request(
+    sender: Member, to: Member, case_id: str, *, urgency: str = "routine", in_reply_to: str | None = None
+) -> dict[str, Any]:
+    body = {"questions": ["Please confirm which item the request is about."], "urgency": urgency}
+    return reply("information-request", sender, to, case_id, in_reply_to, body)
+
+
+def information_response(sender: Member, to: Member, case_id: str, in_reply_to: str) -> dict[str, Any]:
+    body = {"answers": ["The request is about the first reported item."]}
+    return reply("information-response", sender, to, case_id, in_reply_to, body)
+
+
+def counter_notice(sender: Member, to: Member, case_id: str, in_reply_to: str) -> dict[str, Any]:
+    body = {
+        "received_at": rfc3339(utc_now()),
+        "grounds": "consent-claimed",
+        "summary": sealed_for(to, plaintext=b'{"summary":"fictitious appeal"}'),
+        "reinstatement_planned": False,
+    }
+    return reply("counter-notice", sender, to, case_id, in_reply_to, body)
+
+
+def case_closure(
+    sender: Member, to: Sequence[Member], case_id: str, reason: str = "resolved"
+) -> dict[str, Any]:
+    return new_envelope(
+        "case-closure", sender=sender.id, to=[m.id for m in to], body={"reason": reason}, case=case_id
+    )
+
+
+def routed(envelope: dict[str, Any], route: dict[str, Any]) -> dict[str, Any]:
+    """The envelope with a routing selector instead of its `to`."""
+    changed = {k: v for k, v in envelope.items() if k != "to"}
+    changed["route"] = route
+    return changed
+
+
+def assistance_request(sender: Member, *recipients: Member, country: str = "DE") -> dict[str, Any]:
+    body = {
+        "services": ["emotional-support"],
+        "urgency": "routine",
+        "languages": ["de"],
+        "country_of_residence": country,
+        "consent_to_share": True,
+        "summary": sealed_for(*recipients, plaintext=b'{"summary":"fictitious"}'),
+        "contact": sealed_for(*recipients),
+    }
+    return new_envelope("assistance-request", sender=sender.id, to=[r.id for r in recipients], body=body)
+
+
+class FakeClock:
+    """The hub's clock, moved by the test. It starts a little ahead of real time, so that keys registered
+    during the test (valid from the real `now()`) are already valid at the hub's time."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        from datetime import timedelta
+
+        self.now = start or utc_now() + timedelta(minutes=10)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def ts(self) -> int:
+        return int(self.now.timestamp())
+
+    def advance(self, **delta: float) -> datetime:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class Api:
+    """A hub app under a fake clock, as participants use it: submit, read inboxes and cases."""
+
+    client: Any  # aiohttp's TestClient
+    clock: FakeClock
+
+    async def send(self, member: Member, envelope: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = await self.client.post("/v1/messages", **jose(member.sign(envelope)))
+        return response.status, await response.json()
+
+    async def accepted(self, member: Member, envelope: dict[str, Any]) -> dict[str, Any]:
+        status, body = await self.send(member, envelope)
+        assert status == 202, body
+        return body
+
+    async def refused(self, member: Member, envelope: dict[str, Any], code: str) -> dict[str, Any]:
+        status, body = await self.send(member, envelope)
+        assert body.get("type") == f"urn:referral-hub:problem:{code}", body
+        assert status >= 400
+        return body
+
+    async def get(self, member: Member, path: str) -> tuple[int, Any]:
+        response = await self.client.get(path, headers=member.auth(now=self.clock.ts()))
+        return response.status, await response.json()
+
+    async def case(self, member: Member, case_id: str) -> dict[str, Any]:
+        status, view = await self.get(member, f"/v1/cases/{case_id}")
+        assert status == 200, view
+        return dict(view)
+
+    async def inbox(self, member: Member) -> list[dict[str, Any]]:
+        status, page = await self.get(member, "/v1/inbox?limit=100")
+        assert status == 200, page
+        return list(page["messages"])
+
+    async def share(self, member: Member, case_id: str, participant: Member) -> int:
+        response = await self.client.post(
+            f"/v1/cases/{case_id}/shares",
+            json={"participant_id": participant.id},
+            headers=member.auth(now=self.clock.ts()),
+        )
+        return int(response.status)
+
+
+def payload_of(compact: str) -> dict[str, Any]:
+    """The JSON payload of a compact JWS (unverified: for reading what the hub stored)."""
+    from hub.core.jose import parse_jws
+
+    value: dict[str, Any] = json.loads(parse_jws(compact.encode()).payload)
+    return value
+
+
+def escalations(items: Sequence[dict[str, Any]], **body: Any) -> list[dict[str, Any]]:
+    """The escalation envelopes among inbox items whose body has these values."""
+    found = []
+    for item in items:
+        if item["type"] != "escalation":
+            continue
+        envelope = payload_of(item["message"])
+        if all(envelope["body"].get(k) == v for k, v in body.items()):
+            found.append(envelope)
+    return found
+
+
+def deadline_of(
+    view: dict[str, Any], recipient: str, kind: str, message_id: str | None = None
+) -> dict[str, Any]:
+    """One clock of a case view: `kind` owed by `recipient` (for `message_id` if given)."""
+    [party] = [r for r in view["recipients"] if r["participant_id"] == recipient]
+    found = [
+        d
+        for d in party["deadlines"]
+        if d["deadline"] == kind and (message_id is None or d["message_id"] == message_id)
+    ]
+    assert len(found) == 1, (kind, party["deadlines"])
+    return dict(found[0])

@@ -31,6 +31,7 @@ from hub.core.jose import (
     PublicJwk,
     parse_jws,
     sha256_hex,
+    sign_compact,
     verify_signature,
 )
 from hub.core.policy import Clock, PolicyBook
@@ -64,6 +65,8 @@ async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> A
     jws = _parse(raw)
     payload = _payload_object(jws)
     key = await _signing_key(intake.pool, jws, received_at)
+    if "attestation" in payload:
+        raise Refusal("hub-only-type", "only the hub marks a message as hub-attested")
     envelope = _validated_envelope(intake.catalog, payload)
     if envelope.sender != key.participant_id:
         raise Refusal(
@@ -76,6 +79,30 @@ async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> A
             return await _record(intake, conn, signed)
         except asyncpg.UniqueViolationError:
             # A concurrent submission of the same id committed first: answer as for a resubmission.
+            replay = await _replay(conn, signed)
+            if replay is None:
+                raise
+            return replay
+
+
+async def submit_attested(intake: Intake, payload: dict[str, Any], received_at: datetime) -> Accepted:
+    """Record a message the hub signs on a participant's behalf: an answer that reached the hub another
+    way than a signed message (an e-mail reply). It must carry an `attestation` naming this hub, so that
+    anyone reading it sees it is hub-attested; it is signed with the hub's key (its kid says so), and it
+    passes the same template check, admission and storage as any message."""
+    attestation = payload.get("attestation")
+    if not isinstance(attestation, dict) or attestation.get("by") != intake.hub_id:
+        raise ValueError("a hub-attested message must name this hub in its attestation")
+    payload_bytes = json.dumps(payload, separators=(",", ":")).encode()
+    envelope = _validated_envelope(intake.catalog, payload)
+    signed_form = sign_compact(payload_bytes, intake.hub_key).encode()
+    signed = messages.SignedMessage(
+        envelope, intake.hub_key.kid, signed_form, sha256_hex(payload_bytes), received_at
+    )
+    async with intake.pool.acquire() as conn:
+        try:
+            return await _record(intake, conn, signed)
+        except asyncpg.UniqueViolationError:
             replay = await _replay(conn, signed)
             if replay is None:
                 raise
