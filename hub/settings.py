@@ -51,6 +51,48 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """E-mail: the SMTP server the hub sends notices through (STARTTLS and login when configured) and
+    the `hub mail-in` receiver for replies. The SMTP password is read from a file, never taken from an
+    environment value (which ends up in process listings and crash reports)."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password_file: Path | None = None
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "referral-hub@localhost"
+    reply_domain: str = "localhost"
+    mailin_host: str = "127.0.0.1"
+    mailin_port: int = 8025
+    mailin_lmtp: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MailSettings:
+        password_file = env.get("HUB_SMTP_PASSWORD_FILE")
+        return cls(
+            smtp_host=env.get("HUB_SMTP_HOST") or "127.0.0.1",
+            smtp_port=_int(env, "HUB_SMTP_PORT", 587, 1, 65535),
+            smtp_starttls=_bool(env, "HUB_SMTP_STARTTLS", True),
+            smtp_username=env.get("HUB_SMTP_USERNAME") or None,
+            smtp_password_file=Path(password_file).expanduser() if password_file else None,
+            smtp_timeout_seconds=_float(env, "HUB_SMTP_TIMEOUT_SECONDS", 30.0, 1.0, 600.0),
+            mail_from=env.get("HUB_MAIL_FROM") or "referral-hub@localhost",
+            reply_domain=(env.get("HUB_MAIL_REPLY_DOMAIN") or "localhost").lower(),
+            mailin_host=env.get("HUB_MAILIN_HOST") or "127.0.0.1",
+            mailin_port=_int(env, "HUB_MAILIN_PORT", 8025, 0, 65535),
+            mailin_lmtp=_bool(env, "HUB_MAILIN_LMTP", False),
+        )
+
+    def smtp_password(self) -> str | None:
+        """The SMTP password, read from its file now (so a rotated secret is picked up); None without one."""
+        if self.smtp_password_file is None:
+            return None
+        return self.smtp_password_file.read_text("utf-8").strip()
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None
     data_dir: Path
@@ -61,8 +103,10 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_level: str = "info"
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
+    mail: MailSettings = field(default_factory=lambda: MailSettings())
     policy_dir: Path | None = None
     clock_poll_interval: float = 1.0
+    audit_interval: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,8 +123,10 @@ class Settings:
             max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
             log_level=(env.get("HUB_LOG_LEVEL") or "info").lower(),
             delivery=DeliverySettings.from_env(env),
+            mail=MailSettings.from_env(env),
             policy_dir=Path(env["HUB_POLICY_DIR"]).expanduser() if env.get("HUB_POLICY_DIR") else None,
             clock_poll_interval=_float(env, "HUB_CLOCK_POLL_SECONDS", 1.0, 0.01, 60.0),
+            audit_interval=_float(env, "HUB_AUDIT_INTERVAL_SECONDS", 5.0, 0.1, 3600.0),
         )
 
     def with_changes(self, **changes: object) -> Settings:
@@ -124,3 +170,14 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")

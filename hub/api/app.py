@@ -34,6 +34,7 @@ from hub.services.access import purge_used_tokens
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
+from hub.store.audit import sequence_and_checkpoint
 from hub.store.database import connect, create_pool, database_url
 from hub.store.directory import ensure_hub_participant
 from hub.store.migrate import migrate
@@ -155,11 +156,18 @@ async def _clocks(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+
     async def run() -> None:
+        rounds = 0
         while True:
-            await asyncio.sleep(60)
+            await asyncio.sleep(settings.audit_interval)
+            rounds += 1
             try:
-                await purge_used_tokens(app[POOL], app[CLOCK]())
+                await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, app[CLOCK]())
+                if rounds * settings.audit_interval >= 60:
+                    rounds = 0
+                    await purge_used_tokens(app[POOL], app[CLOCK]())
             except Exception as exc:  # housekeeping must never stop the hub
                 log.warning("housekeeping.failed", error=exc.__class__.__name__)
 

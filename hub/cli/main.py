@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from hub.cli import cases, deliveries, operator, participant
+from hub.cli import audit, cases, deliveries, evidence, operator, participant, platform_sim
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
 from hub.store.directory import PARTICIPANT_KINDS
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     _directory_commands(commands)
     deliveries.add_commands(commands)
     cases.add_commands(commands)
+    platform_sim.add_commands(commands)
+    audit.add_commands(commands)
+    evidence.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -117,6 +120,8 @@ def _participant_commands(commands: argparse._SubParsersAction[argparse.Argument
 def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("send", "inbox", "ack", "status", "share"):
         return int(getattr(participant, f"cmd_{args.command}")(args))
+    if args.command == "platform-sim":
+        return platform_sim.cmd_platform_sim(args)
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":
@@ -130,6 +135,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "worker": deliveries.cmd_worker,
         "deliveries": deliveries.cmd_deliveries,
         "cases": cases.cmd_cases,
+        "audit": audit.cmd_audit,
+        "evidence": evidence.cmd_evidence,
     }[args.command]
     return handler(args, Settings.from_env())
 

@@ -17,6 +17,7 @@ from hub.core.case_state import RecipientState, case_status
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
 from hub.store import deadlines, directory
+from hub.store.database import Conn
 from hub.store.events import record_event
 from hub.store.queries import query
 
@@ -25,19 +26,42 @@ async def read_case(
     pool: asyncpg.Pool, case_id: UUID, caller: str, now: datetime | None = None
 ) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        case = await conn.fetchrow(query("get_case"), case_id)
-        if case is None:
-            raise Refusal("case-not-found", "no such case")
-        parties = await conn.fetch(query("case_parties"), case_id)
-        role = next((p["role"] for p in parties if p["participant_id"] == caller), None)
-        if role is None:
-            raise Refusal(
-                "not-a-party", "only the parties to a case and those it was shared with may read it"
-            )
-        events = await conn.fetch(query("case_events"), case_id)
-        clocks = await deadlines.case_deadlines(conn, case_id)
-    sees_all = role in ("originator", "shared")
-    now = now or datetime.now(UTC)
+        return await _read(conn, case_id, caller, now or datetime.now(UTC))
+
+
+async def read_case_for_operator(conn: Conn, case_id: UUID, now: datetime) -> dict[str, Any]:
+    """The whole case, as its originator sees it (the operator's tools: evidence export)."""
+    return await _read(conn, case_id, None, now)
+
+
+async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) -> dict[str, Any]:
+    case = await conn.fetchrow(query("get_case"), case_id)
+    if case is None:
+        raise Refusal("case-not-found", "no such case")
+    parties = await conn.fetch(query("case_parties"), case_id)
+    role = (
+        "operator"
+        if caller is None
+        else next((p["role"] for p in parties if p["participant_id"] == caller), None)
+    )
+    if role is None:
+        raise Refusal("not-a-party", "only the parties to a case and those it was shared with may read it")
+    events = await conn.fetch(query("case_events"), case_id)
+    clocks = await deadlines.case_deadlines(conn, case_id)
+    return _view(case, parties, events, clocks, role, caller, now)
+
+
+def _view(
+    case: asyncpg.Record,
+    parties: list[asyncpg.Record],
+    events: list[asyncpg.Record],
+    clocks: list[asyncpg.Record],
+    role: str,
+    caller: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    case_id = case["id"]
+    sees_all = role in ("originator", "shared", "operator")
     owed = [d for d in clocks if sees_all or d["recipient_id"] == caller]
     recipients = [
         _recipient_view(p, [d for d in owed if d["recipient_id"] == p["participant_id"]], now)
@@ -121,7 +145,7 @@ def _recipient_view(party: asyncpg.Record, clocks: list[asyncpg.Record], now: da
     return view
 
 
-def _concerns(event: asyncpg.Record, caller: str) -> bool:
+def _concerns(event: asyncpg.Record, caller: str | None) -> bool:
     if caller in (event["actor"], event["subject"]) or event["event"] == "case.opened":
         return True
     return caller in (event["detail"] or {}).get("to", ())

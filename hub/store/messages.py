@@ -141,7 +141,12 @@ async def record_message(
         "message.accepted",
         env.sender,
         message_id=env.id,
-        detail={"message_type": env.type, "to": list(plan.recipients)},
+        detail={
+            "message_type": env.type,
+            "to": list(plan.recipients),
+            "payload_sha256": message.payload_sha256,  # binds the entry to the exact message
+            "kid": message.kid,
+        },
     )
     for move in plan.transitions:
         await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)

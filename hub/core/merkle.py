@@ -1,0 +1,105 @@
+"""A Merkle tree in the manner of RFC 9162 (Certificate Transparency 2.0), for the audit log.
+
+Leaves are hashed `SHA-256(0x00 || data)`, interior nodes `SHA-256(0x01 || left || right)`; the tree
+head of n leaves splits at the largest power of two below n. `Frontier` keeps only the roots of the
+complete subtrees along the right edge (at most log2 n hashes), so appending a leaf and taking the head
+cost O(log n) and a checkpoint never re-reads the whole log. `inclusion_proof` / `verify_inclusion`
+give and check the audit path that proves one entry is in a tree of a given size and head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly below n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """The tree head of these leaf hashes (RFC 9162 MTH)."""
+    if not leaves:
+        return EMPTY_ROOT
+    if len(leaves) == 1:
+        return leaves[0]
+    k = _split(len(leaves))
+    return node_hash(root(leaves[:k]), root(leaves[k:]))
+
+
+@dataclass
+class Frontier:
+    """The right edge of a tree: (height, hash) of each complete subtree, largest first."""
+
+    size: int = 0
+    peaks: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def append(self, leaf: bytes) -> None:
+        height, node = 0, leaf
+        while self.peaks and self.peaks[-1][0] == height:
+            _, left = self.peaks.pop()
+            node = node_hash(left, node)
+            height += 1
+        self.peaks.append((height, node))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.peaks:
+            return EMPTY_ROOT
+        node = self.peaks[-1][1]
+        for _, left in reversed(self.peaks[:-1]):
+            node = node_hash(left, node)
+        return node
+
+    def to_list(self) -> list[list[object]]:
+        return [[height, digest.hex()] for height, digest in self.peaks]
+
+    @classmethod
+    def from_list(cls, size: int, peaks: Sequence[Sequence[object]]) -> Frontier:
+        return cls(size, [(int(str(h)), bytes.fromhex(str(d))) for h, d in peaks])
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """The audit path for leaf `index` in the tree of all `leaves` (RFC 9162 section 2.1.3.1)."""
+    if not 0 <= index < len(leaves):
+        raise ValueError("leaf index outside the tree")
+    if len(leaves) == 1:
+        return []
+    k = _split(len(leaves))
+    if index < k:
+        return [*inclusion_proof(leaves[:k], index), root(leaves[k:])]
+    return [*inclusion_proof(leaves[k:], index - k), root(leaves[:k])]
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.3.2: does `proof` place `leaf` at `index` of a tree of `size` with this head?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, node = index, size - 1, leaf
+    for sibling in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            node = node_hash(sibling, node)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            node = node_hash(node, sibling)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and node == expected_root

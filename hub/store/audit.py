@@ -1,0 +1,82 @@
+"""The audit log in the database: append in the caller's transaction; sequence and checkpoint in the
+background, one process at a time (`pg_try_advisory_xact_lock`: another process just skips the round)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.core.audit import entry_leaf, sign_checkpoint
+from hub.core.jose import PrivateSigningJwk
+from hub.core.merkle import Frontier
+from hub.store.database import Conn
+from hub.store.queries import query
+
+
+async def append(
+    conn: Conn,
+    *,
+    at: datetime,
+    event: str,
+    actor: str,
+    subject: str | None = None,
+    case_id: UUID | None = None,
+    message_id: UUID | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(query("append_audit"), at, event, actor, subject, case_id, message_id, detail or {})
+
+
+@dataclass(frozen=True)
+class SequencingResult:
+    sequenced: int
+    tree_size: int
+    checkpointed: bool
+
+
+async def sequence_and_checkpoint(
+    pool: asyncpg.Pool, key: PrivateSigningJwk, hub_id: str, now: datetime, batch: int = 5000
+) -> SequencingResult | None:
+    """Give pending entries their leaf index and hash, in commit order, and sign a checkpoint of the new
+    tree head. None if another process holds the sequencer."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval(query("sequencer_lock")):
+            return None
+        rows = await conn.fetch(query("unsequenced_audit"), batch)
+        index = int(await conn.fetchval(query("next_leaf_index")))
+        for row in rows:
+            await conn.execute(query("set_leaf"), row["id"], index, entry_leaf(index, dict(row.items())))
+            index += 1
+        checkpointed = await _checkpoint(conn, key, hub_id, now, tree_size=index)
+    return SequencingResult(len(rows), index, checkpointed)
+
+
+async def _checkpoint(conn: Conn, key: PrivateSigningJwk, hub_id: str, now: datetime, tree_size: int) -> bool:
+    latest = await conn.fetchrow(query("latest_checkpoint"))
+    if latest is not None and latest["tree_size"] >= tree_size:
+        return False
+    if latest is None:
+        frontier, previous = Frontier(), None
+    else:
+        frontier = Frontier.from_list(latest["tree_size"], latest["frontier"])
+        previous = (int(latest["tree_size"]), bytes(latest["root_hash"]))
+    for row in await conn.fetch(query("leaves_from"), frontier.size):
+        frontier.append(bytes(row["leaf_hash"]))
+    head = frontier.root()
+    signed = sign_checkpoint(
+        key, hub_id=hub_id, tree_size=frontier.size, root=head, signed_at=now, previous=previous
+    )
+    await conn.execute(query("insert_checkpoint"), frontier.size, head, now, signed, frontier.to_list())
+    return True
+
+
+async def load_log(conn: Conn) -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
+    """Every sequenced entry, every checkpoint, and how many entries still await sequencing."""
+    entries = list(await conn.fetch(query("all_audit_entries")))
+    checkpoints = list(await conn.fetch(query("all_checkpoints")))
+    pending = int(await conn.fetchval(query("unsequenced_count")))
+    return entries, checkpoints, pending

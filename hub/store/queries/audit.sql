@@ -1,0 +1,60 @@
+-- name: append_audit
+INSERT INTO audit_entries (recorded_at, event, actor, subject, case_id, message_id, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: sequencer_lock
+SELECT pg_try_advisory_xact_lock(7094851203948);
+
+-- name: unsequenced_audit
+SELECT id, recorded_at, event, actor, subject, case_id, message_id, detail
+FROM audit_entries WHERE leaf_index IS NULL ORDER BY id LIMIT $1 FOR UPDATE;
+
+-- name: next_leaf_index
+SELECT coalesce(max(leaf_index) + 1, 0) FROM audit_entries;
+
+-- name: set_leaf
+UPDATE audit_entries SET leaf_index = $2, leaf_hash = $3 WHERE id = $1;
+
+-- name: latest_checkpoint
+SELECT tree_size, root_hash, signed_at, checkpoint, frontier FROM audit_checkpoints
+ORDER BY tree_size DESC LIMIT 1;
+
+-- name: leaves_from
+SELECT leaf_index, leaf_hash FROM audit_entries WHERE leaf_index >= $1 ORDER BY leaf_index;
+
+-- name: insert_checkpoint
+INSERT INTO audit_checkpoints (tree_size, root_hash, signed_at, checkpoint, frontier)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (tree_size) DO NOTHING;
+
+-- name: all_audit_entries
+SELECT id, leaf_index, leaf_hash, recorded_at, event, actor, subject, case_id, message_id, detail
+FROM audit_entries WHERE leaf_index IS NOT NULL ORDER BY leaf_index;
+
+-- name: all_checkpoints
+SELECT tree_size, root_hash, signed_at, checkpoint FROM audit_checkpoints ORDER BY tree_size;
+
+-- name: unsequenced_count
+SELECT count(*) FROM audit_entries WHERE leaf_index IS NULL;
+
+-- name: leaf_hashes_upto
+SELECT leaf_hash FROM audit_entries WHERE leaf_index < $1 ORDER BY leaf_index;
+
+-- name: case_audit_entries
+SELECT leaf_index, leaf_hash, recorded_at, event, actor, subject, case_id, message_id, detail
+FROM audit_entries WHERE case_id = $1 AND leaf_index IS NOT NULL ORDER BY leaf_index;
+
+-- name: evidence_messages
+SELECT id, sender_id, kid, message_type, accepted_at, payload_sha256, signed_form, receipt
+FROM messages WHERE case_id = $1 ORDER BY accepted_at, id;
+
+-- name: evidence_deliveries
+SELECT d.message_id, d.recipient_id, d.evidence FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE m.case_id = $1 AND d.evidence IS NOT NULL ORDER BY d.seq;
+
+-- name: evidence_keys
+SELECT k.participant_id, k.jwk, k.not_before, k.not_after, k.revoked_at
+FROM participant_keys k WHERE k.participant_id = ANY($1::text[]) ORDER BY k.participant_id, k.not_before;
+
+-- name: checkpoint_covering
+SELECT tree_size, checkpoint FROM audit_checkpoints WHERE tree_size >= $1 ORDER BY tree_size LIMIT 1;

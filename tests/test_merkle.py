@@ -1,0 +1,74 @@
+"""The audit log's Merkle tree against the RFC 6962 / RFC 9162 test vectors (Certificate Transparency's
+reference data): tree heads of the eight standard leaves, and inclusion proofs."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.core.merkle import EMPTY_ROOT, Frontier, inclusion_proof, leaf_hash, root, verify_inclusion
+
+LEAVES = [
+    bytes.fromhex(h)
+    for h in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
+]
+HEADS = [
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+]
+HASHED = [leaf_hash(d) for d in LEAVES]
+
+
+def test_empty_tree_head() -> None:
+    assert EMPTY_ROOT.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert root([]) == EMPTY_ROOT == Frontier().root()
+
+
+@pytest.mark.parametrize("size", range(1, 9))
+def test_tree_heads_match_the_reference_vectors(size: int) -> None:
+    assert root(HASHED[:size]).hex() == HEADS[size - 1]
+
+
+def test_the_frontier_gives_the_same_heads_incrementally_and_survives_storage() -> None:
+    frontier = Frontier()
+    for size, leaf in enumerate(HASHED, start=1):
+        frontier.append(leaf)
+        assert frontier.root().hex() == HEADS[size - 1]
+        restored = Frontier.from_list(frontier.size, frontier.to_list())
+        assert restored.root() == frontier.root()
+    assert len(frontier.peaks) == 1  # 8 leaves: one complete subtree
+
+
+@pytest.mark.parametrize(("size", "index"), [(n, i) for n in range(1, 9) for i in range(n)])
+def test_every_inclusion_proof_verifies_and_a_wrong_one_does_not(size: int, index: int) -> None:
+    head = root(HASHED[:size])
+    proof = inclusion_proof(HASHED[:size], index)
+    assert verify_inclusion(HASHED[index], index, size, proof, head)
+    other = HASHED[(index + 1) % 8]
+    assert not verify_inclusion(other, index, size, proof, head)
+    if proof:
+        assert not verify_inclusion(HASHED[index], index, size, [bytes(32), *proof[1:]], head)
+
+
+def test_known_inclusion_path() -> None:
+    """RFC 6962 reference: the path for leaf 0 of the 8-leaf tree."""
+    proof = inclusion_proof(HASHED, 0)
+    assert [p.hex() for p in proof] == [
+        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ]
