@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from hub.cli import audit, cases, deliveries, evidence, operator, participant, platform_sim
+from hub.cli import audit, cases, deliveries, evidence, operator, participant
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
 from hub.store.directory import PARTICIPANT_KINDS
@@ -48,7 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     _directory_commands(commands)
     deliveries.add_commands(commands)
     cases.add_commands(commands)
-    platform_sim.add_commands(commands)
     audit.add_commands(commands)
     evidence.add_commands(commands)
     _participant_commands(commands)
@@ -121,7 +120,6 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("send", "inbox", "ack", "status", "share"):
         return int(getattr(participant, f"cmd_{args.command}")(args))
     if args.command == "platform-sim":
-        return platform_sim.cmd_platform_sim(args)
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":
