@@ -119,7 +119,6 @@ def _participant_commands(commands: argparse._SubParsersAction[argparse.Argument
 def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("send", "inbox", "ack", "status", "share"):
         return int(getattr(participant, f"cmd_{args.command}")(args))
-    if args.command == "platform-sim":
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":
