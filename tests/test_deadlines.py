@@ -42,8 +42,10 @@ from tests.factories import (
     deadline_of,
     declined,
     escalations,
+    information_request,
     removal,
     takedown,
+    withdrawal,
 )
 
 HOUR = timedelta(hours=1)
@@ -68,8 +70,8 @@ LAWS = {
               (12 * HOUR, HOUR), True),
     "GB": Law("GB", "hotline", False, 24 * HOUR, 48 * HOUR, "gb-osa-intimate-image-removal",
               "Online Safety Act 2023", (12 * HOUR, HOUR), True),
-    "AU": Law("AU", "regulator", False, None, 24 * HOUR, "au-osa-s77-removal-notice", "Online Safety Act 2021",
-              (6 * HOUR, HOUR), True),
+    "AU": Law("AU", "regulator", False, None, 24 * HOUR, "au-osa-s77-removal-notice",
+              "Online Safety Act 2021", (6 * HOUR, HOUR), True),
     "EU": Law("EU", "hotline", False, 24 * HOUR, 7 * 24 * HOUR, "eu-dsa-notice", "DSA Art. 16(5)",
               (6 * HOUR, HOUR), False),
     "EU-trusted-flagger": Law("EU", "hotline", True, 24 * HOUR, 24 * HOUR, "eu-dsa-notice", "DSA Art. 22",
@@ -137,7 +139,9 @@ def breaches_of(items: list[dict[str, Any]], deadline: str, recipient: str) -> l
 
 def events(view: dict[str, Any], name: str, deadline: str | None = None) -> list[dict[str, Any]]:
     return [
-        e for e in view["timeline"] if e["event"] == name and (deadline is None or e.get("deadline") == deadline)
+        e
+        for e in view["timeline"]
+        if e["event"] == name and (deadline is None or e.get("deadline") == deadline)
     ]
 
 
@@ -218,7 +222,8 @@ async def test_each_law_due_time_reminders_breach_escalation_and_late_answer(
     act = deadline_of(view, who.platform.id, "act")
     assert act["state"] == "breached"
     assert act["escalation_id"] == escalation["id"]
-    assert act["overdue"] is True and view["overdue"] is True
+    assert act["overdue"] is True
+    assert view["overdue"] is True
     [breached] = events(view, "deadline.breached", "act")
     assert breached["message_id"] == escalation["id"]
 
@@ -260,7 +265,8 @@ async def test_an_answer_in_time_meets_the_clocks_and_nothing_is_escalated(
     view = await hub.api.case(who.sender, case_id)
     for clock in view["recipients"][0]["deadlines"]:
         assert clock["state"] == "met", clock
-        assert "escalation_id" not in clock and "answered_late_at" not in clock
+        assert "escalation_id" not in clock
+        assert "answered_late_at" not in clock
     assert len(events(view, "deadline.met")) == (2 if law.acknowledge else 1)
     assert view["overdue"] is False
     assert await hub.db.fetchval("SELECT count(*) FROM messages WHERE message_type = 'escalation'") == 0
@@ -307,6 +313,7 @@ async def test_a_push_recipients_clocks_start_only_when_the_push_succeeds(
     case_id = (await hub.api.accepted(hotline, request))["case_id"]
 
     delivery = await hub.db.fetchrow("SELECT * FROM deliveries WHERE recipient_id = $1", platform.id)
+    assert delivery is not None
     assert delivery["channel"] == "push"
     held = delivery["clocks"]
     held = json.loads(held) if isinstance(held, str) else held
@@ -428,3 +435,78 @@ async def test_clocks_survive_a_restart(
     assert (act["state"], parse_rfc3339(act["due_at"])) == ("breached", told + 48 * HOUR)
     assert len(breaches_of(await api.inbox(hotline), "act", platform.id)) == 1
     assert await ClockWorker(app[POOL], app[INTAKE], clock).run_once() == 0
+
+
+# -- a clock owed by a party that is not a recipient ------------------------------------------------------
+ANSWER_POLICY = {
+    "jurisdiction": "NZ",
+    "title": "Fictitious operator policy",
+    "regulator_notified": False,
+    "rules": [
+        {
+            "id": "nz-hotline-answers",
+            "applies_to": {"message_type": "information-request", "recipient_kind": "hotline"},
+            "respond": {"within": "PT24H", "legal_basis": "Fictitious hub practice", "statutory": False},
+        }
+    ],
+}
+
+
+async def test_a_clock_owed_by_the_originator_neither_crashes_nor_starves_the_clock_worker(
+    settings: Settings, db: asyncpg.Connection, directory: Directory, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    folder = tmp_path / "operator-policies"
+    folder.mkdir()
+    (folder / "NZ.json").write_text(json.dumps(ANSWER_POLICY), encoding="utf-8")
+    hotline = await directory.add("nz-hotline-test", "hotline", "NZ")
+    platform = await directory.add("us-platform-test", "platform", "US")
+    clock = FakeClock()
+    app = create_app(settings.with_changes(policy_dir=folder), clock=clock, background=False)
+    api = Api(await aiohttp_client(app), clock)
+    request = takedown(hotline, platform, jurisdictions=["NZ", "US"])
+    case_id = (await api.accepted(hotline, request))["case_id"]
+    question = information_request(platform, hotline, case_id, in_reply_to=request["id"])
+    await api.accepted(platform, question)  # the hotline now owes an answer within 24 hours
+    worker = ClockWorker(app[POOL], app[INTAKE], clock)
+
+    clock.advance(hours=49)  # past the hotline's 24 hours and the platform's 48
+    await worker.run_once()
+
+    view = await api.case(hotline, case_id)
+    assert deadline_of(view, platform.id, "act")["state"] == "breached"
+    [owed] = view["deadlines_owed_by_originator"]
+    assert (owed["deadline"], owed["state"]) == ("respond", "breached")
+    [breach] = breaches_of(await api.inbox(platform), "respond", hotline.id)  # to the one who asked
+    assert breach["in_reply_to"] == question["id"]
+
+
+async def test_a_referral_withdrawn_before_its_push_is_delivered_and_starts_no_decision_clock(
+    hub: Hub, directory: Directory, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, posts = receiver
+    hotline = await directory.add("us-hotline-test", "hotline", "US")
+    platform = await add_with_endpoint(hub.db, "us-platform-push", "platform", "US", url)
+    request = takedown(hotline, platform, jurisdictions=["US"])
+    case_id = (await hub.api.accepted(hotline, request))["case_id"]
+    await hub.api.accepted(hotline, withdrawal(hotline, [platform], case_id))
+
+    hub.clock.advance(hours=1)
+    async with aiohttp.ClientSession() as session:
+        context = AdapterContext(session, hub.app[HUB_KEY], "test-hub", hub.clock)
+        worker = DeliveryWorker(
+            hub.app[POOL], hub.app[DSN], build_adapters(context), hub.app[INTAKE], hub.clock, WorkerConfig()
+        )
+        try:
+            await worker.run_once()
+            await worker.wait_idle()
+        finally:
+            await worker.stop()
+
+    assert len(posts) == 2
+    states = await hub.db.fetch(
+        "SELECT state FROM deliveries WHERE recipient_id = $1 ORDER BY seq", platform.id
+    )
+    assert [s["state"] for s in states] == ["delivered", "delivered"]
+    view = await hub.api.case(hotline, case_id)
+    open_clocks = {d["deadline"] for d in view["recipients"][0]["deadlines"] if d["state"] == "open"}
+    assert open_clocks == {"confirm_deletion"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import structlog
@@ -27,6 +27,7 @@ from hub.store.events import record_event
 from hub.store.queries import query
 
 log = structlog.get_logger("hub.clocks")
+FAILED_CLOCK_RETRY = timedelta(minutes=5)
 HUB_ACTOR = "hub"
 
 
@@ -61,11 +62,27 @@ class ClockWorker:
         fired = 0
         while not self._stopping.is_set():
             now = self._clock()
-            async with self._pool.acquire() as conn, conn.transaction():
-                deadline = await conn.fetchrow(query("claim_due_deadline"), now)
-                if deadline is None:
-                    return fired
-                await self._fire(conn, deadline, now)
+            claimed: asyncpg.Record | None = None
+            async with self._pool.acquire() as conn:
+                try:
+                    async with conn.transaction():
+                        claimed = await conn.fetchrow(query("claim_due_deadline"), now)
+                        if claimed is None:
+                            return fired
+                        await self._fire(conn, claimed, now)
+                except (*UNAVAILABLE, asyncpg.PostgresError):
+                    raise
+                except Exception as exc:  # this clock is broken: postpone it, keep firing the others
+                    if claimed is None:
+                        raise
+                    await conn.execute(query("postpone_deadline"), claimed["id"], now + FAILED_CLOCK_RETRY)
+                    log.error(
+                        "deadline.fire_failed",
+                        case_id=str(claimed["case_id"]),
+                        rule=claimed["rule_id"],
+                        error=exc.__class__.__name__,
+                        retry_in=FAILED_CLOCK_RETRY.total_seconds(),
+                    )
             fired += 1
         return fired
 

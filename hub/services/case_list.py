@@ -85,10 +85,7 @@ async def list_cases(
 
 
 def _view(row: asyncpg.Record, viewer: str | None) -> dict[str, Any]:
-    # In a fan-out a recipient sees only itself among the recipients.
-    recipients = list(row["recipients"])
-    if viewer is not None and row["your_role"] == "recipient":
-        recipients = [viewer]
+    recipients = list(row["recipients"])  # for a recipient viewer, itself only (see the query)
     view: dict[str, Any] = {
         "case_id": str(row["id"]),
         "case_type": row["case_type"],

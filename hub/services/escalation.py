@@ -2,7 +2,8 @@
 
 An escalation is an ordinary message of the `escalation` template, signed by the hub's key, stored and
 delivered like any other (inbox or push) and shown on the case's timeline. A reminder goes to the
-participant who owes the answer; a breach goes to the case's originator and, where the jurisdiction's
+participant who owes the answer; a breach goes to whoever asked (the sender of the message whose clock
+it is: the hotline for a referral, the liaison for an information request) and, where the jurisdiction's
 policy says so, to the jurisdiction's regulators, with whom the case is then shared.
 """
 
@@ -32,7 +33,9 @@ async def issue_escalation(
     conn: Conn, intake: Intake, deadline: asyncpg.Record, *, kind: str, now: datetime
 ) -> UUID:
     recipient, case_id = deadline["recipient_id"], deadline["case_id"]
-    to = [recipient] if kind == "reminder" else [deadline["opened_by"]]
+    # A reminder goes to who owes the answer; a breach to who asked (the message's sender: the hotline
+    # for a referral, the liaison for an information request).
+    to = [recipient] if kind == "reminder" else [deadline["sender_id"]]
     regulators: list[str] = []
     if kind == "breach" and deadline["notify_regulator"]:
         regulators = [r["id"] for r in await conn.fetch(query("regulators_of"), deadline["jurisdiction"])]

@@ -85,12 +85,22 @@ async def start_clocks(
 
 
 async def meet(
-    conn: Conn, *, case_id: UUID, participant: str, kinds: Sequence[str], message_id: UUID, at: datetime
+    conn: Conn,
+    *,
+    case_id: UUID,
+    participant: str,
+    kinds: Sequence[str],
+    message_id: UUID,
+    at: datetime,
+    answers: UUID | None = None,
 ) -> None:
-    """The participant's answer meets its open clocks of these kinds; a clock already breached records
-    the late answer, and stays breached."""
+    """The participant's answer (`message_id`, answering `answers`) meets its open clocks of these kinds
+    on the message answered, or all of them when that message started none; a clock already breached
+    records the late answer, and stays breached."""
     kinds = list(kinds)
-    for row in await conn.fetch(query("meet_deadlines"), case_id, participant, kinds, at, message_id):
+    for row in await conn.fetch(
+        query("meet_deadlines"), case_id, participant, kinds, at, message_id, answers
+    ):
         await record_event(
             conn,
             case_id,
@@ -101,7 +111,7 @@ async def meet(
             message_id=message_id,
             detail={"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()},
         )
-    for row in await conn.fetch(query("answer_late"), case_id, participant, kinds, at, message_id):
+    for row in await conn.fetch(query("answer_late"), case_id, participant, kinds, at, message_id, answers):
         await record_event(
             conn,
             case_id,

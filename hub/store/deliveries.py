@@ -134,6 +134,9 @@ async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: 
             channel="push",
         )
         held = [deadlines.clock_from_json(c) for c in row["clocks"] or []]
+        state = await conn.fetchval(query("party_state"), d.case_id, d.recipient_id)
+        if state == "withdrawn":  # withdrawn before it was told: it owes no decision, only deletion
+            held = [c for c in held if c.kind == "confirm_deletion"]
         if held:
             await deadlines.start_clocks(
                 conn,

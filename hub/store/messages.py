@@ -192,7 +192,13 @@ async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: dateti
     """Clocks met or cancelled, deletion requested or confirmed, the case closed."""
     if plan.meets:
         await deadlines.meet(
-            conn, case_id=plan.case_id, participant=env.sender, kinds=plan.meets, message_id=env.id, at=at
+            conn,
+            case_id=plan.case_id,
+            participant=env.sender,
+            kinds=plan.meets,
+            message_id=env.id,
+            at=at,
+            answers=env.in_reply_to,
         )
     if plan.cancels_for:
         keep = () if plan.closes else ("confirm_deletion",)
@@ -242,6 +248,8 @@ async def record_retrieval(
     if state is None:
         return
     current = RecipientState(state)
+    if current is RecipientState.WITHDRAWN:  # taking a withdrawn referral out of the inbox changes nothing
+        return
     target = next_state(current, RecipientState.RETRIEVED)
     if target is not None:
         await conn.execute(query("set_party_state"), case_id, recipient, str(current), str(target), at)

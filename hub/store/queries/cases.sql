@@ -13,10 +13,11 @@ SELECT role FROM case_parties WHERE case_id = $1 AND participant_id = $2;
 -- name: list_cases
 -- Cases visible to a participant ($1; NULL = all, for the operator), newest first, keyset-paged by
 -- (opened_at, id) < ($2, $3), with the derived status and whether a deadline is overdue at $4; filters:
--- status $5, overdue $6, a recipient's country $7, a recipient $8; at most $9 rows.
+-- status $5, overdue $6, a recipient's country $7, a recipient $8; at most $9 rows. A viewer that is a
+-- recipient sees the case through its own part only (as in the case view): the other recipients of a
+-- fan-out neither show, nor count in its status, nor match its filters.
 SELECT * FROM (
-    SELECT c.id, c.case_type, c.opened_by, c.opened_at, c.closed_at,
-           (SELECT role FROM case_parties WHERE case_id = c.id AND participant_id = $1) AS your_role,
+    SELECT c.id, c.case_type, c.opened_by, c.opened_at, c.closed_at, me.role AS your_role,
            r.recipients, r.countries,
            CASE WHEN c.closed_at IS NOT NULL THEN 'closed'
                 WHEN r.pending THEN 'open'
@@ -25,9 +26,11 @@ SELECT * FROM (
                 WHEN r.declined AND NOT r.actioned THEN 'declined'
                 ELSE 'partially-actioned' END AS status,
            EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id
+                   AND (me.role IS DISTINCT FROM 'recipient' OR d.recipient_id = $1)
                    AND ((d.state = 'breached' AND d.answered_late_at IS NULL)
                         OR (d.state = 'open' AND d.due_at <= $4))) AS overdue
     FROM cases c
+    LEFT JOIN case_parties me ON me.case_id = c.id AND me.participant_id = $1
     CROSS JOIN LATERAL (
         SELECT coalesce(bool_or(cp.state IN ('queued', 'retrieved', 'acknowledged')), false) AS pending,
                coalesce(bool_or(cp.state = 'actioned'), false) AS actioned,
@@ -37,9 +40,9 @@ SELECT * FROM (
                coalesce(array_agg(DISTINCT p.country), '{}') AS countries
         FROM case_parties cp JOIN participants p ON p.id = cp.participant_id
         WHERE cp.case_id = c.id AND cp.role = 'recipient'
+          AND (me.role IS DISTINCT FROM 'recipient' OR cp.participant_id = $1)
     ) r
-    WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM case_parties cp
-                                         WHERE cp.case_id = c.id AND cp.participant_id = $1))
+    WHERE ($1::text IS NULL OR me.role IS NOT NULL)
       AND (c.opened_at, c.id) < ($2::timestamptz, $3::uuid)
 ) listed
 WHERE ($5::text IS NULL OR listed.status = $5)

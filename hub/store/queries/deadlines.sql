@@ -7,14 +7,22 @@ ON CONFLICT (message_id, recipient_id, kind) DO NOTHING
 RETURNING id;
 
 -- name: meet_deadlines
+-- $6: the message answered; when it has clocks of these kinds, only those are met (answering one
+-- production order leaves another's clock running), else every such clock the participant owes.
 UPDATE deadlines SET state = 'met', met_at = $4, met_by = $5, next_fire_at = NULL
 WHERE case_id = $1 AND recipient_id = $2 AND kind = ANY($3::text[]) AND state = 'open'
+  AND ($6::uuid IS NULL OR message_id = $6 OR NOT EXISTS (
+        SELECT 1 FROM deadlines a WHERE a.case_id = $1 AND a.recipient_id = $2 AND a.message_id = $6
+          AND a.kind = ANY($3::text[])))
 RETURNING id, kind, rule_id, due_at;
 
 -- name: answer_late
 UPDATE deadlines SET answered_late_at = $4, met_by = $5
 WHERE case_id = $1 AND recipient_id = $2 AND kind = ANY($3::text[]) AND state = 'breached'
   AND answered_late_at IS NULL
+  AND ($6::uuid IS NULL OR message_id = $6 OR NOT EXISTS (
+        SELECT 1 FROM deadlines a WHERE a.case_id = $1 AND a.recipient_id = $2 AND a.message_id = $6
+          AND a.kind = ANY($3::text[])))
 RETURNING id, kind, rule_id, due_at;
 
 -- name: cancel_deadlines
@@ -24,7 +32,7 @@ RETURNING id, recipient_id, kind;
 
 -- name: claim_due_deadline
 -- One due clock, locked: another hub process skips it, so a reminder or breach fires once.
-SELECT d.*, m.message_type, c.opened_by
+SELECT d.*, m.message_type, m.sender_id, c.opened_by
 FROM deadlines d JOIN messages m ON m.id = d.message_id JOIN cases c ON c.id = d.case_id
 WHERE d.id = (
     SELECT id FROM deadlines WHERE state = 'open' AND next_fire_at <= $1
@@ -34,6 +42,9 @@ WHERE d.id = (
 -- name: set_reminders
 UPDATE deadlines SET reminders = $2, next_fire_at = least(due_at, coalesce(($2::timestamptz[])[1], due_at))
 WHERE id = $1;
+
+-- name: postpone_deadline
+UPDATE deadlines SET next_fire_at = $2 WHERE id = $1 AND state = 'open';
 
 -- name: mark_breached
 UPDATE deadlines SET state = 'breached', breached_at = $2, escalation_id = $3, next_fire_at = NULL

@@ -1,0 +1,314 @@
+"""`GET /v1/cases`: who sees which cases, the filters (state, overdue, country, recipient), keyset paging
+that stays stable while new cases arrive, refusals of bad parameters; and `hub cases list --overdue`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from hub.api.app import create_app
+from hub.api.keys import INTAKE, POOL
+from hub.clocks.worker import ClockWorker
+from hub.settings import Settings
+from tests.factories import (
+    Api,
+    Directory,
+    FakeClock,
+    Member,
+    acknowledgement,
+    case_closure,
+    removal,
+    takedown,
+)
+
+SUBPROCESS_TIMEOUT = 60
+
+
+@dataclass
+class World:
+    api: Api
+    clock: FakeClock
+    clocks: ClockWorker
+    hotline: Member
+    other_hotline: Member
+    a: Member  # platforms in IE, US and GB
+    b: Member
+    c: Member
+    liaison: Member
+
+    async def refer(self, *recipients: Member, sender: Member | None = None) -> tuple[str, dict[str, Any]]:
+        sender = sender or self.hotline
+        request = takedown(sender, *recipients, jurisdictions=["US"])
+        return (await self.api.accepted(sender, request))["case_id"], request
+
+    async def listing(self, member: Member, query: str = "") -> dict[str, Any]:
+        status, body = await self.api.get(member, f"/v1/cases{query}")
+        assert status == 200, body
+        return dict(body)
+
+    async def ids(self, member: Member, query: str = "") -> list[str]:
+        return [c["case_id"] for c in (await self.listing(member, query))["cases"]]
+
+
+@pytest_asyncio.fixture
+async def world(
+    settings: Settings, db: asyncpg.Connection, directory: Directory, aiohttp_client: Any
+) -> World:
+    hotline = await directory.add("us-hotline-test", "hotline", "US")
+    other = await directory.add("gb-hotline-test", "hotline", "GB")
+    a = await directory.add("platform-a", "platform", "IE")
+    b = await directory.add("platform-b", "platform", "US")
+    c = await directory.add("platform-c", "platform", "GB")
+    liaison = await directory.add("nl-police-test", "law-enforcement", "NL")
+    clock = FakeClock()
+    app = create_app(settings, clock=clock, background=False)
+    api = Api(await aiohttp_client(app), clock)
+    return World(api, clock, ClockWorker(app[POOL], app[INTAKE], clock), hotline, other, a, b, c, liaison)
+
+
+# -- who sees what ----------------------------------------------------------------------------------------
+async def test_each_participant_lists_its_own_cases_and_a_platform_sees_only_itself(world: World) -> None:
+    fan_out, _ = await world.refer(world.a, world.b, world.c)
+    world.clock.advance(minutes=1)
+    only_a, _ = await world.refer(world.a)
+    world.clock.advance(minutes=1)
+    elsewhere, _ = await world.refer(world.b, sender=world.other_hotline)
+
+    listing = await world.listing(world.hotline)
+    assert [c["case_id"] for c in listing["cases"]] == [only_a, fan_out]  # newest first
+    assert listing["next_cursor"] is None
+    by_id = {c["case_id"]: c for c in listing["cases"]}
+    assert by_id[fan_out]["recipients"] == ["platform-a", "platform-b", "platform-c"]
+    assert by_id[fan_out]["your_role"] == "originator"
+    assert by_id[fan_out]["status"] == "open"
+    assert by_id[fan_out]["case_type"] == "takedown-request"
+
+    mine = {c["case_id"]: c for c in (await world.listing(world.a))["cases"]}
+    assert list(mine) == [only_a, fan_out]
+    assert mine[fan_out]["recipients"] == [world.a.id]
+    assert mine[fan_out]["your_role"] == "recipient"
+    assert await world.ids(world.b) == [elsewhere, fan_out]
+    assert await world.ids(world.c) == [fan_out]
+    assert await world.ids(world.other_hotline) == [elsewhere]
+
+    # A liaison sees nothing until a case is shared with it, then that case only, in full.
+    assert await world.ids(world.liaison) == []
+    assert await world.api.share(world.hotline, fan_out, world.liaison) == 201
+    [shared] = (await world.listing(world.liaison))["cases"]
+    assert (shared["case_id"], shared["your_role"]) == (fan_out, "shared")
+    assert shared["recipients"] == ["platform-a", "platform-b", "platform-c"]
+    status, view = await world.api.get(world.liaison, f"/v1/cases/{fan_out}")
+    assert status == 200, view
+    assert view["timeline"]
+    status, _ = await world.api.get(world.liaison, f"/v1/cases/{only_a}")
+    assert status == 403
+
+
+async def test_a_regulator_lists_the_cases_escalated_to_it(world: World, directory: Directory) -> None:
+    regulator = await directory.add("us-regulator-test", "regulator", "US")
+    late, _ = await world.refer(world.b)
+    on_time, request = await world.refer(world.a)
+    await world.api.accepted(world.a, removal(world.a, world.hotline, on_time, request["id"]))
+    assert await world.ids(regulator) == []
+
+    world.clock.advance(hours=49)
+    assert await world.clocks.run_once() == 2  # the late case's acknowledge and act clocks
+
+    [row] = (await world.listing(regulator))["cases"]
+    assert (row["case_id"], row["your_role"], row["overdue"]) == (late, "shared", True)
+    assert await world.ids(regulator, "?overdue=true&country=US") == [late]
+
+
+async def test_the_listing_needs_a_token(world: World) -> None:
+    response = await world.api.client.get("/v1/cases")
+    assert response.status == 401
+    assert (await response.json())["type"] == "urn:referral-hub:problem:missing-token"
+
+
+# -- filters ----------------------------------------------------------------------------------------------
+async def test_filters_by_state_overdue_country_and_recipient(world: World) -> None:
+    actioned, request = await world.refer(world.a)  # IE
+    await world.api.accepted(world.a, removal(world.a, world.hotline, actioned, request["id"]))
+    world.clock.advance(minutes=1)
+    pending, pending_request = await world.refer(world.b)  # US
+    world.clock.advance(minutes=1)
+    closed, _ = await world.refer(world.c)  # GB
+    await world.api.accepted(world.hotline, case_closure(world.hotline, [world.c], closed))
+    world.clock.advance(minutes=1)
+
+    ids = world.ids
+    assert await ids(world.hotline, "?state=open") == [pending]
+    assert await ids(world.hotline, "?state=actioned") == [actioned]
+    assert await ids(world.hotline, "?state=closed") == [closed]
+    assert await ids(world.hotline, "?state=declined") == []
+    assert await ids(world.hotline, "?country=IE") == [actioned]
+    assert await ids(world.hotline, "?country=GB") == [closed]
+    assert await ids(world.hotline, "?country=NL") == []
+    assert await ids(world.hotline, "?recipient=platform-b") == [pending]
+    assert await ids(world.hotline, "?recipient=platform-b&state=actioned") == []
+    assert await ids(world.hotline, "?overdue=true") == []
+    assert await ids(world.hotline, "?overdue=false") == [closed, pending, actioned]
+
+    # Past the pending request's 48 hours: overdue before and after the clock worker breaches it.
+    world.clock.advance(hours=49)
+    assert await ids(world.hotline, "?overdue=true") == [pending]
+    [row] = (await world.listing(world.hotline, "?overdue=true"))["cases"]
+    assert row["overdue"] is True
+    assert await world.clocks.run_once() == 2
+    assert await ids(world.hotline, "?overdue=true") == [pending]
+    assert await ids(world.hotline, "?overdue=true&state=open&country=US&recipient=platform-b") == [pending]
+    assert await ids(world.hotline, "?overdue=false") == [closed, actioned]
+
+    # Late answers are recorded, and the case is no longer overdue.
+    await world.api.accepted(world.b, acknowledgement(world.b, world.hotline, pending, pending_request["id"]))
+    await world.api.accepted(world.b, removal(world.b, world.hotline, pending, pending_request["id"]))
+    assert await ids(world.hotline, "?overdue=true") == []
+    assert await ids(world.hotline, "?state=actioned") == [pending, actioned]
+
+
+async def test_a_platform_cannot_probe_the_other_recipients_of_its_fan_out(world: World) -> None:
+    fan_out, _ = await world.refer(world.a, world.b, world.c)
+    assert await world.ids(world.a) == [fan_out]
+    assert await world.ids(world.a, "?recipient=platform-b") == []
+    assert await world.ids(world.a, "?country=GB") == []
+
+
+async def test_a_platform_s_listing_agrees_with_its_case_view(world: World) -> None:
+    fan_out, request = await world.refer(world.a, world.c)
+    await world.api.accepted(world.a, removal(world.a, world.hotline, fan_out, request["id"]))
+    world.clock.advance(hours=49)  # c's clocks are past due; a answered in time
+    await world.clocks.run_once()
+
+    view = await world.api.case(world.a, fan_out)
+    [listed] = (await world.listing(world.a))["cases"]
+    assert (view["status"], view["overdue"]) == ("actioned", False)
+    assert (listed["status"], listed["overdue"]) == (view["status"], view["overdue"])
+    assert await world.ids(world.a, "?overdue=true") == []
+
+
+# -- paging -----------------------------------------------------------------------------------------------
+async def test_keyset_paging_is_stable_while_new_cases_arrive(world: World) -> None:
+    older = []
+    for _ in range(5):
+        older.append((await world.refer(world.a))[0])
+        world.clock.advance(minutes=1)
+    newest_first = list(reversed(older))
+
+    first = await world.listing(world.hotline, "?limit=2")
+    assert [c["case_id"] for c in first["cases"]] == newest_first[:2]
+    assert first["next_cursor"]
+
+    arrived = []  # newer than every listed case
+    for _ in range(2):
+        arrived.append((await world.refer(world.b))[0])
+        world.clock.advance(minutes=1)
+
+    second = await world.listing(world.hotline, f"?limit=2&cursor={first['next_cursor']}")
+    assert [c["case_id"] for c in second["cases"]] == newest_first[2:4]
+    third = await world.listing(world.hotline, f"?limit=2&cursor={second['next_cursor']}")
+    assert [c["case_id"] for c in third["cases"]] == newest_first[4:]
+    assert third["next_cursor"] is None
+    assert await world.ids(world.hotline, "?limit=2") == list(reversed(arrived))
+    # The cursor carries the filters' position only: filters still apply on the next page.
+    assert await world.ids(world.hotline, f"?recipient=platform-b&cursor={first['next_cursor']}") == []
+
+
+async def test_cases_opened_at_the_same_moment_are_each_listed_once(world: World) -> None:
+    same = {(await world.refer(world.a))[0] for _ in range(4)}  # the fake clock does not move
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(6):
+        page = await world.listing(world.hotline, f"?limit=1{cursor}")
+        seen += [c["case_id"] for c in page["cases"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert sorted(seen) == sorted(same)
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("state=bogus", "state"),
+        ("state=OPEN", "state"),
+        ("overdue=yes", "overdue"),
+        ("country=de", "country"),
+        ("country=DEU", "country"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("cursor=Zm9vfGJhcg", "cursor"),  # base64url of "foo|bar"
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=ten", "limit"),
+    ],
+)
+async def test_invalid_filters_are_refused(world: World, query: str, parameter: str) -> None:
+    status, problem = await world.api.get(world.hotline, f"/v1/cases?{query}")
+    assert status == 400, problem
+    assert problem["type"] == "urn:referral-hub:problem:invalid-parameter"
+    assert problem["parameter"] == parameter
+
+
+# -- the operator's command -------------------------------------------------------------------------------
+async def run_hub(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_hub_cases_list_overdue_prints_the_overdue_case_and_no_content(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    late, request = await world.refer(world.b)
+    world.clock.advance(hours=49)
+    assert await world.clocks.run_once() == 2  # breached: overdue whatever the operator's clock says
+    on_time, _ = await world.refer(world.a)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(HUB_DATA_DIR=str(tmp_path / "hub-data"), HUB_DATABASE_URL=database_url)
+
+    code, out, err = await run_hub("cases", "list", "--overdue", env=env)
+
+    assert code == 0, err
+    listing = json.loads(out)
+    assert [c["case_id"] for c in listing["cases"]] == [late]
+    [row] = listing["cases"]
+    assert row["overdue"] is True
+    assert row["recipients"] == [world.b.id]
+    assert on_time not in out
+    body = request["body"]
+    for secret in (
+        body["content"][0]["url"],
+        "photos.example.com",
+        body["non_consent_statement"]["text"],
+        body["authorisation"]["reference"],
+        body["contact"]["sealed"][0]["ciphertext"],
+    ):
+        assert secret not in out
+        assert secret not in err
+
+    code, out, err = await run_hub("cases", "list", "--country", "de", env=env)
+    assert code == 2
+    assert "country" in err
+    assert "Traceback" not in err
