@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from hub.store import audit
 from hub.store.database import Conn
 from hub.store.queries import query
 
@@ -137,6 +138,14 @@ async def add_participant(
         raise DirectoryError(f"participant '{participant_id}' already exists") from None
     except asyncpg.CheckViolationError as exc:
         raise DirectoryError(f"invalid participant: {exc.constraint_name}") from None
+    await audit.append(
+        conn,
+        at=datetime.now(UTC),
+        event="participant.added",
+        actor="operator",
+        subject=participant_id,
+        detail={"kind": kind, "country": country, "adapter": adapter or ("webhook" if endpoint else "pull")},
+    )
 
 
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
@@ -190,6 +199,20 @@ async def update_participant(
     )
     if changed is None:
         raise DirectoryError(f"no participant '{participant_id}'")
+    await audit.append(
+        conn,
+        at=datetime.now(UTC),
+        event="participant.updated",
+        actor="operator",
+        subject=participant_id,
+        detail={
+            "add_domains": list(added),
+            "remove_domains": list(remove_domains),
+            "trusted_flagger": trusted_flagger,
+            "adapter": adapter,
+            "endpoint_changed": endpoint is not None or clear_endpoint,
+        },
+    )
 
 
 async def add_key(
@@ -210,11 +233,27 @@ async def add_key(
         raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
     except asyncpg.CheckViolationError:
         raise DirectoryError("the key's validity window ends before it starts") from None
+    await audit.append(
+        conn,
+        at=datetime.now(UTC),
+        event="key.added",
+        actor="operator",
+        subject=participant_id,
+        detail={"kid": jwk["kid"], "use": jwk["use"], "jwk": jwk},
+    )
 
 
 async def revoke_key(conn: Conn, *, participant_id: str, kid: str, reason: str) -> None:
     if await conn.fetchval(query("revoke_key"), kid, participant_id, reason) is None:
         raise DirectoryError(f"participant '{participant_id}' has no unrevoked key '{kid}'")
+    await audit.append(
+        conn,
+        at=datetime.now(UTC),
+        event="key.revoked",
+        actor="operator",
+        subject=participant_id,
+        detail={"kid": kid, "reason": reason},
+    )
 
 
 async def ensure_hub_participant(conn: Conn, hub_id: str, public_jwk: dict[str, Any]) -> None:

@@ -1,0 +1,171 @@
+"""The tamper-evident audit log: every change, deletion and reordering made directly in the database is
+detected, and `hub audit verify` names the first fault."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from hub.api.app import create_app
+from hub.api.keys import HUB_KEY, POOL
+from hub.cli.audit import checkpoint_reader
+from hub.core.audit_verify import AuditReport, verify_log
+from hub.core.clock import utc_now
+from hub.store.audit import load_log, sequence_and_checkpoint
+from tests.factories import acknowledgement, jose, removal, takedown
+
+
+async def run_story(client: Any, directory: Any) -> None:
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    platform = await directory.add("ie-platform-test", "platform", "IE")
+    for _ in range(3):
+        request = takedown(hotline, platform)
+        receipt = await (await client.post("/v1/messages", **jose(hotline.sign(request)))).json()
+        for answer in (
+            acknowledgement(platform, hotline, receipt["case_id"], request["id"]),
+            removal(platform, hotline, receipt["case_id"], request["id"]),
+        ):
+            assert (await client.post("/v1/messages", **jose(platform.sign(answer)))).status == 202
+
+
+async def hub_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return int(process.returncode or 0), out.decode(), err.decode()
+
+
+async def verify(db: asyncpg.Connection, app: Any) -> AuditReport:
+    entries, checkpoints, pending = await load_log(db)
+    key = app[HUB_KEY].public()
+    return verify_log(
+        [dict(e.items()) for e in entries],
+        [dict(c.items()) for c in checkpoints],
+        checkpoint_reader({key.kid: key}),
+        pending,
+    )
+
+
+@pytest.fixture
+async def logged(aiohttp_client: Any, settings: Any, directory: Any, db: asyncpg.Connection) -> Any:
+    app = create_app(settings, background=False)
+    client = await aiohttp_client(app)
+    await run_story(client, directory)
+    await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, utc_now())
+    report = await verify(db, app)
+    assert report.ok, report.fault
+    assert report.entries >= 20
+    assert report.pending == 0
+    assert report.verified_tree_size == report.entries
+    return app
+
+
+async def test_an_untouched_log_verifies_and_grows_across_checkpoints(
+    logged: Any, db: asyncpg.Connection, settings: Any
+) -> None:
+    before = await verify(db, logged)
+    await db.execute(
+        "INSERT INTO audit_entries (recorded_at, event, actor) VALUES (now(), 'test.event', 'hub')"
+    )
+    assert (await verify(db, logged)).pending == 1
+    await sequence_and_checkpoint(logged[POOL], logged[HUB_KEY], settings.hub_id, utc_now())
+    after = await verify(db, logged)
+    assert after.ok
+    assert after.checkpoints == before.checkpoints + 1
+    assert after.entries == before.entries + 1
+
+
+async def test_a_changed_field_is_detected_at_its_entry(logged: Any, db: asyncpg.Connection) -> None:
+    await db.execute("UPDATE audit_entries SET actor = 'someone-else' WHERE leaf_index = 5")
+    report = await verify(db, logged)
+    assert (report.fault.kind, report.fault.leaf_index) == ("changed", 5)
+
+
+async def test_a_changed_detail_is_detected(logged: Any, db: asyncpg.Connection) -> None:
+    await db.execute(
+        'UPDATE audit_entries SET detail = detail || \'{"to_state": "declined"}\' WHERE leaf_index = 7'
+    )
+    assert (await verify(db, logged)).fault.kind == "changed"
+
+
+async def test_a_deleted_entry_is_detected_where_it_was(logged: Any, db: asyncpg.Connection) -> None:
+    await db.execute("DELETE FROM audit_entries WHERE leaf_index = 3")
+    report = await verify(db, logged)
+    assert (report.fault.kind, report.fault.leaf_index) == ("missing", 3)
+
+
+async def test_reordered_entries_are_detected(logged: Any, db: asyncpg.Connection) -> None:
+    await db.execute("""
+        UPDATE audit_entries SET leaf_index = -1 WHERE leaf_index = 4;
+        UPDATE audit_entries SET leaf_index = 4 WHERE leaf_index = 6;
+        UPDATE audit_entries SET leaf_index = 6 WHERE leaf_index = -1;
+    """)
+    report = await verify(db, logged)
+    assert (report.fault.kind, report.fault.leaf_index) == ("changed", 4)
+
+
+async def test_a_change_hidden_by_recomputed_hashes_fails_the_signed_checkpoint(
+    logged: Any, db: asyncpg.Connection
+) -> None:
+    from hub.core.audit import entry_leaf
+
+    row = await db.fetchrow("SELECT * FROM audit_entries WHERE leaf_index = 2")
+    forged = {**dict(row.items()), "actor": "someone-else"}
+    await db.execute(
+        "UPDATE audit_entries SET actor = 'someone-else', leaf_hash = $1 WHERE leaf_index = 2",
+        entry_leaf(2, forged),
+    )
+    report = await verify(db, logged)
+    assert report.fault.kind == "checkpoint"
+
+
+async def test_entries_deleted_at_the_end_are_detected(logged: Any, db: asyncpg.Connection) -> None:
+    await db.execute(
+        "DELETE FROM audit_entries WHERE leaf_index >= (SELECT max(leaf_index) - 1 FROM audit_entries)"
+    )
+    assert (await verify(db, logged)).fault.kind == "truncated"
+
+
+async def test_a_removed_or_forged_checkpoint_is_detected(
+    logged: Any, db: asyncpg.Connection, settings: Any
+) -> None:
+    await db.execute(
+        "INSERT INTO audit_entries (recorded_at, event, actor) VALUES (now(), 'test.event', 'hub')"
+    )
+    await sequence_and_checkpoint(logged[POOL], logged[HUB_KEY], settings.hub_id, utc_now())
+    first = await db.fetchval("SELECT min(tree_size) FROM audit_checkpoints")
+    await db.execute("DELETE FROM audit_checkpoints WHERE tree_size = $1", first)
+    assert (await verify(db, logged)).fault.kind == "checkpoint"
+
+
+async def test_hub_audit_verify_exits_1_naming_the_first_fault(
+    logged: Any, db: asyncpg.Connection, database_url: str, settings: Any
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=database_url,
+        HUB_SIGNING_KEY_FILE=str(settings.signing_key_file),
+        HUB_DATA_DIR=str(Path(settings.data_dir)),
+    )
+    code, out, err = await hub_cli(env, "audit", "verify")
+    assert code == 0, err
+    assert out.startswith("audit log verifies")
+    await db.execute("UPDATE audit_entries SET event = 'case.closed' WHERE leaf_index = 1")
+    code, _, err = await hub_cli(env, "audit", "verify")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "entry 1" in err
+    assert "Traceback" not in err
