@@ -29,7 +29,7 @@ log = structlog.get_logger("hub.adapters")
 def _register_email() -> None:
     """The e-mail adapter needs optional libraries; it is built in when they are installed."""
     try:
-        from adapters.email import EmailAdapter  # type: ignore[import-not-found,unused-ignore]
+        from adapters.email import EmailAdapter
     except ImportError:
         return
     BUILT_IN["email"] = EmailAdapter

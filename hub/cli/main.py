@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from hub.cli import audit, cases, deliveries, evidence, operator, participant
+from hub.cli import audit, cases, deliveries, evidence, mailin, operator, participant, stats
+from hub.cli import hashing as hashing_cli
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
 from hub.store.directory import PARTICIPANT_KINDS
@@ -48,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     _directory_commands(commands)
     deliveries.add_commands(commands)
     cases.add_commands(commands)
+    mailin.add_commands(commands)
     audit.add_commands(commands)
     evidence.add_commands(commands)
+    stats.add_commands(commands)
+    hashing_cli.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -119,6 +123,8 @@ def _participant_commands(commands: argparse._SubParsersAction[argparse.Argument
 def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("send", "inbox", "ack", "status", "share"):
         return int(getattr(participant, f"cmd_{args.command}")(args))
+    if args.command == "hash":
+        return hashing_cli.cmd_hash(args)
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":
@@ -132,8 +138,11 @@ def dispatch(args: argparse.Namespace) -> int:
         "worker": deliveries.cmd_worker,
         "deliveries": deliveries.cmd_deliveries,
         "cases": cases.cmd_cases,
+        "mail-in": mailin.cmd_mail_in,
         "audit": audit.cmd_audit,
         "evidence": evidence.cmd_evidence,
+        "stats": stats.cmd_stats,
+        "dsa-export": stats.cmd_dsa_export,
     }[args.command]
     return handler(args, Settings.from_env())
 

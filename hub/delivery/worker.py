@@ -232,7 +232,7 @@ class DeliveryWorker:
             done = await deliveries.finish_delivered(
                 self._pool, record, self._evidence(delivery, outcome, now)
             )
-            event, detail = "delivery.delivered", f"HTTP {outcome.http_status}"
+            event, detail = "delivery.delivered", outcome.detail
         elif outcome.verdict is Verdict.ATTENTION:
             done = await deliveries.finish_parked(self._pool, record)
             event, detail = "delivery.destination_parked", outcome.detail

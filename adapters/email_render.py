@@ -1,0 +1,153 @@
+"""The e-mail notice: a referral rendered for the people who read a platform's abuse mailbox.
+
+One template set per language under `templates/email/<lang>/`: `subject.txt.j2`, `notice.txt.j2`,
+`notice.html.j2` (autoescaped) and `legal.j2` (what each jurisdiction's law asks, in that language).
+The notice is built from the signed message's own payload (the hub verified it when it accepted it),
+never from anything else, and reads no sealed field: it says which fields are sealed and to which key.
+The subject names the message type and a short case id only: no URL, no name, no content.
+URLs of reported content appear in the body, as text rather than links, so that a mail scanner that
+follows links does not fetch the content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from adapters.base import OutboundMessage
+from hub.core.clock import rfc3339
+from hub.core.envelope import NEW_REFERRAL_TYPES
+from hub.core.jose import parse_jws
+from hub.settings import MailSettings
+
+TEMPLATE_ROOT = Path(__file__).parent / "templates" / "email"
+LANGUAGES: tuple[str, ...] = tuple(
+    sorted(p.name for p in TEMPLATE_ROOT.iterdir() if (p / "notice.txt.j2").is_file())
+)
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATE_ROOT),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render_notice(
+    message: OutboundMessage,
+    to: str,
+    language: str,
+    settings: MailSettings,
+    reply_to: str,
+    now: datetime,
+) -> EmailMessage:
+    context = notice_context(message, reply_to)
+    subject = " ".join(_render(language, "subject.txt.j2", context).split())
+    mail = EmailMessage()
+    mail["From"] = settings.mail_from
+    mail["To"] = to
+    mail["Reply-To"] = reply_to
+    mail["Subject"] = subject
+    mail["Date"] = format_datetime(now)
+    # The same id on every attempt, so a mail system that gets the notice twice can drop the repeat.
+    mail["Message-ID"] = f"<{message.message_id}.{message.recipient}@{settings.reply_domain}>"
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this, please
+    mail.set_content(_render(language, "notice.txt.j2", context), charset="utf-8")
+    mail.add_alternative(_render(language, "notice.html.j2", context), subtype="html", charset="utf-8")
+    for name, form in (("message.jws", message.signed_form), ("receipt.jws", message.receipt)):
+        # RFC 7515 section 9.2: compact serialisation is application/jose, JSON is application/jose+json.
+        subtype = "jose+json" if form.lstrip().startswith("{") else "jose"
+        mail.add_attachment(form.encode("utf-8"), maintype="application", subtype=subtype, filename=name)
+    mail["Content-Language"] = language  # after the body: setting the content replaces Content-* headers
+    return mail
+
+
+def _render(language: str, name: str, context: Mapping[str, Any]) -> str:
+    return _ENVIRONMENT.get_template(f"{language}/{name}").render(context)
+
+
+def notice_context(message: OutboundMessage, reply_to: str) -> dict[str, Any]:
+    payload = json.loads(parse_jws(message.signed_form).payload)
+    body: Mapping[str, Any] = payload.get("body") or {}
+    illegality = body.get("illegality") or {}
+    referral = message.message_type in NEW_REFERRAL_TYPES
+    return {
+        "sender": message.sender,
+        "platform": message.recipient,
+        "case_id": str(message.case_id),
+        "case_short": message.case_id.hex[:8],
+        "message_id": str(message.message_id),
+        "message_type": message.message_type,
+        "accepted_at": rfc3339(message.accepted_at),
+        "referral": referral,
+        "category": body.get("category"),
+        "content": [_locator(item) for item in body.get("content") or ()],
+        "identical_copies": body.get("identical_copies") is True,
+        "jurisdictions": [str(j) for j in body.get("jurisdictions") or ()],
+        "laws": [
+            {"jurisdiction": str(law.get("jurisdiction", "")), "citation": str(law.get("citation", ""))}
+            for law in illegality.get("laws") or ()
+        ],
+        "explanation": illegality.get("explanation"),
+        "non_consent": (body.get("non_consent_statement") or {}).get("text"),
+        "accuracy": (body.get("accuracy_statement") or {}).get("text"),
+        "authorisation": _authorisation(body.get("authorisation")),
+        "notes": body.get("notes"),
+        "other_fields": [] if "content" in body else _plain_fields(body),
+        "sealed": [{"field": path, "kid": kid} for path, kid in sealed_fields(body, message.recipient)],
+        "reply_to": reply_to,
+        "answers_by_mail": referral,
+    }
+
+
+def _locator(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "url": item.get("url"),
+        "platform_item_id": item.get("platform_item_id"),
+        "description": item.get("description"),
+        "hashes": [{"alg": h.get("alg"), "value": h.get("value")} for h in item.get("hashes") or ()],
+    }
+
+
+def _authorisation(value: object) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {k: value.get(k) for k in ("signatory", "method", "signed_at", "reference")}
+
+
+def _plain_fields(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The readable fields of a message that is not a takedown request (withdrawal, information
+    request, assistance request...): strings, numbers, booleans and lists of them; sealed ones are
+    listed apart."""
+    fields = []
+    for name, value in body.items():
+        if isinstance(value, bool):
+            fields.append((name, "yes" if value else "no"))
+        elif isinstance(value, str | int | float):
+            fields.append((name, str(value)))
+        elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+            fields.append((name, ", ".join(str(v) for v in value)))
+    return fields
+
+
+def sealed_fields(value: object, recipient: str, path: str = "") -> Iterator[tuple[str, str | None]]:
+    """(field path, the kid of the recipient's copy) for every sealed value, however deep."""
+    if isinstance(value, Mapping):
+        copies = value.get("sealed")
+        if isinstance(copies, list) and path:
+            mine = [c.get("kid") for c in copies if isinstance(c, Mapping) and c.get("to") == recipient]
+            yield path, str(mine[0]) if mine else None
+            return
+        for name, inner in value.items():
+            yield from sealed_fields(inner, recipient, f"{path}.{name}" if path else str(name))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from sealed_fields(inner, recipient, f"{path}[{index}]")

@@ -1,0 +1,249 @@
+"""`hub mail-in`: an SMTP (or LMTP) receiver for platforms' replies to e-mail notices.
+
+Each reply is taken in one transaction with one recipient (more are deferred with 452, so that the
+answer to DATA speaks for exactly one reply address, in SMTP and in LMTP alike). What happens to it:
+
+- the address is not at the hub's reply domain: refused at RCPT (550), not stored;
+- the address carries no valid hub token (`adapters.email`): 550 after DATA, stored as `unknown-token`;
+- the From header (exactly one address) is not one the recipient's directory entry allows to answer
+  (`reply_from`, else `to`, case-insensitive), or the envelope sender is neither such an address nor
+  at its domain: 550, stored as `spoofed-sender`. SPF, DKIM and DMARC need DNS and are not checked
+  here: run mail-in behind an MX that checks them;
+- the first line is no answer (`replies`): 250, stored as `unrecognised`, and a `mail.unrecognised`
+  event on the case so the sender sees that something came;
+- an answer: recorded as an acknowledgement or status update that the hub signs on the platform's
+  behalf (`submit_attested`), carrying the SHA-256 of the raw e-mail; 250, stored as `accepted`. A
+  refusal (e.g. `invalid-transition`) is stored under its problem code with a `mail.not_applied` event.
+
+The same e-mail delivered again gets the same answer and changes nothing: it is found by its digest
+and address, and the attested message's id is derived from them (UUID v5). A database failure answers
+451, so the sending server tries again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from adapters.email import EmailConfig, parse_reply_address, tag_matches
+from hub.core.clock import Clock, rfc3339
+from hub.core.jose import sha256_hex
+from hub.core.refusal import Refusal
+from hub.mailin.replies import Answer, Reading, read_reply
+from hub.services.intake import Intake, submit_attested
+from hub.settings import MailSettings
+from hub.store import mail, messages
+from hub.store.database import Conn
+from hub.store.mail import InboundMail, ReplyTarget, TimelineNote
+
+log = structlog.get_logger("hub.mailin")
+MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:referral-hub:mail-in")
+ACCEPTED, UNKNOWN_TOKEN, SPOOFED, UNRECOGNISED = "accepted", "unknown-token", "spoofed-sender", "unrecognised"
+ANSWERS = {
+    UNKNOWN_TOKEN: "550 5.1.1 Unknown reply address: no case of this hub",
+    SPOOFED: "550 5.7.1 The sender may not answer for this case",
+    ACCEPTED: "250 2.0.0 Answer recorded",
+    UNRECOGNISED: "250 2.0.0 Received, but the first line is no answer the hub knows",
+}
+NOT_APPLIED = "250 2.0.0 Received, not applied to the case"
+TEMPORARY = "451 4.3.0 Cannot store the reply now; try again later"
+MAX_MAIL_BYTES = 10 * 1024 * 1024  # replies are text; evidence of a bigger one is not worth the storage
+
+
+@dataclass(frozen=True)
+class MailIn:
+    intake: Intake
+    settings: MailSettings
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One received e-mail on its way through the checks."""
+
+    raw: bytes
+    sha256: str
+    rcpt_to: str
+    mail_from: str
+    received_at: datetime
+
+    def stored(self, verdict: str, target: ReplyTarget | None = None, **extra: Any) -> InboundMail:
+        return InboundMail(
+            id=uuid.uuid4(),
+            received_at=self.received_at,
+            rcpt_to=self.rcpt_to,
+            raw=self.raw,
+            raw_sha256=self.sha256,
+            verdict=verdict,
+            recipient_id=target.recipient_id if target else None,
+            case_id=target.case_id if target else None,
+            **extra,
+        )
+
+
+class ReplyHandler:
+    """The aiosmtpd handler: one reply address per transaction, judged after DATA."""
+
+    def __init__(self, mail_in: MailIn) -> None:
+        self._mail_in = mail_in
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if envelope.rcpt_tos:
+            return "452 4.5.3 One reply address per message; send the others separately"
+        _, at, domain = address.rpartition("@")
+        if not at or domain.lower() != self._mail_in.settings.reply_domain.lower():
+            return "550 5.1.2 Not a reply address of this hub"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        if isinstance(envelope.content, bytes) and not raw:
+            raw = envelope.content
+        reply = Reply(
+            raw, sha256_hex(raw), envelope.rcpt_tos[0], envelope.mail_from or "", self._mail_in.clock()
+        )
+        try:
+            return await take_reply(self._mail_in, reply)
+        except Exception as exc:  # a database outage above all: the sender's server keeps the mail
+            log.warning("mail.reply_failed", error=exc.__class__.__name__)
+            return TEMPORARY
+
+
+async def start_server(mail_in: MailIn, host: str, port: int, *, lmtp: bool = False) -> asyncio.Server:
+    """Listen on the running loop (the database pool lives there too); port 0 picks a free one."""
+    handler = ReplyHandler(mail_in)
+    protocol = LMTP if lmtp else SMTP
+
+    def session() -> SMTP:
+        return protocol(
+            handler,
+            hostname=mail_in.settings.reply_domain,
+            ident="referral-hub mail-in",
+            data_size_limit=MAX_MAIL_BYTES,
+            enable_SMTPUTF8=True,
+        )
+
+    return await asyncio.get_running_loop().create_server(session, host, port)
+
+
+async def take_reply(mail_in: MailIn, reply: Reply) -> str:
+    pool = mail_in.intake.pool
+    async with pool.acquire() as conn:
+        prior = await mail.find_inbound(conn, reply.sha256, reply.rcpt_to)
+        if prior is not None:  # delivered again: same answer, nothing changes
+            return ANSWERS.get(prior.verdict, NOT_APPLIED)
+        found = await _target(mail_in, conn, reply.rcpt_to)
+        if found is None:
+            await mail.record_inbound(conn, reply.stored(UNKNOWN_TOKEN))
+            log.info("mail.reply_refused", verdict=UNKNOWN_TOKEN)
+            return ANSWERS[UNKNOWN_TOKEN]
+        message_id, target = found
+        parsed = read_reply(reply.raw)
+        bound = log.bind(
+            case_id=str(target.case_id), message_id=str(message_id), recipient=target.recipient_id
+        )
+        if not sender_allowed(target, parsed.senders, reply.mail_from):
+            await mail.record_inbound(conn, reply.stored(SPOOFED, target, message_id=message_id))
+            bound.warning("mail.reply_refused", verdict=SPOOFED)
+            return ANSWERS[SPOOFED]
+        if parsed.reading.answer is Answer.UNRECOGNISED:
+            note = TimelineNote("mail.unrecognised", {"evidence_sha256": reply.sha256})
+            await mail.record_inbound(conn, reply.stored(UNRECOGNISED, target, message_id=message_id), note)
+            bound.info("mail.reply_unrecognised")
+            return ANSWERS[UNRECOGNISED]
+    verdict = await _record_answer(mail_in, reply, message_id, target, parsed.reading)
+    bound.info("mail.reply_taken", verdict=verdict)
+    return ANSWERS.get(verdict, NOT_APPLIED)
+
+
+async def _target(mail_in: MailIn, conn: Conn, rcpt_to: str) -> tuple[UUID, ReplyTarget] | None:
+    parsed = parse_reply_address(rcpt_to, mail_in.settings.reply_domain)
+    if parsed is None:
+        return None
+    message_id, tag = parsed
+    key = mail_in.intake.hub_key
+    for target in await mail.reply_targets(conn, message_id):
+        if tag_matches(key, message_id, target.recipient_id, tag):
+            return message_id, target
+    return None
+
+
+def sender_allowed(target: ReplyTarget, senders: tuple[str, ...], mail_from: str) -> bool:
+    try:
+        allowed = {a.lower() for a in EmailConfig.from_mapping(target.adapter_config, None).reply_from}
+    except ValueError:  # the participant no longer takes e-mail: nobody may answer for it this way
+        return False
+    if len(senders) != 1 or senders[0] not in allowed:
+        return False
+    envelope_sender = mail_from.strip().strip("<>").lower()
+    domains = {a.rpartition("@")[2] for a in allowed}
+    return envelope_sender in allowed or envelope_sender.rpartition("@")[2] in domains
+
+
+async def _record_answer(
+    mail_in: MailIn, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading
+) -> str:
+    payload = attested_payload(mail_in.intake.hub_id, reply, message_id, target, reading)
+    attested_id = UUID(payload["id"])
+    async with mail_in.intake.pool.acquire() as conn:
+        already = await messages.find_identity(conn, attested_id) is not None
+    verdict = ACCEPTED
+    note: TimelineNote | None = None
+    recorded_id: UUID | None = attested_id
+    if not already:  # (a crash after recording the answer and before storing the mail: it is there)
+        try:
+            await submit_attested(mail_in.intake, payload, reply.received_at)
+        except Refusal as refusal:
+            if refusal.code != "duplicate-id":  # else this very mail was recorded meanwhile, concurrently
+                verdict, recorded_id = refusal.code, None
+                note = TimelineNote("mail.not_applied", {"problem": refusal.code})
+    stored = reply.stored(verdict, target, message_id=message_id, recorded_message_id=recorded_id)
+    async with mail_in.intake.pool.acquire() as conn:
+        await mail.record_inbound(conn, stored, note)
+    return verdict
+
+
+def attested_payload(
+    hub_id: str, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading
+) -> dict[str, Any]:
+    """The answer the e-mail gives, as an envelope the hub signs on the platform's behalf."""
+    now = rfc3339(reply.received_at)
+    body: dict[str, Any]
+    if reading.answer is Answer.ACKNOWLEDGED:  # received when its mail server took the notice
+        message_type, body = (
+            "acknowledgement",
+            {"received_at": rfc3339(target.delivered_at or reply.received_at)},
+        )
+    elif reading.answer is Answer.REMOVED:
+        message_type, body = "status-update", {"status": "actioned", "action": "removed", "decided_at": now}
+    else:
+        message_type = "status-update"
+        body = {"status": "declined", "decided_at": now, "decline_reason": reading.reason}
+    return {
+        "id": str(uuid.uuid5(MAIL_NAMESPACE, f"{reply.sha256}|{message_id}|{target.recipient_id}")),
+        "type": message_type,
+        "version": "1.0",
+        "from": target.recipient_id,
+        "to": [target.originator],
+        "case": str(target.case_id),
+        "in_reply_to": str(message_id),
+        "created_at": now,
+        "body": body,
+        "attestation": {
+            "by": hub_id,
+            "channel": "email",
+            "evidence_sha256": reply.sha256,
+            "received_at": now,
+        },
+    }
