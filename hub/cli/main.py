@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from hub.cli import audit, cases, deliveries, evidence, mailin, operator, participant, stats
+from hub.cli import audit, cases, deliveries, evidence, mailin, operator, participant, platform_sim, stats
 from hub.cli import hashing as hashing_cli
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries.add_commands(commands)
     cases.add_commands(commands)
     mailin.add_commands(commands)
+    platform_sim.add_commands(commands)
     audit.add_commands(commands)
     evidence.add_commands(commands)
     stats.add_commands(commands)
@@ -123,6 +124,8 @@ def _participant_commands(commands: argparse._SubParsersAction[argparse.Argument
 def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("send", "inbox", "ack", "status", "share"):
         return int(getattr(participant, f"cmd_{args.command}")(args))
+    if args.command == "platform-sim":
+        return platform_sim.cmd_platform_sim(args)
     if args.command == "hash":
         return hashing_cli.cmd_hash(args)
     if args.command == "keys":
