@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
+import yarl
 
 from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage, no_extra_keys
 from hub.core.clock import rfc3339
@@ -28,6 +29,14 @@ from hub.core.jose import issue_token
 
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "referral-hub/0.1 (+webhook)"
+
+
+def _usable_url(url: str) -> bool:
+    try:
+        parsed = yarl.URL(url)
+        return parsed.scheme in ("http", "https") and bool(parsed.host) and parsed.port is not None
+    except (ValueError, TypeError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,8 @@ class WebhookConfig:
     def from_mapping(cls, data: Mapping[str, Any], endpoint: str | None) -> WebhookConfig:
         no_extra_keys(data, {"url", "timeout_seconds"})
         url = data.get("url", endpoint)
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise AdapterConfigError("a webhook needs an http(s) endpoint URL")
+        if not isinstance(url, str) or not _usable_url(url):
+            raise AdapterConfigError("a webhook needs an http(s) endpoint URL with a host (and a valid port)")
         timeout = data.get("timeout_seconds", 10.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
             raise AdapterConfigError("timeout_seconds must be a number from 0.1 to 120")

@@ -68,7 +68,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
         for item in page["messages"]:
             sender = await client.participant(item["from"])
             try:
-                verified = verify_inbox_item(item, sender["jwks"], hub_jwks)
+                verified = verify_inbox_item(item, sender["jwks"], hub_jwks, recipient=client.participant_id)
                 item["verified"] = True
                 item["envelope"] = verified.envelope
             except VerificationError as exc:

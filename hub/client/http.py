@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -73,7 +74,7 @@ class HubClient:
         )
 
     async def participant(self, participant_id: str) -> dict[str, Any]:
-        return await self._request("GET", f"/v1/participants/{participant_id}", auth=False)
+        return await self._request("GET", f"/v1/participants/{quote(participant_id, safe='')}", auth=False)
 
     async def hub_jwks(self) -> dict[str, Any]:
         return await self._request("GET", "/.well-known/jwks.json", auth=False)

@@ -34,7 +34,10 @@ def _key_from_set(jwks: Mapping[str, Any], kid: str) -> PublicJwk:
 
 
 def verify_inbox_item(
-    item: Mapping[str, Any], sender_jwks: Mapping[str, Any], hub_jwks: Mapping[str, Any]
+    item: Mapping[str, Any],
+    sender_jwks: Mapping[str, Any],
+    hub_jwks: Mapping[str, Any],
+    recipient: str | None = None,
 ) -> VerifiedMessage:
     try:
         message = parse_jws(item["message"])
@@ -49,6 +52,14 @@ def verify_inbox_item(
         raise VerificationError(f"the message does not verify: {exc}") from None
     if claims.get("payload_sha256") != sha256_hex(message.payload):
         raise VerificationError("the hub's receipt names another payload")
-    if envelope.get("from") != item.get("from") or claims.get("message_id") != envelope.get("id"):
+    agreeing = (
+        envelope.get("from") == item.get("from") == claims.get("from")
+        and claims.get("message_id") == envelope.get("id") == item.get("message_id")
+        and claims.get("message_type") == envelope.get("type") == item.get("type")
+        and claims.get("case_id") == item.get("case_id")
+    )
+    if not agreeing:
         raise VerificationError("the message, its receipt and the inbox entry disagree")
+    if recipient is not None and recipient not in claims.get("to", ()):
+        raise VerificationError("the hub's receipt does not name this recipient")
     return VerifiedMessage(envelope=envelope, receipt=claims)
