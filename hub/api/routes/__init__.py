@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.api.routes import cases, directory, health, inbox, messages, schemas
+from hub.api.routes import cases, directory, health, inbox, messages, schemas, stats
 
 
 def add_routes(app: web.Application) -> None:
@@ -17,6 +17,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/participants", directory.list_all)
     app.router.add_get("/v1/participants/{participant_id}", directory.show)
     app.router.add_get("/.well-known/jwks.json", directory.hub_jwks)
+    app.router.add_get("/v1/stats", stats.figures)
+    app.router.add_get("/v1/stats/report.html", stats.report)
     app.router.add_get("/v1/schemas", schemas.list_all)
     app.router.add_get("/v1/schemas/{name}/{version}", schemas.show)
     app.router.add_get("/healthz", health.healthz)
