@@ -180,6 +180,7 @@ def start_hub(index: int, port: int, dsn: str, work: Path, key_file: Path) -> su
         "HUB_DATABASE_URL": dsn,
         "HUB_DATA_DIR": str(work / f"hub-{index}"),
         "HUB_SIGNING_KEY_FILE": str(key_file),
+        "HUB_STORAGE_KEY_FILE": str(key_file.parent / "hub-storage-key"),  # shared, like the signing key
         "HUB_ID": "fault-hub",
         "HUB_WORKER_ID": f"fault-hub-{index}",
         "HUB_LOG_LEVEL": "error",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -44,6 +45,33 @@ def read_signing_key(path: Path) -> PrivateSigningJwk:
     if not isinstance(key, PrivateSigningJwk):
         raise KeyFileError(f"{path} holds an encryption key, not an Ed25519 signing key")
     return key
+
+
+def load_or_create_storage_key(path: Path) -> bytes:
+    """The hub's storage key (32 random bytes, base64 in a 0600 file): it wraps every case's data key,
+    so a copy of the database alone reads no message. Created on first start."""
+    if not path.exists():
+        with contextlib.suppress(KeyFileError):  # another hub process created it first
+            _write_secret(path, base64.b64encode(os.urandom(32)) + b"\n")
+    try:
+        key = base64.b64decode(path.read_bytes().strip(), validate=True)
+    except (OSError, ValueError):
+        raise KeyFileError(f"{path} does not hold a storage key") from None
+    if len(key) != 32:
+        raise KeyFileError(f"{path} does not hold a 32-byte storage key")
+    return key
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError(f"{path} already exists") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot create {path}: {exc.strerror or exc.__class__.__name__}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def load_or_create_signing_key(path: Path) -> PrivateSigningJwk:

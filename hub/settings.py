@@ -107,6 +107,8 @@ class Settings:
     policy_dir: Path | None = None
     clock_poll_interval: float = 1.0
     audit_interval: float = 5.0
+    storage_key_file: Path | None = None  # None: HUB_DATA_DIR/hub-storage-key
+    retention_file: Path | None = None  # None: the packaged policies/retention.json
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -127,7 +129,17 @@ class Settings:
             policy_dir=Path(env["HUB_POLICY_DIR"]).expanduser() if env.get("HUB_POLICY_DIR") else None,
             clock_poll_interval=_float(env, "HUB_CLOCK_POLL_SECONDS", 1.0, 0.01, 60.0),
             audit_interval=_float(env, "HUB_AUDIT_INTERVAL_SECONDS", 5.0, 0.1, 3600.0),
+            storage_key_file=Path(env["HUB_STORAGE_KEY_FILE"]).expanduser()
+            if env.get("HUB_STORAGE_KEY_FILE")
+            else None,
+            retention_file=Path(env["HUB_RETENTION_FILE"]).expanduser()
+            if env.get("HUB_RETENTION_FILE")
+            else None,
         )
+
+    @property
+    def storage_key_path(self) -> Path:
+        return self.storage_key_file or self.data_dir / "hub-storage-key"
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -362,3 +362,34 @@ def deadline_of(
     ]
     assert len(found) == 1, (kind, party["deadlines"])
     return dict(found[0])
+
+
+# -- messages as stored: encrypted at rest with the case's data key -------------------------------------
+def keyring_of(settings: Any) -> Any:
+    """The keyring of a hub run with these settings (its storage key file is made on first start)."""
+    from hub.keyfile import load_or_create_storage_key
+    from hub.store.case_keys import Keyring
+
+    return Keyring(load_or_create_storage_key(settings.storage_key_path))
+
+
+async def stored_form(db: asyncpg.Connection, message_id: uuid.UUID, keyring: Any) -> bytes:
+    """A message's exact signed form as the hub keeps it, opened with its case key."""
+    row = await db.fetchrow(
+        "SELECT m.signed_form, m.form_encrypted, k.wrapped_key FROM messages m "
+        "LEFT JOIN case_keys k ON k.case_id = m.case_id WHERE m.id = $1",
+        message_id,
+    )
+    assert row is not None
+    return bytes(keyring.open(row["wrapped_key"], row["signed_form"], row["form_encrypted"]))
+
+
+async def replace_form(db: asyncpg.Connection, message_id: uuid.UUID, form: bytes, keyring: Any) -> None:
+    """Swap a stored signed form (tests of what a recipient does with a bad one), encrypted as stored."""
+    from hub.store.case_keys import encrypt_for_case
+
+    case_id = await db.fetchval("SELECT case_id FROM messages WHERE id = $1", message_id)
+    sealed = await encrypt_for_case(db, keyring, case_id, form, datetime.now(UTC))
+    await db.execute(
+        "UPDATE messages SET signed_form = $2, form_encrypted = true WHERE id = $1", message_id, sealed
+    )

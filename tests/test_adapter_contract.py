@@ -67,7 +67,7 @@ from hub.services.intake import Intake, submit_message
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
-from tests.factories import Directory, Member, payload_of, takedown
+from tests.factories import Directory, Member, keyring_of, payload_of, takedown
 
 Scenario = Literal["accepting", "refusing", "down", "misconfigured"]
 SCENARIOS: tuple[Scenario, ...] = ("accepting", "refusing", "down", "misconfigured")
@@ -558,7 +558,9 @@ async def test_a_working_plugin_is_built_and_used_by_the_worker(
         await directory_store.add_key(db, participant_id=platform.id, jwk=key.public().to_dict())
     pool = await create_pool(str(settings.database_url))
     hub_key = load_or_create_signing_key(settings.signing_key_file)
-    intake = Intake(pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id)
+    intake = Intake(
+        pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id, keyring=keyring_of(settings)
+    )
     envelope = takedown(hotline, platform)
     signed = hotline.sign(envelope)
     try:

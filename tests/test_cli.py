@@ -31,7 +31,7 @@ from hub.client import HubClient, new_envelope, sign_message
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_decode
 from hub.keyfile import read_private_jwk, write_private_jwk
 from hub.settings import Settings
-from tests.factories import Directory, Member, takedown, takedown_body
+from tests.factories import Directory, Member, keyring_of, replace_form, stored_form, takedown, takedown_body
 
 SUBPROCESS_TIMEOUT = 60
 
@@ -455,7 +455,7 @@ async def running_hub(
 
 
 async def test_send_fills_in_the_envelope_signs_and_prints_the_receipt(
-    running_hub: Hub, db: asyncpg.Connection
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
 ) -> None:
     hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
@@ -475,7 +475,8 @@ async def test_send_fills_in_the_envelope_signs_and_prints_the_receipt(
     assert row["kid"] == hotline.member.key.kid
     assert str(row["case_id"]) == receipt["case_id"]
     assert row["payload_sha256"] == receipt["payload_sha256"]
-    signed = json.loads(b64url_decode(bytes(row["signed_form"]).decode().split(".")[1]))
+    form = await stored_form(db, uuid.UUID(receipt["message_id"]), keyring_of(settings))
+    signed = json.loads(b64url_decode(form.decode().split(".")[1]))
     assert signed["id"] == receipt["message_id"]
     assert signed["from"] == hotline.id
     assert datetime.fromisoformat(signed["created_at"].replace("Z", "+00:00")).tzinfo is not None
@@ -629,17 +630,18 @@ async def test_send_as_someone_the_envelope_is_not_from_fails_before_the_hub(run
 
 
 async def test_inbox_flags_a_message_whose_signature_does_not_verify(
-    running_hub: Hub, db: asyncpg.Connection
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
 ) -> None:
     hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     sent = await running_hub.send_directly(hotline, platform)
     # The stored message is swapped for the same envelope signed by an impostor under the hotline's kid.
     impostor = PrivateSigningJwk.generate(hotline.member.key.kid)
-    await db.execute(
-        "UPDATE messages SET signed_form = $2 WHERE id = $1",
+    await replace_form(
+        db,
         uuid.UUID(sent["message_id"]),
         sign_message(sent["envelope"], impostor).encode(),
+        keyring_of(settings),
     )
 
     run = await running_hub.run(platform, "inbox", "--ack")

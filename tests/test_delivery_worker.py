@@ -43,7 +43,7 @@ from hub.store import deliveries
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
 from hub.store.deliveries import ClaimedDelivery
-from tests.factories import Directory, Member, acknowledgement, add_with_endpoint, takedown
+from tests.factories import Directory, Member, acknowledgement, add_with_endpoint, keyring_of, takedown
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 
@@ -245,7 +245,9 @@ async def hub(
     platform = await add_with_endpoint(db, "ie-platform-test", "platform", "IE", receiver.url)
     pool = await create_pool(str(settings.database_url))
     hub_key = load_or_create_signing_key(settings.signing_key_file)  # the key create_app(settings) uses
-    intake = Intake(pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id)
+    intake = Intake(
+        pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id, keyring=keyring_of(settings)
+    )
     session = aiohttp.ClientSession()
     hub = Hub(settings, pool, intake, FakeClock(utc_now()), session, db, hotline, platform, receiver)
     try:
@@ -736,6 +738,7 @@ async def crash_claim(hub: Hub) -> ClaimedDelivery:
         lease=timedelta(seconds=60),
         max_in_flight=4,
         token=uuid.uuid4(),
+        keyring=hub.intake.keyring,
     )
     return claimed
 

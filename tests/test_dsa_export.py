@@ -23,7 +23,7 @@ from hub.settings import Settings
 from hub.stats.dsa import StatusUpdateRecord, export_statements, statements_for
 from hub.stats.figures import parse_period
 from hub.store.stats import platform_status_updates
-from tests.factories import Api, Directory, FakeClock, Member, reply, takedown
+from tests.factories import Api, Directory, FakeClock, Member, keyring_of, reply, takedown
 from tests.test_stats import YEAR, hub_env, run_hub
 
 T0 = datetime(YEAR, 5, 4, 8, 0, tzinfo=UTC)
@@ -249,7 +249,7 @@ async def test_a_statement_of_reasons_becomes_valid_statements_without_urls(
     await api.accepted(platform, actioned(platform, hotline, case_3, untouched["id"]))  # no statement
 
     period = parse_period(f"{YEAR}-05-01", f"{YEAR}-06-01", T0)
-    export = export_statements(await platform_status_updates(db, platform.id, period))
+    export = export_statements(await platform_status_updates(db, platform.id, period, keyring_of(settings)))
     assert export.skipped == []
     first, second, third = export.statements
     for statement in export.statements:

@@ -33,7 +33,7 @@ from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.settings import MailSettings, Settings
 from hub.store import directory
-from tests.factories import Member, jose, takedown, withdrawal
+from tests.factories import Member, jose, stored_form, takedown, withdrawal
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 REPLY_DOMAIN = "replies.hub.example.org"
@@ -285,9 +285,7 @@ async def test_a_referral_is_mailed_as_a_notice_with_its_proof(hub: EmailHub) ->
 
     files = attachments(message)
     assert files["message.jws"] == ("application/jose", signed)
-    stored = await hub.db.fetchval(
-        "SELECT signed_form FROM messages WHERE id = $1", uuid.UUID(envelope["id"])
-    )
+    stored = await stored_form(hub.db, uuid.UUID(envelope["id"]), hub.app[INTAKE].keyring)
     assert files["message.jws"][1].encode() == stored
     assert jwcrypto_payload(files["message.jws"][1], hub.hotline.key.public().to_dict()) == envelope
     hub_public = hub.app[HUB_KEY].public().to_dict()

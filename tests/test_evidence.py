@@ -14,7 +14,7 @@ import asyncpg
 from jwcrypto import jwk, jws
 
 from hub.api.app import create_app
-from hub.api.keys import HUB_KEY, POOL
+from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.core.clock import utc_now
 from hub.evidence.export import export_bundle
 from hub.evidence.verify import verify_bundle
@@ -38,7 +38,9 @@ async def bundle_of_story(
     ):
         assert (await client.post("/v1/messages", **jose(platform.sign(answer)))).status == 202
     await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, utc_now())
-    return await export_bundle(db, uuid.UUID(case_id), hub_id=settings.hub_id, now=utc_now())
+    return await export_bundle(
+        db, uuid.UUID(case_id), hub_id=settings.hub_id, now=utc_now(), keyring=app[KEYRING]
+    )
 
 
 def files_of(bundle: bytes) -> dict[str, bytes]:

@@ -30,7 +30,7 @@ from hub.api.keys import HUB_KEY, INTAKE
 from hub.core.clock import utc_now
 from hub.mailin.receiver import MailIn, start_server
 from hub.settings import Settings
-from tests.factories import Member, deadline_of, jose, withdrawal
+from tests.factories import Member, deadline_of, jose, stored_form, withdrawal
 from tests.test_email_adapter import (
     REPLY_DOMAIN,
     EmailHub,
@@ -218,9 +218,7 @@ async def test_removed_by_mail_actions_the_case_and_meets_the_removal_clock(hub:
     assert view["status"] == "actioned"
     assert {d["state"] for d in view["recipients"][0]["deadlines"] if d["deadline"] == "act"} == {"met"}
     [stored] = await hub.inbound()
-    body = await hub.db.fetchval(
-        "SELECT signed_form FROM messages WHERE id = $1", stored["recorded_message_id"]
-    )
+    body = await stored_form(hub.db, stored["recorded_message_id"], hub.app[INTAKE].keyring)
     envelope = verified(bytes(body).decode(), hub.app[HUB_KEY].public().to_dict())
     assert envelope["body"]["status"] == "actioned"
     assert envelope["body"]["action"] == "removed"

@@ -41,7 +41,7 @@ from hub.services.intake import Intake
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
-from tests.factories import Directory, Member, payload_of, takedown
+from tests.factories import Directory, Member, keyring_of, payload_of, stored_form, takedown
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 PLATFORM = "ie-platform-sim"
@@ -131,7 +131,7 @@ class World:
             version=row["version"],
             accepted_at=row["accepted_at"],
             payload_sha256=row["payload_sha256"],
-            signed_form=bytes(row["signed_form"]).decode(),
+            signed_form=(await stored_form(self.db, row["id"], keyring_of(self.settings))).decode(),
             receipt=row["receipt"],
             attempt=2,
         )
@@ -154,7 +154,9 @@ async def world(
     hotline = await directory.add("de-hotline-test", "hotline", "DE")
     pool = await create_pool(str(settings.database_url))
     hub_key = load_or_create_signing_key(settings.signing_key_file)  # the key the app above signs with
-    intake = Intake(pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id)
+    intake = Intake(
+        pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id, keyring=keyring_of(settings)
+    )
     session = aiohttp.ClientSession()
     hub_url = str(server.make_url("/")).rstrip("/")
     world = World(settings, db, pool, intake, session, hub_url, hotline)

@@ -67,7 +67,9 @@ async def register(db: asyncpg.Connection, receiver_url: str) -> tuple[Member, M
     return members[0], members[1]
 
 
-async def start(command: str, database_url: str, tmp_path: Path, port: int) -> asyncio.subprocess.Process:
+async def start(
+    command: str, database_url: str, tmp_path: Path, port: int, storage_key: Path | None = None
+) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
         HUB_DATABASE_URL=database_url,
@@ -77,6 +79,8 @@ async def start(command: str, database_url: str, tmp_path: Path, port: int) -> a
         HUB_DELIVERY_POLL_SECONDS="0.1",
         HUB_SHUTDOWN_GRACE_SECONDS="20",
         HUB_SIGNING_KEY_FILE=str(tmp_path / "hub-key.jwk"),
+        # every hub process of one deployment shares the storage key, as it shares the signing key
+        HUB_STORAGE_KEY_FILE=str(storage_key or tmp_path / "hub-storage-key"),
         HUB_LOG_LEVEL="info",
     )
     return await asyncio.create_subprocess_exec(
@@ -162,7 +166,7 @@ async def test_hub_worker_delivers_without_serving_the_api(
     assert (await api.post("/v1/messages", **jose(hotline.sign(envelope)))).status == 202
 
     port = free_port()
-    worker = await start("worker", database_url, tmp_path, port)
+    worker = await start("worker", database_url, tmp_path, port, storage_key=settings.storage_key_path)
     try:
         await asyncio.wait_for(receiver.arrived.wait(), 30)
         with contextlib.suppress(aiohttp.ClientError):  # no API is served by a worker

@@ -342,7 +342,11 @@ async def run_hub(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 def hub_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(HUB_DATA_DIR=str(tmp_path / "hub-data"), HUB_DATABASE_URL=database_url)
+    env.update(
+        HUB_DATA_DIR=str(tmp_path / "hub-data"),
+        HUB_DATABASE_URL=database_url,
+        HUB_STORAGE_KEY_FILE=str(tmp_path / "hub-storage-key"),  # the storage key of the hub under test
+    )
     return env
 
 

@@ -20,7 +20,19 @@ from aiohttp import web
 
 from adapters.base import AdapterContext
 from adapters.registry import build_adapters
-from hub.api.keys import CATALOG, CLOCK, DSN, HUB_KEY, INTAKE, NOTIFIER, POLICIES, POOL, SETTINGS, WORKER
+from hub.api.keys import (
+    CATALOG,
+    CLOCK,
+    DSN,
+    HUB_KEY,
+    INTAKE,
+    KEYRING,
+    NOTIFIER,
+    POLICIES,
+    POOL,
+    SETTINGS,
+    WORKER,
+)
 from hub.api.problems import problem_middleware
 from hub.api.routes import add_routes
 from hub.clocks.worker import ClockWorker
@@ -28,13 +40,14 @@ from hub.core.clock import Clock, utc_now
 from hub.core.retry import RetryPolicy
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
-from hub.keyfile import load_or_create_signing_key
+from hub.keyfile import load_or_create_signing_key, load_or_create_storage_key
 from hub.policies import load_policy_book
 from hub.services.access import purge_used_tokens
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
 from hub.store.audit import sequence_and_checkpoint
+from hub.store.case_keys import Keyring
 from hub.store.database import connect, create_pool, database_url
 from hub.store.directory import ensure_hub_participant
 from hub.store.migrate import migrate
@@ -79,7 +92,9 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 async def _hub_key(app: web.Application) -> AsyncIterator[None]:
-    app[HUB_KEY] = load_or_create_signing_key(app[SETTINGS].signing_key_file)
+    settings = app[SETTINGS]
+    app[HUB_KEY] = load_or_create_signing_key(settings.signing_key_file)
+    app[KEYRING] = Keyring(load_or_create_storage_key(settings.storage_key_path))
     yield
 
 
@@ -95,7 +110,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DSN] = dsn
     app[POOL] = pool = await create_pool(dsn)
     app[INTAKE] = Intake(
-        pool=pool, catalog=app[CATALOG], hub_key=app[HUB_KEY], hub_id=settings.hub_id, policies=app[POLICIES]
+        pool=pool,
+        catalog=app[CATALOG],
+        hub_key=app[HUB_KEY],
+        hub_id=settings.hub_id,
+        policies=app[POLICIES],
+        keyring=app[KEYRING],
     )
     try:
         yield

@@ -13,6 +13,7 @@ from hub.delivery.worker import DeliveryWorker
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
+from hub.store.case_keys import Keyring
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
@@ -23,4 +24,5 @@ INTAKE = web.AppKey("intake", Intake)
 NOTIFIER = web.AppKey("notifier", InboxNotifier)
 DSN = web.AppKey("dsn", str)
 POLICIES = web.AppKey("policies", PolicyBook)
+KEYRING = web.AppKey("keyring", Keyring)
 WORKER = web.AppKey("worker", DeliveryWorker)

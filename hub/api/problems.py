@@ -53,6 +53,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "ambiguous-route": (422, "The routing selector matches several recipients"),
     "hub-only-type": (422, "Only the hub issues this message type"),
     "case-closed": (409, "The case is closed"),
+    "case-purged": (410, "The case's personal data was purged at the end of retention"),
     "internal-error": (500, "Internal error"),
     "service-unavailable": (503, "Service unavailable"),
 }

@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from hub.api.app import create_app
-from hub.api.keys import HUB_KEY, POOL
+from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.cli.audit import checkpoint_reader
 from hub.client import HubClient, HubError, new_envelope, verify_inbox_item
 from hub.core.audit_verify import verify_log
@@ -167,7 +167,9 @@ async def _proof(app: web.Application, settings: Settings, case_id: str, data_di
     await sequence_and_checkpoint(pool, key, settings.hub_id, utc_now())
     async with pool.acquire() as conn:
         entries, checkpoints, pending = await load_log(conn)
-        bundle = await export_bundle(conn, uuid.UUID(case_id), hub_id=settings.hub_id, now=utc_now())
+        bundle = await export_bundle(
+            conn, uuid.UUID(case_id), hub_id=settings.hub_id, now=utc_now(), keyring=app[KEYRING]
+        )
     public = key.public()
     report = verify_log(
         [dict(e.items()) for e in entries],

@@ -15,9 +15,10 @@ from hub.core.clock import utc_now
 from hub.core.refusal import Refusal
 from hub.evidence.export import export_bundle
 from hub.evidence.verify import verify_bundle
-from hub.keyfile import load_or_create_signing_key
+from hub.keyfile import load_or_create_signing_key, load_or_create_storage_key
 from hub.settings import Settings
 from hub.store.audit import sequence_and_checkpoint
+from hub.store.case_keys import Keyring
 from hub.store.database import create_pool, database_url
 
 
@@ -42,7 +43,10 @@ def cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 await pool.close()
             try:
-                return await export_bundle(conn, case_id, hub_id=settings.hub_id, now=utc_now())
+                keyring = Keyring(load_or_create_storage_key(settings.storage_key_path))
+                return await export_bundle(
+                    conn, case_id, hub_id=settings.hub_id, now=utc_now(), keyring=keyring
+                )
             except Refusal as refusal:
                 raise CliError(refusal.detail) from None
 

@@ -19,10 +19,12 @@ from hub.cli.errors import CliError
 from hub.cli.operator import operator_connection
 from hub.core.clock import utc_now
 from hub.core.refusal import Refusal
+from hub.keyfile import load_or_create_storage_key
 from hub.settings import Settings
 from hub.stats.dsa import DsaExport, export_statements
 from hub.stats.figures import Period, parse_period, to_csv
 from hub.stats.report import render_report
+from hub.store.case_keys import Keyring
 from hub.store.directory import get_participant
 from hub.store.stats import figures_for, platform_status_updates
 
@@ -71,7 +73,8 @@ def cmd_dsa_export(args: argparse.Namespace, settings: Settings) -> int:
             platform = await get_participant(conn, args.platform)
             if platform is None or platform.kind != "platform":
                 raise CliError(f"{args.platform!r} is not a platform in the directory", exit_code=2)
-            return export_statements(await platform_status_updates(conn, args.platform, period))
+            keyring = Keyring(load_or_create_storage_key(settings.storage_key_path))
+            return export_statements(await platform_status_updates(conn, args.platform, period, keyring))
 
     export = asyncio.run(run())
     for skipped in export.skipped:

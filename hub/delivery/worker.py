@@ -141,6 +141,7 @@ class DeliveryWorker:
                 max_in_flight=cap,
                 token=uuid.uuid4(),
                 capacity=capacity,
+                keyring=self._intake.keyring,
             ):
                 task = asyncio.create_task(self._deliver(delivery))
                 self._in_flight.add(task)

@@ -21,7 +21,9 @@ from uuid import UUID
 from hub.core.clock import rfc3339
 from hub.core.jose import sha256_hex
 from hub.core.merkle import inclusion_proof
+from hub.core.refusal import Refusal
 from hub.services.cases import read_case_for_operator
+from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.queries import query
 
@@ -59,7 +61,9 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-async def export_bundle(conn: Conn, case_id: UUID, *, hub_id: str, now: datetime) -> bytes:
+async def export_bundle(
+    conn: Conn, case_id: UUID, *, hub_id: str, now: datetime, keyring: Keyring | None = None
+) -> bytes:
     case = await read_case_for_operator(conn, case_id, now)
     files: dict[str, bytes] = {"timeline.json": json.dumps(case, indent=2).encode()}
     manifest: dict[str, Any] = {
@@ -72,7 +76,15 @@ async def export_bundle(conn: Conn, case_id: UUID, *, hub_id: str, now: datetime
     parties = {hub_id}
     for n, row in enumerate(await conn.fetch(query("evidence_messages"), case_id), start=1):
         base = f"messages/{n:03d}-{row['message_type']}-{row['id']}"
-        files[f"{base}.jws"] = bytes(row["signed_form"])
+        if row["signed_form"] is None:
+            raise Refusal(
+                "case-purged", "this case was purged: its messages were deleted at the end of retention"
+            )
+        files[f"{base}.jws"] = (
+            bytes(row["signed_form"])
+            if keyring is None
+            else keyring.open(row["wrapped_key"], row["signed_form"], row["form_encrypted"])
+        )
         files[f"{base}.receipt.jws"] = row["receipt"].encode()
         parties.add(row["sender_id"])
         manifest["messages"].append(

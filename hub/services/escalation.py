@@ -63,7 +63,7 @@ async def issue_escalation(
         accepted_at=now,
     )
     signed = messages.SignedMessage(envelope, intake.hub_key.kid, signed_form.encode(), digest, now)
-    await messages.record_message(conn, signed, plan, receipt)
+    await messages.record_message(conn, signed, plan, receipt, keyring=intake.keyring)
     return envelope.id
 
 

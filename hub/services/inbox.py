@@ -20,6 +20,7 @@ from hub.core.clock import rfc3339
 from hub.core.evidence import sign_delivery_evidence
 from hub.core.jose import PrivateSigningJwk
 from hub.core.refusal import Refusal
+from hub.store.case_keys import Keyring
 from hub.store.messages import record_retrieval
 from hub.store.queries import query
 
@@ -40,7 +41,9 @@ def parse_cursor(value: str | None) -> int:
     return int(value)
 
 
-async def read_inbox(pool: asyncpg.Pool, recipient: str, after: int, limit: int) -> InboxPage:
+async def read_inbox(
+    pool: asyncpg.Pool, recipient: str, after: int, limit: int, keyring: Keyring | None = None
+) -> InboxPage:
     rows = await pool.fetch(query("inbox_page"), recipient, after, limit)
     items = [
         {
@@ -50,12 +53,18 @@ async def read_inbox(pool: asyncpg.Pool, recipient: str, after: int, limit: int)
             "type": row["message_type"],
             "version": row["version"],
             "accepted_at": rfc3339(row["accepted_at"]),
-            "message": _signed_form(row["signed_form"]),
+            "message": _signed_form(_opened(row, keyring)),
             "receipt": row["receipt"],
         }
         for row in rows
     ]
     return InboxPage(items=items, cursor=str(rows[-1]["seq"] if rows else after))
+
+
+def _opened(row: asyncpg.Record, keyring: Keyring | None) -> bytes:
+    if keyring is None:
+        return bytes(row["signed_form"])
+    return keyring.open(row["wrapped_key"], row["signed_form"], row["form_encrypted"])
 
 
 def _signed_form(raw: bytes) -> str:

@@ -40,6 +40,7 @@ from hub.core.refusal import Refusal
 from hub.core.routing import resolve_route
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.store import directory, messages
+from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.directory import KeyRecord
 
@@ -53,6 +54,7 @@ class Intake:
     hub_key: PrivateSigningJwk
     hub_id: str
     policies: PolicyBook = field(default_factory=lambda: PolicyBook(()))
+    keyring: Keyring | None = None  # None: messages stored in clear (tools and tests without a storage key)
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) ->
             payload_sha256=signed.payload_sha256,
             accepted_at=signed.accepted_at,
         )
-        await messages.record_message(conn, signed, plan, receipt, clocks, jurisdictions)
+        await messages.record_message(conn, signed, plan, receipt, clocks, jurisdictions, intake.keyring)
     log.info(
         "message.accepted",
         message_id=str(env.id),

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.store import deadlines
+from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.events import record_event
 from hub.store.messages import record_retrieval
@@ -49,9 +50,12 @@ class ClaimedDelivery:
     adapter_config: dict[str, Any]
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> ClaimedDelivery:
+    def from_row(cls, row: asyncpg.Record, keyring: Keyring | None = None) -> ClaimedDelivery:
         values = dict(row.items())
         values["attempt"] = values.pop("attempts")
+        encrypted, wrapped = values.pop("form_encrypted"), values.pop("wrapped_key")
+        if keyring is not None:
+            values["signed_form"] = keyring.open(wrapped, values["signed_form"], encrypted)
         return cls(**values)
 
 
@@ -84,6 +88,7 @@ async def claim(
     max_in_flight: int,
     token: UUID,
     capacity: int | None = None,
+    keyring: Keyring | None = None,
 ) -> list[ClaimedDelivery]:
     """Lease up to the destination's free in-flight slots and the worker's free `capacity`, oldest
     first; [] if another process is claiming for this destination right now."""
@@ -94,7 +99,7 @@ async def claim(
         rows = await conn.fetch(
             query("claim_deliveries"), destination, now, token, worker, lease, max_in_flight, free
         )
-    return sorted((ClaimedDelivery.from_row(row) for row in rows), key=lambda d: d.seq)
+    return sorted((ClaimedDelivery.from_row(row, keyring) for row in rows), key=lambda d: d.seq)
 
 
 async def _attempt(conn: Conn, record: AttemptRecord) -> None:

@@ -21,6 +21,7 @@ from hub.core.envelope import NEW_REFERRAL_TYPES, Envelope
 from hub.core.policy import Clock
 from hub.core.routing import RouteCandidate, content_hosts
 from hub.store import deadlines
+from hub.store.case_keys import Keyring, encrypt_for_case
 from hub.store.database import Conn
 from hub.store.events import record_event
 from hub.store.queries import query
@@ -109,8 +110,10 @@ async def record_message(
     receipt: str,
     clocks: Mapping[str, Sequence[Clock]] | None = None,
     jurisdictions: Sequence[str] = (),
+    keyring: Keyring | None = None,
 ) -> None:
-    """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline."""
+    """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline.
+    With a keyring the exact signed form is stored encrypted with the case's data key."""
     env, at = message.envelope, message.accepted_at
     if plan.opens_case:
         await conn.execute(query("insert_case"), plan.case_id, env.sender, env.type, at, list(jurisdictions))
@@ -118,6 +121,9 @@ async def record_message(
             query("insert_party"), plan.case_id, env.sender, "originator", None, env.sender, at
         )
         await record_event(conn, plan.case_id, at, "case.opened", env.sender, detail={"case_type": env.type})
+    stored_form = message.signed_form
+    if keyring is not None:
+        stored_form = await encrypt_for_case(conn, keyring, plan.case_id, message.signed_form, at)
     await conn.execute(
         query("insert_message"),
         env.id,
@@ -131,8 +137,10 @@ async def record_message(
         env.created_at,
         at,
         message.payload_sha256,
-        message.signed_form,
+        stored_form,
         receipt,
+        keyring is not None,
+        _category(env),
     )
     await record_event(
         conn,
@@ -159,6 +167,12 @@ async def record_message(
         await conn.execute(query("notify_delivery"))
     if "pull" in channels:
         await conn.execute(query("notify_inbox"), list(plan.recipients))
+
+
+def _category(envelope: Envelope) -> str | None:
+    """What statistics keep of a takedown request's body once it is purged: its category (not personal)."""
+    category = envelope.body.get("category") if envelope.type == "takedown-request" else None
+    return str(category) if isinstance(category, str) else None
 
 
 async def _start_or_hold_clocks(

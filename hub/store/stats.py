@@ -15,6 +15,7 @@ import asyncpg
 from hub.core.jose import JoseError, parse_jws
 from hub.stats.dsa import StatusUpdateRecord
 from hub.stats.figures import Period, RecipientReferral, StatsRows, compute
+from hub.store.case_keys import Keyring, ShreddedError
 from hub.store.database import Conn
 from hub.store.queries import query
 
@@ -26,12 +27,6 @@ def signed_payload(signed_form: bytes) -> dict[str, Any]:
     except (JoseError, ValueError):
         return {}
     return payload if isinstance(payload, dict) else {}
-
-
-def category_of(signed_form: bytes) -> str:
-    body = signed_payload(signed_form).get("body")
-    category = body.get("category") if isinstance(body, dict) else None
-    return category if isinstance(category, str) else "unknown"
 
 
 async def load_rows(conn: Conn | asyncpg.Pool, viewer: str | None, period: Period) -> StatsRows:
@@ -52,7 +47,7 @@ async def load_rows(conn: Conn | asyncpg.Pool, viewer: str | None, period: Perio
     forms = await conn.fetch(query("stats_takedown_forms"), *args)
     return StatsRows(
         referrals=referrals,
-        categories={str(row["id"]): category_of(row["signed_form"]) for row in forms},
+        categories={str(row["id"]): row["category"] or "unknown" for row in forms},
         messages_by_type={
             row["message_type"]: row["n"] for row in await conn.fetch(query("stats_messages_by_type"), *args)
         },
@@ -77,22 +72,31 @@ async def figures_for(conn: Conn | asyncpg.Pool, viewer: str | None, period: Per
     return compute(rows, period, scope="all-cases" if viewer is None else "own-cases")
 
 
-def _body(signed_form: bytes) -> Mapping[str, Any]:
-    body = signed_payload(signed_form).get("body")
+def _body(
+    stored: bytes | None, encrypted: bool, wrapped: bytes | None, keyring: Keyring | None
+) -> Mapping[str, Any]:
+    """A message's body, opened with its case key; empty once the case was purged."""
+    try:
+        form = bytes(stored) if keyring is None and stored is not None else None
+        if keyring is not None:
+            form = keyring.open(wrapped, stored, encrypted)
+    except ShreddedError:
+        return {}
+    body = signed_payload(form).get("body") if form is not None else None
     return body if isinstance(body, dict) else {}
 
 
 async def platform_status_updates(
-    conn: Conn | asyncpg.Pool, platform: str, period: Period
+    conn: Conn | asyncpg.Pool, platform: str, period: Period, keyring: Keyring | None = None
 ) -> list[StatusUpdateRecord]:
     rows = await conn.fetch(query("dsa_status_updates"), platform, period.start_at, period.end_at)
     return [
         StatusUpdateRecord(
             message_id=str(row["id"]),
             accepted_at=row["accepted_at"],
-            body=_body(row["signed_form"]),
+            body=_body(row["signed_form"], row["form_encrypted"], row["wrapped_key"], keyring),
             referral_accepted_at=row["referral_accepted_at"],
-            referral_body=_body(row["referral_form"]),
+            referral_body=_body(row["referral_form"], row["referral_encrypted"], row["wrapped_key"], keyring),
             notifier_trusted_flagger=row["trusted_flagger"],
             jurisdictions=tuple(row["jurisdictions"]),
         )

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from hub.api.keys import CLOCK, HUB_KEY, NOTIFIER, POOL, SETTINGS
+from hub.api.keys import CLOCK, HUB_KEY, INTAKE, NOTIFIER, POOL, SETTINGS
 from hub.api.request import caller_of, int_parameter, json_body
 from hub.core.refusal import Refusal
 from hub.services.inbox import MAX_PAGE, acknowledge, parse_cursor, read_inbox
@@ -20,10 +20,10 @@ async def read(request: web.Request) -> web.Response:
     limit = int_parameter(request, "limit", 50, 1, MAX_PAGE)
     wait = int_parameter(request, "wait", 0, 0, MAX_WAIT_SECONDS)
     pool = request.app[POOL]
-    page = await read_inbox(pool, caller.participant_id, after, limit)
+    page = await read_inbox(pool, caller.participant_id, after, limit, request.app[INTAKE].keyring)
     if not page.items and wait:
         await request.app[NOTIFIER].wait(caller.participant_id, wait)
-        page = await read_inbox(pool, caller.participant_id, after, limit)
+        page = await read_inbox(pool, caller.participant_id, after, limit, request.app[INTAKE].keyring)
     return web.json_response({"messages": page.items, "cursor": page.cursor})
 
 

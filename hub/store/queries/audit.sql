@@ -45,8 +45,10 @@ SELECT leaf_index, leaf_hash, recorded_at, event, actor, subject, case_id, messa
 FROM audit_entries WHERE case_id = $1 AND leaf_index IS NOT NULL ORDER BY leaf_index;
 
 -- name: evidence_messages
-SELECT id, sender_id, kid, message_type, accepted_at, payload_sha256, signed_form, receipt
-FROM messages WHERE case_id = $1 ORDER BY accepted_at, id;
+SELECT m.id, m.sender_id, m.kid, m.message_type, m.accepted_at, m.payload_sha256, m.signed_form, m.receipt,
+       m.form_encrypted, k.wrapped_key
+FROM messages m LEFT JOIN case_keys k ON k.case_id = m.case_id
+WHERE m.case_id = $1 ORDER BY m.accepted_at, m.id;
 
 -- name: evidence_deliveries
 SELECT d.message_id, d.recipient_id, d.evidence FROM deliveries d JOIN messages m ON m.id = d.message_id

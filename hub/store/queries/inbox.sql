@@ -1,7 +1,8 @@
 -- name: inbox_page
 SELECT d.seq, d.message_id, m.case_id, m.sender_id, m.message_type, m.version, m.accepted_at,
-       m.signed_form, m.receipt
+       m.signed_form, m.receipt, m.form_encrypted, k.wrapped_key
 FROM deliveries d JOIN messages m ON m.id = d.message_id
+LEFT JOIN case_keys k ON k.case_id = m.case_id
 WHERE d.recipient_id = $1 AND d.state = 'pending' AND d.channel = 'pull' AND d.seq > $2
 ORDER BY d.seq
 LIMIT $3;

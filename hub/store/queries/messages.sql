@@ -18,8 +18,8 @@ SELECT id, message_type FROM messages WHERE case_id = $1;
 
 -- name: insert_message
 INSERT INTO messages (id, sender_id, kid, message_type, version, case_id, in_reply_to, recipients,
-                      created_at, accepted_at, payload_sha256, signed_form, receipt)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13);
+                      created_at, accepted_at, payload_sha256, signed_form, receipt, form_encrypted, category)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
 
 -- name: insert_party
 INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at)

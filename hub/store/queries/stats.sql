@@ -35,7 +35,7 @@ ORDER BY m.accepted_at, m.id, cp.participant_id;
 
 -- name: stats_takedown_forms
 -- The signed takedown requests of the period the viewer is a party to, for their `category` only.
-SELECT m.id, m.signed_form
+SELECT m.id, m.category
 FROM messages m
 WHERE m.message_type = 'takedown-request' AND m.accepted_at >= $2 AND m.accepted_at < $3
   AND ($1::text IS NULL
@@ -93,13 +93,15 @@ ORDER BY d.channel;
 -- name: dsa_status_updates
 -- A platform's ($1) status updates accepted in [$2, $3), each with the takedown request that opened its
 -- case, the case's jurisdictions and whether the notifier is a trusted flagger.
-SELECT su.id, su.case_id, su.accepted_at, su.signed_form, ref.id AS referral_id,
+SELECT su.id, su.case_id, su.accepted_at, su.signed_form, su.form_encrypted, ref.id AS referral_id,
        ref.accepted_at AS referral_accepted_at, ref.signed_form AS referral_form,
+       ref.form_encrypted AS referral_encrypted,
+       (SELECT k.wrapped_key FROM case_keys k WHERE k.case_id = su.case_id) AS wrapped_key,
        np.trusted_flagger, c.jurisdictions
 FROM messages su
 JOIN cases c ON c.id = su.case_id
 CROSS JOIN LATERAL (
-    SELECT r.id, r.accepted_at, r.signed_form, r.sender_id FROM messages r
+    SELECT r.id, r.accepted_at, r.signed_form, r.form_encrypted, r.sender_id FROM messages r
     WHERE r.case_id = su.case_id AND r.message_type = 'takedown-request'
     ORDER BY r.accepted_at, r.id LIMIT 1
 ) ref
