@@ -16,11 +16,21 @@ from jsonschema import Draft202012Validator
 
 import hub
 from hub.core.policy import PolicyBook, PolicyError
+from hub.core.retention import RetentionPolicy
 
 
 def default_policy_root() -> Path:
     installed = Path(hub.__file__).parent / "_policies"
     return installed if installed.is_dir() else Path(hub.__file__).parent.parent / "policies"
+
+
+def load_retention_policy(path: Path | None = None) -> RetentionPolicy:
+    """The retention periods: the operator's file (HUB_RETENTION_FILE), else the packaged one."""
+    source = path or default_policy_root() / "retention.json"
+    try:
+        return RetentionPolicy.from_document(json.loads(source.read_text("utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError) as exc:
+        raise PolicyError(f"{source.name}: not a usable retention policy ({exc})") from None
 
 
 def load_policy_book(extra_dir: Path | None = None, root: Path | None = None) -> PolicyBook:

@@ -41,7 +41,7 @@ from hub.core.retry import RetryPolicy
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.keyfile import load_or_create_signing_key, load_or_create_storage_key
-from hub.policies import load_policy_book
+from hub.policies import load_policy_book, load_retention_policy
 from hub.services.access import purge_used_tokens
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
@@ -51,6 +51,7 @@ from hub.store.case_keys import Keyring
 from hub.store.database import connect, create_pool, database_url
 from hub.store.directory import ensure_hub_participant
 from hub.store.migrate import migrate
+from hub.store.purge import purge_due_cases
 
 log = structlog.get_logger("hub.app")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -177,6 +178,7 @@ async def _clocks(app: web.Application) -> AsyncIterator[None]:
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    retention = load_retention_policy(settings.retention_file)
 
     async def run() -> None:
         rounds = 0
@@ -188,6 +190,9 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
                 if rounds * settings.audit_interval >= 60:
                     rounds = 0
                     await purge_used_tokens(app[POOL], app[CLOCK]())
+                    purged = await purge_due_cases(app[POOL], retention, app[CLOCK]())
+                    if purged:
+                        log.info("retention.purged", cases=len(purged))
             except Exception as exc:  # housekeeping must never stop the hub
                 log.warning("housekeeping.failed", error=exc.__class__.__name__)
 

@@ -12,8 +12,18 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from hub.cli import audit, cases, deliveries, evidence, mailin, operator, participant, platform_sim, stats
-from hub.cli import hashing as hashing_cli
+from hub.cli import (
+    audit,
+    cases,
+    deliveries,
+    evidence,
+    mailin,
+    operator,
+    participant,
+    platform_sim,
+    purge,
+    stats,
+)
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
 from hub.store.directory import PARTICIPANT_KINDS
@@ -53,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     platform_sim.add_commands(commands)
     audit.add_commands(commands)
     evidence.add_commands(commands)
+    purge.add_commands(commands)
     stats.add_commands(commands)
-    hashing_cli.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -126,8 +136,6 @@ def dispatch(args: argparse.Namespace) -> int:
         return int(getattr(participant, f"cmd_{args.command}")(args))
     if args.command == "platform-sim":
         return platform_sim.cmd_platform_sim(args)
-    if args.command == "hash":
-        return hashing_cli.cmd_hash(args)
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":
@@ -144,6 +152,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "mail-in": mailin.cmd_mail_in,
         "audit": audit.cmd_audit,
         "evidence": evidence.cmd_evidence,
+        "purge": purge.cmd_purge,
         "stats": stats.cmd_stats,
         "dsa-export": stats.cmd_dsa_export,
     }[args.command]

@@ -93,6 +93,8 @@ def _view(
         ],
         "timeline": [_event_view(e) for e in events if sees_all or _concerns(e, caller)],
     }
+    if case["purged_at"] is not None:
+        view["purged_at"] = rfc3339(case["purged_at"])
     if case["closed_at"] is not None:
         view["closed"] = {
             "at": rfc3339(case["closed_at"]),

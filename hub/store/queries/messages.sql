@@ -5,7 +5,7 @@ SELECT id, sender_id, payload_sha256, case_id, accepted_at, receipt FROM message
 INSERT INTO cases (id, opened_by, case_type, opened_at, jurisdictions) VALUES ($1, $2, $3, $4, $5);
 
 -- name: get_case
-SELECT id, opened_by, case_type, opened_at, closed_at, closed_by, close_reason, jurisdictions
+SELECT id, opened_by, case_type, opened_at, closed_at, closed_by, close_reason, jurisdictions, purged_at
 FROM cases WHERE id = $1;
 
 -- name: lock_case_parties
