@@ -24,6 +24,7 @@ from hub.cli import (
     purge,
     stats,
 )
+from hub.cli import hashing as hashing_cli
 from hub.cli.errors import CliError
 from hub.settings import Settings, SettingsError
 from hub.store.directory import PARTICIPANT_KINDS
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_commands(commands)
     purge.add_commands(commands)
     stats.add_commands(commands)
+    hashing_cli.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -136,6 +138,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return int(getattr(participant, f"cmd_{args.command}")(args))
     if args.command == "platform-sim":
         return platform_sim.cmd_platform_sim(args)
+    if args.command == "hash":
+        return hashing_cli.cmd_hash(args)
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":

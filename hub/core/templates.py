@@ -283,6 +283,8 @@ def _describe(error: ValidationError) -> str:
         return "must be one of " + ", ".join(_quote(v) for v in value)
     if keyword == "const":
         return f"must be {_quote(value)}"
+    if keyword == "not":
+        return "has a value that is not allowed here"
     template = _CONSTRAINTS.get(keyword)
     if template is None:
         return f"does not satisfy '{keyword}'"

@@ -50,6 +50,8 @@ async def authenticate(
     record = await directory.get_key(pool, claims.kid)
     if record is None or record.use != "sig" or record.participant_id != claims.issuer:
         raise Refusal("invalid-token", "the token's kid names no signing key of its issuer")
+    if claims.issuer == audience:  # the hub's key signs what the hub issues; it is nobody's login
+        raise Refusal("invalid-token", "the hub does not call its own API as a participant")
     problem = record.problem_at(now)
     if problem is not None:
         raise Refusal("key-not-valid", f"the token's signing key is {problem}")

@@ -48,7 +48,15 @@ async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) ->
         raise Refusal("not-a-party", "only the parties to a case and those it was shared with may read it")
     events = await conn.fetch(query("case_events"), case_id)
     clocks = await deadlines.case_deadlines(conn, case_id)
-    return _view(case, parties, events, clocks, role, caller, now)
+    # A liaison a recipient shared the case with sees it as that recipient does: a platform cannot hand
+    # out the originator's whole view (the other platforms of a fan-out and their handling).
+    perspective, scope = caller, role
+    if role == "shared":
+        sharer = next(p for p in parties if p["participant_id"] == caller)["added_by"]
+        sharer_role = next((p["role"] for p in parties if p["participant_id"] == sharer), None)
+        if sharer_role == "recipient":
+            perspective, scope = sharer, "shared-by-recipient"
+    return _view(case, parties, events, clocks, role, perspective, now, scope)
 
 
 def _view(
@@ -59,9 +67,10 @@ def _view(
     role: str,
     caller: str | None,
     now: datetime,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     case_id = case["id"]
-    sees_all = role in ("originator", "shared", "operator")
+    sees_all = (scope or role) in ("originator", "shared", "operator")
     owed = [d for d in clocks if sees_all or d["recipient_id"] == caller]
     recipients = [
         _recipient_view(p, [d for d in owed if d["recipient_id"] == p["participant_id"]], now)
@@ -91,7 +100,9 @@ def _view(
             for p in parties
             if p["role"] == "shared" and sees_all
         ],
-        "timeline": [_event_view(e) for e in events if sees_all or _concerns(e, caller)],
+        "timeline": [
+            _event_view(e, None if sees_all else caller) for e in events if sees_all or _concerns(e, caller)
+        ],
     }
     if case["purged_at"] is not None:
         view["purged_at"] = rfc3339(case["purged_at"])
@@ -153,7 +164,8 @@ def _concerns(event: asyncpg.Record, caller: str | None) -> bool:
     return caller in (event["detail"] or {}).get("to", ())
 
 
-def _event_view(event: asyncpg.Record) -> dict[str, Any]:
+def _event_view(event: asyncpg.Record, only: str | None = None) -> dict[str, Any]:
+    """An event for the timeline; for a recipient's view (`only`), recipient lists cut down to itself."""
     view: dict[str, Any] = {
         "at": rfc3339(event["occurred_at"]),
         "event": event["event"],
@@ -165,6 +177,8 @@ def _event_view(event: asyncpg.Record) -> dict[str, Any]:
     if event["message_id"] is not None:
         view["message_id"] = str(event["message_id"])
     view.update(event["detail"] or {})
+    if only is not None and isinstance(view.get("to"), list):
+        view["to"] = [r for r in view["to"] if r == only]
     return view
 
 

@@ -70,12 +70,20 @@ async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> A
     if "attestation" in payload:
         raise Refusal("hub-only-type", "only the hub marks a message as hub-attested")
     envelope = _validated_envelope(intake.catalog, payload)
+    if key.participant_id == intake.hub_id:
+        raise Refusal(
+            "sender-mismatch", "the hub's own key signs only what the hub issues, never a submission"
+        )
     if envelope.sender != key.participant_id:
         raise Refusal(
             "sender-mismatch",
             f"the message says it is from '{envelope.sender}' but is signed with another participant's key",
         )
     signed = messages.SignedMessage(envelope, key.kid, raw, sha256_hex(jws.payload), received_at)
+    return await _record_or_replay(intake, signed)
+
+
+async def _record_or_replay(intake: Intake, signed: messages.SignedMessage) -> Accepted:
     async with intake.pool.acquire() as conn:
         try:
             return await _record(intake, conn, signed)
@@ -101,14 +109,7 @@ async def submit_attested(intake: Intake, payload: dict[str, Any], received_at: 
     signed = messages.SignedMessage(
         envelope, intake.hub_key.kid, signed_form, sha256_hex(payload_bytes), received_at
     )
-    async with intake.pool.acquire() as conn:
-        try:
-            return await _record(intake, conn, signed)
-        except asyncpg.UniqueViolationError:
-            replay = await _replay(conn, signed)
-            if replay is None:
-                raise
-            return replay
+    return await _record_or_replay(intake, signed)
 
 
 def _parse(raw: bytes) -> ParsedJws:
