@@ -170,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, SettingsError, EmbeddedDatabaseError) as exc:
         print(f"hub: error: {exc}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, CliError) else 1
+    except BrokenPipeError:  # the reader went away (`hub ... | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         print(f"hub: error: cannot use the database: {_reason(exc)}", file=sys.stderr)
         return 1
