@@ -111,3 +111,16 @@ async def test_every_response_carries_a_request_id(aiohttp_client: Any, settings
     assert given.headers["X-Request-Id"] == "trace-123"
     made = await client.get("/nowhere")
     assert len(made.headers["X-Request-Id"]) == 32
+
+
+async def test_after_a_key_rotation_the_hub_publishes_old_and_new_keys(
+    aiohttp_client: Any, settings: Any
+) -> None:
+    first = await aiohttp_client(create_app(settings, background=False))
+    old = (await (await first.get("/.well-known/jwks.json")).json())["keys"]
+    settings.signing_key_file.rename(settings.signing_key_file.with_suffix(".old"))  # the operator rotates
+    second = await aiohttp_client(create_app(settings, background=False))
+    keys = (await (await second.get("/.well-known/jwks.json")).json())["keys"]
+    assert len(keys) == 2
+    assert keys[1]["kid"] == old[0]["kid"]  # what the old key signed still verifies
+    assert keys[0]["kid"] != old[0]["kid"]  # the new key signs from now on

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.api.keys import CLOCK, HUB_KEY, POOL
+from hub.api.keys import CLOCK, HUB_KEY, POOL, SETTINGS
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
 from hub.store import directory
@@ -62,4 +62,13 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def hub_jwks(request: web.Request) -> web.Response:
-    return web.json_response({"keys": [request.app[HUB_KEY].public().to_dict()]})
+    """The hub's current key and every earlier one it has not revoked: what it signed before a key
+    rotation (receipts, evidences, checkpoints) keeps verifying, and so do tokens of replicas not yet
+    restarted with the new key."""
+    current = request.app[HUB_KEY].public().to_dict()
+    keys = [current]
+    now = request.app[CLOCK]()
+    for record in await directory.keys_of(request.app[POOL], request.app[SETTINGS].hub_id):
+        if record.kid != current["kid"] and record.use == "sig" and record.problem_at(now) is None:
+            keys.append(dict(record.jwk))
+    return web.json_response({"keys": keys})
