@@ -33,6 +33,7 @@ from hub.api.keys import (
     SETTINGS,
     WORKER,
 )
+from hub.api.metrics import METRICS, HubMetrics, metrics_middleware
 from hub.api.problems import problem_middleware
 from hub.api.routes import add_routes
 from hub.clocks.worker import ClockWorker
@@ -65,10 +66,11 @@ def create_app(
     background: bool = True,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[request_id_middleware, problem_middleware],
+        middlewares=[request_id_middleware, metrics_middleware, problem_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[METRICS] = HubMetrics()
     app[CLOCK] = clock
     app[CATALOG] = catalog or TemplateCatalog.load()
     app[POLICIES] = load_policy_book(settings.policy_dir)

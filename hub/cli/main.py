@@ -15,6 +15,7 @@ import asyncpg
 from hub.cli import (
     audit,
     cases,
+    config_check,
     deliveries,
     evidence,
     mailin,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_commands(commands)
     stats.add_commands(commands)
     hashing_cli.add_commands(commands)
+    config_check.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -140,6 +142,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return platform_sim.cmd_platform_sim(args)
     if args.command == "hash":
         return hashing_cli.cmd_hash(args)
+    if args.command == "config":
+        return config_check.cmd_config(args)
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":

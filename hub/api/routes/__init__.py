@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.api.routes import cases, directory, health, inbox, messages, schemas, stats
+from hub.api import metrics
+from hub.api.routes import cases, directory, health, inbox, messages, openapi, schemas, stats
 
 
 def add_routes(app: web.Application) -> None:
@@ -23,3 +24,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/schemas/{name}/{version}", schemas.show)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics.scrape)
+    app.router.add_get("/openapi.json", openapi.document)

@@ -1,0 +1,192 @@
+"""`GET /metrics`: Prometheus metrics on a registry of the application's own (never the global one).
+
+Counted in the process, by `metrics_middleware`: accepted messages by type, refused requests by
+problem type, request latency by route. Read from PostgreSQL when scraped, one cheap query each:
+deliveries by state and channel, push queue depth per destination, open, breached and overdue
+deadlines, escalations issued.
+
+Labels carry only bounded, non-personal values: route templates (never a concrete path), message types
+and problem codes the hub defines, delivery states and channels, and organisation ids.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from hub.api.keys import POOL
+from hub.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
+from hub.api.problems import PROBLEM_BASE, PROBLEMS
+from hub.core.receipt import receipt_claims
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+UNMATCHED = "unmatched"
+
+log = structlog.get_logger("hub.metrics")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class HubMetrics:
+    """The hub's metrics, on a `CollectorRegistry` of their own (tests create many applications)."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        self.accepted = Counter(
+            "hub_messages_accepted",
+            "Messages accepted by POST /v1/messages, by message type",
+            ["message_type"],
+            registry=registry,
+        )
+        self.refused = Counter(
+            "hub_requests_refused",
+            "Requests answered with a problem document, by problem type",
+            ["problem"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "hub_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method",
+            ["route", "method"],
+            registry=registry,
+        )
+        self.deliveries = Gauge(
+            "hub_deliveries",
+            "Deliveries by state and channel (read from the database when scraped)",
+            ["state", "channel"],
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "hub_delivery_queue_depth",
+            "Push deliveries waiting to be sent, per destination organisation",
+            ["destination"],
+            registry=registry,
+        )
+        self.deadlines = Gauge(
+            "hub_deadlines", "Deadlines by state (open or breached)", ["state"], registry=registry
+        )
+        self.overdue = Gauge(
+            "hub_deadlines_overdue",
+            "Breached deadlines not yet answered, late (the overdue count)",
+            registry=registry,
+        )
+        self.escalations = Gauge(
+            "hub_escalations_issued", "Escalation messages the hub has issued", registry=registry
+        )
+        self.database_up = Gauge(
+            "hub_metrics_database_up",
+            "1 if the database answered the last scrape's queries, else 0",
+            registry=registry,
+        )
+
+    def observe(self, request: web.Request, response: web.StreamResponse, seconds: float) -> None:
+        self.latency.labels(route=route_of(request), method=request.method).observe(seconds)
+        if not isinstance(response, web.Response):
+            return
+        if response.content_type == PROBLEM_CONTENT_TYPE:
+            code = _problem_code(response)
+            if code is not None:
+                self.refused.labels(problem=code).inc()
+        elif response.status == 202 and request.path == "/v1/messages" and request.method == "POST":
+            message_type = _accepted_type(response)
+            if message_type is not None:
+                self.accepted.labels(message_type=message_type).inc()
+
+    async def refresh(self, pool: asyncpg.Pool) -> None:
+        """Set the gauges from the database: one query per gauge family."""
+        async with pool.acquire(timeout=5) as conn:
+            deliveries = await conn.fetch(
+                "SELECT state, channel, count(*) AS n FROM deliveries GROUP BY state, channel"
+            )
+            queues = await conn.fetch(
+                "SELECT recipient_id, count(*) AS n FROM deliveries"
+                " WHERE state = 'pending' AND channel = 'push' GROUP BY recipient_id"
+            )
+            (deadlines,) = await conn.fetch(  # an aggregate: always one row
+                "SELECT count(*) FILTER (WHERE state = 'open') AS open,"
+                " count(*) FILTER (WHERE state = 'breached') AS breached,"
+                " count(*) FILTER (WHERE state = 'breached' AND answered_late_at IS NULL) AS overdue"
+                " FROM deadlines WHERE state IN ('open', 'breached')"
+            )
+            escalations = await conn.fetchval(
+                "SELECT count(*) FROM messages WHERE message_type = 'escalation'"
+            )
+        self.deliveries.clear()
+        for row in deliveries:
+            self.deliveries.labels(state=row["state"], channel=row["channel"]).set(row["n"])
+        self.queue_depth.clear()
+        for row in queues:
+            self.queue_depth.labels(destination=row["recipient_id"]).set(row["n"])
+        self.deadlines.labels(state="open").set(deadlines["open"])
+        self.deadlines.labels(state="breached").set(deadlines["breached"])
+        self.overdue.set(deadlines["overdue"])
+        self.escalations.set(escalations)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+METRICS = web.AppKey("metrics", HubMetrics)
+
+
+def route_of(request: web.Request) -> str:
+    """The matched route's template (`/v1/cases/{case_id}`), never the concrete path."""
+    match_info = request.match_info
+    if match_info.http_exception is not None:
+        return UNMATCHED
+    resource = match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.observe(request, response, time.perf_counter() - started)
+    return response
+
+
+async def scrape(request: web.Request) -> web.Response:
+    app = request.app
+    metrics = app[METRICS]
+    try:
+        await metrics.refresh(app[POOL])
+        metrics.database_up.set(1)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("metrics.database_unavailable", error=exc.__class__.__name__)
+        metrics.database_up.set(0)
+    response = web.Response(body=metrics.render())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+def _problem_code(response: web.Response) -> str | None:
+    try:
+        body = json.loads(response.body) if isinstance(response.body, bytes) else None
+    except ValueError:
+        return None
+    kind = body.get("type") if isinstance(body, dict) else None
+    if not isinstance(kind, str) or not kind.startswith(PROBLEM_BASE):
+        return None
+    code = kind.removeprefix(PROBLEM_BASE)
+    return code if code in PROBLEMS else None
+
+
+def _accepted_type(response: web.Response) -> str | None:
+    try:
+        body = json.loads(response.body) if isinstance(response.body, bytes) else None
+        claims = receipt_claims(body["receipt"]) if isinstance(body, dict) else None
+    except Exception:  # counting must never break an answer
+        return None
+    message_type = claims.get("message_type") if isinstance(claims, dict) else None
+    # Only the template names' alphabet: a label never carries free text.
+    if isinstance(message_type, str) and message_type.replace("-", "").isalnum() and len(message_type) < 64:
+        return message_type
+    return None

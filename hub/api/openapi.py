@@ -1,0 +1,442 @@
+"""The API as an OpenAPI 3.1 document, built from code (a dict) and served at `/openapi.json`.
+
+Every route `hub.api.routes.add_routes` registers is described here (tests/test_openapi.py compares the
+two both ways). Message templates are not copied in: each is referenced by the URL it is published at,
+`/v1/schemas/{type}/{version}`, through `externalDocs` and the `x-templates` list of the submit operation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.api.problems import PROBLEM_BASE, PROBLEMS
+from hub.core.templates import TemplateCatalog
+from hub.services.inbox import MAX_PAGE
+
+OPENAPI_VERSION = "3.1.0"
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str, media: str = JSON) -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    """Problem responses for `statuses`, plus 500 and 503 (any route may meet a fault or a database down)."""
+    out: dict[str, Any] = {}
+    for status in sorted({*statuses, 500, 503}):
+        codes = sorted(code for code, (s, _) in PROBLEMS.items() if s == status)
+        out[str(status)] = {
+            "description": "Problem: " + ", ".join(codes),
+            "content": {PROBLEM_JSON: {"schema": _ref("Problem")}},
+        }
+    return out
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+CURSOR = _query("cursor", "an opaque cursor the hub returned", {"type": "string"})
+PERIOD = [
+    _query(
+        "from",
+        "first day, YYYY-MM-DD (default: 1 January of this year)",
+        {"type": "string", "format": "date"},
+    ),
+    _query("to", "day after the last, YYYY-MM-DD (excluded)", {"type": "string", "format": "date"}),
+]
+
+
+def _schemas() -> dict[str, Any]:
+    any_object: dict[str, Any] = {"type": "object"}
+    return {
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details; `type` is " + PROBLEM_BASE + "<code>.",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string", "enum": [PROBLEM_BASE + code for code in PROBLEMS]},
+                "title": {"type": "string"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+            },
+            "additionalProperties": True,
+        },
+        "Receipt": {
+            "type": "object",
+            "required": ["message_id", "case_id", "payload_sha256", "accepted_at", "receipt"],
+            "properties": {
+                "message_id": {"type": "string", "format": "uuid"},
+                "case_id": {"type": "string", "format": "uuid"},
+                "payload_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "accepted_at": {"type": "string", "format": "date-time"},
+                "receipt": {"type": "string", "description": "the hub's signed receipt, a compact JWS"},
+            },
+        },
+        "InboxPage": {
+            "type": "object",
+            "required": ["messages", "cursor"],
+            "properties": {"messages": {"type": "array", "items": any_object}, "cursor": {"type": "string"}},
+        },
+        "Ack": {
+            "type": "object",
+            "required": ["message_ids"],
+            "properties": {
+                "message_ids": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_PAGE,
+                    "items": {"type": "string", "format": "uuid"},
+                }
+            },
+        },
+        "Retrieved": {
+            "type": "object",
+            "required": ["retrieved"],
+            "properties": {"retrieved": {"type": "array", "items": {"type": "string"}}},
+        },
+        "CaseList": {
+            "type": "object",
+            "required": ["cases", "next_cursor"],
+            "properties": {
+                "cases": {"type": "array", "items": any_object},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+        },
+        "Case": any_object,
+        "Share": {
+            "type": "object",
+            "required": ["participant_id"],
+            "properties": {"participant_id": {"type": "string", "minLength": 1}},
+        },
+        "Shared": {
+            "type": "object",
+            "required": ["case_id", "shared_with"],
+            "properties": {"case_id": {"type": "string"}, "shared_with": {"type": "string"}},
+        },
+        "Participant": {
+            "type": "object",
+            "required": ["id", "name", "kind", "country", "accepts", "push_delivery", "adapter"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "kind": {"type": "string"},
+                "country": {"type": "string"},
+                "accepts": {"type": "array", "items": {"type": "string"}},
+                "push_delivery": {"type": "boolean"},
+                "adapter": {"type": "string"},
+                "domains": {"type": "array", "items": {"type": "string"}},
+                "trusted_flagger": {"type": "boolean"},
+                "jwks": _ref("Jwks"),
+            },
+        },
+        "ParticipantList": {
+            "type": "object",
+            "required": ["participants"],
+            "properties": {"participants": {"type": "array", "items": _ref("Participant")}},
+        },
+        "Jwks": {
+            "type": "object",
+            "description": "RFC 7517 JWK Set; directory keys add status, not_before, not_after, revoked_at",
+            "required": ["keys"],
+            "properties": {
+                "keys": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["kty"],
+                        "properties": {"kty": {"type": "string"}},
+                    },
+                }
+            },
+        },
+        "SchemaList": {
+            "type": "object",
+            "required": ["schemas"],
+            "properties": {
+                "schemas": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "version", "href"],
+                        "properties": {
+                            "type": {"type": "string"},
+                            "version": {"type": "string"},
+                            "href": {"type": "string", "format": "uri-reference"},
+                        },
+                    },
+                }
+            },
+        },
+        "Stats": any_object,
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"type": "string"}, "hub_id": {"type": "string"}},
+        },
+        "Ready": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "unavailable"]},
+                "schema_version": {"type": ["integer", "null"]},
+                "expected": {"type": "integer"},
+                "database": {"type": "string"},
+            },
+        },
+    }
+
+
+def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> dict[str, Any]:
+    templates = [
+        {"type": name, "version": version, "schema": f"/v1/schemas/{name}/{version}"}
+        for name, version in catalog.templates()
+    ]
+    jws = {
+        "type": "string",
+        "description": "a signed envelope; its payload validates against the template its type names",
+    }
+    paths: dict[str, Any] = {
+        "/v1/messages": {
+            "post": {
+                "operationId": "submitMessage",
+                "summary": "Submit one signed message",
+                "description": "The JWS payload is an envelope whose body matches its template, published "
+                "at /v1/schemas/{type}/{version} (see x-templates).",
+                "externalDocs": {"description": "the message templates (JSON Schema)", "url": "/v1/schemas"},
+                "x-templates": templates,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/jose": {"schema": jws},
+                        "application/jose+json": {
+                            "schema": {"type": "object", "description": "RFC 7515 JSON serialisation"}
+                        },
+                    },
+                },
+                "responses": {
+                    "202": {
+                        **_json(_ref("Receipt"), "Accepted: the hub's signed receipt"),
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "the case"}},
+                    },
+                    **_problems(400, 401, 403, 409, 410, 413, 415, 422),
+                },
+            }
+        },
+        "/v1/inbox": {
+            "get": {
+                "operationId": "readInbox",
+                "summary": "The caller's pending messages, oldest first",
+                "security": BEARER,
+                "parameters": [
+                    CURSOR,
+                    _query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+                    _query("wait", "long-poll seconds", {"type": "integer", "minimum": 0, "maximum": 30}),
+                ],
+                "responses": {"200": _json(_ref("InboxPage"), "A page"), **_problems(400, 401)},
+            }
+        },
+        "/v1/inbox/ack": {
+            "post": {
+                "operationId": "ackInbox",
+                "summary": "Mark inbox messages retrieved",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Ack")}}},
+                "responses": {
+                    "200": _json(_ref("Retrieved"), "Newly retrieved"),
+                    **_problems(400, 401, 413, 415),
+                },
+            }
+        },
+        "/v1/cases": {
+            "get": {
+                "operationId": "listCases",
+                "summary": "Cases the caller is a party to (a regulator: all)",
+                "security": BEARER,
+                "parameters": [
+                    _query("state", "case state", {"type": "string"}),
+                    _query("overdue", "only overdue cases", {"type": "string", "enum": ["true", "false"]}),
+                    _query("country", "ISO 3166-1 alpha-2", {"type": "string"}),
+                    _query("recipient", "participant id", {"type": "string"}),
+                    CURSOR,
+                    _query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200}),
+                ],
+                "responses": {"200": _json(_ref("CaseList"), "A page of cases"), **_problems(400, 401)},
+            }
+        },
+        "/v1/cases/{case_id}": {
+            "get": {
+                "operationId": "readCase",
+                "summary": "A case's status and timeline",
+                "security": BEARER,
+                "parameters": [_path("case_id", "the case's UUID")],
+                "responses": {"200": _json(_ref("Case"), "The case"), **_problems(401, 403, 404, 410)},
+            }
+        },
+        "/v1/cases/{case_id}/shares": {
+            "post": {
+                "operationId": "shareCase",
+                "summary": "Share a case with another participant",
+                "security": BEARER,
+                "parameters": [_path("case_id", "the case's UUID")],
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Share")}}},
+                "responses": {
+                    "200": _json(_ref("Shared"), "Already shared"),
+                    "201": _json(_ref("Shared"), "Shared"),
+                    **_problems(400, 401, 403, 404, 409, 410, 413, 415, 422),
+                },
+            }
+        },
+        "/v1/participants": {
+            "get": {
+                "operationId": "listParticipants",
+                "summary": "The public directory",
+                "responses": {"200": _json(_ref("ParticipantList"), "Participants"), **_problems()},
+            }
+        },
+        "/v1/participants/{participant_id}": {
+            "get": {
+                "operationId": "showParticipant",
+                "summary": "A participant with its keys",
+                "parameters": [_path("participant_id", "the participant's id")],
+                "responses": {"200": _json(_ref("Participant"), "The participant"), **_problems(404)},
+            }
+        },
+        "/.well-known/jwks.json": {
+            "get": {
+                "operationId": "hubJwks",
+                "summary": "The hub's own public signing keys",
+                "responses": {"200": _json(_ref("Jwks"), "JWK Set"), **_problems()},
+            }
+        },
+        "/v1/stats": {
+            "get": {
+                "operationId": "stats",
+                "summary": "Transparency figures for a period",
+                "security": BEARER,
+                "parameters": [
+                    *PERIOD,
+                    _query("format", "json or csv", {"type": "string", "enum": ["json", "csv"]}),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Figures",
+                        "content": {
+                            JSON: {"schema": _ref("Stats")},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_problems(400, 401),
+                },
+            }
+        },
+        "/v1/stats/report.html": {
+            "get": {
+                "operationId": "statsReport",
+                "summary": "Transparency figures as a self-contained HTML page",
+                "security": BEARER,
+                "parameters": PERIOD,
+                "responses": {
+                    "200": {
+                        "description": "Report",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    },
+                    **_problems(400, 401),
+                },
+            }
+        },
+        "/v1/schemas": {
+            "get": {
+                "operationId": "listSchemas",
+                "summary": "The message templates",
+                "responses": {"200": _json(_ref("SchemaList"), "Templates"), **_problems()},
+            }
+        },
+        "/v1/schemas/{name}/{version}": {
+            "get": {
+                "operationId": "showSchema",
+                "summary": "One template's JSON Schema (2020-12)",
+                "parameters": [_path("name", "message type"), _path("version", "template version")],
+                "responses": {
+                    "200": _json({"type": "object"}, "The JSON Schema", "application/schema+json"),
+                    **_problems(404),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "The process answers",
+                "responses": {"200": _json(_ref("Health"), "Alive")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "The database answers and its schema is current",
+                "responses": {
+                    "200": _json(_ref("Ready"), "Ready"),
+                    "503": _json(_ref("Ready"), "Not ready"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format 0.0.4",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+            }
+        },
+    }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Cross-border referral hub",
+            "version": "1",
+            "description": f"The API of hub {hub_id}. Errors are RFC 9457 problem documents.",
+        },
+        "servers": [{"url": "/"}],
+        "externalDocs": {"description": "message templates (JSON Schema 2020-12)", "url": "/v1/schemas"},
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "an EdDSA JWT signed by the participant (aud: the hub id, single use)",
+                }
+            },
+        },
+    }

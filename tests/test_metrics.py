@@ -1,0 +1,99 @@
+"""`/metrics`: scraped after submissions, a refusal and an inbox read, parsed as Prometheus text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.api.app import create_app
+from tests.factories import add_with_endpoint, jose, takedown
+
+MARKER_PATH = "marker-url-5e2a7c"
+MARKER_URL = f"https://photos.example.com/p/{MARKER_PATH}"
+MARKER_TEXT = "marker-text-91c3d4"
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(found: dict[Any, float], name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_metrics_after_traffic(aiohttp_client: Any, settings: Any, directory: Any) -> None:
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    platform = await directory.add("ie-platform-test", "platform", "IE")
+    client = await aiohttp_client(create_app(settings, background=False))
+
+    before = samples(await (await client.get("/metrics")).text())
+    assert value(before, "hub_messages_accepted_total", message_type="takedown-request") == 0
+
+    for _ in range(3):
+        envelope = takedown(
+            hotline,
+            platform,
+            content=[{"url": MARKER_URL, "platform_item_id": "marker-item-0001"}],
+            notes=f"{MARKER_TEXT} notes",
+        )
+        assert (await client.post("/v1/messages", **jose(hotline.sign(envelope)))).status == 202
+    refused = await client.post("/v1/messages", data=b"x", headers={"Content-Type": "text/plain"})
+    assert refused.status == 415
+    unauthenticated = await client.get("/v1/inbox")
+    assert unauthenticated.status == 401
+    inbox = await client.get("/v1/inbox", headers=platform.auth())
+    assert inbox.status == 200
+    assert len((await inbox.json())["messages"]) == 3
+    await client.get(f"/v1/cases/{MARKER_PATH}", headers=hotline.auth())  # a concrete path, refused
+
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await response.text()
+    found = samples(text)
+
+    assert value(found, "hub_messages_accepted_total", message_type="takedown-request") == 3
+    assert value(found, "hub_requests_refused_total", problem="unsupported-media-type") == 1
+    assert value(found, "hub_requests_refused_total", problem="missing-token") == 1
+    assert value(found, "hub_requests_refused_total", problem="case-not-found") == 1
+    assert value(found, "hub_request_duration_seconds_count", route="/v1/messages", method="POST") == 4
+    assert value(found, "hub_request_duration_seconds_count", route="/v1/inbox", method="GET") == 2
+    assert value(found, "hub_request_duration_seconds_count", route="/v1/cases/{case_id}", method="GET") == 1
+    # Gauges read from the database: three pull deliveries waiting for the platform.
+    assert value(found, "hub_deliveries", state="pending", channel="pull") == 3
+    assert value(found, "hub_deadlines", state="open") >= 0
+    assert ("hub_deadlines", (("state", "breached"),)) in found
+    assert ("hub_deadlines_overdue", ()) in found
+    assert value(found, "hub_escalations_issued") == 0
+    assert value(found, "hub_metrics_database_up") == 1
+    # Never a reported URL, free text, or a concrete path in a label.
+    for marker in (MARKER_URL, MARKER_PATH, MARKER_TEXT):
+        assert marker not in text
+
+
+async def test_queue_depth_per_push_destination(
+    aiohttp_client: Any, settings: Any, directory: Any, db: Any
+) -> None:
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    pushed = await add_with_endpoint(db, "fr-platform-push")
+    client = await aiohttp_client(create_app(settings, background=False))  # no worker: they wait
+    for _ in range(2):
+        assert (
+            await client.post("/v1/messages", **jose(hotline.sign(takedown(hotline, pushed))))
+        ).status == 202
+    found = samples(await (await client.get("/metrics")).text())
+    assert value(found, "hub_delivery_queue_depth", destination="fr-platform-push") == 2
+    assert value(found, "hub_deliveries", state="pending", channel="push") == 2
+
+
+async def test_each_app_has_its_own_registry(aiohttp_client: Any, settings: Any) -> None:
+    first = await aiohttp_client(create_app(settings, background=False))
+    await first.get("/healthz")
+    second = await aiohttp_client(create_app(settings, background=False))
+    found = samples(await (await second.get("/metrics")).text())
+    assert value(found, "hub_request_duration_seconds_count", route="/healthz", method="GET") == 0
