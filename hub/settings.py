@@ -112,7 +112,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+        env = with_config_file(os.environ if env is None else env)
         data_dir = Path(env.get("HUB_DATA_DIR") or default_data_dir()).expanduser()
         key_file = env.get("HUB_SIGNING_KEY_FILE")
         return cls(
@@ -143,6 +143,29 @@ class Settings:
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def with_config_file(env: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment over an optional file (`HUB_CONFIG_FILE`) of `HUB_NAME=value` lines: the file
+    gives the settings a deployment keeps, the environment overrides any of them."""
+    path = env.get("HUB_CONFIG_FILE")
+    if not path:
+        return env
+    try:
+        lines = Path(path).expanduser().read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"HUB_CONFIG_FILE {path} cannot be read: {exc.__class__.__name__}") from None
+    from_file: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or not name.startswith("HUB_") or name == "HUB_CONFIG_FILE":
+            raise SettingsError(f"{path} line {number}: expected HUB_NAME=value")
+        from_file[name] = value.strip().strip('"')
+    return {**from_file, **env}
 
 
 def default_data_dir() -> Path:

@@ -97,3 +97,27 @@ async def test_each_app_has_its_own_registry(aiohttp_client: Any, settings: Any)
     second = await aiohttp_client(create_app(settings, background=False))
     found = samples(await (await second.get("/metrics")).text())
     assert value(found, "hub_request_duration_seconds_count", route="/healthz", method="GET") == 0
+
+
+async def test_delivery_latency_is_a_histogram_of_what_recipients_got(
+    aiohttp_client: Any, settings: Any, directory: Any
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from hub.api.app import create_app
+    from tests.factories import jose, takedown
+
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    platform = await directory.add("ie-platform-test", "platform", "IE")
+    client = await aiohttp_client(create_app(settings, background=False))
+    request = takedown(hotline, platform)
+    assert (await client.post("/v1/messages", **jose(hotline.sign(request)))).status == 202
+    await client.post("/v1/inbox/ack", json={"message_ids": [request["id"]]}, headers=platform.auth())
+    text = await (await client.get("/metrics")).text()
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == "hub_delivery_latency_seconds"]
+    samples = {
+        (s.name, s.labels.get("le")): s.value for s in family.samples if s.labels.get("channel") == "pull"
+    }
+    assert samples[("hub_delivery_latency_seconds_count", None)] == 1
+    assert samples[("hub_delivery_latency_seconds_bucket", "+Inf")] == 1
+    assert samples[("hub_delivery_latency_seconds_bucket", "172800.0")] == 1  # retrieved within 48 h

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import asyncpg
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import HistogramMetricFamily
 
 from hub.api.keys import POOL
 from hub.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
@@ -30,6 +31,40 @@ UNMATCHED = "unmatched"
 
 log = structlog.get_logger("hub.metrics")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# Seconds from acceptance to the recipient having the message: 1 s ... 48 h (the longest legal clock).
+DELIVERY_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0, 48 * 3600.0)
+_LATENCY_SQL = """
+SELECT channel, count(*) AS n, coalesce(sum(s), 0) AS total,
+       count(*) FILTER (WHERE s <= 1) AS b0, count(*) FILTER (WHERE s <= 5) AS b1,
+       count(*) FILTER (WHERE s <= 30) AS b2, count(*) FILTER (WHERE s <= 60) AS b3,
+       count(*) FILTER (WHERE s <= 300) AS b4, count(*) FILTER (WHERE s <= 900) AS b5,
+       count(*) FILTER (WHERE s <= 3600) AS b6, count(*) FILTER (WHERE s <= 14400) AS b7,
+       count(*) FILTER (WHERE s <= 86400) AS b8, count(*) FILTER (WHERE s <= 172800) AS b9
+FROM (SELECT channel, extract(epoch FROM coalesce(delivered_at, retrieved_at) - created_at) AS s
+      FROM deliveries WHERE coalesce(delivered_at, retrieved_at) IS NOT NULL) AS x
+GROUP BY channel
+"""  # the bounds are DELIVERY_BUCKETS, in seconds
+
+
+class DeliveryLatency:
+    """A cumulative histogram read from the deliveries themselves at scrape time, so every hub process
+    reports the same figures, across restarts, whichever process delivered."""
+
+    def __init__(self) -> None:
+        self.by_channel: dict[str, tuple[list[float], float, float]] = {}
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            "hub_delivery_latency_seconds",
+            "Seconds from acceptance to delivery (push) or retrieval (pull)",
+            labels=["channel"],
+        )
+        for channel, (cumulative, count, total) in sorted(self.by_channel.items()):
+            buckets = [(str(b), c) for b, c in zip(DELIVERY_BUCKETS, cumulative, strict=True)]
+            family.add_metric([channel], [*buckets, ("+Inf", count)], total)
+        yield family
 
 
 class HubMetrics:
@@ -78,6 +113,8 @@ class HubMetrics:
         self.escalations = Gauge(
             "hub_escalations_issued", "Escalation messages the hub has issued", registry=registry
         )
+        self.delivery_latency = DeliveryLatency()
+        registry.register(self.delivery_latency)
         self.database_up = Gauge(
             "hub_metrics_database_up",
             "1 if the database answered the last scrape's queries, else 0",
@@ -116,6 +153,15 @@ class HubMetrics:
             escalations = await conn.fetchval(
                 "SELECT count(*) FROM messages WHERE message_type = 'escalation'"
             )
+            latencies = await conn.fetch(_LATENCY_SQL)
+        self.delivery_latency.by_channel = {
+            row["channel"]: (
+                [float(row[f"b{i}"]) for i in range(len(DELIVERY_BUCKETS))],
+                float(row["n"]),
+                float(row["total"]),
+            )
+            for row in latencies
+        }
         self.deliveries.clear()
         for row in deliveries:
             self.deliveries.labels(state=row["state"], channel=row["channel"]).set(row["n"])
