@@ -393,3 +393,25 @@ async def replace_form(db: asyncpg.Connection, message_id: uuid.UUID, form: byte
     await db.execute(
         "UPDATE messages SET signed_form = $2, form_encrypted = true WHERE id = $1", message_id, sealed
     )
+
+
+# -- the command line, as an operator runs it -------------------------------------------------------------
+SUBPROCESS_GUARD_SECONDS = 120
+
+
+async def run_hub(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """`python -m hub ARGS` in a subprocess (the test's loop keeps serving): exit code, stdout, stderr."""
+    import asyncio
+    import sys
+
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", *args, stdout=pipe, stderr=pipe, env=env
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_GUARD_SECONDS)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    return int(proc.returncode or 0), out.decode(), err.decode()

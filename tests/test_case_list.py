@@ -3,10 +3,8 @@ that stays stable while new cases arrive, refusals of bad parameters; and `hub c
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +25,9 @@ from tests.factories import (
     acknowledgement,
     case_closure,
     removal,
+    run_hub,
     takedown,
 )
-
-SUBPROCESS_TIMEOUT = 60
 
 
 @dataclass
@@ -258,26 +255,6 @@ async def test_invalid_filters_are_refused(world: World, query: str, parameter: 
 
 
 # -- the operator's command -------------------------------------------------------------------------------
-async def run_hub(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
 async def test_hub_cases_list_overdue_prints_the_overdue_case_and_no_content(
     world: World, database_url: str, tmp_path: Path
 ) -> None:

@@ -23,8 +23,8 @@ from hub.settings import Settings
 from hub.stats.dsa import StatusUpdateRecord, export_statements, statements_for
 from hub.stats.figures import parse_period
 from hub.store.stats import platform_status_updates
-from tests.factories import Api, Directory, FakeClock, Member, keyring_of, reply, takedown
-from tests.test_stats import YEAR, hub_env, run_hub
+from tests.factories import Api, Directory, FakeClock, Member, keyring_of, reply, run_hub, takedown
+from tests.test_stats import YEAR, hub_env
 
 T0 = datetime(YEAR, 5, 4, 8, 0, tzinfo=UTC)
 

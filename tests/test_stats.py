@@ -13,12 +13,10 @@ law) and platform-b (US, TAKE IT DOWN Act 48 h clock):
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import os
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,13 +41,13 @@ from tests.factories import (
     acknowledgement,
     declined,
     removal,
+    run_hub,
     takedown,
 )
 
 YEAR = utc_now().year + 1  # a fixed day ahead of real time: keys registered now are valid then
 T0 = datetime(YEAR, 3, 2, 9, 0, tzinfo=UTC)
 PERIOD = f"from={YEAR}-03-01&to={YEAR}-03-08"
-SUBPROCESS_TIMEOUT = 60
 
 
 @dataclass
@@ -318,26 +316,6 @@ async def test_the_figures_need_a_token(world: World) -> None:
         response = await world.api.client.get(path)
         assert response.status == 401
         assert (await response.json())["type"] == "urn:referral-hub:problem:missing-token"
-
-
-async def run_hub(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def hub_env(database_url: str, tmp_path: Path) -> dict[str, str]:
