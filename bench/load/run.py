@@ -1,0 +1,362 @@
+"""The orchestrator: a database, a webhook receiver process, `hub serve` processes, a generator
+process; warm-up, closed loop, open loop at fixed rates, drains; then the raw ceiling on the same server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from bench import common
+from bench.load import generator, receiver
+from bench.load.raw import raw_ceiling
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class Options:
+    referrals: int = 10_000
+    concurrency: int = 32
+    rates: tuple[float, ...] = ()  # empty: 25 %, 50 % and 75 % of the closed-loop maximum
+    open_seconds: float = 10.0
+    poisson: bool = True
+    warmup: int = 1_000
+    platforms: int = 4
+    hub_processes: int = 1
+    database_url: str | None = None
+    raw_seconds: float = 10.0
+    raw_connections: int = 8
+    drain_timeout: float = 300.0
+    hub_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RssSampler:
+    pids: list[int]
+    baseline: int = 0
+    peak: int = 0
+    last: int = 0
+    samples: list[tuple[float, int]] = field(default_factory=list)
+
+    def sample(self) -> int:
+        self.last = common.rss_bytes(self.pids)
+        self.peak = max(self.peak, self.last)
+        self.samples.append((time.monotonic(), self.last))
+        return self.last
+
+    async def run(self, every: float = 1.0) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(every)
+
+    def figures(self) -> dict[str, Any]:
+        mib = 2**20
+        growth = (self.last - self.baseline) / self.baseline * 100 if self.baseline else None
+        return {
+            "after_warmup_mib": round(self.baseline / mib, 1),
+            "peak_mib": round(self.peak / mib, 1),
+            "end_mib": round(self.last / mib, 1),
+            "growth_pct": None if growth is None else round(growth, 1),
+            "samples": len(self.samples),
+        }
+
+
+class Worker:
+    """A spawned process answering commands on a pipe (the generator), called without blocking the loop."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        self.pipe, child = SPAWN.Pipe()
+        self.process = SPAWN.Process(target=target, args=(child, *args), daemon=True)
+        self.process.start()
+
+    async def call(self, command: str, **args: Any) -> dict[str, Any]:
+        def roundtrip() -> dict[str, Any]:
+            self.pipe.send((command, args))
+            answer: dict[str, Any] = self.pipe.recv()
+            return answer
+
+        return await asyncio.get_running_loop().run_in_executor(None, roundtrip)
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(10)
+
+
+def start_receiver(port: int) -> multiprocessing.process.BaseProcess:
+    parent, child = SPAWN.Pipe()
+    process = SPAWN.Process(target=receiver.serve, args=(port, child), daemon=True)
+    process.start()
+    if not parent.poll(30):
+        process.terminate()
+        raise RuntimeError("the webhook receiver did not start")
+    parent.recv()
+    return process
+
+
+class LoadBench:
+    def __init__(self, options: Options) -> None:
+        self.o = options
+        self.receiver_url = ""
+        self.phases: dict[str, dict[str, Any]] = {}
+        self.accepted_total = 0
+        self.figures: dict[str, Any] = {"options": {k: v for k, v in options.__dict__.items()}}
+
+    async def run(self) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="hub-load-") as tmp:
+            work = Path(tmp)
+            async with common.database(self.o.database_url, work) as dsn:
+                self.figures["machine"] = await common.machine_info(dsn)
+                await self._run_on(dsn, work)
+                self.figures["raw"] = await raw_ceiling(
+                    dsn, connections=self.o.raw_connections, seconds=self.o.raw_seconds
+                )
+        self._ratio()
+        return self.figures
+
+    async def _run_on(self, dsn: str, work: Path) -> None:
+        port = common.free_port()
+        self.receiver_url = f"http://127.0.0.1:{port}"
+        receiver_process = start_receiver(port)
+        hubs: list[Any] = []
+        gen: Worker | None = None
+        try:
+            cast = await common.register_cast(
+                dsn,
+                common.run_tag(),
+                self.o.platforms,
+                {i: f"{self.receiver_url}/webhook/p{i}" for i in range(self.o.platforms)},
+            )
+            files = common.HubFiles(work, "bench-hub")
+            files.create()
+            ports = [common.free_port() for _ in range(self.o.hub_processes)]
+            hubs = [common.start_hub(i, p, dsn, files, self.o.hub_env) for i, p in enumerate(ports)]
+            urls = [f"http://127.0.0.1:{p}" for p in ports]
+            async with aiohttp.ClientSession() as session:
+                for url in urls:
+                    await common.wait_ready(session, url, time.monotonic() + 60)
+            gen = Worker(
+                generator.run,
+                urls,
+                cast.hotline,
+                cast.hotline_key.to_dict(),
+                [{"id": p.id, "domain": p.domain, "enc": p.enc.to_dict()} for p in cast.platforms],
+            )
+            await self._phases(gen, RssSampler([h.pid for h in hubs]), dsn)
+        finally:
+            if gen is not None:
+                gen.stop()
+            self.figures["hub_exit_codes"] = common.stop_processes(hubs)
+            receiver_process.terminate()
+            receiver_process.join(10)
+
+    async def _phases(self, gen: Worker, rss: RssSampler, dsn: str) -> None:
+        if self.o.warmup:
+            await self._phase(gen, "warmup", "closed", self.o.warmup, concurrency=self.o.concurrency)
+        rss.baseline = rss.sample()
+        sampler = asyncio.create_task(rss.run())
+        try:
+            closed = await self._phase(
+                gen, "closed", "closed", self.o.referrals, concurrency=self.o.concurrency
+            )
+            peak = closed["accepted_per_s"]
+            rates = self.o.rates or tuple(round(peak * f) for f in (0.25, 0.5, 0.75))
+            for rate in rates:
+                count = max(1, int(rate * self.o.open_seconds))
+                await self._phase(
+                    gen,
+                    f"open@{rate:g}",
+                    "open",
+                    count,
+                    rate=float(rate),
+                    poisson=self.o.poisson,
+                    max_in_flight=1024,
+                )
+        finally:
+            sampler.cancel()
+        rss.sample()
+        self.figures["rss"] = rss.figures()
+        await self._totals(dsn)
+
+    async def _phase(self, gen: Worker, name: str, kind: str, count: int, **args: Any) -> dict[str, Any]:
+        signing = await gen.call("sign", count=count)  # before the clock starts
+        raw = await gen.call(kind, count=count, **args)
+        figures = summarise_submissions(raw)
+        figures["signed"] = {
+            "avg_bytes": round(signing["avg_bytes"]),
+            "per_s": round(count / max(signing["seconds"], 1e-9)),
+        }
+        if "rate" in args:
+            figures["offered_rate"] = args["rate"]
+        self.accepted_total += figures["accepted"]
+        arrivals = await self._drain(self.accepted_total)
+        figures["delivery"] = summarise_deliveries(raw, arrivals)
+        self.phases[name] = figures
+        self.figures["phases"] = self.phases
+        _progress(name, figures)
+        return figures
+
+    async def _drain(self, expected: int) -> dict[str, float]:
+        """Wait until the receiver has `expected` distinct messages (or the drain timeout): arrivals."""
+        until = time.monotonic() + self.o.drain_timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < until:
+                async with session.get(self.receiver_url + "/_bench/count") as response:
+                    count = await response.json()
+                if count["unique"] >= expected:
+                    break
+                await asyncio.sleep(0.1)
+            async with session.get(self.receiver_url + "/_bench/arrivals") as response:
+                arrivals: dict[str, float] = await response.json()
+            async with session.get(self.receiver_url + "/_bench/count") as response:
+                self.figures["receiver"] = await response.json()
+        return arrivals
+
+    async def _totals(self, dsn: str) -> None:
+        phases = self.phases.values()
+        submitted = sum(p["submitted"] for p in phases)
+        accepted = sum(p["accepted"] for p in phases)
+        delivered = sum(p["delivery"]["delivered"] for p in phases)
+        conn = await asyncpg.connect(dsn)
+        try:
+            states = {
+                r["state"]: r["n"]
+                for r in await conn.fetch(
+                    "SELECT state, count(*) AS n FROM deliveries WHERE channel = 'push' GROUP BY state"
+                )
+            }
+        finally:
+            await conn.close()
+        self.figures["totals"] = {
+            "submitted": submitted,
+            "accepted": accepted,
+            "delivered": delivered,
+            "lost": accepted - delivered,
+            "duplicates": self.figures["receiver"]["duplicates"],
+            "push_deliveries_by_state": states,
+        }
+
+    def _ratio(self) -> None:
+        closed = self.phases.get("closed", {})
+        raw = self.figures["raw"]["rows_per_s"]
+        hub = closed.get("accepted_per_s", 0.0)
+        self.figures["ratio_hub_to_raw"] = round(hub / raw, 3) if raw else None
+
+
+def summarise_submissions(raw: dict[str, Any]) -> dict[str, Any]:
+    ok = [i for i, s in enumerate(raw["status"]) if s == 202]
+    latencies = [raw["answered"][i] - raw["scheduled"][i] for i in ok]
+    seconds = raw["ended"] - raw["started"]
+    errors = sum(1 for s in raw["status"] if s == 0)
+    return {
+        "submitted": len(raw["status"]),
+        "accepted": len(ok),
+        "refused": len(raw["status"]) - len(ok) - errors,
+        "errors": errors,
+        "seconds": round(seconds, 3),
+        "accepted_per_s": round(len(ok) / seconds, 1) if seconds > 0 else 0.0,
+        "accept_latency": common.latency_ms(latencies),
+    }
+
+
+def summarise_deliveries(raw: dict[str, Any], arrivals: dict[str, float]) -> dict[str, Any]:
+    """End-to-end latency (the hub's 202 to the receiver's first arrival) and delivery throughput."""
+    pairs = [
+        (raw["answered"][i], arrivals[m])
+        for i, m in enumerate(raw["ids"])
+        if raw["status"][i] == 202 and m in arrivals
+    ]
+    accepted = sum(1 for s in raw["status"] if s == 202)
+    times = sorted(arrived for _, arrived in pairs)
+    figures: dict[str, Any] = {
+        "delivered": len(pairs),
+        "lost": accepted - len(pairs),
+        "e2e_latency": common.latency_ms([arrived - answered for answered, arrived in pairs]),
+    }
+    if len(times) > 1 and times[-1] > times[0]:
+        figures["per_s"] = round((len(times) - 1) / (times[-1] - times[0]), 1)
+        after = [t for t in times if t > raw["ended"]]
+        if len(after) >= 100:  # the backlog left when submissions stopped, delivered with nothing else on
+            figures["backlog_after_load"] = len(after)
+            figures["backlog_drain_per_s"] = round(len(after) / (after[-1] - raw["ended"]), 1)
+    return figures
+
+
+def _progress(name: str, figures: dict[str, Any]) -> None:
+    lat, e2e = figures["accept_latency"], figures["delivery"]["e2e_latency"]
+    print(
+        f"  {name:<14} accepted {figures['accepted']:>7}/{figures['submitted']:<7} "
+        f"{figures['accepted_per_s']:>8.1f}/s  p50 {lat['p50_ms']} ms  p99 {lat['p99_ms']} ms  "
+        f"delivered {figures['delivery']['delivered']}  e2e p99 {e2e['p99_ms']} ms",
+        flush=True,
+    )
+
+
+def summary_table(figures: dict[str, Any]) -> str:
+    rows = [("phase", "accepted/s", "accept p50", "accept p99", "e2e p50", "e2e p99", "delivered/s")]
+    for name, p in figures["phases"].items():
+        d = p["delivery"]
+        rows.append(
+            (
+                name,
+                f"{p['accepted_per_s']:.0f}",
+                f"{p['accept_latency']['p50_ms']} ms",
+                f"{p['accept_latency']['p99_ms']} ms",
+                f"{d['e2e_latency']['p50_ms']} ms",
+                f"{d['e2e_latency']['p99_ms']} ms",
+                str(d.get("per_s", "-")),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines) + "\n" + _footer(figures)
+
+
+def _footer(figures: dict[str, Any]) -> str:
+    raw, totals, rss = figures["raw"], figures["totals"], figures["rss"]
+    closed = figures["phases"].get("closed", {})
+    drain = closed.get("delivery", {}).get("backlog_drain_per_s", "-")
+    m = figures["machine"]
+    return "\n".join(
+        [
+            f"raw ceiling: {raw['rows_per_s']:.0f} rows/s ({raw['connections']} connections, one row per "
+            f"transaction, {raw['row_bytes']['signed_form']} B signed form, fsync {raw['fsync']}, "
+            f"synchronous_commit {raw['synchronous_commit']})",
+            f"ratio hub/raw: {figures['ratio_hub_to_raw']}",
+            f"backlog drain after the closed loop: {drain} deliveries/s",
+            f"totals: submitted {totals['submitted']}, accepted {totals['accepted']}, delivered "
+            f"{totals['delivered']}, lost {totals['lost']}, duplicates {totals['duplicates']}",
+            f"hub RSS: {rss['after_warmup_mib']} MiB after warm-up, peak {rss['peak_mib']}, end "
+            f"{rss['end_mib']} ({rss['growth_pct']} %)",
+            f"machine: {m['cores']} cores {m['cpu_model']}, PostgreSQL {m['postgresql']['server_version']}, "
+            f"Python {m['python']}, commit {m['git_commit']}",
+        ]
+    )
+
+
+def parse_rates(text: str) -> tuple[float, ...]:
+    return tuple(float(r) for r in text.split(",") if r.strip())
+
+
+def parse_env(pairs: Sequence[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("HUB_"):
+            raise ValueError(f"--hub-env takes HUB_NAME=value, got {pair!r}")
+        env[name] = value
+    return env
+
+
+__all__ = ["Connection", "LoadBench", "Options", "parse_env", "parse_rates", "summary_table"]
