@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from referencing import Registry
@@ -99,6 +100,11 @@ class TemplateCatalog:
         self._validators = {
             key: _compile(schema, registry) for key, schema in schemas.items() if key[0] not in SHARED_SCHEMAS
         }
+        compiled = jsonschema_rs.Registry(
+            [(schema_id(*key), dict(schema)) for key, schema in schemas.items()]
+        )
+        self._fast_envelope = _compile_fast(schemas[ENVELOPE], compiled)
+        self._fast = {key: _compile_fast(schemas[key], compiled) for key in self._validators}
 
     @classmethod
     def load(cls, root: Path | None = None) -> TemplateCatalog:
@@ -125,6 +131,20 @@ class TemplateCatalog:
 
     def validate(self, document: object) -> list[SchemaFault]:
         """The document's faults, sorted by pointer; empty when it is valid. Raises UnknownTemplateError."""
+        if self.is_valid(document):
+            return []
+        return self.explain(document)
+
+    def is_valid(self, document: object) -> bool:
+        """The compiled validators' verdict alone: the hot path for documents that are valid."""
+        if not isinstance(document, Mapping) or not self._fast_envelope.is_valid(document):
+            return False
+        name, version = document.get("type"), document.get("version")
+        fast = self._fast.get((name, version)) if isinstance(name, str) and isinstance(version, str) else None
+        return fast is not None and fast.is_valid(document)
+
+    def explain(self, document: object) -> list[SchemaFault]:
+        """The reference validator's faults (the same verdict as `is_valid`, with the reasons)."""
         faults = _faults(self._envelope.iter_errors(document))
         if faults or not isinstance(document, Mapping):
             return faults or [SchemaFault("", "must be a JSON object")]
@@ -173,6 +193,10 @@ def _refs(node: object) -> Iterator[str]:
 
 def _compile(schema: Mapping[str, Any], registry: Registry[Any]) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _compile_fast(schema: Mapping[str, Any], registry: jsonschema_rs.Registry) -> jsonschema_rs.Validator:
+    return jsonschema_rs.Draft202012Validator(dict(schema), registry=registry, validate_formats=True)
 
 
 def _faults(errors: Iterable[ValidationError]) -> list[SchemaFault]:
