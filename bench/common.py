@@ -139,7 +139,7 @@ def _content_item(platform: Platform, n: int, k: int) -> dict[str, Any]:
     }
 
 
-def takedown_envelope(hotline: str, platform: Platform, n: int, urls: int = 4) -> dict[str, Any]:
+def takedown_envelope(hotline: str, platform: Platform, n: int, urls: int = 3) -> dict[str, Any]:
     """A realistic takedown request (about 3 KB signed): `urls` content items on the platform's
     example domain with hashes, the statements the laws require, contact and signature sealed."""
     body = {

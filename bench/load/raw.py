@@ -35,12 +35,12 @@ async def raw_ceiling(dsn: str, *, connections: int = 8, seconds: float = 10.0) 
         )
         settings = {name: await admin.fetchval(f"SHOW {name}") for name in ("fsync", "synchronous_commit")}
         try:
-            counts = await _insert_for(dsn, table, dict(sample), connections, seconds)
+            counts, elapsed = await _insert_for(dsn, table, dict(sample), connections, seconds)
         finally:
             await admin.execute(f"DROP TABLE {table}")
     finally:
         await admin.close()
-    rows, elapsed = sum(counts), seconds
+    rows = sum(counts)
     return {
         "rows": rows,
         "seconds": round(elapsed, 2),
@@ -57,15 +57,17 @@ async def raw_ceiling(dsn: str, *, connections: int = 8, seconds: float = 10.0) 
 
 async def _insert_for(
     dsn: str, table: str, sample: dict[str, Any], connections: int, seconds: float
-) -> list[int]:
+) -> tuple[list[int], float]:
+    """Rows inserted per connection, and the seconds from the first insert to the last commit."""
     names = COLUMNS.split(", ")
     placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
     sql = f"INSERT INTO {table} ({COLUMNS}) VALUES ({placeholders})"
     conns = [await asyncpg.connect(dsn) for _ in range(connections)]
-    stop_at = time.monotonic() + seconds
+    stmts = [await conn.prepare(sql) for conn in conns]
+    started = time.monotonic()
+    stop_at = started + seconds
 
-    async def insert(conn: asyncpg.Connection) -> int:
-        stmt = await conn.prepare(sql)
+    async def insert(stmt: asyncpg.prepared_stmt.PreparedStatement) -> int:
         done = 0
         while time.monotonic() < stop_at:
             row = [uuid.uuid4() if n in ("id", "case_id") else sample[n] for n in names]
@@ -74,7 +76,8 @@ async def _insert_for(
         return done
 
     try:
-        return list(await asyncio.gather(*(insert(c) for c in conns)))
+        counts = list(await asyncio.gather(*(insert(s) for s in stmts)))
+        return counts, time.monotonic() - started
     finally:
         for conn in conns:
             await conn.close()

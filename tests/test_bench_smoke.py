@@ -1,0 +1,68 @@
+"""The load benchmark at a tiny size, to keep it working: 50 referrals closed loop and a short open loop
+through a real `hub serve` on the test database, every one accepted and delivered once to the webhook
+receiver, the raw ceiling measured, and every figure the JSON promises present. No timing assertions:
+this runs on shared CI machines (`python -m bench.load` is the real benchmark; docs/performance.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUARD_SECONDS = 120
+
+
+async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "load.json"
+    args = ["--referrals", "50", "--warmup", "0", "--concurrency", "8", "--rates", "25"]
+    args += ["--open-seconds", "1", "--raw-seconds", "1", "--platforms", "2", "--drain-timeout", "60"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.load",
+        *args,
+        "--database-url",
+        database_url,
+        "--json",
+        str(out),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), GUARD_SECONDS)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode == 0, stdout.decode()[-2000:] + stderr.decode()[-4000:]
+    assert "ratio hub/raw" in stdout.decode()
+    figures = json.loads(out.read_text())
+
+    closed, opened = figures["phases"]["closed"], figures["phases"]["open@25"]
+    assert (closed["submitted"], closed["accepted"], closed["refused"], closed["errors"]) == (50, 50, 0, 0)
+    assert (opened["submitted"], opened["accepted"]) == (25, 25)
+    for phase in (closed, opened):
+        assert phase["delivery"]["delivered"] == phase["accepted"]
+        assert phase["delivery"]["lost"] == 0
+        for latency in (phase["accept_latency"], phase["delivery"]["e2e_latency"]):
+            assert latency["n"] == phase["accepted"]
+            assert {"p50_ms", "p99_ms"} <= latency.keys()
+        assert phase["accepted_per_s"] > 0
+    totals = figures["totals"]
+    assert (totals["submitted"], totals["accepted"], totals["delivered"]) == (75, 75, 75)
+    assert (totals["lost"], totals["duplicates"]) == (0, 0)
+    assert totals["push_deliveries_by_state"] == {"delivered": 75}
+    assert figures["receiver"] == {"unique": 75, "requests": 75, "duplicates": 0}
+
+    raw = figures["raw"]
+    assert raw["rows"] > 0
+    assert raw["connections"] == 8
+    assert raw["one_row_per_transaction"]
+    assert raw["row_bytes"]["signed_form"] > 2000  # realistic referrals, about 3 KB signed
+    assert figures["ratio_hub_to_raw"] > 0
+    assert {"after_warmup_mib", "peak_mib", "end_mib", "growth_pct"} <= figures["rss"].keys()
+    assert {"cores", "cpu_model", "postgresql", "python", "git_commit"} <= figures["machine"].keys()
+    assert figures["hub_exit_codes"] == [0]
