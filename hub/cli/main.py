@@ -16,6 +16,7 @@ from hub.cli import (
     audit,
     cases,
     config_check,
+    console,
     deliveries,
     evidence,
     mailin,
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_commands(commands)
     hashing_cli.add_commands(commands)
     config_check.add_commands(commands)
+    console.add_commands(commands)
     _participant_commands(commands)
     return parser
 
@@ -144,6 +146,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return hashing_cli.cmd_hash(args)
     if args.command == "config":
         return config_check.cmd_config(args)
+    if args.command == "console":
+        return console.cmd_console(args)
     if args.command == "keys":
         return operator.cmd_keys_generate(args, Settings.from_env())
     if args.command == "demo":

@@ -68,6 +68,27 @@ class HubClient:
     async def case(self, case_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/cases/{case_id}")
 
+    async def cases(
+        self,
+        *,
+        state: str | None = None,
+        overdue: bool | None = None,
+        country: str | None = None,
+        recipient: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """The cases this participant may read (as originator, recipient or liaison), newest first."""
+        params = {"limit": str(limit)}
+        for name, value in (("state", state), ("country", country), ("recipient", recipient)):
+            if value:
+                params[name] = value
+        if overdue is not None:
+            params["overdue"] = "true" if overdue else "false"
+        if cursor:
+            params["cursor"] = cursor
+        return await self._request("GET", "/v1/cases", params=params)
+
     async def share(self, case_id: str, participant_id: str) -> dict[str, Any]:
         return await self._request(
             "POST", f"/v1/cases/{case_id}/shares", json={"participant_id": participant_id}
@@ -75,6 +96,11 @@ class HubClient:
 
     async def participant(self, participant_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/participants/{quote(participant_id, safe='')}", auth=False)
+
+    async def participants(self) -> list[dict[str, Any]]:
+        """The public directory (without keys: `participant` has a participant's JWK Set)."""
+        listing = await self._request("GET", "/v1/participants", auth=False)
+        return list(listing.get("participants", []))
 
     async def hub_jwks(self) -> dict[str, Any]:
         return await self._request("GET", "/.well-known/jwks.json", auth=False)

@@ -1,0 +1,147 @@
+"""`hub console`: run the participant console (`hub.console`) on this machine until SIGTERM or SIGINT.
+
+It holds the organisation's private key and talks to the hub through the client library, like the
+other participant commands. It listens on 127.0.0.1 unless told otherwise and prints, once, the
+sign-in link that carries its random token; `--passphrase-file` (or `HUB_CONSOLE_PASSPHRASE`) adds a
+passphrase. `--enc-key` lets it open sealed values addressed to the organisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.cli.errors import CliError
+from hub.console import ConsoleConfig, create_console_app
+from hub.console.archive import ArchiveError
+from hub.console.config import LOOPBACK_HOSTS
+from hub.core.jose import PrivateEncryptionJwk
+from hub.keyfile import KeyFileError, read_private_jwk, read_signing_key
+from hub.log import configure_logging
+
+DESCRIPTION = """\
+A local web application for your organisation's staff: an inbox of received referrals with their
+signature checks and deadlines, case pages with timelines, a case list with filters, and forms made from
+the hub's templates that are checked before anything is signed. Your keys stay on this machine. Open the
+sign-in link it prints; nobody without it (and the passphrase, if you set one) can use the console.
+"""
+PASSPHRASE_ENV = "HUB_CONSOLE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hub.cli.main import _participant_options  # main imports this module: import it late
+
+    console = commands.add_parser(
+        "console", help="run the participant console (a local web application)", description=DESCRIPTION
+    )
+    _participant_options(console)
+    console.add_argument("--enc-key", metavar="FILE", help="your X25519 private JWK, to open sealed values")
+    console.add_argument(
+        "--passphrase-file", metavar="FILE", help=f"ask for this passphrase too (or set {PASSPHRASE_ENV})"
+    )
+    console.add_argument("--listen", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    console.add_argument("--port", type=int, default=8470, help="port to listen on (default: 8470)")
+    console.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME", help="another name the browser may use"
+    )
+    console.add_argument(
+        "--data-dir", help="where the console keeps the signed messages it sent and received"
+    )
+
+
+def default_data_dir(participant_id: str) -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "referral-hub-console" / participant_id
+
+
+def _passphrase(args: argparse.Namespace) -> str | None:
+    if args.passphrase_file:
+        try:
+            text = Path(args.passphrase_file).read_text("utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.__class__.__name__
+            raise CliError(f"cannot read the passphrase file {args.passphrase_file}: {reason}") from None
+        if not text:
+            raise CliError(f"the passphrase file {args.passphrase_file} is empty")
+        return text
+    return os.environ.get(PASSPHRASE_ENV) or None
+
+
+def _enc_key(args: argparse.Namespace) -> PrivateEncryptionJwk | None:
+    if not args.enc_key:
+        return None
+    try:
+        key = read_private_jwk(Path(args.enc_key))
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
+    if not isinstance(key, PrivateEncryptionJwk):
+        raise CliError(f"{args.enc_key} holds a signing key, not an X25519 encryption key")
+    return key
+
+
+def build_config(args: argparse.Namespace) -> ConsoleConfig:
+    try:
+        key = read_signing_key(Path(args.key))
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
+    allowed = set(LOOPBACK_HOSTS) | {h.lower() for h in args.allow_host}
+    if args.listen not in ("0.0.0.0", "::"):  # noqa: S104 - a comparison, not a binding
+        allowed.add(f"[{args.listen}]" if ":" in args.listen else args.listen.lower())
+    return ConsoleConfig(
+        participant_id=args.as_,
+        key=key,
+        hub_url=args.hub,
+        data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(args.as_),
+        enc_key=_enc_key(args),
+        passphrase=_passphrase(args),
+        allowed_hosts=frozenset(allowed),
+    )
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise CliError("--port must be between 0 and 65535", exit_code=2)
+    config = build_config(args)
+    configure_logging("info")
+    try:
+        app = create_console_app(config)
+    except ArchiveError as exc:
+        raise CliError(str(exc)) from None
+    asyncio.run(_run(app, config, args.listen, args.port))
+    return 0
+
+
+async def _run(app: web.Application, config: ConsoleConfig, listen: str, port: int) -> None:
+    runner = web.AppRunner(app, access_log=None)  # an access log would record case ids with times
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, listen, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise CliError(
+            f"cannot listen on {listen}:{port}: {exc.strerror or exc.__class__.__name__}"
+        ) from None
+    bound = runner.addresses[0][1] if runner.addresses else port
+    shown = "127.0.0.1" if listen in ("0.0.0.0", "::", "127.0.0.1") else listen  # noqa: S104
+    where = f"[{shown}]" if ":" in shown else shown
+    print(f"Console for {config.participant_id}, talking to {config.hub_url}.", flush=True)
+    print(
+        f"Open this link in your browser (it signs you in; keep it to yourself):\n"
+        f"  http://{where}:{bound}/login?token={config.login_token}",
+        flush=True,
+    )
+    if config.passphrase:
+        print("You will be asked for the console's passphrase as well.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

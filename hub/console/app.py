@@ -1,0 +1,111 @@
+"""The console's application factory.
+
+`create_console_app(config)` builds the aiohttp application: the security and session middlewares
+(`auth`), a middleware that turns the hub's refusals and an unreachable hub into a plain page, the
+routes, and one `cleanup_ctx` that opens the HTTP client session to the hub (and the `HubGateway` on
+it) on start and closes it on shutdown. Nothing is done at import time; no global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from hub.client import HubClient, HubError
+from hub.console.archive import Archive
+from hub.console.auth import SessionStore, redirect, security_middleware, session_middleware
+from hub.console.config import ConsoleConfig
+from hub.console.gateway import HubGateway
+from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, SESSIONS
+from hub.console.render import make_environment, render
+from hub.console.views import cases, compose, inbox, login
+from hub.core.templates import TemplateCatalog
+
+log = structlog.get_logger("hub.console")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_FORM_BYTES = 1024 * 1024
+
+
+def create_console_app(config: ConsoleConfig, *, catalog: TemplateCatalog | None = None) -> web.Application:
+    sessions = SessionStore(config.session_idle_seconds)
+    app = web.Application(
+        middlewares=[security_middleware(config), session_middleware(config, sessions), hub_error_middleware],
+        client_max_size=MAX_FORM_BYTES,
+    )
+    app[CONFIG] = config
+    app[SESSIONS] = sessions
+    app[CATALOG] = catalog or TemplateCatalog.load()
+    app[JINJA] = make_environment()
+    app[ARCHIVE] = Archive(config.data_dir)
+    app.cleanup_ctx.append(_hub_connection)
+    _routes(app)
+    return app
+
+
+def _routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/login", login.login_page)
+    router.add_post("/login", login.login_submit)
+    router.add_post("/logout", login.logout)
+    router.add_get("/static/console.css", stylesheet)
+    router.add_get("/", home)
+    router.add_get("/inbox", inbox.inbox)
+    router.add_get("/cases", cases.case_list)
+    router.add_get("/cases/{case_id}", cases.case_page)
+    router.add_get("/cases/{case_id}/evidence.zip", cases.evidence_bundle)
+    router.add_route("GET", "/new/{message_type}", compose.compose_new)
+    router.add_route("POST", "/new/{message_type}", compose.compose_new)
+    router.add_route("GET", "/cases/{case_id}/reply/{message_type}", compose.compose_answer)
+    router.add_route("POST", "/cases/{case_id}/reply/{message_type}", compose.compose_answer)
+
+
+async def home(_: web.Request) -> web.Response:
+    return redirect("/inbox")
+
+
+async def stylesheet(_: web.Request) -> web.Response:
+    css = resources.files("hub.console").joinpath("static/console.css").read_text("utf-8")
+    return web.Response(text=css, content_type="text/css", charset="utf-8")
+
+
+async def _hub_connection(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        client = HubClient(session, config.hub_url, config.participant_id, config.key)
+        app[GATEWAY] = HubGateway(client, app[ARCHIVE])
+        log.info("console.started", participant=config.participant_id)
+        yield
+    log.info("console.stopped", participant=config.participant_id)
+
+
+@web.middleware
+async def hub_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page that needs the hub says plainly when the hub refused or could not be reached."""
+    try:
+        return await handler(request)
+    except HubError as exc:
+        status = 404 if exc.status in (403, 404) else 502
+        log.warning("console.hub_refused", problem=exc.code, status=exc.status)
+        context = {
+            "title": "The hub refused",
+            "heading": str(exc.problem.get("title") or "The hub refused"),
+            "detail": str(exc.problem.get("detail") or ""),
+        }
+        return render(request.app[JINJA], request, "problem.html", context, status=status)
+    except (aiohttp.ClientError, TimeoutError):
+        context = {
+            "title": "The hub cannot be reached",
+            "heading": "The hub cannot be reached",
+            "detail": f"The console could not reach the hub at {request.app[CONFIG].hub_url}. Try again.",
+        }
+        return render(request.app[JINJA], request, "problem.html", context, status=502)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        context = {"title": exc.reason, "heading": exc.reason, "detail": exc.text or ""}
+        return render(request.app[JINJA], request, "problem.html", context, status=exc.status)

@@ -1,0 +1,32 @@
+"""What a console runs with: whose it is, its keys, the hub, and how the page is protected."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """One organisation's console.
+
+    `login_token` is the secret in the link printed at start; `passphrase`, when set, is asked for as
+    well. `allowed_hosts` are the names the browser may use for the console (the Host header), which
+    resists DNS rebinding: loopback names always, plus the listen address when it is not loopback.
+    """
+
+    participant_id: str
+    key: PrivateSigningJwk
+    hub_url: str
+    data_dir: Path
+    enc_key: PrivateEncryptionJwk | None = None
+    passphrase: str | None = None
+    login_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
+    session_idle_seconds: int = 8 * 3600
+    cookie_name: str = field(default_factory=lambda: f"hub_console_{secrets.token_hex(4)}")

@@ -1,0 +1,178 @@
+"""Everything the console asks of the hub, through the client library (`hub.client.HubClient`) only.
+
+- The directory (participants and their keys) and the hub's keys are cached for a minute: a page needs
+  them many times, and a key change reaches the console within that minute.
+- `pull_inbox` reads the inbox, verifies each message as its recipient (the sender's signature with the
+  directory's key, the hub's receipt with the hub's key, the receipt naming this recipient), keeps what
+  verified in the archive and only then marks it retrieved; a message that does not verify is neither
+  kept nor marked, so it stays in the hub's inbox for a second look and is shown with the reason.
+- `submit` sends a signed message at most once per form: the signed bytes are remembered by the
+  message id the form carries, so posting the same form again (a double click, a retry after the hub
+  could not be reached) sends the very same bytes and gets the same receipt, never a second signature
+  over the same content. Changed content under the same id is signed anew (the hub stored nothing of a
+  refused message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from hub.client import HubClient
+from hub.client.verify import VerificationError, verify_inbox_item
+from hub.console.archive import Archive, Kept
+
+log = structlog.get_logger("hub.console")
+CACHE_SECONDS = 60.0
+MAX_PAGES = 10
+MAX_REMEMBERED = 500
+
+
+@dataclass(frozen=True)
+class Unverified:
+    message_id: str
+    case_id: str
+    sender: str
+    message_type: str
+    accepted_at: str
+    reason: str
+
+
+class HubGateway:
+    def __init__(self, client: HubClient, archive: Archive) -> None:
+        self.client = client
+        self.archive = archive
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._signed: dict[str, tuple[str, str]] = {}  # message id -> (form fingerprint, signed form)
+        self._pull_lock = asyncio.Lock()
+
+    @property
+    def me(self) -> str:
+        return self.client.participant_id
+
+    async def _cached(self, key: str, fetch: Callable[[], Any]) -> Any:
+        hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        value = await fetch()
+        self._cache[key] = (time.monotonic(), value)
+        return value
+
+    async def participants(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._cached("participants", self.client.participants)
+        return found
+
+    async def participant(self, participant_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._cached(
+            f"participant:{participant_id}", lambda: self.client.participant(participant_id)
+        )
+        return found
+
+    async def hub_jwks(self) -> dict[str, Any]:
+        found: dict[str, Any] = await self._cached("hub-jwks", self.client.hub_jwks)
+        return found
+
+    async def verify(self, kept: Kept) -> str | None:
+        """Check a kept message again against the directory today: None if it verifies, else why not."""
+        item = {
+            "message": kept.message,
+            "receipt": kept.receipt,
+            "from": kept.sender,
+            "message_id": kept.message_id,
+            "type": kept.message_type,
+            "case_id": kept.case_id,
+        }
+        try:
+            sender = await self.participant(kept.sender)
+            recipient = self.me if kept.direction == "received" else None
+            verify_inbox_item(item, sender.get("jwks", {}), await self.hub_jwks(), recipient=recipient)
+        except VerificationError as exc:
+            return str(exc)
+        return None
+
+    async def pull_inbox(self) -> list[Unverified]:
+        async with self._pull_lock:
+            unverified: list[Unverified] = []
+            cursor: str | None = None
+            for _ in range(MAX_PAGES):
+                page = await self.client.inbox(cursor=cursor, limit=50)
+                messages = page.get("messages", [])
+                if not messages:
+                    break
+                trusted = []
+                for item in messages:
+                    problem = await self._keep_received(item)
+                    if problem is None:
+                        trusted.append(item["message_id"])
+                    else:
+                        unverified.append(problem)
+                if trusted:
+                    await self.client.ack(trusted)
+                log.info("console.inbox_pulled", kept=len(trusted), unverified=len(messages) - len(trusted))
+                cursor = page.get("cursor")
+            return unverified
+
+    async def _keep_received(self, item: dict[str, Any]) -> Unverified | None:
+        try:
+            sender = await self.participant(str(item["from"]))
+            verify_inbox_item(item, sender.get("jwks", {}), await self.hub_jwks(), recipient=self.me)
+        except VerificationError as exc:
+            log.warning("console.message_unverified", message_id=item.get("message_id"))
+            return Unverified(
+                str(item.get("message_id")),
+                str(item.get("case_id")),
+                str(item.get("from")),
+                str(item.get("type")),
+                str(item.get("accepted_at")),
+                str(exc),
+            )
+        kept = Kept(
+            direction="received",
+            message_id=str(item["message_id"]),
+            case_id=str(item["case_id"]),
+            message_type=str(item["type"]),
+            sender=str(item["from"]),
+            accepted_at=str(item["accepted_at"]),
+            message=str(item["message"]),
+            receipt=str(item["receipt"]),
+            verified=True,
+        )
+        await asyncio.to_thread(self.archive.keep, kept)
+        return None
+
+    def signed_before(self, message_id: str, fingerprint: str) -> str | None:
+        remembered = self._signed.get(message_id)
+        return remembered[1] if remembered and remembered[0] == fingerprint else None
+
+    def remember(self, message_id: str, fingerprint: str, signed: str) -> None:
+        if len(self._signed) >= MAX_REMEMBERED:
+            self._signed.pop(next(iter(self._signed)))
+        self._signed[message_id] = (fingerprint, signed)
+
+    async def submit(self, envelope: dict[str, Any], signed: str) -> dict[str, Any]:
+        """Submit signed bytes; keep them with the receipt. Raises HubError on a refusal."""
+        receipt = await self.client.submit(signed)
+        kept = Kept(
+            direction="sent",
+            message_id=str(receipt["message_id"]),
+            case_id=str(receipt["case_id"]),
+            message_type=str(envelope["type"]),
+            sender=self.me,
+            accepted_at=str(receipt["accepted_at"]),
+            message=signed,
+            receipt=str(receipt["receipt"]),
+            verified=True,
+        )
+        await asyncio.to_thread(self.archive.keep, kept)
+        log.info(
+            "console.message_sent",
+            message_id=kept.message_id,
+            case_id=kept.case_id,
+            message_type=kept.message_type,
+        )
+        return receipt

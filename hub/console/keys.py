@@ -1,0 +1,19 @@
+"""The console application's typed state (`web.AppKey`s), in one place the views can import."""
+
+from __future__ import annotations
+
+import jinja2
+from aiohttp import web
+
+from hub.console.archive import Archive
+from hub.console.auth import SessionStore
+from hub.console.config import ConsoleConfig
+from hub.console.gateway import HubGateway
+from hub.core.templates import TemplateCatalog
+
+CONFIG = web.AppKey("console_config", ConsoleConfig)
+SESSIONS = web.AppKey("console_sessions", SessionStore)
+CATALOG = web.AppKey("console_catalog", TemplateCatalog)
+JINJA = web.AppKey("console_jinja", jinja2.Environment)
+ARCHIVE = web.AppKey("console_archive", Archive)
+GATEWAY = web.AppKey("console_gateway", HubGateway)

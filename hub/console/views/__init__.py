@@ -1,0 +1,1 @@
+"""The console's pages: `login`, `inbox`, `cases` (list, case page, evidence), `compose` (forms)."""

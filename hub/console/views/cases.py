@@ -1,0 +1,161 @@
+"""The case list (with filters), the case page (recipients, deadlines, timeline, messages, what to do
+next) and the case's evidence bundle. URLs carry case ids and filter values only, never content."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from hub.client import HubError
+from hub.console import evidence
+from hub.console.archive import Kept
+from hub.console.gateway import HubGateway
+from hub.console.keys import CONFIG, GATEWAY, JINJA
+from hub.console.render import render
+from hub.console.sealing import open_all
+from hub.core.clock import rfc3339, utc_now
+from hub.core.jose import JoseError, parse_jws
+
+STATUSES = ("open", "actioned", "declined", "partially-actioned", "withdrawn", "closed")
+REFERRALS = ("takedown-request", "assistance-request")
+FINAL_STATES = ("actioned", "declined", "withdrawn")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_PARTICIPANT = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+def case_id_of(request: web.Request) -> str:
+    try:
+        return str(uuid.UUID(request.match_info["case_id"]))
+    except ValueError:
+        raise web.HTTPNotFound(text="No such case.") from None
+
+
+def _filters(query: Any) -> tuple[dict[str, Any], list[str]]:
+    state = query.get("state", "")
+    country = query.get("country", "").strip().upper()
+    recipient = query.get("recipient", "").strip()
+    errors = []
+    if state and state not in STATUSES:
+        errors.append("State: choose one of the listed states.")
+    if country and not _COUNTRY.match(country):
+        errors.append("Country: give a two-letter country code, e.g. IE.")
+    if recipient and not _PARTICIPANT.match(recipient):
+        errors.append("Recipient: give a participant id, e.g. ie-platform.")
+    chosen = {
+        "state": state or None,
+        "overdue": True if query.get("overdue") == "true" else None,
+        "country": country or None,
+        "recipient": recipient or None,
+    }
+    return chosen, errors
+
+
+async def case_list(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    chosen, errors = _filters(request.query)
+    listing: dict[str, Any] = {"cases": [], "next_cursor": None}
+    if not errors:
+        try:
+            listing = await gateway.client.cases(**chosen, cursor=request.query.get("cursor") or None)
+        except HubError as exc:
+            errors.append(
+                f"The hub refused these filters: {exc.problem.get('detail', exc.problem.get('title'))}"
+            )
+    next_query = {k: v for k, v in request.query.items() if k != "cursor" and v}
+    if listing.get("next_cursor"):
+        next_query["cursor"] = listing["next_cursor"]
+    context = {
+        "title": "Cases",
+        "cases": listing.get("cases", []),
+        "next_query": next_query if listing.get("next_cursor") else None,
+        "filters": {**chosen, "state": chosen["state"] or "", "overdue": bool(chosen["overdue"])},
+        "statuses": STATUSES,
+        "errors": errors,
+        "participants": await gateway.participants(),
+    }
+    return render(request.app[JINJA], request, "cases.html", context, status=422 if errors else 200)
+
+
+def referral_id(case: dict[str, Any], kept: list[Kept]) -> str | None:
+    """The id of the message that opened the case: what answers reply to."""
+    for event in case.get("timeline", []):
+        if event.get("message_type") in REFERRALS and event.get("message_id"):
+            return str(event["message_id"])
+    return next((k.message_id for k in kept if k.message_type in REFERRALS), None)
+
+
+async def _shown(gateway: HubGateway, kept: Kept, request: web.Request) -> dict[str, Any]:
+    config = request.app[CONFIG]
+    try:
+        envelope = json.loads(parse_jws(kept.message).payload)
+    except (JoseError, ValueError):
+        envelope = {}
+    problem = await gateway.verify(kept)
+    body = open_all(envelope.get("body", {}), config.participant_id, config.enc_key)
+    return {"kept": kept, "envelope": envelope, "body": body, "problem": problem}
+
+
+def actions(case: dict[str, Any], me: str, in_reply_to: str | None) -> list[dict[str, str]]:
+    """What this organisation may send next on the case, as links to the forms."""
+    if case.get("status") == "closed":
+        return []
+    base = f"/cases/{case['case_id']}/reply"
+    answering = f"in_reply_to={in_reply_to}"
+    found = []
+    if case.get("your_role") == "recipient" and in_reply_to:
+        mine = next((r for r in case.get("recipients", []) if r["participant_id"] == me), None)
+        if mine is not None and mine["state"] in ("queued", "retrieved"):
+            found.append({"href": f"{base}/acknowledgement?{answering}", "label": "Acknowledge"})
+        if mine is not None and mine["state"] not in FINAL_STATES:
+            found.append({"href": f"{base}/status-update?{answering}", "label": "Report a decision"})
+    if case.get("your_role") == "originator":
+        if case.get("status") not in ("withdrawn",):
+            found.append({"href": f"{base}/withdrawal", "label": "Withdraw the referral"})
+        found.append({"href": f"{base}/case-closure", "label": "Close the case"})
+    return found
+
+
+async def case_page(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    case_id = case_id_of(request)
+    case = await gateway.client.case(case_id)
+    kept = await asyncio.to_thread(gateway.archive.of_case, case_id)
+    messages = [await _shown(gateway, k, request) for k in kept]
+    context = {
+        "title": f"Case {case_id[:8]}",
+        "case": case,
+        "messages": messages,
+        "actions": actions(case, gateway.me, referral_id(case, kept)),
+        "has_evidence": bool(kept),
+        "enc_key": request.app[CONFIG].enc_key is not None,
+    }
+    return render(request.app[JINJA], request, "case.html", context)
+
+
+async def evidence_bundle(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    case_id = case_id_of(request)
+    case = await gateway.client.case(case_id)  # only a party may read the case, and so its bundle
+    kept = await asyncio.to_thread(gateway.archive.of_case, case_id)
+    if not kept:
+        raise web.HTTPNotFound(text="This console holds no signed message of this case.")
+    senders = {k.sender for k in kept}
+    keys = {s: (await gateway.participant(s)).get("jwks", {}) for s in senders}
+    data = evidence.bundle(
+        case_id=case_id,
+        participant=gateway.me,
+        made_at=rfc3339(utc_now()),
+        case=case,
+        kept=kept,
+        sender_keys=keys,
+        hub_jwks=await gateway.hub_jwks(),
+    )
+    disposition = f'attachment; filename="case-{case_id}.zip"'
+    return web.Response(
+        body=data, content_type="application/zip", headers={"Content-Disposition": disposition}
+    )

@@ -1,0 +1,288 @@
+"""Forms for new referrals and for answers on a case, from the templates, checked before signing.
+
+GET shows the form (with a fresh message id, and "now" in the required timestamps); POST either adds or
+removes an entry of a repeated group and shows the form again, or sends: the values become an envelope,
+the template's schema checks it (sealed values stand in as placeholders) and every fault is shown next
+to its field; only a valid envelope is sealed to the recipients' keys, signed with the organisation's
+key and submitted. A refusal by the hub is shown with its title and detail (and its faults at their
+fields); a hub that cannot be reached leaves the signed message ready to send again, unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from hub.client import HubError
+from hub.client.envelope import sign_message
+from hub.console.auth import SESSION, redirect
+from hub.console.form_data import (
+    FormErrors,
+    FormValues,
+    collect,
+    counts_of,
+    first,
+    form_values,
+    map_faults,
+    placeholder_sealed,
+    replace_sealed,
+    shift_entries,
+)
+from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
+from hub.console.render import MESSAGE_TYPES, render
+from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
+from hub.console.sealing import NoEncryptionKeyError, encryption_key, seal_to
+from hub.console.views.cases import case_id_of
+from hub.core.clock import rfc3339, utc_now
+from hub.core.templates import SchemaFault
+
+log = structlog.get_logger("hub.console")
+NEW_REFERRALS = ("takedown-request", "assistance-request")
+ANSWERS = ("acknowledgement", "status-update", "withdrawal", "case-closure")
+TO_RECIPIENTS = ("withdrawal",)  # sent to the case's recipients; case-closure also to its liaisons
+REPLIES_TO_ORIGINATOR = ("acknowledgement", "status-update")
+
+
+@dataclass
+class Compose:
+    message_type: str
+    version: str
+    action: str
+    case: dict[str, Any] | None = None
+    in_reply_to: str | None = None
+    to: list[str] | None = None  # fixed recipients of an answer
+    options: list[tuple[str, str]] = field(default_factory=list)
+
+
+def latest_version(request: web.Request, message_type: str) -> str:
+    versions = [v for name, v in request.app[CATALOG].templates() if name == message_type]
+    if not versions:
+        raise web.HTTPNotFound(text="No such form.")
+    return max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+async def _new_referral(request: web.Request) -> Compose:
+    message_type = request.match_info["message_type"]
+    if message_type not in NEW_REFERRALS:
+        raise web.HTTPNotFound(text="No such form.")
+    gateway = request.app[GATEWAY]
+    options = [
+        (p["id"], f"{p['name']} ({p['kind']}, {p['country']})")
+        for p in await gateway.participants()
+        if message_type in p.get("accepts", ()) and p["id"] != gateway.me
+    ]
+    version = latest_version(request, message_type)
+    return Compose(message_type, version, f"/new/{message_type}", options=options)
+
+
+def _answer_recipients(message_type: str, case: dict[str, Any]) -> list[str]:
+    if message_type in REPLIES_TO_ORIGINATOR:
+        return [str(case["opened_by"])]
+    recipients = [str(r["participant_id"]) for r in case.get("recipients", [])]
+    if message_type not in TO_RECIPIENTS:
+        recipients += [str(s["participant_id"]) for s in case.get("shared_with", [])]
+    return list(dict.fromkeys(recipients))
+
+
+async def _answer(request: web.Request, posted: FormValues | None) -> Compose:
+    message_type = request.match_info["message_type"]
+    if message_type not in ANSWERS:
+        raise web.HTTPNotFound(text="No such form.")
+    case_id = case_id_of(request)
+    case = await request.app[GATEWAY].client.case(case_id)
+    raw = first(posted, "in_reply_to") if posted is not None else request.query.get("in_reply_to", "")
+    in_reply_to = None
+    if raw:
+        try:
+            in_reply_to = str(uuid.UUID(raw))
+        except ValueError:
+            raise web.HTTPBadRequest(text="in_reply_to must be a message id.") from None
+    version = latest_version(request, message_type)
+    compose = Compose(message_type, version, f"/cases/{case_id}/reply/{message_type}", case, in_reply_to)
+    compose.to = _answer_recipients(message_type, case)
+    return compose
+
+
+def _form(request: web.Request, compose: Compose, counts: dict[str, int]) -> TemplateForm:
+    envelope: list[Field] = []
+    if compose.to is None:
+        hint = "The participants this goes to. Sealed details are sealed to each one's key."
+        envelope.append(
+            Field("/to", "to", "Send to", hint, Widget.RECIPIENTS, True, options=tuple(compose.options))
+        )
+    builder = FormBuilder(request.app[CATALOG], counts)
+    return builder.template(compose.message_type, compose.version, envelope)
+
+
+def _page(
+    request: web.Request,
+    compose: Compose,
+    form: TemplateForm,
+    values: FormValues,
+    errors: FormErrors | None = None,
+    *,
+    problem: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    case = compose.case
+    heading = MESSAGE_TYPES.get(compose.message_type, form.title)
+    title = f"{heading} for case {case['case_id'][:8]}" if case else f"New {heading.lower()}"
+    context = {
+        "title": title,
+        "form": form,
+        "compose": compose,
+        "values": values,
+        "errors": errors or FormErrors(),
+        "problem": problem,
+    }
+    return render(request.app[JINJA], request, "compose.html", context, status=status)
+
+
+def _prefill(form: TemplateForm, values: FormValues) -> None:
+    now = rfc3339(utc_now())
+    for made in form.fields():
+        if made.timestamp and (made.required or made.conditional) and made.pointer not in values:
+            values[made.pointer] = [now]
+
+
+async def compose_new(request: web.Request) -> web.Response:
+    compose = await _new_referral(request)
+    return await _show_or_send(request, compose)
+
+
+async def compose_answer(request: web.Request) -> web.Response:
+    posted = form_values((await request.post()).items()) if request.method == "POST" else None
+    compose = await _answer(request, posted)
+    return await _show_or_send(request, compose)
+
+
+async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
+    if request.method != "POST":
+        values: FormValues = {"message_id": [str(uuid.uuid4())]}
+        if compose.in_reply_to:
+            values["in_reply_to"] = [compose.in_reply_to]
+        form = _form(request, compose, {})
+        _prefill(form, values)
+        return _page(request, compose, form, values)
+    values = form_values((await request.post()).items())
+    action = first(values, "action")
+    counts = counts_of(values)
+    if action.startswith("add:"):
+        pointer = action.removeprefix("add:")
+        counts[pointer] = min(counts.get(pointer, 0) + 1, MAX_REPEAT)
+    elif action.startswith("remove:"):
+        pointer, _, index = action.removeprefix("remove:").rpartition("/")
+        if index.isdigit():
+            values = shift_entries(values, pointer, int(index))
+            counts[pointer] = max(counts.get(pointer, 1) - 1, 0)
+    form = _form(request, compose, counts)
+    if action != "send":
+        return _page(request, compose, form, values)
+    return await _send(request, compose, form, values)
+
+
+def _envelope(
+    request: web.Request, compose: Compose, form: TemplateForm, values: FormValues
+) -> dict[str, Any]:
+    try:
+        message_id = str(uuid.UUID(first(values, "message_id")))
+    except ValueError:
+        message_id = str(uuid.uuid4())
+        values["message_id"] = [message_id]
+    to = compose.to if compose.to is not None else collect(form.envelope[0], values)
+    body = collect(form.body, values)
+    envelope: dict[str, Any] = {
+        "id": message_id,
+        "type": compose.message_type,
+        "version": compose.version,
+        "from": request.app[GATEWAY].me,
+        "to": to if isinstance(to, list) else [],
+        "created_at": rfc3339(utc_now()),
+        "body": body if isinstance(body, dict) else {},
+    }
+    if compose.case is not None:
+        envelope["case"] = compose.case["case_id"]
+    if compose.in_reply_to is not None:
+        envelope["in_reply_to"] = compose.in_reply_to
+    return envelope
+
+
+def fingerprint(values: FormValues) -> str:
+    kept = sorted((k, v) for k, v in values.items() if k not in ("csrf", "action"))
+    return hashlib.sha256(json.dumps(kept).encode("utf-8")).hexdigest()
+
+
+async def _sealed(request: web.Request, envelope: dict[str, Any]) -> dict[str, Any]:
+    gateway = request.app[GATEWAY]
+    keys = []
+    for recipient in envelope["to"]:
+        try:
+            entry = await gateway.participant(recipient)
+        except HubError:
+            raise NoEncryptionKeyError(recipient) from None
+        keys.append((recipient, encryption_key(recipient, entry)))
+    return dict(replace_sealed(envelope, lambda marker: seal_to(marker.plaintext, keys)))
+
+
+async def _send(
+    request: web.Request, compose: Compose, form: TemplateForm, values: FormValues
+) -> web.Response:
+    envelope = _envelope(request, compose, form, values)
+    catalog, gateway = request.app[CATALOG], request.app[GATEWAY]
+    faults = catalog.validate(replace_sealed(envelope, placeholder_sealed(envelope["to"])))
+    if faults:
+        return _page(request, compose, form, values, map_faults(form, faults), status=422)
+    print_ = fingerprint(values)
+    signed = gateway.signed_before(envelope["id"], print_)
+    if signed is None:
+        try:
+            sealed = await _sealed(request, envelope)
+        except NoEncryptionKeyError as exc:
+            errors = FormErrors()
+            errors.add(form.envelope[0] if form.envelope else None, str(exc))
+            return _page(request, compose, form, values, errors, status=422)
+        signed = sign_message(sealed, request.app[CONFIG].key)
+        gateway.remember(envelope["id"], print_, signed)
+        log.info("console.message_signed", message_id=envelope["id"], message_type=compose.message_type)
+    return await _submit(request, compose, form, values, envelope, signed)
+
+
+async def _submit(
+    request: web.Request,
+    compose: Compose,
+    form: TemplateForm,
+    values: FormValues,
+    envelope: dict[str, Any],
+    signed: str,
+) -> web.Response:
+    gateway = request.app[GATEWAY]
+    try:
+        receipt = await gateway.submit(envelope, signed)
+    except HubError as exc:
+        log.warning("console.message_refused", message_id=envelope["id"], problem=exc.code)
+        faults = [
+            SchemaFault(str(e.get("pointer", "")), str(e.get("detail", "")))
+            for e in exc.problem.get("errors", [])
+            if isinstance(e, dict)
+        ]
+        errors = map_faults(form, faults)
+        return _page(request, compose, form, values, errors, problem=exc.problem, status=422)
+    except (aiohttp.ClientError, TimeoutError):
+        problem = {
+            "title": "The hub cannot be reached",
+            "detail": "Your message was signed but not sent. Send again to retry the very same message.",
+        }
+        return _page(request, compose, form, values, problem=problem, status=502)
+    heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
+    request[SESSION].flash.append(
+        f"{heading} sent and accepted by the hub at {receipt['accepted_at']}"
+        f" (message {receipt['message_id']})."
+    )
+    return redirect(f"/cases/{receipt['case_id']}")

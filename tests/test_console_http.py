@@ -1,0 +1,283 @@
+"""The console over HTTP against a real hub on a real PostgreSQL: forms, inbox, case pages, evidence.
+
+Two consoles (a hotline's and a platform's, each with its own keys) talk to one hub through the client
+library. What they submit is checked the way a recipient would, with jwcrypto and the directory's keys.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jwcrypto import jwk, jws
+
+from hub.api.app import create_app
+from hub.console import create_console_app
+from hub.core.jose import b64url_decode
+from hub.core.sealing import unseal
+from hub.core.templates import TemplateCatalog
+from tests.console_helpers import (
+    CONTACT_EMAIL,
+    CONTENT_URL,
+    MESSAGE_ID,
+    console_config,
+    csrf_of,
+    form_body,
+    sign_in,
+    takedown_values,
+)
+from tests.factories import Member
+
+
+def jwcrypto_payload(signed: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    token = jws.JWS()
+    token.deserialize(signed)
+    published = next(k for k in jwks["keys"] if k["kid"] == token.jose_header["kid"])
+    token.verify(jwk.JWK(**{k: published[k] for k in ("kty", "crv", "x", "kid")}), alg="EdDSA")
+    payload: dict[str, Any] = json.loads(token.payload)
+    return payload
+
+
+@pytest.fixture
+async def hub(settings: Any, aiohttp_client: Any) -> Any:
+    return await aiohttp_client(create_app(settings, background=False))
+
+
+@pytest.fixture
+async def parties(directory: Any) -> tuple[Member, Member]:
+    hotline = await directory.add("de-hotline-console", "hotline", "DE")
+    platform = await directory.add("ie-platform-console", "platform", "IE")
+    return hotline, platform
+
+
+async def console_for(aiohttp_client: Any, hub: Any, member: Member, data_dir: Path, **options: Any) -> Any:
+    config = console_config(member, str(hub.make_url("")).rstrip("/"), data_dir, **options)
+    client = await aiohttp_client(create_console_app(config))
+    await sign_in(client, config)
+    return client
+
+
+async def open_form(console: Any, path: str) -> tuple[str, str]:
+    page = await console.get(path)
+    assert page.status == 200, await page.text()
+    html = await page.text()
+    found = MESSAGE_ID.search(html)
+    assert found
+    return csrf_of(html), found.group(1)
+
+
+async def send_takedown(console: Any, platform: Member, **overrides: str) -> Any:
+    csrf, message_id = await open_form(console, "/new/takedown-request")
+    values = {**takedown_values(platform.id, **overrides), "message_id": message_id}
+    return await console.post("/new/takedown-request", data=form_body(values, csrf), allow_redirects=False)
+
+
+async def test_takedown_form_signs_seals_and_reaches_the_platform(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    sent = await send_takedown(hotline_console, platform)
+    assert sent.status == 303, await sent.text()
+    case_id = sent.headers["Location"].removeprefix("/cases/")
+    case_page = await (await hotline_console.get(f"/cases/{case_id}")).text()
+    assert "Takedown request sent and accepted by the hub" in case_page
+    assert "signature and hub receipt verified" in case_page
+
+    # What the platform's inbox holds verifies with a stock JOSE library and the directory's key.
+    inbox = await (await hub.get("/v1/inbox", headers=platform.auth())).json()
+    [item] = inbox["messages"]
+    hotline_keys = (await (await hub.get(f"/v1/participants/{hotline.id}")).json())["jwks"]
+    envelope = jwcrypto_payload(item["message"], hotline_keys)
+    assert envelope["from"] == hotline.id
+    assert envelope["to"] == [platform.id]
+    assert envelope["body"]["content"] == [{"url": CONTENT_URL}]
+    assert envelope["body"]["jurisdictions"] == ["EU", "IE"]
+    assert TemplateCatalog.load().validate(envelope) == []
+    # The contact travels sealed: only the platform's X25519 key opens it.
+    [copy] = envelope["body"]["contact"]["sealed"]
+    assert copy["to"] == platform.id
+    assert copy["kid"] == platform.enc.kid
+    assert CONTACT_EMAIL not in item["message"]
+    assert json.loads(unseal(b64url_decode(copy["ciphertext"]), platform.enc)) == {"email": CONTACT_EMAIL}
+
+    # The platform's console shows it verified, keeps it, opens the contact with its key.
+    platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    page = await (await platform_console.get("/inbox")).text()
+    assert "✓ Verified" in page
+    assert f"/cases/{case_id}" in page
+    assert "due in" in page
+    case_page = await (await platform_console.get(f"/cases/{case_id}")).text()
+    assert CONTACT_EMAIL in case_page
+    assert "opened here with your key" in case_page
+    assert f"/cases/{case_id}/reply/acknowledgement?in_reply_to={envelope['id']}" in case_page
+    # Kept before it was marked retrieved: the hub's inbox is empty now.
+    assert (await (await hub.get("/v1/inbox", headers=platform.auth())).json())["messages"] == []
+
+
+async def test_platform_answers_and_the_hotline_sees_the_case_actioned_then_closed(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    case_id = (await send_takedown(hotline_console, platform)).headers["Location"].removeprefix("/cases/")
+    await platform_console.get("/inbox")
+    case_page = await (await platform_console.get(f"/cases/{case_id}")).text()
+    ack_link = re.search(r'href="(/cases/[^"]+/reply/acknowledgement\?in_reply_to=[^"]+)"', case_page)
+    assert ack_link
+    csrf, message_id = await open_form(platform_console, ack_link.group(1))
+    ack = await platform_console.post(
+        ack_link.group(1).split("?")[0],
+        data=form_body(
+            {
+                "message_id": message_id,
+                "in_reply_to": ack_link.group(1).split("=")[1],
+                "/body/received_at": "2026-01-05T10:00:00Z",
+                "/body/reference": "TICKET-1",
+            },
+            csrf,
+        ),
+        allow_redirects=False,
+    )
+    assert ack.status == 303, await ack.text()
+    referral = ack_link.group(1).split("=")[1]
+    status_path = f"/cases/{case_id}/reply/status-update"
+    csrf, message_id = await open_form(platform_console, f"{status_path}?in_reply_to={referral}")
+    decision = {
+        "message_id": message_id,
+        "in_reply_to": referral,
+        "/body/status": "actioned",
+        "/body/action": "removed",
+        "/body/decided_at": "2026-01-05T11:00:00Z",
+        "/body/statement_of_reasons/restriction_type": "removed",
+        "/body/statement_of_reasons/facts": "Removed after a notice under DSA Art. 16 from a hotline.",
+        "/body/statement_of_reasons/automated_means": "no",
+        "/body/statement_of_reasons/ground": "illegal-content",
+        "/body/statement_of_reasons/legal_ground": "Non-consensual intimate image, Directive (EU) 2024/1385.",
+        "/body/statement_of_reasons/redress": ["internal-complaint", "judicial-redress"],
+    }
+    reported = await platform_console.post(status_path, data=form_body(decision, csrf), allow_redirects=False)
+    assert reported.status == 303, await reported.text()
+
+    hotline_case = await (await hotline_console.get(f"/cases/{case_id}")).text()
+    assert "status-actioned" in hotline_case
+    assert "content removed or restricted" in hotline_case
+    await hotline_console.get("/inbox")  # takes the answers in
+    hotline_case = await (await hotline_console.get(f"/cases/{case_id}")).text()
+    assert "Statement of reasons" in hotline_case or "Statement of reasons".lower() in hotline_case.lower()
+    closure_path = f"/cases/{case_id}/reply/case-closure"
+    csrf, message_id = await open_form(hotline_console, closure_path)
+    closed = await hotline_console.post(
+        closure_path,
+        data=form_body({"message_id": message_id, "/body/reason": "resolved"}, csrf),
+        allow_redirects=False,
+    )
+    assert closed.status == 303, await closed.text()
+    final = await (await hotline_console.get(f"/cases/{case_id}")).text()
+    assert "status-closed" in final
+    assert "Case closed" in final
+
+
+async def test_invalid_value_shows_the_schema_message_and_nothing_is_sent(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    refused = await send_takedown(console, platform, **{"/body/content/0/url": "photos.example.com/p/1"})
+    assert refused.status == 422
+    html = await refused.text()
+    assert "Nothing was signed or sent" in html
+    error = re.search(r'<p class="error" id="f-body-content-0-url-error">(.*?)</p>', html, re.S)
+    assert error
+    assert "must be a valid uri" in error.group(1)
+    described = 'aria-describedby="f-body-content-0-url-hint f-body-content-0-url-error"'
+    assert f'{described} aria-invalid="true"' in html
+    assert 'value="photos.example.com/p/1"' in html  # the form comes back as the user left it
+    assert (await (await hub.get("/v1/inbox", headers=platform.auth())).json())["messages"] == []
+
+
+async def test_a_form_sent_twice_is_signed_once(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    csrf, message_id = await open_form(console, "/new/takedown-request")
+    posted = form_body({**takedown_values(platform.id), "message_id": message_id}, csrf)
+    first = await console.post("/new/takedown-request", data=posted, allow_redirects=False)
+    again = await console.post("/new/takedown-request", data=posted, allow_redirects=False)
+    assert first.status == again.status == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    inbox = await (await hub.get("/v1/inbox", headers=platform.auth())).json()
+    assert [m["message_id"] for m in inbox["messages"]] == [message_id]
+
+
+async def test_a_hub_refusal_is_shown_with_its_title(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    refused = await send_takedown(console, platform, **{"/body/minor_depicted": "unknown"})
+    assert refused.status == 422
+    html = await refused.text()
+    assert "The hub refused the message" in html
+    assert "CSAM" in html or "child sexual abuse" in html
+
+
+async def test_add_and_remove_entries_of_a_repeated_group(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    csrf, message_id = await open_form(console, "/new/takedown-request")
+    values = {**takedown_values(platform.id), "message_id": message_id}
+    added = await console.post("/new/takedown-request", data=form_body(values, csrf, "add:/body/content"))
+    html = await added.text()
+    assert added.status == 200
+    assert 'name="/body/content/1/url"' in html
+    values.update({"count:/body/content": "2", "/body/content/1/url": "https://photos.example.com/p/2"})
+    posted = form_body(values, csrf, "remove:/body/content/0")
+    removed = await console.post("/new/takedown-request", data=posted)
+    html = await removed.text()
+    assert 'name="/body/content/1/url"' not in html
+    assert 'name="/body/content/0/url" value="https://photos.example.com/p/2"' in html
+    assert (await (await hub.get("/v1/inbox", headers=platform.auth())).json())["messages"] == []
+
+
+async def test_case_list_filters_and_evidence_bundle(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    case_id = (await send_takedown(console, platform)).headers["Location"].removeprefix("/cases/")
+    listed = await (await console.get("/cases?state=open&country=IE&recipient=ie-platform-console")).text()
+    assert f"/cases/{case_id}" in listed
+    none = await (await console.get("/cases?state=closed")).text()
+    assert f"/cases/{case_id}" not in none
+    bad = await console.get("/cases?state=bogus&country=Ireland")
+    assert bad.status == 422
+    text = await bad.text()
+    assert "State: choose one of the listed states." in text
+    assert "Country: give a two-letter country code" in text
+
+    download = await console.get(f"/cases/{case_id}/evidence.zip")
+    assert download.status == 200
+    assert download.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(await download.read())) as bundle:
+        names = set(bundle.namelist())
+        manifest = json.loads(bundle.read("manifest.json"))
+        [message_name] = [n for n in names if n.startswith("messages/")]
+        signed = bundle.read(message_name).decode()
+        keys = json.loads(bundle.read(f"keys/{hotline.id}.jwks.json"))
+        hub_keys = json.loads(bundle.read("keys/hub.jwks.json"))
+        receipt = bundle.read(message_name.replace("messages/", "receipts/")).decode()
+    assert {"case.json", "README.txt", "keys/hub.jwks.json"} <= names
+    assert manifest["case_id"] == case_id
+    assert jwcrypto_payload(signed, keys)["type"] == "takedown-request"
+    assert jwcrypto_payload(receipt, hub_keys)["case_id"] == case_id
+    assert (await console.get("/cases/not-a-case")).status == 404
