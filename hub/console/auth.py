@@ -144,9 +144,11 @@ def security_middleware(config: ConsoleConfig) -> Middleware:
 def session_middleware(config: ConsoleConfig, sessions: SessionStore) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS:
-            return await handler(request)
         session = sessions.get(request.cookies.get(config.cookie_name))
+        if request.path in PUBLIC_PATHS:
+            if session is not None:
+                request[SESSION] = session
+            return await handler(request)
         if session is None:
             if request.method in ("GET", "HEAD"):
                 return redirect("/login")

@@ -1,0 +1,143 @@
+"""Who may use the console: the login token (and passphrase), the session cookie, CSRF, Host and Origin.
+
+No hub is needed: these requests are answered by the console before it would talk to one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.console import ConsoleConfig, create_console_app
+from hub.console.auth import host_name
+from hub.core.jose import PrivateSigningJwk
+from tests.console_helpers import csrf_of
+
+NO_HUB = "http://127.0.0.1:9"
+
+
+def config(tmp_path: Path, **overrides: Any) -> ConsoleConfig:
+    return ConsoleConfig(
+        participant_id="de-hotline-auth",
+        key=PrivateSigningJwk.generate(),
+        hub_url=NO_HUB,
+        data_dir=tmp_path,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> ConsoleConfig:
+    return config(tmp_path)
+
+
+async def test_without_a_session_pages_redirect_to_login_and_posts_are_refused(
+    aiohttp_client: Any, plain: ConsoleConfig
+) -> None:
+    client = await aiohttp_client(create_console_app(plain))
+    page = await client.get("/inbox", allow_redirects=False)
+    assert page.status == 303
+    assert page.headers["Location"] == "/login"
+    posted = await client.post("/new/takedown-request", data={"csrf": "x"}, allow_redirects=False)
+    assert posted.status == 401
+    login = await client.get("/login")
+    assert login.status == 200
+    assert 'label for="token"' in await login.text()
+
+
+async def test_the_login_link_starts_a_strict_http_only_session_and_lands_on_a_clean_url(
+    aiohttp_client: Any, plain: ConsoleConfig
+) -> None:
+    client = await aiohttp_client(create_console_app(plain))
+    response = await client.get(f"/login?token={plain.login_token}", allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/inbox"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{plain.cookie_name}=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert plain.login_token not in cookie
+
+
+async def test_a_wrong_token_is_refused(aiohttp_client: Any, plain: ConsoleConfig) -> None:
+    client = await aiohttp_client(create_console_app(plain))
+    for attempt in (f"/login?token={plain.login_token[:-1]}x", "/login?token="):
+        response = await client.get(attempt, allow_redirects=False)
+        assert response.status == 403
+        assert "Set-Cookie" not in response.headers
+    posted = await client.post("/login", data={"token": "wrong"}, allow_redirects=False)
+    assert posted.status == 403
+    assert (await client.get("/inbox", allow_redirects=False)).headers["Location"] == "/login"
+
+
+async def test_a_passphrase_is_asked_for_as_well(aiohttp_client: Any, tmp_path: Path) -> None:
+    guarded = config(tmp_path, passphrase="correct horse battery staple")
+    client = await aiohttp_client(create_console_app(guarded))
+    page = await client.get(f"/login?token={guarded.login_token}", allow_redirects=False)
+    assert page.status == 200
+    assert "Set-Cookie" not in page.headers
+    assert 'label for="passphrase"' in await page.text()
+    wrong = await client.post(
+        "/login", data={"token": guarded.login_token, "passphrase": "wrong"}, allow_redirects=False
+    )
+    assert wrong.status == 403
+    right = await client.post(
+        "/login",
+        data={"token": guarded.login_token, "passphrase": "correct horse battery staple"},
+        allow_redirects=False,
+    )
+    assert right.status == 303
+    assert guarded.cookie_name in right.headers["Set-Cookie"]
+
+
+async def test_another_host_name_is_refused(aiohttp_client: Any, plain: ConsoleConfig) -> None:
+    client = await aiohttp_client(create_console_app(plain))
+    rebound = await client.get(f"/login?token={plain.login_token}", headers={"Host": "attacker.example:8470"})
+    assert rebound.status == 421
+    assert "Set-Cookie" not in rebound.headers
+    assert (await client.get("/login", headers={"Host": "localhost:8470"})).status == 200
+
+
+async def test_a_post_without_the_csrf_token_or_from_another_site_is_refused(
+    aiohttp_client: Any, plain: ConsoleConfig
+) -> None:
+    client = await aiohttp_client(create_console_app(plain))
+    await client.get(f"/login?token={plain.login_token}", allow_redirects=False)
+    assert (await client.post("/logout", data={}, allow_redirects=False)).status == 403
+    assert (await client.post("/logout", data={"csrf": "guess"}, allow_redirects=False)).status == 403
+    login_page = await client.get("/login")  # a signed-in page carries the session's token
+    token = csrf_of(await login_page.text())
+    foreign = await client.post(
+        "/logout", data={"csrf": token}, headers={"Origin": "http://evil.example"}, allow_redirects=False
+    )
+    assert foreign.status == 403
+    cross = await client.post(
+        "/logout", data={"csrf": token}, headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
+    )
+    assert cross.status == 403
+    out = await client.post("/logout", data={"csrf": token}, allow_redirects=False)
+    assert out.status == 303
+    assert (await client.get("/inbox", allow_redirects=False)).headers["Location"] == "/login"
+
+
+async def test_every_answer_forbids_framing_caching_and_scripts(
+    aiohttp_client: Any, plain: ConsoleConfig
+) -> None:
+    client = await aiohttp_client(create_console_app(plain))
+    response = await client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'none' covers it
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "<title>Sign in · Referral hub console</title>" in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("127.0.0.1:8470", "127.0.0.1"), ("localhost", "localhost"), ("[::1]:80", "[::1]"), ("", "")],
+)
+def test_host_name(header: str, name: str) -> None:
+    assert host_name(header) == name
