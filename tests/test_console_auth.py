@@ -117,6 +117,10 @@ async def test_a_post_without_the_csrf_token_or_from_another_site_is_refused(
         "/logout", data={"csrf": token}, headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
     )
     assert cross.status == 403
+    opaque = await client.post(
+        "/logout", data={"csrf": token}, headers={"Origin": "null"}, allow_redirects=False
+    )
+    assert opaque.status == 403
     out = await client.post("/logout", data={"csrf": token}, allow_redirects=False)
     assert out.status == 303
     assert (await client.get("/inbox", allow_redirects=False)).headers["Location"] == "/login"
@@ -131,7 +135,7 @@ async def test_every_answer_forbids_framing_caching_and_scripts(
     assert response.headers["Cache-Control"] == "no-store"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'none' covers it
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert "<title>Sign in · Referral hub console</title>" in await response.text()
 
 

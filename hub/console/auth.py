@@ -10,7 +10,7 @@ notebook server, with more care:
   not clash) and the browser is sent on to a clean URL; with `--passphrase-file` the passphrase is asked
   for as well. Both are compared in constant time; failures are slowed down a little;
 - every POST must carry the session's CSRF token, and a cross-site Origin or `Sec-Fetch-Site` is refused;
-- every answer forbids framing, scripts from elsewhere, caching and referrers.
+- every answer forbids framing, scripts, caching, and referrers to other sites.
 
 Nothing here logs a token, a passphrase or a session id.
 """
@@ -42,7 +42,7 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no referrer to other sites; Origin kept for our own forms
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
@@ -119,8 +119,10 @@ def _origin_allowed(request: web.Request, config: ConsoleConfig) -> bool:
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = request.headers.get("Origin")
-    if origin is None or origin == "null":
-        return origin is None
+    if origin is None:
+        return True
+    if origin == "null":  # an opaque origin: trusted only when the browser says the page was ours
+        return request.headers.get("Sec-Fetch-Site") == "same-origin"
     parts = urlsplit(origin)
     return parts.scheme == "http" and parts.netloc == request.host
 

@@ -321,7 +321,7 @@ class FormBuilder:
         elif items.get("type") == "object":
             made.widget = Widget.REPEAT
             made.item_label = ITEM_LABELS.get(made.name, "Item")
-            default = max(made.min_items, 1 if made.required else 0)
+            default = max(made.min_items, 1) if made.required else 0  # optional: none until added
             count = max(0, min(self._counts.get(made.pointer, default), made.max_items))
             for index in range(count):
                 entry = self.field(items, items_base, f"{made.pointer}/{index}", made.name, required=True)

@@ -72,7 +72,11 @@ def is_sealed(value: object) -> bool:
     return isinstance(value, dict) and set(value) == {"sealed"} and isinstance(value["sealed"], list)
 
 
-def open_value(value: Mapping[str, Any], me: str, key: PrivateEncryptionJwk | None) -> Opened:
+def open_value(
+    value: Mapping[str, Any], me: str, key: PrivateEncryptionJwk | None, *, sent: bool = False
+) -> Opened:
+    if sent:
+        return Opened(None, "sealed to the recipients: the console keeps no copy it can read")
     copies = [c for c in value.get("sealed", []) if isinstance(c, dict) and c.get("to") == me]
     if not copies:
         return Opened(None, "sealed to the other recipients only")
@@ -88,12 +92,12 @@ def open_value(value: Mapping[str, Any], me: str, key: PrivateEncryptionJwk | No
     return Opened(plaintext if isinstance(plaintext, dict) else {"value": plaintext})
 
 
-def open_all(node: Any, me: str, key: PrivateEncryptionJwk | None) -> Any:
+def open_all(node: Any, me: str, key: PrivateEncryptionJwk | None, *, sent: bool = False) -> Any:
     """A copy of a message body with each sealed value replaced by what the page may show of it."""
     if is_sealed(node):
-        return open_value(node, me, key)
+        return open_value(node, me, key, sent=sent)
     if isinstance(node, dict):
-        return {k: open_all(v, me, key) for k, v in node.items()}
+        return {k: open_all(v, me, key, sent=sent) for k, v in node.items()}
     if isinstance(node, list):
-        return [open_all(v, me, key) for v in node]
+        return [open_all(v, me, key, sent=sent) for v in node]
     return node
