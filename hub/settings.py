@@ -107,6 +107,7 @@ class Settings:
     policy_dir: Path | None = None
     clock_poll_interval: float = 1.0
     audit_interval: float = 5.0
+    intake_batch: int = 64  # most messages committed in one transaction (group commit); 1: one each
     storage_key_file: Path | None = None  # None: HUB_DATA_DIR/hub-storage-key
     retention_file: Path | None = None  # None: the packaged policies/retention.json
 
@@ -129,6 +130,7 @@ class Settings:
             policy_dir=Path(env["HUB_POLICY_DIR"]).expanduser() if env.get("HUB_POLICY_DIR") else None,
             clock_poll_interval=_float(env, "HUB_CLOCK_POLL_SECONDS", 1.0, 0.01, 60.0),
             audit_interval=_float(env, "HUB_AUDIT_INTERVAL_SECONDS", 5.0, 0.1, 3600.0),
+            intake_batch=_int(env, "HUB_INTAKE_BATCH", 64, 1, 1000),
             storage_key_file=Path(env["HUB_STORAGE_KEY_FILE"]).expanduser()
             if env.get("HUB_STORAGE_KEY_FILE")
             else None,

@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import HistogramMetricFamily
 
-from hub.api.keys import POOL
+from hub.api.keys import INTAKE, POOL
 from hub.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from hub.api.problems import PROBLEM_BASE, PROBLEMS
 from hub.core.receipt import receipt_claims
@@ -115,6 +115,16 @@ class HubMetrics:
         )
         self.delivery_latency = DeliveryLatency()
         registry.register(self.delivery_latency)
+        self.intake_batches = Gauge(
+            "hub_intake_commits",
+            "Transactions that committed accepted messages in this process (group commit)",
+            registry=registry,
+        )
+        self.intake_batched = Gauge(
+            "hub_intake_committed_messages",
+            "Messages those transactions committed (divided by hub_intake_commits: the mean batch)",
+            registry=registry,
+        )
         self.database_up = Gauge(
             "hub_metrics_database_up",
             "1 if the database answered the last scrape's queries, else 0",
@@ -208,6 +218,10 @@ async def scrape(request: web.Request) -> web.Response:
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("metrics.database_unavailable", error=exc.__class__.__name__)
         metrics.database_up.set(0)
+    group_commit = app[INTAKE].group_commit if INTAKE in app else None
+    if group_commit is not None:
+        metrics.intake_batches.set(group_commit.batches)
+        metrics.intake_batched.set(group_commit.items)
     response = web.Response(body=metrics.render())
     response.headers["Content-Type"] = CONTENT_TYPE
     return response

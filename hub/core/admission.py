@@ -42,6 +42,7 @@ class DirectoryEntry:
     kind: str
     country: str
     accepts: frozenset[str]
+    trusted_flagger: bool = False
 
 
 @dataclass(frozen=True)

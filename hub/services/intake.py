@@ -13,6 +13,7 @@ digest) gets the receipt it got the first time; the same id with other content i
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from uuid import uuid4
 import asyncpg
 import structlog
 
-from hub.core.admission import admit
+from hub.core.admission import Admission, DirectoryEntry, admit
 from hub.core.envelope import Envelope
 from hub.core.jose import (
     BadSignatureError,
@@ -39,6 +40,7 @@ from hub.core.receipt import sign_receipt
 from hub.core.refusal import Refusal
 from hub.core.routing import resolve_route
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
+from hub.services.group_commit import GroupCommit
 from hub.store import directory, messages
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
@@ -55,6 +57,8 @@ class Intake:
     hub_id: str
     policies: PolicyBook = field(default_factory=lambda: PolicyBook(()))
     keyring: Keyring | None = None  # None: messages stored in clear (tools and tests without a storage key)
+    # Concurrent submissions committed together; None: one transaction per message.
+    group_commit: GroupCommit[messages.SignedMessage, Accepted] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> A
             f"the message says it is from '{envelope.sender}' but is signed with another participant's key",
         )
     signed = messages.SignedMessage(envelope, key.kid, raw, sha256_hex(jws.payload), received_at)
+    if intake.group_commit is not None:
+        return await intake.group_commit.submit(signed, lambda batch: _record_batch(intake, batch))
     return await _record_or_replay(intake, signed)
 
 
@@ -161,33 +167,109 @@ def _validated_envelope(catalog: TemplateCatalog, payload: dict[str, Any]) -> En
     return Envelope.from_payload(payload)
 
 
+@dataclass(frozen=True)
+class _Decision:
+    """What a message will do, decided on a snapshot read in the open transaction: nothing written yet."""
+
+    signed: messages.SignedMessage
+    plan: Admission
+    clocks: dict[str, list[Clock]]
+    jurisdictions: tuple[str, ...]
+    receipt: str
+
+
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
     async with conn.transaction():
-        replay = await _replay(conn, signed)
-        if replay is not None:
-            return replay
-        env = await _routed(conn, signed.envelope)
-        signed = replace(signed, envelope=env)
-        if env.opens_case:
-            snapshot, known = None, await messages.load_directory(conn, env.to)
-            jurisdictions = jurisdictions_of(env)
-        else:
-            snapshot = await messages.load_case(conn, env.case) if env.case else None
-            known, jurisdictions = {}, snapshot.jurisdictions if snapshot else ()
-        plan = admit(env, known, snapshot, uuid4())
-        clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions)
-        receipt = sign_receipt(
-            intake.hub_key,
-            hub_id=intake.hub_id,
-            message_id=env.id,
-            message_type=env.type,
-            sender=env.sender,
-            recipients=plan.recipients,
-            case_id=plan.case_id,
-            payload_sha256=signed.payload_sha256,
-            accepted_at=signed.accepted_at,
-        )
-        await messages.record_message(conn, signed, plan, receipt, clocks, jurisdictions, intake.keyring)
+        decision = await _decide(intake, conn, signed)
+        if isinstance(decision, Accepted):
+            return decision
+        await _write(intake, conn, decision)
+    _log_accepted(decision)
+    return Accepted(receipt=decision.receipt, replayed=False)
+
+
+async def _record_batch(
+    intake: Intake, batch: Sequence[messages.SignedMessage]
+) -> list[Accepted | Exception]:
+    """Several messages in one transaction (group commit). A refusal reads but writes nothing, so it
+    leaves the others' writes standing; any failure while writing undoes the whole batch, which is then
+    recorded one message per transaction, so that only the message at fault fails."""
+    if len(batch) == 1:
+        return [await _outcome(_record_or_replay(intake, batch[0]))]
+    outcomes: list[Accepted | Exception] = []
+    written: list[_Decision] = []
+    try:
+        async with intake.pool.acquire() as conn, conn.transaction():
+            for signed in batch:
+                try:
+                    decision = await _decide(intake, conn, signed)
+                except Refusal as refusal:
+                    outcomes.append(refusal)
+                    continue
+                if isinstance(decision, Accepted):
+                    outcomes.append(decision)
+                    continue
+                await _write(intake, conn, decision)
+                written.append(decision)
+                outcomes.append(Accepted(receipt=decision.receipt, replayed=False))
+    except Exception as exc:
+        log.warning("intake.batch_retried_alone", size=len(batch), error=exc.__class__.__name__)
+        return [await _outcome(_record_or_replay(intake, signed)) for signed in batch]
+    for decision in written:
+        _log_accepted(decision)
+    return outcomes
+
+
+async def _outcome(accepting: Awaitable[Accepted]) -> Accepted | Exception:
+    try:
+        return await accepting
+    except Exception as exc:
+        return exc
+
+
+async def _decide(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> _Decision | Accepted:
+    """A resubmission's stored receipt, or what a new message will do. Raises Refusal; writes nothing."""
+    replay = await _replay(conn, signed)
+    if replay is not None:
+        return replay
+    env = await _routed(conn, signed.envelope)
+    signed = replace(signed, envelope=env)
+    if env.opens_case:
+        snapshot, known = None, await messages.load_directory(conn, [env.sender, *env.to])
+        jurisdictions = jurisdictions_of(env)
+    else:
+        snapshot = await messages.load_case(conn, env.case) if env.case else None
+        known, jurisdictions = {}, snapshot.jurisdictions if snapshot else ()
+    plan = admit(env, known, snapshot, uuid4())
+    clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, known)
+    receipt = sign_receipt(
+        intake.hub_key,
+        hub_id=intake.hub_id,
+        message_id=env.id,
+        message_type=env.type,
+        sender=env.sender,
+        recipients=plan.recipients,
+        case_id=plan.case_id,
+        payload_sha256=signed.payload_sha256,
+        accepted_at=signed.accepted_at,
+    )
+    return _Decision(signed, plan, clocks, jurisdictions, receipt)
+
+
+async def _write(intake: Intake, conn: Conn, decision: _Decision) -> None:
+    await messages.record_message(
+        conn,
+        decision.signed,
+        decision.plan,
+        decision.receipt,
+        decision.clocks,
+        decision.jurisdictions,
+        intake.keyring,
+    )
+
+
+def _log_accepted(decision: _Decision) -> None:
+    env, plan = decision.signed.envelope, decision.plan
     log.info(
         "message.accepted",
         message_id=str(env.id),
@@ -197,7 +279,6 @@ async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) ->
         recipients=len(plan.recipients),
         transitions=[f"{t.participant}:{t.from_state or '-'}->{t.to_state}" for t in plan.transitions],
     )
-    return Accepted(receipt=receipt, replayed=False)
 
 
 def jurisdictions_of(envelope: Envelope) -> tuple[str, ...]:
@@ -230,10 +311,12 @@ async def _clocks(
     env: Envelope,
     recipients: tuple[str, ...],
     jurisdictions: tuple[str, ...],
+    known: Mapping[str, DirectoryEntry],
 ) -> dict[str, list[Clock]]:
     if not jurisdictions or not policies.rules:
         return {}
-    facts = await messages.participant_facts(conn, [env.sender, *recipients])
+    parties = [env.sender, *recipients]
+    facts = known if all(p in known for p in parties) else await messages.load_directory(conn, parties)
     sender = facts.get(env.sender)
     if sender is None:
         return {}

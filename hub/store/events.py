@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from hub.store import audit
 from hub.store.database import Conn
 from hub.store.queries import query
 
@@ -23,6 +22,13 @@ async def record_event(
     to_state: str | None = None,
     detail: dict[str, object] | None = None,
 ) -> None:
+    # The same fact goes in the tamper-evident log (its fields, the states included, all covered by the
+    # leaf), in the same statement.
+    audited = dict(detail or {})
+    if from_state is not None:
+        audited["from_state"] = str(from_state)
+    if to_state is not None:
+        audited["to_state"] = str(to_state)
     await conn.execute(
         query("insert_event"),
         case_id,
@@ -34,20 +40,5 @@ async def record_event(
         None if from_state is None else str(from_state),
         None if to_state is None else str(to_state),
         detail or {},
-    )
-    # The same fact, in the tamper-evident log (its fields, the states included, all covered by the leaf).
-    audited = dict(detail or {})
-    if from_state is not None:
-        audited["from_state"] = str(from_state)
-    if to_state is not None:
-        audited["to_state"] = str(to_state)
-    await audit.append(
-        conn,
-        at=at,
-        event=event,
-        actor=actor,
-        subject=subject,
-        case_id=case_id,
-        message_id=message_id,
-        detail=audited,
+        audited,
     )

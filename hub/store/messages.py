@@ -20,6 +20,7 @@ from hub.core.case_state import RecipientState, next_state
 from hub.core.envelope import NEW_REFERRAL_TYPES, Envelope
 from hub.core.policy import Clock
 from hub.core.routing import RouteCandidate, content_hosts
+from hub.core.vault import new_key, seal_with, wrap
 from hub.store import deadlines
 from hub.store.case_keys import Keyring, encrypt_for_case
 from hub.store.database import Conn
@@ -53,21 +54,11 @@ async def find_identity(conn: Conn, message_id: UUID) -> StoredIdentity | None:
 async def load_directory(conn: Conn, ids: Sequence[str]) -> dict[str, DirectoryEntry]:
     rows = await conn.fetch(query("get_participants"), list(ids))
     return {
-        row["id"]: DirectoryEntry(row["id"], row["kind"], row["country"], frozenset(row["accepts"]))
+        row["id"]: DirectoryEntry(
+            row["id"], row["kind"], row["country"], frozenset(row["accepts"]), row["trusted_flagger"]
+        )
         for row in rows
     }
-
-
-@dataclass(frozen=True)
-class ParticipantFacts:
-    kind: str
-    country: str
-    trusted_flagger: bool
-
-
-async def participant_facts(conn: Conn, ids: Sequence[str]) -> dict[str, ParticipantFacts]:
-    rows = await conn.fetch(query("participant_facts"), list(ids))
-    return {row["id"]: ParticipantFacts(row["kind"], row["country"], row["trusted_flagger"]) for row in rows}
 
 
 async def route_candidates(
@@ -115,14 +106,16 @@ async def record_message(
     """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline.
     With a keyring the exact signed form is stored encrypted with the case's data key."""
     env, at = message.envelope, message.accepted_at
+    stored_form = message.signed_form
     if plan.opens_case:
-        await conn.execute(query("insert_case"), plan.case_id, env.sender, env.type, at, list(jurisdictions))
+        data_key, wrapped = (None, None) if keyring is None else _new_case_key(keyring)
         await conn.execute(
-            query("insert_party"), plan.case_id, env.sender, "originator", None, env.sender, at
+            query("open_case"), plan.case_id, env.sender, env.type, at, list(jurisdictions), wrapped
         )
         await record_event(conn, plan.case_id, at, "case.opened", env.sender, detail={"case_type": env.type})
-    stored_form = message.signed_form
-    if keyring is not None:
+        if data_key is not None:
+            stored_form = seal_with(data_key, message.signed_form)
+    elif keyring is not None:
         stored_form = await encrypt_for_case(conn, keyring, plan.case_id, message.signed_form, at)
     await conn.execute(
         query("insert_message"),
@@ -159,14 +152,16 @@ async def record_message(
     for move in plan.transitions:
         await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
     await apply_lifecycle(conn, plan, env, at)
-    rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at)
-    await _start_or_hold_clocks(conn, plan.case_id, env.id, rows, clocks or {}, at)
-    channels = {row["channel"] for row in rows}
-    if "push" in channels:
-        await conn.execute(query("ensure_destinations"), list(plan.recipients))
-        await conn.execute(query("notify_delivery"))
-    if "pull" in channels:
-        await conn.execute(query("notify_inbox"), list(plan.recipients))
+    owed = clocks or {}
+    held = {r: [deadlines.clock_to_json(c) for c in owed[r]] for r in plan.recipients if owed.get(r)}
+    rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at, held)
+    await _start_clocks_of_pull_recipients(conn, plan.case_id, env.id, rows, owed, at)
+
+
+def _new_case_key(keyring: Keyring) -> tuple[bytes, bytes]:
+    """A new case's data key, and the same wrapped with the hub's storage key (what is stored)."""
+    key = new_key()
+    return key, wrap(keyring.storage_key, key)
 
 
 def _category(envelope: Envelope) -> str | None:
@@ -175,7 +170,7 @@ def _category(envelope: Envelope) -> str | None:
     return str(category) if isinstance(category, str) else None
 
 
-async def _start_or_hold_clocks(
+async def _start_clocks_of_pull_recipients(
     conn: Conn,
     case_id: UUID,
     message_id: UUID,
@@ -184,12 +179,10 @@ async def _start_or_hold_clocks(
     at: datetime,
 ) -> None:
     """A pull recipient is told now (the message is in its inbox); a push recipient when the push
-    succeeds, so its clocks wait on the delivery row until then."""
+    succeeds, so its clocks wait on its delivery row (written with it) until then."""
     for row in deliveries:
         owed = clocks.get(row["recipient_id"], ())
-        if not owed:
-            continue
-        if row["channel"] == "pull":
+        if owed and row["channel"] == "pull":
             await deadlines.start_clocks(
                 conn,
                 case_id=case_id,
@@ -198,8 +191,6 @@ async def _start_or_hold_clocks(
                 clocks=owed,
                 told_at=at,
             )
-        else:
-            await conn.execute(query("hold_clocks"), row["seq"], [deadlines.clock_to_json(c) for c in owed])
 
 
 async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: datetime) -> None:

@@ -1,8 +1,17 @@
 -- name: get_message_identity
 SELECT id, sender_id, payload_sha256, case_id, accepted_at, receipt FROM messages WHERE id = $1;
 
--- name: insert_case
-INSERT INTO cases (id, opened_by, case_type, opened_at, jurisdictions) VALUES ($1, $2, $3, $4, $5);
+-- name: open_case
+-- The case, its originator and (when messages are stored encrypted) its data key, in one round trip.
+-- The parties' and the key's foreign keys are checked at the end of the statement, when the case exists.
+WITH opened AS (
+    INSERT INTO cases (id, opened_by, case_type, opened_at, jurisdictions) VALUES ($1, $2, $3, $4, $5)
+), originator AS (
+    INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at)
+    VALUES ($1, $2, 'originator', NULL, NULL, $2, $4)
+)
+INSERT INTO case_keys (case_id, wrapped_key, created_at)
+SELECT $1, $6::bytea, $4 WHERE $6::bytea IS NOT NULL;
 
 -- name: get_case
 SELECT id, opened_by, case_type, opened_at, closed_at, closed_by, close_reason, jurisdictions, purged_at
@@ -31,36 +40,42 @@ UPDATE case_parties SET state = $4, state_changed_at = $5
 WHERE case_id = $1 AND participant_id = $2 AND state = $3;
 
 -- name: insert_deliveries
--- A recipient whose adapter pushes (webhook, email...) is pushed to, due at once; a pull recipient
--- reads its inbox.
-INSERT INTO deliveries (message_id, recipient_id, created_at, channel, adapter, due_at)
-SELECT $1, p.id, $3,
-       CASE WHEN p.adapter = 'pull' THEN 'pull' ELSE 'push' END,
-       CASE WHEN p.adapter = 'pull' THEN NULL ELSE p.adapter END,
-       CASE WHEN p.adapter = 'pull' THEN NULL ELSE $3::timestamptz END
-FROM participants p WHERE p.id = ANY($2::text[])
-RETURNING seq, recipient_id, channel;
-
--- name: ensure_destinations
-INSERT INTO destinations (participant_id)
-SELECT p.id FROM participants p WHERE p.id = ANY($1::text[]) AND p.adapter <> 'pull'
-ON CONFLICT (participant_id) DO NOTHING;
-
--- name: notify_inbox
-SELECT pg_notify('hub_inbox', r) FROM unnest($1::text[]) AS r;
+-- One delivery per recipient. A recipient whose adapter pushes (webhook, email...) is pushed to, due at
+-- once, and holds the clocks ($4: recipient -> clocks) that start when the push succeeds; its
+-- destination row is created and the delivery workers woken. A pull recipient reads its inbox, which is
+-- woken. NOTIFY is sent on commit, and repeats of one notification within a transaction are sent once.
+WITH inserted AS (
+    INSERT INTO deliveries (message_id, recipient_id, created_at, channel, adapter, due_at, clocks)
+    SELECT $1, p.id, $3,
+           CASE WHEN p.adapter = 'pull' THEN 'pull' ELSE 'push' END,
+           CASE WHEN p.adapter = 'pull' THEN NULL ELSE p.adapter END,
+           CASE WHEN p.adapter = 'pull' THEN NULL ELSE $3::timestamptz END,
+           CASE WHEN p.adapter = 'pull' THEN '[]'::jsonb ELSE coalesce($4::jsonb -> p.id, '[]'::jsonb) END
+    FROM participants p WHERE p.id = ANY($2::text[])
+    RETURNING seq, recipient_id, channel
+), destination AS (
+    INSERT INTO destinations (participant_id)
+    SELECT recipient_id FROM inserted WHERE channel = 'push'
+    ON CONFLICT (participant_id) DO NOTHING
+)
+SELECT seq, recipient_id, channel,
+       CASE WHEN channel = 'push' THEN pg_notify('hub_delivery', '') ELSE pg_notify('hub_inbox', recipient_id) END
+FROM inserted;
 
 -- name: notify_delivery
 SELECT pg_notify('hub_delivery', '');
 
 -- name: insert_event
-INSERT INTO case_events (case_id, occurred_at, event, actor, subject, message_id, from_state, to_state, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+-- The timeline row and the same fact in the tamper-evident log ($10: the detail with the states), at once.
+WITH timeline AS (
+    INSERT INTO case_events (case_id, occurred_at, event, actor, subject, message_id, from_state, to_state, detail)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+)
+INSERT INTO audit_entries (recorded_at, event, actor, subject, case_id, message_id, detail)
+VALUES ($2, $3, $4, $5, $1, $6, $10);
 
 -- name: lock_party_state
 SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2 AND role = 'recipient' FOR UPDATE;
-
--- name: hold_clocks
-UPDATE deliveries SET clocks = $2 WHERE seq = $1;
 
 -- name: request_deletion
 UPDATE case_parties SET deletion_requested_at = $3
@@ -71,9 +86,6 @@ UPDATE case_parties SET deletion_confirmed_at = $3 WHERE case_id = $1 AND partic
 
 -- name: close_case
 UPDATE cases SET closed_at = $2, closed_by = $3, close_reason = $4 WHERE id = $1 AND closed_at IS NULL;
-
--- name: participant_facts
-SELECT id, kind, country, trusted_flagger FROM participants WHERE id = ANY($1::text[]);
 
 -- name: platforms_serving
 SELECT id, kind, country, domains FROM participants WHERE kind = 'platform' AND domains && $1::text[];
