@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from jwcrypto import jwk, jws
+from structlog.testing import capture_logs
 
 from hub.api.app import create_app
 from hub.console import create_console_app
@@ -82,8 +83,12 @@ async def test_takedown_form_signs_seals_and_reaches_the_platform(
 ) -> None:
     hotline, platform = parties
     hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
-    sent = await send_takedown(hotline_console, platform)
+    with capture_logs() as logs:
+        sent = await send_takedown(hotline_console, platform)
     assert sent.status == 303, await sent.text()
+    assert {"console.message_signed", "console.message_sent"} <= {entry["event"] for entry in logs}
+    assert CONTENT_URL not in repr(logs)
+    assert CONTACT_EMAIL not in repr(logs)
     case_id = sent.headers["Location"].removeprefix("/cases/")
     case_page = await (await hotline_console.get(f"/cases/{case_id}")).text()
     assert "Takedown request sent and accepted by the hub" in case_page

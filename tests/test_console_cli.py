@@ -1,0 +1,104 @@
+"""`hub console` as a user starts it: a process that prints its sign-in link once, serves the console
+on 127.0.0.1, talks to a real hub, and stops cleanly on SIGTERM; clear errors for bad key files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hub.api.app import create_app
+from hub.keyfile import write_private_jwk
+from tests.factories import Member
+
+LINK = re.compile(r"http://127\.0\.0\.1:([0-9]+)/login\?token=([A-Za-z0-9_-]+)")
+
+
+def key_files(member: Member, folder: Path) -> tuple[Path, Path]:
+    sig, enc = folder / "sig.jwk", folder / "enc.jwk"
+    write_private_jwk(sig, member.key)
+    write_private_jwk(enc, member.enc)
+    return sig, enc
+
+
+async def run_console(*args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "HUB_CONSOLE_PASSPHRASE": ""}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "console", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+async def test_the_console_prints_its_link_serves_and_stops(
+    settings: Any, directory: Any, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    member = await directory.add("de-hotline-cli-console", "hotline", "DE")
+    hub = await aiohttp_client(create_app(settings, background=False))
+    sig, enc = key_files(member, tmp_path)
+    hub_url = str(hub.make_url("")).rstrip("/")
+    process = await run_console(
+        "--key", str(sig), "--enc-key", str(enc), "--as", member.id, "--hub", hub_url,
+        "--port", "0", "--data-dir", str(tmp_path / "console"),
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        printed = ""
+        while not LINK.search(printed):
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+            assert line, (
+                f"the console exited: {(await process.stderr.read()).decode() if process.stderr else ''}"
+            )
+            printed += line.decode()
+        port, token = LINK.search(printed).groups()  # type: ignore[union-attr]
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            async with browser.get(f"{base}/login?token={token}", allow_redirects=False) as signed_in:
+                assert signed_in.status == 303
+            async with browser.get(f"{base}/inbox") as inbox:
+                assert inbox.status == 200
+                assert "Nothing has arrived yet" in await inbox.text()
+            async with browser.get(f"{base}/new/takedown-request") as form:
+                assert form.status == 200
+        assert (tmp_path / "console" / "messages").stat().st_mode & 0o077 == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=30)
+    assert code == 0
+    assert process.stderr is not None
+    logged = (await process.stderr.read()).decode()
+    assert token not in logged
+    assert [json.loads(line)["event"] for line in logged.splitlines()][:1] == ["console.started"]
+
+
+@pytest.mark.parametrize("problem", ["missing-key", "enc-is-signing", "empty-passphrase"])
+async def test_bad_key_and_passphrase_files_are_refused_plainly(
+    tmp_path: Path, directory: Any, problem: str
+) -> None:
+    member = await directory.add("de-hotline-cli-bad", "hotline", "DE")
+    sig, enc = key_files(member, tmp_path)
+    args = ["--key", str(sig), "--as", member.id, "--hub", "http://127.0.0.1:9", "--port", "0"]
+    expected = {
+        "missing-key": "no key file at",
+        "enc-is-signing": "holds a signing key, not an X25519 encryption key",
+        "empty-passphrase": "is empty",
+    }[problem]
+    if problem == "missing-key":
+        args[1] = str(tmp_path / "nowhere.jwk")
+    elif problem == "enc-is-signing":
+        args += ["--enc-key", str(sig)]
+    else:
+        (tmp_path / "passphrase").write_text("\n")
+        args += ["--passphrase-file", str(tmp_path / "passphrase")]
+    process = await run_console(*args)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1
+    assert expected in stderr.decode()
+    assert enc.exists()
