@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from datetime import timedelta
 
 import asyncpg
 import pytest_asyncio
@@ -20,10 +22,13 @@ from hub.core.clock import utc_now
 from hub.core.jose import PrivateSigningJwk
 from hub.core.refusal import Refusal
 from hub.core.templates import TemplateCatalog
+from hub.policies import load_policy_book
 from hub.services.group_commit import GroupCommit
 from hub.services.intake import Accepted, Intake, submit_message
+from hub.store import deliveries
 from hub.store.database import create_pool
-from tests.factories import Directory, Member, takedown
+from hub.store.deliveries import AttemptRecord
+from tests.factories import Directory, Member, add_with_endpoint, takedown
 
 
 class Recorder:
@@ -102,6 +107,7 @@ async def intake(pool: asyncpg.Pool, catalog: TemplateCatalog) -> Intake:
         catalog=catalog,
         hub_key=PrivateSigningJwk.generate(),
         hub_id="test-hub",
+        policies=load_policy_book(),
         group_commit=GroupCommit(max_batch=64, parallel=1),
     )
 
@@ -178,3 +184,39 @@ async def test_a_write_failure_undoes_the_batch_then_only_its_message_fails(
     assert cases == 4  # nothing half-stored for the failed one: its case was rolled back with it
     assert intake.group_commit is not None
     assert intake.group_commit.batches < 5  # the five shared a batch, which was undone and retried
+
+
+async def test_pushes_finished_together_are_recorded_together(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> None:
+    """Three pushes finish in one transaction; one of them lost its lease meanwhile and is told so,
+    while the other two are delivered, with their attempts, timeline and started clocks."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    platform = await add_with_endpoint(db, "platform-ie", "platform", "IE")
+    await submit_all(intake, [hotline.sign(takedown(hotline, platform)).encode() for _ in range(3)])
+    now = utc_now()
+    claimed = await deliveries.claim(
+        intake.pool,
+        platform.id,
+        now=now,
+        worker="w-test",
+        lease=timedelta(minutes=1),
+        max_in_flight=10,
+        token=uuid.uuid4(),
+    )
+    assert len(claimed) == 3
+    lost = replace(claimed[1], lease_token=uuid.uuid4())  # another worker holds it now
+    records = [
+        (AttemptRecord(d, "w-test", now, now, "delivered", 200, "ok"), f"evidence-{i}")
+        for i, d in enumerate([claimed[0], lost, claimed[2]])
+    ]
+    assert await deliveries.finish_delivered_batch(intake.pool, records) == [True, False, True]
+    states = {
+        row["seq"]: row["state"] for row in await db.fetch("SELECT seq, state FROM deliveries ORDER BY seq")
+    }
+    assert [states[d.seq] for d in claimed] == ["delivered", "in_flight", "delivered"]
+    attempts = await db.fetchval("SELECT count(*) FROM delivery_attempts")
+    told = await db.fetchval("SELECT count(*) FROM case_events WHERE event = 'message.delivered'")
+    clocks = await db.fetchval("SELECT count(*) FROM deadlines")
+    assert (attempts, told) == (2, 2)
+    assert clocks == 4  # each delivered push started its two EU DSA clocks (acknowledge, decide)

@@ -39,6 +39,7 @@ from hub.core.delivery_outcome import DeliveryOutcome, Verdict
 from hub.core.evidence import sign_delivery_evidence
 from hub.core.refusal import Refusal
 from hub.core.retry import RetryPolicy
+from hub.services.group_commit import GroupCommit
 from hub.services.intake import Intake, submit_message
 from hub.store import deliveries
 from hub.store.database import UNAVAILABLE
@@ -78,6 +79,8 @@ class DeliveryWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._listener: asyncpg.Connection | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        # Successful pushes finishing together are recorded in one transaction (group commit).
+        self._delivered: GroupCommit[tuple[AttemptRecord, str], bool] = GroupCommit()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -230,8 +233,9 @@ class DeliveryWorker:
             return policy.wait(failures, outcome.retry_after, self._rng)
 
         if outcome.verdict is Verdict.DELIVERED:
-            done = await deliveries.finish_delivered(
-                self._pool, record, self._evidence(delivery, outcome, now)
+            done = await self._delivered.submit(
+                (record, self._evidence(delivery, outcome, now)),
+                lambda batch: deliveries.finish_delivered_batch(self._pool, batch),
             )
             event, detail = "delivery.delivered", outcome.detail
         elif outcome.verdict is Verdict.ATTENTION:

@@ -119,38 +119,68 @@ async def _attempt(conn: Conn, record: AttemptRecord) -> None:
 async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: str) -> bool:
     """Record a successful push; False if the lease was lost (another worker owns the delivery now).
     The recipient is told now: the legal clocks held on the delivery start."""
-    d, at = record.delivery, record.finished_at
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            query("finish_delivered"), d.seq, d.lease_token, at, evidence, record.http_status
-        )
-        if row is None:
-            return False
-        await _attempt(conn, record)
-        await conn.execute(query("destination_succeeded"), d.recipient_id, at)
-        await record_retrieval(
+        return await _finish_delivered(conn, record, evidence)
+
+
+async def finish_delivered_batch(
+    pool: asyncpg.Pool, batch: Sequence[tuple[AttemptRecord, str]]
+) -> list[bool | Exception]:
+    """Several successful pushes in one transaction (group commit). If one fails, the batch is undone
+    and recorded one push per transaction, so that only the one at fault fails."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            return [await _finish_delivered(conn, record, evidence) for record, evidence in batch]
+    except Exception:
+        outcomes: list[bool | Exception] = []
+        for record, evidence in batch:
+            try:
+                outcomes.append(await finish_delivered(pool, record, evidence))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+
+async def _finish_delivered(conn: Conn, record: AttemptRecord, evidence: str) -> bool:
+    d, at = record.delivery, record.finished_at
+    row = await conn.fetchrow(
+        query("finish_delivered"),
+        d.seq,
+        d.lease_token,
+        at,
+        evidence,
+        record.http_status,
+        d.attempt,
+        record.worker,
+        record.started_at,
+        record.detail,
+    )
+    if row is None:
+        return False
+    state = await record_retrieval(
+        conn,
+        case_id=d.case_id,
+        recipient=d.recipient_id,
+        message_id=d.message_id,
+        message_type=d.message_type,
+        at=at,
+        evidence=evidence,
+        channel="push",
+    )
+    held = [deadlines.clock_from_json(c) for c in row["clocks"] or []]
+    if held and state is None:
+        state = await conn.fetchval(query("party_state"), d.case_id, d.recipient_id)
+    if state == "withdrawn":  # withdrawn before it was told: it owes no decision, only deletion
+        held = [c for c in held if c.kind == "confirm_deletion"]
+    if held:
+        await deadlines.start_clocks(
             conn,
             case_id=d.case_id,
-            recipient=d.recipient_id,
             message_id=d.message_id,
-            message_type=d.message_type,
-            at=at,
-            evidence=evidence,
-            channel="push",
+            recipient=d.recipient_id,
+            clocks=held,
+            told_at=at,
         )
-        held = [deadlines.clock_from_json(c) for c in row["clocks"] or []]
-        state = await conn.fetchval(query("party_state"), d.case_id, d.recipient_id)
-        if state == "withdrawn":  # withdrawn before it was told: it owes no decision, only deletion
-            held = [c for c in held if c.kind == "confirm_deletion"]
-        if held:
-            await deadlines.start_clocks(
-                conn,
-                case_id=d.case_id,
-                message_id=d.message_id,
-                recipient=d.recipient_id,
-                clocks=held,
-                told_at=at,
-            )
     return True
 
 

@@ -240,21 +240,22 @@ async def record_retrieval(
     at: datetime,
     evidence: str,
     channel: str,
-) -> None:
+) -> str | None:
     """The recipient has the message (pulled it, or a push was accepted): a timeline event with the
-    hub's signed evidence, and for a referral the recipient's move from `queued` to `retrieved`."""
+    hub's signed evidence, and for a referral the recipient's move from `queued` to `retrieved`.
+    Returns the recipient's state when it was read (for a referral), else None."""
     event = "message.retrieved" if channel == "pull" else "message.delivered"
     await record_event(
         conn, case_id, at, event, recipient, message_id=message_id, detail={"evidence": evidence}
     )
     if message_type not in NEW_REFERRAL_TYPES:
-        return
+        return None
     state = await conn.fetchval(query("lock_party_state"), case_id, recipient)
     if state is None:
-        return
+        return None
     current = RecipientState(state)
     if current is RecipientState.WITHDRAWN:  # taking a withdrawn referral out of the inbox changes nothing
-        return
+        return str(current)
     target = next_state(current, RecipientState.RETRIEVED)
     if target is not None:
         await conn.execute(query("set_party_state"), case_id, recipient, str(current), str(target), at)
@@ -269,6 +270,8 @@ async def record_retrieval(
             from_state=str(current),
             to_state=str(target),
         )
+        return str(target)
+    return str(current)
 
 
 async def _apply_transition(

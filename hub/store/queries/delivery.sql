@@ -47,11 +47,22 @@ RETURNING d.seq, d.message_id, d.recipient_id, d.adapter, d.attempts, d.first_at
           (SELECT k.wrapped_key FROM case_keys k WHERE k.case_id = m.case_id) AS wrapped_key;
 
 -- name: finish_delivered
-UPDATE deliveries
-SET state = 'delivered', delivered_at = $3, evidence = $4, last_status = $5, last_error = NULL,
-    lease_token = NULL, lease_expires_at = NULL, due_at = NULL
-WHERE seq = $1 AND lease_token = $2
-RETURNING seq, clocks;
+-- The delivery done, its attempt recorded and its destination's failure count reset, in one round trip;
+-- nothing (no row) if the lease was lost. $6..$9: the attempt's number, worker, start and detail.
+WITH done AS (
+    UPDATE deliveries
+    SET state = 'delivered', delivered_at = $3, evidence = $4, last_status = $5, last_error = NULL,
+        lease_token = NULL, lease_expires_at = NULL, due_at = NULL
+    WHERE seq = $1 AND lease_token = $2
+    RETURNING seq, clocks, recipient_id
+), attempt AS (
+    INSERT INTO delivery_attempts (delivery_seq, attempt, worker, started_at, finished_at, verdict, http_status, detail)
+    SELECT seq, $6, $7, $8, $3, 'delivered', $5, $9 FROM done
+), destination AS (
+    UPDATE destinations SET consecutive_failures = 0, next_attempt_at = NULL, last_success_at = $3
+    WHERE participant_id = (SELECT recipient_id FROM done)
+)
+SELECT seq, clocks FROM done;
 
 -- name: finish_retry
 UPDATE deliveries
@@ -69,10 +80,6 @@ RETURNING seq;
 -- name: insert_attempt
 INSERT INTO delivery_attempts (delivery_seq, attempt, worker, started_at, finished_at, verdict, http_status, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
-
--- name: destination_succeeded
-UPDATE destinations SET consecutive_failures = 0, next_attempt_at = NULL, last_success_at = $2
-WHERE participant_id = $1;
 
 -- name: count_destination_failure
 UPDATE destinations SET consecutive_failures = consecutive_failures + 1, last_failure_at = $2
