@@ -171,19 +171,25 @@ class Probe:
 
 
 async def explain(dsn: str, platform: str, hotline: str) -> dict[str, str]:
-    """EXPLAIN ANALYZE of the inbox page and the case list, as the hub runs them."""
+    """EXPLAIN ANALYZE of the inbox (first page, half-way down) and the case list, as the hub runs them."""
     conn = await asyncpg.connect(dsn)
     try:
         now = datetime.now(UTC)
         far = datetime(9999, 1, 1, tzinfo=UTC)
         top = UUID("ffffffff-ffff-ffff-ffff-ffffffffffff")
+        mid = await conn.fetchval(
+            "SELECT seq FROM deliveries WHERE recipient_id = $1 ORDER BY seq OFFSET "
+            "(SELECT count(*) / 2 FROM deliveries WHERE recipient_id = $1) LIMIT 1",
+            platform,
+        )
         plans = {}
-        for name, args in (
-            ("inbox_page", (platform, 0, 50)),
-            ("list_cases", (hotline, far, top, now, None, None, None, None, 51)),
+        for label, name, args in (
+            ("inbox_page", "inbox_page", (platform, 0, 50)),
+            ("inbox_page deep", "inbox_page", (platform, mid or 0, 50)),
+            ("list_cases", "list_cases", (hotline, far, top, now, None, None, None, None, 51)),
         ):
             rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query(name), *args)
-            plans[name] = "\n".join(r[0] for r in rows)
+            plans[label] = "\n".join(r[0] for r in rows)
         return plans
     finally:
         await conn.close()
