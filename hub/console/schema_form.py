@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hub.console.labels import ITEM_LABELS, LABELS, OPTION_LABELS, PART_LABELS
 from hub.core.templates import SCHEMA_ID_PREFIX, TemplateCatalog, schema_id
 
 SEALED_REF = "urn:referral-hub:schema:common:1.0#/$defs/sealed"
@@ -30,74 +31,6 @@ MAX_REPEAT = 50
 _PLAINTEXT = re.compile(r"Plaintext:\s*\{([^}]*)\}")
 _PART = re.compile(r'"([a-z_]+)":\s*(base64 string|string|boolean)')
 
-LABELS = {
-    "category": "What kind of content is it?",
-    "minor_depicted": "Could the person shown be under 18?",
-    "content": "Reported items",
-    "url": "Web address (URL)",
-    "platform_item_id": "The platform's id for the item",
-    "hashes": "Hashes of the item",
-    "alg": "Hash algorithm",
-    "value": "Hash value (hexadecimal)",
-    "description": "Short description (no names)",
-    "non_consent_statement": "Statement that the person did not consent",
-    "affirmed": "I make this statement",
-    "text": "Wording of the statement",
-    "illegality": "Why the content is illegal",
-    "explanation": "Explanation",
-    "laws": "Laws the content breaks",
-    "jurisdiction": "Jurisdiction (country code or EU)",
-    "citation": "Provision",
-    "accuracy_statement": "Statement that this notice is accurate",
-    "authorisation": "Who authorised this request",
-    "signatory": "Who signed",
-    "method": "How they signed",
-    "signed_at": "When they signed (UTC)",
-    "reference": "Your file reference",
-    "signature": "The signature itself",
-    "contact": "How to contact the person or their representative",
-    "jurisdictions": "Jurisdictions whose laws apply (one code per line, e.g. EU)",
-    "identical_copies": "Also remove identical copies?",
-    "notes": "Notes for the recipient (no names or contact details)",
-    "received_at": "When you received it (UTC)",
-    "expected_decision_by": "When you expect to decide (UTC)",
-    "note": "Note (no names or contact details)",
-    "status": "Where it stands",
-    "decided_at": "When the decision was taken (UTC)",
-    "action": "Action taken",
-    "items": "Outcome per item",
-    "outcome": "Outcome",
-    "identical_copies_removed": "Identical copies also removed",
-    "statement_of_reasons": "Statement of reasons (EU DSA Art. 17)",
-    "restriction_type": "Restriction imposed",
-    "facts": "Facts and circumstances relied on",
-    "automated_means": "Were automated means used?",
-    "ground": "Ground for the decision",
-    "legal_ground": "Legal ground",
-    "contractual_ground": "Terms of service clause",
-    "redress": "Redress available",
-    "decline_reason": "Why no action was taken",
-    "reason": "Reason",
-    "delete_data": "Recipients must delete the personal data they received",
-    "services": "Help asked for",
-    "urgency": "Urgency",
-    "languages": "Languages (one per line, most preferred first, e.g. de)",
-    "country_of_residence": "Country where the person lives (e.g. DE)",
-    "consent_to_share": "The person agreed that this may be shared with a service abroad",
-    "summary": "What happened and what they need",
-    "related_case": "Related case id",
-}
-ITEM_LABELS = {"content": "Reported item", "laws": "Law", "hashes": "Hash", "items": "Item outcome"}
-PART_LABELS = {
-    "name": "Name",
-    "email": "E-mail address",
-    "phone": "Phone number",
-    "postal_address": "Postal address",
-    "text": "Text",
-    "safe_times": "Safe times to call",
-    "safe_to_leave_message": "Safe to leave a message?",
-}
-OPTION_LABELS = {"no": "No", "yes": "Yes", "unknown": "Not known"}
 MULTILINE_PARTS = frozenset({"text", "postal_address"})
 
 
