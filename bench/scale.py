@@ -2,13 +2,14 @@
 
     python -m bench.scale [--sizes 10000,100000,1000000] [--samples 200] [--database-url URL] [--json F]
 
-A hotline submits a few real referrals to a platform with a pull inbox through a `hub serve` process
-(so every row is what the hub writes: case, case key, message encrypted at rest, parties, pull
-delivery, timeline events, legal clocks). The database is then grown to each size by cloning the first
-case's rows with `INSERT ... SELECT ... generate_series` (new ids, older timestamps; every column the
-migrations define is copied, serial keys renumbered), so the tables carry the hub's own indexes at
-full size. Audit-log entries are not cloned: no read measured here touches them, and unsequenced
-entries would set the hub's audit sequencer to work during the measurement.
+A hotline submits a real referral to each of four platforms with a pull inbox through a `hub serve`
+process (so every row is what the hub writes: case, case key, message encrypted at rest, parties, pull
+delivery, timeline events, legal clocks). The database is then grown to each size by cloning those
+cases' rows round robin (each platform has a quarter of the cases in its inbox) with `INSERT ...
+SELECT ... generate_series` (new ids, older timestamps; every column the migrations define is copied,
+serial keys renumbered), so the tables carry the hub's own indexes at full size. Audit-log entries
+are not cloned: no read measured here touches them, and unsequenced entries would set the hub's audit
+sequencer to work during the measurement.
 
 At each size it measures, through the real HTTP API with single-use bearer tokens from `hub.client`,
 one request at a time: `GET /v1/cases/{id}` for random cases, `GET /v1/inbox` (the first page, and a
@@ -41,6 +42,7 @@ from hub.services.case_list import encode_cursor
 from hub.store.queries import query
 
 CHUNK = 50_000
+PLATFORMS = 4  # cases go round robin to four platforms with pull inboxes; the first one reads
 PROBE_BUDGET_S = 20.0
 FLAT_FACTOR = 2.0  # p50 at the largest size within twice the smallest's counts as flat
 
@@ -69,8 +71,8 @@ CLONES: dict[str, tuple[str, dict[str, str]]] = {
 
 
 async def clone_statements(conn: asyncpg.Connection) -> list[tuple[str, bool]]:
-    """(statement, by message) cloning the template's rows for g in [$3, $4]; $2 is the template case,
-    or its message where `by message`."""
+    """(statement, by message) cloning a template's rows for the g in [$3, $4] with g % $5 = $6; $2 is
+    the template case, or its message where `by message`."""
     statements = []
     for table, (where, replace) in CLONES.items():
         columns = [
@@ -86,15 +88,17 @@ async def clone_statements(conn: asyncpg.Connection) -> list[tuple[str, bool]]:
         statements.append(
             (
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} "
-                f"FROM {table}, generate_series($3::int, $4::int) AS g WHERE {where}",
+                f"FROM {table}, generate_series($3::int, $4::int) AS g "
+                f"WHERE {where} AND g % $5::int = $6::int",
                 table == "deliveries",
             )
         )
     return statements
 
 
-async def grow(dsn: str, tag: str, template: tuple[UUID, UUID], to: int) -> float:
-    """Clone the template case until there are `to` cases; seconds taken (VACUUM ANALYZE included)."""
+async def grow(dsn: str, tag: str, templates: list[tuple[UUID, UUID]], to: int) -> float:
+    """Clone the template cases (round robin) until there are `to` cases; seconds taken (VACUUM
+    ANALYZE included)."""
     started = time.monotonic()
     conn = await asyncpg.connect(dsn)
     try:
@@ -105,8 +109,9 @@ async def grow(dsn: str, tag: str, template: tuple[UUID, UUID], to: int) -> floa
             upto = min(to, have + CHUNK)
             async with conn.transaction():
                 for sql, by_message in statements:
-                    key = template[1] if by_message else template[0]
-                    await conn.execute(sql, tag, key, have + 1, upto)
+                    for i, (case_id, message_id) in enumerate(templates):
+                        key = message_id if by_message else case_id
+                        await conn.execute(sql, tag, key, have + 1, upto, len(templates), i)
             have = upto
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -126,7 +131,16 @@ class Probe:
             case_ids = [
                 str(r["id"]) for r in await conn.fetch("SELECT id FROM cases ORDER BY random() LIMIT 500")
             ]
-            mid = int(await conn.fetchval("SELECT count(*) FROM deliveries WHERE channel = 'pull'")) // 2
+            mid = (
+                int(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM deliveries WHERE recipient_id = $1 AND state = 'pending' "
+                        "AND channel = 'pull'",
+                        self.platform.participant_id,
+                    )
+                )
+                // 2
+            )
             inbox_cursor = str(
                 await conn.fetchval(
                     "SELECT seq FROM deliveries WHERE recipient_id = $1 AND state = 'pending' "
@@ -136,7 +150,8 @@ class Probe:
                 )
             )
             row = await conn.fetchrow(
-                "SELECT opened_at, id FROM cases ORDER BY opened_at DESC, id DESC OFFSET $1 LIMIT 1", mid
+                "SELECT opened_at, id FROM cases ORDER BY opened_at DESC, id DESC OFFSET "
+                "(SELECT count(*) / 2 FROM cases) LIMIT 1"
             )
             list_cursor = encode_cursor(row["opened_at"], row["id"])
         finally:
@@ -210,7 +225,7 @@ class ScaleBench:
 
     async def _run_on(self, dsn: str, work: Path) -> None:
         tag = common.run_tag()
-        cast = await common.register_cast(dsn, tag, 1)
+        cast = await common.register_cast(dsn, tag, PLATFORMS)
         files = common.HubFiles(work, "bench-hub")
         files.create()
         port = common.free_port()
@@ -223,14 +238,14 @@ class ScaleBench:
                 assert platform.sig_key is not None
                 hotline = HubClient(session, url, cast.hotline, cast.hotline_key, hub_id=files.hub_id)
                 reader = HubClient(session, url, platform.id, platform.sig_key, hub_id=files.hub_id)
-                receipts = []
-                for n in range(3):
-                    _, signed = common.signed_referral(cast.hotline, cast.hotline_key, platform, n)
-                    receipts.append(await hotline.submit(signed.decode()))
-                template = (UUID(receipts[0]["case_id"]), UUID(receipts[0]["message_id"]))
+                templates = []
+                for n, to in enumerate(cast.platforms):
+                    _, signed = common.signed_referral(cast.hotline, cast.hotline_key, to, n)
+                    receipt = await hotline.submit(signed.decode())
+                    templates.append((UUID(receipt["case_id"]), UUID(receipt["message_id"])))
                 probe = Probe(dsn, hotline, reader, self.samples)
                 for size in self.sizes:
-                    fill_s = await grow(dsn, tag, template, size)
+                    fill_s = await grow(dsn, tag, templates, size)
                     figures = await probe.measure()
                     self.figures["sizes"][str(size)] = {"fill_s": round(fill_s, 1), "requests": figures}
                     print(f"  {size:>9} cases (filled in {fill_s:.0f} s): " + _line(figures), flush=True)
