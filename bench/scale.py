@@ -46,33 +46,34 @@ PLATFORMS = 4  # cases go round robin to four platforms with pull inboxes; the f
 PROBE_BUDGET_S = 20.0
 FLAT_FACTOR = 2.0  # p50 at the largest size within twice the smallest's counts as flat
 
-# table -> (filter on the template, replacements: column -> SQL expression over g and the template row)
+# table -> (its rows of template `tpl.key`, replacements: column -> SQL expression over g and the row)
 CASE = "md5('c' || $1::text || g)::uuid"
 MESSAGE = "md5('m' || $1::text || g)::uuid"
 SHIFT = "- make_interval(secs => g)"
 CLONES: dict[str, tuple[str, dict[str, str]]] = {
-    "cases": ("id = $2", {"id": CASE, "opened_at": f"opened_at {SHIFT}"}),
-    "case_keys": ("case_id = $2", {"case_id": CASE}),
+    "cases": ("id = tpl.key", {"id": CASE, "opened_at": f"opened_at {SHIFT}"}),
+    "case_keys": ("case_id = tpl.key", {"case_id": CASE}),
     "messages": (
-        "case_id = $2",
+        "case_id = tpl.key",
         {"id": MESSAGE, "case_id": CASE, "accepted_at": f"accepted_at {SHIFT}", "in_reply_to": "NULL"},
     ),
-    "case_parties": ("case_id = $2", {"case_id": CASE, "added_at": f"added_at {SHIFT}"}),
-    "deliveries": ("message_id = $2", {"message_id": MESSAGE, "created_at": f"created_at {SHIFT}"}),
+    "case_parties": ("case_id = tpl.key", {"case_id": CASE, "added_at": f"added_at {SHIFT}"}),
+    "deliveries": ("message_id = tpl.key", {"message_id": MESSAGE, "created_at": f"created_at {SHIFT}"}),
     "case_events": (
-        "case_id = $2",
+        "case_id = tpl.key",
         {"case_id": CASE, "message_id": f"CASE WHEN message_id IS NULL THEN NULL ELSE {MESSAGE} END"},
     ),
     "deadlines": (
-        "case_id = $2",
+        "case_id = tpl.key",
         {"case_id": CASE, "message_id": MESSAGE, "met_by": "NULL", "escalation_id": "NULL"},
     ),
 }
 
 
 async def clone_statements(conn: asyncpg.Connection) -> list[tuple[str, bool]]:
-    """(statement, by message) cloning a template's rows for the g in [$3, $4] with g % $5 = $6; $2 is
-    the template case, or its message where `by message`."""
+    """(statement, by message) cloning, for each g in [$3, $4] in order, the rows of template number
+    g % (number of templates) in $2: template cases, or their messages where `by message`. In order, so
+    serial keys (the inbox's cursor) interleave the platforms as arrivals would."""
     statements = []
     for table, (where, replace) in CLONES.items():
         columns = [
@@ -88,8 +89,10 @@ async def clone_statements(conn: asyncpg.Connection) -> list[tuple[str, bool]]:
         statements.append(
             (
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} "
-                f"FROM {table}, generate_series($3::int, $4::int) AS g "
-                f"WHERE {where} AND g % $5::int = $6::int",
+                f"FROM generate_series($3::int, $4::int) AS g "
+                f"JOIN unnest($2::uuid[]) WITH ORDINALITY AS tpl (key, n) "
+                f"ON tpl.n - 1 = g % cardinality($2::uuid[]) "
+                f"JOIN {table} ON {where} ORDER BY g",
                 table == "deliveries",
             )
         )
@@ -109,9 +112,8 @@ async def grow(dsn: str, tag: str, templates: list[tuple[UUID, UUID]], to: int) 
             upto = min(to, have + CHUNK)
             async with conn.transaction():
                 for sql, by_message in statements:
-                    for i, (case_id, message_id) in enumerate(templates):
-                        key = message_id if by_message else case_id
-                        await conn.execute(sql, tag, key, have + 1, upto, len(templates), i)
+                    keys = [message if by_message else case for case, message in templates]
+                    await conn.execute(sql, tag, keys, have + 1, upto)
             have = upto
         await conn.execute("VACUUM ANALYZE")
     finally:
