@@ -45,6 +45,7 @@ from hub.store import directory, messages
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.directory import KeyRecord
+from hub.store.events import buffered_events
 
 log = structlog.get_logger("hub.intake")
 
@@ -179,7 +180,7 @@ class _Decision:
 
 
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
-    async with conn.transaction():
+    async with conn.transaction(), buffered_events(conn):
         decision = await _decide(intake, conn, signed)
         if isinstance(decision, Accepted):
             return decision
@@ -199,7 +200,7 @@ async def _record_batch(
     outcomes: list[Accepted | Exception] = []
     written: list[_Decision] = []
     try:
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.pool.acquire() as conn, conn.transaction(), buffered_events(conn):
             for signed in batch:
                 try:
                     decision = await _decide(intake, conn, signed)

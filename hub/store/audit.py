@@ -47,10 +47,11 @@ async def sequence_and_checkpoint(
         if not await conn.fetchval(query("sequencer_lock")):
             return None
         rows = await conn.fetch(query("unsequenced_audit"), batch)
-        index = int(await conn.fetchval(query("next_leaf_index")))
-        for row in rows:
-            await conn.execute(query("set_leaf"), row["id"], index, entry_leaf(index, dict(row.items())))
-            index += 1
+        first = int(await conn.fetchval(query("next_leaf_index")))
+        leaves = [(row["id"], i, entry_leaf(i, dict(row.items()))) for i, row in enumerate(rows, first)]
+        if leaves:
+            await conn.executemany(query("set_leaf"), leaves)  # pipelined: one round trip
+        index = first + len(leaves)
         checkpointed = await _checkpoint(conn, key, hub_id, now, tree_size=index)
     return SequencingResult(len(rows), index, checkpointed)
 

@@ -1,17 +1,25 @@
 -- name: due_destinations
 -- Destinations with a delivery that may be claimed now (see hub/core/lease.py), not parked, not backing
 -- off and with a free in-flight slot ($3 is the cap), the longest-waiting first: a destination at its cap
--- must not crowd out one that could be served.
-SELECT d.recipient_id
-FROM deliveries d JOIN destinations t ON t.participant_id = d.recipient_id
-WHERE d.channel = 'push'
-  AND ((d.state = 'pending' AND d.due_at <= $1) OR (d.state = 'in_flight' AND d.lease_expires_at <= $1))
-  AND t.parked_at IS NULL
+-- must not crowd out one that could be served. It walks the destinations (few) and asks each one's
+-- indexes, so its cost does not grow with the number of deliveries waiting.
+SELECT t.participant_id AS recipient_id
+FROM destinations t
+CROSS JOIN LATERAL (
+    SELECT least(
+        (SELECT min(d.seq) FROM deliveries d
+         WHERE d.recipient_id = t.participant_id AND d.state = 'pending' AND d.channel = 'push'
+           AND d.due_at <= $1),
+        (SELECT min(d.seq) FROM deliveries d
+         WHERE d.recipient_id = t.participant_id AND d.state = 'in_flight' AND d.lease_expires_at <= $1)
+    ) AS oldest
+) w
+WHERE t.parked_at IS NULL
   AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= $1)
+  AND w.oldest IS NOT NULL
   AND (SELECT count(*) FROM deliveries x
-       WHERE x.recipient_id = d.recipient_id AND x.state = 'in_flight' AND x.lease_expires_at > $1) < $3
-GROUP BY d.recipient_id
-ORDER BY min(d.seq)
+       WHERE x.recipient_id = t.participant_id AND x.state = 'in_flight' AND x.lease_expires_at > $1) < $3
+ORDER BY w.oldest
 LIMIT $2;
 
 -- name: lock_destination
@@ -59,8 +67,12 @@ WITH done AS (
     INSERT INTO delivery_attempts (delivery_seq, attempt, worker, started_at, finished_at, verdict, http_status, detail)
     SELECT seq, $6, $7, $8, $3, 'delivered', $5, $9 FROM done
 ), destination AS (
+    -- Only when there is something to reset, or the last success is a second old: every push of a
+    -- destination updating its one row would make them (and intake) queue on that row's lock.
     UPDATE destinations SET consecutive_failures = 0, next_attempt_at = NULL, last_success_at = $3
     WHERE participant_id = (SELECT recipient_id FROM done)
+      AND (consecutive_failures <> 0 OR next_attempt_at IS NOT NULL OR last_success_at IS NULL
+           OR last_success_at < $3 - interval '1 second')
 )
 SELECT seq, clocks FROM done;
 

@@ -54,8 +54,11 @@ WITH inserted AS (
     FROM participants p WHERE p.id = ANY($2::text[])
     RETURNING seq, recipient_id, channel
 ), destination AS (
+    -- Insert only a missing row: an insert that meets an existing row would wait for the transaction
+    -- holding that row's lock (a claim, a finished push) to end.
     INSERT INTO destinations (participant_id)
-    SELECT recipient_id FROM inserted WHERE channel = 'push'
+    SELECT i.recipient_id FROM inserted i
+    WHERE i.channel = 'push' AND NOT EXISTS (SELECT 1 FROM destinations t WHERE t.participant_id = i.recipient_id)
     ON CONFLICT (participant_id) DO NOTHING
 )
 SELECT seq, recipient_id, channel,
