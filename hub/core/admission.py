@@ -43,6 +43,7 @@ class DirectoryEntry:
     country: str
     accepts: frozenset[str]
     trusted_flagger: bool = False
+    pulls: bool = True  # reads its inbox (else the hub pushes to it through an adapter)
 
 
 @dataclass(frozen=True)

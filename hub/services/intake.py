@@ -44,6 +44,7 @@ from hub.services.group_commit import GroupCommit
 from hub.store import directory, messages
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
+from hub.store.deferred_writes import deferred_writes, flush_writes, is_buffered
 from hub.store.directory import KeyRecord
 from hub.store.events import buffered_events
 
@@ -177,10 +178,11 @@ class _Decision:
     clocks: dict[str, list[Clock]]
     jurisdictions: tuple[str, ...]
     receipt: str
+    pull_recipients: frozenset[str] | None  # known for a new case: its writes can then be deferred
 
 
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
-    async with conn.transaction(), buffered_events(conn):
+    async with conn.transaction(), buffered_events(conn), deferred_writes(conn):
         decision = await _decide(intake, conn, signed)
         if isinstance(decision, Accepted):
             return decision
@@ -200,8 +202,15 @@ async def _record_batch(
     outcomes: list[Accepted | Exception] = []
     written: list[_Decision] = []
     try:
-        async with intake.pool.acquire() as conn, conn.transaction(), buffered_events(conn):
+        async with (
+            intake.pool.acquire() as conn,
+            conn.transaction(),
+            buffered_events(conn),
+            deferred_writes(conn),
+        ):
             for signed in batch:
+                if not signed.envelope.opens_case or is_buffered(signed.envelope.id):
+                    await flush_writes(conn)  # what it reads may be among the deferred rows
                 try:
                     decision = await _decide(intake, conn, signed)
                 except Refusal as refusal:
@@ -254,7 +263,8 @@ async def _decide(intake: Intake, conn: Conn, signed: messages.SignedMessage) ->
         payload_sha256=signed.payload_sha256,
         accepted_at=signed.accepted_at,
     )
-    return _Decision(signed, plan, clocks, jurisdictions, receipt)
+    pulls = frozenset(r for r in plan.recipients if known[r].pulls) if plan.opens_case else None
+    return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls)
 
 
 async def _write(intake: Intake, conn: Conn, decision: _Decision) -> None:
@@ -266,6 +276,7 @@ async def _write(intake: Intake, conn: Conn, decision: _Decision) -> None:
         decision.clocks,
         decision.jurisdictions,
         intake.keyring,
+        decision.pull_recipients,
     )
 
 

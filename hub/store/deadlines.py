@@ -13,6 +13,7 @@ import asyncpg
 
 from hub.core.policy import Clock
 from hub.store.database import Conn
+from hub.store.deferred_writes import write
 from hub.store.events import record_event
 from hub.store.queries import query
 
@@ -45,14 +46,16 @@ def clock_from_json(data: dict[str, Any]) -> Clock:
     )
 
 
-async def start_clocks(
+async def start_new_clocks(
     conn: Conn, *, case_id: UUID, message_id: UUID, recipient: str, clocks: Sequence[Clock], told_at: datetime
 ) -> None:
+    """`start_clocks` for a message just accepted, which has no clock yet: inserts only, so they can be
+    deferred with the message's other writes (see `deferred_writes`)."""
     for clock in clocks:
-        due = told_at + clock.within
-        reminders = sorted(due - r for r in clock.reminders_before if told_at < due - r < due)
-        inserted = await conn.fetchval(
-            query("insert_deadline"),
+        due, reminders = told_at + clock.within, _reminders(clock, told_at)
+        await write(
+            conn,
+            "insert_deadline",
             case_id,
             message_id,
             recipient,
@@ -65,23 +68,62 @@ async def start_clocks(
             due,
             reminders,
         )
+        await _record_started(conn, case_id, message_id, recipient, clock, told_at, due)
+
+
+def _reminders(clock: Clock, told_at: datetime) -> list[datetime]:
+    due = told_at + clock.within
+    return sorted(due - r for r in clock.reminders_before if told_at < due - r < due)
+
+
+async def start_clocks(
+    conn: Conn, *, case_id: UUID, message_id: UUID, recipient: str, clocks: Sequence[Clock], told_at: datetime
+) -> None:
+    for clock in clocks:
+        due = told_at + clock.within
+        inserted = await conn.fetchval(
+            query("insert_deadline"),
+            case_id,
+            message_id,
+            recipient,
+            clock.kind,
+            clock.jurisdiction,
+            clock.rule,
+            clock.legal_basis,
+            clock.notify_regulator,
+            told_at,
+            due,
+            _reminders(clock, told_at),
+        )
         if inserted is not None:
-            await record_event(
-                conn,
-                case_id,
-                told_at,
-                "deadline.started",
-                HUB_ACTOR,
-                subject=recipient,
-                message_id=message_id,
-                detail={
-                    "deadline": clock.kind,
-                    "due_at": due.isoformat(),
-                    "rule": clock.rule,
-                    "jurisdiction": clock.jurisdiction,
-                    "legal_basis": clock.legal_basis,
-                },
-            )
+            await _record_started(conn, case_id, message_id, recipient, clock, told_at, due)
+
+
+async def _record_started(
+    conn: Conn,
+    case_id: UUID,
+    message_id: UUID,
+    recipient: str,
+    clock: Clock,
+    told_at: datetime,
+    due: datetime,
+) -> None:
+    await record_event(
+        conn,
+        case_id,
+        told_at,
+        "deadline.started",
+        HUB_ACTOR,
+        subject=recipient,
+        message_id=message_id,
+        detail={
+            "deadline": clock.kind,
+            "due_at": due.isoformat(),
+            "rule": clock.rule,
+            "jurisdiction": clock.jurisdiction,
+            "legal_basis": clock.legal_basis,
+        },
+    )
 
 
 async def meet(

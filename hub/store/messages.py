@@ -24,6 +24,7 @@ from hub.core.vault import new_key, seal_with, wrap
 from hub.store import deadlines
 from hub.store.case_keys import Keyring, encrypt_for_case
 from hub.store.database import Conn
+from hub.store.deferred_writes import write
 from hub.store.events import record_event
 from hub.store.queries import query
 
@@ -55,7 +56,12 @@ async def load_directory(conn: Conn, ids: Sequence[str]) -> dict[str, DirectoryE
     rows = await conn.fetch(query("get_participants"), list(ids))
     return {
         row["id"]: DirectoryEntry(
-            row["id"], row["kind"], row["country"], frozenset(row["accepts"]), row["trusted_flagger"]
+            row["id"],
+            row["kind"],
+            row["country"],
+            frozenset(row["accepts"]),
+            trusted_flagger=row["trusted_flagger"],
+            pulls=row["adapter"] == "pull",
         )
         for row in rows
     }
@@ -102,9 +108,17 @@ async def record_message(
     clocks: Mapping[str, Sequence[Clock]] | None = None,
     jurisdictions: Sequence[str] = (),
     keyring: Keyring | None = None,
+    pull_recipients: frozenset[str] | None = None,
 ) -> None:
     """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline.
-    With a keyring the exact signed form is stored encrypted with the case's data key."""
+    With a keyring the exact signed form is stored encrypted with the case's data key. A message that
+    opens a case, when the caller knows which recipients pull, only inserts: its writes can be deferred
+    (see `deferred_writes`)."""
+    if plan.opens_case and pull_recipients is not None:
+        await _record_new_case(
+            conn, message, plan, receipt, clocks or {}, jurisdictions, keyring, pull_recipients
+        )
+        return
     env, at = message.envelope, message.accepted_at
     stored_form = message.signed_form
     if plan.opens_case:
@@ -117,8 +131,70 @@ async def record_message(
             stored_form = seal_with(data_key, message.signed_form)
     elif keyring is not None:
         stored_form = await encrypt_for_case(conn, keyring, plan.case_id, message.signed_form, at)
-    await conn.execute(
-        query("insert_message"),
+    await conn.execute(query("insert_message"), *_message_row(message, plan, receipt, stored_form, keyring))
+    await _record_accepted(conn, message, plan)
+    for move in plan.transitions:
+        await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
+    await apply_lifecycle(conn, plan, env, at)
+    owed = clocks or {}
+    rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at, _held(plan, owed))
+    await _start_clocks_of_pull_recipients(conn, plan.case_id, env.id, rows, owed, at)
+
+
+async def _record_new_case(
+    conn: Conn,
+    message: SignedMessage,
+    plan: Admission,
+    receipt: str,
+    clocks: Mapping[str, Sequence[Clock]],
+    jurisdictions: Sequence[str],
+    keyring: Keyring | None,
+    pull_recipients: frozenset[str],
+) -> None:
+    """A new case, in inserts only (deferred when a buffer is open): the case with its originator and
+    data key, the message, each recipient `queued`, the deliveries, and the clocks of pull recipients
+    (told now: the message is in their inbox)."""
+    env, at, case_id = message.envelope, message.accepted_at, plan.case_id
+    data_key, wrapped = (None, None) if keyring is None else _new_case_key(keyring)
+    stored_form = message.signed_form if data_key is None else seal_with(data_key, message.signed_form)
+    await write(conn, "open_case", case_id, env.sender, env.type, at, list(jurisdictions), wrapped)
+    await record_event(conn, case_id, at, "case.opened", env.sender, detail={"case_type": env.type})
+    row = _message_row(message, plan, receipt, stored_form, keyring)
+    await write(conn, "insert_message", *row, message_id=env.id)
+    await _record_accepted(conn, message, plan)
+    for move in plan.transitions:
+        await write(
+            conn, "insert_party", case_id, move.participant, "recipient", str(move.to_state), env.sender, at
+        )
+        await record_event(
+            conn,
+            case_id,
+            at,
+            "recipient.state_changed",
+            env.sender,
+            subject=move.participant,
+            message_id=env.id,
+            from_state=None,
+            to_state=move.to_state,
+        )
+    await write(conn, "insert_deliveries", env.id, list(plan.recipients), at, _held(plan, clocks))
+    for recipient in plan.recipients:
+        if recipient in pull_recipients and clocks.get(recipient):
+            await deadlines.start_new_clocks(
+                conn,
+                case_id=case_id,
+                message_id=env.id,
+                recipient=recipient,
+                clocks=clocks[recipient],
+                told_at=at,
+            )
+
+
+def _message_row(
+    message: SignedMessage, plan: Admission, receipt: str, stored_form: bytes, keyring: Keyring | None
+) -> tuple[Any, ...]:
+    env = message.envelope
+    return (
         env.id,
         env.sender,
         message.kid,
@@ -128,17 +204,21 @@ async def record_message(
         env.in_reply_to,
         list(plan.recipients),
         env.created_at,
-        at,
+        message.accepted_at,
         message.payload_sha256,
         stored_form,
         receipt,
         keyring is not None,
         _category(env),
     )
+
+
+async def _record_accepted(conn: Conn, message: SignedMessage, plan: Admission) -> None:
+    env = message.envelope
     await record_event(
         conn,
         plan.case_id,
-        at,
+        message.accepted_at,
         "message.accepted",
         env.sender,
         message_id=env.id,
@@ -149,13 +229,11 @@ async def record_message(
             "kid": message.kid,
         },
     )
-    for move in plan.transitions:
-        await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
-    await apply_lifecycle(conn, plan, env, at)
-    owed = clocks or {}
-    held = {r: [deadlines.clock_to_json(c) for c in owed[r]] for r in plan.recipients if owed.get(r)}
-    rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at, held)
-    await _start_clocks_of_pull_recipients(conn, plan.case_id, env.id, rows, owed, at)
+
+
+def _held(plan: Admission, clocks: Mapping[str, Sequence[Clock]]) -> dict[str, list[dict[str, Any]]]:
+    """The clocks each push recipient's delivery holds until the push succeeds."""
+    return {r: [deadlines.clock_to_json(c) for c in clocks[r]] for r in plan.recipients if clocks.get(r)}
 
 
 def _new_case_key(keyring: Keyring) -> tuple[bytes, bytes]:
