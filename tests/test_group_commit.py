@@ -23,7 +23,7 @@ from hub.core.jose import PrivateSigningJwk
 from hub.core.refusal import Refusal
 from hub.core.templates import TemplateCatalog
 from hub.policies import load_policy_book
-from hub.services.group_commit import GroupCommit
+from hub.services.batcher import Batcher
 from hub.services.intake import Accepted, Intake, submit_message
 from hub.store import deliveries
 from hub.store.database import create_pool
@@ -46,7 +46,7 @@ class Recorder:
 
 
 async def test_concurrent_submissions_are_batched_and_answered_one_by_one() -> None:
-    group: GroupCommit[int, int] = GroupCommit(max_batch=8, parallel=1)
+    group: Batcher[int, int] = Batcher(max_batch=8, parallel=1)
     recorder = Recorder(fail={5})
     results = await asyncio.gather(*(group.submit(i, recorder) for i in range(20)), return_exceptions=True)
     assert [r if isinstance(r, int) else str(r) for r in results] == [
@@ -61,14 +61,14 @@ async def test_concurrent_submissions_are_batched_and_answered_one_by_one() -> N
 
 
 async def test_a_lone_submission_is_not_held_back() -> None:
-    group: GroupCommit[int, int] = GroupCommit(max_batch=64)
+    group: Batcher[int, int] = Batcher(max_batch=64)
     recorder = Recorder()
     assert await group.submit(7, recorder) == 70
     assert recorder.batches == [[7]]
 
 
 async def test_a_batch_function_that_fails_as_a_whole_fails_each_caller() -> None:
-    group: GroupCommit[int, int] = GroupCommit(max_batch=4, parallel=1)
+    group: Batcher[int, int] = Batcher(max_batch=4, parallel=1)
 
     async def broken(items: Sequence[int]) -> list[int | Exception]:
         raise RuntimeError("database gone")
@@ -78,7 +78,7 @@ async def test_a_batch_function_that_fails_as_a_whole_fails_each_caller() -> Non
 
 
 async def test_a_caller_that_stops_waiting_does_not_stop_the_batch() -> None:
-    group: GroupCommit[int, int] = GroupCommit(max_batch=4, parallel=1)
+    group: Batcher[int, int] = Batcher(max_batch=4, parallel=1)
     recorder = Recorder(delay=0.05)
     impatient = asyncio.create_task(group.submit(1, recorder))
     patient = asyncio.create_task(group.submit(2, recorder))
@@ -108,7 +108,7 @@ async def intake(pool: asyncpg.Pool, catalog: TemplateCatalog) -> Intake:
         hub_key=PrivateSigningJwk.generate(),
         hub_id="test-hub",
         policies=load_policy_book(),
-        group_commit=GroupCommit(max_batch=64, parallel=1),
+        group_commit=Batcher(max_batch=64, parallel=1),
     )
 
 

@@ -44,7 +44,7 @@ from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.keyfile import load_or_create_signing_key, load_or_create_storage_key
 from hub.policies import load_policy_book, load_retention_policy
 from hub.services.access import purge_used_tokens
-from hub.services.group_commit import GroupCommit
+from hub.services.batcher import Batcher
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
@@ -120,7 +120,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         hub_id=settings.hub_id,
         policies=app[POLICIES],
         keyring=app[KEYRING],
-        group_commit=GroupCommit(max_batch=settings.intake_batch) if settings.intake_batch > 1 else None,
+        group_commit=Batcher(max_batch=settings.intake_batch) if settings.intake_batch > 1 else None,
+        key_lookup=Batcher(max_batch=settings.intake_batch) if settings.intake_batch > 1 else None,
     )
     try:
         yield

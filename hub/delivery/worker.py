@@ -39,7 +39,7 @@ from hub.core.delivery_outcome import DeliveryOutcome, Verdict
 from hub.core.evidence import sign_delivery_evidence
 from hub.core.refusal import Refusal
 from hub.core.retry import RetryPolicy
-from hub.services.group_commit import GroupCommit
+from hub.services.batcher import Batcher
 from hub.services.intake import Intake, submit_message
 from hub.store import deliveries
 from hub.store.database import UNAVAILABLE
@@ -80,7 +80,7 @@ class DeliveryWorker:
         self._listener: asyncpg.Connection | None = None
         self._loop_task: asyncio.Task[None] | None = None
         # Successful pushes finishing together are recorded in one transaction (group commit).
-        self._delivered: GroupCommit[tuple[AttemptRecord, str], bool] = GroupCommit()
+        self._delivered: Batcher[tuple[AttemptRecord, str], bool] = Batcher()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

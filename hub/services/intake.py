@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
@@ -40,7 +40,7 @@ from hub.core.receipt import sign_receipt
 from hub.core.refusal import Refusal
 from hub.core.routing import resolve_route
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
-from hub.services.group_commit import GroupCommit
+from hub.services.batcher import Batcher
 from hub.store import directory, messages
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
@@ -60,7 +60,9 @@ class Intake:
     policies: PolicyBook = field(default_factory=lambda: PolicyBook(()))
     keyring: Keyring | None = None  # None: messages stored in clear (tools and tests without a storage key)
     # Concurrent submissions committed together; None: one transaction per message.
-    group_commit: GroupCommit[messages.SignedMessage, Accepted] | None = None
+    group_commit: Batcher[messages.SignedMessage, Accepted] | None = None
+    # Concurrent lookups of signing keys made in one query; None: one query per message.
+    key_lookup: Batcher[str, KeyRecord | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Accepted:
 async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> Accepted:
     jws = _parse(raw)
     payload = _payload_object(jws)
-    key = await _signing_key(intake.pool, jws, received_at)
+    key = await _signing_key(intake, jws, received_at)
     if "attestation" in payload:
         raise Refusal("hub-only-type", "only the hub marks a message as hub-attested")
     envelope = _validated_envelope(intake.catalog, payload)
@@ -140,9 +142,12 @@ def _payload_object(jws: ParsedJws) -> dict[str, Any]:
     return payload
 
 
-async def _signing_key(pool: asyncpg.Pool, jws: ParsedJws, at: datetime) -> KeyRecord:
+async def _signing_key(intake: Intake, jws: ParsedJws, at: datetime) -> KeyRecord:
     signature = jws.signatures[0]
-    record = await directory.get_key(pool, signature.kid)
+    if intake.key_lookup is None:
+        record = await directory.get_key(intake.pool, signature.kid)
+    else:
+        record = await intake.key_lookup.submit(signature.kid, lambda kids: _keys(intake.pool, kids))
     if record is None or record.use != "sig":
         raise Refusal("unknown-key", "the JWS kid names no signing key in the directory")
     problem = record.problem_at(at)
@@ -208,11 +213,12 @@ async def _record_batch(
             buffered_events(conn),
             deferred_writes(conn),
         ):
+            prefetched = await _Prefetched.read(conn, batch)
             for signed in batch:
                 if not signed.envelope.opens_case or is_buffered(signed.envelope.id):
                     await flush_writes(conn)  # what it reads may be among the deferred rows
                 try:
-                    decision = await _decide(intake, conn, signed)
+                    decision = await _decide(intake, conn, signed, prefetched)
                 except Refusal as refusal:
                     outcomes.append(refusal)
                     continue
@@ -237,15 +243,48 @@ async def _outcome(accepting: Awaitable[Accepted]) -> Accepted | Exception:
         return exc
 
 
-async def _decide(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> _Decision | Accepted:
+async def _keys(pool: asyncpg.Pool, kids: Sequence[str]) -> list[KeyRecord | None]:
+    found = await directory.get_keys(pool, kids)
+    return [found.get(kid) for kid in kids]
+
+
+@dataclass
+class _Prefetched:
+    """What a batch reads once for all its messages: which ids are already stored, and the directory
+    entries of the participants its new referrals name. An id decided earlier in the batch is looked
+    up again (it may be among the batch's own writes)."""
+
+    identities: dict[UUID, messages.StoredIdentity]
+    directory: dict[str, DirectoryEntry]
+    decided: set[UUID] = field(default_factory=set)
+
+    @classmethod
+    async def read(cls, conn: Conn, batch: Sequence[messages.SignedMessage]) -> _Prefetched:
+        ids = [signed.envelope.id for signed in batch]
+        named = {p for s in batch if s.envelope.opens_case for p in (s.envelope.sender, *s.envelope.to)}
+        identities = await messages.find_identities(conn, ids)
+        return cls(identities, await messages.load_directory(conn, list(named)))
+
+    def entries(self, ids: Sequence[str]) -> dict[str, DirectoryEntry] | None:
+        found = {i: self.directory[i] for i in ids if i in self.directory}
+        return found if len(found) == len(set(ids)) else None
+
+
+async def _decide(
+    intake: Intake, conn: Conn, signed: messages.SignedMessage, prefetched: _Prefetched | None = None
+) -> _Decision | Accepted:
     """A resubmission's stored receipt, or what a new message will do. Raises Refusal; writes nothing."""
-    replay = await _replay(conn, signed)
+    replay = await _replay(conn, signed, prefetched)
     if replay is not None:
         return replay
     env = await _routed(conn, signed.envelope)
     signed = replace(signed, envelope=env)
     if env.opens_case:
-        snapshot, known = None, await messages.load_directory(conn, [env.sender, *env.to])
+        parties = [env.sender, *env.to]
+        known = prefetched.entries(parties) if prefetched else None
+        if known is None:  # routed, or a participant that does not exist: ask the database
+            known = await messages.load_directory(conn, parties)
+        snapshot = None
         jurisdictions = jurisdictions_of(env)
     else:
         snapshot = await messages.load_case(conn, env.case) if env.case else None
@@ -346,8 +385,15 @@ async def _clocks(
     }
 
 
-async def _replay(conn: Conn, signed: messages.SignedMessage) -> Accepted | None:
-    stored = await messages.find_identity(conn, signed.envelope.id)
+async def _replay(
+    conn: Conn, signed: messages.SignedMessage, prefetched: _Prefetched | None = None
+) -> Accepted | None:
+    message_id = signed.envelope.id
+    if prefetched is not None and message_id not in prefetched.decided:
+        prefetched.decided.add(message_id)
+        stored = prefetched.identities.get(message_id)
+    else:
+        stored = await messages.find_identity(conn, message_id)
     if stored is None:
         return None
     if stored.sender_id == signed.envelope.sender and stored.payload_sha256 == signed.payload_sha256:

@@ -300,5 +300,10 @@ async def get_key(conn: Conn | asyncpg.Pool, kid: str) -> KeyRecord | None:
     return None if row is None else KeyRecord.from_row(row)
 
 
+async def get_keys(conn: Conn | asyncpg.Pool, kids: Sequence[str]) -> dict[str, KeyRecord]:
+    rows = await conn.fetch(query("get_keys"), list(set(kids)))
+    return {row["kid"]: KeyRecord.from_row(row) for row in rows}
+
+
 async def keys_of(conn: Conn | asyncpg.Pool, participant_id: str) -> list[KeyRecord]:
     return [KeyRecord.from_row(row) for row in await conn.fetch(query("keys_of_participant"), participant_id)]

@@ -52,6 +52,13 @@ async def find_identity(conn: Conn, message_id: UUID) -> StoredIdentity | None:
     return StoredIdentity(row["sender_id"], row["payload_sha256"], row["receipt"])
 
 
+async def find_identities(conn: Conn, message_ids: Sequence[UUID]) -> dict[UUID, StoredIdentity]:
+    rows = await conn.fetch(query("get_message_identities"), list(message_ids))
+    return {
+        row["id"]: StoredIdentity(row["sender_id"], row["payload_sha256"], row["receipt"]) for row in rows
+    }
+
+
 async def load_directory(conn: Conn, ids: Sequence[str]) -> dict[str, DirectoryEntry]:
     rows = await conn.fetch(query("get_participants"), list(ids))
     return {

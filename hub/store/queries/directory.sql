@@ -21,6 +21,10 @@ VALUES ($1, $2, $3, $4, coalesce($5, now()), $6);
 SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
 FROM participant_keys WHERE kid = $1;
 
+-- name: get_keys
+SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
+FROM participant_keys WHERE kid = ANY($1::text[]);
+
 -- name: keys_of_participant
 SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
 FROM participant_keys WHERE participant_id = $1 ORDER BY not_before, kid;

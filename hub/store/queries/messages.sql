@@ -1,6 +1,9 @@
 -- name: get_message_identity
 SELECT id, sender_id, payload_sha256, case_id, accepted_at, receipt FROM messages WHERE id = $1;
 
+-- name: get_message_identities
+SELECT id, sender_id, payload_sha256, receipt FROM messages WHERE id = ANY($1::uuid[]);
+
 -- name: open_case
 -- The case, its originator and (when messages are stored encrypted) its data key, in one round trip.
 -- The parties' and the key's foreign keys are checked at the end of the statement, when the case exists.

@@ -1,5 +1,6 @@
-"""Group commit: concurrent submissions share one transaction, so one fsync makes many of them durable.
+"""Batching concurrent work: group commit, and coalesced lookups.
 
+Group commit: concurrent submissions share one transaction, so one fsync makes many of them durable.
 Under load the cost of accepting a message is dominated by its commit (a WAL flush) and by round trips,
 not by the work in between. Requests that arrive while a commit is in flight wait in `pending`; the next
 drain takes up to `max_batch` of them and commits them together. Nobody waits on purpose: with one
@@ -9,6 +10,8 @@ request at a time every batch holds one item and the latency is that of a single
 The batch function answers each item with its own outcome (a result or an exception); a caller's answer
 is sent only once the batch's transaction has committed. If a caller gives up waiting, the item is
 still committed: it was accepted, and a resubmission is answered from what was stored.
+
+The same mechanism coalesces lookups: concurrent requests for signing keys become one query.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ BatchCommit = Callable[[Sequence[Item]], Awaitable[Sequence[Result | Exception]]
 
 
 @dataclass
-class GroupCommit(Generic[Item, Result]):
+class Batcher(Generic[Item, Result]):
     max_batch: int = 64
     parallel: int = 2
     _pending: list[tuple[Item, asyncio.Future[Result]]] = field(default_factory=list, repr=False)
