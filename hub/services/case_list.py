@@ -68,7 +68,7 @@ async def list_cases(
 ) -> dict[str, Any]:
     after_at, after_id = decode_cursor(cursor)
     rows = await conn.fetch(
-        query("list_cases"),
+        query("list_all_cases" if viewer is None else "list_cases_of_participant"),
         viewer,
         after_at,
         after_id,

@@ -10,8 +10,9 @@ SELECT id, sender_id, payload_sha256, receipt FROM messages WHERE id = ANY($1::u
 WITH opened AS (
     INSERT INTO cases (id, opened_by, case_type, opened_at, jurisdictions) VALUES ($1, $2, $3, $4, $5)
 ), originator AS (
-    INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at)
-    VALUES ($1, $2, 'originator', NULL, NULL, $2, $4)
+    INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at,
+                              case_opened_at)
+    VALUES ($1, $2, 'originator', NULL, NULL, $2, $4, $4)
 )
 INSERT INTO case_keys (case_id, wrapped_key, created_at)
 SELECT $1, $6::bytea, $4 WHERE $6::bytea IS NOT NULL;
@@ -34,8 +35,10 @@ INSERT INTO messages (id, sender_id, kid, message_type, version, case_id, in_rep
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
 
 -- name: insert_party
-INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at)
-VALUES ($1, $2, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE $6::timestamptz END, $5, $6)
+INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at,
+                          case_opened_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE $6::timestamptz END, $5, $6,
+        (SELECT opened_at FROM cases WHERE id = $1))
 ON CONFLICT (case_id, participant_id) DO NOTHING;
 
 -- name: set_party_state
