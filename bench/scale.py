@@ -44,21 +44,20 @@ from hub.store.queries import query
 CHUNK = 50_000
 PLATFORMS = 4  # cases go round robin to four platforms with pull inboxes; the first one reads
 PROBE_BUDGET_S = 20.0
+LIST_QUERY = "list_cases_of_participant"  # the case list as a participant sees it (hub/store/queries)
 FLAT_FACTOR = 2.0  # p50 at the largest size within twice the smallest's counts as flat
 
-# table -> (its rows of template `tpl.key`, replacements: column -> SQL expression over g and the row)
+# table -> (its rows of template `tpl.key`, replacements: column -> SQL expression over g and the row).
+# Clone g is g seconds older: every timestamp of its rows is shifted (see UNSHIFTED).
 CASE = "md5('c' || $1::text || g)::uuid"
 MESSAGE = "md5('m' || $1::text || g)::uuid"
-SHIFT = "- make_interval(secs => g)"
+UNSHIFTED = {"deadlines", "case_keys"}  # clocks shifted into the past would all fall due and escalate
 CLONES: dict[str, tuple[str, dict[str, str]]] = {
-    "cases": ("id = tpl.key", {"id": CASE, "opened_at": f"opened_at {SHIFT}"}),
+    "cases": ("id = tpl.key", {"id": CASE}),
     "case_keys": ("case_id = tpl.key", {"case_id": CASE}),
-    "messages": (
-        "case_id = tpl.key",
-        {"id": MESSAGE, "case_id": CASE, "accepted_at": f"accepted_at {SHIFT}", "in_reply_to": "NULL"},
-    ),
-    "case_parties": ("case_id = tpl.key", {"case_id": CASE, "added_at": f"added_at {SHIFT}"}),
-    "deliveries": ("message_id = tpl.key", {"message_id": MESSAGE, "created_at": f"created_at {SHIFT}"}),
+    "messages": ("case_id = tpl.key", {"id": MESSAGE, "case_id": CASE, "in_reply_to": "NULL"}),
+    "case_parties": ("case_id = tpl.key", {"case_id": CASE}),
+    "deliveries": ("message_id = tpl.key", {"message_id": MESSAGE}),
     "case_events": (
         "case_id = tpl.key",
         {"case_id": CASE, "message_id": f"CASE WHEN message_id IS NULL THEN NULL ELSE {MESSAGE} END"},
@@ -76,16 +75,19 @@ async def clone_statements(conn: asyncpg.Connection) -> list[tuple[str, bool]]:
     serial keys (the inbox's cursor) interleave the platforms as arrivals would."""
     statements = []
     for table, (where, replace) in CLONES.items():
-        columns = [
-            r["column_name"]
-            for r in await conn.fetch(
-                "SELECT column_name, column_default FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
-                table,
-            )
-            if not (r["column_default"] or "").startswith("nextval(")
-        ]
-        select = ", ".join(replace.get(c, c) for c in columns)
+        rows = await conn.fetch(
+            "SELECT column_name, column_default, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+            table,
+        )
+        rows = [r for r in rows if not (r["column_default"] or "").startswith("nextval(")]
+        columns = [r["column_name"] for r in rows]
+        shifted = {
+            r["column_name"]: f"{r['column_name']} - make_interval(secs => g)"
+            for r in rows
+            if r["data_type"] == "timestamp with time zone" and table not in UNSHIFTED
+        }
+        select = ", ".join(replace.get(c, shifted.get(c, c)) for c in columns)
         statements.append(
             (
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} "
@@ -188,28 +190,50 @@ class Probe:
 
 
 async def explain(dsn: str, platform: str, hotline: str) -> dict[str, str]:
-    """EXPLAIN ANALYZE of the inbox (first page, half-way down) and the case list, as the hub runs them."""
+    """EXPLAIN ANALYZE of the inbox and case-list queries as the hub runs them (first pages and half-way
+    down), with the plan for these values and the generic plan (which a statement prepared by asyncpg's
+    cache may switch to after five runs)."""
     conn = await asyncpg.connect(dsn)
     try:
         now = datetime.now(UTC)
         far = datetime(9999, 1, 1, tzinfo=UTC)
         top = UUID("ffffffff-ffff-ffff-ffff-ffffffffffff")
-        mid = await conn.fetchval(
+        seq = await conn.fetchval(
             "SELECT seq FROM deliveries WHERE recipient_id = $1 ORDER BY seq OFFSET "
             "(SELECT count(*) / 2 FROM deliveries WHERE recipient_id = $1) LIMIT 1",
             platform,
         )
+        mid = await conn.fetchrow(
+            "SELECT opened_at, id FROM cases ORDER BY opened_at DESC, id DESC OFFSET "
+            "(SELECT count(*) / 2 FROM cases) LIMIT 1"
+        )
+        unset = (None, None, None, None, 51)
+        cases = (
+            ("list_cases", (hotline, far, top, now, *unset)),
+            ("list_cases deep", (hotline, mid["opened_at"], mid["id"], now, *unset)),
+            ("list_cases recipient", (platform, far, top, now, *unset)),
+        )
         plans = {}
         for label, name, args in (
             ("inbox_page", "inbox_page", (platform, 0, 50)),
-            ("inbox_page deep", "inbox_page", (platform, mid or 0, 50)),
-            ("list_cases", "list_cases", (hotline, far, top, now, None, None, None, None, 51)),
+            ("inbox_page deep", "inbox_page", (platform, seq or 0, 50)),
+            *((label, LIST_QUERY, args) for label, args in cases),
         ):
-            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query(name), *args)
-            plans[label] = "\n".join(r[0] for r in rows)
+            for mode in ("force_custom_plan", "force_generic_plan"):
+                plans[f"{label} ({mode.split('_')[1]})"] = await _plan(conn, name, args, mode)
         return plans
     finally:
         await conn.close()
+
+
+async def _plan(conn: asyncpg.Connection, name: str, args: tuple[Any, ...], mode: str) -> str:
+    try:
+        sql = query(name)
+    except KeyError:  # the hub's query names changed: no plan rather than no figures
+        return f"no query named {name!r}"
+    await conn.execute(f"SET plan_cache_mode = {mode}")
+    rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+    return "\n".join(r[0] for r in rows)
 
 
 class ScaleBench:
