@@ -3,6 +3,7 @@ background, one process at a time (`pg_try_advisory_xact_lock`: another process 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,8 @@ from hub.core.jose import PrivateSigningJwk
 from hub.core.merkle import Frontier
 from hub.store.database import Conn
 from hub.store.queries import query
+
+YIELD_EVERY = 200  # entries hashed between two turns of the event loop
 
 
 async def append(
@@ -48,7 +51,11 @@ async def sequence_and_checkpoint(
             return None
         rows = await conn.fetch(query("unsequenced_audit"), batch)
         first = int(await conn.fetchval(query("next_leaf_index")))
-        leaves = [(row["id"], i, entry_leaf(i, dict(row.items()))) for i, row in enumerate(rows, first)]
+        leaves: list[tuple[Any, int, bytes]] = []
+        for i, row in enumerate(rows, first):
+            leaves.append((row["id"], i, entry_leaf(i, dict(row.items()))))
+            if len(leaves) % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # hashing thousands of entries must not hold up requests
         if leaves:
             await conn.executemany(query("set_leaf"), leaves)  # pipelined: one round trip
         index = first + len(leaves)
@@ -65,8 +72,10 @@ async def _checkpoint(conn: Conn, key: PrivateSigningJwk, hub_id: str, now: date
     else:
         frontier = Frontier.from_list(latest["tree_size"], latest["frontier"])
         previous = (int(latest["tree_size"]), bytes(latest["root_hash"]))
-    for row in await conn.fetch(query("leaves_from"), frontier.size):
+    for count, row in enumerate(await conn.fetch(query("leaves_from"), frontier.size), 1):
         frontier.append(bytes(row["leaf_hash"]))
+        if count % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     head = frontier.root()
     signed = sign_checkpoint(
         key, hub_id=hub_id, tree_size=frontier.size, root=head, signed_at=now, previous=previous

@@ -18,6 +18,7 @@ import asyncpg
 from hub.store import deadlines
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
+from hub.store.deferred_writes import deferred_writes
 from hub.store.events import buffered_events, record_event
 from hub.store.messages import record_retrieval
 from hub.store.queries import query
@@ -119,7 +120,7 @@ async def _attempt(conn: Conn, record: AttemptRecord) -> None:
 async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: str) -> bool:
     """Record a successful push; False if the lease was lost (another worker owns the delivery now).
     The recipient is told now: the legal clocks held on the delivery start."""
-    async with pool.acquire() as conn, conn.transaction(), buffered_events(conn):
+    async with pool.acquire() as conn, conn.transaction(), buffered_events(conn), deferred_writes(conn):
         return await _finish_delivered(conn, record, evidence)
 
 
@@ -129,7 +130,7 @@ async def finish_delivered_batch(
     """Several successful pushes in one transaction (group commit). If one fails, the batch is undone
     and recorded one push per transaction, so that only the one at fault fails."""
     try:
-        async with pool.acquire() as conn, conn.transaction(), buffered_events(conn):
+        async with pool.acquire() as conn, conn.transaction(), buffered_events(conn), deferred_writes(conn):
             return [await _finish_delivered(conn, record, evidence) for record, evidence in batch]
     except Exception:
         outcomes: list[bool | Exception] = []
@@ -172,8 +173,8 @@ async def _finish_delivered(conn: Conn, record: AttemptRecord, evidence: str) ->
         state = await conn.fetchval(query("party_state"), d.case_id, d.recipient_id)
     if state == "withdrawn":  # withdrawn before it was told: it owes no decision, only deletion
         held = [c for c in held if c.kind == "confirm_deletion"]
-    if held:
-        await deadlines.start_clocks(
+    if held:  # a delivery is finished once (the lease check above), so its clocks are new
+        await deadlines.start_new_clocks(
             conn,
             case_id=d.case_id,
             message_id=d.message_id,
