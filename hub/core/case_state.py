@@ -81,3 +81,14 @@ def case_status(states: Iterable[RecipientState]) -> str:
     if decided == {S.DECLINED}:
         return "declined"
     return "partially-actioned"
+
+
+def _retrievable(state: RecipientState) -> bool:
+    try:
+        return state is not S.WITHDRAWN and next_state(state, S.RETRIEVED) is S.RETRIEVED
+    except Refusal:
+        return False
+
+
+# The states from which taking a referral (pull) or receiving its push moves a recipient to `retrieved`.
+RETRIEVABLE = frozenset(str(state) for state in RecipientState if _retrievable(state))

@@ -15,12 +15,13 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.core.case_state import RETRIEVABLE, RecipientState
+from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.store import deadlines
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.deferred_writes import deferred_writes
 from hub.store.events import buffered_events, record_event
-from hub.store.messages import record_retrieval
 from hub.store.queries import query
 
 HUB_ACTOR = "hub"
@@ -143,6 +144,9 @@ async def finish_delivered_batch(
 
 
 async def _finish_delivered(conn: Conn, record: AttemptRecord, evidence: str) -> bool:
+    """The push is recorded and the recipient told: a timeline event with the hub's signed evidence,
+    for a referral the recipient's move from `queued` to `retrieved`, and the clocks held on the
+    delivery started (for a recipient withdrawn meanwhile, only the one for confirming deletion)."""
     d, at = record.delivery, record.finished_at
     row = await conn.fetchrow(
         query("finish_delivered"),
@@ -155,22 +159,36 @@ async def _finish_delivered(conn: Conn, record: AttemptRecord, evidence: str) ->
         record.worker,
         record.started_at,
         record.detail,
+        str(RecipientState.RETRIEVED),
+        d.message_type in NEW_REFERRAL_TYPES,
+        list(RETRIEVABLE),
+        d.case_id,
     )
     if row is None:
         return False
-    state = await record_retrieval(
+    await record_event(
         conn,
-        case_id=d.case_id,
-        recipient=d.recipient_id,
+        d.case_id,
+        at,
+        "message.delivered",
+        d.recipient_id,
         message_id=d.message_id,
-        message_type=d.message_type,
-        at=at,
-        evidence=evidence,
-        channel="push",
+        detail={"evidence": evidence},
     )
+    state = row["party_state"]
+    if row["moved_to"] is not None:
+        await record_event(
+            conn,
+            d.case_id,
+            at,
+            "recipient.state_changed",
+            d.recipient_id,
+            subject=d.recipient_id,
+            message_id=d.message_id,
+            from_state=state,
+            to_state=row["moved_to"],
+        )
     held = [deadlines.clock_from_json(c) for c in row["clocks"] or []]
-    if held and state is None:
-        state = await conn.fetchval(query("party_state"), d.case_id, d.recipient_id)
     if state == "withdrawn":  # withdrawn before it was told: it owes no decision, only deletion
         held = [c for c in held if c.kind == "confirm_deletion"]
     if held:  # a delivery is finished once (the lease check above), so its clocks are new

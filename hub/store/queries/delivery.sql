@@ -55,8 +55,11 @@ RETURNING d.seq, d.message_id, d.recipient_id, d.adapter, d.attempts, d.first_at
           (SELECT k.wrapped_key FROM case_keys k WHERE k.case_id = m.case_id) AS wrapped_key;
 
 -- name: finish_delivered
--- The delivery done, its attempt recorded and its destination's failure count reset, in one round trip;
--- nothing (no row) if the lease was lost. $6..$9: the attempt's number, worker, start and detail.
+-- A successful push in one round trip: the delivery done, its attempt recorded, its destination's
+-- failure count reset, and the recipient's party row locked and, for a referral ($11), moved to $10 when
+-- its state is one of $12 (the moves hub.core.case_state allows; $13: the case); nothing (no row) if the lease was
+-- lost. $6..$9: the attempt's number, worker, start and detail. Returns the held clocks, the recipient's
+-- state before, and the state it moved to (NULL: no move).
 WITH done AS (
     UPDATE deliveries
     SET state = 'delivered', delivered_at = $3, evidence = $4, last_status = $5, last_error = NULL,
@@ -73,8 +76,21 @@ WITH done AS (
     WHERE participant_id = (SELECT recipient_id FROM done)
       AND (consecutive_failures <> 0 OR next_attempt_at IS NOT NULL OR last_success_at IS NULL
            OR last_success_at < $3 - interval '1 second')
+), before AS (
+    -- Read (and locked) before `moved` changes it: `moved` reads this, so it runs first.
+    SELECT cp.case_id, cp.participant_id, cp.state
+    FROM case_parties cp
+    WHERE cp.case_id = $13 AND cp.participant_id = (SELECT recipient_id FROM done) AND cp.role = 'recipient'
+    FOR UPDATE
+), moved AS (
+    UPDATE case_parties cp SET state = $10, state_changed_at = $3
+    FROM before
+    WHERE $11 AND cp.case_id = before.case_id AND cp.participant_id = before.participant_id
+      AND cp.role = 'recipient' AND before.state = ANY($12::text[])
+    RETURNING cp.state
 )
-SELECT seq, clocks FROM done;
+SELECT done.seq, done.clocks, (SELECT state FROM before) AS party_state, (SELECT state FROM moved) AS moved_to
+FROM done;
 
 -- name: finish_retry
 UPDATE deliveries
