@@ -16,6 +16,7 @@ import pytest_asyncio
 from hub.api.app import create_app
 from hub.api.keys import INTAKE, POOL
 from hub.clocks.worker import ClockWorker
+from hub.services import case_list
 from hub.settings import Settings
 from tests.factories import (
     Api,
@@ -289,3 +290,25 @@ async def test_hub_cases_list_overdue_prints_the_overdue_case_and_no_content(
     assert code == 2
     assert "country" in err
     assert "Traceback" not in err
+
+
+async def test_a_filtered_page_gathers_its_cases_across_chunks(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates are read a chunk at a time; a filter that matches one case in three still fills its
+    pages in order, each case once, with the cursor picking up where the page ended."""
+    monkeypatch.setattr(case_list, "CHUNK", 2)
+    to_b = []
+    for i in range(9):
+        case_id, _ = await world.refer(world.b if i % 3 == 0 else world.a)
+        if i % 3 == 0:
+            to_b.append(case_id)
+        world.clock.advance(minutes=1)
+    newest_first = list(reversed(to_b))
+    first = await world.listing(world.hotline, "?recipient=platform-b&limit=2")
+    assert [c["case_id"] for c in first["cases"]] == newest_first[:2]
+    after = f"&cursor={first['next_cursor']}"
+    second = await world.listing(world.hotline, f"?recipient=platform-b&limit=2{after}")
+    assert [c["case_id"] for c in second["cases"]] == newest_first[2:]
+    assert second["next_cursor"] is None
+    assert await world.ids(world.a, "?limit=2") == (await world.ids(world.a, "?limit=200"))[:2]
