@@ -44,7 +44,9 @@ from hub.store.queries import query
 CHUNK = 50_000
 PLATFORMS = 4  # cases go round robin to four platforms with pull inboxes; the first one reads
 PROBE_BUDGET_S = 20.0
-LIST_QUERY = "list_cases_of_participant"  # the case list as a participant sees it (hub/store/queries)
+# The case list reads its candidates in keyset order from an index (this query), then gives only those
+# their status (`list_cases`, by primary key): the candidates' plan is what must not grow.
+LIST_QUERY = "case_page_candidates_of_participant"
 FLAT_FACTOR = 2.0  # p50 at the largest size within twice the smallest's counts as flat
 
 # table -> (its rows of template `tpl.key`, replacements: column -> SQL expression over g and the row).
@@ -195,7 +197,6 @@ async def explain(dsn: str, platform: str, hotline: str) -> dict[str, str]:
     cache may switch to after five runs)."""
     conn = await asyncpg.connect(dsn)
     try:
-        now = datetime.now(UTC)
         far = datetime(9999, 1, 1, tzinfo=UTC)
         top = UUID("ffffffff-ffff-ffff-ffff-ffffffffffff")
         seq = await conn.fetchval(
@@ -207,11 +208,11 @@ async def explain(dsn: str, platform: str, hotline: str) -> dict[str, str]:
             "SELECT opened_at, id FROM cases ORDER BY opened_at DESC, id DESC OFFSET "
             "(SELECT count(*) / 2 FROM cases) LIMIT 1"
         )
-        unset = (None, None, None, None, 51)
+        chunk = 200  # hub.services.case_list.CHUNK
         cases = (
-            ("list_cases", (hotline, far, top, now, *unset)),
-            ("list_cases deep", (hotline, mid["opened_at"], mid["id"], now, *unset)),
-            ("list_cases recipient", (platform, far, top, now, *unset)),
+            ("list_cases", (hotline, far, top, chunk)),
+            ("list_cases deep", (hotline, mid["opened_at"], mid["id"], chunk)),
+            ("list_cases recipient", (platform, far, top, chunk)),
         )
         plans = {}
         for label, name, args in (
