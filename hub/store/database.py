@@ -43,10 +43,19 @@ def database_url(url: str | None, data_dir: Path) -> tuple[str, EmbeddedPostgres
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+    )
     if pool is None:  # asyncpg types this as optional
         raise RuntimeError("asyncpg returned no pool")
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A connection goes back to the pool as it is. The pool's connections carry no session state: LISTEN
+    and session advisory locks use connections of their own, nothing SETs a session variable, and a
+    cursor lives inside a transaction. asyncpg still rolls back a transaction left open; what it skips is
+    a reset query (a round trip) every time a connection is released."""
 
 
 @asynccontextmanager
