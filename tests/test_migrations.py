@@ -10,7 +10,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from hub.core.jose import PrivateSigningJwk
 from hub.store.database import connect
+from hub.store.directory import ensure_hub_participant
 from hub.store.migrate import DatabaseTooNewError, current_version, latest_version, load_migrations, migrate
 from tests.conftest import with_database
 
@@ -50,6 +52,22 @@ async def test_concurrent_migrations_serialise_on_the_lock(empty_database: str) 
 
     results = await asyncio.gather(*(run() for _ in range(4)))
     assert sorted(results, key=len) == [[], [], [], list(range(1, latest_version() + 1))]
+
+
+async def test_hub_processes_starting_together_register_the_hub_once(empty_database: str) -> None:
+    """Two replicas starting at once on a new database: both migrate and register the hub (as `hub
+    serve` does at start), and neither fails on the other's insert."""
+    key = PrivateSigningJwk.generate("hub-sig").public().to_dict()
+
+    async def start() -> None:
+        async with connect(empty_database) as conn:
+            await migrate(conn)
+            await ensure_hub_participant(conn, "replicated-hub", key)
+
+    await asyncio.gather(*(start() for _ in range(4)))
+    async with connect(empty_database) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM participants WHERE kind = 'hub'") == 1
+        assert await conn.fetchval("SELECT count(*) FROM participant_keys WHERE kid = 'hub-sig'") == 1
 
 
 async def test_a_database_newer_than_the_code_is_refused(db: asyncpg.Connection) -> None:

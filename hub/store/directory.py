@@ -259,10 +259,14 @@ async def revoke_key(conn: Conn, *, participant_id: str, kid: str, reason: str) 
 async def ensure_hub_participant(conn: Conn, hub_id: str, public_jwk: dict[str, Any]) -> None:
     """The hub is in its own directory (kind `hub`) with its signing key, because it sends messages of
     its own (escalations). Refuses a hub id that an ordinary participant already holds."""
-    existing = await get_participant(conn, hub_id)
-    if existing is not None and existing.kind != "hub":
-        raise DirectoryError(f"HUB_ID '{hub_id}' is the id of a registered {existing.kind}: choose another")
     async with conn.transaction():
+        # Hub processes starting together on a new database register the hub once, one after the other.
+        await conn.execute(query("lock_hub_registration"))
+        existing = await get_participant(conn, hub_id)
+        if existing is not None and existing.kind != "hub":
+            raise DirectoryError(
+                f"HUB_ID '{hub_id}' is the id of a registered {existing.kind}: choose another"
+            )
         if existing is None:
             await conn.execute(
                 query("insert_participant"),

@@ -50,3 +50,6 @@ RETURNING id;
 
 -- name: domain_owners
 SELECT id, domain FROM participants, unnest(domains) AS domain WHERE domain = ANY($1::text[]) AND id <> $2;
+
+-- name: lock_hub_registration
+SELECT pg_advisory_xact_lock(7094851203949);
