@@ -239,6 +239,18 @@ def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 30
     return codes
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU time these processes have used so far, summed."""
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def rss_bytes(pids: Sequence[int]) -> int:
     """Resident memory of these processes and their children, summed."""
     total = 0

@@ -51,6 +51,7 @@ async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp
             assert latency["n"] == phase["accepted"]
             assert {"p50_ms", "p99_ms"} <= latency.keys()
         assert phase["accepted_per_s"] > 0
+        assert phase["hub_cpu_ms_per_referral"] > 0  # the hub did the work (its processes were measured)
     totals = figures["totals"]
     assert (totals["submitted"], totals["accepted"], totals["delivered"]) == (75, 75, 75)
     assert (totals["lost"], totals["duplicates"]) == (0, 0)
