@@ -7,9 +7,10 @@ SELECT t.participant_id AS recipient_id
 FROM destinations t
 CROSS JOIN LATERAL (
     SELECT least(
-        (SELECT min(d.seq) FROM deliveries d
-         WHERE d.recipient_id = t.participant_id AND d.state = 'pending' AND d.channel = 'push'
-           AND d.due_at <= $1),
+        (SELECT min(d.seq) FROM deliveries d  -- row comparisons: see claim_deliveries
+         WHERE (d.recipient_id, d.seq) > (t.participant_id, 0)
+           AND (d.recipient_id, d.seq) <= (t.participant_id, 9223372036854775807)
+           AND d.state = 'pending' AND d.channel = 'push' AND d.due_at <= $1),
         (SELECT min(d.seq) FROM deliveries d
          WHERE d.recipient_id = t.participant_id AND d.state = 'in_flight' AND d.lease_expires_at <= $1)
     ) AS oldest
@@ -36,13 +37,28 @@ FOR UPDATE SKIP LOCKED;
 WITH busy AS (
     SELECT count(*) AS n FROM deliveries
     WHERE recipient_id = $1 AND state = 'in_flight' AND lease_expires_at > $2
-), picked AS (
+), slots AS (
+    SELECT greatest(0, least($7::int, $6::int - (SELECT n FROM busy))) AS n
+), due AS (
+    -- The row comparisons (rather than recipient_id = $1) keep the planner on deliveries_push_pending_idx:
+    -- with the recipient fixed it would walk the primary key in seq order instead, through every delivery
+    -- already made, a cost that grows with the hub's history.
     SELECT seq FROM deliveries
-    WHERE recipient_id = $1 AND channel = 'push'
-      AND ((state = 'pending' AND due_at <= $2) OR (state = 'in_flight' AND lease_expires_at <= $2))
-    ORDER BY seq
-    LIMIT greatest(0, least($7::int, $6::int - (SELECT n FROM busy)))
+    WHERE (recipient_id, seq) > ($1, 0) AND (recipient_id, seq) <= ($1, 9223372036854775807)
+      AND channel = 'push' AND state = 'pending' AND due_at <= $2
+    ORDER BY recipient_id, seq
+    LIMIT (SELECT n FROM slots)
     FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT seq FROM deliveries
+    WHERE recipient_id = $1 AND channel = 'push' AND state = 'in_flight' AND lease_expires_at <= $2
+    ORDER BY seq
+    LIMIT (SELECT n FROM slots)
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT seq FROM (SELECT seq FROM due UNION ALL SELECT seq FROM expired) candidates
+    ORDER BY seq
+    LIMIT (SELECT n FROM slots)
 )
 UPDATE deliveries d
 SET state = 'in_flight', lease_token = $3, leased_by = $4, lease_expires_at = $2 + $5::interval,

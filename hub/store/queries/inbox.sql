@@ -3,8 +3,12 @@ SELECT d.seq, d.message_id, m.case_id, m.sender_id, m.message_type, m.version, m
        m.signed_form, m.receipt, m.form_encrypted, k.wrapped_key
 FROM deliveries d JOIN messages m ON m.id = d.message_id
 LEFT JOIN case_keys k ON k.case_id = m.case_id
-WHERE d.recipient_id = $1 AND d.state = 'pending' AND d.channel = 'pull' AND d.seq > $2
-ORDER BY d.seq
+-- The row comparisons (rather than recipient_id = $1) keep the planner on deliveries_inbox_idx: with the
+-- recipient fixed it may walk the primary key in seq order instead, through every message the recipient
+-- has already taken, a cost that grows with its history.
+WHERE (d.recipient_id, d.seq) > ($1, $2) AND (d.recipient_id, d.seq) <= ($1, 9223372036854775807)
+  AND d.state = 'pending' AND d.channel = 'pull'
+ORDER BY d.recipient_id, d.seq
 LIMIT $3;
 
 -- name: mark_retrieved
