@@ -7,10 +7,11 @@ SELECT t.participant_id AS recipient_id
 FROM destinations t
 CROSS JOIN LATERAL (
     SELECT least(
-        (SELECT min(d.seq) FROM deliveries d  -- row comparisons: see claim_deliveries
+        (SELECT d.seq FROM deliveries d  -- row comparisons and this order: see claim_deliveries
          WHERE (d.recipient_id, d.seq) > (t.participant_id, 0)
            AND (d.recipient_id, d.seq) <= (t.participant_id, 9223372036854775807)
-           AND d.state = 'pending' AND d.channel = 'push' AND d.due_at <= $1),
+           AND d.state = 'pending' AND d.channel = 'push' AND d.due_at <= $1
+         ORDER BY d.recipient_id, d.seq LIMIT 1),
         (SELECT min(d.seq) FROM deliveries d
          WHERE d.recipient_id = t.participant_id AND d.state = 'in_flight' AND d.lease_expires_at <= $1)
     ) AS oldest
