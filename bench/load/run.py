@@ -69,6 +69,13 @@ class RssSampler:
             "end_mib": round(self.last / mib, 1),
             "growth_pct": None if growth is None else round(growth, 1),
             "samples": len(self.samples),
+            # RSS at each tenth of the run: a leak keeps climbing, warm-up growth levels off.
+            "tenths_mib": [
+                round(self.samples[min(len(self.samples) - 1, i * len(self.samples) // 10)][1] / mib, 1)
+                for i in range(11)
+            ]
+            if self.samples
+            else [],
         }
 
 
@@ -348,7 +355,7 @@ def _footer(figures: dict[str, Any]) -> str:
             f"totals: submitted {totals['submitted']}, accepted {totals['accepted']}, delivered "
             f"{totals['delivered']}, lost {totals['lost']}, duplicates {totals['duplicates']}",
             f"hub RSS: {rss['after_warmup_mib']} MiB after warm-up, peak {rss['peak_mib']}, end "
-            f"{rss['end_mib']} ({rss['growth_pct']} %)",
+            f"{rss['end_mib']} ({rss['growth_pct']} %); by tenths of the run: {rss.get('tenths_mib')}",
             f"machine: {m['cores']} cores {m['cpu_model']}, PostgreSQL {m['postgresql']['server_version']}, "
             f"Python {m['python']}, commit {m['git_commit']}",
         ]
