@@ -52,51 +52,38 @@ async def start_new_clocks(
     """`start_clocks` for a message just accepted, which has no clock yet: inserts only, so they can be
     deferred with the message's other writes (see `deferred_writes`)."""
     for clock in clocks:
-        due, reminders = told_at + clock.within, _reminders(clock, told_at)
-        await write(
-            conn,
-            "insert_deadline",
-            case_id,
-            message_id,
-            recipient,
-            clock.kind,
-            clock.jurisdiction,
-            clock.rule,
-            clock.legal_basis,
-            clock.notify_regulator,
-            told_at,
-            due,
-            reminders,
-        )
-        await _record_started(conn, case_id, message_id, recipient, clock, told_at, due)
-
-
-def _reminders(clock: Clock, told_at: datetime) -> list[datetime]:
-    due = told_at + clock.within
-    return sorted(due - r for r in clock.reminders_before if told_at < due - r < due)
+        await write(conn, "insert_deadline", *_deadline_row(case_id, message_id, recipient, clock, told_at))
+        await _record_started(conn, case_id, message_id, recipient, clock, told_at)
 
 
 async def start_clocks(
     conn: Conn, *, case_id: UUID, message_id: UUID, recipient: str, clocks: Sequence[Clock], told_at: datetime
 ) -> None:
     for clock in clocks:
-        due = told_at + clock.within
-        inserted = await conn.fetchval(
-            query("insert_deadline"),
-            case_id,
-            message_id,
-            recipient,
-            clock.kind,
-            clock.jurisdiction,
-            clock.rule,
-            clock.legal_basis,
-            clock.notify_regulator,
-            told_at,
-            due,
-            _reminders(clock, told_at),
-        )
-        if inserted is not None:
-            await _record_started(conn, case_id, message_id, recipient, clock, told_at, due)
+        row = _deadline_row(case_id, message_id, recipient, clock, told_at)
+        if await conn.fetchval(query("insert_deadline"), *row) is not None:
+            await _record_started(conn, case_id, message_id, recipient, clock, told_at)
+
+
+def _deadline_row(
+    case_id: UUID, message_id: UUID, recipient: str, clock: Clock, told_at: datetime
+) -> tuple[Any, ...]:
+    """The `insert_deadline` arguments: the clock started at `told_at`, with its reminders before it."""
+    due = told_at + clock.within
+    reminders = sorted(due - r for r in clock.reminders_before if told_at < due - r < due)
+    return (
+        case_id,
+        message_id,
+        recipient,
+        clock.kind,
+        clock.jurisdiction,
+        clock.rule,
+        clock.legal_basis,
+        clock.notify_regulator,
+        told_at,
+        due,
+        reminders,
+    )
 
 
 async def _record_started(
@@ -106,8 +93,8 @@ async def _record_started(
     recipient: str,
     clock: Clock,
     told_at: datetime,
-    due: datetime,
 ) -> None:
+    due = told_at + clock.within
     await record_event(
         conn,
         case_id,
