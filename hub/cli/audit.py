@@ -105,9 +105,7 @@ def _checkpoint(settings: Settings) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = commands.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
-        dest="action", required=True
-    )
+    group = commands.add_parser("audit").add_subparsers(dest="action", required=True)
     verify = group.add_parser(
         "verify", help="recompute the log and its signed checkpoints; report the first fault"
     )

@@ -37,9 +37,7 @@ def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cases = commands.add_parser("cases", help="cases and their deadlines").add_subparsers(
-        dest="action", required=True
-    )
+    cases = commands.add_parser("cases").add_subparsers(dest="action", required=True)
     listing = cases.add_parser("list", help="cases, newest first")
     listing.add_argument("--overdue", action="store_true", help="only cases with a deadline past due")
     listing.add_argument("--state", choices=STATUSES)

@@ -40,9 +40,7 @@ class Check:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    config = commands.add_parser("config", help="the hub's configuration").add_subparsers(
-        dest="action", required=True
-    )
+    config = commands.add_parser("config").add_subparsers(dest="action", required=True)
     config.add_parser("check", help="check settings, policies, key files, database and mail; exit 1 if wrong")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.cli.errors import CliError
+from hub.cli.options import participant_options
 from hub.console import ConsoleConfig, create_console_app
 from hub.console.archive import ArchiveError
 from hub.console.config import LOOPBACK_HOSTS
@@ -34,12 +35,8 @@ PASSPHRASE_ENV = "HUB_CONSOLE_PASSPHRASE"  # noqa: S105 - the variable's name, n
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from hub.cli.main import _participant_options  # main imports this module: import it late
-
-    console = commands.add_parser(
-        "console", help="run the participant console (a local web application)", description=DESCRIPTION
-    )
-    _participant_options(console)
+    console = commands.add_parser("console", description=DESCRIPTION)
+    participant_options(console)
     console.add_argument("--enc-key", metavar="FILE", help="your X25519 private JWK, to open sealed values")
     console.add_argument(
         "--passphrase-file", metavar="FILE", help=f"ask for this passphrase too (or set {PASSPHRASE_ENV})"

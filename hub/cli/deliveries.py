@@ -100,8 +100,8 @@ _ACTIONS = {
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    commands.add_parser("worker", help="run the push-delivery worker without the API")
-    group = commands.add_parser("deliveries", help="push deliveries and dead letters")
+    commands.add_parser("worker")
+    group = commands.add_parser("deliveries")
     actions = group.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="deliveries, oldest first")
     listing.add_argument("--state", choices=STATES)

@@ -74,9 +74,7 @@ def _verify(path: Path) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = commands.add_parser("evidence", help="court-ready evidence bundles").add_subparsers(
-        dest="action", required=True
-    )
+    group = commands.add_parser("evidence").add_subparsers(dest="action", required=True)
     export = group.add_parser("export", help="write one file with everything that proves a case")
     export.add_argument("case_id")
     export.add_argument("--out", help="the bundle file (default evidence-CASE.zip)")

@@ -92,9 +92,6 @@ def cmd_hash(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    hashing = commands.add_parser(
-        "hash",
-        help="SHA-256, MD5 and PDQ of image files, computed locally, for a takedown request's locators",
-    )
+    hashing = commands.add_parser("hash")
     hashing.add_argument("files", nargs="+", metavar="FILE")
     hashing.add_argument("--json", action="store_true", help="one JSON array, an object per file")

@@ -61,7 +61,7 @@ def cmd_mail_in(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    mail_in = commands.add_parser("mail-in", help="receive e-mail replies to notices (SMTP or LMTP)")
+    mail_in = commands.add_parser("mail-in")
     mail_in.add_argument("--host", help="address to listen on (default HUB_MAILIN_HOST, 127.0.0.1)")
     mail_in.add_argument("--port", type=int, help="port to listen on (default HUB_MAILIN_PORT, 8025)")
     mail_in.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP (HUB_MAILIN_LMTP)")

@@ -1,57 +1,103 @@
 """`hub`: the operator's and the participant's command line.
 
 Errors are one line on stderr and a non-zero exit: 2 for a usage mistake, 1 for a refusal.
+
+`COMMANDS` is the one list of commands and their one-line help. A command's grammar and code live in the
+module the table names, imported only when that command is asked for: `hub --help` imports none of them
+(and none of the database driver, the web framework or JSON Schema).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-import asyncpg
-
-from hub.cli import (
-    audit,
-    cases,
-    config_check,
-    console,
-    deliveries,
-    evidence,
-    mailin,
-    operator,
-    participant,
-    platform_sim,
-    purge,
-    stats,
-)
-from hub.cli import hashing as hashing_cli
 from hub.cli.errors import CliError
-from hub.settings import Settings, SettingsError
-from hub.store.directory import PARTICIPANT_KINDS
-from hub.store.embedded import EmbeddedDatabaseError
+from hub.cli.options import participant_options
+
+AddCommands = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+# name: (its help in `hub --help`, "module:function" that adds its parser, and its siblings', when asked for)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("run the hub (API and workers)", "hub.cli.main:_hub_commands"),
+    "migrate": ("bring the database schema up to date", "hub.cli.main:_hub_commands"),
+    "demo": ("run the whole flow on a throwaway database and exit", "hub.cli.main:_hub_commands"),
+    "keys": ("key files", "hub.cli.main:_hub_commands"),
+    "participants": ("the directory", "hub.cli.main:_directory_commands"),
+    "worker": ("run the push-delivery worker without the API", "hub.cli.deliveries:add_commands"),
+    "deliveries": ("push deliveries and dead letters", "hub.cli.deliveries:add_commands"),
+    "cases": ("cases and their deadlines", "hub.cli.cases:add_commands"),
+    "mail-in": ("receive e-mail replies to notices (SMTP or LMTP)", "hub.cli.mailin:add_commands"),
+    "platform-sim": (
+        "run the reference platform simulator (webhook or pull)",
+        "hub.cli.platform_sim:add_commands",
+    ),
+    "audit": ("the tamper-evident audit log", "hub.cli.audit:add_commands"),
+    "evidence": ("court-ready evidence bundles", "hub.cli.evidence:add_commands"),
+    "purge": ("delete personal data of cases whose retention ended", "hub.cli.purge:add_commands"),
+    "stats": ("transparency figures over every case (no personal data)", "hub.cli.stats:add_commands"),
+    "dsa-export": (
+        "a platform's statements of reasons in the DSA Transparency Database format",
+        "hub.cli.stats:add_commands",
+    ),
+    "hash": (
+        "SHA-256, MD5 and PDQ of image files, computed locally, for a takedown request's locators",
+        "hub.cli.hashing:add_commands",
+    ),
+    "config": ("the hub's configuration", "hub.cli.config_check:add_commands"),
+    "console": ("run the participant console (a local web application)", "hub.cli.console:add_commands"),
+    "send": ("sign an envelope and submit it", "hub.cli.main:_participant_commands"),
+    "inbox": ("read (and verify) your inbox", "hub.cli.main:_participant_commands"),
+    "ack": ("mark inbox messages retrieved", "hub.cli.main:_participant_commands"),
+    "status": ("a case's status and timeline", "hub.cli.main:_participant_commands"),
+    "share": ("share a case with another participant", "hub.cli.main:_participant_commands"),
+}
+PARTICIPANT_COMMANDS = ("send", "inbox", "ack", "status", "share")
 
 
-def _participant_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--key", required=True, help="your Ed25519 private JWK file")
-    parser.add_argument("--as", dest="as_", required=True, metavar="ID", help="your participant id")
-    parser.add_argument(
-        "--hub", default=os.environ.get("HUB_URL", "http://127.0.0.1:8080"), help="the hub's URL"
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    argv: Sequence[str] | None = None, *, every_command: bool = False
+) -> argparse.ArgumentParser:
+    """The parser for `argv`: the full grammar of the command it names (or of all, `every_command`), and for
+    every other command only its name and help."""
     parser = argparse.ArgumentParser(prog="hub", description="The cross-border referral hub.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    asked = _command_in(argv)
+    wanted = list(COMMANDS) if every_command else [asked] if asked in COMMANDS else []
+    loaded: set[str] = set()
+    for name in wanted:
+        target = COMMANDS[name][1]
+        if target not in loaded:
+            loaded.add(target)
+            _load(target)(commands)
+    for name, (help_text, _) in COMMANDS.items():
+        if name not in commands.choices:
+            commands.add_parser(name, help=help_text, add_help=False)
+    return parser
 
-    serve = commands.add_parser("serve", help="run the hub (API and workers)")
+
+def _command_in(argv: Sequence[str] | None) -> str:
+    words = sys.argv[1:] if argv is None else argv
+    return words[0] if words and not words[0].startswith("-") else ""
+
+
+def _load(target: str) -> AddCommands:
+    module, function = target.split(":")
+    add: AddCommands = getattr(importlib.import_module(module), function)
+    return add
+
+
+def _hub_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    commands.add_parser("migrate", help="bring the database schema up to date")
-    commands.add_parser("demo", help="run the whole flow on a throwaway database and exit")
+    commands.add_parser("migrate")
+    commands.add_parser("demo")
 
-    keys = commands.add_parser("keys", help="key files").add_subparsers(dest="action", required=True)
+    keys = commands.add_parser("keys").add_subparsers(dest="action", required=True)
     generate = keys.add_parser(
         "generate", help="write a new private JWK (mode 0600) and print its public JWK"
     )
@@ -59,26 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--use", choices=("sig", "enc"), default="sig", help="sig: Ed25519; enc: X25519")
     generate.add_argument("--kid", help="key id (default: the RFC 7638 thumbprint)")
 
-    _directory_commands(commands)
-    deliveries.add_commands(commands)
-    cases.add_commands(commands)
-    mailin.add_commands(commands)
-    platform_sim.add_commands(commands)
-    audit.add_commands(commands)
-    evidence.add_commands(commands)
-    purge.add_commands(commands)
-    stats.add_commands(commands)
-    hashing_cli.add_commands(commands)
-    config_check.add_commands(commands)
-    console.add_commands(commands)
-    _participant_commands(commands)
-    return parser
-
 
 def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    participants = commands.add_parser("participants", help="the directory").add_subparsers(
-        dest="action", required=True
-    )
+    from hub.store.directory import PARTICIPANT_KINDS
+
+    participants = commands.add_parser("participants").add_subparsers(dest="action", required=True)
     add = participants.add_parser("add", help="register a participant with its public key")
     add.add_argument("id")
     add.add_argument("--name", required=True)
@@ -117,62 +148,86 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _participant_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    send = commands.add_parser("send", help="sign an envelope and submit it")
+    send = commands.add_parser("send")
     send.add_argument("file")
-    _participant_options(send)
-    inbox = commands.add_parser("inbox", help="read (and verify) your inbox")
+    participant_options(send)
+    inbox = commands.add_parser("inbox")
     inbox.add_argument("--cursor")
     inbox.add_argument("--wait", type=int, default=0, help="long-poll up to N seconds")
     inbox.add_argument("--ack", action="store_true", help="mark what was read as retrieved")
-    _participant_options(inbox)
-    ack = commands.add_parser("ack", help="mark inbox messages retrieved")
+    participant_options(inbox)
+    ack = commands.add_parser("ack")
     ack.add_argument("message_ids", nargs="+")
-    _participant_options(ack)
-    status = commands.add_parser("status", help="a case's status and timeline")
+    participant_options(ack)
+    status = commands.add_parser("status")
     status.add_argument("case_id")
-    _participant_options(status)
-    share = commands.add_parser("share", help="share a case with another participant")
+    participant_options(status)
+    share = commands.add_parser("share")
     share.add_argument("case_id")
     share.add_argument("participant_id")
-    _participant_options(share)
+    participant_options(share)
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    if args.command in ("send", "inbox", "ack", "status", "share"):
+    from hub.settings import Settings
+
+    if args.command in PARTICIPANT_COMMANDS:
+        from hub.cli import participant
+
         return int(getattr(participant, f"cmd_{args.command}")(args))
     if args.command == "platform-sim":
-        return platform_sim.cmd_platform_sim(args)
+        from hub.cli.platform_sim import cmd_platform_sim
+
+        return cmd_platform_sim(args)
     if args.command == "hash":
-        return hashing_cli.cmd_hash(args)
+        from hub.cli.hashing import cmd_hash
+
+        return cmd_hash(args)
     if args.command == "config":
-        return config_check.cmd_config(args)
+        from hub.cli.config_check import cmd_config
+
+        return cmd_config(args)
     if args.command == "console":
-        return console.cmd_console(args)
-    if args.command == "keys":
-        return operator.cmd_keys_generate(args, Settings.from_env())
+        from hub.cli.console import cmd_console
+
+        return cmd_console(args)
     if args.command == "demo":
         from hub.cli.demo import cmd_demo
 
         return cmd_demo()
-    handler = {
-        "serve": operator.cmd_serve,
-        "migrate": operator.cmd_migrate,
-        "participants": operator.cmd_participants,
-        "worker": deliveries.cmd_worker,
-        "deliveries": deliveries.cmd_deliveries,
-        "cases": cases.cmd_cases,
-        "mail-in": mailin.cmd_mail_in,
-        "audit": audit.cmd_audit,
-        "evidence": evidence.cmd_evidence,
-        "purge": purge.cmd_purge,
-        "stats": stats.cmd_stats,
-        "dsa-export": stats.cmd_dsa_export,
-    }[args.command]
-    return handler(args, Settings.from_env())
+    if args.command == "keys":
+        from hub.cli.operator import cmd_keys_generate
+
+        return cmd_keys_generate(args, Settings.from_env())
+    module, function = _HANDLERS[args.command].split(":")
+    handler = getattr(importlib.import_module(module), function)
+    return int(handler(args, Settings.from_env()))
+
+
+# the commands whose handler takes (args, settings)
+_HANDLERS = {
+    "serve": "hub.cli.operator:cmd_serve",
+    "migrate": "hub.cli.operator:cmd_migrate",
+    "participants": "hub.cli.operator:cmd_participants",
+    "worker": "hub.cli.deliveries:cmd_worker",
+    "deliveries": "hub.cli.deliveries:cmd_deliveries",
+    "cases": "hub.cli.cases:cmd_cases",
+    "mail-in": "hub.cli.mailin:cmd_mail_in",
+    "audit": "hub.cli.audit:cmd_audit",
+    "evidence": "hub.cli.evidence:cmd_evidence",
+    "purge": "hub.cli.purge:cmd_purge",
+    "stats": "hub.cli.stats:cmd_stats",
+    "dsa-export": "hub.cli.stats:cmd_dsa_export",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
+    import asyncpg
+
+    from hub.settings import SettingsError
+    from hub.store.embedded import EmbeddedDatabaseError
+
     try:
         return dispatch(args)
     except (CliError, SettingsError, EmbeddedDatabaseError) as exc:

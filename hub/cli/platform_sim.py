@@ -27,11 +27,7 @@ at once and, after --delay seconds, reports its decision. Counters are at GET /s
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sim = commands.add_parser(
-        "platform-sim",
-        help="run the reference platform simulator (webhook or pull)",
-        description=DESCRIPTION,
-    )
+    sim = commands.add_parser("platform-sim", description=DESCRIPTION)
     sim.add_argument("--key", required=True, help="the platform's Ed25519 private JWK file")
     sim.add_argument("--as", dest="as_", required=True, metavar="ID", help="the platform's participant id")
     sim.add_argument(

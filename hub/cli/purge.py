@@ -56,5 +56,5 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    purge = commands.add_parser("purge", help="delete personal data of cases whose retention ended")
+    purge = commands.add_parser("purge")
     purge.add_argument("--dry-run", action="store_true", help="list what is due without purging")

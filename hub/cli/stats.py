@@ -100,12 +100,10 @@ def _period_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    stats = commands.add_parser("stats", help="transparency figures over every case (no personal data)")
+    stats = commands.add_parser("stats")
     _period_options(stats)
     stats.add_argument("--format", choices=("json", "csv", "html"), default="json")
-    export = commands.add_parser(
-        "dsa-export", help="a platform's statements of reasons in the DSA Transparency Database format"
-    )
+    export = commands.add_parser("dsa-export")
     export.add_argument("--platform", required=True, metavar="ID")
     _period_options(export)
     export.add_argument(
