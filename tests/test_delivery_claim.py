@@ -1,5 +1,6 @@
-"""Claiming push deliveries in PostgreSQL: the claim query against the pure lease rule, the in-flight cap,
-parked and backing-off destinations, concurrent claims, and stale leases that must record nothing."""
+"""Claiming push deliveries in PostgreSQL: the claim query against the lease rule spelled out below, the
+in-flight cap, parked and backing-off destinations, concurrent claims, and stale leases that must record
+nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import pytest_asyncio
 
 from hub.core.clock import utc_now
 from hub.core.jose import PrivateSigningJwk
-from hub.core.lease import claimable
 from hub.core.templates import TemplateCatalog
 from hub.services.intake import Intake, submit_message
 from hub.store import deliveries
@@ -91,7 +91,17 @@ async def two_parties(db: asyncpg.Connection, directory: Directory) -> tuple[Mem
     return hotline, platform
 
 
-# -- the claim query agrees with hub.core.lease.claimable ---------------------------------------------------
+# -- the claim query takes exactly what the lease rule allows ----------------------------------------------
+def claimable(state: str, due_at: datetime | None, lease_expires_at: datetime | None, now: datetime) -> bool:
+    """The rule the claim query (store/queries/delivery.sql) implements: a pending delivery once due, an
+    in-flight one once its lease has expired (its worker died), nothing else."""
+    if state == "pending":
+        return due_at is not None and due_at <= now
+    if state == "in_flight":
+        return lease_expires_at is not None and lease_expires_at <= now
+    return False
+
+
 def combinations(now: datetime) -> list[tuple[str, datetime | None, datetime | None]]:
     moments = (now - timedelta(minutes=1), now, now + timedelta(minutes=1), None)
     return list(itertools.product(STATES, moments, moments))

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.core.delivery_outcome import Verdict, classify_http, parse_retry_after
-from hub.core.lease import claimable
 from hub.core.retry import RetryPolicy
 
 NOW = datetime(2026, 5, 19, 12, 0, tzinfo=UTC)
@@ -219,35 +218,3 @@ def test_unreadable_retry_after_is_ignored(value: str | None) -> None:
 )
 def test_retry_after_that_is_not_ascii_delay_seconds_is_ignored(value: str) -> None:
     assert parse_retry_after(value, NOW) is None
-
-
-# -- leases -------------------------------------------------------------------------------------------
-PAST, FUTURE = NOW - SECOND, NOW + SECOND
-
-
-@pytest.mark.parametrize(
-    ("state", "due_at", "lease_expires_at", "expected"),
-    [
-        ("pending", PAST, None, True),
-        ("pending", NOW, None, True),
-        ("pending", FUTURE, None, False),
-        ("pending", None, None, False),
-        ("pending", PAST, FUTURE, True),
-        ("in_flight", None, PAST, True),
-        ("in_flight", None, NOW, True),
-        ("in_flight", None, FUTURE, False),
-        ("in_flight", PAST, FUTURE, False),
-        ("in_flight", FUTURE, PAST, True),
-        ("in_flight", None, None, False),
-        ("delivered", PAST, PAST, False),
-        ("delivered", None, None, False),
-        ("dead", PAST, PAST, False),
-        ("dead", None, None, False),
-        ("retrieved", PAST, PAST, False),
-        ("retrieved", None, None, False),
-    ],
-)
-def test_claimable(
-    state: str, due_at: datetime | None, lease_expires_at: datetime | None, expected: bool
-) -> None:
-    assert claimable(state, due_at, lease_expires_at, NOW) is expected

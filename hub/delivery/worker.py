@@ -7,7 +7,7 @@ Design (several hub processes against one database, no coordinator of ours):
   LOCKED`, a lease, `RETURNING`). Claims for a destination are serialised on its row, so the per-destination
   cap holds across processes; processes never wait for each other.
 - A claimed delivery is leased. The outcome is recorded only while the lease is held. A worker that dies
-  leaves its leases to expire; any worker then claims those deliveries again (`hub.core.lease`). The
+  leaves its leases to expire; any worker then claims those deliveries again (the claim query). The
   recipient may so see a message twice and drops it by its `Idempotency-Key`.
 - Failures back off per destination (`hub.core.retry`), persisted in `destinations`, so every process
   respects them. 401/403 park the destination until an operator unparks it. A delivery past its retry

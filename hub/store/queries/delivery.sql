@@ -1,5 +1,5 @@
 -- name: due_destinations
--- Destinations with a delivery that may be claimed now (see hub/core/lease.py), not parked, not backing
+-- Destinations with a delivery that may be claimed now (pending and due, or in flight with an expired lease), not parked, not backing
 -- off and with a free in-flight slot ($3 is the cap), the longest-waiting first: a destination at its cap
 -- must not crowd out one that could be served. It walks the destinations (few) and asks each one's
 -- indexes, so its cost does not grow with the number of deliveries waiting.
