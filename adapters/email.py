@@ -22,7 +22,6 @@ STARTTLS) needs an operator. Addresses are never logged nor put in a detail.
 from __future__ import annotations
 
 import base64
-import functools
 import hmac
 import os
 import re
@@ -111,13 +110,6 @@ def tag_matches(key: PrivateSigningJwk, message_id: UUID, recipient: str, tag: s
 
 
 # -- the adapter ----------------------------------------------------------------------------------------
-@functools.cache
-def _environment_settings() -> MailSettings:
-    """Read once per process: the registry builds adapters from an `AdapterContext`, which has no
-    room for the hub's mail settings."""
-    return MailSettings.from_env(os.environ)
-
-
 class EmailAdapter:
     name: ClassVar[str] = "email"
     config_type: ClassVar[type[EmailConfig]] = EmailConfig
@@ -125,7 +117,9 @@ class EmailAdapter:
 
     def __init__(self, context: AdapterContext, settings: MailSettings | None = None) -> None:
         self._context = context
-        self._settings = settings or _environment_settings()
+        # The registry builds adapters from an `AdapterContext`, which has no room for the hub's mail
+        # settings: read them when the adapter is built (once per process), not cached for the process.
+        self._settings = settings or MailSettings.from_env(os.environ)
 
     @classmethod
     def with_settings(cls, context: AdapterContext, settings: MailSettings) -> EmailAdapter:

@@ -1,7 +1,7 @@
 """The registry of adapters: the built-in ones, listed here, plus those third parties publish under the
 `referral_hub.adapters` entry-point group (a callable taking an `AdapterContext` and returning an
-adapter). Nothing registers itself on import. A plugin that fails to load, or to build, is logged and
-left out: it never stops the others or the hub.
+adapter). Nothing registers itself on import, and importing this module does nothing but import. A
+plugin that fails to load, or to build, is logged and left out: it never stops the others or the hub.
 """
 
 from __future__ import annotations
@@ -13,30 +13,19 @@ from typing import Any
 import structlog
 
 from adapters.base import Adapter, AdapterConfig, AdapterConfigError, AdapterContext, AdapterFactory
+from adapters.email import EmailAdapter
 from adapters.pull import PullAdapter
 from adapters.webhook import WebhookAdapter
 
 ENTRY_POINT_GROUP = "referral_hub.adapters"
-BUILT_IN: dict[str, AdapterFactory] = {"pull": PullAdapter, "webhook": WebhookAdapter}
+BUILT_IN: dict[str, AdapterFactory] = {"pull": PullAdapter, "webhook": WebhookAdapter, "email": EmailAdapter}
 CONFIG_TYPES: dict[str, type[AdapterConfig]] = {
     "pull": PullAdapter.config_type,
     "webhook": WebhookAdapter.config_type,
+    "email": EmailAdapter.config_type,
 }
 
 log = structlog.get_logger("hub.adapters")
-
-
-def _register_email() -> None:
-    """The e-mail adapter needs optional libraries; it is built in when they are installed."""
-    try:
-        from adapters.email import EmailAdapter
-    except ImportError:
-        return
-    BUILT_IN["email"] = EmailAdapter
-    CONFIG_TYPES["email"] = EmailAdapter.config_type
-
-
-_register_email()
 
 
 def plugin_factories(points: Iterable[EntryPoint] | None = None) -> dict[str, AdapterFactory]:

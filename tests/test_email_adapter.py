@@ -508,3 +508,20 @@ async def test_the_registry_builds_the_email_adapter_from_the_environment(hub: E
     assert adapters["email"].name == "email"
     assert adapters["email"].pushes
     assert adapters["email"].config_type is EmailConfig
+
+
+def test_the_registry_builds_the_email_adapter_with_the_mail_settings_of_that_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No process-wide cache of the environment: a second build sees changed settings."""
+    context = AdapterContext(Any, PrivateSigningJwk.generate("hub-test-key"), "test-hub", utc_now)  # type: ignore[arg-type]
+    monkeypatch.setenv("HUB_MAIL_FROM", "first@hub.example")
+    first = build_adapters(context)["email"]
+    monkeypatch.setenv("HUB_MAIL_FROM", "second@hub.example")
+    second = build_adapters(context)["email"]
+    assert isinstance(first, EmailAdapter)
+    assert isinstance(second, EmailAdapter)
+    assert (first._settings.mail_from, second._settings.mail_from) == (
+        "first@hub.example",
+        "second@hub.example",
+    )

@@ -14,8 +14,8 @@ import aiohttp
 from aiohttp import web
 
 from hub.client import HubError
-from hub.console import evidence
 from hub.console.archive import Kept
+from hub.console.evidence import bundle as evidence_bundle_of
 from hub.console.gateway import HubGateway
 from hub.console.keys import CONFIG, GATEWAY, JINJA
 from hub.console.render import render
@@ -151,7 +151,7 @@ async def evidence_bundle(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="This console holds no signed message of this case.")
     senders = {k.sender for k in kept}
     keys = {s: (await gateway.participant(s)).get("jwks", {}) for s in senders}
-    data = evidence.bundle(
+    data = evidence_bundle_of(
         case_id=case_id,
         participant=gateway.me,
         made_at=rfc3339(utc_now()),

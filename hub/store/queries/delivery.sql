@@ -1,8 +1,8 @@
 -- name: due_destinations
--- Destinations with a delivery that may be claimed now (pending and due, or in flight with an expired lease), not parked, not backing
--- off and with a free in-flight slot ($3 is the cap), the longest-waiting first: a destination at its cap
--- must not crowd out one that could be served. It walks the destinations (few) and asks each one's
--- indexes, so its cost does not grow with the number of deliveries waiting.
+-- Destinations with a delivery that may be claimed now (pending and due, or in flight with an expired
+-- lease), not parked, not backing off and with a free in-flight slot ($3 is the cap), the longest-waiting
+-- first: a destination at its cap must not crowd out one that could be served. It walks the destinations
+-- (few) and asks each one's indexes, so its cost does not grow with the number of deliveries waiting.
 SELECT t.participant_id AS recipient_id
 FROM destinations t
 CROSS JOIN LATERAL (
