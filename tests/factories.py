@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
+import os
+import sys
+import threading
 import time
+import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -397,13 +405,77 @@ async def replace_form(db: asyncpg.Connection, message_id: uuid.UUID, form: byte
 
 # -- the command line, as an operator runs it -------------------------------------------------------------
 SUBPROCESS_GUARD_SECONDS = 120
+_CLI = threading.Lock()  # the environment, the working directory and sys.stdout are the process's
 
 
-async def run_hub(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    """`python -m hub ARGS` in a subprocess (the test's loop keeps serving): exit code, stdout, stderr."""
-    import asyncio
-    import sys
+def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> tuple[int, str, str]:
+    """`hub ARGS` in this process, as `python -m hub ARGS` runs it: `env` is the whole environment, stdout
+    and stderr are captured, the exit code is what `main` returns or exits with, and an exception that
+    escapes is a traceback on stderr and exit 1, as the interpreter would make it. Commands that handle
+    signals or run until stopped belong in a real process instead (test_serve, test_console_cli, ...)."""
+    from hub.cli.main import main
 
+    out, err = io.StringIO(), io.StringIO()
+    with _CLI:
+        saved_env, saved_cwd = dict(os.environ), os.getcwd()
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            thread = threading.get_ident()  # only this thread's writes are the command's, not the hub's logs
+            routed_out, routed_err = (
+                _ThreadStream(thread, out, sys.stdout),
+                _ThreadStream(thread, err, sys.stderr),
+            )
+            with contextlib.redirect_stdout(routed_out), contextlib.redirect_stderr(routed_err):
+                try:
+                    code = main(list(args))
+                except SystemExit as exited:
+                    code = _exit_code(exited.code, err)
+                except Exception:
+                    traceback.print_exc()
+                    code = 1
+        finally:
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+    return code, out.getvalue(), err.getvalue()
+
+
+class _ThreadStream(io.TextIOBase):
+    """sys.stdout or sys.stderr while a command runs: its thread writes to the capture, any other thread
+    (the test's event loop serving a hub, logging as it goes) to the stream there was before."""
+
+    def __init__(self, thread: int, capture: io.StringIO, other: Any) -> None:
+        self._thread, self._capture, self._other = thread, capture, other
+
+    def _target(self) -> Any:
+        return self._capture if threading.get_ident() == self._thread else self._other
+
+    def write(self, text: str) -> int:
+        return int(self._target().write(text))
+
+    def flush(self) -> None:
+        self._target().flush()
+
+
+def _exit_code(code: object, err: io.StringIO) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=err)
+    return 1
+
+
+async def run_hub(*args: str, env: dict[str, str], cwd: Path | None = None) -> tuple[int, str, str]:
+    """`run_cli` on a thread, so that the test's event loop keeps serving a hub the command may talk to."""
+    return await asyncio.wait_for(asyncio.to_thread(run_cli, args, env, cwd), SUBPROCESS_GUARD_SECONDS)
+
+
+async def run_hub_process(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """`python -m hub ARGS` in a real subprocess: for exit codes as the shell sees them."""
     pipe = asyncio.subprocess.PIPE
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hub", *args, stdout=pipe, stderr=pipe, env=env

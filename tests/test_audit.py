@@ -3,9 +3,7 @@ detected, and `hub audit verify` names the first fault."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from hub.cli.audit import checkpoint_reader
 from hub.core.audit_verify import AuditReport, verify_log
 from hub.core.clock import utc_now
 from hub.store.audit import load_log, sequence_and_checkpoint
-from tests.factories import acknowledgement, jose, removal, takedown
+from tests.factories import acknowledgement, jose, removal, run_hub, takedown
 
 
 async def run_story(client: Any, directory: Any) -> None:
@@ -35,17 +33,7 @@ async def run_story(client: Any, directory: Any) -> None:
 
 
 async def hub_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    return int(process.returncode or 0), out.decode(), err.decode()
+    return await run_hub(*args, env=env)
 
 
 async def verify(db: asyncpg.Connection, app: Any) -> AuditReport:

@@ -1,18 +1,18 @@
 """The `hub` command line, used as an operator and as a participant would use it.
 
-Every command runs in a subprocess (`python -m hub ...`): operator commands against the test's own
-database (`HUB_DATABASE_URL`), participant commands against a hub served on a real TCP port by this
-test's event loop. Refusals must be one `hub: error:` line on stderr, a non-zero exit and no traceback;
-state is checked in the database where it matters.
+Every command runs in this process as `python -m hub ...` would run it (`tests.factories.run_cli`: the
+environment replaced, stdout and stderr captured); tests/test_cli_process.py keeps real processes for
+exit codes. Operator commands run against the test's own database (`HUB_DATABASE_URL`), participant
+commands against a hub served on a real TCP port by this test's event loop. Refusals must be one
+`hub: error:` line on stderr, a non-zero exit and no traceback; state is checked in the database where
+it matters.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
-import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +31,16 @@ from hub.client import HubClient, new_envelope, sign_message
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_decode
 from hub.keyfile import read_private_jwk, write_private_jwk
 from hub.settings import Settings
-from tests.factories import Directory, Member, keyring_of, replace_form, stored_form, takedown, takedown_body
+from tests.factories import (
+    Directory,
+    Member,
+    keyring_of,
+    replace_form,
+    run_hub,
+    stored_form,
+    takedown,
+    takedown_body,
+)
 
 SUBPROCESS_TIMEOUT = 60
 
@@ -47,25 +56,8 @@ class Run:
 
 
 async def hub(*args: str, env: dict[str, str], cwd: Path | None = None) -> Run:
-    """Run `python -m hub ARGS` without blocking the event loop (it may be serving the hub)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return Run(proc.returncode, out.decode(), err.decode())
+    """`hub ARGS` in this process, on a thread so the event loop keeps serving the hub (`run_hub`)."""
+    return Run(*await run_hub(*args, env=env, cwd=cwd))
 
 
 def hub_env(tmp_path: Path, database_url: str | None = None) -> dict[str, str]:

@@ -1,28 +1,22 @@
-"""`hub config check`, run as a subprocess with a controlled environment: a good configuration passes,
-and each fault is one clear `problem` line and exit status 1."""
+"""`hub config check`, run in this process (`run_cli`) with a controlled environment: a good
+configuration passes, and each fault is one clear `problem` line and exit status 1."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from hub.core.jose import PrivateSigningJwk
 from hub.keyfile import write_private_jwk
+from tests.factories import run_cli
 
 
 def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(
-        [sys.executable, "-m", "hub", "config", "check"],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    code, out, err = run_cli(["config", "check"], {**base, **env})
+    return subprocess.CompletedProcess(["hub", "config", "check"], code, out, err)
 
 
 def good_env(tmp_path: Path, database_url: str) -> dict[str, str]:

@@ -48,10 +48,10 @@ def cmd_config(args: argparse.Namespace) -> int:
     return run_checks(os.environ)
 
 
-def run_checks(env: Mapping[str, str], out: TextIO = sys.stdout) -> int:
+def run_checks(env: Mapping[str, str], out: TextIO | None = None) -> int:
     checks = list(checks_for(env))
     for check in checks:
-        print(check.line(), file=out)
+        print(check.line(), file=sys.stdout if out is None else out)
     return 0 if all(c.ok for c in checks) else 1
 
 
