@@ -106,6 +106,34 @@ async def test_messages_takes_both_jose_media_types_and_references_templates(
                 assert schema == {"$ref": "#/components/schemas/Problem"}
 
 
+async def test_every_documented_integer_bound_is_the_one_the_hub_enforces(
+    client: Any, directory: Any
+) -> None:
+    """The document's bounds come from the handlers' own parameter definitions (hub/api/parameters.py):
+    the hub takes the documented maximum and refuses one more, naming the parameter."""
+    doc = await document(client)
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    platform = await directory.add("ie-platform-test", "platform", "IE")
+    sent = await client.post("/v1/messages", **jose(hotline.sign(takedown(hotline, platform))))
+    assert sent.status == 202  # the inbox is not empty, so the longest long-poll returns at once
+    checked = []
+    for path, item in doc["paths"].items():
+        for parameter in item.get("get", {}).get("parameters", []):
+            schema = parameter["schema"]
+            if parameter["in"] != "query" or schema.get("type") != "integer":
+                continue
+            name, top = parameter["name"], schema["maximum"]
+            taken = await client.get(f"{path}?{name}={top}", headers=platform.auth())
+            assert taken.status == 200, (path, name, top)
+            refused = await client.get(f"{path}?{name}={top + 1}", headers=platform.auth())
+            assert refused.status == 400, (path, name, top + 1)
+            problem = await refused.json()
+            assert problem["type"].endswith("invalid-parameter")
+            assert f"from {schema['minimum']} to {top}" in problem["detail"]
+            checked.append((path, name))
+    assert {("/v1/inbox", "limit"), ("/v1/inbox", "wait"), ("/v1/cases", "limit")} <= set(checked)
+
+
 async def test_real_responses_conform(client: Any, directory: Any) -> None:
     doc = await document(client)
     hotline = await directory.add("de-hotline-test", "hotline", "DE")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.api.parameters import CASES_LIMIT, INBOX_LIMIT, INBOX_WAIT
 from hub.api.problems import PROBLEM_BASE, PROBLEMS
 from hub.core.templates import TemplateCatalog
 from hub.services.inbox import MAX_PAGE
@@ -248,8 +249,8 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 "security": BEARER,
                 "parameters": [
                     CURSOR,
-                    _query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
-                    _query("wait", "long-poll seconds", {"type": "integer", "minimum": 0, "maximum": 30}),
+                    INBOX_LIMIT.openapi(),
+                    INBOX_WAIT.openapi(),
                 ],
                 "responses": {"200": _json(_ref("InboxPage"), "A page"), **_problems(400, 401)},
             }
@@ -277,7 +278,7 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                     _query("country", "ISO 3166-1 alpha-2", {"type": "string"}),
                     _query("recipient", "participant id", {"type": "string"}),
                     CURSOR,
-                    _query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200}),
+                    CASES_LIMIT.openapi(),
                 ],
                 "responses": {"200": _json(_ref("CaseList"), "A page of cases"), **_problems(400, 401)},
             }

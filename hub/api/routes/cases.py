@@ -7,7 +7,8 @@ from uuid import UUID
 from aiohttp import web
 
 from hub.api.keys import CLOCK, POOL
-from hub.api.request import caller_of, int_parameter, json_body
+from hub.api.parameters import CASES_LIMIT
+from hub.api.request import caller_of, json_body
 from hub.core.refusal import Refusal
 from hub.services.case_list import CaseFilter, list_cases
 from hub.services.cases import read_case, share_case
@@ -44,7 +45,7 @@ async def list_all(request: web.Request) -> web.Response:
         viewer=caller.participant_id,
         filters=filters,
         cursor=request.query.get("cursor"),
-        limit=int_parameter(request, "limit", 50, 1, 200),
+        limit=CASES_LIMIT.read(request),
         now=request.app[CLOCK](),
     )
     return web.json_response(listing)

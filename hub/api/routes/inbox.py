@@ -7,18 +7,17 @@ from uuid import UUID
 from aiohttp import web
 
 from hub.api.keys import CLOCK, HUB_KEY, INTAKE, NOTIFIER, POOL, SETTINGS
-from hub.api.request import caller_of, int_parameter, json_body
+from hub.api.parameters import INBOX_LIMIT, INBOX_WAIT
+from hub.api.request import caller_of, json_body
 from hub.core.refusal import Refusal
 from hub.services.inbox import MAX_PAGE, acknowledge, parse_cursor, read_inbox
-
-MAX_WAIT_SECONDS = 30
 
 
 async def read(request: web.Request) -> web.Response:
     caller = await caller_of(request)
     after = parse_cursor(request.query.get("cursor"))
-    limit = int_parameter(request, "limit", 50, 1, MAX_PAGE)
-    wait = int_parameter(request, "wait", 0, 0, MAX_WAIT_SECONDS)
+    limit = INBOX_LIMIT.read(request)
+    wait = INBOX_WAIT.read(request)
     pool = request.app[POOL]
     page = await read_inbox(pool, caller.participant_id, after, limit, request.app[INTAKE].keyring)
     if not page.items and wait:
