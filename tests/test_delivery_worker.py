@@ -43,7 +43,15 @@ from hub.store import deliveries
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
 from hub.store.deliveries import ClaimedDelivery
-from tests.factories import Directory, Member, acknowledgement, add_with_endpoint, keyring_of, takedown
+from tests.factories import (
+    Directory,
+    Member,
+    acknowledgement,
+    add_with_endpoint,
+    keyring_of,
+    takedown,
+    withdrawal,
+)
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 
@@ -341,6 +349,19 @@ async def test_a_referral_is_pushed_once_with_proof(hub: Hub, aiohttp_client: An
     assert (attempt["attempt"], attempt["verdict"], attempt["http_status"]) == (1, "delivered", 200)
     assert await step(worker) == 0  # nothing more to do
     assert len(hub.receiver.posts) == 1
+
+
+async def test_a_referral_withdrawn_before_its_push_is_never_pushed(hub: Hub, aiohttp_client: Any) -> None:
+    message_id, _, receipt = await hub.submit()
+    case_id = json.loads(jws_payload(receipt))["case_id"]
+    notice = withdrawal(hub.hotline, [hub.platform], case_id)
+    await submit_message(hub.intake, hub.hotline.sign(notice).encode(), hub.clock())
+    while await step(hub.worker()):
+        pass
+    assert [post.key for post in hub.receiver.posts] == [notice["id"]]  # the withdrawal, not the referral
+    assert (await hub.delivery(message_id))["state"] == "purged"
+    view = await case_view(aiohttp_client, hub, case_id, hub.hotline)
+    assert [e["message_id"] for e in view["timeline"] if e["event"] == "delivery.withheld"] == [message_id]
 
 
 def jws_payload(compact: str) -> bytes:

@@ -447,11 +447,11 @@ async def test_only_the_originator_withdraws_or_closes(world: World) -> None:
 
 async def test_a_recipient_withdrawn_before_retrieval_can_still_empty_its_inbox(world: World) -> None:
     a, _, _ = world.platforms
-    case_id, request = await world.refer("US")
+    case_id, _ = await world.refer("US")
     notice = withdrawal(world.hotline, [a], case_id)
     await world.api.accepted(world.hotline, notice)
     items = await world.api.inbox(a)
-    assert [i["message_id"] for i in items] == [request["id"], notice["id"]]
+    assert [i["message_id"] for i in items] == [notice["id"]]  # the referral itself is withheld
 
     response = await world.api.client.post(
         "/v1/inbox/ack",
@@ -481,3 +481,23 @@ async def test_answering_one_production_order_leaves_the_other_s_clock_running(
     view = await world.view(case_id)
     assert deadline_of(view, a.id, "respond", routine["id"])["state"] == "met"
     assert deadline_of(view, a.id, "respond", emergency["id"])["state"] == "open"
+
+
+async def test_a_referral_not_yet_pulled_is_never_handed_out_after_its_withdrawal(world: World) -> None:
+    a, b, c = world.platforms
+    case_id, request = await world.refer("US")
+    assert request["id"] in [i["message_id"] for i in await world.api.inbox(a)]  # a took it in time
+    taken = await world.api.client.post(
+        "/v1/inbox/ack", json={"message_ids": [request["id"]]}, headers=a.auth(now=world.clock.ts())
+    )
+    assert taken.status == 200, await taken.text()
+    notice = withdrawal(world.hotline, [a, b, c], case_id)
+    await world.api.accepted(world.hotline, notice)
+    for late in (b, c):  # never the referral (its sealed contact, its URLs): the withdrawal instead
+        assert [(i["type"], i["message_id"]) for i in await world.api.inbox(late)] == [
+            ("withdrawal", notice["id"])
+        ]
+    view = await world.view(case_id)
+    withheld = {(e["subject"], e["message_id"]) for e in timeline(view, "delivery.withheld")}
+    assert withheld == {(b.id, request["id"]), (c.id, request["id"])}
+    assert deadline_of(view, c.id, "confirm_deletion")["state"] == "open"

@@ -297,6 +297,16 @@ async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: dateti
         )
     if plan.requests_deletion:
         await conn.execute(query("request_deletion"), plan.case_id, list(plan.recipients), at)
+        for row in await conn.fetch(query("withhold_withdrawn"), plan.case_id, list(plan.recipients), env.id):
+            await record_event(
+                conn,
+                plan.case_id,
+                at,
+                "delivery.withheld",
+                env.sender,
+                subject=row["recipient_id"],
+                message_id=row["message_id"],
+            )
     if plan.confirms_deletion:
         await conn.execute(query("confirm_deletion"), plan.case_id, env.sender, at)
         await record_event(

@@ -183,3 +183,13 @@ RETURNING d.seq, d.message_id, d.recipient_id, m.case_id;
 
 -- name: dead_deliveries
 SELECT seq FROM deliveries WHERE state = 'dead' AND ($1::text IS NULL OR recipient_id = $1) ORDER BY seq;
+
+-- name: withhold_withdrawn
+-- The case's deliveries not yet made to recipients it is withdrawn from (pull not yet taken, push not
+-- yet attempted) are never made; the withdrawal itself ($3) is delivered. They end `purged`, as when the
+-- case is purged: the withdrawal asks for the data's deletion, and it is no delivery failure.
+UPDATE deliveries d SET state = 'purged', due_at = NULL
+FROM messages m
+WHERE m.id = d.message_id AND m.case_id = $1 AND d.recipient_id = ANY($2::text[])
+  AND d.state = 'pending' AND d.message_id <> $3
+RETURNING d.message_id, d.recipient_id;
