@@ -157,3 +157,62 @@ async def test_hub_audit_verify_exits_1_naming_the_first_fault(
     assert err.count("\n") == 1
     assert "entry 1" in err
     assert "Traceback" not in err
+
+
+def cli_env(database_url: str, settings: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=database_url,
+        HUB_SIGNING_KEY_FILE=str(settings.signing_key_file),
+        HUB_DATA_DIR=str(Path(settings.data_dir)),
+    )
+    return env
+
+
+async def test_an_idle_hub_on_a_new_database_verifies(
+    aiohttp_client: Any, settings: Any, database_url: str, db: asyncpg.Connection
+) -> None:
+    app = create_app(settings, background=False)
+    await aiohttp_client(app)
+    for _ in range(3):  # idle rounds of the sequencer: nothing to commit to, so nothing is signed
+        await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, utc_now())
+    assert await db.fetchval("SELECT count(*) FROM audit_checkpoints WHERE tree_size = 0") == 0
+    code, out, err = await hub_cli(cli_env(database_url, settings), "audit", "verify")
+    assert code == 0, err
+    assert out.startswith("audit log verifies")
+
+
+async def test_a_size_0_checkpoint_signed_by_an_earlier_hub_still_verifies(
+    logged: Any, db: asyncpg.Connection
+) -> None:
+    from hub.core.audit import sign_checkpoint
+    from hub.core.merkle import EMPTY_ROOT
+
+    signed = sign_checkpoint(
+        logged[HUB_KEY], hub_id="test-hub", tree_size=0, root=EMPTY_ROOT, signed_at=utc_now(), previous=None
+    )
+    first = await db.fetchval("SELECT min(tree_size) FROM audit_checkpoints")
+    # the earlier hub's first real checkpoint followed the empty one: rebuild that chain
+    await db.execute("DELETE FROM audit_checkpoints")
+    await db.execute(
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, signed_at, checkpoint, frontier) "
+        "VALUES (0, $1, now(), $2, '[]'::jsonb)",
+        EMPTY_ROOT,
+        signed,
+    )
+    assert first > 0
+    await sequence_and_checkpoint(logged[POOL], logged[HUB_KEY], "test-hub", utc_now())
+    assert (await verify(db, logged)).ok
+
+
+async def test_entries_left_pending_for_many_intervals_are_a_fault(
+    logged: Any, db: asyncpg.Connection, database_url: str, settings: Any
+) -> None:
+    await db.execute(
+        "INSERT INTO audit_entries (recorded_at, event, actor) "
+        "VALUES (now() - interval '1 hour', 'test.event', 'hub')"
+    )
+    code, _, err = await hub_cli(cli_env(database_url, settings), "audit", "verify")
+    assert code == 1
+    assert "FAULT (stuck)" in err
+    assert "1 entries" in err

@@ -61,8 +61,16 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> Any:
         async with operator_connection(settings) as conn:
             entries, checkpoints, pending = await audit.load_log(conn)
+            since = await audit.oldest_pending_at(conn)
         rows = [dict(e.items()) for e in entries]
-        return verify_log(rows, [dict(c.items()) for c in checkpoints], checkpoint_reader(keys), pending)
+        return verify_log(
+            rows,
+            [dict(c.items()) for c in checkpoints],
+            checkpoint_reader(keys),
+            pending,
+            pending_age_seconds=None if since is None else (utc_now() - since).total_seconds(),
+            sequencer_interval_seconds=settings.audit_interval,
+        )
 
     report = asyncio.run(run())
     summary = (

@@ -7,8 +7,12 @@ Faults, in the order they are looked for:
 - `checkpoint`: the tree of the first N entries is not the head the hub signed for N (entries were
   changed and their leaf hashes recomputed to hide it), or a checkpoint's signature or chain is wrong
   (a checkpoint was removed or forged);
-- `truncated`: a checkpoint covers more entries than remain (rows were deleted at the end).
+- `truncated`: a checkpoint covers more entries than remain (rows were deleted at the end);
+- `stuck`: an entry has waited for sequencing longer than `STUCK_AFTER_INTERVALS` sequencer intervals
+  (the sequencer is not running, or the hub stopped without sealing), so it is not protected.
 Entries not yet sequenced are counted as pending: they are protected from the next checkpoint on.
+A checkpoint of size 0 (earlier versions signed one when idle on a new database) is checked against
+the empty tree head, not reported as truncation.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.core.audit import entry_leaf
-from hub.core.merkle import Frontier
+from hub.core.merkle import EMPTY_ROOT, Frontier
+
+STUCK_AFTER_INTERVALS = 5  # pending longer than this many sequencer intervals: the sequencer is stuck
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ def verify_log(
     checkpoints: Sequence[Mapping[str, Any]],
     read_checkpoint: CheckpointReader,
     pending: int = 0,
+    pending_age_seconds: float | None = None,
+    sequencer_interval_seconds: float | None = None,
 ) -> AuditReport:
     ordered = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
     frontier, verified, cursor = Frontier(), 0, 0
@@ -57,6 +65,12 @@ def verify_log(
     def report(fault: AuditFault | None) -> AuditReport:
         return AuditReport(len(entries), len(checkpoints), pending, verified, fault)
 
+    while cursor < len(ordered) and int(ordered[cursor]["tree_size"]) == 0:
+        fault = _check(ordered[cursor], EMPTY_ROOT.hex(), previous, read_checkpoint)
+        if fault is not None:
+            return report(fault)
+        previous = (0, EMPTY_ROOT.hex())
+        cursor += 1
     for expected, row in enumerate(entries):
         index = int(row["leaf_index"])
         if index != expected:
@@ -84,7 +98,18 @@ def verify_log(
                 f"{frontier.size} remain: entries were deleted at the end",
             )
         )
-    return report(None)
+    return report(_stuck(pending, frontier.size, pending_age_seconds, sequencer_interval_seconds))
+
+
+def _stuck(pending: int, size: int, age: float | None, interval: float | None) -> AuditFault | None:
+    if not pending or age is None or interval is None or age <= STUCK_AFTER_INTERVALS * interval:
+        return None
+    return AuditFault(
+        "stuck",
+        size,
+        f"{pending} entries have waited {int(age)} s for sequencing (more than "
+        f"{STUCK_AFTER_INTERVALS} intervals): the sequencer is not running, so they are unprotected",
+    )
 
 
 def _check(

@@ -64,6 +64,8 @@ async def sequence_and_checkpoint(
 
 
 async def _checkpoint(conn: Conn, key: PrivateSigningJwk, hub_id: str, now: datetime, tree_size: int) -> bool:
+    if tree_size == 0:
+        return False  # nothing to commit to: a signed empty head would claim entries that never were
     latest = await conn.fetchrow(query("latest_checkpoint"))
     if latest is not None and latest["tree_size"] >= tree_size:
         return False
@@ -82,6 +84,21 @@ async def _checkpoint(conn: Conn, key: PrivateSigningJwk, hub_id: str, now: date
     )
     await conn.execute(query("insert_checkpoint"), frontier.size, head, now, signed, frontier.to_list())
     return True
+
+
+async def seal_pending(pool: asyncpg.Pool, key: PrivateSigningJwk, hub_id: str, now: datetime) -> None:
+    """Sequence every pending entry and checkpoint them (a graceful stop calls this, so the last
+    interval's entries are not left unprotected until the next start)."""
+    while True:
+        result = await sequence_and_checkpoint(pool, key, hub_id, now)
+        if result is None or result.sequenced == 0:
+            return
+
+
+async def oldest_pending_at(conn: Conn) -> datetime | None:
+    """When the oldest entry still awaiting sequencing was recorded (None if none is pending)."""
+    at: datetime | None = await conn.fetchval(query("oldest_unsequenced_at"))
+    return at
 
 
 async def load_log(conn: Conn) -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:

@@ -37,6 +37,9 @@ SELECT tree_size, root_hash, signed_at, checkpoint FROM audit_checkpoints ORDER 
 -- name: unsequenced_count
 SELECT count(*) FROM audit_entries WHERE leaf_index IS NULL;
 
+-- name: oldest_unsequenced_at
+SELECT min(recorded_at) FROM audit_entries WHERE leaf_index IS NULL;
+
 -- name: leaf_hashes_upto
 SELECT leaf_hash FROM audit_entries WHERE leaf_index < $1 ORDER BY leaf_index;
 
