@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 
@@ -19,34 +22,56 @@ class SettingsError(Exception):
     """An environment variable holds a value the hub cannot use."""
 
 
+def env_setting(default: Any, env: str, low: float | None = None, high: float | None = None) -> Any:
+    """A setting's one home: its default, the variable that overrides it and the bounds it must hold.
+    `from_env` reads every field declared this way; the type annotation says how the text is parsed."""
+    return field(default=default, metadata={"env": env, "low": low, "high": high})
+
+
+def _from_env(cls: type[T], env: Mapping[str, str], **computed: Any) -> T:
+    """`cls` with each `env_setting` field taken from `env` where set (parsed by its declared type and
+    checked against its bounds) and its default otherwise; `computed` fields are given by the caller."""
+    values: dict[str, Any] = dict(computed)
+    for f in fields(cls):  # type: ignore[arg-type]
+        name = f.metadata.get("env")
+        if name is None or f.name in values or not env.get(name):
+            continue
+        values[f.name] = _parse(env, name, str(f.type), f.metadata["low"], f.metadata["high"])
+    return cls(**values)
+
+
+def _parse(env: Mapping[str, str], name: str, kind: str, low: float | None, high: float | None) -> Any:
+    raw = env[name]
+    if kind.startswith("bool"):
+        return _bool(env, name, False)
+    if kind.startswith("int"):
+        return _int(env, name, 0, int(low if low is not None else -(2**62)), int(high or 2**62))
+    if kind.startswith("float"):
+        return _float(env, name, 0.0, low if low is not None else float("-inf"), high or float("inf"))
+    if kind.startswith("Path"):
+        return Path(raw).expanduser()
+    return raw
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
     """Push delivery: leases, concurrency, retry budget and shutdown grace (seconds unless named)."""
 
-    max_in_flight_per_destination: int = 4
-    max_concurrency: int = 64
-    lease_seconds: float = 60.0
-    poll_interval: float = 1.0
-    retry_base_seconds: float = 2.0
-    retry_cap_seconds: float = 600.0
-    retry_max_attempts: int = 30
-    retry_max_age_seconds: float = 72 * 3600.0
-    shutdown_grace_seconds: float = 20.0
-    worker_id: str = ""  # empty: host name and process id
+    max_in_flight_per_destination: int = env_setting(4, "HUB_DELIVERY_MAX_IN_FLIGHT", 1, 1000)
+    max_concurrency: int = env_setting(64, "HUB_DELIVERY_CONCURRENCY", 1, 10000)
+    lease_seconds: float = env_setting(60.0, "HUB_DELIVERY_LEASE_SECONDS", 1.0, 3600.0)
+    poll_interval: float = env_setting(1.0, "HUB_DELIVERY_POLL_SECONDS", 0.01, 60.0)
+    retry_base_seconds: float = env_setting(2.0, "HUB_RETRY_BASE_SECONDS", 0.01, 3600.0)
+    retry_cap_seconds: float = env_setting(600.0, "HUB_RETRY_CAP_SECONDS", 0.01, 86400.0)
+    retry_max_attempts: int = env_setting(30, "HUB_RETRY_MAX_ATTEMPTS", 1, 10000)
+    retry_max_age_seconds: float = env_setting(72 * 3600.0, "HUB_RETRY_MAX_AGE_SECONDS", 1.0, 365 * 86400.0)
+    shutdown_grace_seconds: float = env_setting(20.0, "HUB_SHUTDOWN_GRACE_SECONDS", 0.0, 3600.0)
+    worker_id: str = env_setting("", "HUB_WORKER_ID")  # empty: host name and process id
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeliverySettings:
-        return cls(
-            max_in_flight_per_destination=_int(env, "HUB_DELIVERY_MAX_IN_FLIGHT", 4, 1, 1000),
-            max_concurrency=_int(env, "HUB_DELIVERY_CONCURRENCY", 64, 1, 10000),
-            lease_seconds=_float(env, "HUB_DELIVERY_LEASE_SECONDS", 60.0, 1.0, 3600.0),
-            poll_interval=_float(env, "HUB_DELIVERY_POLL_SECONDS", 1.0, 0.01, 60.0),
-            retry_base_seconds=_float(env, "HUB_RETRY_BASE_SECONDS", 2.0, 0.01, 3600.0),
-            retry_cap_seconds=_float(env, "HUB_RETRY_CAP_SECONDS", 600.0, 0.01, 86400.0),
-            retry_max_attempts=_int(env, "HUB_RETRY_MAX_ATTEMPTS", 30, 1, 10000),
-            retry_max_age_seconds=_float(env, "HUB_RETRY_MAX_AGE_SECONDS", 72 * 3600.0, 1.0, 365 * 86400.0),
-            shutdown_grace_seconds=_float(env, "HUB_SHUTDOWN_GRACE_SECONDS", 20.0, 0.0, 3600.0),
-            worker_id=env.get("HUB_WORKER_ID", "")[:100],
+        return _from_env(
+            cls, env, **({"worker_id": env["HUB_WORKER_ID"][:100]} if env.get("HUB_WORKER_ID") else {})
         )
 
 
@@ -56,34 +81,22 @@ class MailSettings:
     the `hub mail-in` receiver for replies. The SMTP password is read from a file, never taken from an
     environment value (which ends up in process listings and crash reports)."""
 
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 587
-    smtp_starttls: bool = True
-    smtp_username: str | None = None
-    smtp_password_file: Path | None = None
-    smtp_timeout_seconds: float = 30.0
-    mail_from: str = "referral-hub@localhost"
-    reply_domain: str = "localhost"
-    mailin_host: str = "127.0.0.1"
-    mailin_port: int = 8025
-    mailin_lmtp: bool = False
+    smtp_host: str = env_setting("127.0.0.1", "HUB_SMTP_HOST")
+    smtp_port: int = env_setting(587, "HUB_SMTP_PORT", 1, 65535)
+    smtp_starttls: bool = env_setting(True, "HUB_SMTP_STARTTLS")
+    smtp_username: str | None = env_setting(None, "HUB_SMTP_USERNAME")
+    smtp_password_file: Path | None = env_setting(None, "HUB_SMTP_PASSWORD_FILE")
+    smtp_timeout_seconds: float = env_setting(30.0, "HUB_SMTP_TIMEOUT_SECONDS", 1.0, 600.0)
+    mail_from: str = env_setting("referral-hub@localhost", "HUB_MAIL_FROM")
+    reply_domain: str = env_setting("localhost", "HUB_MAIL_REPLY_DOMAIN")
+    mailin_host: str = env_setting("127.0.0.1", "HUB_MAILIN_HOST")
+    mailin_port: int = env_setting(8025, "HUB_MAILIN_PORT", 0, 65535)
+    mailin_lmtp: bool = env_setting(False, "HUB_MAILIN_LMTP")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MailSettings:
-        password_file = env.get("HUB_SMTP_PASSWORD_FILE")
-        return cls(
-            smtp_host=env.get("HUB_SMTP_HOST") or "127.0.0.1",
-            smtp_port=_int(env, "HUB_SMTP_PORT", 587, 1, 65535),
-            smtp_starttls=_bool(env, "HUB_SMTP_STARTTLS", True),
-            smtp_username=env.get("HUB_SMTP_USERNAME") or None,
-            smtp_password_file=Path(password_file).expanduser() if password_file else None,
-            smtp_timeout_seconds=_float(env, "HUB_SMTP_TIMEOUT_SECONDS", 30.0, 1.0, 600.0),
-            mail_from=env.get("HUB_MAIL_FROM") or "referral-hub@localhost",
-            reply_domain=(env.get("HUB_MAIL_REPLY_DOMAIN") or "localhost").lower(),
-            mailin_host=env.get("HUB_MAILIN_HOST") or "127.0.0.1",
-            mailin_port=_int(env, "HUB_MAILIN_PORT", 8025, 0, 65535),
-            mailin_lmtp=_bool(env, "HUB_MAILIN_LMTP", False),
-        )
+        domain = env.get("HUB_MAIL_REPLY_DOMAIN")
+        return _from_env(cls, env, **({"reply_domain": domain.lower()} if domain else {}))
 
     def smtp_password(self) -> str | None:
         """The SMTP password, read from its file now (so a rotated secret is picked up); None without one."""
@@ -93,50 +106,63 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    """What one client may hold: open connections (with a reserve for health probes), time to send the
+    request headers and body, concurrent long-polls per participant. See `hub/api/connections.py`."""
+
+    max_connections: int = env_setting(500, "HUB_MAX_CONNECTIONS", 8, 1_000_000)
+    connection_reserve: int = env_setting(32, "HUB_CONNECTION_RESERVE", 1, 10_000)
+    header_timeout_seconds: float = env_setting(15.0, "HUB_HEADER_TIMEOUT_SECONDS", 0.1, 600.0)
+    body_timeout_seconds: float = env_setting(30.0, "HUB_BODY_TIMEOUT_SECONDS", 0.1, 600.0)
+    max_long_polls_per_participant: int = env_setting(4, "HUB_MAX_LONG_POLLS_PER_PARTICIPANT", 1, 1000)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LimitSettings:
+        return _from_env(cls, env)
+
+
+@dataclass(frozen=True)
 class Settings:
-    database_url: str | None
-    data_dir: Path
-    hub_id: str
-    host: str
-    port: int
-    signing_key_file: Path
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    log_level: str = "info"
-    delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
-    mail: MailSettings = field(default_factory=lambda: MailSettings())
-    policy_dir: Path | None = None
-    clock_poll_interval: float = 1.0
-    audit_interval: float = 5.0
-    intake_batch: int = 64  # most messages committed in one transaction (group commit); 1: one each
-    storage_key_file: Path | None = None  # None: HUB_DATA_DIR/hub-storage-key
-    retention_file: Path | None = None  # None: the packaged policies/retention.json
+    # The two settings without a fixed default (they depend on the user): from_env computes them.
+    data_dir: Path = field(metadata={"env": "HUB_DATA_DIR"})  # default_data_dir()
+    signing_key_file: Path = field(metadata={"env": "HUB_SIGNING_KEY_FILE"})  # data_dir/hub-signing-key.jwk
+    database_url: str | None = env_setting(None, "HUB_DATABASE_URL")
+    hub_id: str = env_setting("referral-hub", "HUB_ID")
+    host: str = env_setting("127.0.0.1", "HUB_HOST")
+    port: int = env_setting(8080, "HUB_PORT", 0, 65535)
+    max_body_bytes: int = env_setting(DEFAULT_MAX_BODY_BYTES, "HUB_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024)
+    log_level: str = env_setting("info", "HUB_LOG_LEVEL")
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    policy_dir: Path | None = env_setting(None, "HUB_POLICY_DIR")
+    clock_poll_interval: float = env_setting(1.0, "HUB_CLOCK_POLL_SECONDS", 0.01, 60.0)
+    audit_interval: float = env_setting(5.0, "HUB_AUDIT_INTERVAL_SECONDS", 0.1, 3600.0)
+    # most messages committed in one transaction (group commit); 1: one each
+    intake_batch: int = env_setting(64, "HUB_INTAKE_BATCH", 1, 1000)
+    storage_key_file: Path | None = env_setting(
+        None, "HUB_STORAGE_KEY_FILE"
+    )  # None: HUB_DATA_DIR/hub-storage-key
+    retention_file: Path | None = env_setting(
+        None, "HUB_RETENTION_FILE"
+    )  # None: packaged policies/retention.json
+    metrics_token_file: Path | None = env_setting(None, "HUB_METRICS_TOKEN_FILE")  # None: /metrics is open
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = with_config_file(os.environ if env is None else env)
         data_dir = Path(env.get("HUB_DATA_DIR") or default_data_dir()).expanduser()
+        level = env.get("HUB_LOG_LEVEL")
         key_file = env.get("HUB_SIGNING_KEY_FILE")
-        return cls(
-            database_url=env.get("HUB_DATABASE_URL") or None,
+        return _from_env(
+            cls,
+            env,
             data_dir=data_dir,
-            hub_id=env.get("HUB_ID") or "referral-hub",
-            host=env.get("HUB_HOST") or "127.0.0.1",
-            port=_int(env, "HUB_PORT", 8080, 0, 65535),
             signing_key_file=Path(key_file).expanduser() if key_file else data_dir / "hub-signing-key.jwk",
-            max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
-            log_level=(env.get("HUB_LOG_LEVEL") or "info").lower(),
             delivery=DeliverySettings.from_env(env),
             mail=MailSettings.from_env(env),
-            policy_dir=Path(env["HUB_POLICY_DIR"]).expanduser() if env.get("HUB_POLICY_DIR") else None,
-            clock_poll_interval=_float(env, "HUB_CLOCK_POLL_SECONDS", 1.0, 0.01, 60.0),
-            audit_interval=_float(env, "HUB_AUDIT_INTERVAL_SECONDS", 5.0, 0.1, 3600.0),
-            intake_batch=_int(env, "HUB_INTAKE_BATCH", 64, 1, 1000),
-            storage_key_file=Path(env["HUB_STORAGE_KEY_FILE"]).expanduser()
-            if env.get("HUB_STORAGE_KEY_FILE")
-            else None,
-            retention_file=Path(env["HUB_RETENTION_FILE"]).expanduser()
-            if env.get("HUB_RETENTION_FILE")
-            else None,
+            limits=LimitSettings.from_env(env),
+            **({"log_level": level.lower()} if level else {}),
         )
 
     @property
@@ -218,3 +244,30 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def settings_reference() -> str:
+    """The Markdown table of every variable with its default and bounds, made from the declarations
+    (docs/operations.md holds a copy; a test keeps the two equal)."""
+    rows = ["| variable | default | bounds |", "|---|---|---|"]
+    groups: list[type] = [Settings, DeliverySettings, MailSettings, LimitSettings]
+    for group in groups:
+        for f in fields(group):
+            name = f.metadata.get("env")
+            if name is None:
+                continue
+            if f.name == "data_dir":
+                default = "see below"
+            elif f.name == "signing_key_file":
+                default = "`HUB_DATA_DIR/hub-signing-key.jwk`"
+            else:
+                value = f.default
+                default = "unset" if value is None or value == "" else f"`{value}`"
+            low, high = f.metadata.get("low"), f.metadata.get("high")
+            bounds = f"{_number(low)} to {_number(high)}" if low is not None and high is not None else ""
+            rows.append(f"| `{name}` | {default} | {bounds} |")
+    return "\n".join(rows) + "\n"
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"

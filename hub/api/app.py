@@ -20,10 +20,12 @@ from aiohttp import web
 
 from adapters.base import AdapterContext
 from adapters.registry import build_adapters
+from hub.api.connections import ConnectionGuard, ConnectionLimits
 from hub.api.keys import (
     CATALOG,
     CLOCK,
     DSN,
+    GUARD,
     HUB_KEY,
     INTAKE,
     KEYRING,
@@ -66,10 +68,26 @@ def create_app(
     catalog: TemplateCatalog | None = None,
     background: bool = True,
 ) -> web.Application:
+    limits = settings.limits
+    guard = ConnectionGuard(
+        ConnectionLimits(
+            max_connections=limits.max_connections,
+            reserve=limits.connection_reserve,
+            header_timeout=limits.header_timeout_seconds,
+            body_timeout=limits.body_timeout_seconds,
+        )
+    )
     app = web.Application(
-        middlewares=[request_id_middleware, metrics_middleware, problem_middleware],
+        middlewares=[
+            guard.middleware(),
+            request_id_middleware,
+            metrics_middleware,
+            problem_middleware,
+            guard.body_deadline_middleware(settings.max_body_bytes),
+        ],
         client_max_size=settings.max_body_bytes,
     )
+    app[GUARD] = guard
     app[SETTINGS] = settings
     app[METRICS] = HubMetrics()
     app[CLOCK] = clock
@@ -130,7 +148,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _notifier(app: web.Application) -> AsyncIterator[None]:
-    app[NOTIFIER] = notifier = InboxNotifier()
+    app[NOTIFIER] = notifier = InboxNotifier(app[SETTINGS].limits.max_long_polls_per_participant)
     await notifier.start(app[DSN])
     yield
     await notifier.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from hub.api.connections import ConnectionGuard
 from hub.core.clock import Clock
 from hub.core.jose import PrivateSigningJwk
 from hub.core.policy import PolicyBook
@@ -26,3 +27,4 @@ DSN = web.AppKey("dsn", str)
 POLICIES = web.AppKey("policies", PolicyBook)
 KEYRING = web.AppKey("keyring", Keyring)
 WORKER = web.AppKey("worker", DeliveryWorker)
+GUARD = web.AppKey("guard", ConnectionGuard)

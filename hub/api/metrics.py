@@ -11,6 +11,7 @@ and problem codes the hub defines, delivery states and channels, and organisatio
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -21,10 +22,11 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import HistogramMetricFamily
 
-from hub.api.keys import INTAKE, POOL
+from hub.api.keys import GUARD, INTAKE, POOL, SETTINGS
 from hub.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from hub.api.problems import PROBLEM_BASE, PROBLEMS
 from hub.core.receipt import receipt_claims
+from hub.core.refusal import Refusal
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "unmatched"
@@ -125,6 +127,16 @@ class HubMetrics:
             "Messages those transactions committed (divided by hub_intake_commits: the mean batch)",
             registry=registry,
         )
+        self.connections = Gauge(
+            "hub_connections", "Open client connections (see HUB_MAX_CONNECTIONS)", registry=registry
+        )
+        self.connections_shed = Gauge(
+            "hub_connections_shed",
+            "Connections the guard closed: parked ones evicted for a new one, ones that sent no request "
+            "or body in time, ones refused at the cap",
+            ["reason"],
+            registry=registry,
+        )
         self.database_up = Gauge(
             "hub_metrics_database_up",
             "1 if the database answered the last scrape's queries, else 0",
@@ -211,6 +223,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 async def scrape(request: web.Request) -> web.Response:
     app = request.app
+    _require_scrape_token(request)
     metrics = app[METRICS]
     try:
         await metrics.refresh(app[POOL])
@@ -222,9 +235,32 @@ async def scrape(request: web.Request) -> web.Response:
     if group_commit is not None:
         metrics.intake_batches.set(group_commit.batches)
         metrics.intake_batched.set(group_commit.items)
+    guard = app.get(GUARD)
+    if guard is not None:
+        metrics.connections.set(guard.open_connections)
+        metrics.connections_shed.labels(reason="evicted").set(guard.evicted)
+        metrics.connections_shed.labels(reason="timed_out").set(guard.timed_out)
+        metrics.connections_shed.labels(reason="refused").set(guard.refused)
     response = web.Response(body=metrics.render())
     response.headers["Content-Type"] = CONTENT_TYPE
     return response
+
+
+def _require_scrape_token(request: web.Request) -> None:
+    """With `HUB_METRICS_TOKEN_FILE` set, a scrape must send `Authorization: Bearer <that token>`
+    (compared in constant time; the file is read per scrape so a rotated token is picked up)."""
+    path = request.app[SETTINGS].metrics_token_file
+    if path is None:
+        return
+    expected = path.read_text("utf-8").strip().encode()
+    given = request.headers.get("Authorization", "")
+    scheme, _, token = given.partition(" ")
+    if (
+        not expected
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(token.strip().encode(), expected)
+    ):
+        raise Refusal("invalid-token", "/metrics needs the scrape token (HUB_METRICS_TOKEN_FILE)")
 
 
 def _problem_code(response: web.Response) -> str | None:

@@ -38,6 +38,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "case-not-found": (404, "Case not found"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
+    "request-timeout": (408, "Request not received in time"),
     "duplicate-id": (409, "Message id already used for other content"),
     "invalid-transition": (409, "State change not allowed"),
     "schema-invalid": (422, "Message does not match its template"),
@@ -54,6 +55,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "hub-only-type": (422, "Only the hub issues this message type"),
     "case-closed": (409, "The case is closed"),
     "case-purged": (410, "The case's personal data was purged at the end of retention"),
+    "too-many-long-polls": (429, "Too many concurrent long-polls"),
     "internal-error": (500, "Internal error"),
     "service-unavailable": (503, "Service unavailable"),
 }
@@ -96,7 +98,10 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         return response
     except Refusal as refusal:
         log.info("request.refused", problem=refusal.code, method=request.method, route=_route(request))
-        return problem_response(refusal.code, refusal.detail, instance=request.path, **refusal.extra)
+        refused = problem_response(refusal.code, refusal.detail, instance=request.path, **refusal.extra)
+        if refusal.retry_after is not None:
+            refused.headers["Retry-After"] = str(refusal.retry_after)
+        return refused
     except DATABASE_UNAVAILABLE as exc:
         log.warning("request.database_unavailable", error=exc.__class__.__name__, route=_route(request))
         pool = request.app.get(POOL)

@@ -52,9 +52,8 @@ async def operator_connection(settings: Settings) -> AsyncIterator[asyncpg.Conne
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
     from hub.api.app import create_app
+    from hub.api.server import serve
 
     settings = settings.with_changes(host=args.host or settings.host, port=args.port or settings.port)
     configure_logging(settings.log_level)
@@ -66,7 +65,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         database="external" if settings.database_url else "embedded",
     )
     try:
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+        asyncio.run(serve(create_app(settings), settings.host, settings.port))
     except DatabaseTooNewError as exc:
         raise CliError(str(exc)) from None
     return 0

@@ -10,8 +10,11 @@ from typing import Any
 
 
 class Refusal(Exception):
-    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+    """`retry_after` (seconds), when set, tells the client when trying again may succeed."""
+
+    def __init__(self, code: str, detail: str, *, retry_after: int | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after
         self.extra = extra

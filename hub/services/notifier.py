@@ -15,12 +15,15 @@ from collections import defaultdict
 import asyncpg
 import structlog
 
+from hub.core.refusal import Refusal
+
 CHANNEL = "hub_inbox"
 log = structlog.get_logger("hub.inbox")
 
 
 class InboxNotifier:
-    def __init__(self) -> None:
+    def __init__(self, max_waiters: int = 4) -> None:
+        self.max_waiters = max_waiters
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._conn: asyncpg.Connection | None = None
 
@@ -46,7 +49,14 @@ class InboxNotifier:
             event.set()
 
     async def wait(self, recipient: str, seconds: float) -> None:
-        """Return when a message may have arrived for `recipient`, or after `seconds`."""
+        """Return when a message may have arrived for `recipient`, or after `seconds`; refuse a wait
+        beyond the recipient's `max_waiters`."""
+        if len(self._waiters.get(recipient, ())) >= self.max_waiters:
+            raise Refusal(
+                "too-many-long-polls",
+                f"at most {self.max_waiters} concurrent long-polls per participant: retry shortly",
+                retry_after=1,
+            )
         event = asyncio.Event()
         self._waiters[recipient].add(event)
         try:
