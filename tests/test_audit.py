@@ -3,6 +3,7 @@ detected, and `hub audit verify` names the first fault."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,20 @@ async def test_a_size_0_checkpoint_signed_by_an_earlier_hub_still_verifies(
     assert first > 0
     await sequence_and_checkpoint(logged[POOL], logged[HUB_KEY], "test-hub", utc_now())
     assert (await verify(db, logged)).ok
+
+
+async def test_a_graceful_stop_seals_and_checkpoints_the_last_entries(
+    aiohttp_client: Any, settings: Any, directory: Any, db: asyncpg.Connection
+) -> None:
+    app = create_app(dataclasses.replace(settings, audit_interval=3600.0))  # never a round while running
+    client = await aiohttp_client(app)
+    await run_story(client, directory)
+    assert await db.fetchval("SELECT count(*) FROM audit_entries WHERE leaf_index IS NULL") > 0
+    await client.close()
+    assert await db.fetchval("SELECT count(*) FROM audit_entries WHERE leaf_index IS NULL") == 0
+    report = await verify(db, app)
+    assert report.ok, report.fault
+    assert report.verified_tree_size == report.entries
 
 
 async def test_entries_left_pending_for_many_intervals_are_a_fault(

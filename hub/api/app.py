@@ -50,7 +50,7 @@ from hub.services.batcher import Batcher
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
-from hub.store.audit import sequence_and_checkpoint
+from hub.store.audit import seal_pending, sequence_and_checkpoint
 from hub.store.case_keys import Keyring
 from hub.store.database import connect, create_pool, database_url
 from hub.store.directory import ensure_hub_participant
@@ -224,3 +224,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    try:  # a graceful stop seals and checkpoints what the last interval appended
+        await seal_pending(app[POOL], app[HUB_KEY], settings.hub_id, app[CLOCK]())
+    except Exception as exc:
+        log.warning("audit.seal_on_stop_failed", error=exc.__class__.__name__)
