@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 
 from hub.core.templates import TemplateCatalog
+from hub.schemas import load_catalog
 from hub.settings import Settings
 from hub.store.database import connect
 from hub.store.embedded import start_embedded_postgres
@@ -80,7 +81,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture(scope="session")
 def catalog() -> TemplateCatalog:
-    return TemplateCatalog.load()
+    return load_catalog()
 
 
 @pytest.fixture

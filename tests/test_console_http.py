@@ -21,7 +21,7 @@ from hub.api.app import create_app
 from hub.console import create_console_app
 from hub.core.jose import b64url_decode
 from hub.core.sealing import unseal
-from hub.core.templates import TemplateCatalog
+from hub.schemas import load_catalog
 from tests.console_helpers import (
     CONTACT_EMAIL,
     CONTENT_URL,
@@ -103,7 +103,7 @@ async def test_takedown_form_signs_seals_and_reaches_the_platform(
     assert envelope["to"] == [platform.id]
     assert envelope["body"]["content"] == [{"url": CONTENT_URL}]
     assert envelope["body"]["jurisdictions"] == ["EU", "IE"]
-    assert TemplateCatalog.load().validate(envelope) == []
+    assert load_catalog().validate(envelope) == []
     # The contact travels sealed: only the platform's X25519 key opens it.
     [copy] = envelope["body"]["contact"]["sealed"]
     assert copy["to"] == platform.id

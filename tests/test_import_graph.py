@@ -1,4 +1,4 @@
-"""The shape of the code: every module imports, and no import cycles.
+"""The shape of the code: every module imports, no import cycles, and the pure core touches no edge.
 
 The cycle check reads each module's top-level imports (not those inside functions, nor under
 `TYPE_CHECKING`) and looks for strongly connected components. `from package import name` counts as an
@@ -16,6 +16,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hub", "adapters")
+
+
+# what hub/core may not import: the disk, the environment, the database, the web, the edges
+CORE_FORBIDDEN = ("os", "pathlib", "importlib.resources", "asyncpg", "aiohttp", "hub.store", "hub.api")
+CORE_FORBIDDEN += ("hub.services", "hub.cli", "hub.console", "hub.delivery", "hub.clocks", "adapters")
 
 
 def modules() -> dict[str, Path]:
@@ -109,6 +114,17 @@ def test_the_cycle_check_finds_a_cycle() -> None:
     assert cycles(graph) == [["a", "b", "c"]]
     package = top_level_imports("p.views", Path(__file__).with_name("conftest.py"))
     assert "hub.settings" in package  # conftest's imports, read as p.views would import them
+
+
+def test_the_core_imports_no_edge_no_disk_and_no_environment() -> None:
+    for name, path in MODULES.items():
+        if name.startswith("hub.core"):
+            imported = top_level_imports(name, path)
+            bad = sorted(
+                m for m in imported if m.split(".")[0] in CORE_FORBIDDEN or m.startswith(CORE_FORBIDDEN)
+            )
+            assert bad == [], f"{name} imports {bad}"
+            assert "environ" not in path.read_text(encoding="utf-8").replace("environment", ""), name
 
 
 @pytest.mark.parametrize("name", sorted(m for m in MODULES if not m.endswith("__main__")))

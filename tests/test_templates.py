@@ -15,9 +15,9 @@ from hub.core.templates import (
     TemplateCatalog,
     TemplateCatalogError,
     UnknownTemplateError,
-    default_schema_root,
     schema_id,
 )
+from hub.schemas import default_schema_root, load_catalog
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 TEMPLATES = [
@@ -63,7 +63,7 @@ def _pointers(faults: list[SchemaFault]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def catalog() -> TemplateCatalog:
-    return TemplateCatalog.load(SCHEMAS)
+    return load_catalog(SCHEMAS)
 
 
 # --- the schemas ----------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def _rewrite(path: Path, change: Any) -> None:
 
 def test_a_copy_loads_and_examples_are_not_schemas(tmp_path: Path) -> None:
     root = _copy_schemas(tmp_path)
-    assert TemplateCatalog.load(root).templates() == [(template, "1.0") for template in TEMPLATES]
+    assert load_catalog(root).templates() == [(template, "1.0") for template in TEMPLATES]
 
 
 @pytest.mark.parametrize(
@@ -325,21 +325,21 @@ def test_a_broken_catalogue_does_not_load(tmp_path: Path, file: str, change: Any
     root = _copy_schemas(tmp_path)
     _rewrite(root / file, change)
     with pytest.raises(TemplateCatalogError, match=complaint):
-        TemplateCatalog.load(root)
+        load_catalog(root)
 
 
 def test_a_catalogue_without_envelope_does_not_load(tmp_path: Path) -> None:
     root = _copy_schemas(tmp_path)
     shutil.rmtree(root / "envelope")
     with pytest.raises(TemplateCatalogError, match="envelope"):
-        TemplateCatalog.load(root)
+        load_catalog(root)
 
 
 def test_unreadable_json_does_not_load(tmp_path: Path) -> None:
     root = _copy_schemas(tmp_path)
     (root / "withdrawal" / "1.0.json").write_text("{", encoding="utf-8")
     with pytest.raises(TemplateCatalogError, match="withdrawal"):
-        TemplateCatalog.load(root)
+        load_catalog(root)
 
 
 def test_catalogue_schemas_are_what_is_on_disk(catalog: TemplateCatalog) -> None:

@@ -14,12 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.core.templates import TemplateCatalog, UnknownTemplateError
+from hub.core.templates import UnknownTemplateError
+from hub.schemas import load_catalog
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 EXAMPLES = sorted(SCHEMAS.glob("*/examples/*/*.json"))
 VALID = [p for p in EXAMPLES if p.parent.name == "valid"]
-CATALOG = TemplateCatalog.load(SCHEMAS)
+CATALOG = load_catalog(SCHEMAS)
 
 # Strings that sit on the edges of the formats and patterns the templates use.
 NEAR_MISSES = [

@@ -45,6 +45,7 @@ from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.keyfile import load_or_create_signing_key, load_or_create_storage_key
 from hub.policies import load_policy_book, load_retention_policy
+from hub.schemas import load_catalog
 from hub.services.access import purge_used_tokens
 from hub.services.batcher import Batcher
 from hub.services.intake import Intake
@@ -91,7 +92,7 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = HubMetrics()
     app[CLOCK] = clock
-    app[CATALOG] = catalog or TemplateCatalog.load()
+    app[CATALOG] = catalog or load_catalog()
     app[POLICIES] = load_policy_book(settings.policy_dir)
     app.cleanup_ctx.append(_hub_key)
     app.cleanup_ctx.append(_database)

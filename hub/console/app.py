@@ -24,6 +24,7 @@ from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, SESSIONS
 from hub.console.render import make_environment, render
 from hub.console.views import cases, compose, inbox, login
 from hub.core.templates import TemplateCatalog
+from hub.schemas import load_catalog
 
 log = structlog.get_logger("hub.console")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -38,7 +39,7 @@ def create_console_app(config: ConsoleConfig, *, catalog: TemplateCatalog | None
     )
     app[CONFIG] = config
     app[SESSIONS] = sessions
-    app[CATALOG] = catalog or TemplateCatalog.load()
+    app[CATALOG] = catalog or load_catalog()
     app[JINJA] = make_environment()
     app[ARCHIVE] = Archive(config.data_dir)
     app.cleanup_ctx.append(_hub_connection)

@@ -1,9 +1,11 @@
-"""Message templates: JSON Schema 2020-12 documents, loaded once, and validation into precise faults.
+"""Message templates: JSON Schema 2020-12 documents, checked once, and validation into precise faults.
 
 The schema folder holds one directory per schema and one file per version, `<name>/<major>.<minor>.json`,
 each with the `$id` `urn:referral-hub:schema:<name>:<version>`. `envelope` and `common` are shared; every
 other schema is a template that validates a whole envelope (the envelope plus its own body and rules).
-Examples live deeper (`<name>/examples/...`) and are never loaded as schemas.
+Examples live deeper (`<name>/examples/...`) and are never loaded as schemas. The catalogue takes the
+schemas as data; reading them from the folder is `hub.schemas`' job (this module reads no file and no
+environment).
 
 Loading fails fast: every schema is checked against the 2020-12 metaschema, its `$id` against its path and
 every `$ref` against the registry, so a broken catalogue stops the hub at start instead of at the first
@@ -17,11 +19,9 @@ never from the value sent: precise enough to fix the message, safe to return in 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -34,7 +34,6 @@ from referencing.jsonschema import DRAFT202012
 SCHEMA_ID_PREFIX = "urn:referral-hub:schema:"
 ENVELOPE = ("envelope", "1.0")
 SHARED_SCHEMAS = frozenset({"envelope", "common"})
-_SCHEMA_FILE = re.compile(r"^[0-9]+\.[0-9]+\.json$")
 _MAX_QUOTE = 80
 
 
@@ -63,24 +62,6 @@ def schema_id(name: str, version: str) -> str:
     return f"{SCHEMA_ID_PREFIX}{name}:{version}"
 
 
-def default_schema_root(environ: Mapping[str, str] | None = None) -> Path:
-    """`$HUB_SCHEMAS_DIR`, else the copy installed inside the package, else the repository's `schemas/`."""
-    configured = (os.environ if environ is None else environ).get("HUB_SCHEMAS_DIR")
-    if configured:
-        root = Path(configured)
-        if not root.is_dir():
-            raise FileNotFoundError(f"HUB_SCHEMAS_DIR={configured} is not a directory")
-        return root
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "_schemas", package.parent / "schemas"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"no schema folder: set HUB_SCHEMAS_DIR, or install the hub with its schemas "
-        f"(looked in {package / '_schemas'} and {package.parent / 'schemas'})"
-    )
-
-
 class TemplateCatalog:
     """Every schema by (name, version), and one compiled validator per template."""
 
@@ -105,20 +86,6 @@ class TemplateCatalog:
         )
         self._fast_envelope = _compile_fast(schemas[ENVELOPE], compiled)
         self._fast = {key: _compile_fast(schemas[key], compiled) for key in self._validators}
-
-    @classmethod
-    def load(cls, root: Path | None = None) -> TemplateCatalog:
-        folder = default_schema_root() if root is None else root
-        schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
-        for path in sorted(folder.glob("*/*.json")):
-            if not _SCHEMA_FILE.match(path.name):
-                continue
-            try:
-                schema = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise TemplateCatalogError(f"{path}: {exc}") from exc
-            schemas[(path.parent.name, path.name.removesuffix(".json"))] = schema
-        return cls(schemas)
 
     def templates(self) -> list[tuple[str, str]]:
         return sorted(self._validators)
