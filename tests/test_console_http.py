@@ -276,13 +276,17 @@ async def test_case_list_filters_and_evidence_bundle(
     with zipfile.ZipFile(io.BytesIO(await download.read())) as bundle:
         names = set(bundle.namelist())
         manifest = json.loads(bundle.read("manifest.json"))
-        [message_name] = [n for n in names if n.startswith("messages/")]
-        signed = bundle.read(message_name).decode()
-        keys = json.loads(bundle.read(f"keys/{hotline.id}.jwks.json"))
-        hub_keys = json.loads(bundle.read("keys/hub.jwks.json"))
-        receipt = bundle.read(message_name.replace("messages/", "receipts/")).decode()
-    assert {"case.json", "README.txt", "keys/hub.jwks.json"} <= names
-    assert manifest["case_id"] == case_id
+        [item] = manifest["messages"]
+        signed = bundle.read(item["file"]).decode()
+        keys = json.loads(bundle.read(manifest["keys"][hotline.id]))
+        receipt = bundle.read(item["receipt"]).decode()
+    hub_keys = await (await hub.get("/.well-known/jwks.json")).json()
+    assert {"timeline.json", "README.txt", "keys/hub.jwks.json"} <= names
+    assert (manifest["format"], manifest["case_id"], manifest["made_by"]) == (
+        "referral-hub-evidence/1",
+        case_id,
+        hotline.id,
+    )
     assert jwcrypto_payload(signed, keys)["type"] == "takedown-request"
     assert jwcrypto_payload(receipt, hub_keys)["case_id"] == case_id
     assert (await console.get("/cases/not-a-case")).status == 404

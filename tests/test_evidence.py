@@ -1,30 +1,56 @@
-"""Evidence bundles: exported after the core story, they verify offline with our verifier and, file by
-file, with an independent JOSE library (jwcrypto); any tampering with a file is caught."""
+"""Evidence bundles: one format (`referral-hub-evidence/1`) made by the operator's export and by a
+participant's console, checked by one verifier against the hub's key taken from outside the bundle.
+
+The bundle of a real story verifies with our verifier, file by file with an independent JOSE library
+(jwcrypto), and with the script its README carries, run as a reader would run it; any tampering is
+caught; an impostor's bundle (its own key under the same HUB_ID) fails with every trust root while the
+genuine one passes with each; the verifier refuses to run without a root; the console's bundle verifies
+with `hub evidence verify`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 import uuid
 import zipfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from jwcrypto import jwk, jws
 
 from hub.api.app import create_app
 from hub.api.keys import HUB_KEY, KEYRING, POOL
+from hub.console import create_console_app
+from hub.core.bundle_readme import SCRIPT_END, SCRIPT_START
+from hub.core.bundle_verify import TrustRoot
 from hub.core.clock import utc_now
+from hub.core.jose import PrivateSigningJwk, parse_jws, sign_compact
 from hub.evidence.export import export_bundle
-from hub.evidence.verify import verify_bundle
+from hub.evidence.files import pack, unpack
+from hub.evidence.verify import trust_from_fingerprints, trust_from_keys, verify_bundle
 from hub.store.audit import sequence_and_checkpoint
-from tests.factories import acknowledgement, jose, removal, takedown
+from tests.console_helpers import console_config, csrf_of, form_body, sign_in, takedown_values
+from tests.factories import acknowledgement, jose, removal, run_hub, takedown
 
 
-async def bundle_of_story(
-    aiohttp_client: Any, settings: Any, directory: Any, db: asyncpg.Connection
-) -> bytes:
+@dataclass
+class Story:
+    bundle: bytes
+    case_id: str
+    client: Any  # the hub, served on a real TCP port
+    hub_key: PrivateSigningJwk
+    published_jwks: dict[str, Any]  # GET /.well-known/jwks.json: the root from outside the bundle
+
+
+async def story(aiohttp_client: Any, settings: Any, directory: Any, db: asyncpg.Connection) -> Story:
     hotline = await directory.add("de-hotline-test", "hotline", "DE")
     platform = await directory.add("ie-platform-test", "platform", "IE")
     app = create_app(settings, background=False)
@@ -38,14 +64,11 @@ async def bundle_of_story(
     ):
         assert (await client.post("/v1/messages", **jose(platform.sign(answer)))).status == 202
     await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, utc_now())
-    return await export_bundle(
+    bundle = await export_bundle(
         db, uuid.UUID(case_id), hub_id=settings.hub_id, now=utc_now(), keyring=app[KEYRING]
     )
-
-
-def files_of(bundle: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
+    published = await (await client.get("/.well-known/jwks.json")).json()
+    return Story(bundle, case_id, client, app[HUB_KEY], published)
 
 
 def rezip(files: dict[str, bytes]) -> bytes:
@@ -56,41 +79,69 @@ def rezip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def impostor_of(bundle: bytes, hub_key: PrivateSigningJwk) -> bytes:
+    """What an impostor hub with the same HUB_ID (and even the same kid) makes: every hub-signed file
+    signed with its own key, its key in keys/hub.jwks.json, the receipts backdated by a day, and the
+    manifest's digests made to match. Without an outside root, the old verifier accepted this."""
+    impostor = PrivateSigningJwk(kid=hub_key.kid, seed=os.urandom(32))
+    files = unpack(bundle)
+    manifest = json.loads(files["manifest.json"])
+    signed_by_hub = [m["receipt"] for m in manifest["messages"]]
+    signed_by_hub += manifest["delivery_evidence"] + [manifest["audit"]["checkpoint"]]
+    for name in signed_by_hub:
+        token = parse_jws(files[name])
+        claims = json.loads(token.payload)
+        if "accepted_at" in claims:
+            claims["accepted_at"] = "2026-01-01T00:00:00Z"
+        payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
+        files[name] = sign_compact(payload, impostor, {"typ": token.signatures[0].protected["typ"]}).encode()
+    files["keys/hub.jwks.json"] = json.dumps({"keys": [impostor.public().to_dict()]}).encode()
+    manifest["files"] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items() if n != "manifest.json"}
+    files["manifest.json"] = json.dumps(manifest).encode()
+    return pack(files)
+
+
+def own_key(story: Story) -> TrustRoot:
+    return trust_from_keys([story.hub_key.public()], "the test hub's key")
+
+
 async def test_a_fresh_bundle_verifies_offline(
     aiohttp_client: Any, settings: Any, directory: Any, db: Any
 ) -> None:
-    bundle = await bundle_of_story(aiohttp_client, settings, directory, db)
-    report = verify_bundle(bundle)
+    told = await story(aiohttp_client, settings, directory, db)
+    report = verify_bundle(told.bundle, own_key(told))
     assert report.ok, report.faults
     assert report.checked["message signatures"] == 3
     assert report.checked["receipts"] == 3
     assert report.checked["delivery evidences"] >= 1
     assert report.checked["audit entries"] >= 8
-    files = files_of(bundle)
-    assert "README.txt" in files
-    assert "keys/hub.jwks.json" in files
+    assert (report.case_id, report.made_by, report.trust) == (told.case_id, "test-hub", "the test hub's key")
+    files = unpack(told.bundle)
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["format"] == "referral-hub-evidence/1"
+    assert manifest["purged"] is None
     assert json.loads(files["timeline.json"])["status"] == "actioned"
 
 
-async def test_jwcrypto_verifies_every_signed_file_with_the_keys_in_the_bundle(
+async def test_jwcrypto_verifies_every_signed_file_with_the_hub_s_published_keys(
     aiohttp_client: Any, settings: Any, directory: Any, db: Any
 ) -> None:
-    files = files_of(await bundle_of_story(aiohttp_client, settings, directory, db))
+    told = await story(aiohttp_client, settings, directory, db)
+    files = unpack(told.bundle)
     manifest = json.loads(files["manifest.json"])
-    keys = {}
-    for name, body in files.items():
-        if name.startswith("keys/"):
-            for key in json.loads(body)["keys"]:
-                keys[key["kid"]] = jwk.JWK(**{k: key[k] for k in ("kty", "crv", "x", "kid")})
-    signed_files = [m["file"] for m in manifest["messages"]] + [m["receipt"] for m in manifest["messages"]]
-    signed_files += manifest["delivery_evidence"] + ["audit/checkpoint.jws"]
-    for name in signed_files:
+
+    def keys_of(document: dict[str, Any]) -> dict[str, Any]:
+        return {k["kid"]: jwk.JWK(**{n: k[n] for n in ("kty", "crv", "x", "kid")}) for k in document["keys"]}
+
+    hub_keys = keys_of(told.published_jwks)
+    for name in [m["receipt"] for m in manifest["messages"]] + manifest["delivery_evidence"]:
         token = jws.JWS()
         token.deserialize(files[name].decode())
-        token.verify(keys[token.jose_header["kid"]], alg="EdDSA")
+        token.verify(hub_keys[token.jose_header["kid"]], alg="EdDSA")
     for item in manifest["messages"]:
         token = jws.JWS()
         token.deserialize(files[item["file"]].decode())
+        token.verify(keys_of(json.loads(files[manifest["keys"][item["from"]]]))[token.jose_header["kid"]])
         receipt = jws.JWS()
         receipt.deserialize(files[item["receipt"]].decode())
         assert (
@@ -104,17 +155,201 @@ async def test_jwcrypto_verifies_every_signed_file_with_the_keys_in_the_bundle(
 async def test_tampering_with_any_file_is_caught(
     aiohttp_client: Any, settings: Any, directory: Any, db: Any
 ) -> None:
-    files = files_of(await bundle_of_story(aiohttp_client, settings, directory, db))
+    told = await story(aiohttp_client, settings, directory, db)
+    files = unpack(told.bundle)
     manifest = json.loads(files["manifest.json"])
     message = manifest["messages"][0]["file"]
     header, payload, signature = files[message].decode().split(".")
     forged = payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB")
     tampered = {**files, message: f"{header}.{forged}.{signature}".encode()}
-    report = verify_bundle(rezip(tampered))
+    report = verify_bundle(rezip(tampered), own_key(told))
     assert not report.ok
     assert any(message in fault for fault in report.faults)
 
     entries = json.loads(files["audit/entries.json"])
     entries[0]["actor"] = "someone-else"
-    report = verify_bundle(rezip({**files, "audit/entries.json": json.dumps(entries).encode()}))
+    report = verify_bundle(
+        rezip({**files, "audit/entries.json": json.dumps(entries).encode()}), own_key(told)
+    )
     assert any("audit entry" in fault for fault in report.faults)
+
+
+def readme_script(bundle: bytes) -> str:
+    readme = unpack(bundle)["README.txt"].decode()
+    return readme.split(SCRIPT_START + "\n", 1)[1].split("\n" + SCRIPT_END, 1)[0] + "\n"
+
+
+def run_readme_script(
+    bundle: bytes, hub_jwks: dict[str, Any], folder: Path
+) -> subprocess.CompletedProcess[str]:
+    """As the README says: unzip, save the script as check.py there, run it with the hub's key set."""
+    folder.mkdir()
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        archive.extractall(folder)
+    (folder / "check.py").write_text(readme_script(bundle))
+    (folder.parent / f"{folder.name}-hub.jwks.json").write_text(json.dumps(hub_jwks))
+    return subprocess.run(
+        [sys.executable, "check.py", str(folder.parent / f"{folder.name}-hub.jwks.json")],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_readme_script_checks_the_bundle_by_hand(
+    aiohttp_client: Any, settings: Any, directory: Any, db: Any, tmp_path: Path
+) -> None:
+    told = await story(aiohttp_client, settings, directory, db)
+    ran = run_readme_script(told.bundle, told.published_jwks, tmp_path / "genuine")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().endswith("the bundle verifies")
+    assert "audit: the case's entries are in the log the hub signed" in ran.stdout
+    assert ran.stdout.count("the hub's receipt verifies") == 3
+
+    forged = run_readme_script(
+        impostor_of(told.bundle, told.hub_key), told.published_jwks, tmp_path / "forged"
+    )
+    assert forged.returncode != 0
+    assert "the bundle verifies" not in forged.stdout
+
+
+def verify_env(settings: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=settings.database_url,
+        HUB_SIGNING_KEY_FILE=str(settings.signing_key_file),
+        HUB_DATA_DIR=str(settings.data_dir),
+        HUB_ID=settings.hub_id,
+    )
+    return env
+
+
+async def test_verify_refuses_to_run_without_a_root_outside_the_bundle(
+    aiohttp_client: Any, settings: Any, directory: Any, db: Any, tmp_path: Path
+) -> None:
+    told = await story(aiohttp_client, settings, directory, db)
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(told.bundle)
+    code, out, err = await run_hub("evidence", "verify", str(path), env=verify_env(settings))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "--hub-jwks" in err
+    assert "--hub-fingerprint" in err
+    assert "--audit-log" in err
+    assert "Traceback" not in err
+
+
+ROOTS = ("fingerprint", "jwks-file", "jwks-url", "audit-log")
+
+
+@pytest.mark.parametrize("root", ROOTS)
+async def test_an_impostor_bundle_fails_with_each_trust_root_and_the_genuine_one_passes(
+    root: str, aiohttp_client: Any, settings: Any, directory: Any, db: Any, tmp_path: Path
+) -> None:
+    told = await story(aiohttp_client, settings, directory, db)
+    jwks_file = tmp_path / "hub.jwks.json"
+    jwks_file.write_text(json.dumps(told.published_jwks))
+    fingerprint = told.hub_key.public().thumbprint()
+    options = {
+        "fingerprint": ["--hub-fingerprint", fingerprint],
+        "jwks-file": ["--hub-jwks", str(jwks_file)],
+        "jwks-url": ["--hub-jwks", str(told.client.make_url("/.well-known/jwks.json"))],
+        "audit-log": ["--audit-log"],
+    }[root]
+    said = {
+        "fingerprint": f"trust root: pinned fingerprint {fingerprint}",
+        "jwks-file": f"trust root: JWK Set {jwks_file}",
+        "jwks-url": "trust root: JWK Set http://127.0.0.1:",
+        "audit-log": "trust root: the hub's audit log",
+    }[root]
+    genuine, forged = tmp_path / "genuine.zip", tmp_path / "forged.zip"
+    genuine.write_bytes(told.bundle)
+    forged.write_bytes(impostor_of(told.bundle, told.hub_key))
+    assert verify_bundle(forged.read_bytes(), trust_from_fingerprints([fingerprint])).faults
+
+    code, out, err = await run_hub("evidence", "verify", str(genuine), *options, env=verify_env(settings))
+    assert code == 0, err
+    assert out.startswith("evidence verifies: ")
+    assert said in out
+    assert f"case {told.case_id}, made by test-hub" in out
+
+    code, out, err = await run_hub("evidence", "verify", str(forged), *options, env=verify_env(settings))
+    assert code == 1
+    assert out == ""
+    assert err.startswith("hub: error: evidence does NOT verify: ")
+    assert err.count("\n") == 1
+    assert said in err
+    assert "Traceback" not in err
+
+
+async def test_a_bundle_of_another_format_is_refused_in_one_line(
+    aiohttp_client: Any, settings: Any, directory: Any, db: Any, tmp_path: Path
+) -> None:
+    told = await story(aiohttp_client, settings, directory, db)
+    files = unpack(told.bundle)
+    manifest = json.loads(files["manifest.json"])
+    del manifest["format"]
+    (tmp_path / "other.zip").write_bytes(rezip({**files, "manifest.json": json.dumps(manifest).encode()}))
+    (tmp_path / "not.zip").write_bytes(b"not a zip file")
+    fingerprint = told.hub_key.public().thumbprint()
+    for name, said in (("other.zip", "does not name the format"), ("not.zip", "not a ZIP file")):
+        code, _, err = await run_hub(
+            "evidence",
+            "verify",
+            str(tmp_path / name),
+            "--hub-fingerprint",
+            fingerprint,
+            env=verify_env(settings),
+        )
+        assert code == 1
+        assert said in err
+        assert err.count("\n") == 1
+        assert "Traceback" not in err
+
+
+async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
+    aiohttp_client: Any, settings: Any, directory: Any, tmp_path: Path
+) -> None:
+    """Cross-seam: a hotline's console sends a referral and keeps the platform's answers; the bundle
+    it downloads is the one format, and the command line verifies it against the hub's published keys."""
+    hotline = await directory.add("de-hotline-console", "hotline", "DE")
+    platform = await directory.add("ie-platform-console", "platform", "IE")
+    hub = await aiohttp_client(create_app(settings, background=False))
+    config = console_config(hotline, str(hub.make_url("")).rstrip("/"), tmp_path / "console")
+    console = await aiohttp_client(create_console_app(config))
+    await sign_in(console, config)
+    page = await (await console.get("/new/takedown-request")).text()
+    message_id = page.split('name="message_id" value="', 1)[1].split('"', 1)[0]
+    values = {**takedown_values(platform.id), "message_id": message_id}
+    sent = await console.post(
+        "/new/takedown-request", data=form_body(values, csrf_of(page)), allow_redirects=False
+    )
+    assert sent.status == 303, await sent.text()
+    case_id = sent.headers["Location"].removeprefix("/cases/")
+    assert (
+        await hub.post("/v1/inbox/ack", json={"message_ids": [message_id]}, headers=platform.auth())
+    ).status == 200
+    for answer in (
+        acknowledgement(platform, hotline, case_id, message_id),
+        removal(platform, hotline, case_id, message_id),
+    ):
+        assert (await hub.post("/v1/messages", **jose(platform.sign(answer)))).status == 202
+    assert (await console.get(f"/cases/{case_id}")).status == 200  # takes the answers from its inbox
+
+    download = await console.get(f"/cases/{case_id}/evidence.zip")
+    assert download.status == 200
+    path = tmp_path / "console-bundle.zip"
+    path.write_bytes(await download.read())
+    url = str(hub.make_url("/.well-known/jwks.json"))
+    code, out, err = await run_hub(
+        "evidence", "verify", str(path), "--hub-jwks", url, env=verify_env(settings)
+    )
+    assert code == 0, err
+    assert f"case {case_id}, made by {hotline.id}" in out
+    assert "3 message signatures" in out
+    assert "3 receipts" in out
+    assert "3 delivery evidences" in out
+    assert "note: no audit proofs: a participant's console keeps" in out

@@ -4,8 +4,12 @@ the statistics are unchanged, and the purge is on the record."""
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
+import zipfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,15 +19,13 @@ from hub.api.app import create_app
 from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.cli.audit import checkpoint_reader
 from hub.core.audit_verify import verify_log
-from hub.core.refusal import Refusal
-from hub.evidence.export import export_bundle
 from hub.policies import load_retention_policy
 from hub.stats.figures import parse_period
 from hub.store.audit import load_log, sequence_and_checkpoint
 from hub.store.case_keys import ShreddedError
 from hub.store.purge import candidates, purge_due_cases
 from hub.store.stats import figures_for
-from tests.factories import FakeClock, acknowledgement, jose, removal, takedown
+from tests.factories import FakeClock, acknowledgement, jose, removal, run_hub, takedown
 
 MARKER = "https://photos.example.com/p/purge-marker-7f3a"
 
@@ -50,7 +52,7 @@ async def database_holds(db: asyncpg.Connection, marker: str) -> list[str]:
 
 
 async def test_a_case_past_retention_is_purged_provably(
-    aiohttp_client: Any, settings: Any, directory: Any, db: asyncpg.Connection
+    aiohttp_client: Any, settings: Any, directory: Any, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
     hotline = await directory.add("de-hotline-test", "hotline", "DE")
     platform = await directory.add("ie-platform-test", "platform", "IE")
@@ -118,9 +120,36 @@ async def test_a_case_past_retention_is_purged_provably(
     assert view["status"] == "actioned"
     assert "purged_at" in view
     assert view["timeline"][-1]["event"] == "case.purged"
-    with pytest.raises(Refusal) as refused:
-        await export_bundle(db, uuid.UUID(case_id), hub_id=settings.hub_id, now=clock(), keyring=app[KEYRING])
-    assert refused.value.code == "case-purged"
+
+    # What remains still proves what happened: the case exports, marked purged, and its bundle verifies.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=settings.database_url,
+        HUB_SIGNING_KEY_FILE=str(settings.signing_key_file),
+        HUB_DATA_DIR=str(settings.data_dir),
+        HUB_ID=settings.hub_id,
+    )
+    path = tmp_path / "purged.zip"
+    code, out, err = await run_hub("evidence", "export", case_id, "--out", str(path), env=env)
+    assert code == 0, err
+    fingerprint = json.loads(out)["hub_key_fingerprint"]
+    assert fingerprint == public.thumbprint()
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+        manifest = json.loads(files["manifest.json"])
+    assert manifest["purged"] == {"purged_at": view["purged_at"]}
+    assert [m["file"] for m in manifest["messages"]] == [None, None, None]
+    assert all(m["purged"] for m in manifest["messages"])
+    assert "PURGED" in files["README.txt"].decode()
+    assert not any(MARKER.encode() in body for body in files.values())
+    code, out, err = await run_hub("evidence", "verify", str(path), "--hub-fingerprint", fingerprint, env=env)
+    assert code == 0, err
+    assert f"PURGED at {view['purged_at']}" in out
+    assert "3 purged messages (receipt only)" in out
+    assert "3 receipts" in out
+    assert "delivery evidences" in out
+    assert "audit entries" in out
+    assert "note: the case was purged" in out
 
 
 async def test_an_open_case_is_never_purged(aiohttp_client: Any, settings: Any, directory: Any) -> None:

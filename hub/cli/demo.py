@@ -28,7 +28,7 @@ from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_decode, b64url_encode
 from hub.core.sealing import seal, unseal
 from hub.evidence.export import export_bundle
-from hub.evidence.verify import verify_bundle
+from hub.evidence.verify import trust_from_keys, verify_bundle
 from hub.log import configure_logging
 from hub.settings import Settings
 from hub.store import directory
@@ -180,7 +180,7 @@ async def _proof(app: web.Application, settings: Settings, case_id: str, data_di
     if not report.ok:
         raise RuntimeError(f"the demo's audit log does not verify: {report.fault}")
     say(f"  audit log: {report.entries} entries in a Merkle tree, head signed by the hub; it verifies")
-    checked = verify_bundle(bundle)
+    checked = verify_bundle(bundle, trust_from_keys([public], "the demo hub's own key"))
     if not checked.ok:
         raise RuntimeError(f"the demo's evidence bundle does not verify: {checked.faults[0]}")
     counts = ", ".join(f"{n} {what}" for what, n in sorted(checked.checked.items()))

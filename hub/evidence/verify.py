@@ -1,148 +1,108 @@
-"""Verifying an evidence bundle offline, from the file alone.
+"""Verifying an evidence bundle offline: the trust roots, read at the edge, and the ZIP.
 
-Checks: every message's signature with the sender's key as published in the bundle; every receipt and
-delivery evidence with the hub's key, and that each names the SHA-256 of the very payload it is about;
-every audit entry's leaf hash recomputed from its fields, and its inclusion proof against the tree head
-of the hub-signed checkpoint in the bundle. The first problem of each kind is reported.
+The hub's keys never come from the bundle alone. The caller names one root:
+- `trust_from_fingerprints`: RFC 7638 thumbprints of the hub's signing keys, as its operator
+  published them (read aloud, printed in a letter, on a web page); only a bundled key that has one is used;
+- `trust_from_jwks`: the hub's JWK Set, from a file (kept from earlier) or fetched from its URL
+  (`https://<hub>/.well-known/jwks.json`) with `read_jwks_source`;
+- `trust_from_audit_log`: the hub's own audit log and the key in its key file (for the operator, or a
+  court expert with access to the hub): the log must verify, and the bundle's checkpoint and audit
+  entries must be the log's own.
+The checks themselves are pure: `hub/core/bundle_verify.py`.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import zipfile
-from dataclasses import dataclass, field
-from typing import Any
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
 
-from hub.core.audit import entry_leaf
-from hub.core.jose import JoseError, PublicJwk, parse_jws, sha256_hex, verify_signature
-from hub.core.merkle import verify_inclusion
+from hub.core.audit_verify import verify_log
+from hub.core.bundle_verify import BundleReport, TrustRoot, public_keys, signed_claims, verify_files
+from hub.core.jose import JoseError, PublicJwk
+from hub.evidence.files import unpack
+from hub.store import audit
+from hub.store.database import Conn
 
-
-@dataclass
-class BundleReport:
-    checked: dict[str, int] = field(default_factory=dict)
-    faults: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.faults
-
-    def count(self, what: str) -> None:
-        self.checked[what] = self.checked.get(what, 0) + 1
+MAX_JWKS_BYTES = 1024 * 1024
+_FINGERPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
-def _keys(document: dict[str, Any]) -> dict[str, PublicJwk]:
-    found = {}
-    for jwk in document.get("keys", []):
-        key = PublicJwk.from_dict({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "kid")})
-        found[key.kid] = key
-    return found
+class TrustRootError(ValueError):
+    """The trust root named cannot be used (one line, for the command line)."""
 
 
-def _verified_claims(signed: str, keys: dict[str, PublicJwk]) -> dict[str, Any]:
-    jws = parse_jws(signed)
-    key = keys.get(jws.signatures[0].kid)
-    if key is None:
-        raise JoseError(f"no key {jws.signatures[0].kid} in the bundle")
-    verify_signature(jws, jws.signatures[0], key)
-    claims: dict[str, Any] = json.loads(jws.payload)
-    return claims
+def verify_bundle(data: bytes, root: TrustRoot) -> BundleReport:
+    """Check a bundle's bytes against a trust root (BundleFormatError if it is no bundle at all)."""
+    return verify_files(unpack(data), root)
 
 
-def verify_bundle(data: bytes) -> BundleReport:
-    report = BundleReport()
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        files = {name: archive.read(name) for name in archive.namelist()}
-    manifest = json.loads(files["manifest.json"])
-    for name, digest in manifest["files"].items():
-        if sha256_hex(files.get(name, b"")) != digest:
-            report.faults.append(f"{name}: missing or not the file the manifest lists")
-    hub_keys = _keys(json.loads(files["keys/hub.jwks.json"]))
-    participant_keys = {
-        name.split("/")[1].removesuffix(".jwks.json"): _keys(json.loads(body))
-        for name, body in files.items()
-        if name.startswith("keys/") and name != "keys/hub.jwks.json"
-    }
-    for item in manifest["messages"]:
-        _check_message(item, files, participant_keys, hub_keys, report)
-    for name in manifest["delivery_evidence"]:
-        _check_evidence(name, files, manifest, hub_keys, report)
-    _check_audit(files, hub_keys, report)
-    return report
+def trust_from_fingerprints(fingerprints: Sequence[str]) -> TrustRoot:
+    cleaned = [f.strip().removeprefix("sha256:").removeprefix("SHA256:") for f in fingerprints]
+    for fingerprint in cleaned:
+        if not _FINGERPRINT.match(fingerprint):
+            raise TrustRootError(
+                f"{fingerprint[:60]!r} is not a key fingerprint (an RFC 7638 SHA-256 thumbprint, base64url)"
+            )
+    return TrustRoot(source=f"pinned fingerprint {', '.join(cleaned)}", fingerprints=frozenset(cleaned))
 
 
-def _check_message(
-    item: dict[str, Any],
-    files: dict[str, bytes],
-    participant_keys: dict[str, dict[str, PublicJwk]],
-    hub_keys: dict[str, PublicJwk],
-    report: BundleReport,
-) -> None:
-    sender_keys = participant_keys.get(item["from"], {}) | (hub_keys if item.get("hub_signed") else {})
+def trust_from_keys(keys: Sequence[PublicJwk], source: str) -> TrustRoot:
+    return TrustRoot(source=source, keys={k.kid: k for k in keys})
+
+
+def trust_from_jwks(document: bytes, where: str) -> TrustRoot:
     try:
-        jws = parse_jws(files[item["file"]])
-        key = sender_keys.get(jws.signatures[0].kid)
-        if key is None:
-            raise JoseError("its key is not in the bundle")
-        verify_signature(jws, jws.signatures[0], key)
-        report.count("message signatures")
-        receipt = _verified_claims(files[item["receipt"]].decode(), hub_keys)
-        report.count("receipts")
-        if (
-            receipt["payload_sha256"] != sha256_hex(jws.payload)
-            or receipt["message_id"] != item["message_id"]
-        ):
-            report.faults.append(f"{item['receipt']}: the receipt names another message")
-    except (JoseError, KeyError, ValueError) as exc:
-        report.faults.append(f"{item['file']}: does not verify ({exc})")
+        keys = public_keys(json.loads(document))
+    except (ValueError, JoseError) as exc:
+        raise TrustRootError(f"{where} is not the hub's JWK Set: {exc}") from None
+    if not keys:
+        raise TrustRootError(f"{where} holds no Ed25519 signing key")
+    return trust_from_keys(list(keys.values()), f"JWK Set {where}")
 
 
-def _check_evidence(
-    name: str,
-    files: dict[str, bytes],
-    manifest: dict[str, Any],
-    hub_keys: dict[str, PublicJwk],
-    report: BundleReport,
-) -> None:
-    digests = {m["message_id"]: m["payload_sha256"] for m in manifest["messages"]}
+def read_jwks_source(source: str, timeout: float = 10.0) -> bytes:
+    """A JWK Set from a file, or from an http(s) URL (at most 1 MiB)."""
+    if source.startswith(("https://", "http://")):
+        try:
+            with urllib.request.urlopen(source, timeout=timeout) as answer:  # noqa: S310 (http(s) only)
+                body: bytes = answer.read(MAX_JWKS_BYTES + 1)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise TrustRootError(f"cannot fetch {source}: {getattr(exc, 'reason', exc)}") from None
+        if len(body) > MAX_JWKS_BYTES:
+            raise TrustRootError(f"{source} answered more than a JWK Set")
+        return body
     try:
-        claims = _verified_claims(files[name].decode(), hub_keys)
-        report.count("delivery evidences")
-        if digests.get(claims["message_id"]) != claims["payload_sha256"]:
-            report.faults.append(f"{name}: the evidence names another payload")
-    except (JoseError, KeyError, ValueError) as exc:
-        report.faults.append(f"{name}: does not verify ({exc})")
+        return Path(source).read_bytes()[: MAX_JWKS_BYTES + 1]
+    except OSError as exc:
+        raise TrustRootError(f"cannot read {source}: {exc.strerror or exc.__class__.__name__}") from None
 
 
-def _check_audit(files: dict[str, bytes], hub_keys: dict[str, PublicJwk], report: BundleReport) -> None:
-    if "audit/checkpoint.jws" not in files:
-        report.faults.append("audit: no checkpoint in the bundle")
-        return
-    try:
-        checkpoint = _verified_claims(files["audit/checkpoint.jws"].decode(), hub_keys)
-    except (JoseError, ValueError) as exc:
-        report.faults.append(f"audit/checkpoint.jws: does not verify ({exc})")
-        return
-    size, head = int(checkpoint["tree_size"]), bytes.fromhex(checkpoint["root_hash"])
-    for entry in json.loads(files["audit/entries.json"]):
-        index = int(entry["leaf_index"])
-        row = {
-            **entry,
-            "recorded_at": _time(entry["recorded_at"]),
-            "case_id": entry["case_id"],
-            "message_id": entry["message_id"],
-        }
-        leaf = entry_leaf(index, row)
-        proof = [base64.b64decode(p) for p in entry["inclusion_proof"]]
-        if leaf.hex() != entry["leaf_hash"] or not verify_inclusion(leaf, index, size, proof, head):
-            report.faults.append(f"audit entry {index}: not in the log the hub signed")
-        else:
-            report.count("audit entries")
+async def trust_from_audit_log(conn: Conn, key: PublicJwk, where: str) -> TrustRoot:
+    """The hub's own log as the root: it must verify with the key of its key file (not a key in the
+    database), and a bundle must then carry one of its checkpoints and entries equal to its leaves."""
+    keys = {key.kid: key}
+    entries, checkpoints, pending = await audit.load_log(conn)
 
+    def read(signed: str) -> dict[str, object] | None:
+        try:
+            return signed_claims(signed.encode(), keys, "the checkpoint")
+        except (JoseError, ValueError):
+            return None
 
-def _time(text: str) -> Any:
-    from hub.core.clock import parse_rfc3339
-
-    return parse_rfc3339(text)
+    report = verify_log(
+        [dict(e.items()) for e in entries], [dict(c.items()) for c in checkpoints], read, pending
+    )
+    if report.fault is not None:
+        raise TrustRootError(
+            f"the hub's own audit log does not verify ({report.fault.kind}): run 'hub audit verify'"
+        )
+    return TrustRoot(
+        source=f"the hub's audit log ({where}; key {key.kid})",
+        keys=keys,
+        log_leaves={int(e["leaf_index"]): bytes(e["leaf_hash"]) for e in entries},
+        log_checkpoints=frozenset(str(c["checkpoint"]) for c in checkpoints),
+    )

@@ -153,6 +153,7 @@ async def evidence_bundle(request: web.Request) -> web.Response:
     keys = {s: (await gateway.participant(s)).get("jwks", {}) for s in senders}
     data = evidence_bundle_of(
         case_id=case_id,
+        hub_id=await gateway.client.hub_id(),
         participant=gateway.me,
         made_at=rfc3339(utc_now()),
         case=case,
