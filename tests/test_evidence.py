@@ -34,7 +34,7 @@ from hub.core.bundle_verify import TrustRoot
 from hub.core.clock import utc_now
 from hub.core.jose import PrivateSigningJwk, parse_jws, sign_compact
 from hub.evidence.export import export_bundle
-from hub.evidence.files import pack, unpack
+from hub.evidence.files import MAX_FILE_BYTES, pack, unpack
 from hub.evidence.verify import trust_from_fingerprints, trust_from_keys, verify_bundle
 from hub.store.audit import sequence_and_checkpoint
 from tests.console_helpers import console_config, csrf_of, form_body, sign_in, takedown_values
@@ -285,7 +285,7 @@ async def test_an_impostor_bundle_fails_with_each_trust_root_and_the_genuine_one
     assert "Traceback" not in err
 
 
-async def test_a_bundle_of_another_format_is_refused_in_one_line(
+async def test_a_bundle_of_another_format_or_an_unsafe_zip_is_refused_in_one_line(
     aiohttp_client: Any, settings: Any, directory: Any, db: Any, tmp_path: Path
 ) -> None:
     told = await story(aiohttp_client, settings, directory, db)
@@ -294,8 +294,19 @@ async def test_a_bundle_of_another_format_is_refused_in_one_line(
     del manifest["format"]
     (tmp_path / "other.zip").write_bytes(rezip({**files, "manifest.json": json.dumps(manifest).encode()}))
     (tmp_path / "not.zip").write_bytes(b"not a zip file")
+    (tmp_path / "escape.zip").write_bytes(rezip({**files, "../outside.txt": b"x"}))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("timeline.json", b"0" * (MAX_FILE_BYTES + 1))
+    (tmp_path / "bomb.zip").write_bytes(bomb.getvalue())
     fingerprint = told.hub_key.public().thumbprint()
-    for name, said in (("other.zip", "does not name the format"), ("not.zip", "not a ZIP file")):
+    refusals = (
+        ("other.zip", "does not name the format"),
+        ("not.zip", "not a ZIP file"),
+        ("escape.zip", "it holds a file named '../outside.txt'"),
+        ("bomb.zip", "it unpacks to more than an evidence bundle can hold"),
+    )
+    for name, said in refusals:
         code, _, err = await run_hub(
             "evidence",
             "verify",
