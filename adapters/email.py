@@ -13,6 +13,11 @@ fits the 64-octet local part. `hub mail-in` recomputes it to map a reply to the 
 without a table, and no one without the hub's key can forge one. Rotating the hub key invalidates the
 tokens of notices sent before.
 
+Who may answer: `reply_from` (default: `to`) lists the addresses a reply may come from; `dkim_keys`
+optionally pins the DKIM keys that sign them (`{"domain", "selector", "record"}`, the record as the
+platform publishes it in DNS, `v=DKIM1; k=...; p=...`). A platform that pins keys is authenticated by
+them alone (`hub.core.mail_auth`).
+
 SMTP transport is the hub's (`MailSettings`), not the destination's. Outcomes: accepted by the server
 is delivered; connection failures, timeouts and 4xx replies are retried; a 5xx refusal of the
 recipient or of the content is permanent; a refused login or a server unfit for our settings (no
@@ -32,11 +37,13 @@ from typing import Any, ClassVar, TypeGuard
 from uuid import UUID
 
 import aiosmtplib
+import dkim
 
 from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage, no_extra_keys
 from adapters.email_render import LANGUAGES, render_notice
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict
 from hub.core.jose import PrivateSigningJwk
+from hub.core.mail_auth import aligned
 from hub.settings import MailSettings
 
 # A plausible address, deliberately narrower than RFC 5322 (no quoted local parts, no comments, no
@@ -44,6 +51,9 @@ from hub.settings import MailSettings
 _ADDRESS = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+_SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}))*")
+MAX_PINNED_KEYS = 10
 _TAG_BYTES = 16
 _REPLY_LOCAL = re.compile(r"^case\+([0-9a-f]{32})\.([a-z2-7]{26})$")
 
@@ -53,14 +63,50 @@ def plausible_address(value: object) -> TypeGuard[str]:
 
 
 @dataclass(frozen=True)
+class PinnedDkimKey:
+    """A DKIM public key the participant pinned: its signing domain, selector and key record."""
+
+    domain: str
+    selector: str
+    record: str
+
+    @classmethod
+    def from_mapping(cls, data: object, reply_from: tuple[str, ...]) -> PinnedDkimKey:
+        if not isinstance(data, Mapping):
+            raise AdapterConfigError("each of 'dkim_keys' must be an object: domain, selector, record")
+        no_extra_keys(data, {"domain", "selector", "record"})
+        domain, selector, record = data.get("domain"), data.get("selector"), data.get("record")
+        if not isinstance(domain, str) or len(domain) > 253 or not _DOMAIN.fullmatch(domain):
+            raise AdapterConfigError("a pinned DKIM key's 'domain' must be a domain name")
+        if not any(aligned(domain, a.rpartition("@")[2]) for a in reply_from):
+            raise AdapterConfigError("a pinned DKIM key's 'domain' must be of an address in 'reply_from'")
+        if not isinstance(selector, str) or len(selector) > 200 or not _SELECTOR.fullmatch(selector):
+            raise AdapterConfigError("a pinned DKIM key's 'selector' must be a DKIM selector")
+        if not isinstance(record, str) or not record.isascii() or not _key_record(record):
+            raise AdapterConfigError(
+                "a pinned DKIM key's 'record' must be a DKIM key record (v=DKIM1; k=rsa|ed25519; p=...)"
+            )
+        return cls(domain.lower(), selector, record)
+
+
+def _key_record(record: str) -> bool:
+    try:
+        key, _, _, _ = dkim.evaluate_pk(b"pinned", record.encode("ascii"))
+    except Exception:  # dkimpy raises several kinds for a record it cannot read
+        return False
+    return key is not None
+
+
+@dataclass(frozen=True)
 class EmailConfig:
     to: str
     language: str = "en"
     reply_from: tuple[str, ...] = ()
+    dkim_keys: tuple[PinnedDkimKey, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], endpoint: str | None) -> EmailConfig:
-        no_extra_keys(data, {"to", "language", "reply_from"})
+        no_extra_keys(data, {"to", "language", "reply_from", "dkim_keys"})
         to = data.get("to")
         if not plausible_address(to):
             raise AdapterConfigError("'to' must be the platform's abuse mailbox, an e-mail address")
@@ -74,7 +120,12 @@ class EmailConfig:
             or not all(plausible_address(a) for a in reply_from)
         ):
             raise AdapterConfigError("'reply_from' must be a list of 1 to 20 e-mail addresses")
-        return cls(to=to, language=str(language), reply_from=tuple(str(a) for a in reply_from))
+        senders = tuple(str(a) for a in reply_from)
+        pinned = data.get("dkim_keys", [])
+        if not isinstance(pinned, list) or len(pinned) > MAX_PINNED_KEYS:
+            raise AdapterConfigError(f"'dkim_keys' must be a list of at most {MAX_PINNED_KEYS} keys")
+        keys = tuple(PinnedDkimKey.from_mapping(k, senders) for k in pinned)
+        return cls(to=to, language=str(language), reply_from=senders, dkim_keys=keys)
 
     @classmethod
     def from_destination(cls, destination: Destination) -> EmailConfig:

@@ -92,11 +92,23 @@ class MailSettings:
     mailin_host: str = env_setting("127.0.0.1", "HUB_MAILIN_HOST")
     mailin_port: int = env_setting(8025, "HUB_MAILIN_PORT", 0, 65535)
     mailin_lmtp: bool = env_setting(False, "HUB_MAILIN_LMTP")
+    # authserv-ids (RFC 8601) of the mail servers whose Authentication-Results mail-in trusts, comma
+    # separated; empty: none, DKIM is verified by mail-in itself (hub.core.mail_auth)
+    mailin_trusted_authserv_ids: str = env_setting("", "HUB_MAILIN_TRUSTED_AUTHSERV_IDS")
+    mailin_dns_timeout_seconds: float = env_setting(5.0, "HUB_MAILIN_DNS_TIMEOUT_SECONDS", 1.0, 60.0)
+    mailin_max_bytes: int = env_setting(10 * 1024 * 1024, "HUB_MAILIN_MAX_BYTES", 64 * 1024, 64 * 1024 * 1024)
+    # mail to no known reply address: at most this much of it is kept, and only for this long
+    mailin_unmatched_max_bytes: int = env_setting(16 * 1024, "HUB_MAILIN_UNMATCHED_MAX_BYTES", 0, 1024 * 1024)
+    mailin_unmatched_retention_hours: int = env_setting(72, "HUB_MAILIN_UNMATCHED_RETENTION_HOURS", 1, 2160)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MailSettings:
         domain = env.get("HUB_MAIL_REPLY_DOMAIN")
         return _from_env(cls, env, **({"reply_domain": domain.lower()} if domain else {}))
+
+    @property
+    def trusted_authserv_ids(self) -> frozenset[str]:
+        return frozenset(i.strip().lower() for i in self.mailin_trusted_authserv_ids.split(",") if i.strip())
 
     def smtp_password(self) -> str | None:
         """The SMTP password, read from its file now (so a rotated secret is picked up); None without one."""

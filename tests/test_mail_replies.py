@@ -86,9 +86,8 @@ def _mail(**parts: str) -> bytes:
     return bytes(message)
 
 
-def test_a_mail_is_read_from_its_plain_text_part_and_its_sender_in_lower_case() -> None:
+def test_a_mail_is_read_from_its_plain_text_part() -> None:
     reply = read_reply(_mail(plain="REMOVED\n", html="<p>ACKNOWLEDGED</p>"))
-    assert reply.senders == ("abuse@platform.example",)
     assert reply.reading == Reading(Answer.REMOVED)
 
 
@@ -106,14 +105,6 @@ def test_html_quotes_only_is_unrecognised() -> None:
 
 def test_html_text_keeps_line_breaks_and_entities() -> None:
     assert html_text("a<br>b&amp;c<p>d</p>").split() == ["a", "b&c", "d"]
-
-
-def test_several_or_no_senders_are_reported_as_they_are() -> None:
-    assert read_reply(_mail(plain="REMOVED", sender="a@x.example, b@y.example")).senders == (
-        "a@x.example",
-        "b@y.example",
-    )
-    assert read_reply(b"Subject: no sender\r\n\r\nREMOVED\r\n").senders == ()
 
 
 def test_a_mail_with_an_unknown_charset_is_still_read() -> None:

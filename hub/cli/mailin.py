@@ -2,7 +2,8 @@
 
 It opens the hub's resources as `hub worker` does (signing key, database, migrations) without serving
 the API or running workers, and listens on localhost unless told otherwise: put it behind the MX of the
-reply domain (`HUB_MAIL_REPLY_DOMAIN`), which should check SPF, DKIM and DMARC.
+reply domain (`HUB_MAIL_REPLY_DOMAIN`). It verifies DKIM itself (DNS lookups), or trusts the MX's
+Authentication-Results when its authserv-id is in `HUB_MAILIN_TRUSTED_AUTHSERV_IDS` (docs/operations.md).
 """
 
 from __future__ import annotations

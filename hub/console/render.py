@@ -36,6 +36,9 @@ EVENTS = {
     "deadline.reminded": "Reminder sent",
     "deadline.cancelled": "Deadline stopped",
     "delivery.dead": "Delivery failed for good",
+    "mail.unauthenticated": "Unauthenticated e-mail (kept as evidence, not applied)",
+    "mail.unrecognised": "E-mail reply not understood (kept as evidence)",
+    "mail.not_applied": "E-mail answer not applied to the case",
 }
 MESSAGE_TYPES = {
     "takedown-request": "Takedown request",

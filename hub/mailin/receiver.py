@@ -4,16 +4,21 @@ Each reply is taken in one transaction with one recipient (more are deferred wit
 answer to DATA speaks for exactly one reply address, in SMTP and in LMTP alike). What happens to it:
 
 - the address is not at the hub's reply domain: refused at RCPT (550), not stored;
-- the address carries no valid hub token (`adapters.email`): 550 after DATA, stored as `unknown-token`;
-- the From header (exactly one address) is not one the recipient's directory entry allows to answer
-  (`reply_from`, else `to`, case-insensitive), or the envelope sender is neither such an address nor
-  at its domain: 550, stored as `spoofed-sender`. SPF, DKIM and DMARC need DNS and are not checked
-  here: run mail-in behind an MX that checks them;
+- the address carries no valid hub token (`adapters.email`): 550 after DATA, stored as `unknown-token`
+  (unmatched: at most `HUB_MAILIN_UNMATCHED_MAX_BYTES` of it, deleted after
+  `HUB_MAILIN_UNMATCHED_RETENTION_HOURS`);
+- the token names a case already purged: 550, only its digest is stored (`case-purged`);
+- the origin is not authenticated (`hub.core.mail_auth`, from the facts `origin` reads: the strict From,
+  DKIM verified with dkimpy, a trusted MX's Authentication-Results): 550, stored as evidence and shown
+  on the case timeline (`mail.unauthenticated`, with the fault and the answer it claimed), changing no
+  state and no clock. `spoofed-sender` when the From is no registered address (or malformed, or the
+  envelope sender null), `unauthenticated` when it is but nothing proves it;
 - the first line is no answer (`replies`): 250, stored as `unrecognised`, and a `mail.unrecognised`
   event on the case so the sender sees that something came;
 - an answer: recorded as an acknowledgement or status update that the hub signs on the platform's
-  behalf (`submit_attested`), carrying the SHA-256 of the raw e-mail; 250, stored as `accepted`. A
-  refusal (e.g. `invalid-transition`) is stored under its problem code with a `mail.not_applied` event.
+  behalf (`submit_attested`), carrying the SHA-256 of the raw e-mail; 250, stored as `accepted` with how
+  it was authenticated. A refusal (e.g. `invalid-transition`) is stored under its problem code with a
+  `mail.not_applied` event.
 
 The same e-mail delivered again gets the same answer and changes nothing: it is found by its digest
 and address, and the attested message's id is derived from them (UUID v5). A database failure answers
@@ -36,7 +41,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from adapters.email import EmailConfig, parse_reply_address, tag_matches
 from hub.core.clock import Clock, rfc3339
 from hub.core.jose import sha256_hex
+from hub.core.mail_auth import Decision, Fault, SenderPolicy, authenticate
 from hub.core.refusal import Refusal
+from hub.mailin.origin import DnsLookup, read_facts
 from hub.mailin.replies import Answer, Reading, read_reply
 from hub.services.intake import Intake, submit_attested
 from hub.settings import MailSettings
@@ -47,15 +54,16 @@ from hub.store.mail import InboundMail, ReplyTarget, TimelineNote
 log = structlog.get_logger("hub.mailin")
 MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:referral-hub:mail-in")
 ACCEPTED, UNKNOWN_TOKEN, SPOOFED, UNRECOGNISED = "accepted", "unknown-token", "spoofed-sender", "unrecognised"
+UNAUTHENTICATED = "unauthenticated"
 ANSWERS = {
     UNKNOWN_TOKEN: "550 5.1.1 Unknown reply address: no case of this hub",
     SPOOFED: "550 5.7.1 The sender may not answer for this case",
+    UNAUTHENTICATED: "550 5.7.26 Not authenticated (no aligned DKIM or DMARC pass): kept, not applied",
     ACCEPTED: "250 2.0.0 Answer recorded",
     UNRECOGNISED: "250 2.0.0 Received, but the first line is no answer the hub knows",
 }
 NOT_APPLIED = "250 2.0.0 Received, not applied to the case"
 TEMPORARY = "451 4.3.0 Cannot store the reply now; try again later"
-MAX_MAIL_BYTES = 10 * 1024 * 1024  # replies are text; evidence of a bigger one is not worth the storage
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class MailIn:
     intake: Intake
     settings: MailSettings
     clock: Clock
+    dns: DnsLookup | None = None  # dkimpy's DNS lookup of DKIM keys; None: the system's resolver
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,7 @@ async def start_server(mail_in: MailIn, host: str, port: int, *, lmtp: bool = Fa
             handler,
             hostname=mail_in.settings.reply_domain,
             ident="referral-hub mail-in",
-            data_size_limit=MAX_MAIL_BYTES,
+            data_size_limit=mail_in.settings.mailin_max_bytes,
             enable_SMTPUTF8=True,
         )
 
@@ -148,23 +157,54 @@ async def take_reply(mail_in: MailIn, reply: Reply) -> str:
             await mail.record_inbound(conn, reply.stored(UNKNOWN_TOKEN))
             log.info("mail.reply_refused", verdict=UNKNOWN_TOKEN)
             return ANSWERS[UNKNOWN_TOKEN]
-        message_id, target = found
-        parsed = read_reply(reply.raw)
-        bound = log.bind(
-            case_id=str(target.case_id), message_id=str(message_id), recipient=target.recipient_id
+    message_id, target = found
+    bound = log.bind(case_id=str(target.case_id), message_id=str(message_id), recipient=target.recipient_id)
+    decision = await origin_decision(mail_in, reply, target)
+    reading = read_reply(reply.raw).reading
+    if not decision.authenticated:
+        verdict = SPOOFED if decision.spoofed else UNAUTHENTICATED
+        note = TimelineNote(
+            "mail.unauthenticated",
+            {"evidence_sha256": reply.sha256, "fault": str(decision.fault), "claimed": str(reading.answer)},
         )
-        if not sender_allowed(target, parsed.senders, reply.mail_from):
-            await mail.record_inbound(conn, reply.stored(SPOOFED, target, message_id=message_id))
-            bound.warning("mail.reply_refused", verdict=SPOOFED)
-            return ANSWERS[SPOOFED]
-        if parsed.reading.answer is Answer.UNRECOGNISED:
-            note = TimelineNote("mail.unrecognised", {"evidence_sha256": reply.sha256})
-            await mail.record_inbound(conn, reply.stored(UNRECOGNISED, target, message_id=message_id), note)
-            bound.info("mail.reply_unrecognised")
-            return ANSWERS[UNRECOGNISED]
-    verdict = await _record_answer(mail_in, reply, message_id, target, parsed.reading)
-    bound.info("mail.reply_taken", verdict=verdict)
+        stored = reply.stored(verdict, target, message_id=message_id, auth=decision.record())
+        async with pool.acquire() as conn:
+            await mail.record_inbound(conn, stored, note)
+        bound.warning("mail.reply_refused", verdict=verdict, fault=str(decision.fault))
+        return ANSWERS[verdict]
+    if reading.answer is Answer.UNRECOGNISED:
+        note = TimelineNote("mail.unrecognised", {"evidence_sha256": reply.sha256})
+        stored = reply.stored(UNRECOGNISED, target, message_id=message_id, auth=decision.record())
+        async with pool.acquire() as conn:
+            await mail.record_inbound(conn, stored, note)
+        bound.info("mail.reply_unrecognised")
+        return ANSWERS[UNRECOGNISED]
+    verdict = await _record_answer(mail_in, reply, message_id, target, reading, decision)
+    bound.info("mail.reply_taken", verdict=verdict, authenticated_by=decision.method)
     return ANSWERS.get(verdict, NOT_APPLIED)
+
+
+async def origin_decision(mail_in: MailIn, reply: Reply, target: ReplyTarget) -> Decision:
+    """Whether the reply is the platform's own (`hub.core.mail_auth`); DKIM runs in a thread (DNS)."""
+    try:
+        config = EmailConfig.from_mapping(target.adapter_config, None)
+    except ValueError:  # the participant no longer takes e-mail: nobody may answer for it this way
+        return Decision(False, fault=Fault.SENDER_NOT_REGISTERED)
+    settings = mail_in.settings
+    facts = await asyncio.to_thread(
+        read_facts,
+        reply.raw,
+        reply.mail_from,
+        config.dkim_keys,
+        mail_in.dns,
+        settings.mailin_dns_timeout_seconds,
+    )
+    policy = SenderPolicy(
+        registered=frozenset(a.lower() for a in config.reply_from),
+        pins_keys=bool(config.dkim_keys),
+        trusted_authserv_ids=settings.trusted_authserv_ids,
+    )
+    return authenticate(facts, policy)
 
 
 async def _target(mail_in: MailIn, conn: Conn, rcpt_to: str) -> tuple[UUID, ReplyTarget] | None:
@@ -179,20 +219,8 @@ async def _target(mail_in: MailIn, conn: Conn, rcpt_to: str) -> tuple[UUID, Repl
     return None
 
 
-def sender_allowed(target: ReplyTarget, senders: tuple[str, ...], mail_from: str) -> bool:
-    try:
-        allowed = {a.lower() for a in EmailConfig.from_mapping(target.adapter_config, None).reply_from}
-    except ValueError:  # the participant no longer takes e-mail: nobody may answer for it this way
-        return False
-    if len(senders) != 1 or senders[0] not in allowed:
-        return False
-    envelope_sender = mail_from.strip().strip("<>").lower()
-    domains = {a.rpartition("@")[2] for a in allowed}
-    return envelope_sender in allowed or envelope_sender.rpartition("@")[2] in domains
-
-
 async def _record_answer(
-    mail_in: MailIn, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading
+    mail_in: MailIn, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading, decision: Decision
 ) -> str:
     payload = attested_payload(mail_in.intake.hub_id, reply, message_id, target, reading)
     attested_id = UUID(payload["id"])
@@ -208,7 +236,9 @@ async def _record_answer(
             if refusal.code != "duplicate-id":  # else this very mail was recorded meanwhile, concurrently
                 verdict, recorded_id = refusal.code, None
                 note = TimelineNote("mail.not_applied", {"problem": refusal.code})
-    stored = reply.stored(verdict, target, message_id=message_id, recorded_message_id=recorded_id)
+    stored = reply.stored(
+        verdict, target, message_id=message_id, recorded_message_id=recorded_id, auth=decision.record()
+    )
     async with mail_in.intake.pool.acquire() as conn:
         await mail.record_inbound(conn, stored, note)
     return verdict

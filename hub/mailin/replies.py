@@ -8,6 +8,8 @@ ACKNOWLEDGED and REMOVED) by a remark after a punctuation mark ("REMOVED - all t
 nothing" is not a removal. A reason shorter than 10 characters, the template's minimum, is no decline.
 Anything else is unrecognised: kept as evidence and shown to the sender, never guessed at.
 
+Who sent it is not read here: `headers.strict_from` and `hub.core.mail_auth` decide that.
+
 The text read is the reply's plain-text body, or its HTML body reduced to text without the quoted
 blocks (`<blockquote>`) when it has no plain text.
 """
@@ -19,7 +21,6 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import getaddresses
 from enum import StrEnum
 from html.parser import HTMLParser
 
@@ -42,7 +43,6 @@ class Reading:
 
 @dataclass(frozen=True)
 class MailReply:
-    senders: tuple[str, ...]  # the From header's addresses, lower case
     reading: Reading
 
 
@@ -94,16 +94,8 @@ def _decline(first: str, rest: list[str]) -> Reading:
 def read_reply(raw: bytes) -> MailReply:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not isinstance(message, EmailMessage):  # policy.default makes EmailMessage objects
-        return MailReply((), Reading(Answer.UNRECOGNISED))
-    return MailReply(from_addresses(message), read_answer(reply_text(message)))
-
-
-def from_addresses(message: EmailMessage) -> tuple[str, ...]:
-    try:
-        pairs = getaddresses([str(value) for value in message.get_all("From", [])])
-    except (TypeError, ValueError, IndexError):
-        return ()
-    return tuple(address.lower() for _, address in pairs if "@" in address)
+        return MailReply(Reading(Answer.UNRECOGNISED))
+    return MailReply(read_answer(reply_text(message)))
 
 
 def reply_text(message: EmailMessage) -> str:

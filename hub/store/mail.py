@@ -39,6 +39,7 @@ class InboundMail:
     case_id: UUID | None = None
     message_id: UUID | None = None
     recorded_message_id: UUID | None = None
+    auth: dict[str, str] | None = None  # how its origin was authenticated, or why it was not
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ async def record_inbound(conn: Conn, mail: InboundMail, note: TimelineNote | Non
             mail.raw_sha256,
             mail.verdict,
             mail.recorded_message_id,
+            mail.auth,
         )
         if inserted is None:
             return False

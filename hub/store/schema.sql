@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 10
+-- schema version 11
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -214,6 +214,7 @@ CREATE TABLE inbound_mail (
     verdict text NOT NULL,
     recorded_message_id uuid,
     raw_encrypted boolean DEFAULT false NOT NULL,
+    auth jsonb,
     CONSTRAINT inbound_mail_pkey PRIMARY KEY (id),
     CONSTRAINT inbound_mail_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
     CONSTRAINT inbound_mail_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id),

@@ -15,7 +15,7 @@ SELECT id, verdict, recorded_message_id FROM inbound_mail WHERE raw_sha256 = $1 
 
 -- name: insert_inbound_mail
 INSERT INTO inbound_mail (id, received_at, rcpt_to, recipient_id, case_id, message_id, raw, raw_sha256,
-                          verdict, recorded_message_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                          verdict, recorded_message_id, auth)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (raw_sha256, rcpt_to) DO NOTHING
 RETURNING id;
