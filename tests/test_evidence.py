@@ -240,6 +240,13 @@ async def test_verify_refuses_to_run_without_a_root_outside_the_bundle(
     assert "--hub-fingerprint" in err
     assert "--audit-log" in err
     assert "Traceback" not in err
+    plain = "http://hub.example.org/.well-known/jwks.json"
+    code, _, err = await run_hub(
+        "evidence", "verify", str(path), "--hub-jwks", plain, env=verify_env(settings)
+    )
+    assert code == 1
+    assert "fetch the hub's keys over https" in err
+    assert err.count("\n") == 1
 
 
 ROOTS = ("fingerprint", "jwks-file", "jwks-url", "audit-log")

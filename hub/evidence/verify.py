@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from hub.store import audit
 from hub.store.database import Conn
 
 MAX_JWKS_BYTES = 1024 * 1024
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
@@ -65,7 +67,12 @@ def trust_from_jwks(document: bytes, where: str) -> TrustRoot:
 
 
 def read_jwks_source(source: str, timeout: float = 10.0) -> bytes:
-    """A JWK Set from a file, or from an http(s) URL (at most 1 MiB)."""
+    """A JWK Set from a file, or from an https URL (plain http only to this machine), at most 1 MiB: a
+    key set fetched over plain http from elsewhere is whatever the network path wants it to be."""
+    if source.startswith("http://") and urllib.parse.urlsplit(source).hostname not in LOCAL_HOSTS:
+        raise TrustRootError(
+            f"fetch the hub's keys over https, not {source[:80]}: plain http is open to the network path"
+        )
     if source.startswith(("https://", "http://")):
         try:
             with urllib.request.urlopen(source, timeout=timeout) as answer:  # noqa: S310 (http(s) only)
