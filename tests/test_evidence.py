@@ -308,7 +308,7 @@ async def test_a_bundle_of_another_format_or_an_unsafe_zip_is_refused_in_one_lin
     (tmp_path / "bomb.zip").write_bytes(bomb.getvalue())
     fingerprint = told.hub_key.public().thumbprint()
     refusals = (
-        ("other.zip", "does not name the format"),
+        ("other.zip", "a bundle made before it: export or download it again"),
         ("not.zip", "not a ZIP file"),
         ("escape.zip", "it holds a file named '../outside.txt'"),
         ("bomb.zip", "it unpacks to more than an evidence bundle can hold"),

@@ -124,7 +124,11 @@ def _manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
     except ValueError:
         raise BundleFormatError("its manifest.json is not JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleFormatError(f"its manifest does not name the format {FORMAT}")
+        older = isinstance(manifest, dict) and "format" not in manifest and "case_id" in manifest
+        raise BundleFormatError(
+            f"its manifest does not name the format {FORMAT}"
+            + (" (a bundle made before it: export or download it again)" if older else "")
+        )
     return manifest
 
 
