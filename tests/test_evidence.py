@@ -371,3 +371,40 @@ async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
     assert "3 receipts" in out
     assert "3 delivery evidences" in out
     assert "note: no audit proofs: a participant's console keeps" in out
+
+
+def hub_written_answer(bundle: bytes, hub_key: PrivateSigningJwk, attested: bool) -> bytes:
+    """The platform's acknowledgement replaced by one the hub signed itself (as it does for an answer by
+    e-mail), with a receipt for it, and the manifest made to match."""
+    files = unpack(bundle)
+    manifest = json.loads(files["manifest.json"])
+    item = next(m for m in manifest["messages"] if m["type"] == "acknowledgement")
+    envelope = json.loads(parse_jws(files[item["file"]]).payload)
+    if attested:
+        envelope["attestation"] = {"by": "test-hub", "channel": "email", "evidence_sha256": "00" * 32}
+    payload = json.dumps(envelope).encode()
+    files[item["file"]] = sign_compact(payload, hub_key).encode()
+    receipt = json.loads(parse_jws(files[item["receipt"]]).payload)
+    receipt["payload_sha256"] = item["payload_sha256"] = hashlib.sha256(payload).hexdigest()
+    files[item["receipt"]] = sign_compact(json.dumps(receipt).encode(), hub_key).encode()
+    manifest["delivery_evidence"] = [
+        n for n in manifest["delivery_evidence"] if not n.startswith(f"deliveries/{item['message_id']}")
+    ]
+    manifest["files"] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items() if n != "manifest.json"}
+    files["manifest.json"] = json.dumps(manifest).encode()
+    return pack(files)
+
+
+async def test_the_hub_s_key_speaks_for_a_platform_only_in_an_answer_it_says_it_attests(
+    aiohttp_client: Any, settings: Any, directory: Any, db: Any
+) -> None:
+    told = await story(aiohttp_client, settings, directory, db)
+    attested = verify_bundle(hub_written_answer(told.bundle, told.hub_key, attested=True), own_key(told))
+    assert attested.ok, attested.faults
+    assert attested.checked["hub-attested answers"] == 1
+    assert attested.checked["message signatures"] == 3
+
+    posing = verify_bundle(hub_written_answer(told.bundle, told.hub_key, attested=False), own_key(told))
+    [fault] = posing.faults
+    assert "signed with the hub's key" in fault
+    assert "neither from the hub nor attested by it" in fault
