@@ -12,7 +12,7 @@ from hub.core.refusal import Refusal
 S = RecipientState
 
 
-@pytest.mark.parametrize(("current", "target"), [(c, t) for c in S for t in ALLOWED[c]])
+@pytest.mark.parametrize(("current", "target"), [(c, t) for c in S for t in S if t in ALLOWED[c]])
 def test_allowed_moves_happen(current: RecipientState, target: RecipientState) -> None:
     assert next_state(current, target) is target
 
