@@ -55,8 +55,9 @@ from hub.store.audit import seal_pending, sequence_and_checkpoint
 from hub.store.case_keys import Keyring
 from hub.store.database import connect, create_pool, database_url
 from hub.store.directory import ensure_hub_participant
+from hub.store.mail import seal_clear_mail
 from hub.store.migrate import migrate
-from hub.store.purge import purge_due_cases
+from hub.store.purge import purge_due_cases, purge_unmatched_mail
 
 log = structlog.get_logger("hub.app")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -200,6 +201,15 @@ async def _clocks(app: web.Application) -> AsyncIterator[None]:
         await worker.stop()
 
 
+async def _mail_at_rest(app: web.Application) -> None:
+    """Unmatched e-mail past its retention deleted; e-mail stored in clear before 0012 encrypted."""
+    now, hours = app[CLOCK](), app[SETTINGS].mail.mailin_unmatched_retention_hours
+    deleted = await purge_unmatched_mail(app[POOL], now, hours)
+    sealed = await seal_clear_mail(app[POOL], app[KEYRING], now)
+    if deleted or sealed:
+        log.info("retention.mail", unmatched_deleted=deleted, sealed=sealed)
+
+
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     retention = load_retention_policy(settings.retention_file)
@@ -217,6 +227,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
                     purged = await purge_due_cases(app[POOL], retention, app[CLOCK]())
                     if purged:
                         log.info("retention.purged", cases=len(purged))
+                    await _mail_at_rest(app)
             except Exception as exc:  # housekeeping must never stop the hub
                 log.warning("housekeeping.failed", error=exc.__class__.__name__)
 

@@ -1,4 +1,5 @@
-"""`hub purge [--dry-run]`: purge the cases whose retention ended (the hub also does it hourly)."""
+"""`hub purge [--dry-run]`: purge the cases whose retention ended, and delete the mail to no known reply
+address whose retention ended (the hub also does both every minute)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hub.core.policy import PolicyError
 from hub.policies import load_retention_policy
 from hub.settings import Settings
 from hub.store.database import create_pool, database_url
-from hub.store.purge import candidates, purge_case
+from hub.store.purge import candidates, purge_case, purge_unmatched_mail
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
@@ -37,6 +38,11 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
                 if args.dry_run
                 else [str(c.case_id) for c in due if await purge_case(pool, c, policy, now)]
             )
+            unmatched = (
+                0
+                if args.dry_run
+                else await purge_unmatched_mail(pool, now, settings.mail.mailin_unmatched_retention_hours)
+            )
             waiting = [
                 {"case_id": str(c.case_id), "final_at": c.final_at, "final_status": c.final_status}
                 for c in found
@@ -45,6 +51,7 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
             return {
                 "due": [str(c.case_id) for c in due],
                 "purged": purged,
+                "unmatched_mail_deleted": unmatched,
                 "waiting": waiting,
                 "dry_run": args.dry_run,
             }

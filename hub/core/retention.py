@@ -6,6 +6,9 @@ retention policy (`policies/retention.json`): a default, overridden per case typ
 status (a withdrawn case is forgotten sooner). What is kept after a purge: identifiers, times, states,
 digests, the hub's receipts and evidences, the audit trail and the statistics: nothing that names or
 locates a victim or the content.
+
+E-mail to no known reply address belongs to no case: it is kept only for a short period from its
+arrival (`unmatched_mail_cutoff`), then deleted. E-mail to a case is purged with the case.
 """
 
 from __future__ import annotations
@@ -66,3 +69,8 @@ def purge_due(
 ) -> bool:
     final = final_at(closed_at, recipient_states)
     return final is not None and now >= final + policy.period(case_type, final_status)
+
+
+def unmatched_mail_cutoff(now: datetime, retention_hours: int) -> datetime:
+    """Mail to no known reply address received before this is past its retention."""
+    return now - timedelta(hours=retention_hours)

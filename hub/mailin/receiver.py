@@ -54,9 +54,10 @@ from hub.store.mail import InboundMail, ReplyTarget, TimelineNote
 log = structlog.get_logger("hub.mailin")
 MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:referral-hub:mail-in")
 ACCEPTED, UNKNOWN_TOKEN, SPOOFED, UNRECOGNISED = "accepted", "unknown-token", "spoofed-sender", "unrecognised"
-UNAUTHENTICATED = "unauthenticated"
+UNAUTHENTICATED, CASE_PURGED = "unauthenticated", "case-purged"
 ANSWERS = {
     UNKNOWN_TOKEN: "550 5.1.1 Unknown reply address: no case of this hub",
+    CASE_PURGED: "550 5.1.1 This case's data was deleted at the end of its retention: nothing is kept",
     SPOOFED: "550 5.7.1 The sender may not answer for this case",
     UNAUTHENTICATED: "550 5.7.26 Not authenticated (no aligned DKIM or DMARC pass): kept, not applied",
     ACCEPTED: "250 2.0.0 Answer recorded",
@@ -84,12 +85,17 @@ class Reply:
     mail_from: str
     received_at: datetime
 
-    def stored(self, verdict: str, target: ReplyTarget | None = None, **extra: Any) -> InboundMail:
+    def stored(
+        self, verdict: str, target: ReplyTarget | None = None, keep: int | None = None, **extra: Any
+    ) -> InboundMail:
+        """The mail as it is kept: whole, or its first `keep` bytes (none at all with 0)."""
+        kept = self.raw if keep is None else (self.raw[:keep] or None)
         return InboundMail(
             id=uuid.uuid4(),
             received_at=self.received_at,
             rcpt_to=self.rcpt_to,
-            raw=self.raw,
+            raw=kept,
+            raw_bytes=len(self.raw),
             raw_sha256=self.sha256,
             verdict=verdict,
             recipient_id=target.recipient_id if target else None,
@@ -147,17 +153,11 @@ async def start_server(mail_in: MailIn, host: str, port: int, *, lmtp: bool = Fa
 
 
 async def take_reply(mail_in: MailIn, reply: Reply) -> str:
-    pool = mail_in.intake.pool
-    async with pool.acquire() as conn:
-        prior = await mail.find_inbound(conn, reply.sha256, reply.rcpt_to)
-        if prior is not None:  # delivered again: same answer, nothing changes
-            return ANSWERS.get(prior.verdict, NOT_APPLIED)
-        found = await _target(mail_in, conn, reply.rcpt_to)
-        if found is None:
-            await mail.record_inbound(conn, reply.stored(UNKNOWN_TOKEN))
-            log.info("mail.reply_refused", verdict=UNKNOWN_TOKEN)
-            return ANSWERS[UNKNOWN_TOKEN]
-    message_id, target = found
+    addressed = await _addressed(mail_in, reply)
+    if isinstance(addressed, str):
+        return addressed
+    message_id, target = addressed
+    pool, keyring = mail_in.intake.pool, mail_in.intake.keyring
     bound = log.bind(case_id=str(target.case_id), message_id=str(message_id), recipient=target.recipient_id)
     decision = await origin_decision(mail_in, reply, target)
     reading = read_reply(reply.raw).reading
@@ -169,19 +169,40 @@ async def take_reply(mail_in: MailIn, reply: Reply) -> str:
         )
         stored = reply.stored(verdict, target, message_id=message_id, auth=decision.record())
         async with pool.acquire() as conn:
-            await mail.record_inbound(conn, stored, note)
+            await mail.record_inbound(conn, stored, note, keyring)
         bound.warning("mail.reply_refused", verdict=verdict, fault=str(decision.fault))
         return ANSWERS[verdict]
     if reading.answer is Answer.UNRECOGNISED:
         note = TimelineNote("mail.unrecognised", {"evidence_sha256": reply.sha256})
         stored = reply.stored(UNRECOGNISED, target, message_id=message_id, auth=decision.record())
         async with pool.acquire() as conn:
-            await mail.record_inbound(conn, stored, note)
+            await mail.record_inbound(conn, stored, note, keyring)
         bound.info("mail.reply_unrecognised")
         return ANSWERS[UNRECOGNISED]
     verdict = await _record_answer(mail_in, reply, message_id, target, reading, decision)
     bound.info("mail.reply_taken", verdict=verdict, authenticated_by=decision.method)
     return ANSWERS.get(verdict, NOT_APPLIED)
+
+
+async def _addressed(mail_in: MailIn, reply: Reply) -> str | tuple[UUID, ReplyTarget]:
+    """The message and recipient the reply address names, or the answer already due: the same mail
+    seen before, an unknown address (kept small, and briefly: retention), a purged case (its digest only)."""
+    async with mail_in.intake.pool.acquire() as conn:
+        prior = await mail.find_inbound(conn, reply.sha256, reply.rcpt_to)
+        if prior is not None:  # delivered again: same answer, nothing changes
+            return ANSWERS.get(prior.verdict, NOT_APPLIED)
+        found = await _target(mail_in, conn, reply.rcpt_to)
+        if found is None:
+            unmatched = reply.stored(UNKNOWN_TOKEN, keep=mail_in.settings.mailin_unmatched_max_bytes)
+            await mail.record_inbound(conn, unmatched, keyring=mail_in.intake.keyring)
+            log.info("mail.reply_refused", verdict=UNKNOWN_TOKEN)
+            return ANSWERS[UNKNOWN_TOKEN]
+        message_id, target = found
+        if target.purged:
+            await mail.record_inbound(conn, reply.stored(CASE_PURGED, target, keep=0, message_id=message_id))
+            log.info("mail.reply_refused", verdict=CASE_PURGED, case_id=str(target.case_id))
+            return ANSWERS[CASE_PURGED]
+    return found
 
 
 async def origin_decision(mail_in: MailIn, reply: Reply, target: ReplyTarget) -> Decision:
@@ -240,7 +261,7 @@ async def _record_answer(
         verdict, target, message_id=message_id, recorded_message_id=recorded_id, auth=decision.record()
     )
     async with mail_in.intake.pool.acquire() as conn:
-        await mail.record_inbound(conn, stored, note)
+        await mail.record_inbound(conn, stored, note, mail_in.intake.keyring)
     return verdict
 
 

@@ -6,6 +6,9 @@ ciphertext) and raw e-mails; destroyed: the case's data key, so copies in backup
 timeline, the audit log (whose entries never held personal data) and so the statistics. Each purge is
 recorded (`purges`, and `case.purged` on the timeline and in the audit log). Cases are purged one per
 transaction, each locked with SKIP LOCKED, so several hub processes can run the job at once.
+
+E-mail to no known reply address belongs to no case: it is deleted outright once its short retention
+(`HUB_MAILIN_UNMATCHED_RETENTION_HOURS`) is over (`purge_unmatched_mail`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.core.case_state import RecipientState, case_status
-from hub.core.retention import RetentionPolicy, final_at, purge_due
+from hub.core.retention import RetentionPolicy, final_at, purge_due, unmatched_mail_cutoff
 from hub.store.events import record_event
 from hub.store.queries import query
 
@@ -88,3 +91,9 @@ async def purge_due_cases(pool: asyncpg.Pool, policy: RetentionPolicy, now: date
         if candidate.due and await purge_case(pool, candidate, policy, now):
             purged.append(candidate.case_id)
     return purged
+
+
+async def purge_unmatched_mail(pool: asyncpg.Pool, now: datetime, retention_hours: int) -> int:
+    """Delete the mail to no known reply address whose retention is over; how many were deleted."""
+    cutoff = unmatched_mail_cutoff(now, retention_hours)
+    return len(await pool.fetch(query("delete_unmatched_mail"), cutoff))

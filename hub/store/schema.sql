@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 11
+-- schema version 12
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -215,9 +215,12 @@ CREATE TABLE inbound_mail (
     recorded_message_id uuid,
     raw_encrypted boolean DEFAULT false NOT NULL,
     auth jsonb,
+    raw_bytes integer,
+    wrapped_key bytea,
     CONSTRAINT inbound_mail_pkey PRIMARY KEY (id),
     CONSTRAINT inbound_mail_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
     CONSTRAINT inbound_mail_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id),
+    CONSTRAINT inbound_mail_raw_bytes_check CHECK ((raw_bytes >= 0)),
     CONSTRAINT inbound_mail_raw_sha256_check CHECK ((raw_sha256 ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT inbound_mail_raw_sha256_rcpt_to_key UNIQUE (raw_sha256, rcpt_to),
     CONSTRAINT inbound_mail_rcpt_to_check CHECK (((length(rcpt_to) >= 1) AND (length(rcpt_to) <= 512))),
@@ -226,6 +229,8 @@ CREATE TABLE inbound_mail (
     CONSTRAINT inbound_mail_verdict_check CHECK ((verdict ~ '^[a-z][a-z0-9-]{1,62}$'::text))
 );
 CREATE INDEX inbound_mail_case_idx ON public.inbound_mail USING btree (case_id, received_at) WHERE (case_id IS NOT NULL);
+CREATE INDEX inbound_mail_clear_idx ON public.inbound_mail USING btree (received_at) WHERE ((raw IS NOT NULL) AND (NOT raw_encrypted));
+CREATE INDEX inbound_mail_unmatched_idx ON public.inbound_mail USING btree (received_at) WHERE (case_id IS NULL);
 
 CREATE TABLE messages (
     id uuid NOT NULL,

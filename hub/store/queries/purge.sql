@@ -23,7 +23,7 @@ UPDATE messages SET signed_form = NULL WHERE case_id = $1 AND signed_form IS NOT
 UPDATE case_keys SET wrapped_key = NULL, shredded_at = $2 WHERE case_id = $1 AND wrapped_key IS NOT NULL;
 
 -- name: purge_inbound_mail
-UPDATE inbound_mail SET raw = NULL WHERE case_id = $1 AND raw IS NOT NULL RETURNING id;
+UPDATE inbound_mail SET raw = NULL, wrapped_key = NULL WHERE case_id = $1 AND raw IS NOT NULL RETURNING id;
 
 -- name: purge_pending_deliveries
 UPDATE deliveries d SET state = 'purged', lease_token = NULL, lease_expires_at = NULL, due_at = NULL
@@ -36,3 +36,7 @@ UPDATE cases SET purged_at = $2 WHERE id = $1;
 
 -- name: insert_purge
 INSERT INTO purges (case_id, purged_at, final_at, retention, detail) VALUES ($1, $2, $3, $4, $5);
+
+-- name: delete_unmatched_mail
+-- Mail to no known reply address whose retention is over (issue 14.6): the whole row goes.
+DELETE FROM inbound_mail WHERE case_id IS NULL AND received_at < $1 RETURNING id;
