@@ -29,8 +29,12 @@ def console_config(member: Member, hub_url: str, data_dir: Path, **overrides: An
     return ConsoleConfig(**options)
 
 
-async def sign_in(client: Any, config: ConsoleConfig) -> None:
-    response = await client.get(f"/login?token={config.login_token}", allow_redirects=False)
+async def sign_in(client: Any, config: ConsoleConfig, token: str | None = None) -> None:
+    """Open the sign-in link (a page with a button), then press "Sign in" (the POST spends the link)."""
+    token = token or config.login_token
+    page = await client.get(f"/login?token={token}", allow_redirects=False)
+    assert page.status == 200, await page.text()
+    response = await client.post("/login", data={"token": token}, allow_redirects=False)
     assert response.status == 303, await response.text()
     assert response.headers["Location"] == "/inbox"
 

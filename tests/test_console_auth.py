@@ -12,8 +12,9 @@ import pytest
 
 from hub.console import ConsoleConfig, create_console_app
 from hub.console.auth import host_name
+from hub.console.keys import LOGIN_LINKS
 from hub.core.jose import PrivateSigningJwk
-from tests.console_helpers import csrf_of
+from tests.console_helpers import csrf_of, sign_in
 
 NO_HUB = "http://127.0.0.1:9"
 
@@ -51,7 +52,11 @@ async def test_the_login_link_starts_a_strict_http_only_session_and_lands_on_a_c
     aiohttp_client: Any, plain: ConsoleConfig
 ) -> None:
     client = await aiohttp_client(create_console_app(plain))
-    response = await client.get(f"/login?token={plain.login_token}", allow_redirects=False)
+    opened = await client.get(f"/login?token={plain.login_token}", allow_redirects=False)
+    assert opened.status == 200  # opening the link changes nothing: a previewer cannot spend it
+    assert "Set-Cookie" not in opened.headers
+    assert f"Sign in as {plain.participant_id}" in await opened.text()
+    response = await client.post("/login", data={"token": plain.login_token}, allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"] == "/inbox"
     cookie = response.headers["Set-Cookie"]
@@ -59,6 +64,62 @@ async def test_the_login_link_starts_a_strict_http_only_session_and_lands_on_a_c
     assert "HttpOnly" in cookie
     assert "SameSite=Strict" in cookie
     assert plain.login_token not in cookie
+
+
+async def test_a_sign_in_link_works_once(aiohttp_client: Any, plain: ConsoleConfig) -> None:
+    client = await aiohttp_client(create_console_app(plain))
+    signed = await client.post("/login", data={"token": plain.login_token}, allow_redirects=False)
+    assert signed.status == 303
+    first_session = signed.cookies[plain.cookie_name].value
+    # The same link again, from another browser (a copy in the history, a shoulder-surfer, a previewer):
+    client.session.cookie_jar.clear()
+    opened = await client.get(f"/login?token={plain.login_token}", allow_redirects=False)
+    assert opened.status == 403
+    assert "has been used, has expired or was replaced" in await opened.text()
+    again = await client.post("/login", data={"token": plain.login_token}, allow_redirects=False)
+    assert again.status == 403
+    assert "Set-Cookie" not in again.headers
+    assert (await client.get("/inbox", allow_redirects=False)).headers["Location"] == "/login"
+    client.session.cookie_jar.update_cookies({plain.cookie_name: first_session})
+    assert (await client.get("/login")).status == 200
+    assert "Sign out" in await (await client.get("/login")).text()  # the session it made lives on
+
+
+async def test_an_expired_sign_in_link_is_refused(aiohttp_client: Any, tmp_path: Path) -> None:
+    now = [1000.0]
+    short = config(tmp_path, link_seconds=60)
+    client = await aiohttp_client(create_console_app(short, clock=lambda: now[0]))
+    now[0] += 61
+    opened = await client.get(f"/login?token={short.login_token}", allow_redirects=False)
+    assert opened.status == 403
+    posted = await client.post("/login", data={"token": short.login_token}, allow_redirects=False)
+    assert posted.status == 403
+    assert "Set-Cookie" not in posted.headers
+    assert "within 1 minutes" in await posted.text()
+
+
+async def test_a_new_link_is_printed_where_the_console_runs_and_replaces_the_old(
+    aiohttp_client: Any, plain: ConsoleConfig
+) -> None:
+    app = create_console_app(plain)
+    printed: list[str] = []
+    app[LOGIN_LINKS].on_issue = printed.append
+    client = await aiohttp_client(app)
+    asked = await client.post("/login/link", allow_redirects=False)
+    assert asked.status == 303
+    shown = await (await client.get(asked.headers["Location"])).text()
+    assert "A new sign-in link was printed where the console runs" in shown
+    [token] = printed
+    assert token not in shown  # only the terminal has it
+    old = await client.post("/login", data={"token": plain.login_token}, allow_redirects=False)
+    assert old.status == 403
+    new = await client.post("/login", data={"token": token}, allow_redirects=False)
+    assert new.status == 303
+    foreign = await client.post(
+        "/login/link", headers={"Sec-Fetch-Site": "same-site"}, allow_redirects=False
+    )  # another page on 127.0.0.1 (another port is the same site, not the same origin)
+    assert foreign.status == 403
+    assert printed == [token]
 
 
 async def test_a_wrong_token_is_refused(aiohttp_client: Any, plain: ConsoleConfig) -> None:
@@ -79,6 +140,11 @@ async def test_a_passphrase_is_asked_for_as_well(aiohttp_client: Any, tmp_path: 
     assert page.status == 200
     assert "Set-Cookie" not in page.headers
     assert 'label for="passphrase"' in await page.text()
+    wrong = await client.post(
+        "/login", data={"token": guarded.login_token, "passphrase": "wrong"}, allow_redirects=False
+    )
+    assert wrong.status == 403
+    assert "the passphrase is not right" in await wrong.text()  # a typo does not spend the link
     wrong = await client.post(
         "/login", data={"token": guarded.login_token, "passphrase": "wrong"}, allow_redirects=False
     )
@@ -104,7 +170,7 @@ async def test_a_post_without_the_csrf_token_or_from_another_site_is_refused(
     aiohttp_client: Any, plain: ConsoleConfig
 ) -> None:
     client = await aiohttp_client(create_console_app(plain))
-    await client.get(f"/login?token={plain.login_token}", allow_redirects=False)
+    await sign_in(client, plain)
     assert (await client.post("/logout", data={}, allow_redirects=False)).status == 403
     assert (await client.post("/logout", data={"csrf": "guess"}, allow_redirects=False)).status == 403
     login_page = await client.get("/login")  # a signed-in page carries the session's token

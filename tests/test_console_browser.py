@@ -79,6 +79,13 @@ async def start_console(aiohttp_server: Any, member: Member, hub_url: str, data_
     return base, f"{base}/login?token={config.login_token}"
 
 
+async def sign_in(page: Any, link: str, participant: str) -> None:
+    """Open the printed link, press "Sign in": the link is spent, the token leaves the address bar."""
+    await page.goto(link)
+    await page.get_by_role("button", name=f"Sign in as {participant}").click()
+    await page.wait_for_url("**/inbox")
+
+
 async def fill_takedown(page: Any, platform: Member, url: str) -> None:
     await page.get_by_role("checkbox", name=re.compile(platform.id)).check()
     await page.get_by_label("What kind of content is it?").select_option("intimate-image")
@@ -212,8 +219,11 @@ async def test_core_path_in_a_real_browser(
                 await browser.new_context(viewport={"width": 1200, "height": 900})
             ).new_page()
             hotline_page.set_default_timeout(15_000)
-            await hotline_page.goto(hotline_login)
-            assert hotline_page.url.endswith("/inbox")  # the token has left the address bar
+            await sign_in(hotline_page, hotline_login, hotline.id)
+            stranger = await (await browser.new_context()).new_page()  # the same link, used again
+            await stranger.goto(hotline_login)
+            assert "has been used, has expired" in await stranger.get_by_role("alert").inner_text()
+            assert await stranger.get_by_role("button", name=re.compile("^Sign in as")).count() == 0
             case_id = await hotline_sends_a_takedown(hotline_page, platform, shots)
 
             [request] = await check_with_jwcrypto(hub, hotline, platform, ["takedown-request"])
@@ -224,7 +234,10 @@ async def test_core_path_in_a_real_browser(
                 await browser.new_context(viewport={"width": 1200, "height": 900})
             ).new_page()
             platform_page.set_default_timeout(15_000)
-            await platform_page.goto(platform_login)
+            await sign_in(platform_page, platform_login, platform.id)
+            await platform_page.get_by_role("button", name="Fetch new messages").click()
+            await platform_page.wait_for_url("**/inbox")
+            assert "Fetched 1 new message." in await platform_page.locator(".flash").inner_text()
             await platform_acts(platform_page, case_id, shots)
 
             answers = await check_with_jwcrypto(hub, platform, hotline, ["acknowledgement", "status-update"])

@@ -60,13 +60,32 @@ async def test_the_console_prints_its_link_serves_and_stops(
         port, token = LINK.search(printed).groups()  # type: ignore[union-attr]
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
-            async with browser.get(f"{base}/login?token={token}", allow_redirects=False) as signed_in:
+            async with browser.get(f"{base}/login?token={token}", allow_redirects=False) as opened:
+                assert opened.status == 200
+            async with browser.post(
+                f"{base}/login", data={"token": token}, allow_redirects=False
+            ) as signed_in:
                 assert signed_in.status == 303
             async with browser.get(f"{base}/inbox") as inbox:
                 assert inbox.status == 200
                 assert "Nothing has arrived yet" in await inbox.text()
             async with browser.get(f"{base}/new/takedown-request") as form:
                 assert form.status == 200
+        async with aiohttp.ClientSession() as other_browser:
+            async with other_browser.post(f"{base}/login", data={"token": token}) as spent:
+                assert spent.status == 403  # the printed link signed in once
+            async with other_browser.post(f"{base}/login/link", allow_redirects=False) as asked:
+                assert asked.status == 303
+            line = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+            line += (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+            assert "New sign-in link" in line
+            found = LINK.search(line)
+            assert found
+            assert found.group(2) != token
+            async with other_browser.post(
+                f"{base}/login", data={"token": found.group(2)}, allow_redirects=False
+            ) as renewed:
+                assert renewed.status == 303
         assert (tmp_path / "console" / "messages").stat().st_mode & 0o077 == 0
     finally:
         process.send_signal(signal.SIGTERM)
@@ -78,7 +97,7 @@ async def test_the_console_prints_its_link_serves_and_stops(
     assert [json.loads(line)["event"] for line in logged.splitlines()][:1] == ["console.started"]
 
 
-@pytest.mark.parametrize("problem", ["missing-key", "enc-is-signing", "empty-passphrase"])
+@pytest.mark.parametrize("problem", ["missing-key", "enc-is-signing", "empty-passphrase", "link-seconds"])
 async def test_bad_key_and_passphrase_files_are_refused_plainly(
     tmp_path: Path, directory: Any, problem: str
 ) -> None:
@@ -89,11 +108,14 @@ async def test_bad_key_and_passphrase_files_are_refused_plainly(
         "missing-key": "no key file at",
         "enc-is-signing": "holds a signing key, not an X25519 encryption key",
         "empty-passphrase": "is empty",
+        "link-seconds": "--link-seconds must be a number of seconds from 30 to 86400",
     }[problem]
     if problem == "missing-key":
         args[1] = str(tmp_path / "nowhere.jwk")
     elif problem == "enc-is-signing":
         args += ["--enc-key", str(sig)]
+    elif problem == "link-seconds":
+        args += ["--link-seconds", "0"]
     else:
         (tmp_path / "passphrase").write_text("\n")
         args += ["--passphrase-file", str(tmp_path / "passphrase")]

@@ -72,6 +72,16 @@ async def open_form(console: Any, path: str) -> tuple[str, str]:
     return csrf_of(html), found.group(1)
 
 
+async def fetch_inbox(console: Any, back: str = "/inbox") -> str:
+    """Press "Fetch new messages" (a POST with the page's CSRF token); the page it returns to."""
+    csrf = csrf_of(await (await console.get("/inbox")).text())
+    fetched = await console.post("/inbox/fetch", data={"csrf": csrf, "next": back}, allow_redirects=False)
+    assert fetched.status == 303, await fetched.text()
+    assert fetched.headers["Location"] == back
+    page: str = await (await console.get(back)).text()
+    return page
+
+
 async def send_takedown(console: Any, platform: Member, **overrides: str) -> Any:
     csrf, message_id = await open_form(console, "/new/takedown-request")
     values = {**takedown_values(platform.id, **overrides), "message_id": message_id}
@@ -113,7 +123,8 @@ async def test_takedown_form_signs_seals_and_reaches_the_platform(
 
     # The platform's console shows it verified, keeps it, opens the contact with its key.
     platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
-    page = await (await platform_console.get("/inbox")).text()
+    page = await fetch_inbox(platform_console)
+    assert "Fetched 1 new message." in page
     assert "✓ Verified" in page
     assert f"/cases/{case_id}" in page
     assert "due in" in page
@@ -132,7 +143,7 @@ async def test_platform_answers_and_the_hotline_sees_the_case_actioned_then_clos
     hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
     platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
     case_id = (await send_takedown(hotline_console, platform)).headers["Location"].removeprefix("/cases/")
-    await platform_console.get("/inbox")
+    await fetch_inbox(platform_console)
     case_page = await (await platform_console.get(f"/cases/{case_id}")).text()
     ack_link = re.search(r'href="(/cases/[^"]+/reply/acknowledgement\?in_reply_to=[^"]+)"', case_page)
     assert ack_link
@@ -173,8 +184,7 @@ async def test_platform_answers_and_the_hotline_sees_the_case_actioned_then_clos
     hotline_case = await (await hotline_console.get(f"/cases/{case_id}")).text()
     assert "status-actioned" in hotline_case
     assert "content removed or restricted" in hotline_case
-    await hotline_console.get("/inbox")  # takes the answers in
-    hotline_case = await (await hotline_console.get(f"/cases/{case_id}")).text()
+    hotline_case = await fetch_inbox(hotline_console, f"/cases/{case_id}")  # takes the answers in
     assert "Statement of reasons" in hotline_case or "Statement of reasons".lower() in hotline_case.lower()
     closure_path = f"/cases/{case_id}/reply/case-closure"
     csrf, message_id = await open_form(hotline_console, closure_path)
@@ -290,3 +300,77 @@ async def test_case_list_filters_and_evidence_bundle(
     assert jwcrypto_payload(signed, keys)["type"] == "takedown-request"
     assert jwcrypto_payload(receipt, hub_keys)["case_id"] == case_id
     assert (await console.get("/cases/not-a-case")).status == 404
+
+
+async def hub_inbox(hub: Any, member: Member) -> list[str]:
+    """What the hub still holds for the member (read straight from its API, nothing acknowledged)."""
+    page = await (await hub.get("/v1/inbox", headers=member.auth())).json()
+    return [m["message_id"] for m in page["messages"]]
+
+
+async def recipient_state(hub: Any, hotline: Member, case_id: str) -> str:
+    case = await (await hub.get(f"/v1/cases/{case_id}", headers=hotline.auth())).json()
+    return str(case["recipients"][0]["state"])
+
+
+async def test_no_page_opened_with_get_pulls_or_acknowledges_the_inbox(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    sent = await send_takedown(hotline_console, platform)
+    case_id = sent.headers["Location"].removeprefix("/cases/")
+    waiting = await hub_inbox(hub, platform)
+    assert len(waiting) == 1
+    referral = waiting[0]
+    platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    values = {"case_id": case_id, "message_type": "acknowledgement"}
+    opened = []
+    for route in platform_console.server.app.router.routes():
+        if route.method != "GET" or route.resource is None:
+            continue
+        info = route.resource.get_info()
+        path = info.get("path") or info["formatter"].format(
+            **{name: values.get(name, "takedown-request") for name in ("case_id", "message_type")}
+        )
+        if "/reply/" in path:
+            path += f"?in_reply_to={referral}"
+        response = await platform_console.get(path, allow_redirects=False)
+        opened.append((path, response.status))
+    assert ("/inbox", 200) in opened
+    assert (f"/cases/{case_id}", 200) in opened
+    assert (f"/cases/{case_id}/reply/acknowledgement?in_reply_to={referral}", 200) in opened
+    # Every page was opened, and the hub still holds the referral for the platform, not yet retrieved.
+    assert await hub_inbox(hub, platform) == waiting
+    assert await recipient_state(hub, hotline, case_id) == "queued"
+    page = await fetch_inbox(platform_console)  # the button (a POST) is what takes it
+    assert f"/cases/{case_id}" in page
+    assert await hub_inbox(hub, platform) == []
+    assert await recipient_state(hub, hotline, case_id) == "retrieved"
+
+
+async def test_a_fetch_from_another_page_is_refused(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    await send_takedown(hotline_console, platform)
+    waiting = await hub_inbox(hub, platform)
+    platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    csrf = csrf_of(await (await platform_console.get("/inbox")).text())
+    attempts = [
+        ({}, {}),  # a form on another page cannot know the token
+        ({"csrf": "guessed"}, {}),
+        ({"csrf": csrf}, {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-site"}),
+        ({"csrf": csrf}, {"Sec-Fetch-Site": "cross-site"}),
+        ({"csrf": csrf}, {"Origin": "null"}),
+    ]
+    for data, headers in attempts:
+        refused = await platform_console.post(
+            "/inbox/fetch", data=data, headers=headers, allow_redirects=False
+        )
+        assert refused.status == 403, (data, headers)
+    assert await hub_inbox(hub, platform) == waiting
+    taken = await platform_console.post("/inbox/fetch", data={"csrf": csrf}, allow_redirects=False)
+    assert taken.status == 303
+    assert await hub_inbox(hub, platform) == []

@@ -1,9 +1,11 @@
 """`hub console`: run the participant console (`hub.console`) on this machine until SIGTERM or SIGINT.
 
 It holds the organisation's private key and talks to the hub through the client library, like the
-other participant commands. It listens on 127.0.0.1 unless told otherwise and prints, once, the
-sign-in link that carries its random token; `--passphrase-file` (or `HUB_CONSOLE_PASSPHRASE`) adds a
-passphrase. `--enc-key` lets it open sealed values addressed to the organisation.
+other participant commands. It listens on 127.0.0.1 unless told otherwise and prints the sign-in link
+that carries a random token; each link signs in once, within `--link-seconds` (or
+`HUB_CONSOLE_LINK_SECONDS`, 600 by default), and a new one is printed here when the sign-in page asks
+for it. `--passphrase-file` (or `HUB_CONSOLE_PASSPHRASE`) adds a passphrase. `--enc-key` lets it open
+sealed values addressed to the organisation.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from hub.cli.errors import CliError
 from hub.cli.options import participant_options
 from hub.console import ConsoleConfig, create_console_app
 from hub.console.archive import ArchiveError
-from hub.console.config import LOOPBACK_HOSTS
+from hub.console.config import DEFAULT_LINK_SECONDS, LOOPBACK_HOSTS, MAX_LINK_SECONDS, MIN_LINK_SECONDS
+from hub.console.keys import LOGIN_LINKS
 from hub.core.jose import PrivateEncryptionJwk
 from hub.keyfile import KeyFileError, read_private_jwk, read_signing_key
 from hub.log import configure_logging
@@ -32,6 +35,7 @@ the hub's templates that are checked before anything is signed. Your keys stay o
 sign-in link it prints; nobody without it (and the passphrase, if you set one) can use the console.
 """
 PASSPHRASE_ENV = "HUB_CONSOLE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+LINK_SECONDS_ENV = "HUB_CONSOLE_LINK_SECONDS"
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +52,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     console.add_argument(
         "--data-dir", help="where the console keeps the signed messages it sent and received"
+    )
+    console.add_argument(
+        "--link-seconds",
+        metavar="SECONDS",
+        help=f"how long a sign-in link works, once (default: {DEFAULT_LINK_SECONDS}; or {LINK_SECONDS_ENV})",
     )
 
 
@@ -81,6 +90,16 @@ def _enc_key(args: argparse.Namespace) -> PrivateEncryptionJwk | None:
     return key
 
 
+def _link_seconds(args: argparse.Namespace) -> int:
+    raw = args.link_seconds if args.link_seconds is not None else os.environ.get(LINK_SECONDS_ENV)
+    if raw in (None, ""):
+        return DEFAULT_LINK_SECONDS
+    where = "--link-seconds" if args.link_seconds is not None else LINK_SECONDS_ENV
+    if not (raw.isascii() and raw.isdigit()) or not MIN_LINK_SECONDS <= int(raw) <= MAX_LINK_SECONDS:
+        raise CliError(f"{where} must be a number of seconds from {MIN_LINK_SECONDS} to {MAX_LINK_SECONDS}")
+    return int(raw)
+
+
 def build_config(args: argparse.Namespace) -> ConsoleConfig:
     try:
         key = read_signing_key(Path(args.key))
@@ -97,6 +116,7 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
         enc_key=_enc_key(args),
         passphrase=_passphrase(args),
         allowed_hosts=frozenset(allowed),
+        link_seconds=_link_seconds(args),
     )
 
 
@@ -126,12 +146,22 @@ async def _run(app: web.Application, config: ConsoleConfig, listen: str, port: i
     bound = runner.addresses[0][1] if runner.addresses else port
     shown = "127.0.0.1" if listen in ("0.0.0.0", "::", "127.0.0.1") else listen  # noqa: S104
     where = f"[{shown}]" if ":" in shown else shown
+    minutes = max(1, config.link_seconds // 60)
     print(f"Console for {config.participant_id}, talking to {config.hub_url}.", flush=True)
     print(
-        f"Open this link in your browser (it signs you in; keep it to yourself):\n"
+        f"Open this link in your browser within {minutes} min (it signs you in once; keep it to yourself):\n"
         f"  http://{where}:{bound}/login?token={config.login_token}",
         flush=True,
     )
+
+    def announce(token: str) -> None:
+        print(
+            f"New sign-in link (works once, within {minutes} min; the previous one no longer works):\n"
+            f"  http://{where}:{bound}/login?token={token}",
+            flush=True,
+        )
+
+    app[LOGIN_LINKS].on_issue = announce
     if config.passphrase:
         print("You will be asked for the console's passphrase as well.", flush=True)
     stop = asyncio.Event()

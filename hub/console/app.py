@@ -8,6 +8,7 @@ it) on start and closes it on shutdown. Nothing is done at import time; no globa
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 
@@ -17,10 +18,10 @@ from aiohttp import web
 
 from hub.client import HubClient, HubError
 from hub.console.archive import Archive
-from hub.console.auth import SessionStore, redirect, security_middleware, session_middleware
+from hub.console.auth import LoginLinks, SessionStore, redirect, security_middleware, session_middleware
 from hub.console.config import ConsoleConfig
 from hub.console.gateway import HubGateway
-from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, SESSIONS
+from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, LOGIN_LINKS, SESSIONS
 from hub.console.render import make_environment, render
 from hub.console.views import cases, compose, inbox, login
 from hub.core.templates import TemplateCatalog
@@ -31,7 +32,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_FORM_BYTES = 1024 * 1024
 
 
-def create_console_app(config: ConsoleConfig, *, catalog: TemplateCatalog | None = None) -> web.Application:
+def create_console_app(
+    config: ConsoleConfig,
+    *,
+    catalog: TemplateCatalog | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> web.Application:
+    """`clock` (monotonic seconds) times the sign-in links; a test passes its own to expire one."""
     sessions = SessionStore(config.session_idle_seconds)
     app = web.Application(
         middlewares=[security_middleware(config), session_middleware(config, sessions), hub_error_middleware],
@@ -39,6 +46,7 @@ def create_console_app(config: ConsoleConfig, *, catalog: TemplateCatalog | None
     )
     app[CONFIG] = config
     app[SESSIONS] = sessions
+    app[LOGIN_LINKS] = LoginLinks(config.login_token, config.link_seconds, clock)
     app[CATALOG] = catalog or load_catalog()
     app[JINJA] = make_environment()
     app[ARCHIVE] = Archive(config.data_dir)
@@ -51,10 +59,12 @@ def _routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/login", login.login_page)
     router.add_post("/login", login.login_submit)
+    router.add_post("/login/link", login.new_link)
     router.add_post("/logout", login.logout)
     router.add_get("/static/console.css", stylesheet)
     router.add_get("/", home)
     router.add_get("/inbox", inbox.inbox)
+    router.add_post("/inbox/fetch", inbox.fetch)
     router.add_get("/cases", cases.case_list)
     router.add_get("/cases/{case_id}", cases.case_page)
     router.add_get("/cases/{case_id}/evidence.zip", cases.evidence_bundle)

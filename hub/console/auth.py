@@ -5,11 +5,15 @@ notebook server, with more care:
 
 - the console listens on 127.0.0.1 unless told otherwise, and answers only requests whose Host header is a
   name it expects (loopback, or the listen address): a web page elsewhere cannot reach it by DNS rebinding;
-- a random login token, printed once at start as `http://127.0.0.1:PORT/login?token=...`, is exchanged
-  for a session cookie (HttpOnly, SameSite=Strict, named per console so two consoles on one machine do
-  not clash) and the browser is sent on to a clean URL; with `--passphrase-file` the passphrase is asked
-  for as well. Both are compared in constant time; failures are slowed down a little;
-- every POST must carry the session's CSRF token, and a cross-site Origin or `Sec-Fetch-Site` is refused;
+- a random sign-in link, printed where the console runs as `http://127.0.0.1:PORT/login?token=...`, is
+  good once and for a short time (`LoginLinks`, `--link-seconds`, 10 minutes by default): opening it
+  shows a "Sign in" button (a GET changes nothing, so a link previewer cannot spend it), and the POST
+  exchanges it for a session cookie (HttpOnly, SameSite=Strict, named per console so two consoles on one
+  machine do not clash). A used, expired or replaced link is refused; the sign-in page can ask for a new
+  one, which is printed where the console runs, never shown in the page. With `--passphrase-file` the
+  passphrase is asked for as well. Both are compared in constant time; failures are slowed down a little;
+- only POST has side effects (sending, fetching the inbox, signing in and out): every POST must carry the
+  session's CSRF token, and a cross-site Origin or `Sec-Fetch-Site` is refused; GET pages only read;
 - every answer forbids framing, scripts, caching, and referrers to other sites.
 
 Nothing here logs a token, a passphrase or a session id.
@@ -33,7 +37,7 @@ from hub.console.config import ConsoleConfig
 
 log = structlog.get_logger("hub.console")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PUBLIC_PATHS = frozenset({"/login", "/static/console.css"})
+PUBLIC_PATHS = frozenset({"/login", "/login/link", "/static/console.css"})
 CSRF_FIELD = "csrf"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -47,6 +51,38 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+class LoginLinks:
+    """The console's sign-in links: one live at a time, each good once, for `lifetime` seconds.
+
+    `issue()` makes a new link (the old one stops working) and hands its token to `on_issue`, which
+    prints it where the console runs. `clock` is monotonic seconds (a test passes its own).
+    """
+
+    def __init__(self, first: str, lifetime: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lifetime = lifetime
+        self._clock = clock
+        self._token = first
+        self._issued = clock()
+        self._used = False
+        self.on_issue: Callable[[str], None] | None = None
+
+    def issue(self) -> str:
+        self._token = secrets.token_urlsafe(32)
+        self._issued = self._clock()
+        self._used = False
+        if self.on_issue is not None:
+            self.on_issue(self._token)
+        return self._token
+
+    def usable(self, token: str | None) -> bool:
+        """The live link's token, not yet used and not expired (compared in constant time)."""
+        fresh = self._clock() - self._issued < self.lifetime
+        return same_secret(token, self._token) and not self._used and fresh
+
+    def spend(self) -> None:
+        self._used = True
 
 
 @dataclass
@@ -168,12 +204,18 @@ def session_middleware(config: ConsoleConfig, sessions: SessionStore) -> Middlew
 
 
 async def check_login(
-    config: ConsoleConfig, sessions: SessionStore, token: str | None, passphrase: str | None
+    config: ConsoleConfig,
+    sessions: SessionStore,
+    links: LoginLinks,
+    token: str | None,
+    passphrase: str | None,
 ) -> bool:
-    """Both secrets checked in full (no early exit that would tell which was wrong)."""
-    token_ok = same_secret(token, config.login_token)
+    """Both secrets checked in full (no early exit that would tell which was wrong); a link that signs
+    someone in is spent at once, so it cannot sign in a second browser."""
+    token_ok = links.usable(token)
     passphrase_ok = config.passphrase is None or same_secret(passphrase, config.passphrase)
     if token_ok and passphrase_ok:
+        links.spend()
         sessions.failures = 0
         return True
     sessions.failures += 1

@@ -5,7 +5,9 @@
 - `pull_inbox` reads the inbox, verifies each message as its recipient (the sender's signature with the
   directory's key, the hub's receipt with the hub's key, the receipt naming this recipient), keeps what
   verified in the archive and only then marks it retrieved; a message that does not verify is neither
-  kept nor marked, so it stays in the hub's inbox for a second look and is shown with the reason.
+  kept nor marked, so it stays in the hub's inbox for a second look and is shown with the reason. It is
+  called only for a POST (the inbox's "Fetch new messages"): it changes the hub's inbox, so no GET page
+  may trigger it; GET pages show what the last fetch left (`unverified`, `fetched_at`).
 - `submit` sends a signed message at most once per form: the signed bytes are remembered by the
   message id the form carries, so posting the same form again (a double click, a retry after the hub
   could not be reached) sends the very same bytes and gets the same receipt, never a second signature
@@ -26,11 +28,18 @@ import structlog
 from hub.client import HubClient
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.console.archive import Archive, Kept
+from hub.core.clock import rfc3339, utc_now
 
 log = structlog.get_logger("hub.console")
 CACHE_SECONDS = 60.0
 MAX_PAGES = 10
 MAX_REMEMBERED = 500
+
+
+@dataclass(frozen=True)
+class Fetched:
+    kept: int
+    unverified: list[Unverified]
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class HubGateway:
         self._cache: dict[str, tuple[float, Any]] = {}
         self._signed: dict[str, tuple[str, str]] = {}  # message id -> (form fingerprint, signed form)
         self._pull_lock = asyncio.Lock()
+        self.unverified: list[Unverified] = []  # what the last fetch could not verify
+        self.fetched_at: str | None = None
 
     @property
     def me(self) -> str:
@@ -95,9 +106,10 @@ class HubGateway:
             return str(exc)
         return None
 
-    async def pull_inbox(self) -> list[Unverified]:
+    async def pull_inbox(self) -> Fetched:
         async with self._pull_lock:
             unverified: list[Unverified] = []
+            kept = 0
             cursor: str | None = None
             for _ in range(MAX_PAGES):
                 page = await self.client.inbox(cursor=cursor, limit=50)
@@ -113,9 +125,11 @@ class HubGateway:
                         unverified.append(problem)
                 if trusted:
                     await self.client.ack(trusted)
+                    kept += len(trusted)
                 log.info("console.inbox_pulled", kept=len(trusted), unverified=len(messages) - len(trusted))
                 cursor = page.get("cursor")
-            return unverified
+            self.unverified, self.fetched_at = unverified, rfc3339(utc_now())
+            return Fetched(kept, unverified)
 
     async def _keep_received(self, item: dict[str, Any]) -> Unverified | None:
         try:

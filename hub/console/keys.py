@@ -6,13 +6,14 @@ import jinja2
 from aiohttp import web
 
 from hub.console.archive import Archive
-from hub.console.auth import SessionStore
+from hub.console.auth import LoginLinks, SessionStore
 from hub.console.config import ConsoleConfig
 from hub.console.gateway import HubGateway
 from hub.core.templates import TemplateCatalog
 
 CONFIG = web.AppKey("console_config", ConsoleConfig)
 SESSIONS = web.AppKey("console_sessions", SessionStore)
+LOGIN_LINKS = web.AppKey("console_login_links", LoginLinks)
 CATALOG = web.AppKey("console_catalog", TemplateCatalog)
 JINJA = web.AppKey("console_jinja", jinja2.Environment)
 ARCHIVE = web.AppKey("console_archive", Archive)

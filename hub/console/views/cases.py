@@ -4,13 +4,11 @@ next) and the case's evidence bundle. URLs carry case ids and filter values only
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import uuid
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from hub.client import HubError
@@ -127,8 +125,6 @@ async def case_page(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     case_id = case_id_of(request)
     case = await gateway.client.case(case_id)
-    with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
-        await gateway.pull_inbox()  # answers on this case that arrived since the inbox was last opened
     kept = await asyncio.to_thread(gateway.archive.of_case, case_id)
     messages = [await _shown(gateway, k, request) for k in kept]
     context = {

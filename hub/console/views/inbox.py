@@ -1,14 +1,17 @@
 """The inbox: what reached this organisation, newest first, each with its signature check and deadline.
 
-Opening the page pulls the hub's inbox (`HubGateway.pull_inbox`): verified messages are kept and marked
-retrieved, so they stay listed here afterwards; a message that does not verify is listed apart, with
-the reason, and left in the hub's inbox. Each row shows the case's state and the nearest open deadline
-this organisation can see, counting down.
+Opening the page (GET) only reads: the messages this console already fetched, and the cases' state. The
+"Fetch new messages" button (POST, with the session's CSRF token) pulls the hub's inbox
+(`HubGateway.pull_inbox`): verified messages are kept and marked retrieved, so they stay listed here
+afterwards; a message that does not verify is listed apart, with the reason, and left in the hub's inbox.
+Marking messages retrieved starts nothing a page elsewhere should be able to start, hence the POST.
+Each row shows the case's state and the nearest open deadline this organisation can see, counting down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import aiohttp
@@ -16,11 +19,13 @@ from aiohttp import web
 
 from hub.client import HubError
 from hub.console.archive import Kept
+from hub.console.auth import SESSION, redirect
 from hub.console.gateway import HubGateway
 from hub.console.keys import CONFIG, GATEWAY, JINJA
 from hub.console.render import render
 
 MAX_CASES_LOOKED_UP = 40
+BACK_TO = re.compile(r"^/(inbox|cases/[0-9a-f-]{36})$")  # where a fetch may return to: the console's own
 
 
 def nearest_deadline(case: dict[str, Any], me: str) -> dict[str, Any] | None:
@@ -55,17 +60,14 @@ async def _cases(gateway: HubGateway, case_ids: list[str]) -> dict[str, dict[str
 async def inbox(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     config = request.app[CONFIG]
-    problem = ""
-    unverified = []
-    try:
-        unverified = await gateway.pull_inbox()
-    except HubError as exc:
-        problem = f"The hub refused to hand over the inbox: {exc.problem.get('title', exc.status)}."
-    except (aiohttp.ClientError, TimeoutError):
-        problem = f"The hub at {config.hub_url} cannot be reached; showing the messages kept here."
     kept: list[Kept] = await asyncio.to_thread(gateway.archive.received)
     case_ids = list(dict.fromkeys(k.case_id for k in kept))
-    cases = {} if problem else await _cases(gateway, case_ids)
+    problem = ""
+    cases: dict[str, dict[str, Any]] = {}
+    try:
+        cases = await _cases(gateway, case_ids)
+    except (aiohttp.ClientError, TimeoutError):
+        problem = f"The hub at {config.hub_url} cannot be reached; showing the messages kept here."
     rows = [
         {
             "kept": k,
@@ -77,8 +79,32 @@ async def inbox(request: web.Request) -> web.Response:
     context = {
         "title": "Inbox",
         "rows": rows,
-        "unverified": unverified,
+        "unverified": gateway.unverified,
+        "fetched_at": gateway.fetched_at,
         "problem": problem,
         "participant_id": config.participant_id,
     }
     return render(request.app[JINJA], request, "inbox.html", context)
+
+
+async def fetch(request: web.Request) -> web.Response:
+    """Pull the hub's inbox (POST only), say what came, and go back to the page the button was on."""
+    gateway, config = request.app[GATEWAY], request.app[CONFIG]
+    back = (await request.post()).get("next")
+    where = back if isinstance(back, str) and BACK_TO.match(back) else "/inbox"
+    notes = request[SESSION].flash
+    try:
+        fetched = await gateway.pull_inbox()
+    except HubError as exc:
+        notes.append(f"The hub refused to hand over the inbox: {exc.problem.get('title', exc.status)}.")
+        return redirect(where)
+    except (aiohttp.ClientError, TimeoutError):
+        notes.append(f"The hub at {config.hub_url} cannot be reached; nothing was fetched.")
+        return redirect(where)
+    if fetched.kept:
+        notes.append(f"Fetched {fetched.kept} new {'message' if fetched.kept == 1 else 'messages'}.")
+    else:
+        notes.append("No new messages.")
+    if fetched.unverified:
+        notes.append(f"{len(fetched.unverified)} did not verify: see the inbox.")
+    return redirect(where)
