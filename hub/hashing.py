@@ -10,8 +10,8 @@ Three hashes per file, in the forms the `hash` locator of the templates accepts 
   has too little detail for the hash to be trusted, and a featureless image hashes to all zeros, which
   would match every other featureless image: the templates refuse it, so it is never offered.
 
-PDQ needs the optional `hashing` extra (pdqhash, numpy, Pillow), imported only when a PDQ is asked for;
-SHA-256 and MD5 need nothing. Nothing here opens a network connection.
+PDQ's libraries (pdqhash, numpy, Pillow) are part of the default install and imported only when a PDQ is
+asked for; SHA-256 and MD5 need nothing. Nothing here opens a network connection.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 LOW_QUALITY = 50  # Meta's recommended floor: a PDQ of lower quality is not worth matching on
 ZERO_PDQ = "0" * 64
 _CHUNK = 1 << 20
-INSTALL_HINT = "PDQ needs the hashing extra: pip install 'referral-hub[hashing]'"
+INSTALL_HINT = (
+    "PDQ needs pdqhash, numpy and Pillow, which referral-hub installs; this environment lacks them "
+    "(installed with --no-deps?): pip install referral-hub"
+)
 
 
 class HashingError(Exception):
@@ -39,7 +42,7 @@ class NotAnImageError(HashingError):
 
 
 class PdqUnavailableError(HashingError):
-    """The optional PDQ libraries are not installed."""
+    """PDQ's libraries are missing (an install that skipped referral-hub's dependencies)."""
 
 
 @dataclass(frozen=True)

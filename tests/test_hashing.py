@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.metadata
 import json
 import random
+import re
 import socket
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from PIL import Image, ImageDraw
 from hub.cli.main import main
 from hub.core.templates import TemplateCatalog
 from hub.hashing import LOW_QUALITY, bits_to_hex, digests, hamming, pdq_of_file
+from tests.factories import run_cli
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 MATCH = 31  # Meta's recommended PDQ match threshold, in bits of 256
@@ -284,3 +288,30 @@ def test_a_hash_value_must_be_a_string(catalog: TemplateCatalog) -> None:
     faults = catalog.validate(takedown_with([{"alg": "pdq", "value": int(PDQ_SAMPLE, 16)}]))
 
     assert [f.pointer for f in faults] == [VALUE]
+
+
+# -- the default install ----------------------------------------------------------------------------------
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+
+
+def test_the_default_install_gives_pdq(tmp_path: Path) -> None:
+    """Issue 16.11: the command a hotline runs first gives the perceptual hash without any extra. Every
+    library the PDQ path imports comes from a distribution among the project's own dependencies (what
+    `pip install referral-hub` and the wheel install), and `hub hash` on an image prints its PDQ, exit 0."""
+    project = tomllib.loads((SCHEMAS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    default = _requirement_names(project["dependencies"])
+    providers = importlib.metadata.packages_distributions()
+    for module in ("PIL", "numpy", "pdqhash"):
+        names = {name.lower().replace("_", "-") for name in providers[module]}
+        assert names & default, f"{module} is not installed by a plain `pip install referral-hub`"
+    assert project["optional-dependencies"].get("hashing", []) == []  # the old extra, now an alias
+
+    image = saved(scene(7), tmp_path / "scene.png")
+    code, out, err = run_cli(["hash", str(image)], env={"PATH": "/usr/bin:/bin"})
+    assert (code, err) == (0, "")
+    assert re.search(r"^  pdq      [0-9a-f]{64}  quality \d+", out, re.MULTILINE)
+    assert '"alg": "pdq"' in out
+    assert "hashing extra" not in out + err
