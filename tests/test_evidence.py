@@ -29,10 +29,12 @@ from jwcrypto import jwk, jws
 from hub.api.app import create_app
 from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.console import create_console_app
+from hub.core.bundle import AuditEntry, leaf_data
 from hub.core.bundle_readme import SCRIPT_END, SCRIPT_START
 from hub.core.bundle_verify import TrustRoot
 from hub.core.clock import utc_now
-from hub.core.jose import PrivateSigningJwk, parse_jws, sign_compact
+from hub.core.jose import PrivateSigningJwk, parse_jws, sign_compact, verify_signature
+from hub.core.merkle import leaf_hash, verify_inclusion
 from hub.evidence.export import export_bundle
 from hub.evidence.files import MAX_FILE_BYTES, pack, unpack
 from hub.evidence.verify import trust_from_fingerprints, trust_from_keys, verify_bundle
@@ -335,7 +337,8 @@ async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
     it downloads is the one format, and the command line verifies it against the hub's published keys."""
     hotline = await directory.add("de-hotline-console", "hotline", "DE")
     platform = await directory.add("ie-platform-console", "platform", "IE")
-    hub = await aiohttp_client(create_app(settings, background=False))
+    app = create_app(settings, background=False)
+    hub = await aiohttp_client(app)
     config = console_config(hotline, str(hub.make_url("")).rstrip("/"), tmp_path / "console")
     console = await aiohttp_client(create_console_app(config))
     await sign_in(console, config)
@@ -355,7 +358,10 @@ async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
         removal(platform, hotline, case_id, message_id),
     ):
         assert (await hub.post("/v1/messages", **jose(platform.sign(answer)))).status == 202
-    assert (await console.get(f"/cases/{case_id}")).status == 200  # takes the answers from its inbox
+    csrf = csrf_of(await (await console.get(f"/cases/{case_id}")).text())  # "Fetch new messages"
+    fetched = await console.post("/inbox/fetch", data={"csrf": csrf}, allow_redirects=False)
+    assert fetched.status == 303, await fetched.text()
+    await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, utc_now())
 
     download = await console.get(f"/cases/{case_id}/evidence.zip")
     assert download.status == 200
@@ -370,7 +376,8 @@ async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
     assert "3 message signatures" in out
     assert "3 receipts" in out
     assert "3 delivery evidences" in out
-    assert "note: no audit proofs: a participant's console keeps" in out
+    assert "audit entries" in out
+    assert "note: no audit proofs" not in out
 
 
 def hub_written_answer(bundle: bytes, hub_key: PrivateSigningJwk, attested: bool) -> bytes:
@@ -408,3 +415,55 @@ async def test_the_hub_s_key_speaks_for_a_platform_only_in_an_answer_it_says_it_
     [fault] = posing.faults
     assert "signed with the hub's key" in fault
     assert "neither from the hub nor attested by it" in fault
+
+
+async def test_a_recipient_gets_the_audit_proofs_of_its_own_part_only(
+    aiohttp_client: Any, settings: Any, directory: Any
+) -> None:
+    """Fan-out: each platform's proofs verify against the hub-signed head and never name the other
+    platform; the hotline gets every entry; anyone else is refused."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    first = await directory.add("ie-platform-test", "platform", "IE")
+    second = await directory.add("nl-platform-test", "platform", "NL")
+    outsider = await directory.add("fr-platform-test", "platform", "FR")
+    app = create_app(settings, background=False)
+    client = await aiohttp_client(app)
+    request = takedown(hotline, first, second)
+    case_id = (await (await client.post("/v1/messages", **jose(hotline.sign(request)))).json())["case_id"]
+    await client.post("/v1/inbox/ack", json={"message_ids": [request["id"]]}, headers=first.auth())
+    answer = acknowledgement(first, hotline, case_id, request["id"])
+    assert (await client.post("/v1/messages", **jose(first.sign(answer)))).status == 202
+    await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, utc_now())
+    hub_keys = {app[HUB_KEY].kid: app[HUB_KEY].public()}
+
+    def verified(proofs: dict[str, Any]) -> list[dict[str, Any]]:
+        head = json.loads(parse_jws(proofs["checkpoint"]).payload)
+        verify_signature(
+            parse_jws(proofs["checkpoint"]),
+            parse_jws(proofs["checkpoint"]).signatures[0],
+            hub_keys[app[HUB_KEY].kid],
+        )
+        for entry in proofs["entries"]:
+            parsed = AuditEntry.from_document(entry)
+            assert verify_inclusion(
+                leaf_hash(leaf_data(entry)),
+                parsed.leaf_index,
+                head["tree_size"],
+                list(parsed.proof),
+                bytes.fromhex(head["root_hash"]),
+            )
+        return list(proofs["entries"])
+
+    url = f"/v1/cases/{case_id}/proofs"
+    everything = verified(await (await client.get(url, headers=hotline.auth())).json())
+    assert second.id in json.dumps(everything)
+    for platform, other in ((first, second), (second, first)):
+        answered = await client.get(url, headers=platform.auth())
+        assert answered.status == 200
+        mine = verified(await answered.json())
+        assert mine
+        assert other.id not in json.dumps(mine)
+        assert len(mine) < len(everything)
+    refused = await client.get(url, headers=outsider.auth())
+    assert refused.status == 403
+    assert (await refused.json())["type"].endswith("not-a-party")

@@ -123,6 +123,16 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "Case": any_object,
+        "CaseProofs": {
+            "type": "object",
+            "required": ["case_id", "checkpoint", "entries", "not_yet_checkpointed"],
+            "properties": {
+                "case_id": {"type": "string", "format": "uuid"},
+                "checkpoint": {"type": ["string", "null"], "description": "compact JWS by the hub"},
+                "entries": {"type": "array", "items": any_object},
+                "not_yet_checkpointed": {"type": "integer", "minimum": 0},
+            },
+        },
         "Share": {
             "type": "object",
             "required": ["participant_id"],
@@ -290,6 +300,21 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 "security": BEARER,
                 "parameters": [_path("case_id", "the case's UUID")],
                 "responses": {"200": _json(_ref("Case"), "The case"), **_problems(401, 403, 404, 410)},
+            }
+        },
+        "/v1/cases/{case_id}/proofs": {
+            "get": {
+                "operationId": "readCaseProofs",
+                "summary": "The case's audit-log entries the caller may see whole, with inclusion proofs",
+                "description": "For a party's evidence bundle (docs/evidence.md): each entry with "
+                "its RFC 9162 inclusion proof against the hub-signed checkpoint given; a recipient gets "
+                "the entries that concern it and name no other recipient.",
+                "security": BEARER,
+                "parameters": [_path("case_id", "the case's UUID")],
+                "responses": {
+                    "200": _json(_ref("CaseProofs"), "The entries and their checkpoint"),
+                    **_problems(401, 403, 404),
+                },
             }
         },
         "/v1/cases/{case_id}/shares": {

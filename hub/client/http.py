@@ -68,6 +68,10 @@ class HubClient:
     async def case(self, case_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/cases/{case_id}")
 
+    async def case_proofs(self, case_id: str) -> dict[str, Any]:
+        """The case's audit entries this participant may see whole, with inclusion proofs."""
+        return await self._request("GET", f"/v1/cases/{case_id}/proofs")
+
     async def cases(
         self,
         *,

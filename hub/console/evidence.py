@@ -3,9 +3,10 @@
 The same format as the operator's (`hub/core/bundle.py`, verified by `hub evidence verify`): every signed
 message of the case this console sent or took from its inbox, byte for byte, with the hub's receipt; the
 hub's delivery evidences the case page shows for those messages; the senders' and the hub's public keys as
-the directory publishes them now; the case as the hub showed it to this participant. The audit log's
-inclusion proofs are the hub's to give: the operator's bundle (`hub evidence export`) carries them, and
-this one says it has none. Sealed values stay sealed.
+the directory publishes them now; the case as the hub showed it to this participant; and the audit-log
+entries the hub lets this participant see whole, with their inclusion proofs (`GET
+/v1/cases/{id}/proofs`: for a recipient, those that concern it and name no other recipient). Sealed
+values stay sealed.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hub.console.archive import Kept
-from hub.core.bundle import BundleContents, BundleMessage, assemble
+from hub.core.bundle import AuditEntry, BundleContents, BundleMessage, assemble
 from hub.core.jose import JoseError, parse_jws, sha256_hex
 from hub.evidence.files import pack
 
-AUDIT_NOTE = (
-    "a participant's console keeps the messages and receipts it exchanged; the audit log's inclusion "
-    "proofs are in the hub operator's bundle of the case (hub evidence export)"
-)
+NO_PROOFS = "the hub did not give the audit log's inclusion proofs when this bundle was made"
 
 
 def _message(kept: Kept) -> BundleMessage:
@@ -40,6 +38,19 @@ def _message(kept: Kept) -> BundleMessage:
         signed_form=signed,
         receipt=kept.receipt,
     )
+
+
+def _proofs(proofs: Mapping[str, Any] | None) -> tuple[list[AuditEntry], str | None, str | None]:
+    if proofs is None:
+        return [], None, NO_PROOFS
+    try:
+        entries = [AuditEntry.from_document(e) for e in proofs["entries"]]
+        checkpoint = proofs["checkpoint"]
+    except (KeyError, TypeError, ValueError):
+        return [], None, NO_PROOFS
+    if not entries or not isinstance(checkpoint, str):
+        return [], None, "no audit entry of the case this participant may see is checkpointed yet"
+    return entries, checkpoint, None
 
 
 def delivery_evidences(case: Mapping[str, Any], message_ids: set[str]) -> list[tuple[str, str, str]]:
@@ -67,10 +78,13 @@ def bundle(
     kept: Sequence[Kept],
     sender_keys: Mapping[str, Mapping[str, Any]],
     hub_jwks: Mapping[str, Any],
+    proofs: Mapping[str, Any] | None,
 ) -> bytes:
+    """`proofs`: the hub's `/v1/cases/{id}/proofs` answer for this participant (None if unavailable)."""
     messages = [_message(k) for k in sorted(kept, key=lambda k: (k.accepted_at, k.message_id))]
     keys = {s: jwks for s, jwks in sender_keys.items() if s != hub_id} | {hub_id: hub_jwks}
     purged_at = case.get("purged_at")
+    entries, checkpoint, note = _proofs(proofs)
     contents = BundleContents(
         case_id=case_id,
         hub_id=hub_id,
@@ -80,7 +94,9 @@ def bundle(
         messages=messages,
         delivery_evidences=delivery_evidences(case, {m.message_id for m in messages}),
         keys=keys,
-        audit_note=AUDIT_NOTE,
+        audit_entries=entries,
+        audit_checkpoint=checkpoint,
+        audit_note=note,
         purged_at=None if purged_at is None else str(purged_at),
     )
     return pack(assemble(contents))

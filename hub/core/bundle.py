@@ -81,6 +81,22 @@ class AuditEntry:
             "inclusion_proof": [base64.b64encode(p).decode() for p in self.proof],
         }
 
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> AuditEntry:
+        """An entry as `document` wrote it (e.g. the hub's `/v1/cases/{id}/proofs` answer)."""
+        return cls(
+            leaf_index=int(document["leaf_index"]),
+            leaf_hash=bytes.fromhex(str(document["leaf_hash"])),
+            recorded_at=str(document["recorded_at"]),
+            event=str(document["event"]),
+            actor=str(document["actor"]),
+            subject=document["subject"],
+            case_id=document["case_id"],
+            message_id=document["message_id"],
+            detail=document["detail"] or {},
+            proof=[base64.b64decode(p, validate=True) for p in document["inclusion_proof"]],
+        )
+
 
 def leaf_data(entry: Mapping[str, Any]) -> bytes:
     """The bytes an audit entry's leaf hashes, from the entry as `audit/entries.json` holds it."""

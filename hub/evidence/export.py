@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from hub.core.bundle import AuditEntry, BundleContents, BundleMessage, assemble
+from hub.core.bundle import BundleContents, BundleMessage, assemble
 from hub.core.clock import rfc3339
-from hub.core.merkle import inclusion_proof
 from hub.evidence.files import pack
 from hub.services.cases import read_case_for_operator
+from hub.services.proofs import case_proofs
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.queries import query
@@ -58,7 +58,7 @@ async def export_bundle(
     parties |= {r["participant_id"] for r in case["recipients"]} | {
         s["participant_id"] for s in case["shared_with"]
     }
-    entries, checkpoint = await _audit(conn, case_id)
+    proofs = await case_proofs(conn, case_id, lambda entry: True)
     contents = BundleContents(
         case_id=str(case_id),
         hub_id=hub_id,
@@ -68,9 +68,9 @@ async def export_bundle(
         messages=messages,
         delivery_evidences=evidences,
         keys=await _keys(conn, sorted(parties)),
-        audit_entries=entries,
-        audit_checkpoint=checkpoint,
-        audit_note=None if checkpoint else "the case's latest audit entries are not yet checkpointed",
+        audit_entries=proofs.entries,
+        audit_checkpoint=proofs.checkpoint,
+        audit_note=None if proofs.checkpoint else "the case's audit entries are not yet checkpointed",
         purged_at=None if purged_at is None else str(purged_at),
     )
     return pack(assemble(contents))
@@ -87,30 +87,3 @@ async def _keys(conn: Conn, participants: list[str]) -> dict[str, dict[str, Any]
             jwk["revoked_at"] = rfc3339(row["revoked_at"])
         sets.setdefault(row["participant_id"], []).append(jwk)
     return {pid: {"keys": keys} for pid, keys in sets.items()}
-
-
-async def _audit(conn: Conn, case_id: UUID) -> tuple[list[AuditEntry], str | None]:
-    rows = await conn.fetch(query("case_audit_entries"), case_id)
-    if not rows:
-        return [], None
-    covering = await conn.fetchrow(query("checkpoint_covering"), int(rows[-1]["leaf_index"]) + 1)
-    if covering is None:
-        return [], None
-    size = int(covering["tree_size"])
-    leaves = [bytes(r["leaf_hash"]) for r in await conn.fetch(query("leaf_hashes_upto"), size)]
-    entries = [
-        AuditEntry(
-            leaf_index=int(row["leaf_index"]),
-            leaf_hash=bytes(row["leaf_hash"]),
-            recorded_at=rfc3339(row["recorded_at"]),
-            event=row["event"],
-            actor=row["actor"],
-            subject=row["subject"],
-            case_id=None if row["case_id"] is None else str(row["case_id"]),
-            message_id=None if row["message_id"] is None else str(row["message_id"]),
-            detail=row["detail"] or {},
-            proof=inclusion_proof(leaves, int(row["leaf_index"])),
-        )
-        for row in rows
-    ]
-    return entries, str(covering["checkpoint"])

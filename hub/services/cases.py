@@ -7,6 +7,7 @@ not learn about another's handling). Anyone else is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -34,7 +35,10 @@ async def read_case_for_operator(conn: Conn, case_id: UUID, now: datetime) -> di
     return await _read(conn, case_id, None, now)
 
 
-async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) -> dict[str, Any]:
+async def _viewer(
+    conn: Conn, case_id: UUID, caller: str | None
+) -> tuple[asyncpg.Record, list[asyncpg.Record], str, str | None, str]:
+    """The case, its parties, the caller's role, and whose view it gets (perspective, scope)."""
     case = await conn.fetchrow(query("get_case"), case_id)
     if case is None:
         raise Refusal("case-not-found", "no such case")
@@ -46,8 +50,6 @@ async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) ->
     )
     if role is None:
         raise Refusal("not-a-party", "only the parties to a case and those it was shared with may read it")
-    events = await conn.fetch(query("case_events"), case_id)
-    clocks = await deadlines.case_deadlines(conn, case_id)
     # A liaison a recipient shared the case with sees it as that recipient does: a platform cannot hand
     # out the originator's whole view (the other platforms of a fan-out and their handling).
     perspective, scope = caller, role
@@ -56,7 +58,31 @@ async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) ->
         sharer_role = next((p["role"] for p in parties if p["participant_id"] == sharer), None)
         if sharer_role == "recipient":
             perspective, scope = sharer, "shared-by-recipient"
+    return case, list(parties), role, perspective, scope
+
+
+async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) -> dict[str, Any]:
+    case, parties, role, perspective, scope = await _viewer(conn, case_id, caller)
+    events = await conn.fetch(query("case_events"), case_id)
+    clocks = await deadlines.case_deadlines(conn, case_id)
     return _view(case, parties, events, clocks, role, perspective, now, scope)
+
+
+async def audit_entry_filter(conn: Conn, case_id: UUID, caller: str) -> Callable[[Mapping[str, Any]], bool]:
+    """Which of the case's audit entries the caller may be given whole, with their inclusion proofs (for
+    its evidence bundle). A leaf covers every field, so an entry is given only if the caller's timeline
+    shows all of it: every entry to those who see the whole case; to a recipient (and those it shared
+    with) the entries that concern it and name no other recipient."""
+    _, _, _, perspective, scope = await _viewer(conn, case_id, caller)
+    if scope in ("originator", "shared", "operator"):
+        return lambda entry: True
+
+    def concerns_only_it(entry: Mapping[str, Any]) -> bool:
+        to = (entry["detail"] or {}).get("to")
+        names_others = isinstance(to, list) and any(r != perspective for r in to)
+        return _concerns(entry, perspective) and not names_others
+
+    return concerns_only_it
 
 
 def _view(
@@ -158,7 +184,7 @@ def _recipient_view(party: asyncpg.Record, clocks: list[asyncpg.Record], now: da
     return view
 
 
-def _concerns(event: asyncpg.Record, caller: str | None) -> bool:
+def _concerns(event: Mapping[str, Any] | asyncpg.Record, caller: str | None) -> bool:
     if caller in (event["actor"], event["subject"]) or event["event"] == "case.opened":
         return True
     return caller in (event["detail"] or {}).get("to", ())

@@ -1,4 +1,4 @@
-"""`GET /v1/cases/{case_id}` and `POST /v1/cases/{case_id}/shares`."""
+"""`GET /v1/cases/{case_id}`, `GET /v1/cases/{case_id}/proofs` and `POST /v1/cases/{case_id}/shares`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hub.api.request import caller_of, json_body
 from hub.core.refusal import Refusal
 from hub.services.case_list import CaseFilter, list_cases
 from hub.services.cases import read_case, share_case
+from hub.services.proofs import proofs_for_party
 
 
 def _case_id(request: web.Request) -> UUID:
@@ -27,6 +28,14 @@ async def read(request: web.Request) -> web.Response:
     return web.json_response(
         await read_case(app[POOL], _case_id(request), caller.participant_id, app[CLOCK]())
     )
+
+
+async def proofs(request: web.Request) -> web.Response:
+    """The case's audit entries this party may see whole, each with its inclusion proof (evidence)."""
+    caller = await caller_of(request)
+    case_id = _case_id(request)
+    found = await proofs_for_party(request.app[POOL], case_id, caller.participant_id)
+    return web.json_response(found.document(case_id))
 
 
 async def list_all(request: web.Request) -> web.Response:

@@ -4,11 +4,13 @@ next) and the case's evidence bundle. URLs carry case ids and filter values only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from hub.client import HubError
@@ -147,6 +149,9 @@ async def evidence_bundle(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="This console holds no signed message of this case.")
     senders = {k.sender for k in kept}
     keys = {s: (await gateway.participant(s)).get("jwks", {}) for s in senders}
+    proofs: dict[str, Any] | None = None
+    with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
+        proofs = await gateway.client.case_proofs(case_id)
     data = evidence_bundle_of(
         case_id=case_id,
         hub_id=await gateway.client.hub_id(),
@@ -156,6 +161,7 @@ async def evidence_bundle(request: web.Request) -> web.Response:
         kept=kept,
         sender_keys=keys,
         hub_jwks=await gateway.hub_jwks(),
+        proofs=proofs,
     )
     disposition = f'attachment; filename="case-{case_id}.zip"'
     return web.Response(

@@ -1,0 +1,75 @@
+"""A case's audit-log entries with their RFC 9162 inclusion proofs, for evidence bundles.
+
+The operator's export takes every entry of the case; a party (`GET /v1/cases/{case_id}/proofs`, the
+console's bundle) only those `cases.audit_entry_filter` gives it. Proofs lead to the first hub-signed
+checkpoint that covers the case's latest entry; entries not yet under a checkpoint are counted, not
+given (the sequencer checkpoints every few seconds). Computing proofs reads the leaf hashes up to that
+checkpoint: one indexed scan of 32-byte values, as `hub audit verify` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.core.bundle import AuditEntry
+from hub.core.clock import rfc3339
+from hub.core.merkle import inclusion_proof
+from hub.services.cases import audit_entry_filter
+from hub.store.database import Conn
+from hub.store.queries import query
+
+
+@dataclass(frozen=True)
+class CaseProofs:
+    entries: list[AuditEntry]
+    checkpoint: str | None
+    uncovered: int  # entries given to this viewer that no checkpoint covers yet
+
+    def document(self, case_id: UUID) -> dict[str, Any]:
+        return {
+            "case_id": str(case_id),
+            "checkpoint": self.checkpoint,
+            "entries": [e.document() for e in self.entries],
+            "not_yet_checkpointed": self.uncovered,
+        }
+
+
+async def case_proofs(conn: Conn, case_id: UUID, keep: Callable[[Mapping[str, Any]], bool]) -> CaseProofs:
+    rows = [r for r in await conn.fetch(query("case_audit_entries"), case_id) if keep(dict(r.items()))]
+    if not rows:
+        return CaseProofs([], None, 0)
+    covering = await conn.fetchrow(query("checkpoint_covering"), int(rows[-1]["leaf_index"]) + 1)
+    if covering is None:  # the latest entries await their checkpoint: the latest one covers the others
+        covering = await conn.fetchrow(query("latest_checkpoint"))
+    if covering is None:
+        return CaseProofs([], None, len(rows))
+    size = int(covering["tree_size"])
+    covered = [r for r in rows if int(r["leaf_index"]) < size]
+    leaves = [bytes(r["leaf_hash"]) for r in await conn.fetch(query("leaf_hashes_upto"), size)]
+    entries = [_entry(row, inclusion_proof(leaves, int(row["leaf_index"]))) for row in covered]
+    return CaseProofs(entries, str(covering["checkpoint"]), len(rows) - len(covered))
+
+
+async def proofs_for_party(pool: asyncpg.Pool, case_id: UUID, caller: str) -> CaseProofs:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await case_proofs(conn, case_id, await audit_entry_filter(conn, case_id, caller))
+
+
+def _entry(row: asyncpg.Record, proof: list[bytes]) -> AuditEntry:
+    return AuditEntry(
+        leaf_index=int(row["leaf_index"]),
+        leaf_hash=bytes(row["leaf_hash"]),
+        recorded_at=rfc3339(row["recorded_at"]),
+        event=row["event"],
+        actor=row["actor"],
+        subject=row["subject"],
+        case_id=None if row["case_id"] is None else str(row["case_id"]),
+        message_id=None if row["message_id"] is None else str(row["message_id"]),
+        detail=row["detail"] or {},
+        proof=proof,
+    )
