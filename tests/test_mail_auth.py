@@ -25,7 +25,7 @@ from hub.core.mail_auth import (
     aligned,
     authenticate,
 )
-from hub.mailin.headers import parse_authentication_results, parse_headers, strict_from
+from hub.mailin.headers import addressed_in, parse_authentication_results, parse_headers, strict_from
 from tests.dkim_keys import DkimKey
 from tests.factories import deadline_of
 from tests.test_email_adapter import add_email_platform
@@ -44,12 +44,16 @@ def facts(*dkim: DkimCheck, results: tuple[AuthenticationResults, ...] = (), **c
     base: dict[str, Any] = {
         "from_address": "abuse@platform.example",
         "envelope_sender": "abuse@platform.example",
+        "addressed": True,
     }
     return MailFacts(**{**base, **changes}, dkim=dkim, authentication_results=results)
 
 
 def sig(domain: str = "platform.example", **changes: Any) -> DkimCheck:
-    return DkimCheck(**{"domain": domain, "selector": "s1", "valid": True, "pinned": False, **changes})
+    signed = {"signs_from": True, "signs_recipient": True, "whole_body": True}
+    return DkimCheck(
+        **{"domain": domain, "selector": "s1", "valid": True, "pinned": False, **signed, **changes}
+    )
 
 
 def mx(*results: MethodResult, authserv_id: str = TRUSTED_MX) -> AuthenticationResults:
@@ -89,6 +93,8 @@ def test_what_authenticates(mail: MailFacts, method: str) -> None:
         (facts(sig("latform.example")), Fault.SIGNATURE_NOT_ALIGNED),  # a suffix, not a parent
         (facts(sig(whole_body=False)), Fault.SIGNATURE_PARTIAL),  # l=: the rest of the body unsigned
         (facts(sig(signs_from=False)), Fault.SIGNATURE_PARTIAL),
+        (facts(sig(signs_recipient=False)), Fault.SIGNATURE_PARTIAL),  # its To could name another case
+        (facts(sig(), addressed=False), Fault.NOT_ADDRESSED),
         # a pass recorded by a server the operator does not trust, or about another domain
         (
             facts(
@@ -166,6 +172,18 @@ def test_the_from_header_is_one_plain_mailbox_and_only_its_addr_spec_counts(
     values: list[str], expected: str | None
 ) -> None:
     assert from_of(*values) == expected
+
+
+def test_the_reply_address_is_looked_for_in_the_one_to_and_cc_header() -> None:
+    def addressed(headers: str) -> frozenset[str]:
+        return addressed_in(
+            parse_headers(f"{headers}Subject: x\r\n\r\nREMOVED\r\n".encode()), "Case+A@r.example"
+        )
+
+    assert addressed("To: Hub <case+a@r.example>\r\n") == {"to"}
+    assert addressed("To: x@y.example\r\nCc: other@y.example, CASE+A@R.EXAMPLE\r\n") == {"cc"}
+    assert addressed("To: case+b@r.example\r\n") == frozenset()
+    assert addressed("To: case+b@r.example\r\nTo: case+a@r.example\r\n") == frozenset()  # two To headers
 
 
 def test_authentication_results_are_parsed_as_rfc_8601_says() -> None:
@@ -306,6 +324,22 @@ async def test_a_second_from_header_changes_nothing(hub: MailInHub) -> None:
     raw = hub.dkim.sign(b"From: attacker@attacker.example\r\n" + reply_mail(notice.reply_to, "REMOVED"))
     assert await hub.send_raw(raw, notice.reply_to) == 550
     await refused(hub, notice.case_id, raw, "spoofed-sender", Fault.FROM_MALFORMED)
+
+
+async def test_a_signed_answer_to_one_case_cannot_be_replayed_to_another(hub: MailInHub) -> None:
+    """The envelope recipient is not signed, the To header is: the platform's genuine REMOVED for one
+    case, sent again to another case's reply address (as is, or with a second To header), is refused."""
+    first, second = await hub.notice(), await hub.notice()
+    status, genuine = await hub.reply(first.reply_to, "REMOVED")
+    assert status == 250
+    assert await hub.party_state(first.case_id) == "actioned"
+
+    assert await hub.send_raw(genuine, second.reply_to) == 550
+    added_to = f"To: {second.reply_to}\r\n".encode() + genuine
+    assert await hub.send_raw(added_to, second.reply_to) == 550
+    view = await assert_unchanged(hub, second.case_id)
+    faults = [e["fault"] for e in view["timeline"] if e["event"] == "mail.unauthenticated"]
+    assert faults == [str(Fault.NOT_ADDRESSED)] * 2
 
 
 async def test_a_dmarc_pass_recorded_by_the_trusted_mx_authenticates(hub: MailInHub) -> None:

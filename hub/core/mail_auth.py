@@ -15,9 +15,13 @@ origin is authenticated, in one of three ways (the first that holds is named in 
   its authserv-id from the mail it receives (RFC 8601 section 5); the topmost is the one it added.
 
 In every case the From header must be exactly one mailbox whose addr-spec (its display name is never
-read) is one of the addresses the participant registered to answer from, and the envelope sender must
-not be null (bounces and auto-replies are no answers). A signature counts only if it signs the From
-header and the whole body (no `l=`, which leaves the rest of the body unsigned).
+read) is one of the addresses the participant registered to answer from, the envelope sender must not
+be null (bounces and auto-replies are no answers), and the mail must be addressed (its one To or Cc
+header) to the reply address it was delivered to. A signature counts only if it signs the From header,
+the header holding that reply address, and the whole body (no `l=`, which leaves the rest unsigned):
+so a platform's signed answer to one case cannot be replayed to another case's reply address (the
+envelope recipient is not signed; the To header is). A trusted MX's verdict does not say which headers
+were signed: there only the addressing is checked.
 
 Alignment is DMARC's relaxed alignment within the registered domain: the signing domain is the From
 domain, a parent of it or a subdomain of it, with at least two labels (never a bare top-level domain).
@@ -37,6 +41,7 @@ class Fault(StrEnum):
     FROM_MALFORMED = "from-malformed"
     SENDER_NOT_REGISTERED = "sender-not-registered"
     NULL_SENDER = "null-envelope-sender"
+    NOT_ADDRESSED = "not-addressed-to-reply-address"
     NO_SIGNATURE = "no-signature"
     SIGNATURE_INVALID = "signature-invalid"
     SIGNATURE_NOT_ALIGNED = "signature-not-aligned"
@@ -55,8 +60,9 @@ class DkimCheck:
     selector: str  # s=
     valid: bool  # the body hash and the signature verified with the key found
     pinned: bool  # the key was one the participant pinned (not looked up in DNS)
-    signs_from: bool = True  # `from` is among the signed headers (h=)
-    whole_body: bool = True  # no l= tag
+    signs_from: bool = False  # `from` is among the signed headers (h=)
+    signs_recipient: bool = False  # the To or Cc header that holds the reply address is signed
+    whole_body: bool = False  # no l= tag
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class MailFacts:
 
     from_address: str | None  # the From header's one addr-spec, lower case; None when not exactly one
     envelope_sender: str  # MAIL FROM, '' for the null sender
+    addressed: bool = False  # the one To or Cc header holds the reply address the mail was delivered to
     dkim: tuple[DkimCheck, ...] = ()
     authentication_results: tuple[AuthenticationResults, ...] = ()  # in header order, topmost first
 
@@ -129,6 +136,8 @@ def authenticate(facts: MailFacts, policy: SenderPolicy) -> Decision:
         return Decision(False, fault=Fault.SENDER_NOT_REGISTERED)
     if not facts.envelope_sender.strip().strip("<>"):
         return Decision(False, fault=Fault.NULL_SENDER)
+    if not facts.addressed:
+        return Decision(False, fault=Fault.NOT_ADDRESSED)
     from_domain = sender.rpartition("@")[2]
     if policy.pins_keys:
         return _by_signature(facts, from_domain, pinned=True) or Decision(
@@ -146,7 +155,7 @@ def _by_signature(facts: MailFacts, from_domain: str, *, pinned: bool) -> Decisi
 
 
 def _counts(check: DkimCheck) -> bool:
-    return check.valid and check.signs_from and check.whole_body
+    return check.valid and check.signs_from and check.signs_recipient and check.whole_body
 
 
 def _by_trusted_mx(facts: MailFacts, policy: SenderPolicy, from_domain: str) -> Decision | None:

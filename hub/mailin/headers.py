@@ -50,6 +50,23 @@ def strict_from(message: EmailMessage) -> str | None:
     return address.lower() if plausible_address(address) else None
 
 
+def addressed_in(message: EmailMessage, address: str) -> frozenset[str]:
+    """Which of the To and Cc headers hold `address` (case-insensitive); none when either header
+    appears more than once (RFC 5322 allows one each: with two, a signature covers only one of them)."""
+    found = set()
+    for name in ("to", "cc"):
+        values = message.get_all(name, [])
+        if len(values) > 1:
+            return frozenset()
+        try:
+            listed = {a.addr_spec.lower() for a in values[0].addresses} if values else set()
+        except (AttributeError, TypeError, ValueError, IndexError):
+            return frozenset()
+        if address.strip().strip("<>").lower() in listed:
+            found.add(name)
+    return frozenset(found)
+
+
 def authentication_results(message: EmailMessage) -> tuple[AuthenticationResults, ...]:
     found = []
     for value in message.get_all("Authentication-Results", [])[:MAX_RESULTS_HEADERS]:

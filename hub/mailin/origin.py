@@ -21,7 +21,7 @@ import dkim.util
 
 from adapters.email import PinnedDkimKey
 from hub.core.mail_auth import DkimCheck, MailFacts
-from hub.mailin.headers import authentication_results, parse_headers, strict_from
+from hub.mailin.headers import addressed_in, authentication_results, parse_headers, strict_from
 
 DnsLookup = Callable[..., bytes | None]  # dkimpy's dnsfunc: (name, timeout=...) -> the TXT record or None
 MAX_SIGNATURES = 5
@@ -33,22 +33,30 @@ _QUIET.disabled = True
 def read_facts(
     raw: bytes,
     envelope_sender: str,
+    reply_address: str,
     pinned: Sequence[PinnedDkimKey],
     dns: DnsLookup | None,
     timeout: float,
 ) -> MailFacts:
     message = parse_headers(raw)
+    addressed = addressed_in(message, reply_address)
     return MailFacts(
         from_address=strict_from(message),
         envelope_sender=envelope_sender,
-        dkim=verify_signatures(raw, pinned, dns, timeout),
+        addressed=bool(addressed),
+        dkim=verify_signatures(raw, addressed, pinned, dns, timeout),
         authentication_results=authentication_results(message),
     )
 
 
 def verify_signatures(
-    raw: bytes, pinned: Sequence[PinnedDkimKey], dns: DnsLookup | None, timeout: float
+    raw: bytes,
+    addressed: frozenset[str],
+    pinned: Sequence[PinnedDkimKey],
+    dns: DnsLookup | None,
+    timeout: float,
 ) -> tuple[DkimCheck, ...]:
+    """Each signature checked; `addressed` names the headers (to, cc) holding the reply address."""
     try:
         verifier = dkim.DKIM(raw, logger=_QUIET, timeout=max(1, round(timeout)))
     except Exception:  # a message dkimpy cannot even split into headers carries no signature we can use
@@ -72,6 +80,7 @@ def verify_signatures(
                 valid=valid,
                 pinned=bool(pinned),
                 signs_from=b"from" in signed,
+                signs_recipient=any(name.encode() in signed for name in addressed),
                 whole_body=b"l" not in fields,
             )
         )

@@ -216,6 +216,7 @@ async def origin_decision(mail_in: MailIn, reply: Reply, target: ReplyTarget) ->
         read_facts,
         reply.raw,
         reply.mail_from,
+        reply.rcpt_to,
         config.dkim_keys,
         mail_in.dns,
         settings.mailin_dns_timeout_seconds,
