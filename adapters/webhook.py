@@ -1,13 +1,14 @@
 """Webhook: POST the signed message and the hub's receipt to the recipient's HTTPS endpoint.
 
-The body is the same JSON object a pull inbox returns for a message (`message` is the exact signed form,
-`receipt` the hub's signed receipt), so one integration reads both. `Idempotency-Key` is the message id:
+The body is the same JSON object a pull inbox returns for a message, made by the same function
+(`hub.core.recipient_item`: `message` is the exact signed form, `receipt` the hub's signed receipt), so
+one integration reads both. `Idempotency-Key` is the message id:
 a recipient that gets a message twice (after a retry or a worker crash) drops the repeat. The hub
 authenticates itself with a bearer token it signs for this recipient (`aud` = the recipient's id),
 verifiable with the key at `/.well-known/jwks.json`.
 
 2xx is delivered; a 2xx whose body is a JWS (`application/jose`) is also the recipient's signed answer,
-which the worker submits as if the recipient had posted it. Other statuses are classified by
+which the worker hands on to be taken as if the recipient had posted it. Other statuses are classified by
 `hub.core.delivery_outcome.classify_http`. The endpoint URL is never logged or put in a detail.
 """
 
@@ -23,9 +24,9 @@ import aiohttp
 import yarl
 
 from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage, no_extra_keys
-from hub.core.clock import rfc3339
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict, classify_http
 from hub.core.jose import issue_token
+from hub.core.recipient_item import recipient_item
 
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "referral-hub/0.1 (+webhook)"
@@ -61,19 +62,18 @@ class WebhookConfig:
 
 
 def webhook_body(message: OutboundMessage) -> bytes:
-    return json.dumps(
-        {
-            "message_id": str(message.message_id),
-            "case_id": str(message.case_id),
-            "from": message.sender,
-            "type": message.message_type,
-            "version": message.version,
-            "accepted_at": rfc3339(message.accepted_at),
-            "message": message.signed_form,
-            "receipt": message.receipt,
-        },
-        separators=(",", ":"),
-    ).encode()
+    """The body: the item a pull inbox lists for the same message (`hub.core.recipient_item`)."""
+    item = recipient_item(
+        message_id=message.message_id,
+        case_id=message.case_id,
+        sender=message.sender,
+        message_type=message.message_type,
+        version=message.version,
+        accepted_at=message.accepted_at,
+        signed_form=message.signed_form,
+        receipt=message.receipt,
+    )
+    return json.dumps(item, separators=(",", ":")).encode()
 
 
 class WebhookAdapter:

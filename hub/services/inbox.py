@@ -1,6 +1,7 @@
 """A recipient's pull inbox: pending deliveries, oldest first, read with a cursor and acknowledged.
 
-Each item is the message exactly as its sender signed it, with the hub's receipt (which names the
+Each item (`hub.core.recipient_item`, the same object a webhook POSTs) is the message exactly as its
+sender signed it, with the hub's receipt (which names the
 message's SHA-256), so the recipient can verify both with a stock JOSE library. Marking an item
 retrieved (`ack`) takes it out of the inbox; the first retrieval of a referral moves the recipient's
 state in the case from `queued` to `retrieved`, a timeline event.
@@ -16,9 +17,9 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.core.clock import rfc3339
 from hub.core.evidence import sign_delivery_evidence
 from hub.core.jose import PrivateSigningJwk
+from hub.core.recipient_item import recipient_item
 from hub.core.refusal import Refusal
 from hub.store.case_keys import Keyring
 from hub.store.messages import record_retrieval
@@ -46,16 +47,16 @@ async def read_inbox(
 ) -> InboxPage:
     rows = await pool.fetch(query("inbox_page"), recipient, after, limit)
     items = [
-        {
-            "message_id": str(row["message_id"]),
-            "case_id": str(row["case_id"]),
-            "from": row["sender_id"],
-            "type": row["message_type"],
-            "version": row["version"],
-            "accepted_at": rfc3339(row["accepted_at"]),
-            "message": _signed_form(_opened(row, keyring)),
-            "receipt": row["receipt"],
-        }
+        recipient_item(
+            message_id=row["message_id"],
+            case_id=row["case_id"],
+            sender=row["sender_id"],
+            message_type=row["message_type"],
+            version=row["version"],
+            accepted_at=row["accepted_at"],
+            signed_form=_signed_form(_opened(row, keyring)),
+            receipt=row["receipt"],
+        )
         for row in rows
     ]
     return InboxPage(items=items, cursor=str(rows[-1]["seq"] if rows else after))
