@@ -22,8 +22,11 @@ import asyncpg
 
 from hub.client.envelope import new_envelope, sign_message
 from hub.core.clock import rfc3339, utc_now
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_encode, issue_token
 from hub.core.sealing import seal
+from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.services.intake import Intake, inline_answers
 from hub.store import directory
 
 DEFAULT_ACCEPTS = {
@@ -487,3 +490,31 @@ async def run_hub_process(*args: str, env: dict[str, str]) -> tuple[int, str, st
         await proc.wait()
         raise
     return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+def fresh_identity(hub_id: str = "test-hub", key: PrivateSigningJwk | None = None) -> HubIdentity:
+    return HubIdentity(hub_id, key or PrivateSigningJwk.generate())
+
+
+def delivery_worker(
+    pool: asyncpg.Pool,
+    dsn: str,
+    adapters: Mapping[str, Any],
+    intake: Intake,
+    clock: Any,
+    config: WorkerConfig,
+    rng: Any = None,
+) -> DeliveryWorker:
+    """A delivery worker wired as `create_app` wires it: the hub's identity and keyring, and inline
+    answers handed to intake."""
+    return DeliveryWorker(
+        pool,
+        dsn,
+        adapters,
+        intake.hub,
+        clock,
+        config,
+        keyring=intake.keyring,
+        on_answer=inline_answers(intake),
+        rng=rng,
+    )

@@ -58,16 +58,17 @@ from adapters.base import (
 from adapters.registry import BUILT_IN, ENTRY_POINT_GROUP, build_adapters, plugin_factories, validate_config
 from hub.core.clock import utc_now
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, sha256_hex
 from hub.core.receipt import sign_receipt
 from hub.core.templates import TemplateCatalog
-from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.delivery.worker import WorkerConfig
 from hub.keyfile import load_or_create_signing_key
 from hub.services.intake import Intake, submit_message
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
-from tests.factories import Directory, Member, keyring_of, payload_of, takedown
+from tests.factories import Directory, Member, delivery_worker, keyring_of, payload_of, takedown
 
 Scenario = Literal["accepting", "refusing", "down", "misconfigured"]
 SCENARIOS: tuple[Scenario, ...] = ("accepting", "refusing", "down", "misconfigured")
@@ -559,7 +560,7 @@ async def test_a_working_plugin_is_built_and_used_by_the_worker(
     pool = await create_pool(str(settings.database_url))
     hub_key = load_or_create_signing_key(settings.signing_key_file)
     intake = Intake(
-        pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id, keyring=keyring_of(settings)
+        pool=pool, catalog=catalog, hub=HubIdentity(settings.hub_id, hub_key), keyring=keyring_of(settings)
     )
     envelope = takedown(hotline, platform)
     signed = hotline.sign(envelope)
@@ -568,7 +569,7 @@ async def test_a_working_plugin_is_built_and_used_by_the_worker(
         async with aiohttp.ClientSession() as session:
             adapters = build_adapters(AdapterContext(session, hub_key, settings.hub_id, utc_now), factories)
             assert "pigeon" in adapters
-            worker = DeliveryWorker(
+            worker = delivery_worker(
                 pool,
                 str(settings.database_url),
                 adapters,

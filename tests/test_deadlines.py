@@ -29,7 +29,7 @@ from hub.api.app import create_app
 from hub.api.keys import DSN, HUB_KEY, INTAKE, POOL
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import parse_rfc3339, rfc3339
-from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.delivery.worker import WorkerConfig
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from tests.factories import (
@@ -41,6 +41,7 @@ from tests.factories import (
     add_with_endpoint,
     deadline_of,
     declined,
+    delivery_worker,
     escalations,
     information_request,
     removal,
@@ -326,7 +327,7 @@ async def test_a_push_recipients_clocks_start_only_when_the_push_succeeds(
     pushed_at = hub.clock.now
     async with aiohttp.ClientSession() as session:
         context = AdapterContext(session, hub.app[HUB_KEY], "test-hub", hub.clock)
-        worker = DeliveryWorker(
+        worker = delivery_worker(
             hub.app[POOL], hub.app[DSN], build_adapters(context), hub.app[INTAKE], hub.clock, WorkerConfig()
         )
         try:
@@ -493,7 +494,7 @@ async def test_a_referral_withdrawn_before_its_push_is_delivered_and_starts_no_d
     hub.clock.advance(hours=1)
     async with aiohttp.ClientSession() as session:
         context = AdapterContext(session, hub.app[HUB_KEY], "test-hub", hub.clock)
-        worker = DeliveryWorker(
+        worker = delivery_worker(
             hub.app[POOL], hub.app[DSN], build_adapters(context), hub.app[INTAKE], hub.clock, WorkerConfig()
         )
         try:

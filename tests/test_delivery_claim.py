@@ -15,13 +15,12 @@ import asyncpg
 import pytest_asyncio
 
 from hub.core.clock import utc_now
-from hub.core.jose import PrivateSigningJwk
 from hub.core.templates import TemplateCatalog
 from hub.services.intake import Intake, submit_message
 from hub.store import deliveries
 from hub.store.database import create_pool
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
-from tests.factories import Directory, Member, add_with_endpoint, takedown
+from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
 
 LEASE = timedelta(seconds=60)
 STATES = ("pending", "in_flight", "delivered", "dead", "retrieved")
@@ -38,7 +37,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest_asyncio.fixture
 async def intake(pool: asyncpg.Pool, catalog: TemplateCatalog) -> Intake:
-    return Intake(pool=pool, catalog=catalog, hub_key=PrivateSigningJwk.generate(), hub_id="test-hub")
+    return Intake(pool=pool, catalog=catalog, hub=fresh_identity())
 
 
 async def referrals(intake: Intake, sender: Member, recipient: Member, count: int) -> list[int]:

@@ -32,6 +32,7 @@ from adapters.webhook import WebhookAdapter
 from hub.api.app import create_app
 from hub.core.clock import utc_now
 from hub.core.delivery_outcome import DeliveryOutcome
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import sha256_hex
 from hub.core.retry import RetryPolicy
 from hub.core.templates import TemplateCatalog
@@ -48,6 +49,7 @@ from tests.factories import (
     Member,
     acknowledgement,
     add_with_endpoint,
+    delivery_worker,
     keyring_of,
     takedown,
     withdrawal,
@@ -167,11 +169,11 @@ class Hub:
     workers: list[DeliveryWorker] = field(default_factory=list)
 
     def context(self) -> AdapterContext:
-        return AdapterContext(self.session, self.intake.hub_key, self.intake.hub_id, self.clock)
+        return AdapterContext(self.session, self.intake.hub.key, self.intake.hub.hub_id, self.clock)
 
     def worker(self, adapters: dict[str, Adapter] | None = None, **changes: Any) -> DeliveryWorker:
         config = WorkerConfig(**{"poll_interval": 0.05, "grace": 5.0, **changes})
-        worker = DeliveryWorker(
+        worker = delivery_worker(
             self.pool,
             str(self.settings.database_url),
             adapters if adapters is not None else build_adapters(self.context()),
@@ -254,7 +256,7 @@ async def hub(
     pool = await create_pool(str(settings.database_url))
     hub_key = load_or_create_signing_key(settings.signing_key_file)  # the key create_app(settings) uses
     intake = Intake(
-        pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id, keyring=keyring_of(settings)
+        pool=pool, catalog=catalog, hub=HubIdentity(settings.hub_id, hub_key), keyring=keyring_of(settings)
     )
     session = aiohttp.ClientSession()
     hub = Hub(settings, pool, intake, FakeClock(utc_now()), session, db, hotline, platform, receiver)
@@ -307,7 +309,7 @@ async def test_a_referral_is_pushed_once_with_proof(hub: Hub, aiohttp_client: An
     assert post.body["message"] == signed  # the exact signed form, byte for byte
     assert post.body["receipt"] == receipt
     assert post.body["message_id"] == message_id
-    hub_public = jwcrypto_key(hub.intake.hub_key.public().to_dict())
+    hub_public = jwcrypto_key(hub.intake.hub.key.public().to_dict())
     scheme, _, token = post.authorization.partition(" ")
     assert scheme == "Bearer"
     bearer = jwt.JWT(
@@ -329,7 +331,7 @@ async def test_a_referral_is_pushed_once_with_proof(hub: Hub, aiohttp_client: An
     )
     client = await aiohttp_client(create_app(hub.settings, background=False))
     hub_jwks = await (await client.get("/.well-known/jwks.json")).json()
-    [published] = [k for k in hub_jwks["keys"] if k["kid"] == hub.intake.hub_key.kid]
+    [published] = [k for k in hub_jwks["keys"] if k["kid"] == hub.intake.hub.key.kid]
     evidence = jwcrypto_claims(row["evidence"], jwcrypto_key(published))
     assert evidence["message_id"] == message_id
     assert evidence["payload_sha256"] == sha256_hex(jws_payload(signed))

@@ -33,7 +33,7 @@ from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.settings import MailSettings, Settings
 from hub.store import directory
-from tests.factories import Member, jose, stored_form, takedown, withdrawal
+from tests.factories import Member, delivery_worker, jose, stored_form, takedown, withdrawal
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 REPLY_DOMAIN = "replies.hub.example.org"
@@ -154,7 +154,7 @@ class EmailHub:
         return self.client.app
 
     def context(self) -> AdapterContext:
-        return AdapterContext(self.session, self.app[HUB_KEY], self.app[INTAKE].hub_id, utc_now)
+        return AdapterContext(self.session, self.app[HUB_KEY], self.app[INTAKE].hub.hub_id, utc_now)
 
     def worker(self, settings: MailSettings | None = None) -> DeliveryWorker:
         chosen = settings or mail_settings(self.smtp_port)
@@ -162,7 +162,7 @@ class EmailHub:
         def factory(context: AdapterContext) -> EmailAdapter:
             return EmailAdapter.with_settings(context, chosen)
 
-        worker = DeliveryWorker(
+        worker = delivery_worker(
             self.app[POOL],
             self.app[DSN],
             build_adapters(self.context(), {"email": factory}),

@@ -19,7 +19,6 @@ import asyncpg
 import pytest_asyncio
 
 from hub.core.clock import utc_now
-from hub.core.jose import PrivateSigningJwk
 from hub.core.refusal import Refusal
 from hub.core.templates import TemplateCatalog
 from hub.policies import load_policy_book
@@ -28,7 +27,7 @@ from hub.services.intake import Accepted, Intake, submit_message
 from hub.store import deliveries
 from hub.store.database import create_pool
 from hub.store.deliveries import AttemptRecord
-from tests.factories import Directory, Member, add_with_endpoint, takedown
+from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
 
 
 class Recorder:
@@ -105,8 +104,7 @@ async def intake(pool: asyncpg.Pool, catalog: TemplateCatalog) -> Intake:
     return Intake(
         pool=pool,
         catalog=catalog,
-        hub_key=PrivateSigningJwk.generate(),
-        hub_id="test-hub",
+        hub=fresh_identity(),
         policies=load_policy_book(),
         group_commit=Batcher(max_batch=64, parallel=1),
     )

@@ -33,7 +33,7 @@ from hub.clocks.worker import ClockWorker
 from hub.core.clock import rfc3339
 from hub.core.jose import PrivateSigningJwk, b64url_encode, sign_compact
 from hub.core.retry import RetryPolicy
-from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.delivery.worker import WorkerConfig
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from tests.factories import (
@@ -41,6 +41,7 @@ from tests.factories import (
     FakeClock,
     Member,
     add_with_endpoint,
+    delivery_worker,
     payload_of,
     routed,
     takedown_body,
@@ -566,7 +567,7 @@ async def test_push_delivery_and_its_failures_log_no_personal_value(
     async with aiohttp.ClientSession() as session:
         context = AdapterContext(session, w.app[HUB_KEY], "test-hub", w.clock)
         config = WorkerConfig(poll_interval=0.05, policy=RetryPolicy(max_attempts=3))
-        worker = DeliveryWorker(w.app[POOL], "", build_adapters(context), w.app[INTAKE], w.clock, config)
+        worker = delivery_worker(w.app[POOL], "", build_adapters(context), w.app[INTAKE], w.clock, config)
         for _ in range(3):  # the server error is retried, and dead after its third attempt
             await worker.run_once()
             await worker.wait_idle()

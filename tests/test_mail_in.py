@@ -209,7 +209,7 @@ async def test_an_acknowledgement_by_mail_is_recorded_as_hub_attested(hub: MailI
     )
     assert payload["in_reply_to"] == notice.envelope["id"]
     attestation = payload["attestation"]
-    assert (attestation["by"], attestation["channel"]) == (hub.app[INTAKE].hub_id, "email")
+    assert (attestation["by"], attestation["channel"]) == (hub.app[INTAKE].hub.hub_id, "email")
 
     [stored] = await hub.inbound()
     assert stored["verdict"] == "accepted"

@@ -32,6 +32,7 @@ from hub.api.app import create_app
 from hub.client import HubClient, verify_inbox_item
 from hub.core.clock import utc_now
 from hub.core.delivery_outcome import Verdict
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, issue_token, sign_compact
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
@@ -41,7 +42,7 @@ from hub.services.intake import Intake
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
-from tests.factories import Directory, Member, keyring_of, payload_of, stored_form, takedown
+from tests.factories import Directory, Member, delivery_worker, keyring_of, payload_of, stored_form, takedown
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 PLATFORM = "ie-platform-sim"
@@ -63,7 +64,7 @@ class World:
         return HubClient(self.session, self.hub_url, member.id, member.key)
 
     def context(self) -> AdapterContext:
-        return AdapterContext(self.session, self.intake.hub_key, self.intake.hub_id, utc_now)
+        return AdapterContext(self.session, self.intake.hub.key, self.intake.hub.hub_id, utc_now)
 
     async def platform(
         self, decision: Decision = Decision.REMOVE, *, pull: bool = False
@@ -102,7 +103,7 @@ class World:
 
     async def deliver(self) -> int:
         """One round of a delivery worker, and wait until what it started has finished."""
-        worker = DeliveryWorker(
+        worker = delivery_worker(
             self.pool,
             str(self.settings.database_url),
             build_adapters(self.context()),
@@ -137,8 +138,13 @@ class World:
         )
 
     def hub_token(self, audience: str = PLATFORM, **changes: Any) -> str:
-        arguments = {"issuer": self.intake.hub_id, "audience": audience, "now": int(time.time()), **changes}
-        key = arguments.pop("key", self.intake.hub_key)
+        arguments = {
+            "issuer": self.intake.hub.hub_id,
+            "audience": audience,
+            "now": int(time.time()),
+            **changes,
+        }
+        key = arguments.pop("key", self.intake.hub.key)
         return issue_token(key, **arguments)
 
 
@@ -155,7 +161,7 @@ async def world(
     pool = await create_pool(str(settings.database_url))
     hub_key = load_or_create_signing_key(settings.signing_key_file)  # the key the app above signs with
     intake = Intake(
-        pool=pool, catalog=catalog, hub_key=hub_key, hub_id=settings.hub_id, keyring=keyring_of(settings)
+        pool=pool, catalog=catalog, hub=HubIdentity(settings.hub_id, hub_key), keyring=keyring_of(settings)
     )
     session = aiohttp.ClientSession()
     hub_url = str(server.make_url("/")).rstrip("/")
@@ -291,7 +297,7 @@ async def test_a_resent_delivery_is_dropped_as_a_duplicate(world: World) -> None
 FORGED_TOKENS: dict[str, Callable[[World], str | None]] = {
     "no token": lambda w: None,
     "signed by another key under the hub's kid": lambda w: w.hub_token(
-        key=PrivateSigningJwk.generate(w.intake.hub_key.kid)
+        key=PrivateSigningJwk.generate(w.intake.hub.key.kid)
     ),
     "signed by a key the hub does not publish": lambda w: w.hub_token(
         key=PrivateSigningJwk.generate("not-the-hubs-key")
@@ -349,20 +355,20 @@ def receipt_of_another_message(world: World, item: dict[str, Any]) -> None:
     """A genuine message with a receipt the hub never signed for it."""
     claims = payload_of(item["receipt"])
     claims["payload_sha256"] = "0" * 64
-    item["receipt"] = sign_compact(json.dumps(claims).encode(), world.intake.hub_key)
+    item["receipt"] = sign_compact(json.dumps(claims).encode(), world.intake.hub.key)
 
 
 def addressed_to_another_platform(world: World, item: dict[str, Any]) -> None:
     """A receipt, signed by the hub, for the message as sent to someone else."""
     claims = payload_of(item["receipt"])
     claims["to"] = ["other-platform"]
-    item["receipt"] = sign_compact(json.dumps(claims).encode(), world.intake.hub_key)
+    item["receipt"] = sign_compact(json.dumps(claims).encode(), world.intake.hub.key)
 
 
 def receipt_naming_another_issuer(world: World, item: dict[str, Any]) -> None:
     claims = payload_of(item["receipt"])
     claims["iss"] = "another-hub"
-    item["receipt"] = sign_compact(json.dumps(claims).encode(), world.intake.hub_key)
+    item["receipt"] = sign_compact(json.dumps(claims).encode(), world.intake.hub.key)
 
 
 def unknown_sender(world: World, item: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ from hub.api.problems import problem_middleware
 from hub.api.routes import add_routes
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import Clock, utc_now
+from hub.core.hub_identity import HubIdentity
 from hub.core.retry import RetryPolicy
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
@@ -48,7 +49,7 @@ from hub.policies import load_policy_book, load_retention_policy
 from hub.schemas import load_catalog
 from hub.services.access import purge_used_tokens
 from hub.services.batcher import Batcher
-from hub.services.intake import Intake
+from hub.services.intake import Intake, inline_answers
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
 from hub.store.audit import seal_pending, sequence_and_checkpoint
@@ -136,8 +137,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[INTAKE] = Intake(
         pool=pool,
         catalog=app[CATALOG],
-        hub_key=app[HUB_KEY],
-        hub_id=settings.hub_id,
+        hub=HubIdentity(settings.hub_id, app[HUB_KEY]),
         policies=app[POLICIES],
         keyring=app[KEYRING],
         group_commit=Batcher(max_batch=settings.intake_batch) if settings.intake_batch > 1 else None,
@@ -181,8 +181,16 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
         context = AdapterContext(
             session=session, hub_key=app[HUB_KEY], hub_id=settings.hub_id, clock=app[CLOCK]
         )
+        intake = app[INTAKE]
         worker = DeliveryWorker(
-            app[POOL], app[DSN], build_adapters(context), app[INTAKE], app[CLOCK], worker_config(settings)
+            app[POOL],
+            app[DSN],
+            build_adapters(context),
+            intake.hub,
+            app[CLOCK],
+            worker_config(settings),
+            keyring=intake.keyring,
+            on_answer=inline_answers(intake),
         )
         app[WORKER] = worker
         await worker.start()

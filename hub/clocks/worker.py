@@ -28,7 +28,6 @@ from hub.store.queries import query
 
 log = structlog.get_logger("hub.clocks")
 FAILED_CLOCK_RETRY = timedelta(minutes=5)
-HUB_ACTOR = "hub"
 
 
 class ClockWorker:
@@ -109,7 +108,7 @@ class ClockWorker:
                 deadline["case_id"],
                 now,
                 "deadline.breached",
-                HUB_ACTOR,
+                self._intake.hub.actor,
                 subject=deadline["recipient_id"],
                 message_id=escalation,
                 detail=detail,
@@ -124,7 +123,7 @@ class ClockWorker:
             deadline["case_id"],
             now,
             "deadline.reminder",
-            HUB_ACTOR,
+            self._intake.hub.actor,
             subject=deadline["recipient_id"],
             message_id=escalation,
             detail=detail,

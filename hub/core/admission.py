@@ -12,7 +12,10 @@ parties locked) and applies the returned plan in one transaction. Rules:
   case-closure come from the originator; information-request comes from a recipient (to the originator)
   or from a law-enforcement liaison the case was shared with (to a recipient); information-response
   answers an information-request; counter-notice passes an uploader's appeal on; deletion-confirmation
-  answers a withdrawal; escalation is the hub's own and never accepted from a participant.
+  answers a withdrawal; escalation is the hub's own and never accepted from a participant;
+- a message the hub issues itself (`hub_issued`: an escalation, made by `hub.services.issuer`) joins a
+  case, is addressed to its parties and answers one of its messages; the hub is no party to the
+  case, so the party rules above do not apply to it, and it moves no state.
 
 Besides state moves, a plan says which of the sender's legal clocks its message meets (an
 acknowledgement meets `acknowledge`, a decision `act`...) and whose clocks it cancels.
@@ -88,7 +91,11 @@ def admit(
     directory: Mapping[str, DirectoryEntry],
     case: CaseSnapshot | None,
     new_case_id: UUID,
+    *,
+    hub_issued: bool = False,
 ) -> Admission:
+    if hub_issued:
+        return _admit_hub_message(envelope, case)
     if envelope.opens_case:
         return _admit_referral(envelope, directory, new_case_id)
     if envelope.type == "escalation":
@@ -96,6 +103,24 @@ def admit(
     if case is None:
         raise Refusal("unknown-case", "the message names a case the hub does not know")
     return _admit_case_message(envelope, case)
+
+
+HUB_ISSUED_TYPES = frozenset({"escalation"})
+
+
+def _admit_hub_message(envelope: Envelope, case: CaseSnapshot | None) -> Admission:
+    if envelope.type not in HUB_ISSUED_TYPES:
+        raise Refusal("hub-only-type", f"the hub issues no '{envelope.type}' of its own")
+    if case is None:
+        raise Refusal("unknown-case", "the message names a case the hub does not know")
+    for recipient in envelope.to:
+        if recipient not in case.parties:
+            raise Refusal(
+                "unknown-recipient", f"'{recipient}' is not a party to this case", recipient=recipient
+            )
+    if envelope.in_reply_to is None or envelope.in_reply_to not in case.message_types:
+        raise Refusal("invalid-reply", "an escalation names the message of this case whose clock it is")
+    return Admission(case_id=case.id, opens_case=False, recipients=envelope.to)
 
 
 def _admit_referral(envelope: Envelope, directory: Mapping[str, DirectoryEntry], case_id: UUID) -> Admission:

@@ -16,6 +16,9 @@ Design (several hub processes against one database, no coordinator of ours):
   that arrives during a round is kept (the event is cleared before a round, not after), so none is lost.
 - Database outages are survived: a failed round is retried after a pause; an outcome that cannot be
   recorded is retried until the lease would expire, after which the delivery will be redone.
+- A recipient may answer inline (a signed message in the 2xx body). The worker does not judge it: it hands
+  the bytes to the `on_answer` callback it was given (in the hub, intake's `submit_message`, so the answer
+  is taken exactly as if it had been posted) and logs what became of it.
 - `stop()` stops claiming, lets in-flight deliveries finish within the grace period, then cancels the
   rest (their leases expire and they are redone).
 """
@@ -37,17 +40,21 @@ from adapters.base import Adapter, Destination, OutboundMessage
 from hub.core.clock import Clock
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict
 from hub.core.evidence import sign_delivery_evidence
+from hub.core.hub_identity import HubIdentity
 from hub.core.refusal import Refusal
 from hub.core.retry import RetryPolicy
 from hub.services.batcher import Batcher
-from hub.services.intake import Intake, submit_message
+from hub.services.intake import Accepted
 from hub.store import deliveries
+from hub.store.case_keys import Keyring
 from hub.store.database import UNAVAILABLE
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
 
 log = structlog.get_logger("hub.delivery")
 CHANNEL = "hub_delivery"
 DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError)
+# What takes a recipient's inline answer (its exact signed bytes, the time received): intake, in the hub.
+InlineAnswers = Callable[[bytes, datetime], Awaitable[Accepted]]
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,16 @@ class DeliveryWorker:
         pool: asyncpg.Pool,
         dsn: str,
         adapters: Mapping[str, Adapter],
-        intake: Intake,
+        hub: HubIdentity,
         clock: Clock,
         config: WorkerConfig,
+        *,
+        keyring: Keyring | None,
+        on_answer: InlineAnswers,
         rng: random.Random | None = None,
     ) -> None:
-        self._pool, self._dsn, self._adapters, self._intake = pool, dsn, adapters, intake
+        self._pool, self._dsn, self._adapters, self._hub = pool, dsn, adapters, hub
+        self._keyring, self._on_answer = keyring, on_answer
         self._clock, self.config, self._rng = clock, config, rng or random.Random()  # noqa: S311  (jitter, not secrets)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -144,7 +155,7 @@ class DeliveryWorker:
                 max_in_flight=cap,
                 token=uuid.uuid4(),
                 capacity=capacity,
-                keyring=self._intake.keyring,
+                keyring=self._keyring,
             ):
                 task = asyncio.create_task(self._deliver(delivery))
                 self._in_flight.add(task)
@@ -263,8 +274,8 @@ class DeliveryWorker:
 
     def _evidence(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, now: datetime) -> str:
         return sign_delivery_evidence(
-            self._intake.hub_key,
-            hub_id=self._intake.hub_id,
+            self._hub.key,
+            hub_id=self._hub.hub_id,
             message_id=delivery.message_id,
             payload_sha256=delivery.payload_sha256,
             recipient=delivery.recipient_id,
@@ -275,12 +286,12 @@ class DeliveryWorker:
         )
 
     async def _take_answer(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> bool:
-        """A signed message in the response body is the recipient's answer: accept it as if posted (a
-        resubmission after a database error gets the same receipt)."""
+        """A signed message in the response body is the recipient's answer: handed to `on_answer`, which
+        takes it as if posted (a resubmission after a database error gets the same receipt)."""
         if outcome.response_type != "application/jose" or not outcome.response_body:
             return True
         try:
-            accepted = await submit_message(self._intake, outcome.response_body, self._clock())
+            accepted = await self._on_answer(outcome.response_body, self._clock())
         except Refusal as refusal:
             log.info(
                 "delivery.answer_refused",

@@ -16,7 +16,7 @@ answer to DATA speaks for exactly one reply address, in SMTP and in LMTP alike).
 - the first line is no answer (`replies`): 250, stored as `unrecognised`, and a `mail.unrecognised`
   event on the case so the sender sees that something came;
 - an answer: recorded as an acknowledgement or status update that the hub signs on the platform's
-  behalf (`submit_attested`), carrying the SHA-256 of the raw e-mail; 250, stored as `accepted` with how
+  behalf (`hub.services.issuer`), carrying the SHA-256 of the raw e-mail; 250, stored as `accepted` with how
   it was authenticated. A refusal (e.g. `invalid-transition`) is stored under its problem code with a
   `mail.not_applied` event.
 
@@ -45,7 +45,8 @@ from hub.core.mail_auth import Decision, Fault, SenderPolicy, authenticate
 from hub.core.refusal import Refusal
 from hub.mailin.origin import DnsLookup, read_facts
 from hub.mailin.replies import Answer, Reading, read_reply
-from hub.services.intake import Intake, submit_attested
+from hub.services.intake import Intake
+from hub.services.issuer import issue
 from hub.settings import MailSettings
 from hub.store import mail, messages
 from hub.store.database import Conn
@@ -234,7 +235,7 @@ async def _target(mail_in: MailIn, conn: Conn, rcpt_to: str) -> tuple[UUID, Repl
     if parsed is None:
         return None
     message_id, tag = parsed
-    key = mail_in.intake.hub_key
+    key = mail_in.intake.hub.key
     for target in await mail.reply_targets(conn, message_id):
         if tag_matches(key, message_id, target.recipient_id, tag):
             return message_id, target
@@ -244,7 +245,7 @@ async def _target(mail_in: MailIn, conn: Conn, rcpt_to: str) -> tuple[UUID, Repl
 async def _record_answer(
     mail_in: MailIn, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading, decision: Decision
 ) -> str:
-    payload = attested_payload(mail_in.intake.hub_id, reply, message_id, target, reading)
+    payload = attested_payload(mail_in.intake.hub.hub_id, reply, message_id, target, reading)
     attested_id = UUID(payload["id"])
     async with mail_in.intake.pool.acquire() as conn:
         already = await messages.find_identity(conn, attested_id) is not None
@@ -253,7 +254,7 @@ async def _record_answer(
     recorded_id: UUID | None = attested_id
     if not already:  # (a crash after recording the answer and before storing the mail: it is there)
         try:
-            await submit_attested(mail_in.intake, payload, reply.received_at)
+            await issue(mail_in.intake, payload, reply.received_at)
         except Refusal as refusal:
             if refusal.code != "duplicate-id":  # else this very mail was recorded meanwhile, concurrently
                 verdict, recorded_id = refusal.code, None

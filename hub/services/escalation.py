@@ -1,6 +1,7 @@
 """Hub-issued escalations: a reminder before a legal deadline, a negative evidence after it.
 
-An escalation is an ordinary message of the `escalation` template, signed by the hub's key, stored and
+An escalation is an ordinary message of the `escalation` template, issued by the hub's one way of
+issuing messages (`hub.services.issuer`: template check, the hub's signature, `admit()`), stored and
 delivered like any other (inbox or push) and shown on the case's timeline. A reminder goes to the
 participant who owes the answer; a breach goes to whoever asked (the sender of the message whose clock
 it is: the hotline for a referral, the liaison for an information request) and, where the jurisdiction's
@@ -9,7 +10,6 @@ policy says so, to the jurisdiction's regulators, with whom the case is then sha
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -17,13 +17,9 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.core.admission import Admission
 from hub.core.clock import rfc3339
-from hub.core.envelope import Envelope
-from hub.core.jose import sha256_hex, sign_compact
-from hub.core.receipt import sign_receipt
 from hub.services.intake import Intake
-from hub.store import messages
+from hub.services.issuer import issue
 from hub.store.database import Conn
 from hub.store.events import record_event
 from hub.store.queries import query
@@ -41,30 +37,10 @@ async def issue_escalation(
         regulators = [r["id"] for r in await conn.fetch(query("regulators_of"), deadline["jurisdiction"])]
         to += [r for r in regulators if r not in to and r != recipient]
     payload = await _envelope(conn, intake, deadline, kind=kind, to=to, now=now)
-    faults = intake.catalog.validate(payload)
-    if faults:  # a bug of ours, never a participant's: refuse to sign an invalid message
-        raise RuntimeError(f"the hub built an invalid escalation: {faults[0].pointer}")
-    payload_bytes = json.dumps(payload, separators=(",", ":")).encode()
-    signed_form = sign_compact(payload_bytes, intake.hub_key)
-    envelope = Envelope.from_payload(payload)
-    digest = sha256_hex(payload_bytes)  # the receipt names the exact bytes signed
-    for regulator in regulators:
-        await _share_with(conn, case_id, regulator, intake.hub_id, now)
-    plan = Admission(case_id=case_id, opens_case=False, recipients=tuple(to))
-    receipt = sign_receipt(
-        intake.hub_key,
-        hub_id=intake.hub_id,
-        message_id=envelope.id,
-        message_type="escalation",
-        sender=intake.hub_id,
-        recipients=plan.recipients,
-        case_id=case_id,
-        payload_sha256=digest,
-        accepted_at=now,
-    )
-    signed = messages.SignedMessage(envelope, intake.hub_key.kid, signed_form.encode(), digest, now)
-    await messages.record_message(conn, signed, plan, receipt, keyring=intake.keyring)
-    return envelope.id
+    for regulator in regulators:  # a party before the escalation names it as a recipient
+        await _share_with(conn, case_id, regulator, intake.hub.hub_id, now)
+    await issue(intake, payload, now, conn)
+    return UUID(payload["id"])
 
 
 async def _envelope(
@@ -93,7 +69,7 @@ async def _envelope(
         "id": str(uuid.uuid4()),
         "type": "escalation",
         "version": "1.0",
-        "from": intake.hub_id,
+        "from": intake.hub.hub_id,
         "to": to,
         "case": str(deadline["case_id"]),
         "in_reply_to": str(deadline["message_id"]),

@@ -13,7 +13,7 @@ digest) gets the receipt it got the first time; the same id with other content i
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -24,15 +24,14 @@ import structlog
 
 from hub.core.admission import Admission, DirectoryEntry, admit
 from hub.core.envelope import Envelope
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import (
     BadSignatureError,
     JoseError,
     ParsedJws,
-    PrivateSigningJwk,
     PublicJwk,
     parse_jws,
     sha256_hex,
-    sign_compact,
     verify_signature,
 )
 from hub.core.policy import Clock, PolicyBook
@@ -55,8 +54,7 @@ log = structlog.get_logger("hub.intake")
 class Intake:
     pool: asyncpg.Pool
     catalog: TemplateCatalog
-    hub_key: PrivateSigningJwk
-    hub_id: str
+    hub: HubIdentity
     policies: PolicyBook = field(default_factory=lambda: PolicyBook(()))
     keyring: Keyring | None = None  # None: messages stored in clear (tools and tests without a storage key)
     # Concurrent submissions committed together; None: one transaction per message.
@@ -77,8 +75,8 @@ async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> A
     key = await _signing_key(intake, jws, received_at)
     if "attestation" in payload:
         raise Refusal("hub-only-type", "only the hub marks a message as hub-attested")
-    envelope = _validated_envelope(intake.catalog, payload)
-    if key.participant_id == intake.hub_id:
+    envelope = validated_envelope(intake.catalog, payload)
+    if key.participant_id == intake.hub.hub_id:
         raise Refusal(
             "sender-mismatch", "the hub's own key signs only what the hub issues, never a submission"
         )
@@ -93,6 +91,15 @@ async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> A
     return await _record_or_replay(intake, signed)
 
 
+def inline_answers(intake: Intake) -> Callable[[bytes, datetime], Awaitable[Accepted]]:
+    """What takes a recipient's answer given inline in a push response: `submit_message`, as if posted."""
+
+    def take(raw: bytes, received_at: datetime) -> Awaitable[Accepted]:
+        return submit_message(intake, raw, received_at)
+
+    return take
+
+
 async def _record_or_replay(intake: Intake, signed: messages.SignedMessage) -> Accepted:
     async with intake.pool.acquire() as conn:
         try:
@@ -105,21 +112,16 @@ async def _record_or_replay(intake: Intake, signed: messages.SignedMessage) -> A
             return replay
 
 
-async def submit_attested(intake: Intake, payload: dict[str, Any], received_at: datetime) -> Accepted:
-    """Record a message the hub signs on a participant's behalf: an answer that reached the hub another
-    way than a signed message (an e-mail reply). It must carry an `attestation` naming this hub, so that
-    anyone reading it sees it is hub-attested; it is signed with the hub's key (its kid says so), and it
-    passes the same template check, admission and storage as any message."""
-    attestation = payload.get("attestation")
-    if not isinstance(attestation, dict) or attestation.get("by") != intake.hub_id:
-        raise ValueError("a hub-attested message must name this hub in its attestation")
-    payload_bytes = json.dumps(payload, separators=(",", ":")).encode()
-    envelope = _validated_envelope(intake.catalog, payload)
-    signed_form = sign_compact(payload_bytes, intake.hub_key).encode()
-    signed = messages.SignedMessage(
-        envelope, intake.hub_key.kid, signed_form, sha256_hex(payload_bytes), received_at
-    )
-    return await _record_or_replay(intake, signed)
+async def record_issued(intake: Intake, signed: messages.SignedMessage, conn: Conn | None = None) -> Accepted:
+    """Admit and record a message the hub signed itself (`hub.services.issuer` makes them, and is the
+    only caller): the same decision (`admit()`), legal clocks, receipt, storage and deliveries as a
+    participant's message. On `conn` it runs inside the caller's open transaction (the clock worker's:
+    the escalation commits with the clock's new state); else on a connection of its own."""
+    if signed.kid != intake.hub.kid:
+        raise ValueError("only a message signed with the hub's own key is recorded as issued by it")
+    if conn is None:
+        return await _record_or_replay(intake, signed)
+    return await _record(intake, conn, signed)
 
 
 def _parse(raw: bytes) -> ParsedJws:
@@ -160,7 +162,7 @@ async def _signing_key(intake: Intake, jws: ParsedJws, at: datetime) -> KeyRecor
     return record
 
 
-def _validated_envelope(catalog: TemplateCatalog, payload: dict[str, Any]) -> Envelope:
+def validated_envelope(catalog: TemplateCatalog, payload: dict[str, Any]) -> Envelope:
     try:
         faults = catalog.validate(payload)
     except UnknownTemplateError as exc:
@@ -289,11 +291,14 @@ async def _decide(
     else:
         snapshot = await messages.load_case(conn, env.case) if env.case else None
         known, jurisdictions = {}, snapshot.jurisdictions if snapshot else ()
-    plan = admit(env, known, snapshot, uuid4())
+    # Only the issuer signs with the hub's key (a submission so signed was refused above), so this is
+    # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
+    issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
+    plan = admit(env, known, snapshot, uuid4(), hub_issued=issued_by_hub)
     clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, known)
     receipt = sign_receipt(
-        intake.hub_key,
-        hub_id=intake.hub_id,
+        intake.hub.key,
+        hub_id=intake.hub.hub_id,
         message_id=env.id,
         message_type=env.type,
         sender=env.sender,

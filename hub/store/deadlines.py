@@ -11,13 +11,12 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.core.hub_identity import TIMELINE_ACTOR as HUB_ACTOR
 from hub.core.policy import Clock
 from hub.store.database import Conn
 from hub.store.deferred_writes import write
 from hub.store.events import record_event
 from hub.store.queries import query
-
-HUB_ACTOR = "hub"
 
 
 def clock_to_json(clock: Clock) -> dict[str, Any]:

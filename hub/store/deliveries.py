@@ -17,14 +17,13 @@ import asyncpg
 
 from hub.core.case_state import RETRIEVABLE, RecipientState
 from hub.core.envelope import NEW_REFERRAL_TYPES
+from hub.core.hub_identity import TIMELINE_ACTOR as HUB_ACTOR
 from hub.store import deadlines
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.deferred_writes import deferred_writes
 from hub.store.events import buffered_events, record_event
 from hub.store.queries import query
-
-HUB_ACTOR = "hub"
 
 
 class _LeaseLost(Exception):
