@@ -52,7 +52,9 @@ class DkimKey:
     def pinned(self) -> dict[str, str]:
         return {"domain": self.domain, "selector": self.selector, "record": self.record}
 
-    def sign(self, raw: bytes, *, domain: str | None = None, length: bool = False) -> bytes:
+    def sign(
+        self, raw: bytes, *, domain: str | None = None, length: bool = False, identity: str | None = None
+    ) -> bytes:
         """The message with a DKIM-Signature header on top; `domain` claims another d= (a forgery)."""
         header = dkim.sign(
             raw,
@@ -62,6 +64,7 @@ class DkimKey:
             signature_algorithm=self.algorithm,
             include_headers=SIGNED_HEADERS,
             length=length,
+            identity=identity.encode() if identity else None,
         )
         return bytes(header) + raw
 

@@ -31,6 +31,7 @@ from tests.factories import deadline_of
 from tests.test_email_adapter import add_email_platform
 from tests.test_mail_in import ABUSE, PLATFORM_DOMAIN, MailInHub, reply_mail
 from tests.test_mail_in import hub as mail_in_hub  # noqa: F401  (the fixture `hub`)
+from tests.test_plaintext_search import capturing_logs, found_in
 
 ATTACKER = "attacker.example"
 TRUSTED_MX = "mx.hub.example.org"
@@ -433,3 +434,26 @@ async def test_a_bad_pinned_key_is_refused_when_registered(
 async def test_a_valid_pinned_key_is_registered(hub: MailInHub) -> None:
     key = DkimKey.ed25519("ie-platform-good.example", "s1")
     await add_email_platform(hub.db, "ie-platform-good", dkim_keys=[key.pinned()])
+
+
+async def test_mail_in_logs_no_address(
+    hub: MailInHub, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither the hub's lines nor dkimpy's (silenced: its debug lines quote signature fields, i= an
+    address) name a sender or a reply address, whatever is refused or taken."""
+    attacker = DkimKey.ed25519(ATTACKER)
+    hub.dns.publish(attacker)
+    notice = await hub.notice()
+    forger = f"abuse@{ATTACKER}"
+    with capturing_logs(capsys, caplog) as logs:
+        await hub.reply(notice.reply_to, "REMOVED", signed=False)
+        raw = attacker.sign(reply_mail(notice.reply_to, "REMOVED", sender=forger), identity=forger)
+        await hub.send_raw(raw, notice.reply_to, envelope_sender=forger)
+        forged = attacker.sign(reply_mail(notice.reply_to, "REMOVED"), domain=PLATFORM_DOMAIN, identity=ABUSE)
+        await hub.send_raw(forged, notice.reply_to)
+        signed = hub.dkim.sign(reply_mail(notice.reply_to, "ACKNOWLEDGED"), identity=ABUSE)
+        assert await hub.send_raw(signed, notice.reply_to) == 250
+        text = logs.text()
+    assert '"event": "mail.reply_refused"' in text
+    assert '"event": "mail.reply_taken"' in text
+    assert found_in(text, ABUSE, forger, notice.reply_to.partition("@")[0]) == set()

@@ -28,6 +28,7 @@ and address, and the attested message's id is derived from them (UUID v5). A dat
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,7 @@ from hub.store.database import Conn
 from hub.store.mail import InboundMail, ReplyTarget, TimelineNote
 
 log = structlog.get_logger("hub.mailin")
+AIOSMTPD_LOGGER = "mail.log"
 MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:referral-hub:mail-in")
 ACCEPTED, UNKNOWN_TOKEN, SPOOFED, UNRECOGNISED = "accepted", "unknown-token", "spoofed-sender", "unrecognised"
 UNAUTHENTICATED, CASE_PURGED = "unauthenticated", "case-purged"
@@ -137,7 +139,12 @@ class ReplyHandler:
 
 
 async def start_server(mail_in: MailIn, host: str, port: int, *, lmtp: bool = False) -> asyncio.Server:
-    """Listen on the running loop (the database pool lives there too); port 0 picks a free one."""
+    """Listen on the running loop (the database pool lives there too); port 0 picks a free one.
+
+    aiosmtpd's logger (`mail.log`) quotes every command at INFO (MAIL FROM and RCPT TO: addresses) and
+    every line of DATA at DEBUG (the mail itself): it is held to warnings (peer and command names only),
+    whatever level a deployment gives the standard logging."""
+    logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
     handler = ReplyHandler(mail_in)
     protocol = LMTP if lmtp else SMTP
 
