@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hub.console.render import make_environment
 from hub.core.mail_auth import (
     AuthenticationResults,
     DkimCheck,
@@ -229,6 +230,8 @@ async def refused(hub: MailInHub, case_id: str, raw: bytes, verdict: str, fault:
     view = await assert_unchanged(hub, case_id)
     [event] = [e for e in view["timeline"] if e["event"] == "mail.unauthenticated"]
     assert (event["actor"], event["fault"], event["claimed"]) == (hub.platform.id, str(fault), "removed")
+    label = make_environment().filters["event_label"](event["event"])  # as the console shows it
+    assert label.startswith("Unauthenticated e-mail")
     assert event["evidence_sha256"] == row["raw_sha256"]
     assert not [
         e for e in view["timeline"] if e["event"] == "message.accepted" and e["actor"] == hub.platform.id
@@ -246,7 +249,8 @@ async def test_a_properly_signed_removal_actions_the_case_and_meets_its_clocks(h
     assert view["status"] == "actioned"
     assert deadline_of(view, hub.platform.id, "act")["state"] == "met"
     [row] = await hub.inbound()
-    assert (row["verdict"], row["auth"]) == ("accepted", {"method": "dkim", "domain": PLATFORM_DOMAIN})
+    dkim = {"method": "dkim", "domain": PLATFORM_DOMAIN, "selector": hub.dkim.selector}
+    assert (row["verdict"], row["auth"]) == ("accepted", dkim)  # enough to verify it again later
     assert f"{hub.dkim.selector}._domainkey.{PLATFORM_DOMAIN}." in hub.dns.asked
 
 
@@ -386,7 +390,7 @@ async def test_a_pinned_key_authenticates_without_dns_and_no_other_key_does(hub:
     assert await hub.party_state(notice.case_id) == "actioned"
     assert len(hub.dns.asked) == asked  # DNS was never asked
     [row] = [r for r in await hub.inbound() if r["verdict"] == "accepted"]
-    assert row["auth"] == {"method": "pinned-dkim", "domain": PLATFORM_DOMAIN}
+    assert row["auth"] == {"method": "pinned-dkim", "domain": PLATFORM_DOMAIN, "selector": "pinned1"}
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,7 @@ class Decision:
     method: str | None = None  # pinned-dkim, dkim, mx-dmarc, mx-dkim
     domain: str | None = None  # the domain that vouched (d= or the DMARC From domain)
     fault: Fault | None = None
+    selector: str | None = None  # the DKIM key's selector, when the hub verified the signature itself
 
     @property
     def spoofed(self) -> bool:
@@ -114,7 +115,8 @@ class Decision:
     def record(self) -> dict[str, str]:
         """What is kept of the decision (identifiers and codes, no address)."""
         if self.authenticated:
-            return {"method": str(self.method), "domain": str(self.domain)}
+            found = {"method": str(self.method), "domain": str(self.domain)}
+            return found | ({"selector": self.selector} if self.selector else {})
         return {"fault": str(self.fault)}
 
 
@@ -150,7 +152,8 @@ def authenticate(facts: MailFacts, policy: SenderPolicy) -> Decision:
 def _by_signature(facts: MailFacts, from_domain: str, *, pinned: bool) -> Decision | None:
     for check in facts.dkim:
         if check.pinned == pinned and _counts(check) and aligned(check.domain, from_domain):
-            return Decision(True, "pinned-dkim" if pinned else "dkim", check.domain.lower())
+            method = "pinned-dkim" if pinned else "dkim"
+            return Decision(True, method, check.domain.lower(), selector=check.selector)
     return None
 
 
