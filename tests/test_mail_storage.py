@@ -5,9 +5,11 @@ database searched column by column (tests/test_plaintext_search.py) for what the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,7 +24,7 @@ from hub.store.purge import purge_due_cases
 from tests.factories import run_hub
 from tests.test_mail_in import MailInHub, reply_mail
 from tests.test_mail_in import hub as mail_in_hub  # noqa: F401  (the fixture `hub`)
-from tests.test_plaintext_search import find_in_database
+from tests.test_plaintext_search import find_in_database, found_in
 
 URL = "https://photos.example.com/p/reply-marker-Hq7"
 NAME = "REPLYnameZt4kW9"
@@ -167,3 +169,38 @@ async def test_mail_stored_in_clear_before_the_migration_is_encrypted(
     assert await find_in_database(db, *MARKERS) == {}
     kept = {r["verdict"]: await hub.kept(r) for r in await db.fetch("SELECT * FROM inbound_mail")}
     assert kept == {"accepted": raws[1], "unknown-token": raws[2]}
+
+
+async def test_the_operator_reads_a_kept_reply_with_hub_mail(
+    hub: MailInHub, db: asyncpg.Connection, settings: Settings, database_url: str, tmp_path: Any
+) -> None:
+    notice = await hub.notice()
+    _, raw = await hub.reply(notice.reply_to, f"REMOVED\n{QUOTE}")
+    env = {
+        "HUB_DATABASE_URL": database_url,
+        "HUB_DATA_DIR": str(settings.data_dir),
+        "HUB_SIGNING_KEY_FILE": str(settings.signing_key_file),
+    }
+
+    code, out, err = await run_hub("mail", "list", "--case", notice.case_id, env=env)
+    assert code == 0, err
+    [listed] = json.loads(out)
+    assert (listed["verdict"], listed["raw_bytes"], listed["kept"]) == ("accepted", len(raw), True)
+    assert listed["raw_sha256"] == hashlib.sha256(raw).hexdigest()
+    assert notice.reply_to.partition("@")[0] not in out  # the reply address is a bearer secret
+    assert found_in(out, *MARKERS) == set()
+
+    target = tmp_path / "reply.eml"
+    code, _, err = await run_hub("mail", "show", listed["id"], "--out", str(target), env=env)
+    assert code == 0, err
+    assert target.read_bytes() == raw
+    assert hashlib.sha256(raw).hexdigest() in err
+
+    code, _, err = await run_hub("mail", "show", listed["id"], "--out", str(target), env=env)
+    assert (code, err.count("\n")) == (1, 1)
+    assert "refusing to overwrite" in err
+    code, _, err = await run_hub("mail", "show", str(uuid.uuid4()), env=env)
+    assert (code, err.count("\n")) == (1, 1)
+    assert "no kept e-mail" in err
+    code, _, err = await run_hub("mail", "show", "not-an-id", env=env)
+    assert code == 2

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deliveries": ("push deliveries and dead letters", "hub.cli.deliveries:add_commands"),
     "cases": ("cases and their deadlines", "hub.cli.cases:add_commands"),
     "mail-in": ("receive e-mail replies to notices (SMTP or LMTP)", "hub.cli.mailin:add_commands"),
+    "mail": ("the e-mail replies kept as evidence (list, show)", "hub.cli.mail:add_commands"),
     "platform-sim": (
         "run the reference platform simulator (webhook or pull)",
         "hub.cli.platform_sim:add_commands",
@@ -213,6 +214,7 @@ _HANDLERS = {
     "deliveries": "hub.cli.deliveries:cmd_deliveries",
     "cases": "hub.cli.cases:cmd_cases",
     "mail-in": "hub.cli.mailin:cmd_mail_in",
+    "mail": "hub.cli.mail:cmd_mail",
     "audit": "hub.cli.audit:cmd_audit",
     "evidence": "hub.cli.evidence:cmd_evidence",
     "purge": "hub.cli.purge:cmd_purge",

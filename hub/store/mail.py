@@ -151,6 +151,14 @@ async def open_inbound(conn: Conn, keyring: Keyring, mail_id: UUID) -> bytes:
     return keyring.open(row["wrapped_key"], row["raw"], row["raw_encrypted"])
 
 
+async def list_inbound(
+    conn: Conn, case_id: UUID | None, verdict: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The kept mail, newest first: identifiers, times, verdicts, digests and sizes, never content."""
+    rows = await conn.fetch(query("list_inbound_mail"), case_id, verdict, limit)
+    return [dict(row) for row in rows]
+
+
 async def seal_clear_mail(pool: asyncpg.Pool, keyring: Keyring, at: datetime, limit: int = 200) -> int:
     """Encrypt mail stored in clear (before migration 0012): a batch per call, each row as it would be
     stored now. Returns how many were sealed."""

@@ -33,3 +33,12 @@ ORDER BY received_at LIMIT $1;
 -- name: seal_inbound_mail
 UPDATE inbound_mail SET raw = $2, wrapped_key = $3, raw_encrypted = true
 WHERE id = $1 AND NOT raw_encrypted RETURNING 1;
+
+-- name: list_inbound_mail
+-- For the operator: what was kept of each reply, never its content nor its (bearer) reply address.
+SELECT id, received_at, verdict, case_id, recipient_id, message_id, recorded_message_id, raw_sha256,
+       raw_bytes, raw IS NOT NULL AS kept, auth
+FROM inbound_mail
+WHERE ($1::uuid IS NULL OR case_id = $1) AND ($2::text IS NULL OR verdict = $2)
+ORDER BY received_at DESC, id
+LIMIT $3;
