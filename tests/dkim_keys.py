@@ -75,6 +75,7 @@ class DkimDns:
 
     records: dict[str, str] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
+    timing_out: bool = False  # every lookup times out, as with an unreachable resolver
 
     def publish(self, *keys: DkimKey) -> DkimDns:
         for key in keys:
@@ -84,5 +85,7 @@ class DkimDns:
     def __call__(self, name: bytes | str, timeout: float = 5) -> bytes | None:
         text = (name.decode() if isinstance(name, bytes) else name).lower()
         self.asked.append(text)
+        if self.timing_out:
+            raise dkim.DnsTimeoutError(f"no answer for {text} in {timeout} s")
         record = self.records.get(text)
         return record.encode() if record is not None else None

@@ -97,6 +97,8 @@ def test_what_authenticates(mail: MailFacts, method: str) -> None:
         (facts(sig(signs_from=False)), Fault.SIGNATURE_PARTIAL),
         (facts(sig(signs_recipient=False)), Fault.SIGNATURE_PARTIAL),  # its To could name another case
         (facts(sig(), addressed=False), Fault.NOT_ADDRESSED),
+        (facts(sig(valid=False, key_unavailable=True)), Fault.KEY_UNAVAILABLE),
+        (facts(sig(ATTACKER, valid=False, key_unavailable=True)), Fault.SIGNATURE_INVALID),  # not its key
         # a pass recorded by a server the operator does not trust, or about another domain
         (
             facts(
@@ -345,6 +347,23 @@ async def test_a_signed_answer_to_one_case_cannot_be_replayed_to_another(hub: Ma
     view = await assert_unchanged(hub, second.case_id)
     faults = [e["fault"] for e in view["timeline"] if e["event"] == "mail.unauthenticated"]
     assert faults == [str(Fault.NOT_ADDRESSED)] * 2
+
+
+async def test_a_key_that_cannot_be_fetched_defers_the_reply(hub: MailInHub) -> None:
+    """A DNS timeout is no forgery: 451 (the platform's server tries again), nothing kept, nothing
+    changed; once DNS answers, the same mail is taken."""
+    notice = await hub.notice()
+    raw = hub.dkim.sign(reply_mail(notice.reply_to, "REMOVED"))
+    hub.dns.timing_out = True
+
+    assert await hub.send_raw(raw, notice.reply_to) == 451
+    assert await hub.inbound() == []
+    view = await assert_unchanged(hub, notice.case_id)
+    assert not [e for e in view["timeline"] if e["event"].startswith("mail.")]
+
+    hub.dns.timing_out = False
+    assert await hub.send_raw(raw, notice.reply_to) == 250
+    assert await hub.party_state(notice.case_id) == "actioned"
 
 
 async def test_a_dmarc_pass_recorded_by_the_trusted_mx_authenticates(hub: MailInHub) -> None:

@@ -23,6 +23,10 @@ so a platform's signed answer to one case cannot be replayed to another case's r
 envelope recipient is not signed; the To header is). A trusted MX's verdict does not say which headers
 were signed: there only the addressing is checked.
 
+A signature of the platform's domain whose key could not be fetched (a DNS timeout) decides nothing:
+the decision is then `temporary` and the mail is to be offered again later, as an MX defers on a DKIM
+temperror.
+
 Alignment is DMARC's relaxed alignment within the registered domain: the signing domain is the From
 domain, a parent of it or a subdomain of it, with at least two labels (never a bare top-level domain).
 """
@@ -47,6 +51,7 @@ class Fault(StrEnum):
     SIGNATURE_NOT_ALIGNED = "signature-not-aligned"
     SIGNATURE_PARTIAL = "signature-partial"
     PINNED_KEY_REQUIRED = "pinned-key-required"
+    KEY_UNAVAILABLE = "key-unavailable"  # the signing key's DNS lookup timed out: try again later
 
 
 SPOOFING = frozenset({Fault.FROM_MALFORMED, Fault.SENDER_NOT_REGISTERED, Fault.NULL_SENDER})
@@ -63,6 +68,7 @@ class DkimCheck:
     signs_from: bool = False  # `from` is among the signed headers (h=)
     signs_recipient: bool = False  # the To or Cc header that holds the reply address is signed
     whole_body: bool = False  # no l= tag
+    key_unavailable: bool = False  # the key's lookup timed out (DNS): not known to be invalid
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,11 @@ class Decision:
     @property
     def spoofed(self) -> bool:
         return self.fault in SPOOFING
+
+    @property
+    def temporary(self) -> bool:
+        """Not decided yet: the mail should be offered again later (SMTP 451), nothing kept of it now."""
+        return self.fault is Fault.KEY_UNAVAILABLE
 
     def record(self) -> dict[str, str]:
         """What is kept of the decision (identifiers and codes, no address)."""
@@ -189,6 +200,8 @@ def _dkim_domain(properties: Mapping[str, str]) -> str | None:
 
 def _why_not(facts: MailFacts, from_domain: str) -> Fault:
     valid = [c for c in facts.dkim if c.valid]
+    if any(c.key_unavailable and aligned(c.domain, from_domain) for c in facts.dkim):
+        return Fault.KEY_UNAVAILABLE
     if not facts.dkim:
         return Fault.NO_SIGNATURE
     if not valid:

@@ -61,13 +61,14 @@ def verify_signatures(
         verifier = dkim.DKIM(raw, logger=_QUIET, timeout=max(1, round(timeout)))
     except Exception:  # a message dkimpy cannot even split into headers carries no signature we can use
         return ()
-    lookup = _pinned_lookup(pinned) if pinned else (dns or dkim.dnsplug.get_txt)
+    lookup = _Lookup(_pinned_lookup(pinned) if pinned else (dns or dkim.dnsplug.get_txt))
     headers = [value for name, value in verifier.headers if name.lower() == b"dkim-signature"]
     checks = []
     for index, value in enumerate(headers[:MAX_SIGNATURES]):
         fields = _tags(value)
         if fields is None:  # not a tag list: no domain to name, nothing to check
             continue
+        lookup.timed_out = False
         try:
             valid = bool(verifier.verify(idx=index, dnsfunc=lookup))
         except Exception:  # a malformed signature or key (dkimpy raises several kinds): no proof
@@ -82,9 +83,26 @@ def verify_signatures(
                 signs_from=b"from" in signed,
                 signs_recipient=any(name.encode() in signed for name in addressed),
                 whole_body=b"l" not in fields,
+                key_unavailable=lookup.timed_out and not valid,
             )
         )
     return tuple(checks)
+
+
+class _Lookup:
+    """The DNS lookup given to dkimpy, noting a timeout (which dkimpy turns into a mere failure): a key
+    that could not be fetched now is no forgery, and the sender's server should try again later."""
+
+    def __init__(self, lookup: DnsLookup) -> None:
+        self._lookup = lookup
+        self.timed_out = False
+
+    def __call__(self, name: bytes | str, timeout: float = 5) -> bytes | None:
+        try:
+            return self._lookup(name, timeout=timeout)
+        except dkim.DnsTimeoutError:
+            self.timed_out = True
+            raise
 
 
 def _tags(value: bytes) -> dict[bytes, bytes] | None:

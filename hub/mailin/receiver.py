@@ -8,6 +8,8 @@ answer to DATA speaks for exactly one reply address, in SMTP and in LMTP alike).
   (unmatched: at most `HUB_MAILIN_UNMATCHED_MAX_BYTES` of it, deleted after
   `HUB_MAILIN_UNMATCHED_RETENTION_HOURS`);
 - the token names a case already purged: 550, only its digest is stored (`case-purged`);
+- the signing key of the platform's domain cannot be fetched (DNS timeout): 451, nothing stored, so
+  the sending server offers it again later;
 - the origin is not authenticated (`hub.core.mail_auth`, from the facts `origin` reads: the strict From,
   DKIM verified with dkimpy, a trusted MX's Authentication-Results): 550, stored as evidence and shown
   on the case timeline (`mail.unauthenticated`, with the fault and the answer it claimed), changing no
@@ -68,6 +70,7 @@ ANSWERS = {
 }
 NOT_APPLIED = "250 2.0.0 Received, not applied to the case"
 TEMPORARY = "451 4.3.0 Cannot store the reply now; try again later"
+KEY_UNAVAILABLE = "451 4.7.5 The DKIM key of the signing domain cannot be fetched now; try again later"
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,9 @@ async def take_reply(mail_in: MailIn, reply: Reply) -> str:
     pool, keyring = mail_in.intake.pool, mail_in.intake.keyring
     bound = log.bind(case_id=str(target.case_id), message_id=str(message_id), recipient=target.recipient_id)
     decision = await origin_decision(mail_in, reply, target)
+    if decision.temporary:  # the platform's key could not be fetched now: its server tries again later
+        bound.info("mail.reply_deferred", fault=str(decision.fault))
+        return KEY_UNAVAILABLE
     reading = read_reply(reply.raw).reading
     if not decision.authenticated:
         verdict = SPOOFED if decision.spoofed else UNAUTHENTICATED
