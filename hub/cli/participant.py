@@ -71,6 +71,10 @@ def cmd_inbox(args: argparse.Namespace) -> int:
                 verified = verify_inbox_item(item, sender["jwks"], hub_jwks, recipient=client.participant_id)
                 item["verified"] = True
                 item["envelope"] = verified.envelope
+                # "signed by <sender>", or "answered by e-mail from <address>, attested by the hub"
+                item["provenance"] = verified.provenance
+                if verified.attestation is not None:
+                    item["attested"] = verified.attestation.to_json()
             except VerificationError as exc:
                 item["verified"] = False
                 item["verification_error"] = str(exc)

@@ -1,8 +1,13 @@
 """Checking a message taken from an inbox, as its recipient would.
 
-Two signatures are checked: the sender's, with the key the hub's directory publishes for the `kid`
-(and that key must belong to the claimed sender), and the hub's receipt, with the hub's published
-key, whose `payload_sha256` must be the digest of the very payload received.
+Two signatures are checked: the message's, and the hub's receipt, with the hub's published key, whose
+`payload_sha256` must be the digest of the very payload received. The message's signature is checked
+with the sender's keys from the hub's directory (the key must belong to the claimed sender), except for
+the hub's own messages and the answers the hub attests for a participant (an `attestation` member in the
+signed payload: a platform's reply by e-mail), which verify with the hub's published keys and only with
+them (`hub.core.attestation`, the rule every verifier shares). `VerifiedMessage.provenance` says which it
+was, in the words every surface shows: "signed by <sender>", "issued by the hub", or "answered by e-mail
+from <address>, attested by the hub".
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.core.attestation import Attestation, attestation_of, provenance, signed_by_hub
 from hub.core.jose import JoseError, PublicJwk, parse_jws, sha256_hex, verify_signature
 
 
@@ -23,6 +29,8 @@ class VerificationError(Exception):
 class VerifiedMessage:
     envelope: dict[str, Any]
     receipt: dict[str, Any]
+    provenance: str = ""  # "signed by <sender>", "issued by the hub", or what attests it
+    attestation: Attestation | None = None  # set on an answer the hub attests
 
 
 def _key_from_set(jwks: Mapping[str, Any], kid: str) -> PublicJwk:
@@ -42,12 +50,16 @@ def verify_inbox_item(
     try:
         message = parse_jws(item["message"])
         receipt = parse_jws(item["receipt"])
-        verify_signature(
-            message, message.signatures[0], _key_from_set(sender_jwks, message.signatures[0].kid)
-        )
         verify_signature(receipt, receipt.signatures[0], _key_from_set(hub_jwks, receipt.signatures[0].kid))
-        envelope = json.loads(message.payload)
         claims = json.loads(receipt.payload)
+        # Read before its signature is checked only to choose the keys that must have made it; the
+        # check below then covers every byte, the attestation included.
+        envelope = json.loads(message.payload)
+        if not isinstance(envelope, dict) or not isinstance(claims, dict):
+            raise ValueError("the payload is not a JSON object")
+        hub_id = str(claims.get("iss", ""))
+        keys = hub_jwks if signed_by_hub(envelope, hub_id) else sender_jwks
+        verify_signature(message, message.signatures[0], _key_from_set(keys, message.signatures[0].kid))
     except (JoseError, KeyError, ValueError) as exc:
         raise VerificationError(f"the message does not verify: {exc}") from None
     if claims.get("payload_sha256") != sha256_hex(message.payload):
@@ -62,4 +74,9 @@ def verify_inbox_item(
         raise VerificationError("the message, its receipt and the inbox entry disagree")
     if recipient is not None and recipient not in claims.get("to", ()):
         raise VerificationError("the hub's receipt does not name this recipient")
-    return VerifiedMessage(envelope=envelope, receipt=claims)
+    return VerifiedMessage(
+        envelope=envelope,
+        receipt=claims,
+        provenance=provenance(envelope, hub_id),
+        attestation=attestation_of(envelope),
+    )

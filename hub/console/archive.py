@@ -36,6 +36,9 @@ class Kept:
     message: str  # the exact signed form
     receipt: str  # the hub's receipt, a compact JWS
     verified: bool
+    # What it is (`hub.core.attestation.provenance`): "signed by <sender>", or "answered by e-mail from
+    # <address>, attested by the hub"; empty in messages kept before the console recorded it.
+    provenance: str = ""
 
 
 def _uuid(value: str) -> str:

@@ -3,7 +3,8 @@
 - The directory (participants and their keys) and the hub's keys are cached for a minute: a page needs
   them many times, and a key change reaches the console within that minute.
 - `pull_inbox` reads the inbox, verifies each message as its recipient (the sender's signature with the
-  directory's key, the hub's receipt with the hub's key, the receipt naming this recipient), keeps what
+  directory's key, or the hub's key for an answer the hub attests, the hub's receipt with the hub's key,
+  the receipt naming this recipient), keeps what
   verified in the archive and only then marks it retrieved; a message that does not verify is neither
   kept nor marked, so it stays in the hub's inbox for a second look and is shown with the reason. It is
   called only for a POST (the inbox's "Fetch new messages"): it changes the hub's inbox, so no GET page
@@ -134,7 +135,9 @@ class HubGateway:
     async def _keep_received(self, item: dict[str, Any]) -> Unverified | None:
         try:
             sender = await self.participant(str(item["from"]))
-            verify_inbox_item(item, sender.get("jwks", {}), await self.hub_jwks(), recipient=self.me)
+            verified = verify_inbox_item(
+                item, sender.get("jwks", {}), await self.hub_jwks(), recipient=self.me
+            )
         except VerificationError as exc:
             log.warning("console.message_unverified", message_id=item.get("message_id"))
             return Unverified(
@@ -155,6 +158,7 @@ class HubGateway:
             message=str(item["message"]),
             receipt=str(item["receipt"]),
             verified=True,
+            provenance=verified.provenance,
         )
         await asyncio.to_thread(self.archive.keep, kept)
         return None
@@ -181,6 +185,7 @@ class HubGateway:
             message=signed,
             receipt=str(receipt["receipt"]),
             verified=True,
+            provenance=f"signed by {self.me}",
         )
         await asyncio.to_thread(self.archive.keep, kept)
         log.info(

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.core.attestation import AttestationError, provenance, signed_by_hub
 from hub.core.bundle import FORMAT, HUB_KEYS, MANIFEST, leaf_data
 from hub.core.clock import parse_rfc3339
 from hub.core.jose import JoseError, ParsedJws, PublicJwk, parse_jws, sha256_hex, verify_signature
@@ -91,9 +92,13 @@ def message_signer(
     kid = jws.signatures[0].kid
     if kid in hub_keys:
         payload = json.loads(jws.payload)
-        attestation = payload.get("attestation") if isinstance(payload, dict) else None
-        attested = isinstance(attestation, Mapping) and attestation.get("by") == hub_id
-        if sender != hub_id and not attested:
+        try:  # the one rule (`hub.core.attestation`): the hub's key speaks for itself, or where it attests
+            by_hub = (
+                isinstance(payload, dict) and payload.get("from") == sender and signed_by_hub(payload, hub_id)
+            )
+        except AttestationError as exc:
+            raise JoseError(str(exc)) from None
+        if not by_hub:
             raise JoseError(f"signed with the hub's key {kid}, but neither from the hub nor attested by it")
         verify_signature(jws, jws.signatures[0], hub_keys[kid])
         return "hub"
@@ -234,6 +239,10 @@ def _check_message(
     report.count("message signatures")
     if signer == "hub" and item["from"] != hub_id:
         report.count("hub-attested answers")
+        payload = json.loads(jws.payload)
+        report.notes.append(
+            f"{item['file']}: {item['type']} from {item['from']}, {provenance(payload, hub_id)}"
+        )
     if receipt["payload_sha256"] != sha256_hex(jws.payload):
         report.faults.append(f"{item['file']}: not the payload its receipt names")
 

@@ -25,6 +25,7 @@ class Envelope:
     created_at: datetime
     body: Mapping[str, Any]
     route: Mapping[str, Any] | None = None
+    attestation: Mapping[str, Any] | None = None  # only on an answer the hub attests (`hub.core.attestation`)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Envelope:
@@ -41,6 +42,7 @@ class Envelope:
             created_at=parse_rfc3339(payload["created_at"]),
             body=payload["body"],
             route=payload.get("route"),
+            attestation=payload.get("attestation"),
         )
 
     @property

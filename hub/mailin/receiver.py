@@ -42,10 +42,12 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.email import EmailConfig, parse_reply_address, tag_matches
+from hub.core.attestation import Attestation
 from hub.core.clock import Clock, rfc3339
 from hub.core.jose import sha256_hex
 from hub.core.mail_auth import Decision, Fault, SenderPolicy, authenticate
 from hub.core.refusal import Refusal
+from hub.mailin.headers import parse_headers, strict_from
 from hub.mailin.origin import DnsLookup, read_facts
 from hub.mailin.replies import Answer, Reading, read_reply
 from hub.services.intake import Intake
@@ -258,7 +260,8 @@ async def _target(mail_in: MailIn, conn: Conn, rcpt_to: str) -> tuple[UUID, Repl
 async def _record_answer(
     mail_in: MailIn, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading, decision: Decision
 ) -> str:
-    payload = attested_payload(mail_in.intake.hub.hub_id, reply, message_id, target, reading)
+    from_address = strict_from(parse_headers(reply.raw)) or ""  # authenticated: a registered address
+    payload = attested_payload(mail_in.intake.hub.hub_id, reply, message_id, target, reading, from_address)
     attested_id = UUID(payload["id"])
     async with mail_in.intake.pool.acquire() as conn:
         already = await messages.find_identity(conn, attested_id) is not None
@@ -281,9 +284,10 @@ async def _record_answer(
 
 
 def attested_payload(
-    hub_id: str, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading
+    hub_id: str, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading, from_address: str
 ) -> dict[str, Any]:
-    """The answer the e-mail gives, as an envelope the hub signs on the platform's behalf."""
+    """The answer the e-mail gives, as an envelope the hub signs on the platform's behalf, marked with
+    its attestation (`hub.core.attestation`: the wire contract of hub-attested answers)."""
     now = rfc3339(reply.received_at)
     body: dict[str, Any]
     if reading.answer is Answer.ACKNOWLEDGED:  # received when its mail server took the notice
@@ -306,10 +310,5 @@ def attested_payload(
         "in_reply_to": str(message_id),
         "created_at": now,
         "body": body,
-        "attestation": {
-            "by": hub_id,
-            "channel": "email",
-            "evidence_sha256": reply.sha256,
-            "received_at": now,
-        },
+        "attestation": Attestation(hub_id, "email", reply.sha256, now, from_address).to_json(),
     }

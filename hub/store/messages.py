@@ -234,8 +234,17 @@ async def _record_accepted(conn: Conn, message: SignedMessage, plan: Admission) 
             "to": list(plan.recipients),
             "payload_sha256": message.payload_sha256,  # binds the entry to the exact message
             "kid": message.kid,
+            **_attested(env),
         },
     )
+
+
+def _attested(env: Envelope) -> dict[str, str]:
+    """For the timeline: how an answer the hub attests reached it, and that the hub attests it (no
+    address: the audit log keeps its entries for ever)."""
+    if env.attestation is None:
+        return {}
+    return {"channel": str(env.attestation.get("channel")), "attested_by": str(env.attestation.get("by"))}
 
 
 def _held(plan: Admission, clocks: Mapping[str, Sequence[Clock]]) -> dict[str, list[dict[str, Any]]]:
