@@ -65,6 +65,7 @@ class DeliverySettings:
     retry_cap_seconds: float = env_setting(600.0, "HUB_RETRY_CAP_SECONDS", 0.01, 86400.0)
     retry_max_attempts: int = env_setting(30, "HUB_RETRY_MAX_ATTEMPTS", 1, 10000)
     retry_max_age_seconds: float = env_setting(72 * 3600.0, "HUB_RETRY_MAX_AGE_SECONDS", 1.0, 365 * 86400.0)
+    park_after_refusals: int = env_setting(6, "HUB_PARK_AFTER_REFUSALS", 1, 100)
     shutdown_grace_seconds: float = env_setting(20.0, "HUB_SHUTDOWN_GRACE_SECONDS", 0.0, 3600.0)
     worker_id: str = env_setting("", "HUB_WORKER_ID")  # empty: host name and process id
 

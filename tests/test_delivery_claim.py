@@ -219,7 +219,7 @@ async def test_a_parked_destination_is_not_claimed_until_unparked(
     assert await deliveries.due_destinations(pool, now + timedelta(days=1)) == []
     assert await claim(pool, platform.id, now + timedelta(days=1)) == []
 
-    assert await deliveries.unpark(db, platform.id)
+    assert await deliveries.unpark(db, platform.id, now) is not None
     assert await deliveries.due_destinations(pool, now) == [platform.id]
     assert seqs(await claim(pool, platform.id, now)) == [seq]
 
@@ -308,7 +308,12 @@ async def test_a_stale_lease_cannot_finish_a_delivery_another_worker_reclaimed(
         )
         is None
     )
-    assert await deliveries.finish_parked(pool, attempt(stale, later, "attention", 401)) is False
+    assert (
+        await deliveries.finish_refused(
+            pool, attempt(stale, later, "attention", 401), lambda n: True, lambda n: timedelta(seconds=n)
+        )
+        is None
+    )
     assert await deliveries.finish_dead(pool, attempt(stale, later, "retry", 503), "budget") is False
     assert await deliveries.finish_dead(pool, attempt(stale, later, "permanent", 404), "gone") is False
 

@@ -558,33 +558,100 @@ async def test_an_adapter_that_raises_counts_as_a_failure(hub: Hub) -> None:
 
 
 # -- attention: parked -----------------------------------------------------------------------------------
-async def test_unauthorised_parks_the_destination_until_unparked(hub: Hub) -> None:
+async def events(hub: Hub, name: str) -> list[asyncpg.Record]:
+    return list(
+        await hub.db.fetch(
+            "SELECT case_id, message_id, actor, subject, detail FROM case_events"
+            " WHERE event = $1 ORDER BY seq",
+            name,
+        )
+    )
+
+
+async def test_one_refusal_while_the_receiver_restarts_is_retried_not_parked(hub: Hub) -> None:
+    """Issue 16.9: a receiver that answers 401 once (restarting, rotating its keys) gets the referral on
+    the retry, after the backoff; the destination is never parked and its refusal count is reset."""
     hub.receiver.script(401)
-    first, _, _ = await hub.submit()
-    worker = hub.worker()
+    message_id, _, _ = await hub.submit()
+    worker = hub.worker(policy=RetryPolicy(base=timedelta(seconds=2), park_after=3))
 
     assert await step(worker) == 1
-    dest = await hub.destination()
-    assert dest["parked_at"] == hub.clock()
-    assert "401" in dest["parked_reason"]
-    row = await hub.delivery(first)
+    row, dest = await hub.delivery(message_id), await hub.destination()
     assert (row["state"], row["last_status"]) == ("pending", 401)
+    assert dest["parked_at"] is None
+    assert (dest["consecutive_failures"], dest["consecutive_refusals"]) == (1, 1)
+    assert hub.clock() + timedelta(seconds=1) <= row["due_at"] <= hub.clock() + timedelta(seconds=2)
+    assert await step(worker) == 0  # backing off, like a server error
 
+    hub.clock.advance(2)
+    assert await step(worker) == 1
+    row, dest = await hub.delivery(message_id), await hub.destination()
+    assert row["state"] == "delivered"
+    assert (dest["parked_at"], dest["consecutive_refusals"], dest["consecutive_failures"]) == (None, 0, 0)
+    assert [a["verdict"] for a in await hub.attempts(message_id)] == ["attention", "delivered"]
+    assert await events(hub, "delivery.parked") == []
+    assert hub.receiver.applied == [message_id]
+
+
+async def test_a_destination_that_keeps_refusing_is_parked_and_every_held_case_shows_it(
+    hub: Hub, aiohttp_client: Any
+) -> None:
+    """Issue 16.9: persistent 401s park the destination at the policy's `park_after`-th refusal, not
+    the first; each referral it holds (also one sent after it was parked) shows `delivery.parked` on
+    its case's timeline, to the sender and to the recipient, and `delivery.unparked` when resumed."""
+    hub.receiver.script(*[401] * 4)  # three for the first referral, one for the second
+    first, _, _ = await hub.submit()
+    worker = hub.worker(policy=RetryPolicy(base=timedelta(seconds=2), park_after=3))
+
+    for refusal in (1, 2):
+        assert await step(worker) == 1
+        assert (await hub.destination())["parked_at"] is None, f"parked at refusal {refusal}"
+        hub.clock.advance(600)
     second, _, _ = await hub.submit()
+    assert await step(worker) == 2  # the third refusal (and the second referral's first) parks it
+    dest = await hub.destination()
+    assert dest["parked_at"] is not None
+    assert "401" in dest["parked_reason"]
+    assert dest["consecutive_refusals"] >= 3
+    assert [a["verdict"] for a in await hub.attempts(first)] == ["attention"] * 3
+
+    parked = await events(hub, "delivery.parked")
+    assert sorted(str(e["message_id"]) for e in parked) == sorted([first, second])
+    assert {(e["actor"], e["subject"], e["detail"]["reason"]) for e in parked} == {
+        ("hub", hub.platform.id, "HTTP 401")
+    }
+
+    third, _, _ = await hub.submit()  # queued while parked: held, and shown so on the next round
     hub.clock.advance(24 * 3600)
     assert await step(worker) == 0
-    assert await deliveries.due_destinations(hub.pool, hub.clock()) == []
-    assert len(hub.receiver.posts) == 1
+    assert len(hub.receiver.posts) == 4
+    held = {str(e["message_id"]) for e in await events(hub, "delivery.parked")}
+    assert held == {first, second, third}
+    assert await step(worker) == 0
+    assert len(await events(hub, "delivery.parked")) == 3  # each told once
 
-    assert await deliveries.unpark(hub.db, hub.platform.id)
-    assert await step(worker) == 2
-    assert {(await hub.delivery(m))["state"] for m in (first, second)} == {"delivered"}
-    assert sorted(hub.receiver.applied) == sorted([first, second])
+    case_id = str(await hub.db.fetchval("SELECT case_id FROM messages WHERE id = $1", uuid.UUID(third)))
+    for viewer in (hub.hotline, hub.platform):
+        timeline = (await case_view(aiohttp_client, hub, case_id, viewer))["timeline"]
+        shown = [e for e in timeline if e["event"] == "delivery.parked"]
+        assert [(e["subject"], e["reason"]) for e in shown] == [(hub.platform.id, "HTTP 401")], viewer.id
+
+    assert await deliveries.unpark(hub.db, hub.platform.id, hub.clock()) == 3
+    unparked = await events(hub, "delivery.unparked")
+    assert sorted(str(e["message_id"]) for e in unparked) == sorted([first, second, third])
+    assert {e["actor"] for e in unparked} == {"operator"}
+    assert await step(worker) == 3
+    assert {(await hub.delivery(m))["state"] for m in (first, second, third)} == {"delivered"}
+    assert (await hub.destination())["consecutive_refusals"] == 0
 
 
-async def test_a_missing_adapter_parks_the_destination(hub: Hub) -> None:
+async def test_a_missing_adapter_parks_the_destination_after_the_retries(hub: Hub) -> None:
     message_id, _, _ = await hub.submit()
-    assert await step(hub.worker(adapters={})) == 1
+    worker = hub.worker(adapters={}, policy=RetryPolicy(park_after=2))
+    assert await step(worker) == 1
+    assert (await hub.destination())["parked_at"] is None
+    hub.clock.advance(600)
+    assert await step(worker) == 1
     assert (await hub.destination())["parked_at"] is not None
     assert (await hub.delivery(message_id))["state"] == "pending"
     assert hub.receiver.posts == []

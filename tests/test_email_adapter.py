@@ -30,6 +30,7 @@ from hub.api.app import create_app
 from hub.api.keys import DSN, HUB_KEY, INTAKE, POOL
 from hub.core.clock import utc_now
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
+from hub.core.retry import RetryPolicy
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.settings import MailSettings, Settings
 from hub.store import directory
@@ -168,7 +169,8 @@ class EmailHub:
             build_adapters(self.context(), {"email": factory}),
             self.app[INTAKE],
             utc_now,
-            WorkerConfig(poll_interval=0.05, grace=5.0),
+            # Parked at the first refusal here; how many refusals park is test_delivery_worker's.
+            WorkerConfig(poll_interval=0.05, grace=5.0, policy=RetryPolicy(park_after=1)),
         )
         self.workers.append(worker)
         return worker

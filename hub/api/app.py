@@ -163,6 +163,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         cap=timedelta(seconds=max(d.retry_cap_seconds, d.retry_base_seconds)),
         max_attempts=d.retry_max_attempts,
         max_age=timedelta(seconds=d.retry_max_age_seconds),
+        park_after=d.park_after_refusals,
     )
     return WorkerConfig(
         worker_id=d.worker_id or f"{socket.gethostname()}-{os.getpid()}",

@@ -84,10 +84,10 @@ async def _destinations(conn: asyncpg.Connection, args: argparse.Namespace) -> A
 
 
 async def _unpark(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
-    if not await deliveries.unpark(conn, args.participant_id):
+    resumed = await deliveries.unpark(conn, args.participant_id, utc_now())
+    if resumed is None:
         raise CliError(f"no push destination '{args.participant_id}'")
-    await conn.execute("SELECT pg_notify('hub_delivery', '')")
-    return {"unparked": args.participant_id}
+    return {"unparked": args.participant_id, "resumed": resumed}
 
 
 _ACTIONS = {

@@ -8,6 +8,10 @@ wins over our backoff, within the same cap and never below `base`.
 
 A delivery is given up (dead-lettered) when it has used its attempts or its time: whichever comes
 first. The sender is told; the operator can re-queue it.
+
+A destination that refuses us (401/403: `Verdict.ATTENTION`) may only be restarting or rotating its
+keys: it is retried with the same backoff, and parked for an operator only at its `park_after`-th
+refusal since its last success (with the defaults, after about a minute of refusals, 2+4+8+16+32 s).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class RetryPolicy:
     cap: timedelta = timedelta(minutes=10)
     max_attempts: int = 30
     max_age: timedelta = timedelta(hours=72)
+    park_after: int = 6  # refusals (401/403) since the destination's last success that park it
 
     def __post_init__(self) -> None:
         if (
@@ -30,8 +35,11 @@ class RetryPolicy:
             or self.cap < self.base
             or self.max_attempts < 1
             or self.max_age <= timedelta(0)
+            or self.park_after < 1
         ):
-            raise ValueError("retry policy needs base > 0, cap >= base, max_attempts >= 1, max_age > 0")
+            raise ValueError(
+                "retry policy needs base > 0, cap >= base, max_attempts >= 1, max_age > 0, park_after >= 1"
+            )
 
     def backoff(self, failures: int, rng: random.Random | None = None) -> timedelta:
         """The wait after the `failures`-th consecutive failure of a destination (failures >= 1)."""
@@ -51,6 +59,11 @@ class RetryPolicy:
             # Honoured, but never below `base`: "Retry-After: 0" must not burn the budget in a burst.
             return min(max(retry_after, self.base), self.cap)
         return self.backoff(failures, rng)
+
+    def parks(self, refusals: int) -> bool:
+        """True when a destination's `refusals`-th refusal since its last success parks it (its
+        deliveries wait for an operator); before that a refusal is retried like a server error."""
+        return refusals >= self.park_after
 
     def exhausted(self, attempts: int, first_attempt_at: datetime, now: datetime) -> bool:
         """True when a delivery tried `attempts` times since `first_attempt_at` may not be tried again."""

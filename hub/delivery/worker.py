@@ -10,7 +10,9 @@ Design (several hub processes against one database, no coordinator of ours):
   leaves its leases to expire; any worker then claims those deliveries again (the claim query). The
   recipient may so see a message twice and drops it by its `Idempotency-Key`.
 - Failures back off per destination (`hub.core.retry`), persisted in `destinations`, so every process
-  respects them. 401/403 park the destination until an operator unparks it. A delivery past its retry
+  respects them. 401/403 are retried the same way until the policy's `park_after`-th refusal, which parks
+  the destination until an operator unparks it; every delivery it holds is then shown held on its case's
+  timeline (`delivery.parked`, also for one queued later: each round looks). A delivery past its retry
   budget, or refused for good, is dead-lettered and the sender told on the case's timeline.
 - NOTIFY `hub_delivery` wakes a worker early; it polls anyway, so a lost notification only delays. A wake
   that arrives during a round is kept (the event is cleared before a round, not after), so none is lost.
@@ -140,6 +142,7 @@ class DeliveryWorker:
         """One round: claim what is due for each destination with work and start delivering it."""
         claimed = 0
         cap = self.config.max_in_flight_per_destination
+        await deliveries.hold_parked(self._pool, self._clock())
         for destination in await deliveries.due_destinations(self._pool, self._clock(), max_in_flight=cap):
             # Claim only what this worker can start at once: a claimed delivery never waits for a slot,
             # so stop() is never held up behind one.
@@ -250,8 +253,7 @@ class DeliveryWorker:
             )
             event, detail = "delivery.delivered", outcome.detail
         elif outcome.verdict is Verdict.ATTENTION:
-            done = await deliveries.finish_parked(self._pool, record)
-            event, detail = "delivery.destination_parked", outcome.detail
+            done, event, detail = await self._refused(record, outcome, wait_after)
         elif outcome.verdict is Verdict.PERMANENT:
             detail = f"refused by the recipient: {outcome.detail}"
             done = await deliveries.finish_dead(self._pool, record, detail)
@@ -271,6 +273,24 @@ class DeliveryWorker:
             )
             level(event, detail=detail)
         return done
+
+    async def _refused(
+        self, record: AttemptRecord, outcome: DeliveryOutcome, wait_after: Callable[[int], timedelta]
+    ) -> tuple[bool, str, str]:
+        """A refusal (401/403): retried with backoff, or, at the policy's limit, the destination parked."""
+        policy = self.config.policy
+        refused = await deliveries.finish_refused(self._pool, record, policy.parks, wait_after)
+        if refused is None:
+            return False, "delivery.refused", outcome.detail
+        if refused.parked:
+            return True, "delivery.destination_parked", f"{outcome.detail}; {refused.refusals} refusals"
+        wait = refused.wait or timedelta(0)
+        return (
+            True,
+            "delivery.refused",
+            f"{outcome.detail}; refusal {refused.refusals} of {policy.park_after}, "
+            f"retry in {wait.total_seconds():.1f} s",
+        )
 
     def _evidence(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, now: datetime) -> str:
         return sign_delivery_evidence(

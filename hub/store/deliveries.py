@@ -3,6 +3,11 @@
 A claim leases deliveries to one worker (`lease_token`); an outcome is recorded only while that lease is
 still held (`WHERE lease_token = ...`): a worker whose lease expired and was taken over records nothing,
 so two workers never both finish one delivery. Every attempt is kept in `delivery_attempts`.
+
+A parked destination is never silent: each delivery it holds gets a `delivery.parked` event on its case's
+timeline (`held_since` marks those that have one, so each is told once, and one queued while the
+destination is parked is found by the worker's next `hold_parked`), and a `delivery.unparked` one when an
+operator resumes the destination.
 """
 
 from __future__ import annotations
@@ -230,18 +235,80 @@ async def _retry_later(
     return wait
 
 
-async def finish_parked(pool: asyncpg.Pool, record: AttemptRecord) -> bool:
-    """The destination refuses us (401/403): park it for an operator; the delivery waits, due now."""
+@dataclass(frozen=True)
+class Refused:
+    """What a refusal (401/403) did: the destination's refusals since its last success, whether it is
+    parked now, and otherwise the wait before the next try."""
+
+    refusals: int
+    parked: bool
+    wait: timedelta | None
+
+
+async def finish_refused(
+    pool: asyncpg.Pool,
+    record: AttemptRecord,
+    parks: Callable[[int], bool],
+    wait_after: Callable[[int], timedelta],
+) -> Refused | None:
+    """The destination refuses us (401/403). Counted as a failure and a refusal; if `parks(refusals)`
+    (the retry policy's rule) it is parked for an operator, the delivery waits due now and every delivery
+    it holds is shown held on its case's timeline; else it backs off by `wait_after(failures)` like a
+    server error. None if the lease was lost."""
+    try:
+        return await _refused(pool, record, parks, wait_after)
+    except _LeaseLost:
+        return None
+
+
+async def _refused(
+    pool: asyncpg.Pool,
+    record: AttemptRecord,
+    parks: Callable[[int], bool],
+    wait_after: Callable[[int], timedelta],
+) -> Refused:
     d, at = record.delivery, record.finished_at
     async with pool.acquire() as conn, conn.transaction():
+        counts = await conn.fetchrow(query("count_destination_refusal"), d.recipient_id, at)
+        failures, refusals = (1, 1) if counts is None else (int(counts[0]), int(counts[1]))
+        parked = parks(refusals)
+        wait = None if parked else wait_after(failures)
+        due = at if wait is None else at + wait
         done = await conn.fetchval(
-            query("finish_retry"), d.seq, d.lease_token, at, record.http_status, record.detail
+            query("finish_retry"), d.seq, d.lease_token, due, record.http_status, record.detail
         )
         if done is None:
-            return False
+            raise _LeaseLost  # roll back the counts too
         await _attempt(conn, record)
-        await conn.execute(query("park_destination"), d.recipient_id, at, record.detail)
-    return True
+        if wait is None:
+            await conn.execute(query("park_destination"), d.recipient_id, at, record.detail)
+            await _hold(conn, at, d.recipient_id)
+        else:
+            await conn.execute(query("back_off_destination"), d.recipient_id, at, wait)
+    return Refused(refusals, parked, wait)
+
+
+async def hold_parked(pool: asyncpg.Pool, now: datetime) -> int:
+    """Show on their cases' timelines the deliveries queued for a destination while it is parked (the
+    delivery worker calls it every round; one parked destination costs one indexed look-up)."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await _hold(conn, now, None)
+
+
+async def _hold(conn: Conn, at: datetime, destination: str | None) -> int:
+    rows = await conn.fetch(query("hold_parked_deliveries"), destination)
+    for row in rows:
+        await record_event(
+            conn,
+            row["case_id"],
+            at,
+            "delivery.parked",
+            HUB_ACTOR,
+            subject=row["recipient_id"],
+            message_id=row["message_id"],
+            detail={"reason": row["parked_reason"], "refusals": row["consecutive_refusals"]},
+        )
+    return len(rows)
 
 
 async def finish_dead(
@@ -282,8 +349,29 @@ async def list_destinations(conn: Conn) -> list[dict[str, Any]]:
     return [dict(row.items()) for row in await conn.fetch(query("list_destinations"))]
 
 
-async def unpark(conn: Conn, destination: str) -> bool:
-    return await conn.fetchval(query("unpark_destination"), destination) is not None
+async def unpark(conn: Conn, destination: str, now: datetime, operator: str = "operator") -> int | None:
+    """Resume a parked destination: its failure and refusal counts reset, and each delivery it held and
+    still waiting gets a `delivery.unparked` event on its case's timeline. Returns how many resume, or
+    None if there is no such push destination."""
+    async with conn.transaction():
+        if await conn.fetchval(query("unpark_destination"), destination) is None:
+            return None
+        resumed = 0
+        for row in await conn.fetch(query("release_held_deliveries"), destination):
+            if row["state"] not in ("pending", "in_flight"):
+                continue  # finished meanwhile (delivered, withdrawn, purged): nothing resumes
+            await record_event(
+                conn,
+                row["case_id"],
+                now,
+                "delivery.unparked",
+                operator,
+                subject=row["recipient_id"],
+                message_id=row["message_id"],
+            )
+            resumed += 1
+        await conn.execute(query("notify_delivery"))
+    return resumed
 
 
 async def list_deliveries(

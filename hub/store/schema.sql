@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 12
+-- schema version 13
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -158,6 +158,7 @@ CREATE TABLE deliveries (
     dead_reason text,
     evidence text,
     clocks jsonb DEFAULT '[]'::jsonb NOT NULL,
+    held_since timestamp with time zone,
     CONSTRAINT deliveries_pkey PRIMARY KEY (seq),
     CONSTRAINT deliveries_channel_check CHECK ((channel = ANY (ARRAY['pull'::text, 'push'::text]))),
     CONSTRAINT deliveries_lease_complete CHECK (((state = 'in_flight'::text) = ((lease_token IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
@@ -168,6 +169,7 @@ CREATE TABLE deliveries (
     CONSTRAINT deliveries_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'retrieved'::text, 'in_flight'::text, 'delivered'::text, 'dead'::text, 'purged'::text])))
 );
 CREATE INDEX deliveries_dead_idx ON public.deliveries USING btree (dead_at) WHERE (state = 'dead'::text);
+CREATE INDEX deliveries_held_idx ON public.deliveries USING btree (recipient_id) WHERE (held_since IS NOT NULL);
 CREATE INDEX deliveries_in_flight_idx ON public.deliveries USING btree (recipient_id, lease_expires_at) WHERE (state = 'in_flight'::text);
 CREATE INDEX deliveries_inbox_idx ON public.deliveries USING btree (recipient_id, seq) WHERE ((state = 'pending'::text) AND (channel = 'pull'::text));
 CREATE INDEX deliveries_push_due_idx ON public.deliveries USING btree (due_at) WHERE ((state = 'pending'::text) AND (channel = 'push'::text));
@@ -198,7 +200,9 @@ CREATE TABLE destinations (
     parked_reason text,
     last_success_at timestamp with time zone,
     last_failure_at timestamp with time zone,
+    consecutive_refusals integer DEFAULT 0 NOT NULL,
     CONSTRAINT destinations_pkey PRIMARY KEY (participant_id),
+    CONSTRAINT destinations_consecutive_refusals_check CHECK ((consecutive_refusals >= 0)),
     CONSTRAINT destinations_participant_id_fkey FOREIGN KEY (participant_id) REFERENCES participants(id)
 );
 

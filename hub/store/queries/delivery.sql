@@ -89,9 +89,11 @@ WITH done AS (
 ), destination AS (
     -- Only when there is something to reset, or the last success is a second old: every push of a
     -- destination updating its one row would make them (and intake) queue on that row's lock.
-    UPDATE destinations SET consecutive_failures = 0, next_attempt_at = NULL, last_success_at = $3
+    UPDATE destinations
+    SET consecutive_failures = 0, consecutive_refusals = 0, next_attempt_at = NULL, last_success_at = $3
     WHERE participant_id = (SELECT recipient_id FROM done)
-      AND (consecutive_failures <> 0 OR next_attempt_at IS NOT NULL OR last_success_at IS NULL
+      AND (consecutive_failures <> 0 OR consecutive_refusals <> 0 OR next_attempt_at IS NOT NULL
+           OR last_success_at IS NULL
            OR last_success_at < $3 - interval '1 second')
 ), before AS (
     -- Read (and locked) before `moved` changes it: `moved` reads this, so it runs first.
@@ -131,6 +133,33 @@ UPDATE destinations SET consecutive_failures = consecutive_failures + 1, last_fa
 WHERE participant_id = $1
 RETURNING consecutive_failures;
 
+-- name: count_destination_refusal
+-- A refusal (401/403) is a failure too (it backs off like one) and is counted since the last success.
+UPDATE destinations
+SET consecutive_failures = consecutive_failures + 1, consecutive_refusals = consecutive_refusals + 1,
+    last_failure_at = $2
+WHERE participant_id = $1
+RETURNING consecutive_failures, consecutive_refusals;
+
+-- name: hold_parked_deliveries
+-- Push deliveries waiting on a parked destination ($1: that one; NULL: every parked one) not yet shown
+-- as held on their case's timeline: marked with the destination's parked_at and returned for their
+-- `delivery.parked` events. A delivery queued while its destination is parked is found by a later call.
+UPDATE deliveries d SET held_since = t.parked_at
+FROM destinations t, messages m
+WHERE t.parked_at IS NOT NULL AND ($1::text IS NULL OR t.participant_id = $1)
+  AND d.recipient_id = t.participant_id AND d.channel = 'push' AND d.state IN ('pending', 'in_flight')
+  AND d.held_since IS NULL AND m.id = d.message_id
+RETURNING d.message_id, d.recipient_id, m.case_id, t.parked_reason, t.consecutive_refusals;
+
+-- name: release_held_deliveries
+-- The destination resumes: its held deliveries are no longer held; those still waiting get a
+-- `delivery.unparked` event.
+UPDATE deliveries d SET held_since = NULL
+FROM messages m
+WHERE d.recipient_id = $1 AND d.held_since IS NOT NULL AND m.id = d.message_id
+RETURNING d.message_id, d.recipient_id, d.state, m.case_id;
+
 -- name: back_off_destination
 -- Back off to the later of the current wait and this one: concurrent failures never shorten a wait.
 UPDATE destinations SET next_attempt_at = greatest(coalesce(next_attempt_at, $2), $2 + $3::interval)
@@ -141,12 +170,15 @@ UPDATE destinations SET parked_at = $2, parked_reason = $3, last_failure_at = $2
 WHERE participant_id = $1 AND parked_at IS NULL;
 
 -- name: unpark_destination
-UPDATE destinations SET parked_at = NULL, parked_reason = NULL, consecutive_failures = 0, next_attempt_at = NULL
+UPDATE destinations
+SET parked_at = NULL, parked_reason = NULL, consecutive_failures = 0, consecutive_refusals = 0,
+    next_attempt_at = NULL
 WHERE participant_id = $1
 RETURNING participant_id;
 
 -- name: list_destinations
-SELECT t.participant_id, t.consecutive_failures, t.next_attempt_at, t.parked_at, t.parked_reason,
+SELECT t.participant_id, t.consecutive_failures, t.consecutive_refusals, t.next_attempt_at, t.parked_at,
+       t.parked_reason,
        t.last_success_at, t.last_failure_at,
        count(d.seq) FILTER (WHERE d.state = 'pending') AS pending,
        count(d.seq) FILTER (WHERE d.state = 'in_flight') AS in_flight,
