@@ -286,3 +286,25 @@ def test_the_systemd_units_are_hardened(unit: str) -> None:
     command = "worker" if "worker" in unit else "serve"
     assert service["ExecStart"].split()[-1] == command
     assert parser["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_alert_rules_watch_metrics_the_hub_exposes() -> None:
+    """Issue 16.9: a parked destination pages someone. Every rule is well formed and names only metrics
+    the hub's registry defines, so a renamed metric cannot silently disable an alert."""
+    from hub.api.metrics import HubMetrics
+
+    exposed = {sample.name for family in HubMetrics().registry.collect() for sample in family.samples} | {
+        family.name for family in HubMetrics().registry.collect()
+    }
+    (document,) = _documents(DEPLOY / "prometheus" / "alerts.yaml")
+    rules = [rule for group in document["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in rules} >= {"ReferralHubDestinationParked"}
+    for rule in rules:
+        assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert rule["labels"]["severity"], rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        names = set(re.findall(r"\bhub_[a-z_]+", rule["expr"]))
+        assert names, rule["alert"]
+        assert names <= exposed, (rule["alert"], names - exposed)
+    parked = next(r for r in rules if r["alert"] == "ReferralHubDestinationParked")
+    assert "hub_destinations_parked" in parked["expr"]

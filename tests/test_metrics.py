@@ -121,3 +121,26 @@ async def test_delivery_latency_is_a_histogram_of_what_recipients_got(
     assert samples[("hub_delivery_latency_seconds_count", None)] == 1
     assert samples[("hub_delivery_latency_seconds_bucket", "+Inf")] == 1
     assert samples[("hub_delivery_latency_seconds_bucket", "172800.0")] == 1  # retrieved within 48 h
+
+
+async def test_a_parked_destination_and_what_it_holds_are_visible(
+    aiohttp_client: Any, settings: Any, directory: Any, db: Any
+) -> None:
+    """Issue 16.9: parking is in the metrics (the alert rule in deploy/prometheus watches it)."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    pushed = await add_with_endpoint(db, "fr-platform-push")
+    client = await aiohttp_client(create_app(settings, background=False))
+    for _ in range(2):
+        assert (
+            await client.post("/v1/messages", **jose(hotline.sign(takedown(hotline, pushed))))
+        ).status == 202
+    found = samples(await (await client.get("/metrics")).text())
+    assert value(found, "hub_destinations_parked") == 0
+    # Parked as the worker parks it at the policy's limit (tests/test_delivery_worker.py drives that).
+    await db.execute(
+        "UPDATE destinations SET parked_at = now(), parked_reason = 'HTTP 401' WHERE participant_id = $1",
+        "fr-platform-push",
+    )
+    found = samples(await (await client.get("/metrics")).text())
+    assert value(found, "hub_destinations_parked") == 1
+    assert value(found, "hub_deliveries_held_by_parking", destination="fr-platform-push") == 2

@@ -104,6 +104,17 @@ class HubMetrics:
             ["destination"],
             registry=registry,
         )
+        self.parked = Gauge(
+            "hub_destinations_parked",
+            "Push destinations parked after repeated refusals (401/403), waiting for an operator",
+            registry=registry,
+        )
+        self.held = Gauge(
+            "hub_deliveries_held_by_parking",
+            "Push deliveries held because their destination is parked, per destination organisation",
+            ["destination"],
+            registry=registry,
+        )
         self.deadlines = Gauge(
             "hub_deadlines", "Deadlines by state (open or breached)", ["state"], registry=registry
         )
@@ -166,6 +177,12 @@ class HubMetrics:
                 "SELECT recipient_id, count(*) AS n FROM deliveries"
                 " WHERE state = 'pending' AND channel = 'push' GROUP BY recipient_id"
             )
+            parked = await conn.fetch(
+                "SELECT t.participant_id, count(d.seq) AS n FROM destinations t"
+                " LEFT JOIN deliveries d ON d.recipient_id = t.participant_id AND d.channel = 'push'"
+                " AND d.state IN ('pending', 'in_flight')"
+                " WHERE t.parked_at IS NOT NULL GROUP BY t.participant_id"
+            )
             (deadlines,) = await conn.fetch(  # an aggregate: always one row
                 "SELECT count(*) FILTER (WHERE state = 'open') AS open,"
                 " count(*) FILTER (WHERE state = 'breached') AS breached,"
@@ -190,6 +207,10 @@ class HubMetrics:
         self.queue_depth.clear()
         for row in queues:
             self.queue_depth.labels(destination=row["recipient_id"]).set(row["n"])
+        self.parked.set(len(parked))
+        self.held.clear()
+        for row in parked:
+            self.held.labels(destination=row["participant_id"]).set(row["n"])
         self.deadlines.labels(state="open").set(deadlines["open"])
         self.deadlines.labels(state="breached").set(deadlines["breached"])
         self.overdue.set(deadlines["overdue"])
