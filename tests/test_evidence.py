@@ -19,6 +19,7 @@ import sys
 import uuid
 import zipfile
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ from hub.core.merkle import leaf_hash, verify_inclusion
 from hub.evidence.export import export_bundle
 from hub.evidence.files import MAX_FILE_BYTES, pack, unpack
 from hub.evidence.verify import trust_from_fingerprints, trust_from_keys, verify_bundle
+from hub.policies import load_retention_policy
 from hub.store.audit import sequence_and_checkpoint
+from hub.store.purge import purge_due_cases
 from tests.console_helpers import console_config, csrf_of, form_body, sign_in, takedown_values
 from tests.factories import acknowledgement, jose, removal, run_hub, takedown
 
@@ -378,6 +381,24 @@ async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
     assert "3 delivery evidences" in out
     assert "audit entries" in out
     assert "note: no audit proofs" not in out
+
+    # Retention purges the case at the hub; the console's copies and the hub's proofs still verify.
+    later = utc_now() + timedelta(days=400)
+    assert await purge_due_cases(app[POOL], load_retention_policy(), later) == [uuid.UUID(case_id)]
+    download = await console.get(f"/cases/{case_id}/evidence.zip")
+    assert download.status == 200
+    purged = await download.read()
+    assert json.loads(unpack(purged)["manifest.json"])["purged"] is not None
+    assert "PURGED at the hub" in unpack(purged)["README.txt"].decode()
+    path.unlink()
+    path.write_bytes(purged)
+    code, out, err = await run_hub(
+        "evidence", "verify", str(path), "--hub-jwks", url, env=verify_env(settings)
+    )
+    assert code == 0, err
+    assert ", PURGED at " in out
+    assert "3 message signatures" in out
+    assert "note: the case was purged" in out
 
 
 def hub_written_answer(bundle: bytes, hub_key: PrivateSigningJwk, attested: bool) -> bytes:

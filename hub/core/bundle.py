@@ -187,6 +187,7 @@ def assemble(contents: BundleContents) -> dict[str, bytes]:
         made_at=contents.made_at,
         purged_at=contents.purged_at,
         audit_note=None if audit else (contents.audit_note or "no audit entry of the case is checkpointed"),
+        messages_kept=any(m.signed_form is not None for m in contents.messages),
     ).encode()
     manifest: dict[str, Any] = {
         "format": FORMAT,

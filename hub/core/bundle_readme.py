@@ -87,6 +87,7 @@ def readme(
     made_at: str,
     purged_at: str | None,
     audit_note: str | None,
+    messages_kept: bool = False,
 ) -> str:
     maker = "the hub's operator" if made_by == hub_id else f"the console of {made_by}"
     lines = [
@@ -94,7 +95,14 @@ def readme(
         "Format referral-hub-evidence/1; manifest.json lists every file with its SHA-256 (sha256sum FILE).",
         "",
     ]
-    if purged_at is not None:
+    if purged_at is not None and messages_kept:
+        lines += [
+            "PURGED at the hub: the hub deleted this case's personal data at the end of retention",
+            f"({purged_at}). The messages here are the copies {made_by} kept; the hub's receipts (each",
+            "names its message's SHA-256), the delivery evidences and the audit entries still prove them.",
+            "",
+        ]
+    elif purged_at is not None:
         lines += [
             f"PURGED: this case's personal data was deleted at the end of retention ({purged_at}). The",
             "messages themselves are gone; what proves what happened remains and verifies: the hub's",
