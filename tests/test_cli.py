@@ -705,3 +705,33 @@ async def test_a_url_that_is_not_a_hub_is_a_one_line_error(
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     run = await running_hub.run(platform, "inbox", hub_url=f"http://127.0.0.1:{server.port}")
     assert_refused(run)
+
+
+async def test_status_and_share_take_the_short_id_the_console_and_notices_show(running_hub: Hub) -> None:
+    """Issue 16.8: the first 8 hex digits shown as a case's short id (or any unambiguous prefix of at
+    least 6) work wherever the command line takes a case id; a prefix is looked up among the cases the
+    caller may read, so an unknown or foreign one is refused in one line naming no case."""
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    liaison = await running_hub.party("nl-police-cli", "law-enforcement", "NL")
+    sent = await running_hub.send_directly(hotline, platform)
+    short = sent["case_id"][:8]
+
+    run = await running_hub.run(hotline, "status", short)
+    assert_ok(run)
+    assert run.json()["case_id"] == sent["case_id"]
+    assert_ok(await running_hub.run(platform, "status", short.upper()))
+
+    refused = await running_hub.run(liaison, "status", short)  # not shared yet: it cannot find it
+    assert refused.code != 0
+    assert "no case you can read" in refused.err
+    assert sent["case_id"] not in refused.err + refused.out
+
+    shared = await running_hub.run(hotline, "share", short, liaison.id)
+    assert_ok(shared)
+    assert shared.json()["case_id"] == sent["case_id"]
+    assert_ok(await running_hub.run(liaison, "status", short))
+
+    too_short = await running_hub.run(hotline, "status", short[:4])
+    assert too_short.code != 0
+    assert "at least 6 hex digits" in too_short.err

@@ -19,6 +19,7 @@ import aiohttp
 from hub.cli.errors import CliError
 from hub.client import HubClient, HubError
 from hub.client.envelope import complete_envelope
+from hub.client.http import CaseReferenceError
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.keyfile import KeyFileError, read_signing_key
 
@@ -38,6 +39,8 @@ def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]
         result = asyncio.run(run())
     except HubError as exc:
         raise CliError(f"the hub refused: {exc}") from None
+    except CaseReferenceError as exc:
+        raise CliError(str(exc)) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
     json.dump(result, sys.stdout, indent=2)
@@ -92,8 +95,14 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    return _run(args, lambda client: client.case(args.case_id))
+    async def status(client: HubClient) -> Any:
+        return await client.case(await client.resolve_case(args.case_id))
+
+    return _run(args, status)
 
 
 def cmd_share(args: argparse.Namespace) -> int:
-    return _run(args, lambda client: client.share(args.case_id, args.participant_id))
+    async def share(client: HubClient) -> Any:
+        return await client.share(await client.resolve_case(args.case_id), args.participant_id)
+
+    return _run(args, share)
