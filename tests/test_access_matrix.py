@@ -392,12 +392,12 @@ async def test_whom_a_recipient_shares_with_sees_no_more_than_that_recipient(wri
     case = await writing.refer()
     response = await writing.client.post(
         f"/v1/cases/{case.id}/shares",
-        json={"participant_id": writing.member("platform").id},
+        json={"participant_id": writing.member("law-enforcement").id},
         headers=writing.auth("recipient"),
     )
     assert response.status == 201
 
-    seen = await view(writing, "platform", case.id)
+    seen = await view(writing, "law-enforcement", case.id)
 
     assert [r["participant_id"] for r in seen["recipients"]] == [writing.member("recipient").id]
 

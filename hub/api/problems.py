@@ -35,6 +35,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "token-replay": (401, "Bearer token already used"),
     "sender-mismatch": (403, "Sender is not the key's owner"),
     "not-a-party": (403, "Not a party to the case"),
+    "share-not-allowed": (403, "The case may not be shared with this participant"),
     "case-not-found": (404, "Case not found"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),

@@ -6,8 +6,12 @@ parties locked) and applies the returned plan in one transaction. Rules:
 - a new referral (takedown-request, assistance-request) opens a case; each recipient must be in the
   directory and accept that type; a takedown request that may depict a minor is refused: it is child
   sexual abuse material and belongs to the CSAM channel, never to the NCII path;
-- every other message joins a case, comes from a party to it, is addressed to parties, and answers (if
-  it names one) a message of that case; a closed case takes only deletion confirmations;
+- every other message joins a case, comes from a party to it, is addressed to parties the sender sees,
+  and answers (if it names one) a message of that case the sender sees; a closed case takes only
+  deletion confirmations. What a sender sees and may do is `hub/core/case_view.py`'s rule (a liaison a
+  recipient shared the case with sees that recipient only); a recipient it does not see is refused as
+  a non-party is, and a message it does not see as one outside the case, so a refusal names no other
+  platform of a fan-out;
 - acknowledgement and status-update come from a recipient and move its state; withdrawal and
   case-closure come from the originator; information-request comes from a recipient (to the originator)
   or from a law-enforcement liaison the case was shared with (to a recipient); information-response
@@ -29,6 +33,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.core.case_state import RecipientState, next_state
+from hub.core.case_view import MESSAGE_ACTIONS, Action, CaseAccess, case_access
 from hub.core.envelope import Envelope
 from hub.core.refusal import Refusal
 
@@ -54,6 +59,7 @@ class Party:
     role: str  # originator | recipient | shared
     state: RecipientState | None = None
     kind: str = ""
+    parts: frozenset[str] | None = None  # whose parts it sees (hub/core/case_view.py); None: all
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class CaseSnapshot:
     message_types: Mapping[UUID, str]
     closed: bool = False
     jurisdictions: tuple[str, ...] = ()
+    # each message's sender and addressees (what decides who sees it); a message not named here is seen
+    message_parties: Mapping[UUID, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,8 @@ def _check_recipient(envelope: Envelope, entry: DirectoryEntry | None, recipient
 
 def _admit_case_message(envelope: Envelope, case: CaseSnapshot) -> Admission:
     sender = case.parties.get(envelope.sender)
-    if sender is None:
+    access = case_access(envelope.sender, case.parties)
+    if sender is None or access is None:
         raise Refusal("not-a-party", "only the parties to a case may write to it")
     if case.closed and envelope.type != "deletion-confirmation":
         raise Refusal("case-closed", "the case is closed: only deletion confirmations are still taken")
@@ -161,15 +170,36 @@ def _admit_case_message(envelope: Envelope, case: CaseSnapshot) -> Admission:
                 "invalid-recipient", "a message cannot be addressed to its own sender", recipient=recipient
             )
         if recipient not in case.parties:
-            raise Refusal(
-                "unknown-recipient", f"'{recipient}' is not a party to this case", recipient=recipient
-            )
+            raise _not_a_party_of_case(recipient)
     if envelope.in_reply_to is not None and envelope.in_reply_to not in case.message_types:
         raise Refusal("invalid-reply", "in_reply_to names no message of this case")
     handler = _HANDLERS.get(envelope.type)
-    if handler is None:
+    if handler is None or envelope.type not in MESSAGE_ACTIONS:
         raise Refusal("not-a-party", f"'{envelope.type}' has no place in a case")
-    return handler(envelope, case, sender)
+    admission = handler(envelope, case, sender, access)
+    _check_sight(envelope, case, access)
+    return admission
+
+
+def _check_sight(envelope: Envelope, case: CaseSnapshot, access: CaseAccess) -> None:
+    """What the sender may not see is refused as what does not exist is: a recipient as a non-party, a
+    message as one outside the case. The answer names no other platform of a fan-out."""
+    for recipient in envelope.to:
+        if not access.may_address(case.parties[recipient], recipient):
+            raise _not_a_party_of_case(recipient)
+    if envelope.in_reply_to is not None and not _sees_message(access, case, envelope.in_reply_to):
+        raise Refusal("invalid-reply", "in_reply_to names no message of this case")
+
+
+def _not_a_party_of_case(recipient: str) -> Refusal:
+    return Refusal("unknown-recipient", f"'{recipient}' is not a party to this case", recipient=recipient)
+
+
+def _sees_message(access: CaseAccess, case: CaseSnapshot, message_id: UUID) -> bool:
+    if message_id not in case.message_types:
+        return False
+    parties = case.message_parties.get(message_id)
+    return parties is None or access.sees_message(parties)
 
 
 def _base(envelope: Envelope, case: CaseSnapshot, **effects: Any) -> Admission:
@@ -181,9 +211,9 @@ def _require(condition: bool, detail: str) -> None:
         raise Refusal("not-a-party", detail)
 
 
-def _answer(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+def _answer(envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess) -> Admission:
     """acknowledgement or status-update from a recipient: moves its state, meets its clocks."""
-    if sender.role != "recipient" or sender.state is None:
+    if not access.may(Action.ANSWER) or sender.state is None:
         raise Refusal("not-a-party", f"only a recipient of the case may send '{envelope.type}'")
     target = RecipientState.ACKNOWLEDGED
     meets: tuple[str, ...] = ("acknowledge",)
@@ -193,8 +223,8 @@ def _answer(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
     return _base(envelope, case, transitions=_moves(envelope.sender, sender.state, target), meets=meets)
 
 
-def _withdrawal(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
-    _require(case.opened_by == envelope.sender, "only the participant who opened the case may withdraw it")
+def _withdrawal(envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess) -> Admission:
+    _require(access.may(Action.WITHDRAW), "only the participant who opened the case may withdraw it")
     moves: list[Transition] = []
     for recipient in envelope.to:
         party = case.parties[recipient]
@@ -206,11 +236,13 @@ def _withdrawal(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admiss
     return _base(envelope, case, transitions=tuple(moves), cancels_for=envelope.to, requests_deletion=True)
 
 
-def _information_request(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+def _information_request(
+    envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess
+) -> Admission:
     if sender.role == "recipient":  # the platform asks the originator for more: it has the referral
         _require(set(envelope.to) <= {case.opened_by}, "a recipient asks the case's originator")
         return _base(envelope, case, meets=("acknowledge",))
-    liaison = sender.role == "shared" and sender.kind == "law-enforcement"
+    liaison = sender.role == "shared" and access.may(Action.REQUEST_INFORMATION)
     asks_recipients = all(case.parties[r].role == "recipient" for r in envelope.to)
     _require(
         liaison and asks_recipients,
@@ -219,32 +251,36 @@ def _information_request(envelope: Envelope, case: CaseSnapshot, sender: Party) 
     return _base(envelope, case)
 
 
-def _information_response(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+def _information_response(
+    envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess
+) -> Admission:
     replied = case.message_types.get(envelope.in_reply_to) if envelope.in_reply_to else None
     if replied != "information-request":
         raise Refusal("invalid-reply", "an information-response answers an information-request of this case")
-    _require(sender.role in ("originator", "recipient"), "only the party that was asked may respond")
+    _require(access.may(Action.RESPOND), "only the party that was asked may respond")
     return _base(envelope, case, meets=("respond",))
 
 
-def _counter_notice(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
-    _require(sender.role == "recipient", "a counter-notice is passed on by a recipient of the case")
+def _counter_notice(envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess) -> Admission:
+    _require(access.may(Action.COUNTER_NOTICE), "a counter-notice is passed on by a recipient of the case")
     return _base(envelope, case)
 
 
-def _deletion_confirmation(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
+def _deletion_confirmation(
+    envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess
+) -> Admission:
     replied = case.message_types.get(envelope.in_reply_to) if envelope.in_reply_to else None
     if replied != "withdrawal":
         raise Refusal("invalid-reply", "a deletion-confirmation answers a withdrawal of this case")
     _require(
-        sender.role == "recipient" and sender.state is RecipientState.WITHDRAWN,
+        access.may(Action.CONFIRM_DELETION) and sender.state is RecipientState.WITHDRAWN,
         "only a recipient the case was withdrawn from confirms deletion",
     )
     return _base(envelope, case, meets=("confirm_deletion",), confirms_deletion=True)
 
 
-def _closure(envelope: Envelope, case: CaseSnapshot, sender: Party) -> Admission:
-    _require(case.opened_by == envelope.sender, "only the participant who opened the case may close it")
+def _closure(envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess) -> Admission:
+    _require(access.may(Action.CLOSE), "only the participant who opened the case may close it")
     everyone = tuple(p for p, party in case.parties.items() if party.role == "recipient")
     return _base(envelope, case, closes=True, cancels_for=everyone)
 

@@ -102,7 +102,7 @@ async def list_cases(
 
 
 def _view(row: asyncpg.Record, viewer: str | None) -> dict[str, Any]:
-    recipients = list(row["recipients"])  # for a recipient viewer, itself only (see the query)
+    recipients = list(row["recipients"])  # those the viewer sees (hub/core/case_view.py; see the query)
     view: dict[str, Any] = {
         "case_id": str(row["id"]),
         "case_type": row["case_type"],

@@ -1,8 +1,10 @@
 """Reading and sharing a case, as the caller may see it.
 
-The originator and the participants a case was shared with see all of it. A recipient sees its own
-state and the events that concern it, not what other recipients did (in a fan-out, one platform must
-not learn about another's handling). Anyone else is refused.
+What each caller sees and may do is `hub/core/case_view.py`'s rule: the originator, the operator and
+those the originator shared the case with see all of it; a recipient sees its own state and the events
+that concern it, not what other recipients did (in a fan-out, one platform must not learn about
+another's handling); whom a recipient shared the case with sees that recipient's part, no more.
+Anyone else is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from uuid import UUID
 import asyncpg
 
 from hub.core.case_state import RecipientState, case_status
+from hub.core.case_view import CaseAccess, Member, case_access, share_part
 from hub.core.clock import rfc3339
+from hub.core.overdue import is_overdue
 from hub.core.refusal import Refusal
 from hub.store import deadlines, directory
 from hub.store.database import Conn
@@ -35,37 +39,35 @@ async def read_case_for_operator(conn: Conn, case_id: UUID, now: datetime) -> di
     return await _read(conn, case_id, None, now)
 
 
+def members_of(parties: list[asyncpg.Record]) -> dict[str, Member]:
+    """The case's parties as the access rule reads them."""
+    return {
+        p["participant_id"]: Member(
+            p["role"], p["kind"], None if p["sees_parts"] is None else frozenset(p["sees_parts"])
+        )
+        for p in parties
+    }
+
+
 async def _viewer(
     conn: Conn, case_id: UUID, caller: str | None
-) -> tuple[asyncpg.Record, list[asyncpg.Record], str, str | None, str]:
-    """The case, its parties, the caller's role, and whose view it gets (perspective, scope)."""
+) -> tuple[asyncpg.Record, list[asyncpg.Record], CaseAccess]:
+    """The case, its parties, and what the caller may see and do on it (refused if nothing)."""
     case = await conn.fetchrow(query("get_case"), case_id)
     if case is None:
         raise Refusal("case-not-found", "no such case")
     parties = await conn.fetch(query("case_parties"), case_id)
-    role = (
-        "operator"
-        if caller is None
-        else next((p["role"] for p in parties if p["participant_id"] == caller), None)
-    )
-    if role is None:
+    access = case_access(caller, members_of(parties))
+    if access is None:
         raise Refusal("not-a-party", "only the parties to a case and those it was shared with may read it")
-    # A liaison a recipient shared the case with sees it as that recipient does: a platform cannot hand
-    # out the originator's whole view (the other platforms of a fan-out and their handling).
-    perspective, scope = caller, role
-    if role == "shared":
-        sharer = next(p for p in parties if p["participant_id"] == caller)["added_by"]
-        sharer_role = next((p["role"] for p in parties if p["participant_id"] == sharer), None)
-        if sharer_role == "recipient":
-            perspective, scope = sharer, "shared-by-recipient"
-    return case, list(parties), role, perspective, scope
+    return case, list(parties), access
 
 
 async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) -> dict[str, Any]:
-    case, parties, role, perspective, scope = await _viewer(conn, case_id, caller)
+    case, parties, access = await _viewer(conn, case_id, caller)
     events = await conn.fetch(query("case_events"), case_id)
     clocks = await deadlines.case_deadlines(conn, case_id)
-    return _view(case, parties, events, clocks, role, perspective, now, scope)
+    return _view(case, parties, events, clocks, access, now)
 
 
 async def audit_entry_filter(conn: Conn, case_id: UUID, caller: str) -> Callable[[Mapping[str, Any]], bool]:
@@ -73,14 +75,14 @@ async def audit_entry_filter(conn: Conn, case_id: UUID, caller: str) -> Callable
     its evidence bundle). A leaf covers every field, so an entry is given only if the caller's timeline
     shows all of it: every entry to those who see the whole case; to a recipient (and those it shared
     with) the entries that concern it and name no other recipient."""
-    _, _, _, perspective, scope = await _viewer(conn, case_id, caller)
-    if scope in ("originator", "shared", "operator"):
+    _, _, access = await _viewer(conn, case_id, caller)
+    if access.whole:
         return lambda entry: True
 
     def concerns_only_it(entry: Mapping[str, Any]) -> bool:
         to = (entry["detail"] or {}).get("to")
-        names_others = isinstance(to, list) and any(r != perspective for r in to)
-        return _concerns(entry, perspective) and not names_others
+        names_others = isinstance(to, list) and any(not access.sees(r) for r in to)
+        return _concerns(entry, access) and not names_others
 
     return concerns_only_it
 
@@ -90,20 +92,19 @@ def _view(
     parties: list[asyncpg.Record],
     events: list[asyncpg.Record],
     clocks: list[asyncpg.Record],
-    role: str,
-    caller: str | None,
+    access: CaseAccess,
     now: datetime,
-    scope: str | None = None,
 ) -> dict[str, Any]:
     case_id = case["id"]
-    sees_all = (scope or role) in ("originator", "shared", "operator")
-    owed = [d for d in clocks if sees_all or d["recipient_id"] == caller]
+    owed = [d for d in clocks if access.sees(d["recipient_id"])]
     recipients = [
         _recipient_view(p, [d for d in owed if d["recipient_id"] == p["participant_id"]], now)
         for p in parties
-        if p["role"] == "recipient" and (sees_all or p["participant_id"] == caller)
+        if p["role"] == "recipient" and access.sees(p["participant_id"])
     ]
     status = case_status(RecipientState(r["state"]) for r in recipients)
+    members = members_of(parties)
+    visible = [e for e in events if _concerns(e, access)]
     view: dict[str, Any] = {
         "case_id": str(case_id),
         "case_type": case["case_type"],
@@ -112,23 +113,13 @@ def _view(
         "status": "closed" if case["closed_at"] is not None else status,
         "jurisdictions": list(case["jurisdictions"]),
         "overdue": any(_overdue(d, now) for d in owed),
-        "your_role": role,
+        "your_role": access.role,
         "recipients": recipients,
         "deadlines_owed_by_originator": [
             _deadline_view(d, now) for d in owed if d["recipient_id"] == case["opened_by"]
         ],
-        "shared_with": [
-            {
-                "participant_id": p["participant_id"],
-                "shared_by": p["added_by"],
-                "shared_at": rfc3339(p["added_at"]),
-            }
-            for p in parties
-            if p["role"] == "shared" and sees_all
-        ],
-        "timeline": [
-            _event_view(e, None if sees_all else caller) for e in events if sees_all or _concerns(e, caller)
-        ],
+        "shared_with": _shares(parties, members, visible, access),
+        "timeline": [_event_view(e, access) for e in visible],
     }
     if case["purged_at"] is not None:
         view["purged_at"] = rfc3339(case["purged_at"])
@@ -141,10 +132,32 @@ def _view(
     return view
 
 
+def _shares(
+    parties: list[asyncpg.Record],
+    members: dict[str, Member],
+    visible: list[asyncpg.Record],
+    access: CaseAccess,
+) -> list[dict[str, Any]]:
+    """Whom the case was shared with, as the viewer may see it. A viewer of some parts sees the shares of
+    those parts, each with the first share it sees (another recipient may have shared with the same
+    liaison first: that one is not named)."""
+    seen = {}
+    for event in visible:
+        if event["event"] == "case.shared" and event["subject"] not in seen:
+            seen[event["subject"]] = (event["actor"], event["occurred_at"])
+    shown = []
+    for p in parties:
+        if p["role"] != "shared" or not access.sees_share(members[p["participant_id"]]):
+            continue
+        by, at = (p["added_by"], p["added_at"])
+        if not access.whole:
+            by, at = seen.get(p["participant_id"], (by, at))
+        shown.append({"participant_id": p["participant_id"], "shared_by": by, "shared_at": rfc3339(at)})
+    return shown
+
+
 def _overdue(deadline: asyncpg.Record, now: datetime) -> bool:
-    if deadline["state"] == "breached":
-        return deadline["answered_late_at"] is None
-    return bool(deadline["state"] == "open" and deadline["due_at"] <= now)
+    return is_overdue(deadline["state"], deadline["due_at"], deadline["answered_late_at"], now)
 
 
 def _deadline_view(deadline: asyncpg.Record, now: datetime) -> dict[str, Any]:
@@ -184,14 +197,15 @@ def _recipient_view(party: asyncpg.Record, clocks: list[asyncpg.Record], now: da
     return view
 
 
-def _concerns(event: Mapping[str, Any] | asyncpg.Record, caller: str | None) -> bool:
-    if caller in (event["actor"], event["subject"]) or event["event"] == "case.opened":
-        return True
-    return caller in (event["detail"] or {}).get("to", ())
+def _concerns(event: Mapping[str, Any] | asyncpg.Record, access: CaseAccess) -> bool:
+    to = (event["detail"] or {}).get("to", ())
+    return access.sees_event(
+        event["actor"], event["subject"], to if isinstance(to, list) else (), event["event"]
+    )
 
 
-def _event_view(event: asyncpg.Record, only: str | None = None) -> dict[str, Any]:
-    """An event for the timeline; for a recipient's view (`only`), recipient lists cut down to itself."""
+def _event_view(event: asyncpg.Record, access: CaseAccess) -> dict[str, Any]:
+    """An event for the timeline; for a view of one part, recipient lists cut down to that part."""
     view: dict[str, Any] = {
         "at": rfc3339(event["occurred_at"]),
         "event": event["event"],
@@ -203,25 +217,37 @@ def _event_view(event: asyncpg.Record, only: str | None = None) -> dict[str, Any
     if event["message_id"] is not None:
         view["message_id"] = str(event["message_id"])
     view.update(event["detail"] or {})
-    if only is not None and isinstance(view.get("to"), list):
-        view["to"] = [r for r in view["to"] if r == only]
+    if isinstance(view.get("to"), list):
+        view["to"] = access.addressees(view["to"])
     return view
 
 
 async def share_case(
     pool: asyncpg.Pool, case_id: UUID, caller: str, participant_id: str, now: datetime
 ) -> bool:
-    """Share the case with another participant; False if it already was a party."""
+    """Share the case with another participant, as `hub/core/case_view.py` `share_part` allows: it sees
+    what the sharer sees, and the timeline records the share and that. False if it already was a party."""
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchrow(query("get_case"), case_id) is None:
             raise Refusal("case-not-found", "no such case")
-        role = await conn.fetchval(query("party_role"), case_id, caller)
-        if role not in ("originator", "recipient"):
+        members = members_of(await conn.fetch(query("lock_case_parties"), case_id))
+        sharer = case_access(caller, members)
+        if sharer is None:
             raise Refusal("not-a-party", "only the originator or a recipient of a case may share it")
-        if await directory.get_participant(conn, participant_id) is None:
-            raise Refusal("unknown-recipient", f"no participant '{participant_id}' in the directory")
-        if await conn.fetchval(query("party_role"), case_id, participant_id) is not None:
+        target = await directory.get_participant(conn, participant_id)
+        existing = members.get(participant_id)
+        share = share_part(sharer, participant_id, None if target is None else target.kind, existing)
+        if not share.changes:
             return False
-        await conn.execute(query("insert_party"), case_id, participant_id, "shared", None, caller, now)
-        await record_event(conn, case_id, now, "case.shared", caller, subject=participant_id)
+        if existing is None:
+            added = await conn.fetchval(
+                query("insert_share"), case_id, participant_id, caller, now, share.stored()
+            )
+            if added is None:  # shared by someone else meanwhile: this one is not recorded
+                return False
+        else:
+            await conn.execute(query("set_party_sight"), case_id, participant_id, share.stored())
+        await record_event(
+            conn, case_id, now, "case.shared", caller, subject=participant_id, detail=share.detail(sharer)
+        )
     return True

@@ -80,7 +80,8 @@ async def _envelope(
 
 async def _share_with(conn: Conn, case_id: UUID, participant: str, hub_id: str, now: datetime) -> None:
     if await conn.fetchval(query("party_role"), case_id, participant) is None:
-        await conn.execute(query("insert_party"), case_id, participant, "shared", None, hub_id, now)
+        # A regulator the hub shares with on an escalation sees the whole case (sees_parts NULL).
+        await conn.execute(query("insert_party"), case_id, participant, "shared", None, hub_id, now, None)
         await record_event(
             conn, case_id, now, "case.shared", hub_id, subject=participant, detail={"reason": "escalation"}
         )

@@ -17,6 +17,7 @@ import asyncpg
 
 from hub.core.admission import Admission, CaseSnapshot, DirectoryEntry, Party
 from hub.core.case_state import RecipientState, next_state
+from hub.core.case_view import parts_of_new_party
 from hub.core.envelope import NEW_REFERRAL_TYPES, Envelope
 from hub.core.policy import Clock
 from hub.core.routing import RouteCandidate, content_hosts
@@ -92,11 +93,15 @@ async def load_case(conn: Conn, case_id: UUID) -> CaseSnapshot | None:
         return None
     parties = {
         row["participant_id"]: Party(
-            row["role"], RecipientState(row["state"]) if row["state"] else None, row["kind"]
+            row["role"],
+            RecipientState(row["state"]) if row["state"] else None,
+            row["kind"],
+            None if row["sees_parts"] is None else frozenset(row["sees_parts"]),
         )
         for row in await conn.fetch(query("lock_case_parties"), case_id)
     }
-    types = {row["id"]: row["message_type"] for row in await conn.fetch(query("case_message_ids"), case_id)}
+    messages = await conn.fetch(query("case_message_ids"), case_id)
+    types = {row["id"]: row["message_type"] for row in messages}
     return CaseSnapshot(
         id=case_id,
         opened_by=case["opened_by"],
@@ -104,6 +109,7 @@ async def load_case(conn: Conn, case_id: UUID) -> CaseSnapshot | None:
         message_types=types,
         closed=case["closed_at"] is not None,
         jurisdictions=tuple(case["jurisdictions"]),
+        message_parties={row["id"]: frozenset({row["sender_id"], *row["recipients"]}) for row in messages},
     )
 
 
@@ -171,7 +177,15 @@ async def _record_new_case(
     await _record_accepted(conn, message, plan)
     for move in plan.transitions:
         await write(
-            conn, "insert_party", case_id, move.participant, "recipient", str(move.to_state), env.sender, at
+            conn,
+            "insert_party",
+            case_id,
+            move.participant,
+            "recipient",
+            str(move.to_state),
+            env.sender,
+            at,
+            parts_of_new_party("recipient", move.participant),
         )
         await record_event(
             conn,
@@ -389,7 +403,14 @@ async def _apply_transition(
 ) -> None:
     if from_state is None:
         await conn.execute(
-            query("insert_party"), case_id, participant, "recipient", str(to_state), env.sender, at
+            query("insert_party"),
+            case_id,
+            participant,
+            "recipient",
+            str(to_state),
+            env.sender,
+            at,
+            parts_of_new_party("recipient", participant),
         )
     else:
         await conn.execute(query("set_party_state"), case_id, participant, str(from_state), str(to_state), at)

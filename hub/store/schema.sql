@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 13
+-- schema version 14
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -70,12 +70,14 @@ CREATE TABLE case_parties (
     deletion_requested_at timestamp with time zone,
     deletion_confirmed_at timestamp with time zone,
     case_opened_at timestamp with time zone NOT NULL,
+    sees_parts text[],
     CONSTRAINT case_parties_pkey PRIMARY KEY (case_id, participant_id),
     CONSTRAINT case_parties_added_by_fkey FOREIGN KEY (added_by) REFERENCES participants(id),
     CONSTRAINT case_parties_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
     CONSTRAINT case_parties_check CHECK (((role = 'recipient'::text) = (state IS NOT NULL))),
     CONSTRAINT case_parties_participant_id_fkey FOREIGN KEY (participant_id) REFERENCES participants(id),
     CONSTRAINT case_parties_role_check CHECK ((role = ANY (ARRAY['originator'::text, 'recipient'::text, 'shared'::text]))),
+    CONSTRAINT case_parties_sees_parts_check CHECK (((role <> 'recipient'::text) OR (sees_parts = ARRAY[participant_id]))),
     CONSTRAINT case_parties_state_check CHECK ((state = ANY (ARRAY['queued'::text, 'retrieved'::text, 'acknowledged'::text, 'actioned'::text, 'declined'::text, 'withdrawn'::text])))
 );
 CREATE INDEX case_parties_listing_idx ON public.case_parties USING btree (participant_id, case_opened_at DESC, case_id DESC);

@@ -1,7 +1,8 @@
 """`GET /v1/stats` (JSON or CSV) and `GET /v1/stats/report.html`: the transparency figures for a period.
 
-A regulator sees figures over every case; any other participant over its own part of the cases it is
-a party to (see `hub/store/queries/stats.sql`). The figures carry organisation ids and counts only.
+A regulator sees figures over every case; any other participant over what it sees of the cases it is
+a party to (`hub/core/case_view.py`; the queries: `hub/store/queries/stats.sql`). The figures carry
+organisation ids and counts only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from hub.api.keys import CLOCK, POOL
 from hub.api.request import caller_of
+from hub.core.case_view import figures_cover_every_case
 from hub.core.refusal import Refusal
 from hub.services.access import Caller
 from hub.stats.figures import parse_period, to_csv
@@ -29,8 +31,8 @@ async def _figures(request: web.Request, caller: Caller) -> dict[str, Any]:
     app = request.app
     period = parse_period(request.query.get("from"), request.query.get("to"), app[CLOCK]())
     participant = await get_participant(app[POOL], caller.participant_id)
-    is_regulator = participant is not None and participant.kind == "regulator"
-    viewer = None if is_regulator else caller.participant_id
+    every_case = figures_cover_every_case(None if participant is None else participant.kind)
+    viewer = None if every_case else caller.participant_id
     return await figures_for(app[POOL], viewer, period)
 
 

@@ -1,7 +1,8 @@
 -- name: case_parties
-SELECT participant_id, role, state, state_changed_at, added_by, added_at, deletion_requested_at,
-       deletion_confirmed_at
-FROM case_parties WHERE case_id = $1 ORDER BY added_at, participant_id;
+SELECT cp.participant_id, cp.role, cp.state, cp.state_changed_at, cp.added_by, cp.added_at,
+       cp.deletion_requested_at, cp.deletion_confirmed_at, cp.sees_parts, p.kind
+FROM case_parties cp JOIN participants p ON p.id = cp.participant_id
+WHERE cp.case_id = $1 ORDER BY cp.added_at, cp.participant_id;
 
 -- name: case_events
 SELECT seq, occurred_at, event, actor, subject, message_id, from_state, to_state, detail
@@ -9,6 +10,18 @@ FROM case_events WHERE case_id = $1 ORDER BY seq;
 
 -- name: party_role
 SELECT role FROM case_parties WHERE case_id = $1 AND participant_id = $2;
+
+-- name: insert_share
+-- A participant ($2) shared the case ($1) by $3 at $4, seeing $5 (NULL: the whole case; else the
+-- recipients whose parts), as hub/core/case_view.py share_part decided. NULL if it already is a party.
+INSERT INTO case_parties (case_id, participant_id, role, added_by, added_at, case_opened_at, sees_parts)
+VALUES ($1, $2, 'shared', $3, $4, (SELECT opened_at FROM cases WHERE id = $1), $5)
+ON CONFLICT (case_id, participant_id) DO NOTHING
+RETURNING participant_id;
+
+-- name: set_party_sight
+-- What a participant the case was shared with sees from now on ($3), after another share.
+UPDATE case_parties SET sees_parts = $3 WHERE case_id = $1 AND participant_id = $2 AND role = 'shared';
 
 -- name: case_page_candidates_of_participant
 -- The next cases a participant ($1) is party to, newest first after the keyset ($2, $3), $4 at most:
@@ -28,26 +41,29 @@ LIMIT $4;
 -- name: list_cases
 -- The listed cases among the candidates $2 as the viewer $1 (NULL: the operator) sees them, newest
 -- first, with the derived status and whether a deadline is overdue at $3; filters: status $4, overdue
--- $5, a recipient's country $6, a recipient $7. A viewer that is a recipient sees the case through its
--- own part only (as in the case view): the other recipients of a fan-out neither show, nor count in its
--- status, nor match its filters.
+-- $5, a recipient's country $6, a recipient $7. What the viewer sees is what hub/core/case_view.py
+-- recorded on its party row (`sees_parts`: NULL the whole case, else the recipients whose parts): the
+-- other recipients of a fan-out neither show, nor count in its status, nor match its filters.
+-- The status is hub/core/case_state.py `case_status` and overdue hub/core/overdue.py `is_overdue`,
+-- computed here over many cases; tests/test_case_rules_differential.py feeds both the same cases.
 SELECT * FROM (
     SELECT c.id, c.case_type, c.opened_by, c.opened_at, c.closed_at, me.role AS your_role,
            r.recipients, r.countries,
            CASE WHEN c.closed_at IS NOT NULL THEN 'closed'
-                WHEN r.pending THEN 'open'
+                WHEN r.n = 0 OR r.pending THEN 'open'
                 WHEN r.all_withdrawn THEN 'withdrawn'
                 WHEN r.actioned AND NOT r.declined THEN 'actioned'
                 WHEN r.declined AND NOT r.actioned THEN 'declined'
                 ELSE 'partially-actioned' END AS status,
            EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id
-                   AND (me.role IS DISTINCT FROM 'recipient' OR d.recipient_id = $1)
+                   AND (me.sees_parts IS NULL OR d.recipient_id = ANY (me.sees_parts))
                    AND ((d.state = 'breached' AND d.answered_late_at IS NULL)
                         OR (d.state = 'open' AND d.due_at <= $3))) AS overdue
     FROM cases c
     LEFT JOIN case_parties me ON me.case_id = c.id AND me.participant_id = $1
     CROSS JOIN LATERAL (
-        SELECT coalesce(bool_or(cp.state IN ('queued', 'retrieved', 'acknowledged')), false) AS pending,
+        SELECT count(*) AS n,
+               coalesce(bool_or(cp.state IN ('queued', 'retrieved', 'acknowledged')), false) AS pending,
                coalesce(bool_or(cp.state = 'actioned'), false) AS actioned,
                coalesce(bool_or(cp.state = 'declined'), false) AS declined,
                coalesce(bool_and(cp.state = 'withdrawn'), false) AS all_withdrawn,
@@ -55,7 +71,7 @@ SELECT * FROM (
                coalesce(array_agg(DISTINCT p.country), '{}') AS countries
         FROM case_parties cp JOIN participants p ON p.id = cp.participant_id
         WHERE cp.case_id = c.id AND cp.role = 'recipient'
-          AND (me.role IS DISTINCT FROM 'recipient' OR cp.participant_id = $1)
+          AND (me.sees_parts IS NULL OR cp.participant_id = ANY (me.sees_parts))
     ) r
     WHERE c.id = ANY($2::uuid[]) AND ($1::text IS NULL OR me.role IS NOT NULL)
 ) listed

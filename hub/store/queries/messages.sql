@@ -22,12 +22,12 @@ SELECT id, opened_by, case_type, opened_at, closed_at, closed_by, close_reason, 
 FROM cases WHERE id = $1;
 
 -- name: lock_case_parties
-SELECT cp.participant_id, cp.role, cp.state, p.kind
+SELECT cp.participant_id, cp.role, cp.state, cp.sees_parts, p.kind
 FROM case_parties cp JOIN participants p ON p.id = cp.participant_id
 WHERE cp.case_id = $1 ORDER BY cp.participant_id FOR UPDATE OF cp;
 
 -- name: case_message_ids
-SELECT id, message_type FROM messages WHERE case_id = $1;
+SELECT id, message_type, sender_id, recipients FROM messages WHERE case_id = $1;
 
 -- name: insert_message
 INSERT INTO messages (id, sender_id, kid, message_type, version, case_id, in_reply_to, recipients,
@@ -35,10 +35,11 @@ INSERT INTO messages (id, sender_id, kid, message_type, version, case_id, in_rep
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
 
 -- name: insert_party
+-- $7: what the party sees (sees_parts: NULL the whole case), as hub/core/case_view.py decided it.
 INSERT INTO case_parties (case_id, participant_id, role, state, state_changed_at, added_by, added_at,
-                          case_opened_at)
+                          case_opened_at, sees_parts)
 VALUES ($1, $2, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE $6::timestamptz END, $5, $6,
-        (SELECT opened_at FROM cases WHERE id = $1))
+        (SELECT opened_at FROM cases WHERE id = $1), $7)
 ON CONFLICT (case_id, participant_id) DO NOTHING;
 
 -- name: set_party_state

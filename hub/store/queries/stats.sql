@@ -2,9 +2,11 @@
 -- only: no query here reads a message body except the referral's `category` (parsed by the caller).
 --
 -- Every statistics query takes the viewer $1 (NULL: every case, for the operator and regulators) and
--- the period [$2, $3). A viewer sees a case in full when it opened it or the case was shared with it;
--- as a recipient it sees only its own part (as in GET /v1/cases/{id}): its referrals, clocks and
--- escalations, and the messages it sent or received.
+-- the period [$2, $3). A viewer sees of a case what hub/core/case_view.py recorded on its party row
+-- (`sees_parts`), as GET /v1/cases/{id} shows it: NULL the whole case (it opened it, or the originator
+-- or the hub shared it); else the parts of those recipients only (a recipient: its own; whom a
+-- recipient shared with: that recipient's): their referrals, clocks and escalations, the messages they
+-- or the viewer sent or received.
 
 -- name: stats_referral_recipients
 -- One row per recipient of a referral accepted in the period: when it was told (its earliest clock, or
@@ -28,9 +30,9 @@ CROSS JOIN LATERAL (
 ) s
 WHERE m.message_type IN ('takedown-request', 'assistance-request')
   AND m.accepted_at >= $2 AND m.accepted_at < $3
-  AND ($1::text IS NULL OR cp.participant_id = $1
+  AND ($1::text IS NULL
        OR EXISTS (SELECT 1 FROM case_parties me WHERE me.case_id = m.case_id AND me.participant_id = $1
-                  AND me.role IN ('originator', 'shared')))
+                  AND (me.sees_parts IS NULL OR cp.participant_id = ANY (me.sees_parts))))
 ORDER BY m.accepted_at, m.id, cp.participant_id;
 
 -- name: stats_takedown_forms
@@ -48,7 +50,8 @@ FROM messages m
 WHERE m.accepted_at >= $2 AND m.accepted_at < $3
   AND ($1::text IS NULL OR m.sender_id = $1 OR $1 = ANY (m.recipients)
        OR EXISTS (SELECT 1 FROM case_parties me WHERE me.case_id = m.case_id AND me.participant_id = $1
-                  AND me.role IN ('originator', 'shared')))
+                  AND (me.sees_parts IS NULL OR m.sender_id = ANY (me.sees_parts)
+                       OR m.recipients && me.sees_parts)))
 GROUP BY m.message_type
 ORDER BY m.message_type;
 
@@ -59,9 +62,9 @@ SELECT d.jurisdiction,
        count(*) FILTER (WHERE d.state = 'breached') AS breached
 FROM deadlines d
 WHERE d.kind = 'act' AND d.state IN ('met', 'breached') AND d.started_at >= $2 AND d.started_at < $3
-  AND ($1::text IS NULL OR d.recipient_id = $1
+  AND ($1::text IS NULL
        OR EXISTS (SELECT 1 FROM case_parties me WHERE me.case_id = d.case_id AND me.participant_id = $1
-                  AND me.role IN ('originator', 'shared')))
+                  AND (me.sees_parts IS NULL OR d.recipient_id = ANY (me.sees_parts))))
 GROUP BY d.jurisdiction
 ORDER BY d.jurisdiction;
 
@@ -73,9 +76,9 @@ SELECT coalesce(e.detail ->> 'jurisdiction', 'unknown') AS jurisdiction,
 FROM case_events e
 WHERE e.event IN ('deadline.breached', 'deadline.reminder')
   AND e.occurred_at >= $2 AND e.occurred_at < $3
-  AND ($1::text IS NULL OR e.subject = $1
+  AND ($1::text IS NULL
        OR EXISTS (SELECT 1 FROM case_parties me WHERE me.case_id = e.case_id AND me.participant_id = $1
-                  AND me.role IN ('originator', 'shared')))
+                  AND (me.sees_parts IS NULL OR e.subject = ANY (me.sees_parts))))
 GROUP BY 1
 ORDER BY 1;
 
@@ -86,7 +89,8 @@ FROM deliveries d JOIN messages m ON m.id = d.message_id
 WHERE m.accepted_at >= $2 AND m.accepted_at < $3
   AND ($1::text IS NULL OR d.recipient_id = $1 OR m.sender_id = $1
        OR EXISTS (SELECT 1 FROM case_parties me WHERE me.case_id = m.case_id AND me.participant_id = $1
-                  AND me.role IN ('originator', 'shared')))
+                  AND (me.sees_parts IS NULL OR d.recipient_id = ANY (me.sees_parts)
+                       OR m.sender_id = ANY (me.sees_parts))))
 GROUP BY d.channel
 ORDER BY d.channel;
 
