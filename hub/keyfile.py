@@ -47,6 +47,13 @@ def read_signing_key(path: Path) -> PrivateSigningJwk:
     return key
 
 
+def read_encryption_key(path: Path) -> PrivateEncryptionJwk:
+    key = read_private_jwk(path)
+    if not isinstance(key, PrivateEncryptionJwk):
+        raise KeyFileError(f"{path} holds a signing key, not an X25519 encryption key")
+    return key
+
+
 def load_or_create_storage_key(path: Path) -> bytes:
     """The hub's storage key (32 random bytes, base64 in a 0600 file): it wraps every case's data key,
     so a copy of the database alone reads no message. Created on first start."""

@@ -48,6 +48,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-recipient": (422, "Unknown recipient"),
     "invalid-recipient": (422, "Invalid recipient"),
     "recipient-does-not-accept": (422, "Recipient does not accept this message type"),
+    "sealed-key-mismatch": (422, "Sealed parts do not name each recipient's current encryption key"),
+    "recipient-without-encryption-key": (422, "Recipient has no encryption key for sealed parts"),
     "unknown-case": (422, "Reply to an unknown case"),
     "invalid-reply": (422, "Reply to a message outside the case"),
     "unknown-message": (422, "Unknown message"),

@@ -25,7 +25,7 @@ from hub.console.archive import ArchiveError
 from hub.console.config import DEFAULT_LINK_SECONDS, LOOPBACK_HOSTS, MAX_LINK_SECONDS, MIN_LINK_SECONDS
 from hub.console.keys import LOGIN_LINKS
 from hub.core.jose import PrivateEncryptionJwk
-from hub.keyfile import KeyFileError, read_private_jwk, read_signing_key
+from hub.keyfile import KeyFileError, read_encryption_key, read_signing_key
 from hub.log import configure_logging
 
 DESCRIPTION = """\
@@ -82,12 +82,9 @@ def _enc_key(args: argparse.Namespace) -> PrivateEncryptionJwk | None:
     if not args.enc_key:
         return None
     try:
-        key = read_private_jwk(Path(args.enc_key))
+        return read_encryption_key(Path(args.enc_key))
     except KeyFileError as exc:
         raise CliError(str(exc)) from None
-    if not isinstance(key, PrivateEncryptionJwk):
-        raise CliError(f"{args.enc_key} holds a signing key, not an X25519 encryption key")
-    return key
 
 
 def _link_seconds(args: argparse.Namespace) -> int:

@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "SHA-256, MD5 and PDQ of image files, computed locally, for a takedown request's locators",
         "hub.cli.hashing:add_commands",
     ),
+    "open": (
+        "open the values sealed to you in a signed message file (an e-mail notice's message.jws)",
+        "hub.cli.unseal:add_commands",
+    ),
     "config": ("the hub's configuration", "hub.cli.config_check:add_commands"),
     "console": ("run the participant console (a local web application)", "hub.cli.console:add_commands"),
     "send": ("sign an envelope and submit it", "hub.cli.main:_participant_commands"),
@@ -156,6 +160,9 @@ def _participant_commands(commands: argparse._SubParsersAction[argparse.Argument
     inbox.add_argument("--cursor")
     inbox.add_argument("--wait", type=int, default=0, help="long-poll up to N seconds")
     inbox.add_argument("--ack", action="store_true", help="mark what was read as retrieved")
+    inbox.add_argument(
+        "--enc-key", metavar="FILE", help="your X25519 private JWK: open the values sealed to you"
+    )
     participant_options(inbox)
     ack = commands.add_parser("ack")
     ack.add_argument("message_ids", nargs="+")
@@ -184,6 +191,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from hub.cli.hashing import cmd_hash
 
         return cmd_hash(args)
+    if args.command == "open":
+        from hub.cli.unseal import cmd_open
+
+        return cmd_open(args)
     if args.command == "config":
         from hub.cli.config_check import cmd_config
 

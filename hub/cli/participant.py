@@ -1,7 +1,9 @@
 """Participant commands: sign and send, read the inbox, acknowledge, read and share a case.
 
 They run on the participant's machine with its private key and talk to a hub over HTTP through the
-client library, exactly as an integration would.
+client library, exactly as an integration would. `send` seals every value marked `{"seal": {...}}` to
+each recipient's current X25519 key before signing (`hub.client.sealing`); `inbox --enc-key FILE` opens
+what was sealed to this participant.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from hub.cli.errors import CliError
 from hub.client import HubClient, HubError
 from hub.client.envelope import complete_envelope
 from hub.client.http import CaseReferenceError
+from hub.client.sealing import SealingError, open_sealed
 from hub.client.verify import VerificationError, verify_inbox_item
-from hub.keyfile import KeyFileError, read_signing_key
+from hub.core.jose import PrivateEncryptionJwk
+from hub.keyfile import KeyFileError, read_encryption_key, read_signing_key
 
 
 def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]) -> int:
@@ -37,6 +41,8 @@ def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]
 
     try:
         result = asyncio.run(run())
+    except SealingError as exc:
+        raise CliError(f"{exc}; nothing was sent") from None
     except HubError as exc:
         raise CliError(f"the hub refused: {exc}") from None
     except CaseReferenceError as exc:
@@ -61,10 +67,25 @@ def cmd_send(args: argparse.Namespace) -> int:
     if completed["from"] != args.as_:
         raise CliError(f"the envelope says it is from '{completed['from']}', but you send as '{args.as_}'")
 
-    return _run(args, lambda client: client.send(completed))
+    async def send(client: HubClient) -> Any:
+        return await client.send(await client.seal(completed))
+
+    return _run(args, send)
+
+
+def encryption_key_option(path: str | None) -> PrivateEncryptionJwk | None:
+    """The participant's X25519 private JWK (`--enc-key`), or None when not given."""
+    if not path:
+        return None
+    try:
+        return read_encryption_key(Path(path))
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
+    enc_key = encryption_key_option(args.enc_key)
+
     async def inbox(client: HubClient) -> Any:
         page = await client.inbox(cursor=args.cursor, wait=args.wait)
         hub_jwks = await client.hub_jwks()
@@ -78,6 +99,11 @@ def cmd_inbox(args: argparse.Namespace) -> int:
                 item["provenance"] = verified.provenance
                 if verified.attestation is not None:
                     item["attested"] = verified.attestation.to_json()
+                if enc_key is not None:
+                    found = open_sealed(verified.envelope.get("body"), client.participant_id, enc_key)
+                    item["opened"] = found.opened
+                    if found.not_opened:
+                        item["not_opened"] = found.not_opened
             except VerificationError as exc:
                 item["verified"] = False
                 item["verification_error"] = str(exc)

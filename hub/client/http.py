@@ -12,6 +12,7 @@ from urllib.parse import quote
 import aiohttp
 
 from hub.client.envelope import sign_message
+from hub.client.sealing import seal_envelope
 from hub.core.jose import PrivateSigningJwk, issue_token
 
 
@@ -146,6 +147,21 @@ class HubClient:
         """The public directory (without keys: `participant` has a participant's JWK Set)."""
         listing = await self._request("GET", "/v1/participants", auth=False)
         return list(listing.get("participants", []))
+
+    async def schema(self, message_type: str, version: str) -> dict[str, Any] | None:
+        """The template the hub publishes for this type and version, or None if it has none."""
+        path = f"/v1/schemas/{quote(message_type, safe='')}/{quote(version, safe='')}"
+        try:
+            return await self._request("GET", path, auth=False)
+        except HubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def seal(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        """`envelope` with each value marked `{"seal": ...}` sealed to every recipient's current key
+        (`hub.client.sealing`); raises `SealingError` without sending anything."""
+        return await seal_envelope(self, envelope)
 
     async def hub_jwks(self) -> dict[str, Any]:
         return await self._request("GET", "/.well-known/jwks.json", auth=False)

@@ -38,6 +38,7 @@ from hub.core.policy import Clock, PolicyBook
 from hub.core.receipt import sign_receipt
 from hub.core.refusal import Refusal
 from hub.core.routing import resolve_route
+from hub.core.sealing import EncryptionKey, check_sealed_to, current_kid, sealed_values
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.services.batcher import Batcher
 from hub.store import directory, messages
@@ -295,6 +296,7 @@ async def _decide(
     # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
     issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
     plan = admit(env, known, snapshot, uuid4(), hub_issued=issued_by_hub)
+    await _check_sealed(conn, env, plan.recipients, signed.accepted_at)
     clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, known)
     receipt = sign_receipt(
         intake.hub.key,
@@ -309,6 +311,19 @@ async def _decide(
     )
     pulls = frozenset(r for r in plan.recipients if known[r].pulls) if plan.opens_case else None
     return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls)
+
+
+async def _check_sealed(conn: Conn, env: Envelope, recipients: Sequence[str], at: datetime) -> None:
+    """A message with sealed values must seal each to every recipient's encryption key current at
+    receipt (`hub.core.sealing.check_sealed_to`); the directory is asked only when there are some."""
+    if next(sealed_values(env.body), None) is None:
+        return
+    held = await directory.encryption_keys_of(conn, recipients)
+    current = {
+        r: current_kid(EncryptionKey(k.kid, k.not_before, k.problem_at(at) is None) for k in held.get(r, []))
+        for r in recipients
+    }
+    check_sealed_to(env.body, current)
 
 
 async def _write(intake: Intake, conn: Conn, decision: _Decision) -> None:

@@ -311,3 +311,11 @@ async def get_keys(conn: Conn | asyncpg.Pool, kids: Sequence[str]) -> dict[str, 
 
 async def keys_of(conn: Conn | asyncpg.Pool, participant_id: str) -> list[KeyRecord]:
     return [KeyRecord.from_row(row) for row in await conn.fetch(query("keys_of_participant"), participant_id)]
+
+
+async def encryption_keys_of(conn: Conn | asyncpg.Pool, ids: Sequence[str]) -> dict[str, list[KeyRecord]]:
+    """The X25519 keys of these participants, every one the directory holds (valid or not)."""
+    found: dict[str, list[KeyRecord]] = {i: [] for i in ids}
+    for row in await conn.fetch(query("encryption_keys_of"), list(set(ids))):
+        found[row["participant_id"]].append(KeyRecord.from_row(row))
+    return found

@@ -29,6 +29,10 @@ FROM participant_keys WHERE kid = ANY($1::text[]);
 SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
 FROM participant_keys WHERE participant_id = $1 ORDER BY not_before, kid;
 
+-- name: encryption_keys_of
+SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
+FROM participant_keys WHERE participant_id = ANY($1::text[]) AND use = 'enc' ORDER BY participant_id, kid;
+
 -- name: revoke_key
 UPDATE participant_keys SET revoked_at = now(), revocation_reason = $3
 WHERE kid = $1 AND participant_id = $2 AND revoked_at IS NULL
