@@ -23,7 +23,17 @@ CONTENT_TYPE = "application/problem+json"
 # code: (HTTP status, title)
 PROBLEMS: dict[str, tuple[int, str]] = {
     "malformed-json": (400, "Malformed JSON"),
+    # The strict JSON profile (hub/core/inputs.py) of headers, payloads, token claims and bodies:
+    "json-not-utf8": (400, "JSON not in UTF-8"),
+    "json-byte-order-mark": (400, "JSON with a byte order mark"),
+    "json-duplicate-member": (400, "JSON object with a duplicate member name"),
+    "json-non-finite-number": (400, "NaN, Infinity or a number too large for a double in JSON"),
+    "json-number-out-of-range": (400, "JSON integer beyond the interoperable range"),
+    "json-too-deep": (400, "JSON nested too deeply"),
+    "json-invalid-string": (400, "JSON string with a lone surrogate or a NUL"),
     "malformed-jws": (400, "Malformed JWS"),
+    "jws-key-header": (400, "JWS header names a key other than by kid"),
+    "jws-unprotected-content": (400, "JWS content outside the signature"),
     "invalid-parameter": (400, "Invalid parameter"),
     "body-too-large": (413, "Request body too large"),
     "unsupported-media-type": (415, "Unsupported media type"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from hub.api.keys import CLOCK, POOL, SETTINGS
+from hub.core import inputs
 from hub.core.refusal import Refusal
 from hub.services.access import Caller, authenticate
 
@@ -26,9 +26,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise Refusal("unsupported-media-type", "send the request body as application/json")
     raw = await request.read()
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Refusal("malformed-json", f"the request body is not JSON: {exc.__class__.__name__}") from None
+        body = inputs.loads(raw, what="the request body")
+    except inputs.JsonFault as fault:
+        raise Refusal(fault.code, str(fault)) from None
     if not isinstance(body, dict):
         raise Refusal("malformed-json", "the request body must be a JSON object")
     return body
@@ -38,6 +38,7 @@ def int_parameter(request: web.Request, name: str, default: int, low: int, high:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+    value = inputs.parse_decimal(raw, low, high)
+    if value is None:
         raise Refusal("invalid-parameter", f"{name} must be an integer from {low} to {high}", parameter=name)
-    return int(raw)
+    return value

@@ -55,7 +55,7 @@ class HubTrust:
         self._now = wall_clock
         self._hub_jwks: dict[str, Any] | None = None
         self._fetched_at = float("-inf")
-        self._spent: dict[str, int] = {}  # token id -> its expiry: a token is good for one call
+        self._spent: dict[str, int] = {}  # token id -> when it may be forgotten: good for one call
 
     async def check_bearer(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
@@ -71,10 +71,10 @@ class HubTrust:
             raise UnauthorisedError(str(exc)) from None
         if accepted.issuer != await self._hub_id():
             raise UnauthorisedError("the token was not issued by the hub")
-        self._spent = {jti: exp for jti, exp in self._spent.items() if exp + 60 > now}
+        self._spent = {jti: until for jti, until in self._spent.items() if until > now}
         if accepted.token_id in self._spent:
             raise UnauthorisedError("the token was used before")
-        self._spent[accepted.token_id] = accepted.expires_at
+        self._spent[accepted.token_id] = accepted.remember_until  # as long as check_claims accepts it
 
     async def verify(self, item: Mapping[str, Any]) -> Referral:
         """Check a delivered message (webhook body or inbox item) as its recipient must."""

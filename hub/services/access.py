@@ -2,7 +2,8 @@
 
 Claims follow the contract: `iss` the participant, `aud` this hub's id, `iat`, `exp` at most five
 minutes later, `jti` single use. The token's key must belong to `iss` and be valid now; the `jti` is
-consumed in the database (shared by every hub process), so a replayed token fails on any of them.
+consumed in the database (shared by every hub process), so a replayed token fails on any of them, and
+kept there until the token could no longer be accepted anyway (exp plus the clock leeway).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncpg
 
 from hub.core.jose import (
     BadSignatureError,
-    InvalidTokenError,
     JoseError,
     PublicJwk,
     check_claims,
@@ -43,10 +43,8 @@ async def authenticate(
     try:
         jws, raw_claims = read_token(token.strip())
         claims = check_claims(jws, raw_claims, audience=audience, now=int(now.timestamp()))
-    except InvalidTokenError as exc:
-        raise Refusal("invalid-token", f"invalid token: {exc}") from None
-    except JoseError as exc:
-        raise Refusal("invalid-token", f"invalid token: {exc}") from None
+    except JoseError as exc:  # hostile JSON or an embedded key: its own problem type; else invalid-token
+        raise Refusal(exc.fault or "invalid-token", f"invalid token: {exc}") from None
     record = await directory.get_key(pool, claims.kid)
     if record is None or record.use != "sig" or record.participant_id != claims.issuer:
         raise Refusal("invalid-token", "the token's kid names no signing key of its issuer")
@@ -59,8 +57,10 @@ async def authenticate(
         verify_signature(jws, jws.signatures[0], PublicJwk.from_dict(record.jwk))
     except BadSignatureError:
         raise Refusal("invalid-token", "the token's signature does not verify") from None
-    expires = datetime.fromtimestamp(claims.expires_at, UTC)
-    if await pool.fetchval(query("consume_token"), claims.issuer, claims.token_id, expires) is None:
+    # Remembered for as long as check_claims would accept the token (exp + leeway), so purging used jtis
+    # never reopens a replay window.
+    remember_until = datetime.fromtimestamp(claims.remember_until, UTC)
+    if await pool.fetchval(query("consume_token"), claims.issuer, claims.token_id, remember_until) is None:
         raise Refusal("token-replay", "this token was already used: every request needs a new jti")
     return Caller(participant_id=claims.issuer, kid=claims.kid)
 

@@ -51,8 +51,13 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID]:
         return _START
     try:
         moment, case_id = b64url_decode(cursor).decode().split("|")
-        return datetime.fromisoformat(moment), UUID(case_id)
-    except (JoseError, UnicodeDecodeError, ValueError):
+        opened_at = datetime.fromisoformat(moment)
+        if opened_at.tzinfo is None:  # the hub's cursors carry UTC; a naive time is not one of them
+            raise ValueError(moment)
+        # In UTC, as the database compares it: an offset that moves it out of datetime's range is refused
+        # here rather than failing in the driver.
+        return opened_at.astimezone(UTC), UUID(case_id)
+    except (JoseError, UnicodeDecodeError, ValueError, OverflowError):
         raise Refusal(
             "invalid-parameter", "cursor must be a value the hub returned", parameter="cursor"
         ) from None

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.core import inputs
 from hub.core.evidence import sign_delivery_evidence
 from hub.core.jose import PrivateSigningJwk
 from hub.core.recipient_item import recipient_item
@@ -26,6 +27,7 @@ from hub.store.messages import record_retrieval
 from hub.store.queries import query
 
 MAX_PAGE = 100
+MAX_CURSOR = 10**18 - 1  # a delivery sequence number (bigint); 18 digits at most
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,10 @@ class InboxPage:
 def parse_cursor(value: str | None) -> int:
     if value in (None, ""):
         return 0
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+    after = inputs.parse_decimal(value, 0, MAX_CURSOR)
+    if after is None:
         raise Refusal("invalid-parameter", "cursor must be a value the hub returned", parameter="cursor")
-    return int(value)
+    return after
 
 
 async def read_inbox(

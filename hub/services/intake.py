@@ -22,14 +22,17 @@ from uuid import UUID, uuid4
 import asyncpg
 import structlog
 
+from hub.core import inputs
 from hub.core.admission import Admission, DirectoryEntry, admit
 from hub.core.envelope import Envelope
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import (
     BadSignatureError,
     JoseError,
+    MalformedJwsError,
     ParsedJws,
     PublicJwk,
+    check_all_signed,
     parse_jws,
     sha256_hex,
     verify_signature,
@@ -128,18 +131,21 @@ async def record_issued(intake: Intake, signed: messages.SignedMessage, conn: Co
 def _parse(raw: bytes) -> ParsedJws:
     try:
         jws = parse_jws(raw)
+        if len(jws.signatures) != 1:
+            raise MalformedJwsError("a message carries exactly one signature, its sender's")
+        check_all_signed(jws)  # nothing unprotected, no key beside the kid (issue 14, finding 10)
     except JoseError as exc:
-        raise Refusal("malformed-jws", f"not a valid JWS: {exc}") from None
-    if len(jws.signatures) != 1:
-        raise Refusal("malformed-jws", "a message carries exactly one signature, its sender's")
+        raise Refusal(exc.fault or "malformed-jws", f"not a valid JWS: {exc}") from None
     return jws
 
 
 def _payload_object(jws: ParsedJws) -> dict[str, Any]:
+    """The envelope: UTF-8 JSON under the hub's strict profile (``hub.core.inputs``), as every recipient
+    must be able to read the exact bytes the hub forwards."""
     try:
-        payload = json.loads(jws.payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Refusal("malformed-json", f"the JWS payload is not JSON: {exc.__class__.__name__}") from None
+        payload = inputs.loads(jws.payload, what="the JWS payload")
+    except inputs.JsonFault as fault:
+        raise Refusal(fault.code, str(fault)) from None
     if not isinstance(payload, dict):
         raise Refusal("malformed-json", "the JWS payload must be a JSON object (the envelope)")
     return payload

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from hub.api.keys import CLOCK, INTAKE
+from hub.core import inputs
 from hub.core.receipt import receipt_claims
 from hub.core.refusal import Refusal
 from hub.services.intake import submit_message
@@ -38,15 +37,8 @@ async def submit(request: web.Request) -> web.Response:
 
 
 def _require_json(raw: bytes) -> None:
+    """A JSON serialisation that is not (strict) JSON is a JSON problem, not a JWS one."""
     try:
-        json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Refusal(
-            "malformed-json", f"the body is not JSON: {exc.__class__.__name__} at {_where(exc)}"
-        ) from None
-
-
-def _where(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"line {exc.lineno} column {exc.colno}"
-    return "the start"
+        inputs.loads(raw, what="the body")
+    except inputs.JsonFault as fault:
+        raise Refusal(fault.code, str(fault)) from None

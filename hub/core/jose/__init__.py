@@ -25,6 +25,7 @@ from hub.core.jose.jwk import (
 from hub.core.jose.jws import (
     JwsSignature,
     ParsedJws,
+    check_all_signed,
     countersign,
     parse_jws,
     sha256_hex,
@@ -48,6 +49,7 @@ __all__ = [
     "TokenClaims",
     "b64url_decode",
     "b64url_encode",
+    "check_all_signed",
     "check_claims",
     "countersign",
     "issue_token",

@@ -5,9 +5,11 @@ needs canonicalising: the signature is checked over the base64url text as receiv
 what the hub stores as evidence. The parser accepts the compact, flattened and general serialisations
 but is deliberately narrow, because anything a verifier might read differently from the signer is a way
 to smuggle content: ``alg`` and ``kid`` must be in the *protected* header, ``alg`` must be ``EdDSA``,
-``crit`` (and with it RFC 7797 unencoded payloads) is refused, JSON with duplicate member names is
-refused, and so are detached or empty payloads. Parsing never verifies; callers pick the key named by
-``kid`` from the directory and call ``verify_signature``.
+``crit`` (and with it RFC 7797 unencoded payloads) is refused, headers and JSON serialisations are
+read by the strict JSON parser (``hub.core.inputs``: no duplicate member names, UTF-8 only, bounded
+numbers and depth), and detached or empty payloads are refused. Parsing never verifies; callers pick the
+key named by ``kid`` from the directory and call ``verify_signature``. What participants submit must
+also pass ``check_all_signed``: nothing unprotected, no key or key URL beside the ``kid``.
 """
 
 from __future__ import annotations
@@ -15,15 +17,26 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.core import inputs
 from hub.core.jose.base64url import b64url_decode, b64url_encode
 from hub.core.jose.errors import MalformedJwsError
 from hub.core.jose.jwk import PrivateSigningJwk, PublicJwk, verify_ed25519
 
 MAX_SIGNATURES = 8
+_ENTRY_MEMBERS = frozenset({"protected", "header", "signature"})
+_DOCUMENT_MEMBERS = {
+    "general": frozenset({"payload", "signatures"}),
+    "flattened": _ENTRY_MEMBERS | {"payload"},
+}
+# Header parameters that carry a key or say where to fetch one (RFC 7515 4.1.2-4.1.8). The hub's keys
+# come from its directory, by kid, and nowhere else.
+KEY_HEADERS = ("jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256")
+KEY_HEADER_FAULT = "jws-key-header"  # problem types (hub/api/problems.py) of check_all_signed's refusals
+UNPROTECTED_FAULT = "jws-unprotected-content"
 _SIGNATURE_LENGTH = 64
 _WHITESPACE = " \t\r\n"
 
@@ -53,27 +66,18 @@ class ParsedJws:
     payload_b64: str
     signatures: tuple[JwsSignature, ...]
     serialization: str
+    # Members of the JSON serialisation that RFC 7515 does not define (as "name" or "signatures[i].name"):
+    # ignored by verifiers, covered by no signature. ``check_all_signed`` refuses them.
+    unknown_members: tuple[str, ...] = ()
 
 
-def _reject_constant(name: str) -> Any:
-    raise MalformedJwsError(f"{name} is not valid JSON")
-
-
-def _loads(text: str, what: str) -> Any:
-    def unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise MalformedJwsError(f"{what} has the member {key[:40]!r} more than once")
-            out[key] = value
-        return out
-
+def _loads(data: bytes | str, what: str) -> Any:
+    """Strict JSON (``hub.core.inputs``); a syntax error is a malformed JWS, any other fault keeps its
+    own problem type."""
     try:
-        return json.loads(text, object_pairs_hook=unique_object, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedJwsError(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    except RecursionError:
-        raise MalformedJwsError(f"{what} is nested too deeply") from None
+        return inputs.loads(data, what=what)
+    except inputs.JsonFault as fault:
+        raise MalformedJwsError(str(fault), fault=fault.specific) from None
 
 
 def _json_object(value: object, what: str) -> dict[str, Any]:
@@ -86,11 +90,7 @@ def _decode_protected(protected_b64: object) -> dict[str, Any]:
     if not isinstance(protected_b64, str):
         raise MalformedJwsError("the signature has no protected header")
     raw = b64url_decode(protected_b64, what="the protected header")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedJwsError("the protected header is not valid UTF-8") from None
-    return _json_object(_loads(text, "the protected header"), "the protected header")
+    return _json_object(_loads(raw, "the protected header"), "the protected header")
 
 
 def _check_required(name: str, protected: Mapping[str, Any], header: Mapping[str, Any]) -> None:
@@ -170,10 +170,13 @@ def _parse_json(text: str) -> ParsedJws:
         raise MalformedJwsError(f"the JWS has {len(entries)} signatures; the limit is {MAX_SIGNATURES}")
     payload = _decode_payload(document.get("payload"))
     signatures = []
-    for entry in entries:
+    unknown = [name for name in document if name not in _DOCUMENT_MEMBERS[serialization]]
+    for index, entry in enumerate(entries):
         item = _json_object(entry, "a JWS signature entry")
         signatures.append(_make_signature(item.get("protected"), item.get("header"), item.get("signature")))
-    return ParsedJws(payload, document["payload"], tuple(signatures), serialization)
+        if serialization == "general":
+            unknown += [f"signatures[{index}].{name}" for name in item if name not in _ENTRY_MEMBERS]
+    return ParsedJws(payload, document["payload"], tuple(signatures), serialization, tuple(unknown))
 
 
 def _as_text(data: bytes | str) -> str:
@@ -194,6 +197,45 @@ def parse_jws(data: bytes | str) -> ParsedJws:
     if not text:
         raise MalformedJwsError("the JWS is empty")
     return _parse_json(text) if text.startswith("{") else _parse_compact(text)
+
+
+def check_all_signed(jws: ParsedJws) -> None:
+    """Refuse what a JWS carries outside its signatures, or a key it names beside its ``kid``.
+
+    For what participants submit (messages and tokens): the hub stores and forwards the exact form it
+    received, so anything unprotected in it (an unprotected ``header``, a member RFC 7515 does not
+    define) would travel to recipients as if it were the sender's without the sender's signature; and
+    a ``jku``, ``jwk`` or ``x5*`` header invites a recipient's library to verify with a key the
+    attacker chose (as node-jose once did with embedded ``jwk``s). Both are refused, not stripped:
+    stripping would store something other than what was signed and sent."""
+    for index, signature in enumerate(jws.signatures):
+        where = "" if len(jws.signatures) == 1 else f" of signature {index + 1}"
+        headers = signature.protected.keys() | signature.header.keys()
+        key_headers = [name for name in KEY_HEADERS if name in headers]
+        if key_headers:
+            raise MalformedJwsError(
+                f"the JWS header{where} names a key by {key_headers[0]!r}: the hub takes keys only from its "
+                "directory, by kid",
+                fault=KEY_HEADER_FAULT,
+            )
+        if signature.header:
+            raise MalformedJwsError(
+                f"the JWS has an unprotected header{where} ({_names(signature.header)}): every header "
+                "parameter must be in the protected header",
+                fault=UNPROTECTED_FAULT,
+            )
+    if jws.unknown_members:
+        raise MalformedJwsError(
+            f"the JWS has members outside its signatures ({_names(jws.unknown_members)}): only payload, "
+            "protected, signature and signatures are accepted",
+            fault=UNPROTECTED_FAULT,
+        )
+
+
+def _names(names: Iterable[str]) -> str:
+    listed = sorted(names)
+    shown = ", ".join(repr(name[:40]) for name in listed[:3])
+    return shown + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
 
 
 def verify_signature(jws: ParsedJws, signature: JwsSignature, key: PublicJwk) -> None:

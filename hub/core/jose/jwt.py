@@ -16,12 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.core import inputs
 from hub.core.jose.errors import InvalidTokenError, MalformedJwsError
 from hub.core.jose.jwk import PrivateSigningJwk
-from hub.core.jose.jws import ParsedJws, parse_jws, sign_compact
+from hub.core.jose.jws import ParsedJws, check_all_signed, parse_jws, sign_compact
 
 MAX_TOKEN_LIFETIME = 300
 MAX_TOKEN_ID_LENGTH = 200
+# Seconds of clock skew forgiven on iat, nbf and exp. A token is accepted until exp + LEEWAY, so its jti
+# is remembered until then (``TokenClaims.remember_until``), never only until exp.
+LEEWAY = 30
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class TokenClaims:
     expires_at: int
     token_id: str
     kid: str
+    # The first instant (seconds) at which ``check_claims`` refuses this token as expired: until then
+    # its jti must be remembered, or the token could be replayed in the leeway after its exp.
+    remember_until: int
 
 
 def issue_token(
@@ -59,20 +66,11 @@ def issue_token(
     return sign_compact(payload, key, {"typ": "JWT"})
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise InvalidTokenError(f"the token's claims have {key[:40]!r} more than once")
-        out[key] = value
-    return out
-
-
 def _claims_object(payload: bytes) -> dict[str, Any]:
     try:
-        claims = json.loads(payload.decode("utf-8"), object_pairs_hook=_reject_duplicates)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidTokenError("the token's payload is not valid JSON") from None
+        claims = inputs.loads(payload, what="the token's payload")
+    except inputs.JsonFault as fault:
+        raise InvalidTokenError(str(fault), fault=fault.specific) from None
     if not isinstance(claims, dict):
         raise InvalidTokenError("the token's payload is not a JSON object")
     return claims
@@ -86,8 +84,9 @@ def read_token(token: str) -> tuple[ParsedJws, dict[str, Any]]:
         raise InvalidTokenError("the token must use the JWS compact serialisation")
     try:
         jws = parse_jws(token)
+        check_all_signed(jws)
     except MalformedJwsError as exc:
-        raise InvalidTokenError(f"malformed token: {exc}") from None
+        raise InvalidTokenError(f"malformed token: {exc}", fault=exc.fault) from None
     typ = jws.signatures[0].protected.get("typ")
     if typ is not None and (not isinstance(typ, str) or typ.upper() not in ("JWT", "APPLICATION/JWT")):
         raise InvalidTokenError("the token's typ header must be 'JWT'")
@@ -139,7 +138,7 @@ def _check_times(claims: Mapping[str, Any], now: int, leeway: int) -> tuple[int,
 
 
 def check_claims(
-    jws: ParsedJws, claims: Mapping[str, Any], *, audience: str, now: int, leeway: int = 30
+    jws: ParsedJws, claims: Mapping[str, Any], *, audience: str, now: int, leeway: int = LEEWAY
 ) -> TokenClaims:
     """Judge a token's claims at time ``now``; the signature must be verified separately."""
     if jws.serialization != "compact" or len(jws.signatures) != 1:
@@ -148,4 +147,5 @@ def check_claims(
     _check_audience(claims, audience)
     issued_at, expires_at = _check_times(claims, now, leeway)
     token_id = _string_claim(claims, "jti", MAX_TOKEN_ID_LENGTH)
-    return TokenClaims(issuer, audience, issued_at, expires_at, token_id, jws.signatures[0].kid)
+    kid = jws.signatures[0].kid
+    return TokenClaims(issuer, audience, issued_at, expires_at, token_id, kid, expires_at + leeway)
