@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hub.core import inputs
 from hub.core.jose import JoseError, PrivateEncryptionJwk, PublicJwk, b64url_decode, b64url_encode
 from hub.core.refusal import Refusal
 from hub.core.routing import RouteCandidate, resolve_route
@@ -67,6 +68,8 @@ REASONS = {
     "not-for-you": "sealed to the other recipients only",
     "other-key": "sealed to another of your keys than the one given",
     "does-not-open": "sealed, but it does not open with your key (altered or not for you)",
+    # written by the sender, unseen by the hub: read as strictly as the hub reads a payload
+    "not-strict-json": "sealed, and it opens, but what it holds is not JSON the hub's rules accept",
 }
 
 
@@ -190,9 +193,13 @@ def open_copy(value: Mapping[str, Any], me: str | None, key: PrivateEncryptionJw
     if copy is None:
         raise CannotOpen("other-key" if me is not None else "not-for-you")
     try:
-        return json.loads(unseal(b64url_decode(str(copy.get("ciphertext", ""))), key))
+        opened = unseal(b64url_decode(str(copy.get("ciphertext", ""))), key)
     except (JoseError, ValueError):
         raise CannotOpen("does-not-open") from None
+    try:
+        return inputs.loads(opened, what="the sealed value")
+    except inputs.JsonFault:
+        raise CannotOpen("not-strict-json") from None
 
 
 @dataclass(frozen=True)

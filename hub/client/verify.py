@@ -12,11 +12,11 @@ from <address>, attested by the hub".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.core import inputs
 from hub.core.attestation import Attestation, attestation_of, provenance, signed_by_hub
 from hub.core.jose import JoseError, PublicJwk, parse_jws, sha256_hex, verify_signature
 
@@ -51,10 +51,10 @@ def verify_inbox_item(
         message = parse_jws(item["message"])
         receipt = parse_jws(item["receipt"])
         verify_signature(receipt, receipt.signatures[0], _key_from_set(hub_jwks, receipt.signatures[0].kid))
-        claims = json.loads(receipt.payload)
+        claims = inputs.loads(receipt.payload)
         # Read before its signature is checked only to choose the keys that must have made it; the
         # check below then covers every byte, the attestation included.
-        envelope = json.loads(message.payload)
+        envelope = inputs.loads(message.payload)
         if not isinstance(envelope, dict) or not isinstance(claims, dict):
             raise ValueError("the payload is not a JSON object")
         hub_id = str(claims.get("iss", ""))

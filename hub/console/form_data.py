@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.console.schema_form import Field, TemplateForm, Widget
+from hub.console.schema_form import MAX_REPEAT, Field, TemplateForm, Widget
+from hub.core import inputs
 from hub.core.jose import b64url_encode
 from hub.core.templates import SchemaFault
 
@@ -60,8 +61,9 @@ def counts_of(values: Mapping[str, list[str]]) -> dict[str, int]:
     """How many entries each repeated group had (`count:<pointer>` hidden inputs)."""
     counts = {}
     for name, given in values.items():
-        if name.startswith("count:") and given and given[0].isdigit():
-            counts[name.removeprefix("count:")] = int(given[0])
+        count = inputs.parse_decimal(given[0], 0, MAX_REPEAT) if name.startswith("count:") and given else None
+        if count is not None:  # anything else was not posted by the console's own page: ignored
+            counts[name.removeprefix("count:")] = count
     return counts
 
 
@@ -198,9 +200,10 @@ def shift_entries(values: FormValues, array_pointer: str, removed: int) -> FormV
             continue
         index_text, _, rest = key[len(prefix) :].partition("/")
         head, sep, part = index_text.partition("#")
-        if not head.isdigit() or int(head) == removed:
+        entry = inputs.parse_decimal(head, 0, MAX_REPEAT)
+        if entry is None or entry == removed:
             continue
-        index = int(head) - (1 if int(head) > removed else 0)
+        index = entry - (1 if entry > removed else 0)
         moved = f"{prefix}{index}{sep}{part}" + (f"/{rest}" if rest else "")
         shifted[("count:" if name.startswith("count:") else "") + moved] = given
     return shifted

@@ -17,11 +17,11 @@ receipts but no messages: the receipts, evidences and audit still verify, and th
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.core import inputs
 from hub.core.attestation import AttestationError, provenance, signed_by_hub
 from hub.core.bundle import FORMAT, HUB_KEYS, MANIFEST, leaf_data
 from hub.core.clock import parse_rfc3339
@@ -91,7 +91,7 @@ def message_signer(
     by e-mail). Raises JoseError when it does not verify with a key that may sign for that sender."""
     kid = jws.signatures[0].kid
     if kid in hub_keys:
-        payload = json.loads(jws.payload)
+        payload = inputs.loads(jws.payload)
         try:  # the one rule (`hub.core.attestation`): the hub's key speaks for itself, or where it attests
             by_hub = (
                 isinstance(payload, dict) and payload.get("from") == sender and signed_by_hub(payload, hub_id)
@@ -115,7 +115,7 @@ def signed_claims(signed: bytes, keys: Mapping[str, PublicJwk], what: str) -> di
     if key is None:
         raise JoseError(f"{what} is signed by key {jws.signatures[0].kid}, not by the hub you trust")
     verify_signature(jws, jws.signatures[0], key)
-    claims = json.loads(jws.payload)
+    claims = inputs.loads(jws.payload)
     if not isinstance(claims, dict):
         raise ValueError("its payload is not a JSON object")
     return claims
@@ -123,7 +123,7 @@ def signed_claims(signed: bytes, keys: Mapping[str, PublicJwk], what: str) -> di
 
 def _manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
     try:
-        manifest = json.loads(files[MANIFEST])
+        manifest = inputs.loads(files[MANIFEST])
     except KeyError:
         raise BundleFormatError("it has no manifest.json") from None
     except ValueError:
@@ -158,7 +158,7 @@ def _verify(
     bundled: dict[str, PublicJwk] = {}
     if HUB_KEYS in files:
         try:
-            bundled = public_keys(json.loads(files[HUB_KEYS]))
+            bundled = public_keys(inputs.loads(files[HUB_KEYS]))
         except (ValueError, JoseError):
             report.faults.append(f"{HUB_KEYS}: not a JWK Set")
     hub_keys = root.hub_keys(bundled)
@@ -182,7 +182,7 @@ def _participant_keys(
     for participant, name in manifest["keys"].items():
         if participant != hub_id and name in files:
             try:
-                found[participant] = public_keys(json.loads(files[name]))
+                found[participant] = public_keys(inputs.loads(files[name]))
             except (ValueError, JoseError):
                 report.faults.append(f"{name}: not a JWK Set")
     return found
@@ -239,7 +239,7 @@ def _check_message(
     report.count("message signatures")
     if signer == "hub" and item["from"] != hub_id:
         report.count("hub-attested answers")
-        payload = json.loads(jws.payload)
+        payload = inputs.loads(jws.payload)
         report.notes.append(
             f"{item['file']}: {item['type']} from {item['from']}, {provenance(payload, hub_id)}"
         )
@@ -278,7 +278,7 @@ def _check_audit(
     try:
         signed = files[audit["checkpoint"]]
         checkpoint = signed_claims(signed, hub_keys, "the checkpoint")
-        entries = json.loads(files[audit["entries"]])
+        entries = inputs.loads(files[audit["entries"]])
     except (JoseError, KeyError, ValueError) as exc:
         report.faults.append(f"{audit['checkpoint']}: does not verify ({exc})")
         return

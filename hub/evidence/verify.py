@@ -13,7 +13,6 @@ The checks themselves are pure: `hub/core/bundle_verify.py`.
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.error
 import urllib.parse
@@ -21,6 +20,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from hub.core import inputs
 from hub.core.audit_verify import verify_log
 from hub.core.bundle_verify import BundleReport, TrustRoot, public_keys, signed_claims, verify_files
 from hub.core.jose import JoseError, PublicJwk
@@ -58,7 +58,7 @@ def trust_from_keys(keys: Sequence[PublicJwk], source: str) -> TrustRoot:
 
 def trust_from_jwks(document: bytes, where: str) -> TrustRoot:
     try:
-        keys = public_keys(json.loads(document))
+        keys = public_keys(inputs.loads(document, what="the JWK Set"))
     except (ValueError, JoseError) as exc:
         raise TrustRootError(f"{where} is not the hub's JWK Set: {exc}") from None
     if not keys:

@@ -12,7 +12,6 @@ digest) gets the receipt it got the first time; the same id with other content i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime

@@ -40,6 +40,7 @@ from hub.console.render import MESSAGE_TYPES, render
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
 from hub.console.sealing import NoEncryptionKeyError, encryption_key, seal_to
 from hub.console.views.cases import case_id_of
+from hub.core import inputs
 from hub.core.clock import rfc3339, utc_now
 from hub.core.templates import SchemaFault
 
@@ -179,8 +180,9 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
         counts[pointer] = min(counts.get(pointer, 0) + 1, MAX_REPEAT)
     elif action.startswith("remove:"):
         pointer, _, index = action.removeprefix("remove:").rpartition("/")
-        if index.isdigit():
-            values = shift_entries(values, pointer, int(index))
+        entry = inputs.parse_decimal(index, 0, MAX_REPEAT)
+        if entry is not None:
+            values = shift_entries(values, pointer, entry)
             counts[pointer] = max(counts.get(pointer, 1) - 1, 0)
     form = _form(request, compose, counts)
     if action != "send":
