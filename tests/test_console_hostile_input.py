@@ -8,7 +8,13 @@ from typing import Any
 
 from tests.console_helpers import form_body, takedown_values
 from tests.factories import Member, sealed_for, takedown
-from tests.test_console_http import console_for, hub, open_form, parties  # noqa: F401  (fixtures)
+from tests.test_console_http import (  # noqa: F401  (hub and parties are fixtures)
+    console_for,
+    fetch_inbox,
+    hub,
+    open_form,
+    parties,
+)
 
 DIGITS_5000 = "1" * 5000  # beyond Python's 4,300-digit int conversion limit
 
@@ -60,6 +66,7 @@ async def test_a_sealed_value_nested_5000_deep_is_shown_as_unreadable(
     assert accepted.status == 202, await accepted.text()
     case_id = (await accepted.json())["case_id"]
     console = await console_for(aiohttp_client, hub, platform, tmp_path)
+    await fetch_inbox(console)  # takes the referral in (a POST)
     page = await console.get(f"/cases/{case_id}")
     html = await page.text()
     assert page.status == 200, html
