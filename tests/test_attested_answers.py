@@ -91,8 +91,9 @@ async def test_an_answer_by_e_mail_is_attested_on_every_surface(
     assert ABUSE not in json.dumps(view["timeline"])  # the audit log keeps no address
 
     # 4. The evidence bundle: exported by the operator, verified offline against the hub's published keys.
+    # The operator names the case by the short id the notice shows (issue 16.8).
     bundle = tmp_path / "case.zip"
-    status, _, err = await run_hub("evidence", "export", notice.case_id, "--out", str(bundle), env=env)
+    status, _, err = await run_hub("evidence", "export", notice.case_id[:8], "--out", str(bundle), env=env)
     assert status == 0, err
     jwks = str(hub.client.make_url("/.well-known/jwks.json"))
     status, out, err = await run_hub("evidence", "verify", str(bundle), "--hub-jwks", jwks, env=env)

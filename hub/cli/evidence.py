@@ -13,6 +13,7 @@ from pathlib import Path
 from hub.cli.errors import CliError
 from hub.cli.operator import operator_connection
 from hub.core.bundle_verify import BundleFormatError, BundleReport, TrustRoot
+from hub.core.case_reference import CaseReferenceError, parse_case_reference
 from hub.core.clock import utc_now
 from hub.core.refusal import Refusal
 from hub.evidence.export import export_bundle
@@ -28,6 +29,7 @@ from hub.keyfile import KeyFileError, load_or_create_signing_key, load_or_create
 from hub.settings import Settings
 from hub.store.audit import sequence_and_checkpoint
 from hub.store.case_keys import Keyring
+from hub.store.case_lookup import resolve_case
 from hub.store.database import create_pool, database_url
 
 NO_ROOT = (
@@ -40,16 +42,19 @@ def cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "verify":
         return _verify(args, settings)
     try:
-        case_id = uuid.UUID(args.case_id)
-    except ValueError:
-        raise CliError("CASE must be a case id (a UUID)", exit_code=2) from None
-    out = Path(args.out or f"evidence-{case_id}.zip")
-    if out.exists():
-        raise CliError(f"{out} already exists: refusing to overwrite evidence")
+        parse_case_reference(args.case_id)
+    except CaseReferenceError as exc:
+        raise CliError(str(exc), exit_code=2) from None
     key = load_or_create_signing_key(settings.signing_key_file)
 
-    async def run() -> bytes:
+    async def run() -> tuple[uuid.UUID, bytes]:
         async with operator_connection(settings) as conn:
+            try:
+                case_id = await resolve_case(conn, args.case_id)
+            except CaseReferenceError as exc:
+                raise CliError(str(exc)) from None
+            if _out(args, case_id).exists():
+                raise CliError(f"{_out(args, case_id)} already exists: refusing to overwrite evidence")
             dsn, _ = database_url(settings.database_url, settings.data_dir)
             pool = await create_pool(dsn, min_size=1, max_size=2)
             try:  # cover the case's latest entries by a fresh checkpoint before exporting
@@ -58,19 +63,24 @@ def cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
                 await pool.close()
             try:
                 keyring = Keyring(load_or_create_storage_key(settings.storage_key_path))
-                return await export_bundle(
+                return case_id, await export_bundle(
                     conn, case_id, hub_id=settings.hub_id, now=utc_now(), keyring=keyring
                 )
             except Refusal as refusal:
                 raise CliError(refusal.detail) from None
 
-    data = asyncio.run(run())
+    case_id, data = asyncio.run(run())
+    out = _out(args, case_id)
     out.write_bytes(data)
     out.chmod(0o600)  # the bundle holds the referral: keep it as private as the case
     print(
         json.dumps({"bundle": str(out), "bytes": len(data), "hub_key_fingerprint": key.public().thumbprint()})
     )
     return 0
+
+
+def _out(args: argparse.Namespace, case_id: uuid.UUID) -> Path:
+    return Path(args.out or f"evidence-{case_id}.zip")
 
 
 def _root(args: argparse.Namespace, settings: Settings) -> TrustRoot:
@@ -134,7 +144,7 @@ def _summary(report: BundleReport) -> str:
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = commands.add_parser("evidence").add_subparsers(dest="action", required=True)
     export = group.add_parser("export", help="write one file with everything that proves a case")
-    export.add_argument("case_id")
+    export.add_argument("case_id", help="the case id, or an unambiguous start of it (6+ hex digits)")
     export.add_argument("--out", help="the bundle file (default evidence-CASE.zip)")
     verify = group.add_parser(
         "verify", help="verify a bundle offline, against the hub's key taken from outside the bundle"

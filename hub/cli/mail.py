@@ -17,18 +17,23 @@ from typing import Any
 
 from hub.cli.errors import CliError
 from hub.cli.operator import json_default, operator_connection
+from hub.core.case_reference import CaseReferenceError
 from hub.keyfile import load_or_create_storage_key
 from hub.settings import Settings
 from hub.store.case_keys import Keyring, ShreddedError
+from hub.store.case_lookup import resolve_case
 from hub.store.mail import list_inbound, open_inbound
 
 
 def cmd_mail(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "list":
-        case_id = _uuid(args.case, "--case") if args.case else None
 
         async def listing() -> list[dict[str, Any]]:
             async with operator_connection(settings) as conn:
+                try:
+                    case_id = await resolve_case(conn, args.case) if args.case else None
+                except CaseReferenceError as exc:
+                    raise CliError(f"--case: {exc}", exit_code=2) from None
                 return await list_inbound(conn, case_id, args.verdict, args.limit)
 
         print(json.dumps(asyncio.run(listing()), indent=2, default=json_default))
@@ -86,7 +91,7 @@ def _uuid(value: str, name: str) -> uuid.UUID:
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mail = commands.add_parser("mail").add_subparsers(dest="action", required=True)
     listing = mail.add_parser("list", help="the kept e-mail replies, newest first (no content, no address)")
-    listing.add_argument("--case", help="only the replies to this case")
+    listing.add_argument("--case", help="only the replies to this case (its id or its first 6+ hex digits)")
     listing.add_argument("--verdict", help="only those with this verdict (accepted, unauthenticated, ...)")
     listing.add_argument("--limit", type=int, default=100, choices=range(1, 10001), metavar="N")
     show = mail.add_parser("show", help="write one kept e-mail as it was received")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -13,7 +11,10 @@ import aiohttp
 
 from hub.client.envelope import sign_message
 from hub.client.sealing import seal_envelope
+from hub.core.case_reference import CaseReferenceError, parse_case_reference, the_one_match
 from hub.core.jose import PrivateSigningJwk, issue_token
+
+__all__ = ["CaseReferenceError", "HubClient", "HubError"]
 
 
 class HubError(Exception):
@@ -27,14 +28,6 @@ class HubError(Exception):
     @property
     def code(self) -> str:
         return str(self.problem.get("type", "")).rsplit(":", 1)[-1]
-
-
-SHORT_ID_MIN = 6  # hex digits: the console and the e-mail notices show a case's first 8
-_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{5,35}")
-
-
-class CaseReferenceError(Exception):
-    """A case reference that is no case id, or a prefix that names no case or several."""
 
 
 class HubClient:
@@ -84,31 +77,18 @@ class HubClient:
         prefix of at least SHORT_ID_MIN hex digits), looked up among the cases this participant may read
         (`GET /v1/cases`, page by page), so a prefix reveals nothing of other cases. Raises
         CaseReferenceError for no match or several (the error lists none of them)."""
-        wanted = reference.strip().lower()
-        try:
-            return str(uuid.UUID(wanted))
-        except ValueError:
-            pass
-        if not _PREFIX.fullmatch(wanted):
-            raise CaseReferenceError(
-                f"not a case id, nor the start of one (at least {SHORT_ID_MIN} hex digits): "
-                f"{reference[:40]!r}"
-            )
+        parsed = parse_case_reference(reference)
+        if parsed.case_id is not None:
+            return str(parsed.case_id)
         found: list[str] = []
         cursor: str | None = None
         while len(found) < 2:
             page = await self.cases(cursor=cursor, limit=200)
-            found += [c["case_id"] for c in page.get("cases", []) if c["case_id"].startswith(wanted)]
+            found += [c["case_id"] for c in page.get("cases", []) if c["case_id"].startswith(parsed.prefix)]
             cursor = page.get("next_cursor")
             if not cursor:
                 break
-        if not found:
-            raise CaseReferenceError(f"no case you can read has an id starting with {wanted}")
-        if len(found) > 1:
-            raise CaseReferenceError(
-                f"more than one case you can read has an id starting with {wanted}: give more of the id"
-            )
-        return found[0]
+        return the_one_match(parsed.prefix, found)
 
     async def case_proofs(self, case_id: str) -> dict[str, Any]:
         """The case's audit entries this participant may see whole, with inclusion proofs."""
