@@ -153,6 +153,8 @@ class Settings:
     audit_interval: float = env_setting(5.0, "HUB_AUDIT_INTERVAL_SECONDS", 0.1, 3600.0)
     # most messages committed in one transaction (group commit); 1: one each
     intake_batch: int = env_setting(64, "HUB_INTAKE_BATCH", 1, 1000)
+    # hub processes sharing the port (SO_REUSEPORT), each with its API and workers: one per core
+    processes: int = env_setting(1, "HUB_PROCESSES", 1, 256)
     storage_key_file: Path | None = env_setting(
         None, "HUB_STORAGE_KEY_FILE"
     )  # None: HUB_DATA_DIR/hub-storage-key

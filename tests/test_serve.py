@@ -68,7 +68,12 @@ async def register(db: asyncpg.Connection, receiver_url: str) -> tuple[Member, M
 
 
 async def start(
-    command: str, database_url: str, tmp_path: Path, port: int, storage_key: Path | None = None
+    command: str,
+    database_url: str,
+    tmp_path: Path,
+    port: int,
+    storage_key: Path | None = None,
+    *args: str,
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
@@ -88,6 +93,7 @@ async def start(
         "-m",
         "hub",
         command,
+        *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -180,3 +186,98 @@ async def test_hub_worker_delivers_without_serving_the_api(
             await worker.wait()
     assert worker.returncode == 0, stderr.decode()[-2000:]
     assert receiver.keys == [envelope["id"]]
+
+
+def hub_processes_of(parent: int) -> list[int]:
+    """The hub processes `hub serve --processes N` started (multiprocessing's helpers left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def started_all(hub: asyncio.subprocess.Process) -> bytes:
+    """The parent's log up to the line saying every process listens (the rest stays in the pipe)."""
+    assert hub.stderr is not None
+    seen = b""
+    while b"hub.processes_started" not in seen:
+        line = await asyncio.wait_for(hub.stderr.readline(), 60)
+        assert line, seen.decode()[-2000:]
+        seen += line
+    return seen
+
+
+async def test_serve_with_processes_shares_the_port_and_stops_them_all_on_sigterm(
+    aiohttp_server: Any, database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Issue 21: `hub serve --processes 2` runs two whole hubs on one port; a referral goes in and out;
+    SIGTERM to the parent stops both gracefully and the parent exits 0."""
+    receiver = SlowReceiver()
+    receiver.release.set()
+    app = web.Application()
+    app.router.add_post("/webhook", receiver.handle)
+    server = await aiohttp_server(app)
+    hotline, platform = await register(db, str(server.make_url("/webhook")))
+    port = free_port()
+    hub = await start("serve", database_url, tmp_path, port, None, "--processes", "2")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        started = await started_all(hub)
+        children = hub_processes_of(hub.pid)
+        assert len(children) == 2, children
+        envelope = takedown(hotline, platform)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url + "/v1/messages", **jose(hotline.sign(envelope))) as response,
+        ):
+            assert response.status == 202
+        await asyncio.wait_for(receiver.arrived.wait(), 20)
+
+        hub.send_signal(signal.SIGTERM)
+        _, rest = await asyncio.wait_for(hub.communicate(), 60)
+    finally:
+        if hub.returncode is None:
+            hub.kill()
+            await hub.wait()
+    stderr = started + rest
+    assert hub.returncode == 0, stderr.decode()[-2000:]
+    assert receiver.keys == [envelope["id"]]  # delivered once, by one of the two
+    assert not any(alive(pid) for pid in children)
+    assert stderr.count(b"delivery.worker_stopped") == 2
+    assert b"hub.processes_stopped" in stderr
+    assert b"Traceback" not in stderr
+
+
+async def test_a_hub_process_that_dies_stops_the_group_for_the_supervisor_to_restart(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    hub = await start("serve", database_url, tmp_path, port, None, "--processes", "2")
+    try:
+        await started_all(hub)
+        first, second = hub_processes_of(hub.pid)
+        os.kill(first, signal.SIGKILL)
+        _, stderr = await asyncio.wait_for(hub.communicate(), 60)
+    finally:
+        if hub.returncode is None:
+            hub.kill()
+            await hub.wait()
+    assert hub.returncode == 1, stderr.decode()[-2000:]
+    assert b"hub.process_ended" in stderr
+    assert not alive(second)  # the other was stopped, not left serving alone

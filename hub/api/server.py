@@ -23,10 +23,17 @@ class GuardedSite(web.BaseSite):
     """A TCP site whose connections are counted and bounded by a `ConnectionGuard`."""
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard, backlog: int = 512
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        guard: ConnectionGuard,
+        backlog: int = 512,
+        *,
+        reuse_port: bool = False,
     ):
         super().__init__(runner, backlog=backlog)
-        self._host, self._port, self._guard = host, port, guard
+        self._host, self._port, self._guard, self._reuse_port = host, port, guard, reuse_port
         self.bound_port = port
 
     @property
@@ -45,6 +52,7 @@ class GuardedSite(web.BaseSite):
             self._port,
             backlog=self._backlog,
             reuse_address=True,
+            reuse_port=self._reuse_port or None,
         )
         sockets = self._server.sockets
         if sockets:
@@ -52,9 +60,15 @@ class GuardedSite(web.BaseSite):
 
 
 async def serve(
-    app: web.Application, host: str, port: int, *, on_started: Callable[[GuardedSite], None] | None = None
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    on_started: Callable[[GuardedSite], None] | None = None,
+    reuse_port: bool = False,
 ) -> None:
-    """Serve `app` on host:port until SIGINT/SIGTERM (or cancellation), then stop gracefully."""
+    """Serve `app` on host:port until SIGINT/SIGTERM (or cancellation), then stop gracefully; with
+    `reuse_port`, as one of several processes sharing the port (`hub.api.processes`)."""
     guard = app[GUARD]
     loop = asyncio.get_running_loop()
     previous_handler = loop.get_exception_handler()
@@ -69,7 +83,7 @@ async def serve(
             handled.append(signum)
     sweeper = asyncio.create_task(guard.run_sweeper())
     try:
-        site = GuardedSite(runner, host, port, guard)
+        site = GuardedSite(runner, host, port, guard, reuse_port=reuse_port)
         await site.start()
         if on_started is not None:
             on_started(site)

@@ -99,6 +99,13 @@ def _hub_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     serve = commands.add_parser("serve")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--processes",
+        type=int,
+        choices=range(1, 257),
+        metavar="N",
+        help="hub processes sharing the port, one per core (default HUB_PROCESSES, 1)",
+    )
     commands.add_parser("migrate")
     commands.add_parser("demo")
 

@@ -57,14 +57,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings.with_changes(host=args.host or settings.host, port=args.port or settings.port)
     configure_logging(settings.log_level)
+    processes = args.processes or settings.processes
     log.info(
         "hub.starting",
+        processes=processes,
         host=settings.host,
         port=settings.port,
         hub_id=settings.hub_id,
         database="external" if settings.database_url else "embedded",
     )
     try:
+        if processes > 1:
+            from hub.api.processes import serve_processes
+
+            return serve_processes(settings, processes)
         asyncio.run(serve(create_app(settings), settings.host, settings.port))
     except DatabaseTooNewError as exc:
         raise CliError(str(exc)) from None
