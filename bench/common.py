@@ -201,9 +201,15 @@ class HubFiles:
 
 
 def start_hub(
-    index: int, port: int, dsn: str, files: HubFiles, extra_env: dict[str, str] | None = None
+    index: int,
+    port: int,
+    dsn: str,
+    files: HubFiles,
+    extra_env: dict[str, str] | None = None,
+    processes: int = 1,
 ) -> subprocess.Popen[bytes]:
-    """`hub serve` on `port`, on `dsn`, with the run's shared keys; its log in the work directory."""
+    """`hub serve [--processes N]` on `port`, on `dsn`, with the run's shared keys; its log in the work
+    directory."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATABASE_URL": dsn,
@@ -217,7 +223,7 @@ def start_hub(
     }
     log = (files.work / f"hub-{index}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        [sys.executable, "-m", "hub", "serve", "--port", str(port), "--processes", str(processes)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -237,6 +243,31 @@ def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 30
             proc.kill()
             codes.append(proc.wait())
     return codes
+
+
+def serving_pids(parent: int, processes: int, timeout: float = 60.0) -> list[int]:
+    """The processes that do the hub's work: `parent` itself, or the N that `hub serve --processes N`
+    started (multiprocessing's resource tracker left out)."""
+    if processes == 1:
+        return [parent]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [
+            c.pid
+            for c in psutil.Process(parent).children()
+            if "resource_tracker" not in " ".join(_cmdline(c))
+        ]
+        if len(found) == processes:
+            return sorted(found)
+        time.sleep(0.1)
+    raise RuntimeError(f"hub serve --processes {processes} did not start its processes")
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return list(proc.cmdline())
+    except psutil.Error:
+        return []
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:

@@ -18,6 +18,7 @@ async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp
     out = tmp_path / "load.json"
     args = ["--referrals", "50", "--warmup", "0", "--concurrency", "8", "--rates", "25"]
     args += ["--open-seconds", "1", "--raw-seconds", "1", "--platforms", "2", "--drain-timeout", "60"]
+    args += ["--strace-referrals", "10", "--hub-processes", "2"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -53,10 +54,16 @@ async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp
         assert phase["accepted_per_s"] > 0
         assert phase["hub_cpu_ms_per_referral"] > 0  # the hub did the work (its processes were measured)
     totals = figures["totals"]
-    assert (totals["submitted"], totals["accepted"], totals["delivered"]) == (75, 75, 75)
+    # 50 closed, 25 open, and the 10 counted under strace (issue 21), by two hub processes on one port
+    assert (totals["submitted"], totals["accepted"], totals["delivered"]) == (85, 85, 85)
     assert (totals["lost"], totals["duplicates"]) == (0, 0)
-    assert totals["push_deliveries_by_state"] == {"delivered": 75}
-    assert figures["receiver"] == {"unique": 75, "requests": 75, "duplicates": 0}
+    assert totals["push_deliveries_by_state"] == {"delivered": 85}
+    assert figures["receiver"] == {"unique": 85, "requests": 85, "duplicates": 0}
+    syscalls = figures["syscalls"]
+    if "skipped" not in syscalls:  # strace installed and allowed
+        assert syscalls["referrals"] == 10
+        assert syscalls["per_referral"]["recvfrom"] + syscalls["per_referral"]["sendto"] > 0
+    assert "messages_per_s" in figures["broker"] or "skipped" in figures["broker"]
 
     raw = figures["raw"]
     assert raw["rows"] > 0
@@ -67,3 +74,17 @@ async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp
     assert {"after_warmup_mib", "peak_mib", "end_mib", "growth_pct"} <= figures["rss"].keys()
     assert {"cores", "cpu_model", "postgresql", "python", "git_commit"} <= figures["machine"].keys()
     assert figures["hub_exit_codes"] == [0]
+
+
+def test_the_strace_summary_is_read_call_by_call() -> None:
+    from bench.load.syscalls import parse_summary
+
+    table = """% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 45.00    0.001234          12       100           sendto
+ 30.00    0.000800           8        97        10 recvfrom
+ 25.00    0.000500           2       250           epoll_wait
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.002534                   447        10 total
+"""
+    assert parse_summary(table) == {"sendto": 100, "recvfrom": 97, "epoll_wait": 250}

@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from bench.load.broker import DEFAULT_URL as DEFAULT_BROKER_URL
 from bench.load.run import LoadBench, Options, parse_env, parse_rates, summary_table
 
 
@@ -34,6 +35,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
     parser.add_argument("--raw-seconds", type=float, default=10.0)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--hub-env", action="append", default=[], help="HUB_NAME=value for hub serve")
+    parser.add_argument(
+        "--strace-referrals", type=int, default=1_000, help="referrals counted under strace (0: none)"
+    )
+    parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="a RabbitMQ for the peer figure")
     parser.add_argument("--json", type=Path, help="write all figures to this file")
     args = parser.parse_args(argv)
     options = Options(
@@ -49,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
         raw_seconds=args.raw_seconds,
         drain_timeout=args.drain_timeout,
         hub_env=parse_env(args.hub_env),
+        strace_referrals=args.strace_referrals,
+        broker_url=args.broker_url,
     )
     return options, args.json
 

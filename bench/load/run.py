@@ -19,7 +19,10 @@ import asyncpg
 
 from bench import common
 from bench.load import generator, receiver
+from bench.load.broker import DEFAULT_URL as DEFAULT_BROKER_URL
+from bench.load.broker import broker_rate
 from bench.load.raw import raw_ceiling
+from bench.load.syscalls import count_during
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -39,6 +42,8 @@ class Options:
     raw_connections: int = 8
     drain_timeout: float = 300.0
     hub_env: dict[str, str] = field(default_factory=dict)
+    strace_referrals: int = 1_000  # 0: no system-call count
+    broker_url: str = DEFAULT_BROKER_URL
 
 
 @dataclass
@@ -130,6 +135,7 @@ class LoadBench:
                 self.figures["raw"] = await raw_ceiling(
                     dsn, connections=self.o.raw_connections, seconds=self.o.raw_seconds
                 )
+                self.figures["broker"] = await broker_rate(self.o.broker_url, seconds=self.o.raw_seconds)
         self._ratio()
         return self.figures
 
@@ -148,9 +154,9 @@ class LoadBench:
             )
             files = common.HubFiles(work, "bench-hub")
             files.create()
-            ports = [common.free_port() for _ in range(self.o.hub_processes)]
-            hubs = [common.start_hub(i, p, dsn, files, self.o.hub_env) for i, p in enumerate(ports)]
-            urls = [f"http://127.0.0.1:{p}" for p in ports]
+            port = common.free_port()  # one port: `hub serve --processes N` shares it (SO_REUSEPORT)
+            hubs = [common.start_hub(0, port, dsn, files, self.o.hub_env, self.o.hub_processes)]
+            urls = [f"http://127.0.0.1:{port}"]
             async with aiohttp.ClientSession() as session:
                 for url in urls:
                     await common.wait_ready(session, url, time.monotonic() + 60)
@@ -161,7 +167,7 @@ class LoadBench:
                 cast.hotline_key.to_dict(),
                 [{"id": p.id, "domain": p.domain, "enc": p.enc.to_dict()} for p in cast.platforms],
             )
-            self.hub_pids = [h.pid for h in hubs]
+            self.hub_pids = common.serving_pids(hubs[0].pid, self.o.hub_processes)
             await self._phases(gen, RssSampler(self.hub_pids), dsn)
         finally:
             if gen is not None:
@@ -196,6 +202,7 @@ class LoadBench:
             sampler.cancel()
         rss.sample()
         self.figures["rss"] = rss.figures()
+        await self._syscalls(gen)
         await self._totals(dsn)
 
     async def _phase(self, gen: Worker, name: str, kind: str, count: int, **args: Any) -> dict[str, Any]:
@@ -220,6 +227,21 @@ class LoadBench:
         self.figures["phases"] = self.phases
         _progress(name, figures)
         return figures
+
+    async def _syscalls(self, gen: Worker) -> None:
+        """Network system calls per referral, in and out, over a closed loop of their own under strace."""
+        if not self.o.strace_referrals:
+            self.figures["syscalls"] = {"skipped": "--strace-referrals 0"}
+            return
+
+        async def closed_loop() -> int:  # a phase of its own: its rate is the traced hub's, not reported
+            traced = await self._phase(
+                gen, "under-strace", "closed", self.o.strace_referrals, concurrency=self.o.concurrency
+            )
+            return int(traced["accepted"])
+
+        self.figures["syscalls"] = await count_during(self.hub_pids, closed_loop)
+        _progress_syscalls(self.figures["syscalls"])
 
     async def _drain(self, expected: int) -> dict[str, float]:
         """Wait until the receiver has `expected` distinct messages (or the drain timeout): arrivals."""
@@ -317,6 +339,16 @@ def _progress(name: str, figures: dict[str, Any]) -> None:
     )
 
 
+def _progress_syscalls(figures: dict[str, Any]) -> None:
+    if "skipped" in figures:
+        print(f"  syscalls       skipped: {figures['skipped']}", flush=True)
+    else:
+        print(
+            f"  syscalls       {figures['referrals']} referrals under strace: {figures['per_referral']}",
+            flush=True,
+        )
+
+
 def summary_table(figures: dict[str, Any]) -> str:
     rows = [
         ("phase", "accepted/s", "accept p50", "accept p99", "e2e p50", "e2e p99", "delivered/s", "hub CPU")
@@ -351,6 +383,8 @@ def _footer(figures: dict[str, Any]) -> str:
             f"transaction, {raw['row_bytes']['signed_form']} B signed form, fsync {raw['fsync']}, "
             f"synchronous_commit {raw['synchronous_commit']})",
             f"ratio hub/raw: {figures['ratio_hub_to_raw']}",
+            _syscall_line(figures.get("syscalls", {"skipped": "not run"})),
+            _broker_line(figures.get("broker", {"skipped": "not run"})),
             f"backlog drain after the closed loop: {drain} deliveries/s",
             f"totals: submitted {totals['submitted']}, accepted {totals['accepted']}, delivered "
             f"{totals['delivered']}, lost {totals['lost']}, duplicates {totals['duplicates']}",
@@ -359,6 +393,26 @@ def _footer(figures: dict[str, Any]) -> str:
             f"machine: {m['cores']} cores {m['cpu_model']}, PostgreSQL {m['postgresql']['server_version']}, "
             f"Python {m['python']}, commit {m['git_commit']}",
         ]
+    )
+
+
+def _syscall_line(s: dict[str, Any]) -> str:
+    if "skipped" in s:
+        return f"system calls per referral: skipped ({s['skipped']})"
+    per = s["per_referral"]
+    return (
+        f"system calls per referral, in and out ({s['referrals']} under strace -c -f): "
+        f"sendto {per['sendto']}, recvfrom {per['recvfrom']}, epoll_wait {per['epoll_wait']}; "
+        f"send+recv {s['send_recv_per_referral']}, all calls {s['all_calls_per_referral']}"
+    )
+
+
+def _broker_line(b: dict[str, Any]) -> str:
+    if "skipped" in b:
+        return f"peer: message broker skipped ({b['skipped']})"
+    return (
+        f"peer: RabbitMQ {b['messages_per_s']:.0f} messages/s (durable queue, persistent "
+        f"{b['message_bytes']} B, publisher confirms, {b['in_flight']} in flight; none of the hub's work)"
     )
 
 
