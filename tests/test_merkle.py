@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from hub.core.merkle import EMPTY_ROOT, Frontier, inclusion_proof, leaf_hash, root, verify_inclusion
+from hub.core.merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    Node,
+    inclusion_proof,
+    leaf_hash,
+    proof_from_nodes,
+    proof_nodes,
+    root,
+    subtrees_of,
+    verify_inclusion,
+)
 
 LEAVES = [
     bytes.fromhex(h)
@@ -72,3 +83,38 @@ def test_known_inclusion_path() -> None:
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
     ]
+
+
+# -- proofs from stored subtrees (issue 21: a bundle in O(log n) per entry) ---------------------------------
+def stored(leaves: list[bytes]) -> dict[Node, bytes]:
+    """What the store keeps for a tree of these leaves: the leaves (level 0) and every closed subtree."""
+    return {Node(0, i): leaf for i, leaf in enumerate(leaves)} | dict(subtrees_of(leaves))
+
+
+@pytest.mark.parametrize("size", range(1, 70))
+def test_proofs_from_stored_subtrees_are_the_proofs_over_every_leaf(size: int) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    nodes = stored(leaves)
+    head = root(leaves)
+    for index in range(size):
+        needed = proof_nodes(index, size)
+        path = proof_from_nodes(index, size, {n: nodes[n] for n in needed})  # only what it asked for
+        assert path == inclusion_proof(leaves, index)
+        assert verify_inclusion(leaves[index], index, size, path, head)
+        assert len(needed) <= max(1, size.bit_length()) ** 2
+
+
+def test_each_closed_subtree_is_the_head_of_its_leaves() -> None:
+    leaves = [leaf_hash(bytes([i])) for i in range(37)]
+    for node, digest in subtrees_of(leaves):
+        start = node.index << node.level
+        assert digest == root(leaves[start : start + (1 << node.level)])
+    assert {n.level for n, _ in subtrees_of(leaves)} == {1, 2, 3, 4, 5}
+
+
+def test_a_missing_subtree_is_a_key_error_not_a_wrong_proof() -> None:
+    leaves = [leaf_hash(bytes([i])) for i in range(10)]
+    nodes = stored(leaves)
+    del nodes[Node(3, 0)]
+    with pytest.raises(KeyError):
+        proof_from_nodes(9, 10, nodes)

@@ -5,12 +5,17 @@ head of n leaves splits at the largest power of two below n. `Frontier` keeps on
 complete subtrees along the right edge (at most log2 n hashes), so appending a leaf and taking the head
 cost O(log n) and a checkpoint never re-reads the whole log. `inclusion_proof` / `verify_inclusion`
 give and check the audit path that proves one entry is in a tree of a given size and head.
+
+At scale, a proof is not computed from every leaf: `Frontier.append` returns the complete subtrees each
+leaf closes (`Node`: level >= 1, index among the subtrees of that level), which the store keeps, and
+`proof_nodes` / `proof_from_nodes` build the same audit path from O(log^2 n) of them (level 0 is the
+leaf hash itself). `tests/test_merkle.py` holds the two ways to each other for every size and index.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -39,6 +44,14 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return node_hash(root(leaves[:k]), root(leaves[k:]))
 
 
+@dataclass(frozen=True, order=True)
+class Node:
+    """The complete subtree of 2**level leaves starting at leaf index * 2**level."""
+
+    level: int
+    index: int
+
+
 @dataclass
 class Frontier:
     """The right edge of a tree: (height, hash) of each complete subtree, largest first."""
@@ -46,14 +59,18 @@ class Frontier:
     size: int = 0
     peaks: list[tuple[int, bytes]] = field(default_factory=list)
 
-    def append(self, leaf: bytes) -> None:
+    def append(self, leaf: bytes) -> list[tuple[Node, bytes]]:
+        """Add a leaf; the complete subtrees of level >= 1 it closes, with their hashes."""
         height, node = 0, leaf
+        closed: list[tuple[Node, bytes]] = []
         while self.peaks and self.peaks[-1][0] == height:
             _, left = self.peaks.pop()
             node = node_hash(left, node)
             height += 1
+            closed.append((Node(height, ((self.size + 1) >> height) - 1), node))
         self.peaks.append((height, node))
         self.size += 1
+        return closed
 
     def root(self) -> bytes:
         if not self.peaks:
@@ -81,6 +98,62 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     if index < k:
         return [*inclusion_proof(leaves[:k], index), root(leaves[k:])]
     return [*inclusion_proof(leaves[k:], index - k), root(leaves[:k])]
+
+
+def _path_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) whose heads make the audit path of `index` in a tree of `size`, in
+    the order of `inclusion_proof` (nearest the leaf first)."""
+    if not 0 <= index < size:
+        raise ValueError("leaf index outside the tree")
+    ranges: list[tuple[int, int]] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo += k
+    ranges.reverse()
+    return ranges
+
+
+def _pieces(start: int, end: int) -> list[Node]:
+    """[start, end) as complete subtrees, largest first (start is aligned to a power of two at least the
+    range's largest piece, as every range of an audit path is)."""
+    pieces, position, remaining = [], start, end - start
+    for level in range(remaining.bit_length() - 1, -1, -1):
+        if remaining >> level & 1:
+            pieces.append(Node(level, position >> level))
+            position += 1 << level
+    return pieces
+
+
+def proof_nodes(index: int, size: int) -> set[Node]:
+    """The stored subtrees (level 0: leaves) that the audit path of `index` in a tree of `size` needs."""
+    return {piece for start, end in _path_ranges(index, size) for piece in _pieces(start, end)}
+
+
+def proof_from_nodes(index: int, size: int, nodes: Mapping[Node, bytes]) -> list[bytes]:
+    """The audit path of `index` in a tree of `size`, from the subtrees `proof_nodes` named; the same
+    hashes as `inclusion_proof` over every leaf. KeyError if one is missing."""
+    path = []
+    for start, end in _path_ranges(index, size):
+        pieces = _pieces(start, end)
+        head = nodes[pieces[-1]]
+        for piece in reversed(pieces[:-1]):
+            head = node_hash(nodes[piece], head)
+        path.append(head)
+    return path
+
+
+def subtrees_of(leaves: Iterable[bytes]) -> list[tuple[Node, bytes]]:
+    """Every complete subtree of level >= 1 of a tree of these leaves (what the store keeps)."""
+    frontier, closed = Frontier(), []
+    for leaf in leaves:
+        closed += frontier.append(leaf)
+    return closed
 
 
 def verify_inclusion(

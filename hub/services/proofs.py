@@ -3,8 +3,10 @@
 The operator's export takes every entry of the case; a party (`GET /v1/cases/{case_id}/proofs`, the
 console's bundle) only those `cases.audit_entry_filter` gives it. Proofs lead to the first hub-signed
 checkpoint that covers the case's latest entry; entries not yet under a checkpoint are counted, not
-given (the sequencer checkpoints every few seconds). Computing proofs reads the leaf hashes up to that
-checkpoint: one indexed scan of 32-byte values, as `hub audit verify` does.
+given (the sequencer checkpoints every few seconds). A proof is built from the stored subtrees it
+needs (`hub.core.merkle.proof_nodes`: O(log^2 n) primary-key look-ups, all entries' in one query), not
+from every leaf; a log whose subtrees are missing (none should be, since migration 0015) falls back to
+reading every leaf hash up to the checkpoint, and says so in the log.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import structlog
 
 from hub.core.bundle import AuditEntry
 from hub.core.clock import rfc3339
-from hub.core.merkle import inclusion_proof
+from hub.core.merkle import inclusion_proof, proof_from_nodes, proof_nodes
 from hub.services.cases import audit_entry_filter
+from hub.store.audit import leaf_hashes_upto, tree_nodes
 from hub.store.database import Conn
 from hub.store.queries import query
+
+log = structlog.get_logger("hub.proofs")
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,23 @@ async def case_proofs(conn: Conn, case_id: UUID, keep: Callable[[Mapping[str, An
         return CaseProofs([], None, len(rows))
     size = int(covering["tree_size"])
     covered = [r for r in rows if int(r["leaf_index"]) < size]
-    leaves = [bytes(r["leaf_hash"]) for r in await conn.fetch(query("leaf_hashes_upto"), size)]
-    entries = [_entry(row, inclusion_proof(leaves, int(row["leaf_index"]))) for row in covered]
+    entries = [
+        _entry(row, path) for row, path in zip(covered, await _paths(conn, covered, size), strict=True)
+    ]
     return CaseProofs(entries, str(covering["checkpoint"]), len(rows) - len(covered))
+
+
+async def _paths(conn: Conn, covered: list[asyncpg.Record], size: int) -> list[list[bytes]]:
+    """The audit path of each entry in the tree of `size`, from the stored subtrees."""
+    indexes = [int(r["leaf_index"]) for r in covered]
+    wanted = set().union(*(proof_nodes(i, size) for i in indexes)) if indexes else set()
+    nodes = await tree_nodes(conn, wanted)
+    try:
+        return [proof_from_nodes(i, size, nodes) for i in indexes]
+    except KeyError:
+        log.warning("audit.tree_nodes_missing", tree_size=size, missing=len(wanted - nodes.keys()))
+        leaves = await leaf_hashes_upto(conn, size)
+        return [inclusion_proof(leaves, i) for i in indexes]
 
 
 async def proofs_for_party(pool: asyncpg.Pool, case_id: UUID, caller: str) -> CaseProofs:

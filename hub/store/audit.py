@@ -4,6 +4,7 @@ background, one process at a time (`pg_try_advisory_xact_lock`: another process 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ import asyncpg
 
 from hub.core.audit import entry_leaf, sign_checkpoint
 from hub.core.jose import PrivateSigningJwk
-from hub.core.merkle import Frontier
+from hub.core.merkle import Frontier, Node
 from hub.store.database import Conn
 from hub.store.queries import query
 
@@ -74,10 +75,18 @@ async def _checkpoint(conn: Conn, key: PrivateSigningJwk, hub_id: str, now: date
     else:
         frontier = Frontier.from_list(latest["tree_size"], latest["frontier"])
         previous = (int(latest["tree_size"]), bytes(latest["root_hash"]))
+    closed: list[tuple[Node, bytes]] = []
     for count, row in enumerate(await conn.fetch(query("leaves_from"), frontier.size), 1):
-        frontier.append(bytes(row["leaf_hash"]))
+        closed += frontier.append(bytes(row["leaf_hash"]))
         if count % YIELD_EVERY == 0:
             await asyncio.sleep(0)
+    if closed:  # the subtrees these leaves complete, kept for proofs in O(log n) (merkle.proof_nodes)
+        await conn.execute(
+            query("insert_tree_nodes"),
+            [n.level for n, _ in closed],
+            [n.index for n, _ in closed],
+            [h for _, h in closed],
+        )
     head = frontier.root()
     signed = sign_checkpoint(
         key, hub_id=hub_id, tree_size=frontier.size, root=head, signed_at=now, previous=previous
@@ -99,6 +108,26 @@ async def oldest_pending_at(conn: Conn) -> datetime | None:
     """When the oldest entry still awaiting sequencing was recorded (None if none is pending)."""
     at: datetime | None = await conn.fetchval(query("oldest_unsequenced_at"))
     return at
+
+
+async def tree_nodes(conn: Conn, wanted: Iterable[Node]) -> dict[Node, bytes]:
+    """The stored subtrees (level 0: leaf hashes) of these nodes; a node not stored is left out."""
+    leaves = [n.index for n in wanted if n.level == 0]
+    inner = [n for n in wanted if n.level > 0]
+    found: dict[Node, bytes] = {}
+    if leaves:
+        for row in await conn.fetch(query("leaf_hashes_at"), leaves):
+            found[Node(0, int(row["leaf_index"]))] = bytes(row["leaf_hash"])
+    if inner:
+        rows = await conn.fetch(query("tree_nodes"), [n.level for n in inner], [n.index for n in inner])
+        for row in rows:
+            found[Node(int(row["level"]), int(row["idx"]))] = bytes(row["hash"])
+    return found
+
+
+async def leaf_hashes_upto(conn: Conn, size: int) -> list[bytes]:
+    """Every leaf hash of the tree of `size` (the slow path, for a log whose subtrees are not stored)."""
+    return [bytes(r["leaf_hash"]) for r in await conn.fetch(query("leaf_hashes_upto"), size)]
 
 
 async def load_log(conn: Conn) -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:

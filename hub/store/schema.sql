@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 14
+-- schema version 15
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -31,6 +31,16 @@ CREATE TABLE audit_entries (
 );
 CREATE INDEX audit_entries_case_idx ON public.audit_entries USING btree (case_id, leaf_index);
 CREATE INDEX audit_entries_unsequenced_idx ON public.audit_entries USING btree (id) WHERE (leaf_index IS NULL);
+
+CREATE TABLE audit_tree_nodes (
+    level smallint NOT NULL,
+    idx bigint NOT NULL,
+    hash bytea NOT NULL,
+    CONSTRAINT audit_tree_nodes_pkey PRIMARY KEY (level, idx),
+    CONSTRAINT audit_tree_nodes_hash_check CHECK ((octet_length(hash) = 32)),
+    CONSTRAINT audit_tree_nodes_idx_check CHECK ((idx >= 0)),
+    CONSTRAINT audit_tree_nodes_level_check CHECK (((level >= 1) AND (level <= 62)))
+);
 
 CREATE TABLE case_events (
     seq bigint DEFAULT nextval('case_events_seq_seq'::regclass) NOT NULL,

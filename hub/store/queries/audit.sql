@@ -63,3 +63,20 @@ FROM participant_keys k WHERE k.participant_id = ANY($1::text[]) ORDER BY k.part
 
 -- name: checkpoint_covering
 SELECT tree_size, checkpoint FROM audit_checkpoints WHERE tree_size >= $1 ORDER BY tree_size LIMIT 1;
+
+-- name: insert_tree_nodes
+-- The complete subtrees new leaves closed ($1 levels, $2 indexes, $3 hashes): one statement a checkpoint.
+-- A node already there (a checkpoint retried) is the same hash: nothing to do.
+INSERT INTO audit_tree_nodes (level, idx, hash)
+SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
+ON CONFLICT (level, idx) DO NOTHING;
+
+-- name: tree_nodes
+-- The stored subtrees an inclusion proof names ($1 levels, $2 indexes, pairwise): primary-key look-ups.
+SELECT n.level, n.idx, n.hash
+FROM unnest($1::smallint[], $2::bigint[]) AS wanted (level, idx)
+JOIN audit_tree_nodes n ON n.level = wanted.level AND n.idx = wanted.idx;
+
+-- name: leaf_hashes_at
+-- The leaf hashes an inclusion proof names ($1 leaf indexes): unique-index look-ups.
+SELECT leaf_index, leaf_hash FROM audit_entries WHERE leaf_index = ANY($1::bigint[]);
