@@ -281,3 +281,32 @@ async def test_a_hub_process_that_dies_stops_the_group_for_the_supervisor_to_res
     assert hub.returncode == 1, stderr.decode()[-2000:]
     assert b"hub.process_ended" in stderr
     assert not alive(second)  # the other was stopped, not left serving alone
+
+
+async def test_serve_on_a_busy_port_says_the_port_is_busy(database_url: str, tmp_path: Path) -> None:
+    """Issue 17: not "cannot use the database", and before the hub touches the database."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for extra in ((), ("--processes", "2")):
+            hub = await start("serve", database_url, tmp_path, port, None, *extra)
+            _, stderr = await asyncio.wait_for(hub.communicate(), 60)
+            assert hub.returncode == 1
+            assert f"cannot listen on 127.0.0.1:{port}: the port is busy" in stderr.decode()
+            assert b"database" not in stderr.split(b"\n")[-2]
+            assert b"delivery.worker_started" not in stderr  # refused before anything started
+
+
+async def test_serve_says_where_it_listens(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    hub = await start("serve", database_url, tmp_path, port)
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}")
+        hub.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(hub.communicate(), 60)
+    finally:
+        if hub.returncode is None:
+            hub.kill()
+            await hub.wait()
+    assert f'"url": "http://127.0.0.1:{port}", "event": "hub.listening"'.encode() in stderr

@@ -80,7 +80,9 @@ def serve_processes(settings: Settings, processes: int) -> int:
             child.start()
         code = _await_ready(children, ready, stopping)
         if code is None:
-            log.info("hub.processes_started", processes=processes, port=port)
+            log.info(
+                "hub.processes_started", processes=processes, port=port, url=f"http://{settings.host}:{port}"
+            )
             code = _supervise(children, stopping)
         _stop(children, settings.delivery.shutdown_grace_seconds + STOP_MARGIN_SECONDS)
     finally:

@@ -10,13 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
+import socket
 from collections.abc import Callable
 
 from aiohttp import web
 
 from hub.api.connections import AcceptErrorLog, ConnectionGuard
 from hub.api.keys import GUARD
+
+
+class ListenError(Exception):
+    """The hub cannot listen where it was told to (the port is busy, or not ours to take)."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        busy = cause.errno == errno.EADDRINUSE
+        reason = "the port is busy: another program (another hub?) listens there" if busy else cause.strerror
+        super().__init__(f"cannot listen on {host}:{port}: {reason}; choose another with --port or HUB_PORT")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """ListenError now if host:port is taken, before the hub starts its database and workers (a bind
+    without SO_REUSEPORT fails also when hub processes of another hub share the port)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed hub's TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ListenError(host, port, exc) from None
 
 
 class GuardedSite(web.BaseSite):
@@ -46,14 +71,17 @@ class GuardedSite(web.BaseSite):
         if server is None:
             raise RuntimeError("the runner is not set up")
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._guard.protocol_factory(server),
-            self._host,
-            self._port,
-            backlog=self._backlog,
-            reuse_address=True,
-            reuse_port=self._reuse_port or None,
-        )
+        try:
+            self._server = await loop.create_server(
+                self._guard.protocol_factory(server),
+                self._host,
+                self._port,
+                backlog=self._backlog,
+                reuse_address=True,
+                reuse_port=self._reuse_port or None,
+            )
+        except OSError as exc:
+            raise ListenError(self._host, self._port, exc) from None
         sockets = self._server.sockets
         if sockets:
             self.bound_port = sockets[0].getsockname()[1]

@@ -15,6 +15,7 @@ from hub.cli.operator import operator_connection
 from hub.core.bundle_verify import BundleFormatError, BundleReport, TrustRoot
 from hub.core.case_reference import CaseReferenceError, parse_case_reference
 from hub.core.clock import utc_now
+from hub.core.jose import PublicJwk
 from hub.core.refusal import Refusal
 from hub.evidence.export import export_bundle
 from hub.evidence.verify import (
@@ -45,10 +46,10 @@ def cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
         parse_case_reference(args.case_id)
     except CaseReferenceError as exc:
         raise CliError(str(exc), exit_code=2) from None
-    key = load_or_create_signing_key(settings.signing_key_file)
 
-    async def run() -> tuple[uuid.UUID, bytes]:
+    async def run() -> tuple[uuid.UUID, bytes, PublicJwk]:
         async with operator_connection(settings) as conn:
+            key = load_or_create_signing_key(settings.signing_key_file)
             try:
                 case_id = await resolve_case(conn, args.case_id)
             except CaseReferenceError as exc:
@@ -63,19 +64,18 @@ def cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
                 await pool.close()
             try:
                 keyring = Keyring(load_or_create_storage_key(settings.storage_key_path))
-                return case_id, await export_bundle(
+                bundle = await export_bundle(
                     conn, case_id, hub_id=settings.hub_id, now=utc_now(), keyring=keyring
                 )
+                return case_id, bundle, key.public()
             except Refusal as refusal:
                 raise CliError(refusal.detail) from None
 
-    case_id, data = asyncio.run(run())
+    case_id, data, public = asyncio.run(run())
     out = _out(args, case_id)
     out.write_bytes(data)
     out.chmod(0o600)  # the bundle holds the referral: keep it as private as the case
-    print(
-        json.dumps({"bundle": str(out), "bytes": len(data), "hub_key_fingerprint": key.public().thumbprint()})
-    )
+    print(json.dumps({"bundle": str(out), "bytes": len(data), "hub_key_fingerprint": public.thumbprint()}))
     return 0
 
 

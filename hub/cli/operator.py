@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -29,6 +29,9 @@ from hub.store.database import connect, database_url
 from hub.store.directory import DirectoryError
 from hub.store.migrate import DatabaseTooNewError, migrate
 
+if TYPE_CHECKING:
+    from hub.api.server import GuardedSite
+
 log = structlog.get_logger("hub.cli")
 
 DEFAULT_ACCEPTS = {
@@ -41,7 +44,19 @@ DEFAULT_ACCEPTS = {
 
 
 @asynccontextmanager
-async def operator_connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+async def operator_connection(
+    settings: Settings, *, create: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
+    """The hub's database, migrated. Without HUB_DATABASE_URL it is the embedded one in HUB_DATA_DIR; a
+    command that only reads or changes what is there (`create` False) refuses to start a new, empty one
+    where there is none, so that an operator on the wrong machine or with the wrong HUB_DATA_DIR is told,
+    not answered `[]`."""
+    embedded_dir = settings.data_dir / "postgres"
+    if settings.database_url is None and not create and not (embedded_dir / "PG_VERSION").exists():
+        raise CliError(
+            f"no hub database here: {embedded_dir} holds none (HUB_DATA_DIR); run this where the hub runs, "
+            "set HUB_DATABASE_URL, or make one with `hub migrate`"
+        )
     dsn, _embedded = database_url(settings.database_url, settings.data_dir)
     async with connect(dsn) as conn:
         try:
@@ -53,7 +68,7 @@ async def operator_connection(settings: Settings) -> AsyncIterator[asyncpg.Conne
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hub.api.app import create_app
-    from hub.api.server import serve
+    from hub.api.server import ListenError, check_port_free, serve
 
     settings = settings.with_changes(host=args.host or settings.host, port=args.port or settings.port)
     configure_logging(settings.log_level)
@@ -67,14 +82,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         database="external" if settings.database_url else "embedded",
     )
     try:
+        check_port_free(settings.host, settings.port)
         if processes > 1:
             from hub.api.processes import serve_processes
 
             return serve_processes(settings, processes)
-        asyncio.run(serve(create_app(settings), settings.host, settings.port))
-    except DatabaseTooNewError as exc:
+        asyncio.run(serve(create_app(settings), settings.host, settings.port, on_started=_listening))
+    except (DatabaseTooNewError, ListenError) as exc:
         raise CliError(str(exc)) from None
     return 0
+
+
+def _listening(site: GuardedSite) -> None:
+    log.info("hub.listening", url=site.name)
 
 
 def json_default(value: object) -> str:
@@ -138,7 +158,8 @@ def _moment(value: str | None, option: str) -> datetime | None:
 
 def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> Any:
-        async with operator_connection(settings) as conn:
+        # registering the first participants may come before the hub's first start: it may make the database
+        async with operator_connection(settings, create=args.action == "add") as conn:
             try:
                 return await _PARTICIPANT_ACTIONS[args.action](conn, args)
             except DirectoryError as exc:
