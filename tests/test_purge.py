@@ -19,6 +19,7 @@ from hub.api.app import create_app
 from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.cli.audit import checkpoint_reader
 from hub.core.audit_verify import verify_log
+from hub.core.clock import rfc3339
 from hub.policies import load_retention_policy
 from hub.stats.figures import parse_period
 from hub.store.audit import load_log, sequence_and_checkpoint
@@ -79,6 +80,18 @@ async def test_a_case_past_retention_is_purged_provably(
     assert await purge_due_cases(pool, policy, clock()) == []
     (waiting,) = await candidates(pool, policy, clock())
     assert (waiting.final_status, waiting.due) == ("actioned", False)
+    assert waiting.purge_at == waiting.final_at + timedelta(days=180)
+    # The operator sees the date before it comes (issue 17): `hub purge --dry-run` lists it, purges nothing.
+    operator = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    operator.update(HUB_DATABASE_URL=settings.database_url, HUB_DATA_DIR=str(settings.data_dir))
+    code, out, err = await run_hub("purge", "--dry-run", env=operator)
+    assert code == 0, err
+    listed = json.loads(out)
+    assert listed["due"] == []
+    assert listed["dry_run"] is True
+    assert [(w["case_id"], w["purge_at"]) for w in listed["waiting"]] == [
+        (case_id, rfc3339(waiting.purge_at))
+    ]
 
     clock.now += timedelta(days=2)
     assert await purge_due_cases(pool, policy, clock()) == [uuid.UUID(case_id)]

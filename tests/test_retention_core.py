@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.retention import RetentionPolicy, final_at, purge_due
+from hub.core.retention import RetentionPolicy, final_at, purge_at, purge_due
 from hub.core.vault import VaultError, new_key, open_with, seal_with, unwrap, wrap
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -68,3 +68,9 @@ def test_purge_is_due_only_after_the_period() -> None:
     assert purge_due(POLICY, now=due, **kwargs)  # type: ignore[arg-type]
     open_case = {**kwargs, "recipient_states": [("acknowledged", T0)]}
     assert not purge_due(POLICY, now=due + timedelta(days=999), **open_case)  # type: ignore[arg-type]
+
+
+def test_the_purge_date_is_the_end_of_the_period_and_none_before_the_case_is_final() -> None:
+    kwargs = {"case_type": "takedown-request", "final_status": "actioned", "closed_at": None}
+    assert purge_at(POLICY, recipient_states=[("actioned", T0)], **kwargs) == T0 + timedelta(days=180)  # type: ignore[arg-type]
+    assert purge_at(POLICY, recipient_states=[("acknowledged", T0)], **kwargs) is None  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from hub.core.policy import PolicyError
 from hub.policies import load_retention_policy
 from hub.settings import Settings
 from hub.store.database import create_pool, database_url
-from hub.store.purge import candidates, purge_case, purge_unmatched_mail
+from hub.store.purge import PurgeCandidate, candidates, purge_case, purge_unmatched_mail
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,13 +43,9 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
                 if args.dry_run
                 else await purge_unmatched_mail(pool, now, settings.mail.mailin_unmatched_retention_hours)
             )
-            waiting = [
-                {"case_id": str(c.case_id), "final_at": c.final_at, "final_status": c.final_status}
-                for c in found
-                if not c.due
-            ]
+            waiting = [_candidate(c) for c in found if not c.due]
             return {
-                "due": [str(c.case_id) for c in due],
+                "due": [_candidate(c) for c in due],
                 "purged": purged,
                 "unmatched_mail_deleted": unmatched,
                 "waiting": waiting,
@@ -62,6 +58,20 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _candidate(c: PurgeCandidate) -> dict[str, object]:
+    """A case past or awaiting its purge, with the date its retention period ends."""
+    return {
+        "case_id": str(c.case_id),
+        "final_at": c.final_at,
+        "final_status": c.final_status,
+        "purge_at": c.purge_at,
+    }
+
+
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     purge = commands.add_parser("purge")
-    purge.add_argument("--dry-run", action="store_true", help="list what is due without purging")
+    purge.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what is due and when each final case will be, without purging",
+    )

@@ -58,6 +58,19 @@ def final_at(
     return max(at for _, at in states if at is not None)
 
 
+def purge_at(
+    policy: RetentionPolicy,
+    *,
+    case_type: str,
+    final_status: str,
+    closed_at: datetime | None,
+    recipient_states: Iterable[tuple[str, datetime | None]],
+) -> datetime | None:
+    """When the case's retention period ends (None while it is not final: no purge date yet)."""
+    final = final_at(closed_at, recipient_states)
+    return None if final is None else final + policy.period(case_type, final_status)
+
+
 def purge_due(
     policy: RetentionPolicy,
     *,
@@ -67,8 +80,14 @@ def purge_due(
     recipient_states: Iterable[tuple[str, datetime | None]],
     now: datetime,
 ) -> bool:
-    final = final_at(closed_at, recipient_states)
-    return final is not None and now >= final + policy.period(case_type, final_status)
+    at = purge_at(
+        policy,
+        case_type=case_type,
+        final_status=final_status,
+        closed_at=closed_at,
+        recipient_states=recipient_states,
+    )
+    return at is not None and now >= at
 
 
 def unmatched_mail_cutoff(now: datetime, retention_hours: int) -> datetime:

@@ -20,7 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.core.case_state import RecipientState, case_status
-from hub.core.retention import RetentionPolicy, final_at, purge_due, unmatched_mail_cutoff
+from hub.core.retention import RetentionPolicy, final_at, purge_at, unmatched_mail_cutoff
 from hub.store.events import record_event
 from hub.store.queries import query
 
@@ -32,6 +32,7 @@ class PurgeCandidate:
     final_at: datetime
     final_status: str
     due: bool
+    purge_at: datetime  # when its retention period ends (hub.core.retention.purge_at)
 
 
 async def candidates(
@@ -46,15 +47,16 @@ async def candidates(
         status = (
             "closed" if row["closed_at"] is not None else case_status(RecipientState(s) for s, _ in states)
         )
-        due = purge_due(
+        at = purge_at(
             policy,
             case_type=row["case_type"],
             final_status=status,
             closed_at=row["closed_at"],
             recipient_states=states,
-            now=now,
         )
-        found.append(PurgeCandidate(row["id"], row["case_type"], final, status, due))
+        if at is None:
+            continue
+        found.append(PurgeCandidate(row["id"], row["case_type"], final, status, now >= at, at))
     return found
 
 
