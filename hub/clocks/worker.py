@@ -22,9 +22,9 @@ import structlog
 from hub.core.clock import Clock
 from hub.services.escalation import issue_escalation
 from hub.services.intake import Intake
+from hub.store import deadlines
 from hub.store.database import UNAVAILABLE, Conn
 from hub.store.events import record_event
-from hub.store.queries import query
 
 log = structlog.get_logger("hub.clocks")
 FAILED_CLOCK_RETRY = timedelta(minutes=5)
@@ -65,7 +65,7 @@ class ClockWorker:
             async with self._pool.acquire() as conn:
                 try:
                     async with conn.transaction():
-                        claimed = await conn.fetchrow(query("claim_due_deadline"), now)
+                        claimed = await deadlines.claim_due(conn, now)
                         if claimed is None:
                             return fired
                         await self._fire(conn, claimed, now)
@@ -74,7 +74,7 @@ class ClockWorker:
                 except Exception as exc:  # this clock is broken: postpone it, keep firing the others
                     if claimed is None:
                         raise
-                    await conn.execute(query("postpone_deadline"), claimed["id"], now + FAILED_CLOCK_RETRY)
+                    await deadlines.postpone(conn, claimed["id"], now + FAILED_CLOCK_RETRY)
                     log.error(
                         "deadline.fire_failed",
                         case_id=str(claimed["case_id"]),
@@ -102,7 +102,7 @@ class ClockWorker:
         }
         if deadline["due_at"] <= now:
             escalation = await issue_escalation(conn, self._intake, deadline, kind="breach", now=now)
-            await conn.execute(query("mark_breached"), deadline["id"], now, escalation)
+            await deadlines.mark_breached(conn, deadline["id"], now, escalation)
             await record_event(
                 conn,
                 deadline["case_id"],
@@ -117,7 +117,7 @@ class ClockWorker:
             return
         remaining = [r for r in deadline["reminders"] if r > now]
         escalation = await issue_escalation(conn, self._intake, deadline, kind="reminder", now=now)
-        await conn.execute(query("set_reminders"), deadline["id"], remaining)
+        await deadlines.set_reminders(conn, deadline["id"], remaining)
         await record_event(
             conn,
             deadline["case_id"],

@@ -19,9 +19,9 @@ from hub.core.clock import rfc3339
 from hub.evidence.files import pack
 from hub.services.cases import read_case_for_operator
 from hub.services.proofs import case_proofs
+from hub.store import evidence
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
-from hub.store.queries import query
 
 
 async def export_bundle(
@@ -31,7 +31,7 @@ async def export_bundle(
     purged_at = case.get("purged_at")
     messages = []
     parties = {hub_id}
-    for row in await conn.fetch(query("evidence_messages"), case_id):
+    for row in await evidence.case_messages(conn, case_id):
         signed: bytes | None = None
         if row["signed_form"] is not None:
             signed = (
@@ -51,10 +51,7 @@ async def export_bundle(
                 receipt=row["receipt"],
             )
         )
-    evidences = [
-        (str(r["message_id"]), r["recipient_id"], r["evidence"])
-        for r in await conn.fetch(query("evidence_deliveries"), case_id)
-    ]
+    evidences = await evidence.case_delivery_evidences(conn, case_id)
     parties |= {r["participant_id"] for r in case["recipients"]} | {
         s["participant_id"] for s in case["shared_with"]
     }
@@ -78,7 +75,7 @@ async def export_bundle(
 
 async def _keys(conn: Conn, participants: list[str]) -> dict[str, dict[str, Any]]:
     sets: dict[str, list[dict[str, Any]]] = {}
-    for row in await conn.fetch(query("evidence_keys"), participants):
+    for row in await evidence.participant_keys(conn, participants):
         jwk = dict(row["jwk"])
         jwk["not_before"] = rfc3339(row["not_before"])
         if row["not_after"] is not None:

@@ -20,9 +20,9 @@ import asyncpg
 from hub.core.clock import rfc3339
 from hub.services.intake import Intake
 from hub.services.issuer import issue
+from hub.store import deadlines
 from hub.store.database import Conn
 from hub.store.events import record_event
-from hub.store.queries import query
 
 
 async def issue_escalation(
@@ -34,7 +34,7 @@ async def issue_escalation(
     to = [recipient] if kind == "reminder" else [deadline["sender_id"]]
     regulators: list[str] = []
     if kind == "breach" and deadline["notify_regulator"]:
-        regulators = [r["id"] for r in await conn.fetch(query("regulators_of"), deadline["jurisdiction"])]
+        regulators = await deadlines.regulators_of(conn, deadline["jurisdiction"])
         to += [r for r in regulators if r not in to and r != recipient]
     payload = await _envelope(conn, intake, deadline, kind=kind, to=to, now=now)
     for regulator in regulators:  # a party before the escalation names it as a recipient
@@ -46,10 +46,8 @@ async def issue_escalation(
 async def _envelope(
     conn: Conn, intake: Intake, deadline: asyncpg.Record, *, kind: str, to: list[str], now: datetime
 ) -> dict[str, Any]:
-    state = await conn.fetchval(query("party_state"), deadline["case_id"], deadline["recipient_id"])
-    evidence = await conn.fetchval(
-        query("delivery_evidence"), deadline["message_id"], deadline["recipient_id"]
-    )
+    state = await deadlines.party_state(conn, deadline["case_id"], deadline["recipient_id"])
+    evidence = await deadlines.delivery_evidence(conn, deadline["message_id"], deadline["recipient_id"])
     body: dict[str, Any] = {
         "kind": kind,
         "deadline": str(deadline["kind"]).replace("_", "-"),
@@ -79,9 +77,8 @@ async def _envelope(
 
 
 async def _share_with(conn: Conn, case_id: UUID, participant: str, hub_id: str, now: datetime) -> None:
-    if await conn.fetchval(query("party_role"), case_id, participant) is None:
-        # A regulator the hub shares with on an escalation sees the whole case (sees_parts NULL).
-        await conn.execute(query("insert_party"), case_id, participant, "shared", None, hub_id, now, None)
+    # A regulator the hub shares with on an escalation sees the whole case.
+    if await deadlines.add_whole_case_party(conn, case_id, participant, hub_id, now):
         await record_event(
             conn, case_id, now, "case.shared", hub_id, subject=participant, detail={"reason": "escalation"}
         )

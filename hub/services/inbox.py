@@ -22,9 +22,9 @@ from hub.core.evidence import sign_delivery_evidence
 from hub.core.jose import PrivateSigningJwk
 from hub.core.recipient_item import recipient_item
 from hub.core.refusal import Refusal
+from hub.store import inbox as store
 from hub.store.case_keys import Keyring
 from hub.store.messages import record_retrieval
-from hub.store.queries import query
 
 MAX_PAGE = 100
 MAX_CURSOR = 10**18 - 1  # a delivery sequence number (bigint); 18 digits at most
@@ -48,7 +48,7 @@ def parse_cursor(value: str | None) -> int:
 async def read_inbox(
     pool: asyncpg.Pool, recipient: str, after: int, limit: int, keyring: Keyring | None = None
 ) -> InboxPage:
-    rows = await pool.fetch(query("inbox_page"), recipient, after, limit)
+    rows = await store.inbox_page(pool, recipient, after, limit)
     items = [
         recipient_item(
             message_id=row["message_id"],
@@ -87,17 +87,12 @@ async def acknowledge(
 ) -> list[str]:
     """Mark messages retrieved; each first retrieval gets the hub's signed delivery evidence."""
     async with pool.acquire() as conn, conn.transaction():
-        known = {
-            row["message_id"] for row in await conn.fetch(query("known_deliveries"), recipient, message_ids)
-        }
+        known = await store.known_deliveries(conn, recipient, message_ids)
         unknown = [str(m) for m in message_ids if m not in known]
         if unknown:
             raise Refusal("unknown-message", "no such message in your inbox", message_ids=unknown)
-        retrieved = {
-            row["message_id"]: row["seq"]
-            for row in await conn.fetch(query("mark_retrieved"), recipient, message_ids, now)
-        }
-        for row in await conn.fetch(query("delivered_messages_cases"), list(retrieved)):
+        retrieved = await store.mark_retrieved(conn, recipient, message_ids, now)
+        for row in await store.retrieved_messages(conn, list(retrieved)):
             evidence = sign_delivery_evidence(
                 hub_key,
                 hub_id=hub_id,
@@ -107,7 +102,7 @@ async def acknowledge(
                 delivered_at=now,
                 channel="pull",
             )
-            await conn.execute(query("set_delivery_evidence"), retrieved[row["message_id"]], evidence)
+            await store.set_delivery_evidence(conn, retrieved[row["message_id"]], evidence)
             await record_retrieval(
                 conn,
                 case_id=row["case_id"],

@@ -23,9 +23,8 @@ from hub.core.bundle import AuditEntry
 from hub.core.clock import rfc3339
 from hub.core.merkle import inclusion_proof, proof_from_nodes, proof_nodes
 from hub.services.cases import audit_entry_filter
-from hub.store.audit import leaf_hashes_upto, tree_nodes
+from hub.store import audit
 from hub.store.database import Conn
-from hub.store.queries import query
 
 log = structlog.get_logger("hub.proofs")
 
@@ -46,12 +45,12 @@ class CaseProofs:
 
 
 async def case_proofs(conn: Conn, case_id: UUID, keep: Callable[[Mapping[str, Any]], bool]) -> CaseProofs:
-    rows = [r for r in await conn.fetch(query("case_audit_entries"), case_id) if keep(dict(r.items()))]
+    rows = [r for r in await audit.case_entries(conn, case_id) if keep(dict(r.items()))]
     if not rows:
         return CaseProofs([], None, 0)
-    covering = await conn.fetchrow(query("checkpoint_covering"), int(rows[-1]["leaf_index"]) + 1)
+    covering = await audit.checkpoint_covering(conn, int(rows[-1]["leaf_index"]) + 1)
     if covering is None:  # the latest entries await their checkpoint: the latest one covers the others
-        covering = await conn.fetchrow(query("latest_checkpoint"))
+        covering = await audit.latest_checkpoint(conn)
     if covering is None:
         return CaseProofs([], None, len(rows))
     size = int(covering["tree_size"])
@@ -66,12 +65,12 @@ async def _paths(conn: Conn, covered: list[asyncpg.Record], size: int) -> list[l
     """The audit path of each entry in the tree of `size`, from the stored subtrees."""
     indexes = [int(r["leaf_index"]) for r in covered]
     wanted = set().union(*(proof_nodes(i, size) for i in indexes)) if indexes else set()
-    nodes = await tree_nodes(conn, wanted)
+    nodes = await audit.tree_nodes(conn, wanted)
     try:
         return [proof_from_nodes(i, size, nodes) for i in indexes]
     except KeyError:
         log.warning("audit.tree_nodes_missing", tree_size=size, missing=len(wanted - nodes.keys()))
-        leaves = await leaf_hashes_upto(conn, size)
+        leaves = await audit.leaf_hashes_upto(conn, size)
         return [inclusion_proof(leaves, i) for i in indexes]
 
 

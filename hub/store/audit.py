@@ -136,3 +136,20 @@ async def load_log(conn: Conn) -> tuple[list[asyncpg.Record], list[asyncpg.Recor
     checkpoints = list(await conn.fetch(query("all_checkpoints")))
     pending = int(await conn.fetchval(query("unsequenced_count")))
     return entries, checkpoints, pending
+
+
+async def case_entries(conn: Conn, case_id: UUID) -> list[asyncpg.Record]:
+    """The case's sequenced audit entries, in log order."""
+    return list(await conn.fetch(query("case_audit_entries"), case_id))
+
+
+async def checkpoint_covering(conn: Conn, tree_size: int) -> asyncpg.Record | None:
+    """The first checkpoint (`tree_size`, `checkpoint`) of a tree of at least `tree_size` leaves."""
+    row: asyncpg.Record | None = await conn.fetchrow(query("checkpoint_covering"), tree_size)
+    return row
+
+
+async def latest_checkpoint(conn: Conn) -> asyncpg.Record | None:
+    """The latest checkpoint (`tree_size`, `checkpoint`, ...), None before the first."""
+    row: asyncpg.Record | None = await conn.fetchrow(query("latest_checkpoint"))
+    return row

@@ -176,3 +176,50 @@ async def cancel(
 
 async def case_deadlines(conn: Conn | asyncpg.Pool, case_id: UUID) -> list[asyncpg.Record]:
     return list(await conn.fetch(query("case_deadlines"), case_id))
+
+
+async def claim_due(conn: Conn, now: datetime) -> asyncpg.Record | None:
+    """One open clock due to fire at `now`, locked in the caller's transaction (another process skips
+    it), with its message's type and sender and the case's originator; None when none is due."""
+    claimed: asyncpg.Record | None = await conn.fetchrow(query("claim_due_deadline"), now)
+    return claimed
+
+
+async def postpone(conn: Conn, deadline_id: int, until: datetime) -> None:
+    """Fire this open clock again no sooner than `until` (it failed to fire)."""
+    await conn.execute(query("postpone_deadline"), deadline_id, until)
+
+
+async def mark_breached(conn: Conn, deadline_id: int, at: datetime, escalation: UUID) -> None:
+    await conn.execute(query("mark_breached"), deadline_id, at, escalation)
+
+
+async def set_reminders(conn: Conn, deadline_id: int, remaining: Sequence[datetime]) -> None:
+    """The reminders still to come; the clock next fires at the first of them, or when it is due."""
+    await conn.execute(query("set_reminders"), deadline_id, list(remaining))
+
+
+async def regulators_of(conn: Conn, jurisdiction: str) -> list[str]:
+    """The regulators of a jurisdiction (participants of kind `regulator` in that country), by id."""
+    return [r["id"] for r in await conn.fetch(query("regulators_of"), jurisdiction)]
+
+
+async def party_state(conn: Conn, case_id: UUID, participant: str) -> str | None:
+    """The participant's state in the case (None if it has none, or is no party)."""
+    state: str | None = await conn.fetchval(query("party_state"), case_id, participant)
+    return state
+
+
+async def delivery_evidence(conn: Conn, message_id: UUID, recipient: str) -> str | None:
+    """The hub-signed delivery evidence of the message to this recipient, once it has it."""
+    evidence: str | None = await conn.fetchval(query("delivery_evidence"), message_id, recipient)
+    return evidence
+
+
+async def add_whole_case_party(conn: Conn, case_id: UUID, participant: str, by: str, at: datetime) -> bool:
+    """Make the participant a party that sees the whole case (`shared`, sees_parts NULL), as the hub
+    does with a regulator on an escalation; False if it already was a party."""
+    if await conn.fetchval(query("party_role"), case_id, participant) is not None:
+        return False
+    await conn.execute(query("insert_party"), case_id, participant, "shared", None, by, at, None)
+    return True
