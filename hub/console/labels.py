@@ -60,10 +60,29 @@ LABELS = {
     "languages": "Languages (one per line, most preferred first, e.g. de)",
     "country_of_residence": "Country where the person lives (e.g. DE)",
     "consent_to_share": "The person agreed that this may be shared with a service abroad",
-    "summary": "What happened and what they need",
+    "summary": "Summary in their words (sealed)",
+    "deleted_at": "When the deletion was completed (UTC)",
+    "scope": "What was deleted",
+    "retained": "What a law obliges you to keep",
+    "item": "What was kept (no personal data)",
+    "legal_basis": "Legal basis",
+    "grounds": "What the uploader claims",
+    "decision_expected_by": "When you expect to decide on the complaint (UTC)",
+    "reinstatement_planned": "Do you plan to reinstate the content?",
+    "questions": "Questions (one per line; no names or contact details)",
+    "about": "Parts of the referral they concern (optional, one per line)",
+    "respond_by": "Answer needed by (UTC)",
+    "answers": "Answers (one per line; no names or contact details)",
+    "attachments": "Personal details and evidence (sealed)",
     "related_case": "Related case id",
 }
-ITEM_LABELS = {"content": "Reported item", "laws": "Law", "hashes": "Hash", "items": "Item outcome"}
+ITEM_LABELS = {
+    "content": "Reported item",
+    "laws": "Law",
+    "hashes": "Hash",
+    "items": "Item outcome",
+    "retained": "Kept item",
+}
 PART_LABELS = {
     "name": "Name",
     "email": "E-mail address",

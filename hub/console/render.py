@@ -47,6 +47,11 @@ MESSAGE_TYPES = {
     "status-update": "Status update",
     "withdrawal": "Withdrawal",
     "case-closure": "Case closure",
+    "deletion-confirmation": "Deletion confirmation",
+    "counter-notice": "Counter-notice",
+    "information-request": "Information request",
+    "information-response": "Information response",
+    "escalation": "Escalation by the hub",
 }
 STATES = {
     "queued": "waiting in its inbox",

@@ -29,6 +29,7 @@ from hub.core.templates import SCHEMA_ID_PREFIX, TemplateCatalog, schema_id
 SEALED_REF = "urn:referral-hub:schema:common:1.0#/$defs/sealed"
 MAX_REPEAT = 50
 _PLAINTEXT = re.compile(r"Plaintext:\s*\{([^}]*)\}")
+_NESTED = re.compile(r"\[\{[^\]]*\}\]")  # a list of objects (files): the console has no upload
 _PART = re.compile(r'"([a-z_]+)":\s*(base64 string|string|boolean)')
 
 MULTILINE_PARTS = frozenset({"text", "postal_address"})
@@ -115,7 +116,7 @@ def option_label(value: object) -> str:
 def sealed_parts(description: str) -> tuple[SealedPart, ...]:
     """The plaintext's members, as the sealed field's description names them; binary parts are left out
     (the console has no file upload). Without a description to go by, one free text."""
-    found = _PLAINTEXT.search(description)
+    found = _PLAINTEXT.search(_NESTED.sub("list", description))
     parts = [
         SealedPart(name, PART_LABELS.get(name, humanise(name)), kind == "boolean", name in MULTILINE_PARTS)
         for name, kind in (_PART.findall(found.group(1)) if found else [])

@@ -18,6 +18,7 @@ from hub.console.archive import Kept
 from hub.console.evidence import bundle as evidence_bundle_of
 from hub.console.gateway import HubGateway
 from hub.console.keys import CONFIG, GATEWAY, JINJA
+from hub.console.next_steps import steps
 from hub.console.render import render
 from hub.console.sealing import open_all
 from hub.core.clock import rfc3339, utc_now
@@ -25,7 +26,6 @@ from hub.core.jose import JoseError, parse_jws
 
 STATUSES = ("open", "actioned", "declined", "partially-actioned", "withdrawn", "closed")
 REFERRALS = ("takedown-request", "assistance-request")
-FINAL_STATES = ("actioned", "declined", "withdrawn")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PARTICIPANT = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
@@ -103,24 +103,27 @@ async def _shown(gateway: HubGateway, kept: Kept, request: web.Request) -> dict[
     return {"kept": kept, "envelope": envelope, "body": body, "problem": problem}
 
 
-def actions(case: dict[str, Any], me: str, in_reply_to: str | None) -> list[dict[str, str]]:
-    """What this organisation may send next on the case, as links to the forms."""
-    if case.get("status") == "closed":
-        return []
-    base = f"/cases/{case['case_id']}/reply"
-    answering = f"in_reply_to={in_reply_to}"
+def answered_by_me(kept: list[Kept]) -> list[str]:
+    """The messages this console already answered (the `in_reply_to` of what it sent)."""
     found = []
-    if case.get("your_role") == "recipient" and in_reply_to:
-        mine = next((r for r in case.get("recipients", []) if r["participant_id"] == me), None)
-        if mine is not None and mine["state"] in ("queued", "retrieved"):
-            found.append({"href": f"{base}/acknowledgement?{answering}", "label": "Acknowledge"})
-        if mine is not None and mine["state"] not in FINAL_STATES:
-            found.append({"href": f"{base}/status-update?{answering}", "label": "Report a decision"})
-    if case.get("your_role") == "originator":
-        if case.get("status") not in ("withdrawn",):
-            found.append({"href": f"{base}/withdrawal", "label": "Withdraw the referral"})
-        found.append({"href": f"{base}/case-closure", "label": "Close the case"})
+    for k in kept:
+        if k.direction != "sent":
+            continue
+        with contextlib.suppress(JoseError, ValueError, AttributeError):
+            replied = json.loads(parse_jws(k.message).payload).get("in_reply_to")
+            if isinstance(replied, str):
+                found.append(replied)
     return found
+
+
+async def my_kind(gateway: HubGateway) -> str:
+    return str((await gateway.participant(gateway.me)).get("kind", ""))
+
+
+async def actions(gateway: HubGateway, case: dict[str, Any], kept: list[Kept]) -> list[dict[str, str]]:
+    """What this organisation may send next on the case, as links to the forms."""
+    due = steps(case, gateway.me, await my_kind(gateway), answered_by_me(kept), referral_id(case, kept))
+    return [{"href": step.href(case["case_id"]), "label": step.label} for step in due]
 
 
 async def case_page(request: web.Request) -> web.Response:
@@ -133,7 +136,7 @@ async def case_page(request: web.Request) -> web.Response:
         "title": f"Case {case_id[:8]}",
         "case": case,
         "messages": messages,
-        "actions": actions(case, gateway.me, referral_id(case, kept)),
+        "actions": await actions(gateway, case, kept),
         "has_evidence": bool(kept),
         "enc_key": request.app[CONFIG].enc_key is not None,
     }

@@ -36,19 +36,18 @@ from hub.console.form_data import (
     shift_entries,
 )
 from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
+from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.render import MESSAGE_TYPES, render
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
 from hub.console.sealing import NoEncryptionKeyError, encryption_key, seal_to
-from hub.console.views.cases import case_id_of
+from hub.console.views.cases import case_id_of, my_kind
 from hub.core import inputs
+from hub.core.case_view import MESSAGE_ACTIONS
 from hub.core.clock import rfc3339, utc_now
 from hub.core.templates import SchemaFault
 
 log = structlog.get_logger("hub.console")
 NEW_REFERRALS = ("takedown-request", "assistance-request")
-ANSWERS = ("acknowledgement", "status-update", "withdrawal", "case-closure")
-TO_RECIPIENTS = ("withdrawal",)  # sent to the case's recipients; case-closure also to its liaisons
-REPLIES_TO_ORIGINATOR = ("acknowledgement", "status-update")
 
 
 @dataclass
@@ -83,21 +82,17 @@ async def _new_referral(request: web.Request) -> Compose:
     return Compose(message_type, version, f"/new/{message_type}", options=options)
 
 
-def _answer_recipients(message_type: str, case: dict[str, Any]) -> list[str]:
-    if message_type in REPLIES_TO_ORIGINATOR:
-        return [str(case["opened_by"])]
-    recipients = [str(r["participant_id"]) for r in case.get("recipients", [])]
-    if message_type not in TO_RECIPIENTS:
-        recipients += [str(s["participant_id"]) for s in case.get("shared_with", [])]
-    return list(dict.fromkeys(recipients))
-
-
 async def _answer(request: web.Request, posted: FormValues | None) -> Compose:
     message_type = request.match_info["message_type"]
-    if message_type not in ANSWERS:
+    if message_type not in MESSAGE_ACTIONS:
         raise web.HTTPNotFound(text="No such form.")
     case_id = case_id_of(request)
-    case = await request.app[GATEWAY].client.case(case_id)
+    gateway = request.app[GATEWAY]
+    case = await gateway.client.case(case_id)
+    access = access_of(case, gateway.me, await my_kind(gateway))
+    if not may_send(access, message_type):
+        heading = MESSAGE_TYPES.get(message_type, message_type)
+        raise web.HTTPForbidden(text=f"Your part in this case does not let you send: {heading}.")
     raw = first(posted, "in_reply_to") if posted is not None else request.query.get("in_reply_to", "")
     in_reply_to = None
     if raw:
@@ -107,7 +102,7 @@ async def _answer(request: web.Request, posted: FormValues | None) -> Compose:
             raise web.HTTPBadRequest(text="in_reply_to must be a message id.") from None
     version = latest_version(request, message_type)
     compose = Compose(message_type, version, f"/cases/{case_id}/reply/{message_type}", case, in_reply_to)
-    compose.to = _answer_recipients(message_type, case)
+    compose.to = recipients(message_type, case, in_reply_to)
     return compose
 
 
