@@ -25,7 +25,7 @@ from prometheus_client.core import HistogramMetricFamily
 from hub.api.keys import GUARD, INTAKE, POOL, SETTINGS
 from hub.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from hub.api.problems import PROBLEM_BASE, PROBLEMS
-from hub.core.receipt import receipt_claims
+from hub.core.receipt import read_receipt
 from hub.core.refusal import Refusal
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -299,10 +299,9 @@ def _problem_code(response: web.Response) -> str | None:
 def _accepted_type(response: web.Response) -> str | None:
     try:
         body = json.loads(response.body) if isinstance(response.body, bytes) else None
-        claims = receipt_claims(body["receipt"]) if isinstance(body, dict) else None
+        message_type = read_receipt(body["receipt"]).message_type if isinstance(body, dict) else None
     except Exception:  # counting must never break an answer
         return None
-    message_type = claims.get("message_type") if isinstance(claims, dict) else None
     # Only the template names' alphabet: a label never carries free text.
     if isinstance(message_type, str) and message_type.replace("-", "").isalnum() and len(message_type) < 64:
         return message_type

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from hub.core.clock import rfc3339
-from hub.core.jose import PrivateSigningJwk, parse_jws, sign_compact
+from hub.core.jose import JoseError, PrivateSigningJwk, parse_jws, sign_compact
 
 RECEIPT_TYPE = "hub-receipt+jwt"
 
@@ -49,3 +50,29 @@ def receipt_claims(receipt: str) -> dict[str, Any]:
     """The claims of a receipt the hub itself issued (no verification: it comes from our store)."""
     claims: dict[str, Any] = json.loads(parse_jws(receipt).payload)
     return claims
+
+
+@dataclass(frozen=True)
+class ReceiptClaims:
+    """What a receipt names: the message (id, type, payload digest), its case, and when it was accepted."""
+
+    message_id: str
+    message_type: str
+    case_id: str
+    payload_sha256: str
+    accepted_at: str
+
+
+def read_receipt(receipt: str) -> ReceiptClaims:
+    """The claims of a receipt the hub issued (not verified); ValueError if it is not one."""
+    try:
+        claims = receipt_claims(receipt)
+        return ReceiptClaims(
+            message_id=str(claims["message_id"]),
+            message_type=str(claims["message_type"]),
+            case_id=str(claims["case_id"]),
+            payload_sha256=str(claims["payload_sha256"]),
+            accepted_at=str(claims["accepted_at"]),
+        )
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError("not a receipt of this hub") from exc

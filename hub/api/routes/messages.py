@@ -6,7 +6,7 @@ from aiohttp import web
 
 from hub.api.keys import CLOCK, INTAKE
 from hub.core import inputs
-from hub.core.receipt import receipt_claims
+from hub.core.receipt import read_receipt
 from hub.core.refusal import Refusal
 from hub.services.intake import submit_message
 
@@ -25,15 +25,15 @@ async def submit(request: web.Request) -> web.Response:
     if content_type in JSON_SERIALISATION_TYPES:
         _require_json(raw)
     accepted = await submit_message(request.app[INTAKE], raw, request.app[CLOCK]())
-    claims = receipt_claims(accepted.receipt)
+    claims = read_receipt(accepted.receipt)
     body = {
-        "message_id": claims["message_id"],
-        "case_id": claims["case_id"],
-        "payload_sha256": claims["payload_sha256"],
-        "accepted_at": claims["accepted_at"],
+        "message_id": claims.message_id,
+        "case_id": claims.case_id,
+        "payload_sha256": claims.payload_sha256,
+        "accepted_at": claims.accepted_at,
         "receipt": accepted.receipt,
     }
-    return web.json_response(body, status=202, headers={"Location": f"/v1/cases/{claims['case_id']}"})
+    return web.json_response(body, status=202, headers={"Location": f"/v1/cases/{claims.case_id}"})
 
 
 def _require_json(raw: bytes) -> None:
