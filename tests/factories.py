@@ -518,3 +518,15 @@ def delivery_worker(
         on_answer=inline_answers(intake),
         rng=rng,
     )
+
+
+def with_second_signature(compact: str, key: PrivateSigningJwk) -> dict[str, Any]:
+    """A compact JWS in general JSON serialisation, its signature kept and a second one by `key` added:
+    what the hub never makes and must refuse where one signature is the rule (messages, tokens)."""
+    protected, payload, signature = compact.split(".")
+    second = b64url_encode(json.dumps({"alg": "EdDSA", "kid": key.kid}).encode())
+    entries = [
+        {"protected": protected, "signature": signature},
+        {"protected": second, "signature": b64url_encode(key.sign(f"{second}.{payload}".encode("ascii")))},
+    ]
+    return {"payload": payload, "signatures": entries}

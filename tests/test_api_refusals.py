@@ -27,14 +27,21 @@ from hub.core.clock import utc_now
 from hub.core.jose import (
     PrivateSigningJwk,
     b64url_encode,
-    countersign,
     issue_token,
     parse_jws,
     sign_compact,
 )
 from hub.store.directory import revoke_key
 from tests.conftest import table_counts
-from tests.factories import Directory, Member, acknowledgement, removal, reply, takedown
+from tests.factories import (
+    Directory,
+    Member,
+    acknowledgement,
+    removal,
+    reply,
+    takedown,
+    with_second_signature,
+)
 
 PROBLEM = "urn:referral-hub:problem:"
 PROBLEM_JSON = "application/problem+json"
@@ -296,7 +303,7 @@ def _crit(cast: Cast, payload: bytes) -> tuple[str, str]:
 
 
 def _two_signatures(cast: Cast, payload: bytes) -> tuple[str, str]:
-    general = countersign(parse_jws(sign_compact(payload, cast.hotline.key)), cast.platform.key)
+    general = with_second_signature(sign_compact(payload, cast.hotline.key), cast.platform.key)
     return "application/jose+json", json.dumps(general)
 
 
@@ -722,7 +729,7 @@ INVALID_TOKENS: dict[str, Callable[[Cast], str]] = {
         )
     ),
     "json-serialisation": lambda c: (
-        "Bearer " + json.dumps(countersign(parse_jws(c.hotline.token()), c.hotline.key))
+        "Bearer " + json.dumps(with_second_signature(c.hotline.token(), c.hotline.key))
     ),
 }
 

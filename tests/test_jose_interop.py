@@ -21,7 +21,6 @@ from hub.core.jose import (
     PrivateSigningJwk,
     PublicJwk,
     check_claims,
-    countersign,
     issue_token,
     load_private_jwk,
     parse_jws,
@@ -90,24 +89,6 @@ def test_jwcrypto_verifies_our_compact() -> None:
     token = sign_compact(PAYLOAD, key)
     assert jwcrypto_verifies(token, key)
     assert not jwcrypto_verifies(token, stranger)
-
-
-def test_jwcrypto_verifies_each_signature_of_our_countersignature() -> None:
-    sender, hub = PrivateSigningJwk.generate("hotline-1"), PrivateSigningJwk.generate("hub-1")
-    general = json.dumps(countersign(parse_jws(sign_compact(PAYLOAD, sender)), hub))
-    assert jwcrypto_verifies(general, sender)
-    assert jwcrypto_verifies(general, hub)
-    assert not jwcrypto_verifies(general, PrivateSigningJwk.generate("stranger"))
-
-
-def test_jwcrypto_verifies_our_countersignature_of_its_own_message() -> None:
-    jc_key, _ = jwcrypto_signing_key("platform-1")
-    sender = PrivateSigningJwk.from_dict(json.loads(jc_key.export_private()))
-    hub = PrivateSigningJwk.generate("hub-1")
-    received = parse_jws(jwcrypto_signer(PAYLOAD, jc_key).serialize())
-    general = json.dumps(countersign(received, hub))
-    assert jwcrypto_verifies(general, sender)
-    assert jwcrypto_verifies(general, hub)
 
 
 def test_jwcrypto_jwt_accepts_our_token() -> None:

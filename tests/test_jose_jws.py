@@ -1,8 +1,7 @@
-"""JWS parsing, signing, verification and countersigning; strict base64url; JWK validation."""
+"""JWS parsing, signing and verification; strict base64url; JWK validation."""
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -17,7 +16,6 @@ from hub.core.jose import (
     PublicJwk,
     b64url_decode,
     b64url_encode,
-    countersign,
     load_private_jwk,
     parse_jws,
     sha256_hex,
@@ -374,49 +372,6 @@ def test_eight_signatures_are_accepted() -> None:
     assert jws.serialization == "general"
     for signature, key in zip(jws.signatures, keys, strict=True):
         verify_signature(jws, signature, key.public())
-
-
-# --- countersign -------------------------------------------------------------------------------------
-
-
-def test_countersign_keeps_the_original_and_adds_a_verifiable_signature() -> None:
-    sender, hub = make_key("sender-1"), make_key("hub-1")
-    entry = signed_entry(sender, GOOD, header={"note": "kept"})
-    original = {"payload": _P, **entry}
-    received = parse_jws(_json(original))
-    snapshot = copy.deepcopy(received)
-    general = countersign(received, hub, {"iat": 1700000000})
-    assert received == snapshot  # the input is not changed
-    assert general["payload"] == _P
-    assert general["signatures"][0] == {
-        "protected": entry["protected"],
-        "header": {"note": "kept"},
-        "signature": entry["signature"],
-    }
-    again = parse_jws(json.dumps(general))
-    assert again.serialization == "general"
-    assert [s.kid for s in again.signatures] == ["sender-1", "hub-1"]
-    assert again.signatures[1].protected == {"alg": "EdDSA", "kid": "hub-1", "iat": 1700000000}
-    verify_signature(again, again.signatures[0], sender.public())
-    verify_signature(again, again.signatures[1], hub.public())
-    with pytest.raises(BadSignatureError):
-        verify_signature(again, again.signatures[1], sender.public())
-
-
-def test_countersign_of_a_compact_jws_carries_its_exact_signature() -> None:
-    sender, hub = make_key("sender-1"), make_key("hub-1")
-    token = sign_compact(PAYLOAD, sender)
-    general = countersign(parse_jws(token), hub)
-    protected, payload, signature = token.split(".")
-    assert general["signatures"][0] == {"protected": protected, "signature": signature}
-    assert general["payload"] == payload
-
-
-def test_countersign_refuses_a_ninth_signature() -> None:
-    keys = [make_key(f"k{i}") for i in range(8)]
-    jws = parse_jws(_general([signed_entry(k, {"alg": "EdDSA", "kid": k.kid}) for k in keys]))
-    with pytest.raises(MalformedJwsError, match="already has 8"):
-        countersign(jws, make_key("hub"))
 
 
 def test_sha256_hex() -> None:

@@ -16,13 +16,13 @@ from hub.core.jose import (
     b64url_decode,
     b64url_encode,
     check_claims,
-    countersign,
     issue_token,
     parse_jws,
     read_token,
     sign_compact,
     verify_signature,
 )
+from tests.factories import with_second_signature
 
 HUB = "hub.example"
 NOW = 1_750_000_000
@@ -175,7 +175,7 @@ def test_read_token_refuses_json_serialisations() -> None:
 def test_check_claims_refuses_a_token_with_several_signatures() -> None:
     token = issue_token(make_key(), issuer="i", audience=HUB, now=NOW)
     jws, claims = read_token(token)
-    doubled = countersign(jws, make_key("second"))
+    doubled = with_second_signature(token, make_key("second"))
     with pytest.raises(InvalidTokenError, match="one signature"):
         check_claims(parse_jws(json.dumps(doubled)), claims, audience=HUB, now=NOW)
     check_claims(jws, claims, audience=HUB, now=NOW)

@@ -1,4 +1,4 @@
-"""JWS (RFC 7515) with ``alg`` ``EdDSA`` only: parse, verify, sign, countersign.
+"""JWS (RFC 7515) with ``alg`` ``EdDSA`` only: parse, verify, sign.
 
 Every message to the hub is a JWS whose payload is the exact JSON bytes the sender wrote, so nothing
 needs canonicalising: the signature is checked over the base64url text as received, and that text is
@@ -14,7 +14,6 @@ also pass ``check_all_signed``: nothing unprotected, no key or key URL beside th
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -263,31 +262,6 @@ def sign_compact(
     payload_b64 = b64url_encode(payload)
     signature = key.sign(f"{protected_b64}.{payload_b64}".encode("ascii"))
     return f"{protected_b64}.{payload_b64}.{b64url_encode(signature)}"
-
-
-def _signature_entry(signature: JwsSignature) -> dict[str, Any]:
-    entry: dict[str, Any] = {"protected": signature.protected_b64}
-    if signature.header:
-        entry["header"] = copy.deepcopy(signature.header)
-    entry["signature"] = b64url_encode(signature.signature)
-    return entry
-
-
-def countersign(
-    jws: ParsedJws, key: PrivateSigningJwk, extra_header: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Return ``jws`` in general JSON serialisation with one more signature, by ``key``.
-
-    The original signatures are carried over unchanged (the strict base64url decoder guarantees that
-    re-encoding gives back the exact text received), so every original signer still verifies.
-    """
-    if len(jws.signatures) >= MAX_SIGNATURES:
-        raise MalformedJwsError(f"the JWS already has {MAX_SIGNATURES} signatures; it cannot take another")
-    protected_b64 = _signed_protected(key, extra_header)
-    signature = key.sign(f"{protected_b64}.{jws.payload_b64}".encode("ascii"))
-    entries = [_signature_entry(s) for s in jws.signatures]
-    entries.append({"protected": protected_b64, "signature": b64url_encode(signature)})
-    return {"payload": jws.payload_b64, "signatures": entries}
 
 
 def sha256_hex(data: bytes) -> str:
