@@ -40,7 +40,7 @@ import aiosmtplib
 import dkim
 
 from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage, no_extra_keys
-from adapters.email_render import LANGUAGES, render_notice
+from adapters.email_render import languages, render_notice
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict
 from hub.core.jose import PrivateSigningJwk
 from hub.core.mail_auth import aligned
@@ -111,8 +111,8 @@ class EmailConfig:
         if not plausible_address(to):
             raise AdapterConfigError("'to' must be the platform's abuse mailbox, an e-mail address")
         language = data.get("language", "en")
-        if language not in LANGUAGES:
-            raise AdapterConfigError(f"'language' must be one of {', '.join(LANGUAGES)}")
+        if language not in languages():
+            raise AdapterConfigError(f"'language' must be one of {', '.join(languages())}")
         reply_from = data.get("reply_from", [to])
         if (
             not isinstance(reply_from, list)

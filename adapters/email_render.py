@@ -16,10 +16,9 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from adapters.base import OutboundMessage
 from hub.core.clock import rfc3339
@@ -27,18 +26,31 @@ from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.core.jose import parse_jws
 from hub.settings import MailSettings
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATE_ROOT = Path(__file__).parent / "templates" / "email"
-LANGUAGES: tuple[str, ...] = tuple(
-    sorted(p.name for p in TEMPLATE_ROOT.iterdir() if (p / "notice.txt.j2").is_file())
-)
-_ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATE_ROOT),
-    autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """The languages with a template set, read from the disk once, when first asked."""
+    return tuple(sorted(p.name for p in TEMPLATE_ROOT.iterdir() if (p / "notice.txt.j2").is_file()))
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    """The templates' environment, built once, when the first notice is rendered (not at import)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_ROOT),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def render_notice(
@@ -71,7 +83,7 @@ def render_notice(
 
 
 def _render(language: str, name: str, context: Mapping[str, Any]) -> str:
-    return _ENVIRONMENT.get_template(f"{language}/{name}").render(context)
+    return _environment().get_template(f"{language}/{name}").render(context)
 
 
 def notice_context(message: OutboundMessage, reply_to: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,12 @@ def test_the_core_imports_no_edge_no_disk_and_no_environment() -> None:
 @pytest.mark.parametrize("name", sorted(m for m in MODULES if not m.endswith("__main__")))
 def test_every_module_imports(name: str) -> None:
     importlib.import_module(name)
+
+
+def test_importing_the_e_mail_renderer_does_no_work() -> None:
+    """The templates' environment is built when the first notice is rendered, not at import."""
+    code = "import sys, adapters.email_render; print('jinja2' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "False"
