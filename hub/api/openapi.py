@@ -216,7 +216,52 @@ def _schemas() -> dict[str, Any]:
     }
 
 
+def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
+    """Every route `hub.api.routes.add_routes` registers, in the order the document lists them."""
+    return {
+        **_message_paths(catalog),
+        **_inbox_paths(),
+        **_case_paths(),
+        **_directory_paths(),
+        **_stats_paths(),
+        **_schema_paths(),
+        **_operations_paths(),
+    }
+
+
+def _components() -> dict[str, Any]:
+    """The schemas the operations name, and how a participant authenticates."""
+    return {
+        "schemas": _schemas(),
+        "securitySchemes": {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "an EdDSA JWT signed by the participant (aud: the hub id, single use)",
+            }
+        },
+    }
+
+
 def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> dict[str, Any]:
+    """The whole document: what it is, its paths (one builder per part of the API), its components."""
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Cross-border referral hub",
+            "version": "1",
+            "description": f"The API of hub {hub_id}. Errors are RFC 9457 problem documents.",
+        },
+        "servers": [{"url": "/"}],
+        "externalDocs": {"description": "message templates (JSON Schema 2020-12)", "url": "/v1/schemas"},
+        "paths": _paths(catalog),
+        "components": _components(),
+    }
+
+
+def _message_paths(catalog: TemplateCatalog) -> dict[str, Any]:
+    """`POST /v1/messages`, with the templates a message may use."""
     templates = [
         {"type": name, "version": version, "schema": f"/v1/schemas/{name}/{version}"}
         for name, version in catalog.templates()
@@ -225,7 +270,7 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
         "type": "string",
         "description": "a signed envelope; its payload validates against the template its type names",
     }
-    paths: dict[str, Any] = {
+    return {
         "/v1/messages": {
             "post": {
                 "operationId": "submitMessage",
@@ -252,6 +297,12 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 },
             }
         },
+    }
+
+
+def _inbox_paths() -> dict[str, Any]:
+    """The pull inbox: read and acknowledge."""
+    return {
         "/v1/inbox": {
             "get": {
                 "operationId": "readInbox",
@@ -277,6 +328,12 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 },
             }
         },
+    }
+
+
+def _case_paths() -> dict[str, Any]:
+    """Cases: the list, one case, its audit proofs, and sharing."""
+    return {
         "/v1/cases": {
             "get": {
                 "operationId": "listCases",
@@ -331,6 +388,12 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 },
             }
         },
+    }
+
+
+def _directory_paths() -> dict[str, Any]:
+    """The public directory and the hub's own keys."""
+    return {
         "/v1/participants": {
             "get": {
                 "operationId": "listParticipants",
@@ -353,6 +416,12 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 "responses": {"200": _json(_ref("Jwks"), "JWK Set"), **_problems()},
             }
         },
+    }
+
+
+def _stats_paths() -> dict[str, Any]:
+    """The transparency figures, as data and as a report."""
+    return {
         "/v1/stats": {
             "get": {
                 "operationId": "stats",
@@ -389,6 +458,12 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 },
             }
         },
+    }
+
+
+def _schema_paths() -> dict[str, Any]:
+    """The message templates (JSON Schema 2020-12)."""
+    return {
         "/v1/schemas": {
             "get": {
                 "operationId": "listSchemas",
@@ -407,6 +482,12 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 },
             }
         },
+    }
+
+
+def _operations_paths() -> dict[str, Any]:
+    """What an operator's tools read: liveness, readiness, metrics, and this document."""
+    return {
         "/healthz": {
             "get": {
                 "operationId": "healthz",
@@ -442,27 +523,5 @@ def build_document(catalog: TemplateCatalog, hub_id: str = "referral-hub") -> di
                 "summary": "This document",
                 "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
             }
-        },
-    }
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "Cross-border referral hub",
-            "version": "1",
-            "description": f"The API of hub {hub_id}. Errors are RFC 9457 problem documents.",
-        },
-        "servers": [{"url": "/"}],
-        "externalDocs": {"description": "message templates (JSON Schema 2020-12)", "url": "/v1/schemas"},
-        "paths": paths,
-        "components": {
-            "schemas": _schemas(),
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "bearerFormat": "JWT",
-                    "description": "an EdDSA JWT signed by the participant (aud: the hub id, single use)",
-                }
-            },
         },
     }
