@@ -24,7 +24,7 @@ import aiohttp
 
 from hub.core.clock import Clock
 from hub.core.delivery_outcome import DeliveryOutcome
-from hub.core.jose import PrivateSigningJwk
+from hub.core.hub_identity import HubIdentity
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,7 @@ class AdapterContext:
     """What adapters share: one HTTP session, the hub's identity and the clock."""
 
     session: aiohttp.ClientSession
-    hub_key: PrivateSigningJwk
-    hub_id: str
+    hub: HubIdentity
     clock: Clock
 
 

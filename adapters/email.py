@@ -181,7 +181,7 @@ class EmailAdapter:
             config = EmailConfig.from_destination(destination)
         except AdapterConfigError as exc:
             return DeliveryOutcome(Verdict.ATTENTION, f"configuration: {exc}")
-        settings, key = self._settings, self._context.hub_key
+        settings, key = self._settings, self._context.hub.key
         reply_to = reply_address(key, message.message_id, destination.participant_id, settings.reply_domain)
         try:
             notice = render_notice(

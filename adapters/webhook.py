@@ -90,8 +90,8 @@ class WebhookAdapter:
         except AdapterConfigError as exc:
             return DeliveryOutcome(Verdict.ATTENTION, f"configuration: {exc}")
         token = issue_token(
-            self._context.hub_key,
-            issuer=self._context.hub_id,
+            self._context.hub.key,
+            issuer=self._context.hub.hub_id,
             audience=destination.participant_id,
             now=int(time.time()),
             lifetime=300,

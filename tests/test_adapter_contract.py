@@ -266,7 +266,9 @@ def fixture_for(name: str) -> Fixture:
 @pytest_asyncio.fixture
 async def context() -> AsyncIterator[AdapterContext]:
     async with aiohttp.ClientSession() as session:
-        yield AdapterContext(session, PrivateSigningJwk.generate("hub-test-key"), "test-hub", utc_now)
+        yield AdapterContext(
+            session, HubIdentity("test-hub", PrivateSigningJwk.generate("hub-test-key")), utc_now
+        )
 
 
 def fictitious_member(pid: str, kind: str, country: str) -> Member:
@@ -288,8 +290,8 @@ def outbound_message(context: AdapterContext) -> OutboundMessage:
     payload = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
     message_id, case_id, accepted_at = uuid.UUID(envelope["id"]), uuid.uuid4(), utc_now()
     receipt = sign_receipt(
-        context.hub_key,
-        hub_id=context.hub_id,
+        context.hub.key,
+        hub_id=context.hub.hub_id,
         message_id=message_id,
         message_type="takedown-request",
         sender=hotline.id,
@@ -567,7 +569,9 @@ async def test_a_working_plugin_is_built_and_used_by_the_worker(
     try:
         await submit_message(intake, signed.encode(), utc_now())
         async with aiohttp.ClientSession() as session:
-            adapters = build_adapters(AdapterContext(session, hub_key, settings.hub_id, utc_now), factories)
+            adapters = build_adapters(
+                AdapterContext(session, HubIdentity(settings.hub_id, hub_key), utc_now), factories
+            )
             assert "pigeon" in adapters
             worker = delivery_worker(
                 pool,

@@ -29,6 +29,7 @@ from hub.api.app import create_app
 from hub.api.keys import DSN, HUB_KEY, INTAKE, POOL
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import parse_rfc3339, rfc3339
+from hub.core.hub_identity import HubIdentity
 from hub.delivery.worker import WorkerConfig
 from hub.settings import Settings
 from hub.store import directory as directory_store
@@ -326,7 +327,7 @@ async def test_a_push_recipients_clocks_start_only_when_the_push_succeeds(
     hub.clock.advance(hours=3)  # the endpoint was down for three hours; the push now succeeds
     pushed_at = hub.clock.now
     async with aiohttp.ClientSession() as session:
-        context = AdapterContext(session, hub.app[HUB_KEY], "test-hub", hub.clock)
+        context = AdapterContext(session, HubIdentity("test-hub", hub.app[HUB_KEY]), hub.clock)
         worker = delivery_worker(
             hub.app[POOL], hub.app[DSN], build_adapters(context), hub.app[INTAKE], hub.clock, WorkerConfig()
         )
@@ -493,7 +494,7 @@ async def test_a_referral_withdrawn_before_its_push_is_delivered_and_starts_no_d
 
     hub.clock.advance(hours=1)
     async with aiohttp.ClientSession() as session:
-        context = AdapterContext(session, hub.app[HUB_KEY], "test-hub", hub.clock)
+        context = AdapterContext(session, HubIdentity("test-hub", hub.app[HUB_KEY]), hub.clock)
         worker = delivery_worker(
             hub.app[POOL], hub.app[DSN], build_adapters(context), hub.app[INTAKE], hub.clock, WorkerConfig()
         )

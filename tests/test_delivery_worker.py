@@ -169,7 +169,7 @@ class Hub:
     workers: list[DeliveryWorker] = field(default_factory=list)
 
     def context(self) -> AdapterContext:
-        return AdapterContext(self.session, self.intake.hub.key, self.intake.hub.hub_id, self.clock)
+        return AdapterContext(self.session, self.intake.hub, self.clock)
 
     def worker(self, adapters: dict[str, Adapter] | None = None, **changes: Any) -> DeliveryWorker:
         config = WorkerConfig(**{"poll_interval": 0.05, "grace": 5.0, **changes})

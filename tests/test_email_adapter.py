@@ -29,6 +29,7 @@ from adapters.registry import build_adapters, validate_config
 from hub.api.app import create_app
 from hub.api.keys import DSN, HUB_KEY, INTAKE, POOL
 from hub.core.clock import utc_now
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
 from hub.core.retry import RetryPolicy
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
@@ -155,7 +156,7 @@ class EmailHub:
         return self.client.app
 
     def context(self) -> AdapterContext:
-        return AdapterContext(self.session, self.app[HUB_KEY], self.app[INTAKE].hub.hub_id, utc_now)
+        return AdapterContext(self.session, self.app[INTAKE].hub, utc_now)
 
     def worker(self, settings: MailSettings | None = None) -> DeliveryWorker:
         chosen = settings or mail_settings(self.smtp_port)
@@ -516,7 +517,9 @@ def test_the_registry_builds_the_email_adapter_with_the_mail_settings_of_that_mo
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """No process-wide cache of the environment: a second build sees changed settings."""
-    context = AdapterContext(Any, PrivateSigningJwk.generate("hub-test-key"), "test-hub", utc_now)  # type: ignore[arg-type]
+    context = AdapterContext(
+        Any, HubIdentity("test-hub", PrivateSigningJwk.generate("hub-test-key")), utc_now
+    )  # type: ignore[arg-type]
     monkeypatch.setenv("HUB_MAIL_FROM", "first@hub.example")
     first = build_adapters(context)["email"]
     monkeypatch.setenv("HUB_MAIL_FROM", "second@hub.example")

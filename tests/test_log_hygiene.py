@@ -31,6 +31,7 @@ from hub.api.keys import HUB_KEY, INTAKE, POOL
 from hub.client.envelope import new_envelope
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import rfc3339
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk, b64url_encode, sign_compact
 from hub.core.retry import RetryPolicy
 from hub.delivery.worker import WorkerConfig
@@ -565,7 +566,7 @@ async def test_push_delivery_and_its_failures_log_no_personal_value(
         await w.accepted(w.hotline, referral(w.hotline, pushed, notes=in_words(kind)))
 
     async with aiohttp.ClientSession() as session:
-        context = AdapterContext(session, w.app[HUB_KEY], "test-hub", w.clock)
+        context = AdapterContext(session, HubIdentity("test-hub", w.app[HUB_KEY]), w.clock)
         config = WorkerConfig(poll_interval=0.05, policy=RetryPolicy(max_attempts=3))
         worker = delivery_worker(w.app[POOL], "", build_adapters(context), w.app[INTAKE], w.clock, config)
         for _ in range(3):  # the server error is retried, and dead after its third attempt

@@ -64,7 +64,7 @@ class World:
         return HubClient(self.session, self.hub_url, member.id, member.key)
 
     def context(self) -> AdapterContext:
-        return AdapterContext(self.session, self.intake.hub.key, self.intake.hub.hub_id, utc_now)
+        return AdapterContext(self.session, self.intake.hub, utc_now)
 
     async def platform(
         self, decision: Decision = Decision.REMOVE, *, pull: bool = False

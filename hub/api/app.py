@@ -26,6 +26,7 @@ from hub.api.keys import (
     CLOCK,
     DSN,
     GUARD,
+    HUB,
     HUB_KEY,
     INTAKE,
     KEYRING,
@@ -119,6 +120,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 async def _hub_key(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[HUB_KEY] = load_or_create_signing_key(settings.signing_key_file)
+    app[HUB] = HubIdentity(settings.hub_id, app[HUB_KEY])
     app[KEYRING] = Keyring(load_or_create_storage_key(settings.storage_key_path))
     yield
 
@@ -137,7 +139,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[INTAKE] = Intake(
         pool=pool,
         catalog=app[CATALOG],
-        hub=HubIdentity(settings.hub_id, app[HUB_KEY]),
+        hub=app[HUB],
         policies=app[POLICIES],
         keyring=app[KEYRING],
         group_commit=Batcher(max_batch=settings.intake_batch) if settings.intake_batch > 1 else None,
@@ -179,9 +181,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
 async def _delivery(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
-        context = AdapterContext(
-            session=session, hub_key=app[HUB_KEY], hub_id=settings.hub_id, clock=app[CLOCK]
-        )
+        context = AdapterContext(session=session, hub=app[HUB], clock=app[CLOCK])
         intake = app[INTAKE]
         worker = DeliveryWorker(
             app[POOL],

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from hub.api.connections import ConnectionGuard
 from hub.core.clock import Clock
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk
 from hub.core.policy import PolicyBook
 from hub.core.templates import TemplateCatalog
@@ -20,6 +21,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 CATALOG = web.AppKey("catalog", TemplateCatalog)
 HUB_KEY = web.AppKey("hub_key", PrivateSigningJwk)
+HUB = web.AppKey("hub", HubIdentity)  # the hub's id and HUB_KEY, as one
 POOL = web.AppKey("pool", asyncpg.Pool)
 INTAKE = web.AppKey("intake", Intake)
 NOTIFIER = web.AppKey("notifier", InboxNotifier)

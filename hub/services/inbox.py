@@ -19,7 +19,7 @@ import asyncpg
 
 from hub.core import inputs
 from hub.core.evidence import sign_delivery_evidence
-from hub.core.jose import PrivateSigningJwk
+from hub.core.hub_identity import HubIdentity
 from hub.core.recipient_item import recipient_item
 from hub.core.refusal import Refusal
 from hub.store import inbox as store
@@ -82,8 +82,7 @@ async def acknowledge(
     message_ids: Sequence[UUID],
     now: datetime,
     *,
-    hub_key: PrivateSigningJwk,
-    hub_id: str,
+    hub: HubIdentity,
 ) -> list[str]:
     """Mark messages retrieved; each first retrieval gets the hub's signed delivery evidence."""
     async with pool.acquire() as conn, conn.transaction():
@@ -94,8 +93,8 @@ async def acknowledge(
         retrieved = await store.mark_retrieved(conn, recipient, message_ids, now)
         for row in await store.retrieved_messages(conn, list(retrieved)):
             evidence = sign_delivery_evidence(
-                hub_key,
-                hub_id=hub_id,
+                hub.key,
+                hub_id=hub.hub_id,
                 message_id=row["message_id"],
                 payload_sha256=row["payload_sha256"],
                 recipient=recipient,

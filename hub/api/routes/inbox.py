@@ -6,7 +6,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from hub.api.keys import CLOCK, HUB_KEY, INTAKE, NOTIFIER, POOL, SETTINGS
+from hub.api.keys import CLOCK, HUB, INTAKE, NOTIFIER, POOL
 from hub.api.parameters import INBOX_LIMIT, INBOX_WAIT
 from hub.api.request import caller_of, json_body
 from hub.core.refusal import Refusal
@@ -44,7 +44,6 @@ async def ack(request: web.Request) -> web.Response:
         caller.participant_id,
         message_ids,
         app[CLOCK](),
-        hub_key=app[HUB_KEY],
-        hub_id=app[SETTINGS].hub_id,
+        hub=app[HUB],
     )
     return web.json_response({"retrieved": retrieved})
