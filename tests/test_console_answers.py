@@ -72,7 +72,7 @@ async def answer(console: Any, case_id: str, label: str, values: dict[str, Any])
     )
     assert sent.status == 303, await sent.text()
     assert sent.headers["Location"] == f"/cases/{case_id}"
-    return found.group(1)
+    return found.group(1).split(".")[0]  # the form token: the message id and its binding to the form
 
 
 async def hub_case(hub: Any, member: Member, case_id: str) -> dict[str, Any]:

@@ -251,3 +251,41 @@ async def test_core_path_in_a_real_browser(
     assert case["status"] == "closed"
     for name in ("form-error.png", "inbox.png", "case-timeline.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+async def test_back_and_send_again_shows_the_case_already_made(
+    settings: Any, directory: Any, aiohttp_client: Any, aiohttp_server: Any, chromium: str, tmp_path: Path
+) -> None:
+    """Issue 16.10: a person sends a takedown request, presses the browser's Back and sends the form again:
+    the console shows the case the first send made, and the hub holds one case."""
+    async_api = pytest.importorskip("playwright.async_api", reason="playwright is a test dependency")
+    hotline = await directory.add("de-hotline-back", "hotline", "DE")
+    platform = await directory.add("ie-platform-back", "platform", "IE")
+    hub = await aiohttp_client(create_app(settings, background=False))
+    hub_url = str(hub.make_url("")).rstrip("/")
+    _, login = await start_console(aiohttp_server, hotline, hub_url, tmp_path / "hotline")
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            page.set_default_timeout(15_000)
+            await sign_in(page, login, hotline.id)
+            await page.get_by_role("link", name="New takedown request").click()
+            await page.wait_for_url("**/new/takedown-request")
+            await fill_takedown(page, platform, CONTENT_URL)
+            await page.get_by_role("button", name=SEND).last.click()
+            await page.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}$"))
+            first_case = page.url
+            await page.go_back()
+            assert page.url.endswith("/new/takedown-request")
+            # Chromium keeps what was typed, except the sealed contact (autocomplete off): typed again.
+            assert await page.get_by_label("Web address (URL)").input_value() == CONTENT_URL
+            await page.get_by_label("E-mail address").fill(CONTACT_EMAIL)
+            await page.get_by_role("button", name=SEND).last.click()
+            await page.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}$"))
+            assert page.url == first_case
+            assert "This form was already sent" in await page.locator(".flash").inner_text()
+        finally:
+            await browser.close()
+    listed = await (await hub.get("/v1/cases", headers=hotline.auth())).json()
+    assert len(listed["cases"]) == 1

@@ -80,6 +80,15 @@ class Archive:
         path = self.root / _uuid(case_id) / f"{_uuid(message_id)}.json"
         return next(iter(self._load(path)), None)
 
+    def sent(self, message_id: str) -> Kept | None:
+        """The message of this id this console sent, if it holds one (in whichever case)."""
+        name = f"{_uuid(message_id)}.json"
+        for folder in self._folders():
+            for kept in self._load(folder / name):
+                if kept.direction == "sent":
+                    return kept
+        return None
+
     def received(self, limit: int = 200) -> list[Kept]:
         """The messages taken from the inbox, newest first."""
         found = [k for folder in self._folders() for k in self._read(folder) if k.direction == "received"]

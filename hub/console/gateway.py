@@ -13,7 +13,9 @@
   message id the form carries, so posting the same form again (a double click, a retry after the hub
   could not be reached) sends the very same bytes and gets the same receipt, never a second signature
   over the same content. Changed content under the same id is signed anew (the hub stored nothing of a
-  refused message).
+  refused message). The same form with the same content, sent again with a fresh form token (the
+  browser's Back fetches the form anew and puts back what was typed), is that message too
+  (`sent_from_form`): the console shows its case instead of opening a second one.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class HubGateway:
         self.archive = archive
         self._cache: dict[str, tuple[float, Any]] = {}
         self._signed: dict[str, tuple[str, str]] = {}  # message id -> (form fingerprint, signed form)
+        self._forms_sent: dict[tuple[str, str], str] = {}  # (form address, content print) -> message id
         self._pull_lock = asyncio.Lock()
         self.unverified: list[Unverified] = []  # what the last fetch could not verify
         self.fetched_at: str | None = None
@@ -171,6 +174,16 @@ class HubGateway:
         if len(self._signed) >= MAX_REMEMBERED:
             self._signed.pop(next(iter(self._signed)))
         self._signed[message_id] = (fingerprint, signed)
+
+    def sent_form(self, form: str, content: str, message_id: str) -> None:
+        """Note that a form with this content was sent as this message."""
+        if len(self._forms_sent) >= MAX_REMEMBERED:
+            self._forms_sent.pop(next(iter(self._forms_sent)))
+        self._forms_sent[(form, content)] = message_id
+
+    def sent_from_form(self, form: str, content: str) -> str | None:
+        """The message a form with exactly this content was already sent as (Back and send again)."""
+        return self._forms_sent.get((form, content))
 
     async def submit(self, envelope: dict[str, Any], signed: str) -> dict[str, Any]:
         """Submit signed bytes; keep them with the receipt. Raises HubError on a refusal."""

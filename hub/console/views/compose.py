@@ -10,6 +10,8 @@ fields); a hub that cannot be reached leaves the signed message ready to send ag
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
@@ -22,6 +24,7 @@ from aiohttp import web
 
 from hub.client import HubError
 from hub.client.envelope import sign_message
+from hub.console.archive import Kept
 from hub.console.auth import SESSION, redirect
 from hub.console.form_data import (
     FormErrors,
@@ -35,6 +38,7 @@ from hub.console.form_data import (
     replace_sealed,
     shift_entries,
 )
+from hub.console.form_token import FormTokenError, issue_token, message_id_of
 from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
 from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.render import MESSAGE_TYPES, render
@@ -161,13 +165,20 @@ async def compose_answer(request: web.Request) -> web.Response:
 
 async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
     if request.method != "POST":
-        values: FormValues = {"message_id": [str(uuid.uuid4())]}
+        values: FormValues = {"message_id": [issue_token(request[SESSION].csrf, compose.action)]}
         if compose.in_reply_to:
             values["in_reply_to"] = [compose.in_reply_to]
         form = _form(request, compose, {})
         _prefill(form, values)
         return _page(request, compose, form, values)
     values = form_values((await request.post()).items())
+    try:
+        message_id = message_id_of(request[SESSION].csrf, compose.action, first(values, "message_id"))
+    except FormTokenError:
+        raise web.HTTPBadRequest(
+            text="This form was not opened in this session (the console restarted, or you signed in again)."
+            " Nothing was signed or sent: open the form again."
+        ) from None
     action = first(values, "action")
     counts = counts_of(values)
     if action.startswith("add:"):
@@ -182,17 +193,17 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
     form = _form(request, compose, counts)
     if action != "send":
         return _page(request, compose, form, values)
-    return await _send(request, compose, form, values)
+    gateway = request.app[GATEWAY]
+    same_form = gateway.sent_from_form(compose.action, content_print(form, values))
+    already = await asyncio.to_thread(gateway.archive.sent, same_form or message_id)
+    if already is not None:
+        return await _sent_before(request, compose, already)
+    return await _send(request, compose, form, values, message_id)
 
 
 def _envelope(
-    request: web.Request, compose: Compose, form: TemplateForm, values: FormValues
+    request: web.Request, compose: Compose, form: TemplateForm, values: FormValues, message_id: str
 ) -> dict[str, Any]:
-    try:
-        message_id = str(uuid.UUID(first(values, "message_id")))
-    except ValueError:
-        message_id = str(uuid.uuid4())
-        values["message_id"] = [message_id]
     to = compose.to if compose.to is not None else collect(form.envelope[0], values)
     body = collect(form.body, values)
     envelope: dict[str, Any] = {
@@ -209,6 +220,14 @@ def _envelope(
     if compose.in_reply_to is not None:
         envelope["in_reply_to"] = compose.in_reply_to
     return envelope
+
+
+def content_print(form: TemplateForm, values: FormValues) -> str:
+    """What a person typed into the form, without its token and the times the console put in: the same
+    form sent again after Back (which gives the page a fresh token) has the same content print."""
+    times = {made.pointer for made in form.fields() if made.timestamp}
+    kept = sorted((k, v) for k, v in values.items() if k not in ("csrf", "action", "message_id", *times))
+    return hashlib.sha256(json.dumps(kept).encode("utf-8")).hexdigest()
 
 
 def fingerprint(values: FormValues) -> str:
@@ -228,10 +247,24 @@ async def _sealed(request: web.Request, envelope: dict[str, Any]) -> dict[str, A
     return dict(replace_sealed(envelope, lambda marker: seal_to(marker.plaintext, keys)))
 
 
+async def _sent_before(request: web.Request, compose: Compose, kept: Kept) -> web.Response:
+    """This form's message was sent already: replay the very same signed bytes (the hub answers with the
+    same receipt and makes nothing new) and show its case."""
+    with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
+        await request.app[GATEWAY].submit({"type": kept.message_type}, kept.message)
+    heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
+    request[SESSION].flash.append(
+        f"This form was already sent: {heading.lower()} {kept.message_id[:8]}, accepted by the hub at"
+        f" {kept.accepted_at}. Nothing new was sent; this is its case. To send another, open a new form."
+    )
+    log.info("console.form_sent_again", message_id=kept.message_id)
+    return redirect(f"/cases/{kept.case_id}")
+
+
 async def _send(
-    request: web.Request, compose: Compose, form: TemplateForm, values: FormValues
+    request: web.Request, compose: Compose, form: TemplateForm, values: FormValues, message_id: str
 ) -> web.Response:
-    envelope = _envelope(request, compose, form, values)
+    envelope = _envelope(request, compose, form, values, message_id)
     catalog, gateway = request.app[CATALOG], request.app[GATEWAY]
     faults = catalog.validate(replace_sealed(envelope, placeholder_sealed(envelope["to"])))
     if faults:
@@ -248,7 +281,10 @@ async def _send(
         signed = sign_message(sealed, request.app[CONFIG].key)
         gateway.remember(envelope["id"], print_, signed)
         log.info("console.message_signed", message_id=envelope["id"], message_type=compose.message_type)
-    return await _submit(request, compose, form, values, envelope, signed)
+    response = await _submit(request, compose, form, values, envelope, signed)
+    if response.status == 303:
+        gateway.sent_form(compose.action, content_print(form, values), envelope["id"])
+    return response
 
 
 async def _submit(
