@@ -415,3 +415,35 @@ async def test_a_form_token_not_made_for_this_form_is_refused_before_signing(
         assert refused.status == 400, forged
         assert "Nothing was signed or sent" in await refused.text()
     assert (await (await hub.get("/v1/inbox", headers=platform.auth())).json())["messages"] == []
+
+
+async def test_the_same_url_to_the_same_platform_while_a_case_is_open_is_warned_first(
+    hub: Any, directory: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Issue 16.10: a second referral of a content URL to a platform that has it on an open case is held
+    back with a warning naming the case (not the URL); the person may send it all the same."""
+    hotline, platform = parties
+    other = await directory.add("fr-platform-console", "platform", "FR")
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    first_case = (await send_takedown(console, platform)).headers["Location"].removeprefix("/cases/")
+    reference = {"/body/authorisation/reference": "CONSOLE-TEST-0002"}
+    with capture_logs() as logs:
+        held = await send_takedown(console, platform, **reference)
+    assert held.status == 409
+    page = await held.text()
+    assert f"you already referred this content to {platform.id}" in page
+    assert f'href="/cases/{first_case}"' in page
+    assert 'value="send-anyway"' in page
+    assert CONTENT_URL not in repr(logs)
+    assert len((await (await hub.get("/v1/cases", headers=hotline.auth())).json())["cases"]) == 1
+
+    elsewhere = await send_takedown(console, other, **reference)  # another platform: no warning
+    assert elsewhere.status == 303, await elsewhere.text()
+    csrf, token = await open_form(console, "/new/takedown-request")
+    values = {**takedown_values(platform.id, **reference), "message_id": token}
+    anyway = await console.post(
+        "/new/takedown-request", data=form_body(values, csrf, "send-anyway"), allow_redirects=False
+    )
+    assert anyway.status == 303, await anyway.text()
+    cases = (await (await hub.get("/v1/cases", headers=hotline.auth())).json())["cases"]
+    assert len(cases) == 3

@@ -89,6 +89,15 @@ class Archive:
                     return kept
         return None
 
+    def sent_of_type(self, message_type: str) -> list[Kept]:
+        """Every message of this type this console sent."""
+        return [
+            k
+            for folder in self._folders()
+            for k in self._read(folder)
+            if k.direction == "sent" and k.message_type == message_type
+        ]
+
     def received(self, limit: int = 200) -> list[Kept]:
         """The messages taken from the inbox, newest first."""
         found = [k for folder in self._folders() for k in self._read(folder) if k.direction == "received"]

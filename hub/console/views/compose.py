@@ -26,6 +26,7 @@ from hub.client import HubError
 from hub.client.envelope import sign_message
 from hub.console.archive import Kept
 from hub.console.auth import SESSION, redirect
+from hub.console.duplicates import Duplicate, open_duplicates
 from hub.console.form_data import (
     FormErrors,
     FormValues,
@@ -51,6 +52,7 @@ from hub.core.clock import rfc3339, utc_now
 from hub.core.templates import SchemaFault
 
 log = structlog.get_logger("hub.console")
+SEND_ANYWAY = "send-anyway"  # the person saw the duplicate warning and sends all the same
 NEW_REFERRALS = ("takedown-request", "assistance-request")
 
 
@@ -129,6 +131,7 @@ def _page(
     errors: FormErrors | None = None,
     *,
     problem: dict[str, Any] | None = None,
+    duplicates: list[Duplicate] | None = None,
     status: int = 200,
 ) -> web.Response:
     case = compose.case
@@ -141,6 +144,7 @@ def _page(
         "values": values,
         "errors": errors or FormErrors(),
         "problem": problem,
+        "duplicates": duplicates or [],
     }
     return render(request.app[JINJA], request, "compose.html", context, status=status)
 
@@ -191,7 +195,7 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
             values = shift_entries(values, pointer, entry)
             counts[pointer] = max(counts.get(pointer, 1) - 1, 0)
     form = _form(request, compose, counts)
-    if action != "send":
+    if action not in ("send", SEND_ANYWAY):
         return _page(request, compose, form, values)
     gateway = request.app[GATEWAY]
     same_form = gateway.sent_from_form(compose.action, content_print(form, values))
@@ -269,6 +273,10 @@ async def _send(
     faults = catalog.validate(replace_sealed(envelope, placeholder_sealed(envelope["to"])))
     if faults:
         return _page(request, compose, form, values, map_faults(form, faults), status=422)
+    if compose.case is None and first(values, "action") != SEND_ANYWAY:
+        duplicates = await open_duplicates(gateway, envelope)
+        if duplicates:
+            return _page(request, compose, form, values, duplicates=duplicates, status=409)
     print_ = fingerprint(values)
     signed = gateway.signed_before(envelope["id"], print_)
     if signed is None:
