@@ -17,6 +17,7 @@ from hub.api.app import create_app
 from hub.api.keys import INTAKE, POOL
 from hub.clocks.worker import ClockWorker
 from hub.services import case_list
+from hub.services.issuer import Issuer
 from hub.settings import Settings
 from tests.factories import (
     Api,
@@ -70,7 +71,9 @@ async def world(
     clock = FakeClock()
     app = create_app(settings, clock=clock, background=False)
     api = Api(await aiohttp_client(app), clock)
-    return World(api, clock, ClockWorker(app[POOL], app[INTAKE], clock), hotline, other, a, b, c, liaison)
+    return World(
+        api, clock, ClockWorker(app[POOL], Issuer(app[INTAKE]), clock), hotline, other, a, b, c, liaison
+    )
 
 
 # -- who sees what ----------------------------------------------------------------------------------------

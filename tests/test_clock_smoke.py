@@ -8,6 +8,7 @@ from typing import Any
 from hub.api.app import create_app
 from hub.api.keys import INTAKE, POOL
 from hub.clocks.worker import ClockWorker
+from hub.services.issuer import Issuer
 from tests.factories import jose, removal, takedown
 
 
@@ -31,7 +32,7 @@ async def test_us_clock_reminds_breaches_and_records_a_late_answer(
     clock = FakeClock()
     app = create_app(settings, clock=clock, background=False)
     client = await aiohttp_client(app)
-    clocks = ClockWorker(app[POOL], app[INTAKE], clock)
+    clocks = ClockWorker(app[POOL], Issuer(app[INTAKE]), clock)
     request = takedown(hotline, platform, jurisdictions=["US"])
     response = await client.post("/v1/messages", **jose(hotline.sign(request)))
     receipt = await response.json()

@@ -31,6 +31,7 @@ from hub.clocks.worker import ClockWorker
 from hub.core.clock import parse_rfc3339, rfc3339
 from hub.core.hub_identity import HubIdentity
 from hub.delivery.worker import WorkerConfig
+from hub.services.issuer import Issuer
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from tests.factories import (
@@ -95,7 +96,7 @@ async def hub(settings: Settings, db: asyncpg.Connection, aiohttp_client: Any) -
     clock = FakeClock()
     app = create_app(settings, clock=clock, background=False)
     client = await aiohttp_client(app)
-    return Hub(Api(client, clock), app, clock, ClockWorker(app[POOL], app[INTAKE], clock), db)
+    return Hub(Api(client, clock), app, clock, ClockWorker(app[POOL], Issuer(app[INTAKE]), clock), db)
 
 
 @dataclass
@@ -375,7 +376,7 @@ async def test_two_hub_processes_fire_each_reminder_and_breach_once(
     api = Api(await aiohttp_client(app_a), clock)
     await aiohttp_client(app_b)
     assert app_a[POOL] is not app_b[POOL]
-    workers = [ClockWorker(app[POOL], app[INTAKE], clock) for app in (app_a, app_b)]
+    workers = [ClockWorker(app[POOL], Issuer(app[INTAKE]), clock) for app in (app_a, app_b)]
     count = 15
     cases = await submit_many(api, hotline, platforms, count)
     start = clock.now
@@ -431,12 +432,12 @@ async def test_clocks_survive_a_restart(
     clock.now = told + 48 * HOUR + MINUTE
     app = create_app(settings, clock=clock, background=False)
     api = Api(await aiohttp_client(app), clock)
-    assert await ClockWorker(app[POOL], app[INTAKE], clock).run_once() == 2  # acknowledge and act
+    assert await ClockWorker(app[POOL], Issuer(app[INTAKE]), clock).run_once() == 2  # acknowledge and act
     view = await api.case(hotline, case_id)
     act = deadline_of(view, platform.id, "act")
     assert (act["state"], parse_rfc3339(act["due_at"])) == ("breached", told + 48 * HOUR)
     assert len(breaches_of(await api.inbox(hotline), "act", platform.id)) == 1
-    assert await ClockWorker(app[POOL], app[INTAKE], clock).run_once() == 0
+    assert await ClockWorker(app[POOL], Issuer(app[INTAKE]), clock).run_once() == 0
 
 
 # -- a clock owed by a party that is not a recipient ------------------------------------------------------
@@ -469,7 +470,7 @@ async def test_a_clock_owed_by_the_originator_neither_crashes_nor_starves_the_cl
     case_id = (await api.accepted(hotline, request))["case_id"]
     question = information_request(platform, hotline, case_id, in_reply_to=request["id"])
     await api.accepted(platform, question)  # the hotline now owes an answer within 24 hours
-    worker = ClockWorker(app[POOL], app[INTAKE], clock)
+    worker = ClockWorker(app[POOL], Issuer(app[INTAKE]), clock)
 
     clock.advance(hours=49)  # past the hotline's 24 hours and the platform's 48
     await worker.run_once()

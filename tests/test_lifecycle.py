@@ -17,6 +17,7 @@ from hub.api.keys import INTAKE, POOL
 from hub.client.envelope import new_envelope
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import parse_rfc3339, rfc3339
+from hub.services.issuer import Issuer
 from hub.settings import Settings
 from tests.conftest import table_counts
 from tests.factories import (
@@ -70,7 +71,9 @@ async def world(
     clock = FakeClock()
     app = create_app(settings, clock=clock, background=False)
     api = Api(await aiohttp_client(app), clock)
-    return World(api, clock, ClockWorker(app[POOL], app[INTAKE], clock), db, hotline, platforms, regulator)
+    return World(
+        api, clock, ClockWorker(app[POOL], Issuer(app[INTAKE]), clock), db, hotline, platforms, regulator
+    )
 
 
 def state_of(view: dict[str, Any], member: Member) -> str:

@@ -35,6 +35,7 @@ from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk, b64url_encode, sign_compact
 from hub.core.retry import RetryPolicy
 from hub.delivery.worker import WorkerConfig
+from hub.services.issuer import Issuer
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from tests.factories import (
@@ -601,7 +602,7 @@ async def test_clock_reminders_and_breaches_log_no_personal_value(world: World, 
     w = world
     request = referral(w.hotline, w.a, jurisdictions=["US"])
     case_id = (await w.accepted(w.hotline, request))["case_id"]
-    clocks = ClockWorker(w.app[POOL], w.app[INTAKE], w.clock)
+    clocks = ClockWorker(w.app[POOL], Issuer(w.app[INTAKE]), w.clock)
 
     w.clock.advance(hours=36, minutes=1)
     assert await clocks.run_once() >= 1  # reminders

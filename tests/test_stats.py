@@ -30,6 +30,7 @@ from hub.api.app import create_app
 from hub.api.keys import INTAKE, POOL
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import utc_now
+from hub.services.issuer import Issuer
 from hub.settings import Settings
 from hub.stats.figures import csv_rows, parse_period
 from hub.store.stats import figures_for
@@ -77,7 +78,7 @@ async def build_world(settings: Settings, directory: Directory, aiohttp_client: 
     clock = FakeClock(T0)
     app = create_app(settings, clock=clock, background=False)
     api = Api(await aiohttp_client(app), clock)
-    clocks = ClockWorker(app[POOL], app[INTAKE], clock)
+    clocks = ClockWorker(app[POOL], Issuer(app[INTAKE]), clock)
     return World(api, clock, clocks, hotline, a, b, regulator, stranger, [])
 
 

@@ -51,6 +51,7 @@ from hub.schemas import load_catalog
 from hub.services.access import purge_used_tokens
 from hub.services.batcher import Batcher
 from hub.services.intake import Intake, inline_answers
+from hub.services.issuer import Issuer
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
 from hub.store.audit import seal_pending, sequence_and_checkpoint
@@ -202,7 +203,7 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _clocks(app: web.Application) -> AsyncIterator[None]:
-    worker = ClockWorker(app[POOL], app[INTAKE], app[CLOCK], app[SETTINGS].clock_poll_interval)
+    worker = ClockWorker(app[POOL], Issuer(app[INTAKE]), app[CLOCK], app[SETTINGS].clock_poll_interval)
     await worker.start()
     try:
         yield

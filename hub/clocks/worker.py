@@ -21,7 +21,7 @@ import structlog
 
 from hub.core.clock import Clock
 from hub.services.escalation import issue_escalation
-from hub.services.intake import Intake
+from hub.services.issuer import Issuer
 from hub.store import deadlines
 from hub.store.database import UNAVAILABLE, Conn
 from hub.store.events import record_event
@@ -31,8 +31,8 @@ FAILED_CLOCK_RETRY = timedelta(minutes=5)
 
 
 class ClockWorker:
-    def __init__(self, pool: asyncpg.Pool, intake: Intake, clock: Clock, poll_interval: float = 1.0) -> None:
-        self._pool, self._intake, self._clock, self._poll = pool, intake, clock, poll_interval
+    def __init__(self, pool: asyncpg.Pool, issuer: Issuer, clock: Clock, poll_interval: float = 1.0) -> None:
+        self._pool, self._issuer, self._clock, self._poll = pool, issuer, clock, poll_interval
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -101,14 +101,14 @@ class ClockWorker:
             "legal_basis": deadline["legal_basis"],
         }
         if deadline["due_at"] <= now:
-            escalation = await issue_escalation(conn, self._intake, deadline, kind="breach", now=now)
+            escalation = await issue_escalation(conn, self._issuer, deadline, kind="breach", now=now)
             await deadlines.mark_breached(conn, deadline["id"], now, escalation)
             await record_event(
                 conn,
                 deadline["case_id"],
                 now,
                 "deadline.breached",
-                self._intake.hub.actor,
+                self._issuer.hub.actor,
                 subject=deadline["recipient_id"],
                 message_id=escalation,
                 detail=detail,
@@ -116,14 +116,14 @@ class ClockWorker:
             bound.warning("deadline.breached")
             return
         remaining = [r for r in deadline["reminders"] if r > now]
-        escalation = await issue_escalation(conn, self._intake, deadline, kind="reminder", now=now)
+        escalation = await issue_escalation(conn, self._issuer, deadline, kind="reminder", now=now)
         await deadlines.set_reminders(conn, deadline["id"], remaining)
         await record_event(
             conn,
             deadline["case_id"],
             now,
             "deadline.reminder",
-            self._intake.hub.actor,
+            self._issuer.hub.actor,
             subject=deadline["recipient_id"],
             message_id=escalation,
             detail=detail,

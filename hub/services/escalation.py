@@ -18,15 +18,14 @@ from uuid import UUID
 import asyncpg
 
 from hub.core.clock import rfc3339
-from hub.services.intake import Intake
-from hub.services.issuer import issue
+from hub.services.issuer import Issuer
 from hub.store import deadlines
 from hub.store.database import Conn
 from hub.store.events import record_event
 
 
 async def issue_escalation(
-    conn: Conn, intake: Intake, deadline: asyncpg.Record, *, kind: str, now: datetime
+    conn: Conn, issuer: Issuer, deadline: asyncpg.Record, *, kind: str, now: datetime
 ) -> UUID:
     recipient, case_id = deadline["recipient_id"], deadline["case_id"]
     # A reminder goes to who owes the answer; a breach to who asked (the message's sender: the hotline
@@ -36,15 +35,15 @@ async def issue_escalation(
     if kind == "breach" and deadline["notify_regulator"]:
         regulators = await deadlines.regulators_of(conn, deadline["jurisdiction"])
         to += [r for r in regulators if r not in to and r != recipient]
-    payload = await _envelope(conn, intake, deadline, kind=kind, to=to, now=now)
+    payload = await _envelope(conn, issuer.hub.hub_id, deadline, kind=kind, to=to, now=now)
     for regulator in regulators:  # a party before the escalation names it as a recipient
-        await _share_with(conn, case_id, regulator, intake.hub.hub_id, now)
-    await issue(intake, payload, now, conn)
+        await _share_with(conn, case_id, regulator, issuer.hub.hub_id, now)
+    await issuer.issue(payload, now, conn)
     return UUID(payload["id"])
 
 
 async def _envelope(
-    conn: Conn, intake: Intake, deadline: asyncpg.Record, *, kind: str, to: list[str], now: datetime
+    conn: Conn, hub_id: str, deadline: asyncpg.Record, *, kind: str, to: list[str], now: datetime
 ) -> dict[str, Any]:
     state = await deadlines.party_state(conn, deadline["case_id"], deadline["recipient_id"])
     evidence = await deadlines.delivery_evidence(conn, deadline["message_id"], deadline["recipient_id"])
@@ -67,7 +66,7 @@ async def _envelope(
         "id": str(uuid.uuid4()),
         "type": "escalation",
         "version": "1.0",
-        "from": intake.hub.hub_id,
+        "from": hub_id,
         "to": to,
         "case": str(deadline["case_id"]),
         "in_reply_to": str(deadline["message_id"]),

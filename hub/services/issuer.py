@@ -21,6 +21,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from hub.core.hub_identity import HubIdentity
 from hub.core.jose import sha256_hex
 from hub.services.intake import Accepted, Intake, record_issued, validated_envelope
 from hub.store import messages
@@ -34,6 +35,21 @@ class NotTheHubsMessage(ValueError):
 def payload_bytes(payload: dict[str, Any]) -> bytes:
     """The exact bytes the hub signs: compact JSON, in the order the payload was built."""
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class Issuer:
+    """`issue`, bound to intake, for whoever issues messages and needs nothing else of intake (the clock
+    worker and its escalations): the hub's identity, and the one way to issue."""
+
+    def __init__(self, intake: Intake) -> None:
+        self._intake = intake
+
+    @property
+    def hub(self) -> HubIdentity:
+        return self._intake.hub
+
+    async def issue(self, payload: dict[str, Any], at: datetime, conn: Conn | None = None) -> Accepted:
+        return await issue(self._intake, payload, at, conn)
 
 
 async def issue(intake: Intake, payload: dict[str, Any], at: datetime, conn: Conn | None = None) -> Accepted:
