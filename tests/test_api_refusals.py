@@ -419,7 +419,7 @@ SCHEMA_FAULTS: dict[str, tuple[tuple[str, ...], Any, str]] = {
     ),
     "extra-body-property": (("body", "colour"), "blue", "/body/colour"),
     "extra-envelope-property": (("priority",), "high", "/priority"),
-    "case-on-new-referral": (("case",), str(uuid.UUID(int=1)), "/case"),
+    "case-not-a-uuid": (("case",), "case-one", "/case"),
     "not-affirmed": (("body", "accuracy_statement", "affirmed"), False, "/body/accuracy_statement/affirmed"),
     "pointer-escaping": (("body", "a/b~c"), 1, "/body/a~1b~0c"),
 }

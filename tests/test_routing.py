@@ -1,9 +1,10 @@
 """Routing selectors through the API: the hotline or regulator of a country, and the platforms that serve
-the content's domains (one case, one delivery and one set of clocks per platform). Unknown and ambiguous
+the content's domains (one request per platform, one case for them all). Unknown and ambiguous
 routes are refused with a clear error that points at the locator and never quotes its URL."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -119,49 +120,78 @@ async def platforms(directory: Directory, db: asyncpg.Connection) -> tuple[Membe
     return broad, special, other
 
 
-async def test_a_request_naming_content_on_three_platforms_fans_out_into_one_case(
+async def test_content_on_three_platforms_is_refused_whole_and_taken_as_one_part_per_platform(
     api: Api, directory: Directory, db: asyncpg.Connection
 ) -> None:
     hotline = await directory.add("us-hotline-test", "hotline", "US")
     broad, special, other = await platforms(directory, db)
-    urls = (
-        "https://cdn.example.net/i/0001.jpg",  # a subdomain of example.net: the broad platform
-        "https://img.special.example.net/p/0002",  # the more specific registration wins
-        "https://www.other.org/v/0003",
-        "https://EXAMPLE.net:8443/again/0004",  # the broad platform again: one delivery, not two
-    )
-    request = routed(
-        takedown(hotline, broad, special, other, content=content(*urls), jurisdictions=["US"]),
-        {"by": "content"},
-    )
+    urls = {
+        broad.id: ("https://cdn.example.net/i/0001.jpg", "https://EXAMPLE.net:8443/again/0004"),
+        special.id: ("https://img.special.example.net/p/0002",),  # the more specific registration wins
+        other.id: ("https://www.other.org/v/0003",),
+    }
+    every_url = [url for own in urls.values() for url in own]
+    whole = routed(takedown(hotline, broad, content=content(*every_url)), {"by": "content"})
+    before = await table_counts(db)
 
-    accepted = await api.accepted(hotline, request)
+    problem = await api.refused(hotline, whole, "split-per-recipient")
 
-    assert receipt_to(accepted) == [broad.id, special.id, other.id]
-    case_id = accepted["case_id"]
+    assert problem["platforms"] == sorted(urls)
+    assert await table_counts(db) == before
+
+    # One request per platform, each routed by its own content: the first opens the case, the others join.
+    first = routed(
+        takedown(hotline, broad, content=content(*urls[broad.id]), jurisdictions=["US"]), {"by": "content"}
+    )
+    opened = await api.accepted(hotline, first)
+    case_id = opened["case_id"]
+    parts = {broad.id: first}
+    for platform in (special, other):
+        part = routed(takedown(hotline, platform, content=content(*urls[platform.id])), {"by": "content"})
+        part["case"] = case_id
+        joined = await api.accepted(hotline, part)
+        assert (joined["case_id"], receipt_to(joined)) == (case_id, [platform.id])
+        parts[platform.id] = part
+    assert receipt_to(opened) == [broad.id]
     assert await db.fetchval("SELECT count(*) FROM cases") == 1
-    deliveries = await db.fetch(
-        "SELECT recipient_id FROM deliveries WHERE message_id = $1 ORDER BY recipient_id",
-        accepted["message_id"],
-    )
-    assert [d["recipient_id"] for d in deliveries] == sorted([broad.id, special.id, other.id])
     view = await api.case(hotline, case_id)
     assert view["status"] == "open"
-    assert sorted(r["participant_id"] for r in view["recipients"]) == sorted([broad.id, special.id, other.id])
+    assert sorted(r["participant_id"] for r in view["recipients"]) == sorted(urls)
     for platform in (broad, special, other):
         party = next(r for r in view["recipients"] if r["participant_id"] == platform.id)
         assert sorted(d["deadline"] for d in party["deadlines"]) == ["acknowledge", "act"]
         assert deadline_of(view, platform.id, "act")["rule"] == "us-take-it-down-removal"
         [item] = await api.inbox(platform)
-        assert item["message_id"] == request["id"]
+        assert item["message_id"] == parts[platform.id]["id"]
+        seen = [c["url"] for c in payload_of(item["message"])["body"]["content"]]
+        assert seen == list(urls[platform.id])  # its own locators, never another platform's
     assert await db.fetchval("SELECT count(DISTINCT id) FROM deadlines") == 6
 
-    # Each platform answers for itself: one's decision moves only its own clock.
-    await api.accepted(special, removal(special, hotline, case_id, request["id"]))
+    # Each platform answers its own part: one's decision moves only its own clock.
+    await api.accepted(special, removal(special, hotline, case_id, parts[special.id]["id"]))
     view = await api.case(hotline, case_id)
     assert deadline_of(view, special.id, "act")["state"] == "met"
     assert deadline_of(view, broad.id, "act")["state"] == "open"
     assert deadline_of(view, other.id, "act")["state"] == "open"
+
+
+async def test_a_further_part_is_the_originator_s_for_a_new_recipient(
+    api: Api, directory: Directory, db: asyncpg.Connection
+) -> None:
+    hotline = await directory.add("us-hotline-test", "hotline", "US")
+    stranger = await directory.add("gb-hotline-test", "hotline", "GB")
+    broad, special, _ = await platforms(directory, db)
+    case_id = (await api.accepted(hotline, takedown(hotline, broad, jurisdictions=["US"])))["case_id"]
+
+    def part(sender: Member, platform: Member) -> dict[str, Any]:
+        return {**takedown(sender, platform), "case": case_id}
+
+    await api.refused(stranger, part(stranger, special), "not-a-party")
+    await api.refused(hotline, part(hotline, broad), "invalid-recipient")  # already its recipient
+    await api.refused(hotline, {**part(hotline, special), "case": str(uuid.uuid4())}, "unknown-case")
+    await api.accepted(hotline, part(hotline, special))
+    [item] = await api.inbox(special)
+    assert item["case_id"] == case_id
 
 
 async def test_content_on_an_unknown_domain_is_unroutable_without_quoting_the_url(

@@ -65,6 +65,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-message": (422, "Unknown message"),
     "unroutable": (422, "No recipient found for the routing selector"),
     "ambiguous-route": (422, "The routing selector matches several recipients"),
+    "split-per-recipient": (422, "One takedown request per platform: split the referral"),
     "hub-only-type": (422, "Only the hub issues this message type"),
     "case-closed": (409, "The case is closed"),
     "case-purged": (410, "The case's personal data was purged at the end of retention"),

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from hub.console.labels import ITEM_LABELS, LABELS, OPTION_LABELS, PART_LABELS
+from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.core.templates import SCHEMA_ID_PREFIX, TemplateCatalog, schema_id
 
 SEALED_REF = "urn:referral-hub:schema:common:1.0#/$defs/sealed"
@@ -161,11 +162,10 @@ class FormBuilder:
         schema = self._catalog.schema(name, version)
         base = schema_id(name, version)
         body_node: Mapping[str, Any] = {"type": "object"}
-        opens_case = False
+        opens_case = name in NEW_REFERRAL_TYPES  # a fan-out's further parts name one, never by hand
         for part in schema.get("allOf", []):
             properties = part.get("properties", {})
             body_node = properties.get("body", body_node)
-            opens_case = opens_case or properties.get("case", {}).get("not") == {}
         body = self.field(body_node, base, "/body", "body", required=True)
         if body is None:  # pragma: no cover - every template has a body
             raise ValueError(f"template {name} {version} has no body")

@@ -6,6 +6,11 @@ parties locked) and applies the returned plan in one transaction. Rules:
 - a new referral (takedown-request, assistance-request) opens a case; each recipient must be in the
   directory and accept that type; a takedown request that may depict a minor is refused: it is child
   sexual abuse material and belongs to the CSAM channel, never to the NCII path;
+- each recipient sees only its own part: a referral of content on several platforms is one signed
+  request per platform, carrying only that platform's locators (the client library and `hub send` split
+  it; a route by content that finds several platforms is refused, `hub.core.routing`): the first opens
+  the case, each further part names it in `case` and joins it, from the case's originator, for
+  recipients not yet party to it, under the same rules as the first;
 - every other message joins a case, comes from a party to it, is addressed to parties the sender sees,
   and answers (if it names one) a message of that case the sender sees; a closed case takes only
   deletion confirmations. What a sender sees and may do is `hub/core/case_view.py`'s rule (a liaison a
@@ -106,6 +111,10 @@ def admit(
         return _admit_hub_message(envelope, case)
     if envelope.opens_case:
         return _admit_referral(envelope, directory, new_case_id)
+    if envelope.joins_referral:
+        if case is None:
+            raise Refusal("unknown-case", "the message names a case the hub does not know")
+        return _admit_further_part(envelope, directory, case)
     if envelope.type == "escalation":
         raise Refusal("hub-only-type", "escalations are issued by the hub itself, never by a participant")
     if case is None:
@@ -132,12 +141,38 @@ def _admit_hub_message(envelope: Envelope, case: CaseSnapshot | None) -> Admissi
 
 
 def _admit_referral(envelope: Envelope, directory: Mapping[str, DirectoryEntry], case_id: UUID) -> Admission:
+    _check_referral(envelope, directory)
+    transitions = tuple(Transition(r, None, RecipientState.QUEUED) for r in envelope.to)
+    return Admission(case_id=case_id, opens_case=True, recipients=envelope.to, transitions=transitions)
+
+
+def _admit_further_part(
+    envelope: Envelope, directory: Mapping[str, DirectoryEntry], case: CaseSnapshot
+) -> Admission:
+    """A further part of a fan-out joins the case its first part opened, for recipients of its own."""
+    if envelope.sender != case.opened_by:
+        raise Refusal("not-a-party", "only the participant who opened the case adds a part to it")
+    if case.closed:
+        raise Refusal("case-closed", "the case is closed: only deletion confirmations are still taken")
+    if envelope.type not in case.message_types.values():
+        raise Refusal("invalid-reply", f"this case was not opened by a '{envelope.type}'")
+    for recipient in envelope.to:
+        if recipient in case.parties:
+            raise Refusal(
+                "invalid-recipient",
+                f"'{recipient}' is already a party to this case: a further part is for a new recipient",
+                recipient=recipient,
+            )
+    _check_referral(envelope, directory)
+    transitions = tuple(Transition(r, None, RecipientState.QUEUED) for r in envelope.to)
+    return Admission(case_id=case.id, opens_case=False, recipients=envelope.to, transitions=transitions)
+
+
+def _check_referral(envelope: Envelope, directory: Mapping[str, DirectoryEntry]) -> None:
     if envelope.type == "takedown-request" and envelope.body.get("minor_depicted") != "no":
         raise Refusal("csam-referral", CSAM_DETAIL, csam_channel=True)
     for recipient in envelope.to:
         _check_recipient(envelope, directory.get(recipient), recipient)
-    transitions = tuple(Transition(r, None, RecipientState.QUEUED) for r in envelope.to)
-    return Admission(case_id=case_id, opens_case=True, recipients=envelope.to, transitions=transitions)
 
 
 def _check_recipient(envelope: Envelope, entry: DirectoryEntry | None, recipient: str) -> None:

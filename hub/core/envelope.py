@@ -47,4 +47,10 @@ class Envelope:
 
     @property
     def opens_case(self) -> bool:
-        return self.type in NEW_REFERRAL_TYPES
+        return self.type in NEW_REFERRAL_TYPES and self.case is None
+
+    @property
+    def joins_referral(self) -> bool:
+        """A further part of a fan-out: a referral naming the case its first part opened, for
+        recipients of its own (`hub.core.admission`)."""
+        return self.type in NEW_REFERRAL_TYPES and self.case is not None

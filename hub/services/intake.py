@@ -297,6 +297,8 @@ async def _decide(
     else:
         snapshot = await messages.load_case(conn, env.case) if env.case else None
         known, jurisdictions = {}, snapshot.jurisdictions if snapshot else ()
+        if env.joins_referral:  # a further part of a fan-out: its new recipients' directory entries
+            known = await messages.load_directory(conn, [env.sender, *env.to])
     # Only the issuer signs with the hub's key (a submission so signed was refused above), so this is
     # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
     issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
@@ -373,9 +375,9 @@ async def _routed(conn: Conn, envelope: Envelope) -> Envelope:
         return envelope
     if envelope.route.get("by") == "content" and envelope.type != "takedown-request":
         raise Refusal("unroutable", "routing by content needs the content locators of a takedown request")
-    if not envelope.opens_case:
+    if not (envelope.opens_case or envelope.joins_referral):
         raise Refusal(
-            "unroutable", "a routing selector opens a case; a message on a case names its recipients"
+            "unroutable", "a routing selector finds a referral's recipients; an answer names its recipients"
         )
     candidates = await messages.route_candidates(conn, envelope.route, envelope.body)
     return replace(envelope, to=resolve_route(envelope.route, envelope.body, candidates, envelope.sender))
