@@ -70,6 +70,10 @@ async def answer(console: Any, case_id: str, label: str, values: dict[str, Any])
     sent = await console.post(
         href.split("?")[0], data=form_body(posted, csrf_of(page)), allow_redirects=False
     )
+    if sent.status == 200 and "Review and sign" in await sent.text():  # a decision: reviewed, then signed
+        sent = await console.post(
+            href.split("?")[0], data=form_body(posted, csrf_of(page), "sign"), allow_redirects=False
+        )
     assert sent.status == 303, await sent.text()
     assert sent.headers["Location"] == f"/cases/{case_id}"
     return found.group(1).split(".")[0]  # the form token: the message id and its binding to the form
@@ -210,3 +214,46 @@ async def test_a_form_the_viewers_part_does_not_allow_is_refused_before_signing(
         assert refused.status == 403, message_type
         assert "does not let you send" in await refused.text()
     assert (await hotline_console.get(f"/cases/{case_id}/reply/escalation")).status == 404
+
+
+async def test_a_decision_is_reviewed_before_it_is_signed(
+    hub: Any, directory: Any, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Issue 17: "Review and sign" shows what will be signed, warns an EU platform that restricts content
+    without a DSA Art. 17 statement of reasons, and no decision time is filled in that the reviewer did
+    not give."""
+    hotline = await directory.add("de-hotline-review", "hotline", "DE")
+    platform = await directory.add("ie-platform-review", "platform", "IE")
+    hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    form = await (await hotline_console.get("/new/takedown-request")).text()
+    values = {**takedown_values(platform.id), "message_id": MESSAGE_ID.search(form).group(1)}  # type: ignore[union-attr]
+    sent = await hotline_console.post(
+        "/new/takedown-request", data=form_body(values, csrf_of(form)), allow_redirects=False
+    )
+    case_id = sent.headers["Location"].removeprefix("/cases/")
+    href = links(await case_page(platform_console, case_id))["Report a decision"]
+    page = await (await platform_console.get(href)).text()
+    assert re.search(r'name="/body/decided_at"[^>]*value="[^"]+"', page) is None
+    decision = {
+        "message_id": MESSAGE_ID.search(page).group(1),  # type: ignore[union-attr]
+        "in_reply_to": href.split("=", 1)[1],
+        "/body/status": "actioned",
+        "/body/action": "removed",
+        "/body/decided_at": "2026-01-05T11:00:00Z",
+    }
+    path = href.split("?")[0]
+    review = await platform_console.post(path, data=form_body(decision, csrf_of(page)), allow_redirects=False)
+    assert review.status == 200
+    shown = await review.text()
+    assert "Review and sign" in shown
+    assert "No statement of reasons (EU DSA Art. 17)" in shown
+    assert "2026-01-05T11:00:00Z" in shown
+    assert (await hub_case(hub, hotline, case_id))["recipients"][0]["state"] == "retrieved"  # nothing sent
+    changed = await platform_console.post(path, data=form_body(decision, csrf_of(page), "edit"))
+    assert 'value="2026-01-05T11:00:00Z"' in await changed.text()  # back to the form, as it was
+    signed = await platform_console.post(
+        path, data=form_body(decision, csrf_of(page), "sign"), allow_redirects=False
+    )
+    assert signed.status == 303, await signed.text()
+    assert (await hub_case(hub, hotline, case_id))["recipients"][0]["state"] == "actioned"

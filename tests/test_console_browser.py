@@ -161,7 +161,13 @@ async def platform_acts(page: Any, case_id: str, shots: Path) -> None:
     await page.get_by_label("Ground for the decision").select_option("illegal-content")
     await page.get_by_label("Legal ground").fill("Non-consensual intimate image, Directive (EU) 2024/1385.")
     await page.get_by_role("checkbox", name="Internal complaint").check()
+    await page.get_by_label("When the decision was taken (UTC)").fill("2026-01-05T11:00:00Z")
     await page.get_by_role("button", name=SEND).last.click()
+    # Review and sign: exactly what will be signed, the decision time the reviewer typed in sight.
+    review = await page.get_by_role("region", name="What will be signed").inner_text()
+    assert "2026-01-05T11:00:00Z" in review
+    assert "No statement of reasons" not in await page.locator("main").inner_text()
+    await page.get_by_role("button", name="Sign and send").click()
     await page.wait_for_url(f"**/cases/{case_id}")
     assert "Status update sent" in await page.locator(".flash").inner_text()
 

@@ -178,7 +178,15 @@ async def test_platform_answers_and_the_hotline_sees_the_case_actioned_then_clos
         "/body/statement_of_reasons/legal_ground": "Non-consensual intimate image, Directive (EU) 2024/1385.",
         "/body/statement_of_reasons/redress": ["internal-complaint", "judicial-redress"],
     }
-    reported = await platform_console.post(status_path, data=form_body(decision, csrf), allow_redirects=False)
+    review = await platform_console.post(status_path, data=form_body(decision, csrf), allow_redirects=False)
+    assert review.status == 200, await review.text()
+    shown = await review.text()
+    assert "Review and sign" in shown
+    assert "2026-01-05T11:00:00Z" in shown  # the decision time, in sight before it is signed
+    assert "No statement of reasons" not in shown
+    reported = await platform_console.post(
+        status_path, data=form_body(decision, csrf, "sign"), allow_redirects=False
+    )
     assert reported.status == 303, await reported.text()
 
     hotline_case = await (await hotline_console.get(f"/cases/{case_id}")).text()

@@ -6,6 +6,14 @@ the template's schema checks it (sealed values stand in as placeholders) and eve
 to its field; only a valid envelope is sealed to the recipients' keys, signed with the organisation's
 key and submitted. A refusal by the hub is shown with its title and detail (and its faults at their
 fields); a hub that cannot be reached leaves the signed message ready to send again, unchanged.
+
+A decision (status-update) is not signed in one click: a valid one is shown first ("Review and sign",
+`review.html`) exactly as it will be signed, with a warning when an EU platform restricts content
+without a DSA Art. 17 statement of reasons; "Sign and send" signs it, "Change" goes back to the form.
+Only the timestamps a form always asks for are filled in with "now", in sight; a time asked for only in
+some cases (`decided_at`) is the person's to give. The form token (`form_token`) makes every POST of
+one form the one message it was rendered for; a new takedown request that repeats an open case's URL
+and platform is held back with a warning (`duplicates`).
 """
 
 from __future__ import annotations
@@ -50,9 +58,12 @@ from hub.core import inputs
 from hub.core.case_view import MESSAGE_ACTIONS
 from hub.core.clock import rfc3339, utc_now
 from hub.core.templates import SchemaFault
+from hub.stats.dsa import EU_COUNTRIES
 
 log = structlog.get_logger("hub.console")
 SEND_ANYWAY = "send-anyway"  # the person saw the duplicate warning and sends all the same
+SIGN = "sign"  # pressed on the review page: what it showed is signed and sent
+REVIEWED = ("status-update",)  # a decision is reviewed before it is signed ("Review and sign")
 NEW_REFERRALS = ("takedown-request", "assistance-request")
 
 
@@ -150,9 +161,11 @@ def _page(
 
 
 def _prefill(form: TemplateForm, values: FormValues) -> None:
+    """ "Now" in the timestamps the form always asks for, in sight; a time asked for only in some cases
+    (a decision's `decided_at`) is left for the person to give."""
     now = rfc3339(utc_now())
     for made in form.fields():
-        if made.timestamp and (made.required or made.conditional) and made.pointer not in values:
+        if made.timestamp and made.required and made.pointer not in values:
             values[made.pointer] = [now]
 
 
@@ -195,7 +208,7 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
             values = shift_entries(values, pointer, entry)
             counts[pointer] = max(counts.get(pointer, 1) - 1, 0)
     form = _form(request, compose, counts)
-    if action not in ("send", SEND_ANYWAY):
+    if action not in ("send", SEND_ANYWAY, SIGN):
         return _page(request, compose, form, values)
     gateway = request.app[GATEWAY]
     same_form = gateway.sent_from_form(compose.action, content_print(form, values))
@@ -251,6 +264,37 @@ async def _sealed(request: web.Request, envelope: dict[str, Any]) -> dict[str, A
     return dict(replace_sealed(envelope, lambda marker: seal_to(marker.plaintext, keys)))
 
 
+async def _review(
+    request: web.Request, compose: Compose, envelope: dict[str, Any], values: FormValues
+) -> web.Response:
+    """ "Review and sign": exactly what will be signed, with what the person should know before."""
+    me = await request.app[GATEWAY].participant(request.app[GATEWAY].me)
+    body = replace_sealed(envelope["body"], lambda m: {"sealed to the recipients": m.plaintext})
+    heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
+    context = {
+        "title": f"Review and sign: {heading.lower()} for case {envelope['case'][:8]}",
+        "compose": compose,
+        "envelope": envelope,
+        "body": body,
+        "values": values,
+        "warnings": review_warnings(envelope, str(me.get("country", ""))),
+    }
+    return render(request.app[JINJA], request, "review.html", context)
+
+
+def review_warnings(envelope: dict[str, Any], country: str) -> list[dict[str, str]]:
+    body = envelope.get("body", {})
+    if body.get("status") == "actioned" and country in EU_COUNTRIES and "statement_of_reasons" not in body:
+        return [
+            {
+                "title": "No statement of reasons (EU DSA Art. 17)",
+                "detail": "You restrict content as a platform in the EU: the DSA requires a statement of"
+                " reasons to the uploader, and this decision gives none. Press Change to add it.",
+            }
+        ]
+    return []
+
+
 async def _sent_before(request: web.Request, compose: Compose, kept: Kept) -> web.Response:
     """This form's message was sent already: replay the very same signed bytes (the hub answers with the
     same receipt and makes nothing new) and show its case."""
@@ -273,6 +317,8 @@ async def _send(
     faults = catalog.validate(replace_sealed(envelope, placeholder_sealed(envelope["to"])))
     if faults:
         return _page(request, compose, form, values, map_faults(form, faults), status=422)
+    if compose.message_type in REVIEWED and first(values, "action") != SIGN:
+        return await _review(request, compose, envelope, values)
     if compose.case is None and first(values, "action") != SEND_ANYWAY:
         duplicates = await open_duplicates(gateway, envelope)
         if duplicates:
