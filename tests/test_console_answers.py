@@ -257,3 +257,43 @@ async def test_a_decision_is_reviewed_before_it_is_signed(
     )
     assert signed.status == 303, await signed.text()
     assert (await hub_case(hub, hotline, case_id))["recipients"][0]["state"] == "actioned"
+
+
+async def test_a_police_liaison_asks_the_platform_it_was_shared_with_and_is_answered(
+    hub: Any, directory: Any, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline = await directory.add("de-hotline-liaison", "hotline", "DE")
+    platform = await directory.add("ie-platform-liaison", "platform", "IE")
+    police = await directory.add("ie-police-liaison", "law-enforcement", "IE")
+    hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    platform_console = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    police_console = await console_for(aiohttp_client, hub, police, tmp_path / "police")
+    form = await (await hotline_console.get("/new/takedown-request")).text()
+    values = {**takedown_values(platform.id), "message_id": MESSAGE_ID.search(form).group(1)}  # type: ignore[union-attr]
+    sent = await hotline_console.post(
+        "/new/takedown-request", data=form_body(values, csrf_of(form)), allow_redirects=False
+    )
+    case_id = sent.headers["Location"].removeprefix("/cases/")
+    shared = await hub.post(
+        f"/v1/cases/{case_id}/shares", json={"participant_id": police.id}, headers=hotline.auth()
+    )
+    assert shared.status in (200, 201), await shared.text()
+
+    offered = links(await case_page(police_console, case_id, fetch=False))
+    assert list(offered) == ["Ask for information"]
+    request_id = await answer(
+        police_console,
+        case_id,
+        "Ask for information",
+        {
+            "/body/questions": "Which account uploaded the item?",
+            "/body/urgency": "emergency",
+            "/body/legal_basis": "Regulation (EU) 2023/1543, Art. 10",
+        },
+    )
+    [asked] = accepted(await hub_case(hub, hotline, case_id), "information-request")
+    assert (asked["actor"], asked["to"]) == (police.id, [platform.id])
+    label = f"Answer the information request {request_id[:8]}"
+    await answer(platform_console, case_id, label, {"/body/answers": "The account example-uploader-1."})
+    [responded] = accepted(await hub_case(hub, hotline, case_id), "information-response")
+    assert (responded["actor"], responded["to"]) == (platform.id, [police.id])

@@ -455,3 +455,22 @@ async def test_the_same_url_to_the_same_platform_while_a_case_is_open_is_warned_
     assert anyway.status == 303, await anyway.text()
     cases = (await (await hub.get("/v1/cases", headers=hotline.auth())).json())["cases"]
     assert len(cases) == 3
+
+
+async def test_the_same_url_after_its_case_was_closed_is_sent_without_a_warning(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    case_id = (await send_takedown(console, platform)).headers["Location"].removeprefix("/cases/")
+    closure_path = f"/cases/{case_id}/reply/case-closure"
+    csrf, token = await open_form(console, closure_path)
+    closed = await console.post(
+        closure_path,
+        data=form_body({"message_id": token, "/body/reason": "resolved"}, csrf),
+        allow_redirects=False,
+    )
+    assert closed.status == 303, await closed.text()
+    again = await send_takedown(console, platform, **{"/body/authorisation/reference": "CONSOLE-TEST-0003"})
+    assert again.status == 303, await again.text()
+    assert again.headers["Location"] != f"/cases/{case_id}"
