@@ -167,6 +167,7 @@ async def platform_acts(page: Any, case_id: str, shots: Path) -> None:
     review = await page.get_by_role("region", name="What will be signed").inner_text()
     assert "2026-01-05T11:00:00Z" in review
     assert "No statement of reasons" not in await page.locator("main").inner_text()
+    await page.screenshot(path=str(shots / "review-and-sign.png"), full_page=True, clip=CLIP_FORM)
     await page.get_by_role("button", name="Sign and send").click()
     await page.wait_for_url(f"**/cases/{case_id}")
     assert "Status update sent" in await page.locator(".flash").inner_text()
@@ -255,7 +256,7 @@ async def test_core_path_in_a_real_browser(
             await browser.close()
     case = await (await hub.get(f"/v1/cases/{case_id}", headers=hotline.auth())).json()
     assert case["status"] == "closed"
-    for name in ("form-error.png", "inbox.png", "case-timeline.png"):
+    for name in ("form-error.png", "inbox.png", "review-and-sign.png", "case-timeline.png"):
         assert (shots / name).stat().st_size > 10_000
 
 
