@@ -55,8 +55,7 @@ async def test_send_seals_a_plaintext_file_and_the_platform_opens_it_in_its_inbo
 ) -> None:
     hotline = await running_hub.party("de-hotline-seal", "hotline", "DE")
     platform = await running_hub.party("ie-platform-seal", "platform", "IE")
-    other = await running_hub.party("fr-platform-seal", "platform", "FR")
-    path = write_json(running_hub.tmp_path / "request.json", plaintext_request(platform, other))
+    path = write_json(running_hub.tmp_path / "request.json", plaintext_request(platform))
 
     receipt = await running_hub.run(hotline, "send", str(path))
 
@@ -71,15 +70,60 @@ async def test_send_seals_a_plaintext_file_and_the_platform_opens_it_in_its_inbo
     assert item["verified"] is True
     assert item["opened"] == {"/body/contact": CONTACT}
     copies = item["envelope"]["body"]["contact"]["sealed"]
-    assert [(c["to"], c["kid"]) for c in copies] == [
-        (platform.id, platform.member.enc.kid),
-        (other.id, other.member.enc.kid),
-    ]
+    assert [(c["to"], c["kid"]) for c in copies] == [(platform.id, platform.member.enc.kid)]
     # With another participant's key, nothing opens, and the reason says so.
+    other = await running_hub.party("fr-platform-seal", "platform", "FR")
     theirs = await running_hub.run(platform, "inbox", "--enc-key", str(enc_key_file(running_hub, other)))
     [item] = theirs.json()["messages"]
     assert item["opened"] == {}
     assert item["not_opened"] == {"/body/contact": "sealed to another of your keys than the one given"}
+
+
+async def test_send_splits_a_file_for_two_platforms_into_one_message_each_and_a_retry_is_the_same(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """Issue 16.7 and 16.10: each platform gets only its own locator and a contact sealed to it alone,
+    under one case; sending the same file again (a retry after a time-out) opens no second case."""
+    hotline = await running_hub.party("de-hotline-seal", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-seal", "platform", "IE")
+    other = await running_hub.party("fr-platform-seal", "platform", "FR")
+    await db.execute("UPDATE participants SET domains = '{photos.example.com}' WHERE id = $1", platform.id)
+    request = plaintext_request(platform, other)
+    request["body"]["content"] = [
+        {"url": "https://cdn.photos.example.com/p/test-0001"},  # the platform's registered domain
+        {"url": "https://unregistered.example.net/v/test-0002", "for": other.id},  # assigned by the sender
+    ]
+    path = write_json(running_hub.tmp_path / "request.json", request)
+
+    sent = await running_hub.run(hotline, "send", str(path))
+
+    assert_ok(sent)
+    answer = sent.json()
+    parts = answer["parts"]
+    assert [p["case_id"] for p in parts] == [answer["case_id"]] * 2
+    assert await db.fetchval("SELECT count(*) FROM cases") == 1
+    for party, url in ((platform, "test-0001"), (other, "test-0002")):
+        page = await running_hub.run(party, "inbox", "--enc-key", str(enc_key_file(running_hub, party)))
+        [item] = page.json()["messages"]
+        assert item["verified"] is True
+        assert item["case_id"] == answer["case_id"]
+        body = item["envelope"]["body"]
+        assert [c["url"].rsplit("/", 1)[-1] for c in body["content"]] == [url]
+        assert "for" not in body["content"][0]
+        assert [c["to"] for c in body["contact"]["sealed"]] == [party.id]
+        assert item["opened"] == {"/body/contact": CONTACT}
+
+    again = await running_hub.run(hotline, "send", str(path))
+
+    assert_ok(again)
+    assert again.json() == answer  # the hub's replay: the same receipts, the same case
+    assert await db.fetchval("SELECT count(*) FROM cases") == 1
+    assert await messages_count(db) == 2
+    # Without the record of what was signed, the fixed ids still keep a second case out.
+    path.with_name(path.name + ".sent.json").unlink()
+    lost = await running_hub.run(hotline, "send", str(path))
+    assert_refused(lost, "duplicate-id", "already sent", "no second case")
+    assert await db.fetchval("SELECT count(*) FROM cases") == 1
 
 
 async def test_send_seals_to_the_recipients_a_routing_selector_finds(

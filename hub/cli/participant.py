@@ -2,8 +2,10 @@
 
 They run on the participant's machine with its private key and talk to a hub over HTTP through the
 client library, exactly as an integration would. `send` seals every value marked `{"seal": {...}}` to
-each recipient's current X25519 key before signing (`hub.client.sealing`); `inbox --enc-key FILE` opens
-what was sealed to this participant.
+each recipient's current X25519 key before signing (`hub.client.sealing`), and splits a takedown request
+to several platforms into one message per platform under one case (`hub.client.fanout`); what it signed
+is kept beside the file (`hub.cli.sent_file`), so sending the same file again is the same message(s).
+`inbox --enc-key FILE` opens what was sealed to this participant.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any
 import aiohttp
 
 from hub.cli.errors import CliError
+from hub.cli.sent_file import SentFile
 from hub.client import HubClient, HubError
-from hub.client.envelope import complete_envelope
+from hub.client.fanout import FanOutError, send_referral, split_referral
 from hub.client.http import CaseReferenceError
 from hub.client.sealing import SealingError, open_sealed
 from hub.client.verify import VerificationError, verify_inbox_item
-from hub.core.jose import PrivateEncryptionJwk
+from hub.core.jose import PrivateEncryptionJwk, sha256_hex
 from hub.keyfile import KeyFileError, read_encryption_key, read_signing_key
 
 
@@ -55,20 +58,40 @@ def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    path = Path(args.file)
     try:
-        envelope = json.loads(Path(args.file).read_text("utf-8"))
+        raw = path.read_bytes()
+        envelope = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise CliError(f"no such file: {args.file}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CliError(f"{args.file} is not a JSON envelope: {exc.__class__.__name__}") from None
     if not isinstance(envelope, dict):
         raise CliError(f"{args.file} must hold a JSON object (the envelope)")
-    completed = complete_envelope(envelope, args.as_)
-    if completed["from"] != args.as_:
-        raise CliError(f"the envelope says it is from '{completed['from']}', but you send as '{args.as_}'")
+    envelope.setdefault("from", args.as_)
+    if envelope["from"] != args.as_:
+        raise CliError(f"the envelope says it is from '{envelope['from']}', but you send as '{args.as_}'")
+    sent = SentFile.beside(path, sha256_hex(raw))
 
     async def send(client: HubClient) -> Any:
-        return await client.send(await client.seal(completed))
+        directory = await client.participants() if envelope.get("type") == "takedown-request" else []
+        try:
+            parts = split_referral(envelope, directory, sent.file_sha256)
+        except FanOutError as exc:
+            raise CliError(f"{exc}; nothing was sent") from None
+        try:
+            receipts = await send_referral(client, parts, sent)
+        except HubError as exc:
+            if exc.code != "duplicate-id":
+                raise
+            raise CliError(
+                f"the hub refused: {exc.status} duplicate-id: this file was already sent, but "
+                f"{sent.path.name} (what was signed then) is gone, so it cannot be resent as the same "
+                "message; find its case with `hub cases list`; no second case was opened"
+            ) from None
+        if len(receipts) == 1:
+            return receipts[0]
+        return {"case_id": receipts[0]["case_id"], "parts": receipts}
 
     return _run(args, send)
 

@@ -53,7 +53,11 @@ class HubClient:
 
     async def send(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
         """Sign `envelope` with this participant's key and submit it; returns the hub's receipt."""
-        return await self.submit(sign_message(envelope, self._key))
+        return await self.submit(self.sign(envelope))
+
+    def sign(self, envelope: Mapping[str, Any]) -> str:
+        """The compact JWS of `envelope` by this participant's key, as it will be submitted."""
+        return sign_message(envelope, self._key)
 
     async def submit(self, signed_message: str) -> dict[str, Any]:
         return await self._request(

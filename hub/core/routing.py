@@ -93,6 +93,11 @@ def _by_content(body: Mapping[str, Any], platforms: Sequence[RouteCandidate]) ->
     return tuple(recipients)
 
 
+def platform_of(url: str, platforms: Sequence[RouteCandidate], pointer: str) -> str:
+    """The one platform of `platforms` that serves `url`'s host (the client splits a fan-out by it)."""
+    return _owner(host_suffixes(url), platforms, pointer)
+
+
 def _owner(suffixes: Sequence[str], platforms: Sequence[RouteCandidate], pointer: str) -> str:
     for suffix in suffixes:  # most specific first
         owners = sorted(p.id for p in platforms if suffix in p.domains)
