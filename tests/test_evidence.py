@@ -346,8 +346,9 @@ async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
     console = await aiohttp_client(create_console_app(config))
     await sign_in(console, config)
     page = await (await console.get("/new/takedown-request")).text()
-    message_id = page.split('name="message_id" value="', 1)[1].split('"', 1)[0]
-    values = {**takedown_values(platform.id), "message_id": message_id}
+    token = page.split('name="message_id" value="', 1)[1].split('"', 1)[0]
+    message_id = token.split(".")[0]  # the form token: the message id and its binding to the form
+    values = {**takedown_values(platform.id), "message_id": token}
     sent = await console.post(
         "/new/takedown-request", data=form_body(values, csrf_of(page)), allow_redirects=False
     )
