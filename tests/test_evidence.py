@@ -266,7 +266,7 @@ async def test_an_impostor_bundle_fails_with_each_trust_root_and_the_genuine_one
     jwks_file.write_text(json.dumps(told.published_jwks))
     fingerprint = told.hub_key.public().thumbprint()
     options = {
-        "fingerprint": ["--hub-fingerprint", fingerprint],
+        "fingerprint": [f"--hub-fingerprint={fingerprint}"],
         "jwks-file": ["--hub-jwks", str(jwks_file)],
         "jwks-url": ["--hub-jwks", str(told.client.make_url("/.well-known/jwks.json"))],
         "audit-log": ["--audit-log"],

@@ -155,7 +155,9 @@ async def test_a_case_past_retention_is_purged_provably(
     assert all(m["purged"] for m in manifest["messages"])
     assert "PURGED" in files["README.txt"].decode()
     assert not any(MARKER.encode() in body for body in files.values())
-    code, out, err = await run_hub("evidence", "verify", str(path), "--hub-fingerprint", fingerprint, env=env)
+    code, out, err = await run_hub(
+        "evidence", "verify", str(path), f"--hub-fingerprint={fingerprint}", env=env
+    )
     assert code == 0, err
     assert f"PURGED at {view['purged_at']}" in out
     assert "3 purged messages (receipt only)" in out
