@@ -39,6 +39,7 @@ async def test_participants_are_listed_with_their_key_sets(
         "adapter": "pull",
         "domains": [],
         "trusted_flagger": False,
+        "hash_signals": False,
     }
 
     entry = await (await client.get(f"/v1/participants/{platform.id}")).json()

@@ -156,6 +156,10 @@ def _schemas() -> dict[str, Any]:
                 "adapter": {"type": "string"},
                 "domains": {"type": "array", "items": {"type": "string"}},
                 "trusted_flagger": {"type": "boolean"},
+                "hash_signals": {
+                    "type": "boolean",
+                    "description": "a platform opted in to the hash signals of referrals not addressed to it",
+                },
                 "jwks": _ref("Jwks"),
             },
         },

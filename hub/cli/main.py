@@ -132,15 +132,21 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("--accepts", help="comma-separated message types (default depends on --kind)")
     add.add_argument("--domain", action="append", help="a domain the platform serves (repeat for more)")
     add.add_argument("--trusted-flagger", action="store_true", help="DSA Art. 22 trusted flagger status")
+    add.add_argument(
+        "--hash-signals",
+        action="store_true",
+        help="a platform opting in to the hash signals of referrals not addressed to it (with consent)",
+    )
     add.add_argument("--adapter", help="how it is reached: pull, webhook, email, or a plugin's name")
     add.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     update = participants.add_parser(
-        "update", help="change domains, trusted-flagger status, endpoint, accepts"
+        "update", help="change domains, trusted-flagger status, hash signals, endpoint, accepts"
     )
     update.add_argument("id")
     update.add_argument("--add-domain", action="append")
     update.add_argument("--remove-domain", action="append")
     update.add_argument("--trusted-flagger", choices=("yes", "no"))
+    update.add_argument("--hash-signals", choices=("yes", "no"), help="opted in to others' hash signals")
     update.add_argument("--endpoint", help="push delivery URL")
     update.add_argument("--no-endpoint", action="store_true", help="stop pushing: use the pull inbox")
     update.add_argument("--accepts", help="comma-separated message types")

@@ -211,6 +211,7 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
             accepts=[a.strip() for a in accepts if a.strip()],
             domains=args.domain or [],
             trusted_flagger=args.trusted_flagger,
+            hash_signals=args.hash_signals,
             adapter=adapter,
             adapter_config=adapter_config,
         )
@@ -249,6 +250,7 @@ async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         "accepts": list(participant.accepts),
         "domains": list(participant.domains),
         "trusted_flagger": participant.trusted_flagger,
+        "hash_signals": participant.hash_signals,
         "adapter": participant.adapter,
         "adapter_config": participant.adapter_config,
         "keys": keys,
@@ -283,6 +285,7 @@ async def _update(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         add_domains=args.add_domain or [],
         remove_domains=args.remove_domain or [],
         trusted_flagger=None if args.trusted_flagger is None else args.trusted_flagger == "yes",
+        hash_signals=None if args.hash_signals is None else args.hash_signals == "yes",
         endpoint=args.endpoint,
         clear_endpoint=args.no_endpoint,
         accepts=None if args.accepts is None else [a.strip() for a in args.accepts.split(",") if a.strip()],

@@ -41,9 +41,10 @@ from hub.core.receipt import sign_receipt
 from hub.core.refusal import Refusal
 from hub.core.routing import resolve_route
 from hub.core.sealing import EncryptionKey, check_sealed_to, current_kid, sealed_values
+from hub.core.signals import SignalPlan, consents_to_sharing, plan_signals
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.services.batcher import Batcher
-from hub.store import directory, messages
+from hub.store import directory, messages, signals
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.deferred_writes import deferred_writes, flush_writes, is_buffered
@@ -192,6 +193,7 @@ class _Decision:
     jurisdictions: tuple[str, ...]
     receipt: str
     pull_recipients: frozenset[str] | None  # known for a new case: its writes can then be deferred
+    hash_signals: SignalPlan | None  # a takedown request's content hashes, for the platforms' matchers
 
 
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
@@ -317,7 +319,17 @@ async def _decide(
         accepted_at=signed.accepted_at,
     )
     pulls = frozenset(r for r in plan.recipients if known[r].pulls) if plan.opens_case else None
-    return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls)
+    hash_signals = await _hash_signals(conn, env, known) if plan.transitions and known else None
+    return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls, hash_signals)
+
+
+async def _hash_signals(conn: Conn, env: Envelope, known: Mapping[str, DirectoryEntry]) -> SignalPlan | None:
+    """The signals a referral (or a further part of one) makes of its content's hashes; the directory's
+    opted-in platforms are asked only when the person consents to sharing."""
+    if env.type != "takedown-request":
+        return None
+    opted_in = await signals.opted_in_platforms(conn) if consents_to_sharing(env.body) else []
+    return plan_signals(env, {r: known[r].kind for r in env.to if r in known}, opted_in)
 
 
 async def _check_sealed(conn: Conn, env: Envelope, recipients: Sequence[str], at: datetime) -> None:
@@ -343,6 +355,7 @@ async def _write(intake: Intake, conn: Conn, decision: _Decision) -> None:
         decision.jurisdictions,
         intake.keyring,
         decision.pull_recipients,
+        decision.hash_signals,
     )
 
 

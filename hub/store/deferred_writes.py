@@ -24,7 +24,14 @@ from hub.store.database import Conn
 from hub.store.queries import query
 
 # Foreign keys point up this list: flushing in this order never inserts a row before what it names.
-ORDER = ("open_case", "insert_message", "insert_party", "insert_deliveries", "insert_deadline")
+ORDER = (
+    "open_case",
+    "insert_message",
+    "insert_signals",
+    "insert_party",
+    "insert_deliveries",
+    "insert_deadline",
+)
 
 
 @dataclass

@@ -36,6 +36,7 @@ class Participant:
     trusted_flagger: bool = False
     adapter: str = "pull"
     adapter_config: dict[str, Any] = field(default_factory=dict)
+    hash_signals: bool = False  # opted in to the hash signals of referrals not addressed to it
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Participant:
@@ -51,6 +52,7 @@ class Participant:
             trusted_flagger=row["trusted_flagger"],
             adapter=row["adapter"],
             adapter_config=dict(row["adapter_config"]),
+            hash_signals=row["hash_signals"],
         )
 
 
@@ -114,6 +116,7 @@ async def add_participant(
     trusted_flagger: bool = False,
     adapter: str | None = None,
     adapter_config: dict[str, Any] | None = None,
+    hash_signals: bool = False,
 ) -> None:
     """Register a participant. `adapter` defaults to webhook with an endpoint, else pull; the caller
     validates `adapter_config` with the adapter's own config class."""
@@ -133,6 +136,7 @@ async def add_participant(
             trusted_flagger,
             adapter,
             adapter_config,
+            hash_signals,
         )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"participant '{participant_id}' already exists") from None
@@ -144,7 +148,12 @@ async def add_participant(
         event="participant.added",
         actor="operator",
         subject=participant_id,
-        detail={"kind": kind, "country": country, "adapter": adapter or ("webhook" if endpoint else "pull")},
+        detail={
+            "kind": kind,
+            "country": country,
+            "adapter": adapter or ("webhook" if endpoint else "pull"),
+            "hash_signals": hash_signals,
+        },
     )
 
 
@@ -180,6 +189,7 @@ async def update_participant(
     accepts: Sequence[str] | None = None,
     adapter: str | None = None,
     adapter_config: dict[str, Any] | None = None,
+    hash_signals: bool | None = None,
 ) -> None:
     added = check_domains(add_domains)
     await _check_domains_free(conn, added, participant_id)
@@ -196,6 +206,7 @@ async def update_participant(
         None if accepts is None else list(accepts),
         adapter,
         adapter_config,
+        hash_signals,
     )
     if changed is None:
         raise DirectoryError(f"no participant '{participant_id}'")
@@ -211,6 +222,7 @@ async def update_participant(
             "trusted_flagger": trusted_flagger,
             "adapter": adapter,
             "endpoint_changed": endpoint is not None or clear_endpoint,
+            "hash_signals": hash_signals,
         },
     )
 
@@ -276,6 +288,7 @@ async def ensure_hub_participant(conn: Conn, hub_id: str, public_jwk: dict[str, 
                 "ZZ",
                 None,
                 [],
+                None,
                 None,
                 None,
                 None,

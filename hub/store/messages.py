@@ -21,8 +21,9 @@ from hub.core.case_view import parts_of_new_party
 from hub.core.envelope import NEW_REFERRAL_TYPES, Envelope
 from hub.core.policy import Clock
 from hub.core.routing import RouteCandidate, content_hosts
+from hub.core.signals import SignalPlan
 from hub.core.vault import new_key, seal_with, wrap
-from hub.store import deadlines
+from hub.store import deadlines, signals
 from hub.store.case_keys import Keyring, encrypt_for_case
 from hub.store.database import Conn
 from hub.store.deferred_writes import write
@@ -122,14 +123,16 @@ async def record_message(
     jurisdictions: Sequence[str] = (),
     keyring: Keyring | None = None,
     pull_recipients: frozenset[str] | None = None,
+    hash_signals: SignalPlan | None = None,
 ) -> None:
-    """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline.
+    """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline,
+    the hash signals of a takedown request's content.
     With a keyring the exact signed form is stored encrypted with the case's data key. A message that
     opens a case, when the caller knows which recipients pull, only inserts: its writes can be deferred
     (see `deferred_writes`)."""
     if plan.opens_case and pull_recipients is not None:
         await _record_new_case(
-            conn, message, plan, receipt, clocks or {}, jurisdictions, keyring, pull_recipients
+            conn, message, plan, receipt, clocks or {}, jurisdictions, keyring, pull_recipients, hash_signals
         )
         return
     env, at = message.envelope, message.accepted_at
@@ -145,6 +148,8 @@ async def record_message(
     elif keyring is not None:
         stored_form = await encrypt_for_case(conn, keyring, plan.case_id, message.signed_form, at)
     await conn.execute(query("insert_message"), *_message_row(message, plan, receipt, stored_form, keyring))
+    if hash_signals is not None:
+        await signals.record_signals(conn, plan.case_id, env.id, hash_signals, at)
     await _record_accepted(conn, message, plan)
     for move in plan.transitions:
         await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
@@ -163,6 +168,7 @@ async def _record_new_case(
     jurisdictions: Sequence[str],
     keyring: Keyring | None,
     pull_recipients: frozenset[str],
+    hash_signals: SignalPlan | None,
 ) -> None:
     """A new case, in inserts only (deferred when a buffer is open): the case with its originator and
     data key, the message, each recipient `queued`, the deliveries, and the clocks of pull recipients
@@ -174,6 +180,8 @@ async def _record_new_case(
     await record_event(conn, case_id, at, "case.opened", env.sender, detail={"case_type": env.type})
     row = _message_row(message, plan, receipt, stored_form, keyring)
     await write(conn, "insert_message", *row, message_id=env.id)
+    if hash_signals is not None:
+        await signals.record_signals(conn, case_id, env.id, hash_signals, at)
     await _record_accepted(conn, message, plan)
     for move in plan.transitions:
         await write(
@@ -302,7 +310,8 @@ async def _start_clocks_of_pull_recipients(
 
 
 async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: datetime) -> None:
-    """Clocks met or cancelled, deletion requested or confirmed, the case closed."""
+    """Clocks met or cancelled, deletion requested (and the hash signals withdrawn) or confirmed, the case
+    closed."""
     if plan.meets:
         await deadlines.meet(
             conn,
@@ -330,6 +339,7 @@ async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: dateti
                 subject=row["recipient_id"],
                 message_id=row["message_id"],
             )
+        await signals.withdraw_signals(conn, plan.case_id, at)
     if plan.confirms_deletion:
         await conn.execute(query("confirm_deletion"), plan.case_id, env.sender, at)
         await record_event(

@@ -1,11 +1,12 @@
 """The purge job: at the end of retention, a case's personal data is deleted and its key destroyed.
 
 Deleted: the signed forms of its messages (the URLs of reported content, the sender's words, sealed
-ciphertext) and raw e-mails; destroyed: the case's data key, so copies in backups cannot be read either
-(crypto-shredding). Kept: identifiers, times, states, digests, receipts, delivery evidences, clocks, the
-timeline, the audit log (whose entries never held personal data) and so the statistics. Each purge is
-recorded (`purges`, and `case.purged` on the timeline and in the audit log). Cases are purged one per
-transaction, each locked with SKIP LOCKED, so several hub processes can run the job at once.
+ciphertext), raw e-mails and the hashes of its content (each hash signal turns `deleted` on every
+platform's feed, `hub/core/signals.py`); destroyed: the case's data key, so copies in backups cannot be
+read either (crypto-shredding). Kept: identifiers, times, states, digests, receipts, delivery evidences,
+clocks, the timeline, the audit log (whose entries never held personal data) and so the statistics. Each
+purge is recorded (`purges`, and `case.purged` on the timeline and in the audit log). Cases are purged
+one per transaction, each locked with SKIP LOCKED, so several hub processes can run the job at once.
 
 E-mail to no known reply address belongs to no case: it is deleted outright once its short retention
 (`HUB_MAILIN_UNMATCHED_RETENTION_HOURS`) is over (`purge_unmatched_mail`).
@@ -23,6 +24,7 @@ from hub.core.case_state import RecipientState, case_status
 from hub.core.retention import RetentionPolicy, final_at, purge_at, unmatched_mail_cutoff
 from hub.store.events import record_event
 from hub.store.queries import query
+from hub.store.signals import delete_signals
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,14 @@ async def purge_case(
         await conn.execute(query("shred_case_key"), candidate.case_id, now)
         mails = await conn.fetch(query("purge_inbound_mail"), candidate.case_id)
         deliveries = await conn.fetch(query("purge_pending_deliveries"), candidate.case_id)
+        signals = await delete_signals(conn, candidate.case_id, now)
         await conn.execute(query("mark_case_purged"), candidate.case_id, now)
         retention = policy.period(candidate.case_type, candidate.final_status)
         detail = {
             "messages": len(messages),
             "emails": len(mails),
             "undelivered": len(deliveries),
+            "signal_copies": signals,
             "final_status": candidate.final_status,
             "retention_days": retention.days,
         }

@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 15
+-- schema version 16
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -302,6 +302,7 @@ CREATE TABLE participants (
     trusted_flagger boolean DEFAULT false NOT NULL,
     adapter text DEFAULT 'pull'::text NOT NULL,
     adapter_config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    hash_signals boolean DEFAULT false NOT NULL,
     CONSTRAINT participants_pkey PRIMARY KEY (id),
     CONSTRAINT participants_adapter_check CHECK ((adapter ~ '^[a-z][a-z0-9_-]{1,40}$'::text)),
     CONSTRAINT participants_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
@@ -330,6 +331,55 @@ CREATE TABLE schema_migrations (
     CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
 );
 
+CREATE TABLE signal_changes (
+    id bigint DEFAULT nextval('signal_changes_id_seq'::regclass) NOT NULL,
+    seq bigint,
+    signal_id uuid NOT NULL,
+    platform_id text NOT NULL,
+    status text NOT NULL,
+    changed_at timestamp with time zone NOT NULL,
+    CONSTRAINT signal_changes_pkey PRIMARY KEY (id),
+    CONSTRAINT signal_changes_seq_key UNIQUE (seq),
+    CONSTRAINT signal_changes_signal_id_platform_id_fkey FOREIGN KEY (signal_id, platform_id) REFERENCES signal_copies(signal_id, platform_id),
+    CONSTRAINT signal_changes_status_check CHECK ((status = ANY (ARRAY['active'::text, 'withdrawn'::text, 'deleted'::text])))
+);
+CREATE INDEX signal_changes_copy_idx ON public.signal_changes USING btree (signal_id, platform_id, id);
+CREATE INDEX signal_changes_feed_idx ON public.signal_changes USING btree (platform_id, seq) WHERE (seq IS NOT NULL);
+CREATE INDEX signal_changes_unsequenced_idx ON public.signal_changes USING btree (id) WHERE (seq IS NULL);
+
+CREATE TABLE signal_copies (
+    signal_id uuid NOT NULL,
+    platform_id text NOT NULL,
+    audience text NOT NULL,
+    status text NOT NULL,
+    status_changed_at timestamp with time zone NOT NULL,
+    CONSTRAINT signal_copies_pkey PRIMARY KEY (signal_id, platform_id),
+    CONSTRAINT signal_copies_audience_check CHECK ((audience = ANY (ARRAY['recipient'::text, 'opted-in'::text]))),
+    CONSTRAINT signal_copies_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES participants(id),
+    CONSTRAINT signal_copies_signal_id_fkey FOREIGN KEY (signal_id) REFERENCES signals(id),
+    CONSTRAINT signal_copies_status_check CHECK ((status = ANY (ARRAY['active'::text, 'withdrawn'::text, 'deleted'::text])))
+);
+CREATE INDEX signal_copies_platform_idx ON public.signal_copies USING btree (platform_id);
+
+CREATE TABLE signals (
+    id uuid NOT NULL,
+    case_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    item integer NOT NULL,
+    alg text NOT NULL,
+    value text,
+    created_at timestamp with time zone NOT NULL,
+    purged_at timestamp with time zone,
+    CONSTRAINT signals_pkey PRIMARY KEY (id),
+    CONSTRAINT signals_alg_check CHECK ((alg = ANY (ARRAY['pdq'::text, 'md5'::text, 'sha256'::text]))),
+    CONSTRAINT signals_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
+    CONSTRAINT signals_check CHECK (((value IS NULL) = (purged_at IS NOT NULL))),
+    CONSTRAINT signals_item_check CHECK ((item >= 0)),
+    CONSTRAINT signals_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id),
+    CONSTRAINT signals_value_check CHECK ((value ~ '^[0-9a-f]{32}([0-9a-f]{32})?$'::text))
+);
+CREATE INDEX signals_case_idx ON public.signals USING btree (case_id);
+
 CREATE TABLE used_tokens (
     issuer text NOT NULL,
     jti text NOT NULL,
@@ -337,3 +387,6 @@ CREATE TABLE used_tokens (
     CONSTRAINT used_tokens_pkey PRIMARY KEY (issuer, jti)
 );
 CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_at);
+
+-- function signal_changes_append_only()
+-- trigger signal_changes_append_only ON signal_changes

@@ -42,6 +42,7 @@ def participant_view(participant: Participant) -> dict[str, Any]:
         "adapter": participant.adapter,
         "domains": list(participant.domains),
         "trusted_flagger": participant.trusted_flagger,
+        "hash_signals": participant.hash_signals,
     }
 
 

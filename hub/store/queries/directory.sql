@@ -1,17 +1,21 @@
 -- name: insert_participant
 INSERT INTO participants (id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter,
-                          adapter_config)
+                          adapter_config, hash_signals)
 VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'), coalesce($8::boolean, false),
-        coalesce($9, CASE WHEN $5::text IS NULL THEN 'pull' ELSE 'webhook' END), coalesce($10::jsonb, '{}'));
+        coalesce($9, CASE WHEN $5::text IS NULL THEN 'pull' ELSE 'webhook' END), coalesce($10::jsonb, '{}'),
+        coalesce($11::boolean, false));
 
 -- name: get_participant
-SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at FROM participants WHERE id = $1;
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
+       hash_signals FROM participants WHERE id = $1;
 
 -- name: list_participants
-SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at FROM participants ORDER BY id;
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
+       hash_signals FROM participants ORDER BY id;
 
 -- name: get_participants
-SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at FROM participants WHERE id = ANY($1::text[]);
+SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
+       hash_signals FROM participants WHERE id = ANY($1::text[]);
 
 -- name: insert_key
 INSERT INTO participant_keys (kid, participant_id, use, jwk, not_before, not_after)
@@ -48,7 +52,8 @@ SET domains = ARRAY(SELECT DISTINCT d FROM unnest(array_cat(domains, $2::text[])
     adapter = coalesce($8, CASE WHEN $5::boolean AND $6::text IS NULL AND adapter = 'webhook' THEN 'pull'
                                 WHEN $5::boolean AND $6::text IS NOT NULL AND adapter = 'pull' THEN 'webhook'
                                 ELSE adapter END),
-    adapter_config = coalesce($9::jsonb, adapter_config)
+    adapter_config = coalesce($9::jsonb, adapter_config),
+    hash_signals = coalesce($10::boolean, hash_signals)
 WHERE id = $1 AND kind <> 'hub'
 RETURNING id;
 
