@@ -360,6 +360,8 @@ async def test_a_well_formed_jwcrypto_token_is_accepted(client: Any, cast: Cast)
         ("/v1/cases?cursor=" + b64url_encode(f"9999-12-31T23:59:59-14:00|{uuid.uuid4()}".encode()), "cursor"),
         ("/v1/cases?cursor=" + b64url_encode(f"0001-01-01T00:00:00+14:00|{uuid.uuid4()}".encode()), "cursor"),
         ("/v1/cases?cursor=" + b64url_encode(f"2026-01-01T00:00:00|{uuid.uuid4()}".encode()), "cursor"),
+        (f"/v1/signals?limit={DIGITS_5000}", "limit"),
+        (f"/v1/signals?cursor=sig1.{DIGITS_5000}", "cursor"),
     ],
     ids=[
         "inbox-limit",
@@ -368,6 +370,8 @@ async def test_a_well_formed_jwcrypto_token_is_accepted(client: Any, cast: Cast)
         "cases-cursor-past-year-9999",
         "cases-cursor-before-year-1",
         "cases-cursor-naive-time",
+        "signals-limit",
+        "signals-cursor-of-5000-digits",
     ],
 )
 async def test_out_of_range_parameter_is_invalid_parameter(

@@ -61,6 +61,7 @@ from hub.store.directory import ensure_hub_participant
 from hub.store.mail import seal_clear_mail
 from hub.store.migrate import migrate
 from hub.store.purge import purge_due_cases, purge_unmatched_mail
+from hub.store.signal_feed import sequence_changes
 
 log = structlog.get_logger("hub.app")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -231,6 +232,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
             rounds += 1
             try:
                 await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, app[CLOCK]())
+                await sequence_changes(app[POOL])  # the hash-signal feed's positions (readers do it too)
                 if rounds * settings.audit_interval >= 60:
                     rounds = 0
                     await purge_used_tokens(app[POOL], app[CLOCK]())

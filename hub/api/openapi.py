@@ -9,60 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.api.openapi_parts import (
+    BEARER,
+    CURSOR,
+    JSON,
+    PERIOD,
+)
+from hub.api.openapi_parts import json_response as _json
+from hub.api.openapi_parts import path_parameter as _path
+from hub.api.openapi_parts import problems as _problems
+from hub.api.openapi_parts import query_parameter as _query
+from hub.api.openapi_parts import ref as _ref
+from hub.api.openapi_signals import signal_paths, signal_schemas
 from hub.api.parameters import CASES_LIMIT, INBOX_LIMIT, INBOX_WAIT
 from hub.api.problems import PROBLEM_BASE, PROBLEMS
 from hub.core.templates import TemplateCatalog
 from hub.services.inbox import MAX_PAGE
 
 OPENAPI_VERSION = "3.1.0"
-JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str, media: str = JSON) -> dict[str, Any]:
-    return {"description": description, "content": {media: {"schema": schema}}}
-
-
-def _problems(*statuses: int) -> dict[str, Any]:
-    """Problem responses for `statuses`, plus 500 and 503 (any route may meet a fault or a database down)."""
-    out: dict[str, Any] = {}
-    for status in sorted({*statuses, 500, 503}):
-        codes = sorted(code for code, (s, _) in PROBLEMS.items() if s == status)
-        out[str(status)] = {
-            "description": "Problem: " + ", ".join(codes),
-            "content": {PROBLEM_JSON: {"schema": _ref("Problem")}},
-        }
-    return out
-
-
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-def _path(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-CURSOR = _query("cursor", "an opaque cursor the hub returned", {"type": "string"})
-PERIOD = [
-    _query(
-        "from",
-        "first day, YYYY-MM-DD (default: 1 January of this year)",
-        {"type": "string", "format": "date"},
-    ),
-    _query("to", "day after the last, YYYY-MM-DD (excluded)", {"type": "string", "format": "date"}),
-]
 
 
 def _schemas() -> dict[str, Any]:
@@ -229,6 +193,7 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
         **_directory_paths(),
         **_stats_paths(),
         **_schema_paths(),
+        **signal_paths(),
         **_operations_paths(),
     }
 
@@ -236,7 +201,7 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     """The schemas the operations name, and how a participant authenticates."""
     return {
-        "schemas": _schemas(),
+        "schemas": {**_schemas(), **signal_schemas()},
         "securitySchemes": {
             "bearerAuth": {
                 "type": "http",

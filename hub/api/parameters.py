@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.request import int_parameter
+from hub.services import signal_feed
 from hub.services.inbox import MAX_PAGE
 
 
@@ -43,3 +44,6 @@ class IntParameter:
 INBOX_LIMIT = IntParameter("limit", "page size", default=50, minimum=1, maximum=MAX_PAGE)
 INBOX_WAIT = IntParameter("wait", "long-poll seconds", default=0, minimum=0, maximum=30)
 CASES_LIMIT = IntParameter("limit", "page size", default=50, minimum=1, maximum=200)
+SIGNALS_LIMIT = IntParameter(
+    "limit", "changes per page", default=500, minimum=1, maximum=signal_feed.MAX_PAGE
+)

@@ -68,6 +68,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "split-per-recipient": (422, "One takedown request per platform: split the referral"),
     "hub-only-type": (422, "Only the hub issues this message type"),
     "case-closed": (409, "The case is closed"),
+    "cursor-beyond-feed": (409, "Cursor past the end of the feed: start again without one"),
     "case-purged": (410, "The case's personal data was purged at the end of retention"),
     "too-many-long-polls": (429, "Too many concurrent long-polls"),
     "internal-error": (500, "Internal error"),

@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 16
+-- schema version 17
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -360,6 +360,15 @@ CREATE TABLE signal_copies (
     CONSTRAINT signal_copies_status_check CHECK ((status = ANY (ARRAY['active'::text, 'withdrawn'::text, 'deleted'::text])))
 );
 CREATE INDEX signal_copies_platform_idx ON public.signal_copies USING btree (platform_id);
+
+CREATE TABLE signal_feed_positions (
+    platform_id text NOT NULL,
+    position bigint NOT NULL,
+    read_at timestamp with time zone NOT NULL,
+    CONSTRAINT signal_feed_positions_pkey PRIMARY KEY (platform_id),
+    CONSTRAINT signal_feed_positions_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES participants(id),
+    CONSTRAINT signal_feed_positions_position_check CHECK (("position" >= 0))
+);
 
 CREATE TABLE signals (
     id uuid NOT NULL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.api import metrics
-from hub.api.routes import cases, directory, health, inbox, messages, openapi, schemas, stats
+from hub.api.routes import cases, directory, health, inbox, messages, openapi, schemas, signals, stats
 
 
 def add_routes(app: web.Application) -> None:
@@ -23,6 +23,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/stats/report.html", stats.report)
     app.router.add_get("/v1/schemas", schemas.list_all)
     app.router.add_get("/v1/schemas/{name}/{version}", schemas.show)
+    app.router.add_get("/v1/signals", signals.feed)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics.scrape)
