@@ -1,5 +1,5 @@
 """The audit log's Merkle tree against the RFC 6962 / RFC 9162 test vectors (Certificate Transparency's
-reference data): tree heads of the eight standard leaves, and inclusion proofs."""
+reference data): tree heads of the eight standard leaves, inclusion and consistency proofs."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from hub.core.merkle import (
     EMPTY_ROOT,
     Frontier,
     Node,
+    consistency_from_nodes,
+    consistency_nodes,
+    consistency_proof,
     inclusion_proof,
     leaf_hash,
     proof_from_nodes,
     proof_nodes,
     root,
     subtrees_of,
+    verify_consistency,
     verify_inclusion,
 )
 
@@ -118,3 +122,52 @@ def test_a_missing_subtree_is_a_key_error_not_a_wrong_proof() -> None:
     del nodes[Node(3, 0)]
     with pytest.raises(KeyError):
         proof_from_nodes(9, 10, nodes)
+
+
+# -- consistency proofs (issue 18: clients check that history was never rewritten) --------------------------
+KNOWN_CONSISTENCY = {  # RFC 6962 reference data (certificate-transparency merkle tree tests)
+    (1, 1): [],
+    (1, 8): [
+        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ],
+    (6, 8): [
+        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    ],
+    (2, 5): [
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+    ],
+}
+
+
+@pytest.mark.parametrize(("first", "second"), sorted(KNOWN_CONSISTENCY))
+def test_known_consistency_proofs(first: int, second: int) -> None:
+    proof = consistency_proof(HASHED[:second], first)
+    assert [p.hex() for p in proof] == KNOWN_CONSISTENCY[(first, second)]
+    assert verify_consistency(first, second, proof, root(HASHED[:first]), root(HASHED[:second]))
+
+
+@pytest.mark.parametrize("second", range(1, 40))
+def test_every_consistency_proof_verifies_from_stored_subtrees_and_a_rewrite_does_not(second: int) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(second)]
+    nodes = stored(leaves)
+    for first in range(1, second + 1):
+        needed = consistency_nodes(first, second)
+        proof = consistency_from_nodes(first, second, {n: nodes[n] for n in needed})
+        assert proof == consistency_proof(leaves, first)
+        old, new = root(leaves[:first]), root(leaves)
+        assert verify_consistency(first, second, proof, old, new)
+        rewritten = [leaf_hash(b"rewritten"), *leaves[1:]]  # history changed under the old head
+        assert not verify_consistency(first, second, proof, old, root(rewritten))
+        if proof:
+            assert not verify_consistency(first, second, [bytes(32), *proof[1:]], old, new)
+
+
+def test_a_smaller_tree_cannot_follow_a_larger_one() -> None:
+    assert not verify_consistency(5, 4, [], root(HASHED[:5]), root(HASHED[:4]))
+    with pytest.raises(ValueError, match="first <= second"):
+        consistency_proof(HASHED[:4], 5)

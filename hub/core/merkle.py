@@ -4,7 +4,9 @@ Leaves are hashed `SHA-256(0x00 || data)`, interior nodes `SHA-256(0x01 || left 
 head of n leaves splits at the largest power of two below n. `Frontier` keeps only the roots of the
 complete subtrees along the right edge (at most log2 n hashes), so appending a leaf and taking the head
 cost O(log n) and a checkpoint never re-reads the whole log. `inclusion_proof` / `verify_inclusion`
-give and check the audit path that proves one entry is in a tree of a given size and head.
+give and check the audit path that proves one entry is in a tree of a given size and head;
+`consistency_proof` / `verify_consistency` the proof that a tree is a prefix of a later one (no
+rewritten history), which clients check between the checkpoints they remember.
 
 At scale, a proof is not computed from every leaf: `Frontier.append` returns the complete subtrees each
 leaf closes (`Node`: level >= 1, index among the subtrees of that level), which the store keeps, and
@@ -138,14 +140,7 @@ def proof_nodes(index: int, size: int) -> set[Node]:
 def proof_from_nodes(index: int, size: int, nodes: Mapping[Node, bytes]) -> list[bytes]:
     """The audit path of `index` in a tree of `size`, from the subtrees `proof_nodes` named; the same
     hashes as `inclusion_proof` over every leaf. KeyError if one is missing."""
-    path = []
-    for start, end in _path_ranges(index, size):
-        pieces = _pieces(start, end)
-        head = nodes[pieces[-1]]
-        for piece in reversed(pieces[:-1]):
-            head = node_hash(nodes[piece], head)
-        path.append(head)
-    return path
+    return [_head(_pieces(start, end), nodes) for start, end in _path_ranges(index, size)]
 
 
 def subtrees_of(leaves: Iterable[bytes]) -> list[tuple[Node, bytes]]:
@@ -176,3 +171,88 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     return sn == 0 and node == expected_root
+
+
+# -- consistency (RFC 9162 section 2.1.4) -------------------------------------------------------------------
+def consistency_ranges(first: int, second: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) whose heads make the consistency proof from a tree of `first` leaves
+    to one of `second` (RFC 9162 section 2.1.4.1, SUBPROOF), in proof order."""
+    if not 0 < first <= second:
+        raise ValueError("a consistency proof needs 0 < first <= second")
+    ranges: list[tuple[int, int]] = []
+
+    def subproof(m: int, lo: int, hi: int, whole: bool) -> None:
+        n = hi - lo
+        if m == n:
+            if not whole:
+                ranges.append((lo, hi))
+            return
+        k = _split(n)
+        if m <= k:
+            subproof(m, lo, lo + k, whole)
+            ranges.append((lo + k, hi))
+        else:
+            subproof(m - k, lo + k, hi, False)
+            ranges.append((lo, lo + k))
+
+    if first < second:
+        subproof(first, 0, second, True)
+    return ranges
+
+
+def consistency_proof(leaves: Sequence[bytes], first: int) -> list[bytes]:
+    """The consistency proof from the tree of the first `first` of `leaves` to the tree of all."""
+    return [root(leaves[start:end]) for start, end in consistency_ranges(first, len(leaves))]
+
+
+def consistency_nodes(first: int, second: int) -> set[Node]:
+    """The stored subtrees (level 0: leaves) that the consistency proof from `first` to `second` needs."""
+    return {piece for start, end in consistency_ranges(first, second) for piece in _pieces(start, end)}
+
+
+def consistency_from_nodes(first: int, second: int, nodes: Mapping[Node, bytes]) -> list[bytes]:
+    """The consistency proof from `first` to `second` from the subtrees `consistency_nodes` named; the
+    same hashes as `consistency_proof` over every leaf. KeyError if one is missing."""
+    return [_head(_pieces(start, end), nodes) for start, end in consistency_ranges(first, second)]
+
+
+def _head(pieces: Sequence[Node], nodes: Mapping[Node, bytes]) -> bytes:
+    head = nodes[pieces[-1]]
+    for piece in reversed(pieces[:-1]):
+        head = node_hash(nodes[piece], head)
+    return head
+
+
+def verify_consistency(
+    first: int, second: int, proof: Sequence[bytes], first_root: bytes, second_root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.4.2: does `proof` show the tree of `first` leaves with head `first_root` is a
+    prefix of the tree of `second` leaves with head `second_root`?"""
+    if not 0 < first <= second:
+        return False
+    if first == second:
+        return not proof and first_root == second_root
+    path = list(proof)
+    if first & (first - 1) == 0:  # a power of two: the first tree is itself a node of the second
+        path.insert(0, first_root)
+    if not path:
+        return False
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == first_root and sr == second_root and sn == 0
