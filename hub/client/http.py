@@ -70,6 +70,14 @@ class HubClient:
             params["cursor"] = cursor
         return await self._request("GET", "/v1/inbox", params=params)
 
+    async def signals(self, *, cursor: str | None = None, limit: int = 500) -> dict[str, Any]:
+        """One page of this platform's hash-signal feed (`GET /v1/signals`) after the opaque `cursor`:
+        `{"signals": [...], "cursor": ..., "more": bool}` (docs/wire-contract.md, "Hash signals")."""
+        params = {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._request("GET", "/v1/signals", params=params)
+
     async def ack(self, message_ids: Sequence[str]) -> dict[str, Any]:
         return await self._request("POST", "/v1/inbox/ack", json={"message_ids": list(message_ids)})
 
