@@ -3,7 +3,8 @@
 Counted in the process, by `metrics_middleware`: accepted messages by type, refused requests by
 problem type, request latency by route. Read from PostgreSQL when scraped, one cheap query each:
 deliveries by state and channel, push queue depth per destination, open, breached and overdue
-deadlines, escalations issued.
+deadlines (overdue: `hub/core/overdue.py`'s rule), escalations issued; the queries live in
+`hub/store/metrics.py` (`hub/store/queries/metrics.sql`).
 
 Labels carry only bounded, non-personal values: route templates (never a concrete path), message types
 and problem codes the hub defines, delivery states and channels, and organisation ids.
@@ -15,6 +16,7 @@ import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -27,6 +29,7 @@ from hub.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from hub.api.problems import PROBLEM_BASE, PROBLEMS
 from hub.core.receipt import read_receipt
 from hub.core.refusal import Refusal
+from hub.store.metrics import DELIVERY_BUCKETS, Latency, read_gauges
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "unmatched"
@@ -35,27 +38,12 @@ log = structlog.get_logger("hub.metrics")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-# Seconds from acceptance to the recipient having the message: 1 s ... 48 h (the longest legal clock).
-DELIVERY_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0, 48 * 3600.0)
-_LATENCY_SQL = """
-SELECT channel, count(*) AS n, coalesce(sum(s), 0) AS total,
-       count(*) FILTER (WHERE s <= 1) AS b0, count(*) FILTER (WHERE s <= 5) AS b1,
-       count(*) FILTER (WHERE s <= 30) AS b2, count(*) FILTER (WHERE s <= 60) AS b3,
-       count(*) FILTER (WHERE s <= 300) AS b4, count(*) FILTER (WHERE s <= 900) AS b5,
-       count(*) FILTER (WHERE s <= 3600) AS b6, count(*) FILTER (WHERE s <= 14400) AS b7,
-       count(*) FILTER (WHERE s <= 86400) AS b8, count(*) FILTER (WHERE s <= 172800) AS b9
-FROM (SELECT channel, extract(epoch FROM coalesce(delivered_at, retrieved_at) - created_at) AS s
-      FROM deliveries WHERE coalesce(delivered_at, retrieved_at) IS NOT NULL) AS x
-GROUP BY channel
-"""  # the bounds are DELIVERY_BUCKETS, in seconds
-
-
 class DeliveryLatency:
     """A cumulative histogram read from the deliveries themselves at scrape time, so every hub process
     reports the same figures, across restarts, whichever process delivered."""
 
     def __init__(self) -> None:
-        self.by_channel: dict[str, tuple[list[float], float, float]] = {}
+        self.by_channel: dict[str, Latency] = {}
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(
@@ -63,9 +51,9 @@ class DeliveryLatency:
             "Seconds from acceptance to delivery (push) or retrieval (pull)",
             labels=["channel"],
         )
-        for channel, (cumulative, count, total) in sorted(self.by_channel.items()):
-            buckets = [(str(b), c) for b, c in zip(DELIVERY_BUCKETS, cumulative, strict=True)]
-            family.add_metric([channel], [*buckets, ("+Inf", count)], total)
+        for channel, seen in sorted(self.by_channel.items()):
+            buckets = [(str(b), c) for b, c in zip(DELIVERY_BUCKETS, seen.cumulative, strict=True)]
+            family.add_metric([channel], [*buckets, ("+Inf", seen.count)], seen.total)
         yield family
 
 
@@ -120,7 +108,8 @@ class HubMetrics:
         )
         self.overdue = Gauge(
             "hub_deadlines_overdue",
-            "Breached deadlines not yet answered, late (the overdue count)",
+            "Deadlines overdue now: open past their due time, or breached and not answered late"
+            " (hub/core/overdue.py, as the case page and the case list count them)",
             registry=registry,
         )
         self.escalations = Gauge(
@@ -168,53 +157,24 @@ class HubMetrics:
                 self.accepted.labels(message_type=message_type).inc()
 
     async def refresh(self, pool: asyncpg.Pool) -> None:
-        """Set the gauges from the database: one query per gauge family."""
+        """Set the gauges from the database (`hub/store/metrics.py`: one query per gauge family)."""
         async with pool.acquire(timeout=5) as conn:
-            deliveries = await conn.fetch(
-                "SELECT state, channel, count(*) AS n FROM deliveries GROUP BY state, channel"
-            )
-            queues = await conn.fetch(
-                "SELECT recipient_id, count(*) AS n FROM deliveries"
-                " WHERE state = 'pending' AND channel = 'push' GROUP BY recipient_id"
-            )
-            parked = await conn.fetch(
-                "SELECT t.participant_id, count(d.seq) AS n FROM destinations t"
-                " LEFT JOIN deliveries d ON d.recipient_id = t.participant_id AND d.channel = 'push'"
-                " AND d.state IN ('pending', 'in_flight')"
-                " WHERE t.parked_at IS NOT NULL GROUP BY t.participant_id"
-            )
-            (deadlines,) = await conn.fetch(  # an aggregate: always one row
-                "SELECT count(*) FILTER (WHERE state = 'open') AS open,"
-                " count(*) FILTER (WHERE state = 'breached') AS breached,"
-                " count(*) FILTER (WHERE state = 'breached' AND answered_late_at IS NULL) AS overdue"
-                " FROM deadlines WHERE state IN ('open', 'breached')"
-            )
-            escalations = await conn.fetchval(
-                "SELECT count(*) FROM messages WHERE message_type = 'escalation'"
-            )
-            latencies = await conn.fetch(_LATENCY_SQL)
-        self.delivery_latency.by_channel = {
-            row["channel"]: (
-                [float(row[f"b{i}"]) for i in range(len(DELIVERY_BUCKETS))],
-                float(row["n"]),
-                float(row["total"]),
-            )
-            for row in latencies
-        }
+            gauges = await read_gauges(conn, datetime.now(UTC))
+        self.delivery_latency.by_channel = gauges.latency
         self.deliveries.clear()
-        for row in deliveries:
-            self.deliveries.labels(state=row["state"], channel=row["channel"]).set(row["n"])
+        for (state, channel), n in gauges.deliveries.items():
+            self.deliveries.labels(state=state, channel=channel).set(n)
         self.queue_depth.clear()
-        for row in queues:
-            self.queue_depth.labels(destination=row["recipient_id"]).set(row["n"])
-        self.parked.set(len(parked))
+        for destination, n in gauges.push_queues.items():
+            self.queue_depth.labels(destination=destination).set(n)
+        self.parked.set(len(gauges.parked))
         self.held.clear()
-        for row in parked:
-            self.held.labels(destination=row["participant_id"]).set(row["n"])
-        self.deadlines.labels(state="open").set(deadlines["open"])
-        self.deadlines.labels(state="breached").set(deadlines["breached"])
-        self.overdue.set(deadlines["overdue"])
-        self.escalations.set(escalations)
+        for destination, n in gauges.parked.items():
+            self.held.labels(destination=destination).set(n)
+        self.deadlines.labels(state="open").set(gauges.open_deadlines)
+        self.deadlines.labels(state="breached").set(gauges.breached_deadlines)
+        self.overdue.set(gauges.overdue_deadlines)
+        self.escalations.set(gauges.escalations)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
