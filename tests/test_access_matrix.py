@@ -7,7 +7,9 @@ information. Outside it: one unrelated participant of each kind, and the hub its
 directory with its signing key (it signs escalations) but must never act as a participant.
 
 Reads run against one such case that no test changes. Every write (a share, an ack, a message) runs on a
-case of its own, made the same way in a second hub, so no cell depends on another.
+case of its own, made the same way in a second hub, so no cell depends on another. A third hub holds a
+fan-out split per platform (one signed part each, its own URL and hash) for the role x surface matrix
+of what each role may see.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.api.app import create_app
-from hub.api.keys import HUB_KEY
+from hub.api.keys import HUB_KEY, POOL
 from hub.client.envelope import new_envelope, sign_message
+from hub.core.case_view import figures_cover_every_case
 from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import PrivateSigningJwk, issue_token
+from hub.services.cases import read_case_for_operator
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import connect
@@ -424,3 +428,145 @@ async def test_an_unknown_case_is_not_found_and_another_s_case_is_refused_withou
     body = await foreign.json()
     assert problem_of(foreign.status, body) == (403, "not-a-party")
     assert hub.member("recipient").id not in json.dumps(body)
+
+
+# -- every role x every surface that shows case data, on a fan-out split per platform (issue 14.3) --------
+# The originator refers one case to two platforms, one signed part each (its own URL and hash);
+# `recipient` shares the case with the liaison (which so sees `recipient`'s part only), the originator
+# with the regulator (the whole case). Each role may see the parts below and no others: another part's
+# platform id, URL and hash appear on none of its surfaces, and the list's filters find no more than the
+# case page shows.
+PART_URLS = {
+    "recipient": "https://photos.example.com/p/part-a-marker-0001",
+    "other-recipient": "https://video.example.org/v/part-b-marker-0002",
+}
+PART_HASHES = {"recipient": "ab" * 32, "other-recipient": "cd" * 32}
+SEES_PARTS = {
+    "originator": {"recipient", "other-recipient"},
+    "recipient": {"recipient"},
+    "other-recipient": {"other-recipient"},
+    "shared-liaison": {"recipient"},
+    "shared-regulator": {"recipient", "other-recipient"},
+    "platform": set(),
+    "law-enforcement": set(),
+    "regulator": set(),
+}
+SURFACES = (
+    "GET-case",
+    "GET-cases",
+    "GET-cases-filtered",
+    "GET-proofs",
+    "GET-inbox",
+    "GET-signals",
+    "GET-stats",
+)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def split(server_dsn: str, template_dsn: str) -> AsyncIterator[tuple[Hub, str]]:
+    """A hub with the split fan-out above, and its case id."""
+    with tempfile.TemporaryDirectory(prefix="hub-matrix-") as tmp:
+        async with running_hub(server_dsn, template_dsn, Path(tmp)) as hub:
+            m = hub.members
+            case_id: str | None = None
+            for role in PART_URLS:
+                part = takedown(m["originator"], m[role], hash_sharing_consent=True)
+                part["body"]["content"] = [
+                    {"url": PART_URLS[role], "hashes": [{"alg": "md5", "value": PART_HASHES[role][:32]}]}
+                ]
+                if case_id is not None:
+                    part["case"] = case_id
+                case_id = (await hub.accepted("originator", part))["case_id"]
+            assert case_id is not None
+            for sharer, role in (("recipient", "shared-liaison"), ("originator", "shared-regulator")):
+                response = await hub.client.post(
+                    f"/v1/cases/{case_id}/shares",
+                    json={"participant_id": m[role].id},
+                    headers=hub.auth(sharer),
+                )
+                assert response.status == 201, await response.text()
+            yield hub, case_id
+
+
+async def surface(hub: Hub, role: str, name: str, case_id: str) -> list[tuple[int, Any]]:
+    """The role's answers on one surface (several for the list's filters)."""
+    paths = {
+        "GET-case": [f"/v1/cases/{case_id}"],
+        "GET-cases": ["/v1/cases?limit=200"],
+        "GET-cases-filtered": [
+            *(f"/v1/cases?recipient={hub.member(r).id}" for r in PART_URLS),
+            "/v1/cases?country=IE",
+            "/v1/cases?state=open",
+            "/v1/cases?overdue=false",
+        ],
+        "GET-proofs": [f"/v1/cases/{case_id}/proofs"],
+        "GET-inbox": ["/v1/inbox?limit=100"],
+        "GET-signals": ["/v1/signals"],
+        "GET-stats": ["/v1/stats"],
+    }[name]
+    answers = []
+    for path in paths:
+        response = await hub.client.get(path, headers=hub.auth(role))
+        body = await response.json() if response.content_type.endswith("json") else await response.text()
+        answers.append((response.status, body))
+    return answers
+
+
+@pytest.mark.parametrize("name", SURFACES)
+@pytest.mark.parametrize("role", sorted(SEES_PARTS))
+async def test_no_surface_shows_a_role_a_part_it_may_not_see(
+    role: str, name: str, split: tuple[Hub, str]
+) -> None:
+    hub, case_id = split
+    hidden = set(PART_URLS) - SEES_PARTS[role]
+    forbidden = {hub.member(r).id for r in hidden} | {PART_URLS[r] for r in hidden}
+    forbidden |= {PART_HASHES[r][:32] for r in hidden} | {
+        u.split("/")[2] for r in hidden for u in [PART_URLS[r]]
+    }
+
+    if name == "GET-stats" and figures_cover_every_case(CAST[role][1]):
+        # A regulator's transparency figures cover every case by rule (hub/core/case_view.py), per
+        # platform: the platforms' ids are the figures' labels; never a URL or a hash.
+        forbidden -= {hub.member(r).id for r in hidden}
+    for status, body in await surface(hub, role, name, case_id):
+        text = body if isinstance(body, str) else json.dumps(body)
+        if name == "GET-inbox":  # signed messages: their payloads are base64url, read them decoded
+            text += json.dumps([payload_of(item["message"]) for item in body["messages"]])
+        assert [f for f in forbidden if f in text] == [], (status, name)
+        own = SEES_PARTS[role] & {role}  # a recipient's own part reaches it on these surfaces
+        if name == "GET-inbox":
+            assert [PART_URLS[r] for r in own if PART_URLS[r] not in text] == []
+        if name == "GET-signals":
+            assert [r for r in own if PART_HASHES[r][:32] not in text] == [], body
+        if name == "GET-case":
+            if SEES_PARTS[role]:
+                assert status == 200, body
+                shown = {r["participant_id"] for r in body["recipients"]}
+                assert shown == {hub.member(r).id for r in SEES_PARTS[role]}
+            else:
+                assert problem_of(status, body) == (403, "not-a-party")
+        if name.startswith("GET-cases"):
+            assert status == 200, body
+            listed = [c for c in body["cases"] if c["case_id"] == case_id]
+            assert bool(listed) is bool(SEES_PARTS[role]) or name == "GET-cases-filtered"
+            for c in listed:
+                assert set(c["recipients"]) <= {hub.member(r).id for r in SEES_PARTS[role]}
+
+
+@pytest.mark.parametrize("role", sorted(SEES_PARTS))
+async def test_the_list_s_recipient_filter_finds_the_case_only_through_a_part_the_page_shows(
+    role: str, split: tuple[Hub, str]
+) -> None:
+    hub, case_id = split
+    for part in PART_URLS:
+        response = await hub.client.get(f"/v1/cases?recipient={hub.member(part).id}", headers=hub.auth(role))
+        found = case_id in [c["case_id"] for c in (await response.json())["cases"]]
+        assert found is (part in SEES_PARTS[role]), part
+
+
+async def test_the_operator_s_tools_see_the_whole_case(split: tuple[Hub, str]) -> None:
+    hub, case_id = split
+    pool = hub.client.app[POOL]
+    async with pool.acquire() as conn:
+        whole = await read_case_for_operator(conn, uuid.UUID(case_id), utc_now())
+    assert {r["participant_id"] for r in whole["recipients"]} == {hub.member(r).id for r in PART_URLS}
