@@ -116,7 +116,8 @@ def notice_context(message: OutboundMessage, reply_to: str) -> dict[str, Any]:
         "other_fields": [] if "content" in body else _plain_fields(body),
         "sealed": [{"field": path, "kid": kid} for path, kid in sealed_fields(body, message.recipient)],
         "reply_to": reply_to,
-        "answers_by_mail": referral,
+        "answers_by_mail": referral or message.message_type == "withdrawal",
+        "withdrawal": message.message_type == "withdrawal",  # answered by DELETED: its deletion clock
     }
 
 

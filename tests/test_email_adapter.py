@@ -461,7 +461,7 @@ async def test_a_server_without_starttls_gets_nothing_in_clear(hub: EmailHub) ->
     assert parked is not None
 
 
-async def test_a_message_on_the_case_is_mailed_with_its_fields_and_no_reply_keywords(hub: EmailHub) -> None:
+async def test_a_withdrawal_is_mailed_with_its_fields_and_only_the_deleted_reply_word(hub: EmailHub) -> None:
     envelope = eu_us_takedown(hub.hotline, hub.platform)
     _, accepted = await hub.submit(envelope)
     assert await step(hub.worker()) == 1
@@ -475,8 +475,11 @@ async def test_a_message_on_the_case_is_mailed_with_its_fields_and_no_reply_keyw
     assert str(message["Subject"]).endswith("new message")
     text = body_text(message, "plain")
     assert "reason: victim-request" in text
-    assert "needs no answer by e-mail" in text
+    assert "needs no answer by e-mail" not in text  # a deletion-confirmation clock runs against it
+    assert "  DELETED " in text
     assert "DECLINED" not in text
+    assert "REMOVED" not in text
+    assert "<code>DELETED</code>" in body_text(message, "html")
     assert attachments(message)["message.jws"] == ("application/jose", signed)
 
 

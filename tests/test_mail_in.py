@@ -371,6 +371,45 @@ async def test_an_answer_the_case_refuses_is_kept_with_the_problem(hub: MailInHu
     assert await hub.party_state(notice.case_id) == "withdrawn"
 
 
+async def test_deleted_by_mail_on_the_withdrawal_notice_confirms_the_deletion(hub: MailInHub) -> None:
+    notice = await hub.notice()
+    withdrawn = withdrawal(hub.hotline, [hub.platform], notice.case_id, notice.envelope["id"])
+    response = await hub.client.post("/v1/messages", **jose(hub.hotline.sign(withdrawn)))
+    assert response.status == 202, await response.text()
+    assert await step(hub.worker()) == 1
+    mailed = hub.sink.received[-1].message()
+    assert "  DELETED " in mailed.get_body(preferencelist=("plain",)).get_content()
+    reply_to = str(mailed["Reply-To"])
+    assert reply_to != notice.reply_to  # the withdrawal's own reply address
+
+    status, _ = await hub.reply(reply_to, "Deleted. All copies and hashes are gone.")
+
+    assert status == 250
+    [row] = await hub.inbound()
+    assert row["verdict"] == "accepted"
+    view = await hub.get(hub.hotline, f"/v1/cases/{notice.case_id}")
+    assert deadline_of(view, hub.platform.id, "confirm_deletion", withdrawn["id"])["state"] == "met"
+    [answer] = [
+        e for e in view["timeline"] if e["event"] == "message.accepted" and e["actor"] == hub.platform.id
+    ]
+    assert answer["message_type"] == "deletion-confirmation"
+    body = await stored_form(hub.db, row["recorded_message_id"], hub.app[INTAKE].keyring)
+    envelope = verified(bytes(body).decode(), hub.app[HUB_KEY].public().to_dict())
+    assert (envelope["type"], envelope["in_reply_to"]) == ("deletion-confirmation", withdrawn["id"])
+    assert envelope["body"]["scope"] == "all-data"
+
+
+async def test_deleted_on_a_takedown_notice_is_kept_with_the_problem(hub: MailInHub) -> None:
+    notice = await hub.notice()
+
+    status, _ = await hub.reply(notice.reply_to, "DELETED")
+
+    assert status == 250
+    [row] = await hub.inbound()
+    assert (row["verdict"], row["recorded_message_id"]) == ("invalid-reply", None)
+    assert await hub.party_state(notice.case_id) == "retrieved"
+
+
 # -- idempotent ------------------------------------------------------------------------------------------
 async def test_the_same_mail_twice_applies_once(hub: MailInHub) -> None:
     notice = await hub.notice()

@@ -36,6 +36,11 @@ def test_removed(text: str) -> None:
     assert read_answer(text) == Reading(Answer.REMOVED)
 
 
+@pytest.mark.parametrize("text", ["DELETED", "deleted.", "DELETED - hashes too", "Hello team,\nDeleted"])
+def test_deleted(text: str) -> None:
+    assert read_answer(text) == Reading(Answer.DELETED)
+
+
 def test_declined_takes_the_reason_to_the_end_of_its_paragraph() -> None:
     text = f"DECLINED: {REASON}\nWe checked it twice.\n\nKind regards\n-- \nAbuse desk"
     assert read_answer(text) == Reading(Answer.DECLINED, f"{REASON}\nWe checked it twice.")
@@ -62,6 +67,8 @@ def test_a_long_reason_is_cut_to_the_template_maximum() -> None:
         "Removed nothing, this is lawful content",
         "ACKNOWLEDGEDX",
         "NOT REMOVED",
+        "Deleted nothing, we keep it",
+        "DELETEDX",
         "DECLINED",
         "DECLINED: too short",
         "DECLINED because we can",

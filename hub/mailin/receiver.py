@@ -297,6 +297,8 @@ def attested_payload(
         )
     elif reading.answer is Answer.REMOVED:
         message_type, body = "status-update", {"status": "actioned", "action": "removed", "decided_at": now}
+    elif reading.answer is Answer.DELETED:  # a withdrawal's answer (admission refuses it on anything else)
+        message_type, body = "deletion-confirmation", {"deleted_at": now, "scope": "all-data"}
     else:
         message_type = "status-update"
         body = {"status": "declined", "decided_at": now, "decline_reason": reading.reason}

@@ -1,12 +1,13 @@
 """Reading a platform's e-mail reply to a notice (pure: bytes in, a reading out).
 
-The notice asks for a first line of ACKNOWLEDGED, REMOVED, or DECLINED: <reason>. The first line that
+The notice asks for a first line of ACKNOWLEDGED, REMOVED, or DECLINED: <reason> (a withdrawal's notice:
+DELETED, the platform deleted what it received for the case). The first line that
 is not empty, not quoted (`>`), not a greeting ("Hello team,") and not an attribution ("On ... wrote:")
 decides; everything after it is ignored, except that a decline's reason runs on to the end of its
 paragraph. Keywords are matched in any case, followed by nothing but optional punctuation, or (for
-ACKNOWLEDGED and REMOVED) by a remark after a punctuation mark ("REMOVED - all three items"): "Removed
-nothing" is not a removal. A reason shorter than 10 characters, the template's minimum, is no decline.
-Anything else is unrecognised: kept as evidence and shown to the sender, never guessed at.
+ACKNOWLEDGED, REMOVED and DELETED) by a remark after a punctuation mark ("REMOVED - all three items"):
+"Removed nothing" is not a removal. A reason shorter than 10 characters, the template's minimum, is no
+decline. Anything else is unrecognised: kept as evidence and shown to the sender, never guessed at.
 
 Who sent it is not read here: `headers.strict_from` and `hub.core.mail_auth` decide that.
 
@@ -31,6 +32,7 @@ MAX_REASON = 5000
 class Answer(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     REMOVED = "removed"
+    DELETED = "deleted"
     DECLINED = "declined"
     UNRECOGNISED = "unrecognised"
 
@@ -53,7 +55,7 @@ _GREETING = re.compile(
 )
 _ATTRIBUTION = re.compile(r"(on|am) .{0,200}(wrote|schrieb)\s*:", re.IGNORECASE)
 _DASHES = "\u2013\u2014"  # en and em dash, as mail clients like to turn "-" into
-_PLAIN = re.compile(rf"(ACKNOWLEDGED|REMOVED)\s*(?:[.!,;:\-{_DASHES}].*)?", re.IGNORECASE)
+_PLAIN = re.compile(rf"(ACKNOWLEDGED|REMOVED|DELETED)\s*(?:[.!,;:\-{_DASHES}].*)?", re.IGNORECASE)
 _DECLINED = re.compile(rf"DECLINED\s*[:\-{_DASHES}]\s*(.*)", re.IGNORECASE)
 _SIGNATURE = "-- "
 
