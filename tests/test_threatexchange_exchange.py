@@ -289,6 +289,10 @@ async def test_the_threatexchange_command_line_adds_the_hub_by_configuration_and
     assert hashes.pdq is not None
     request = takedown(hotline, platform, content=[{"url": URL, "hashes": hashes.locators()}])
     case_id = (await post(hub, hotline, request))["case_id"]
+    # Another referral's file, not withdrawn. (It also keeps the CLI's video_md5 index rebuilt: the CLI of
+    # threatexchange 1.2.17 never removes the index of a type left without signals, see its
+    # CliIndexStore.clear, and would match on a withdrawn hash that was its type's last one.)
+    await post(hub, hotline, takedown(hotline, platform, content=item(("md5", MD5_A))))
     home, key = tmp_path / "home", key_file(tmp_path, platform)
     home.mkdir()
     hub_url = str(hub.make_url("")).rstrip("/")
@@ -305,9 +309,18 @@ async def test_the_threatexchange_command_line_adds_the_hub_by_configuration_and
     for value in (hashes.pdq.value, hashes.md5, hashes.sha256):
         assert value in listed, listed
     assert "'the-hub'" in listed
+    # And matches on them: the file's MD5, looked up as the library's video_md5. (The CLI's PDQ index comes
+    # back empty from its own store with faiss-cpu 1.15 here, whatever it holds: not the exchange's doing.)
+    assert "(the-hub)" in await match_md5(home, key, hashes.md5)
 
     await post(hub, hotline, withdrawal(hotline, [platform], case_id))
     await threatexchange_cli(home, key, "fetch")
     after = await threatexchange_cli(home, key, "dataset", "--print-signals")
     assert hashes.md5 not in after
     assert hashes.pdq.value not in after
+    assert "(the-hub)" not in await match_md5(home, key, hashes.md5)
+    assert "(the-hub)" in await match_md5(home, key, MD5_A)
+
+
+async def match_md5(home: Path, key: Path, md5: str) -> str:
+    return await threatexchange_cli(home, key, "match", "-S", "video_md5", "--hashes", "video", "--", md5)
