@@ -28,6 +28,19 @@ from hub.core.hub_identity import HubIdentity
 
 
 @dataclass(frozen=True)
+class NoticeClock:
+    """A legal clock running against the recipient, as a notice states it: `starts` when this delivery
+    starts it (its due time then counted from now, the earliest the delivery can finish: never later
+    than the real one), else already running on the case."""
+
+    kind: str  # hub.core.policy.CLOCK_KINDS
+    jurisdiction: str
+    legal_basis: str
+    due_at: datetime
+    starts: bool
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """A message to deliver, as the hub stored it: the exact signed form and the hub's receipt."""
 
@@ -42,6 +55,7 @@ class OutboundMessage:
     signed_form: str
     receipt: str
     attempt: int
+    clocks: tuple[NoticeClock, ...] = ()  # filled for adapters that show them (`shows_clocks`)
 
 
 @dataclass(frozen=True)

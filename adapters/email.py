@@ -165,6 +165,7 @@ class EmailAdapter:
     name: ClassVar[str] = "email"
     config_type: ClassVar[type[EmailConfig]] = EmailConfig
     pushes: ClassVar[bool] = True
+    shows_clocks: ClassVar[bool] = True  # the notice states the recipient's legal clocks (worker fills them)
 
     def __init__(self, context: AdapterContext, settings: MailSettings | None = None) -> None:
         self._context = context

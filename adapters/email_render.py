@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
@@ -61,7 +61,7 @@ def render_notice(
     reply_to: str,
     now: datetime,
 ) -> EmailMessage:
-    context = notice_context(message, reply_to)
+    context = notice_context(message, reply_to) | {"clocks": _clocks(message, language)}
     subject = " ".join(_render(language, "subject.txt.j2", context).split())
     mail = EmailMessage()
     mail["From"] = settings.mail_from
@@ -119,6 +119,65 @@ def notice_context(message: OutboundMessage, reply_to: str) -> dict[str, Any]:
         "answers_by_mail": referral or message.message_type == "withdrawal",
         "withdrawal": message.message_type == "withdrawal",  # answered by DELETED: its deletion clock
     }
+
+
+_WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+}
+_MONTHS = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "de": (
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ),
+}
+
+
+def plain_date(moment: datetime, language: str) -> str:
+    """A due time in words, in UTC to the minute (rounded down: never later than the clock's)."""
+    utc = moment.astimezone(UTC)
+    weekday, month = _WEEKDAYS[language][utc.weekday()], _MONTHS[language][utc.month - 1]
+    if language == "de":
+        return f"{weekday}, {utc.day}. {month} {utc.year}, {utc:%H:%M} Uhr UTC"
+    return f"{weekday}, {utc.day} {month} {utc.year}, {utc:%H:%M} UTC"
+
+
+def _clocks(message: OutboundMessage, language: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": c.kind,
+            "jurisdiction": c.jurisdiction,
+            "legal_basis": c.legal_basis,
+            "due_at": rfc3339(c.due_at),
+            "due_words": plain_date(c.due_at, language),
+            "starts": c.starts,
+        }
+        for c in message.clocks
+    ]
 
 
 def _locator(item: Mapping[str, Any]) -> dict[str, Any]:

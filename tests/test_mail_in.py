@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import signal
 import sys
 import uuid
@@ -25,9 +26,10 @@ import pytest
 import pytest_asyncio
 from jwcrypto import jwk, jws
 
+from adapters.email_render import plain_date
 from hub.api.app import create_app
 from hub.api.keys import HUB_KEY, INTAKE
-from hub.core.clock import Clock, utc_now
+from hub.core.clock import Clock, parse_rfc3339, utc_now
 from hub.mailin.receiver import MailIn, start_server
 from hub.settings import Settings
 from hub.store.mail import open_inbound
@@ -408,6 +410,50 @@ async def test_deleted_on_a_takedown_notice_is_kept_with_the_problem(hub: MailIn
     [row] = await hub.inbound()
     assert (row["verdict"], row["recorded_message_id"]) == ("invalid-reply", None)
     assert await hub.party_state(notice.case_id) == "retrieved"
+
+
+async def test_every_notice_states_the_recipients_running_clocks_as_the_case_has_them(hub: MailInHub) -> None:
+    notice = await hub.notice()
+    withdrawn = withdrawal(hub.hotline, [hub.platform], notice.case_id, notice.envelope["id"])
+    response = await hub.client.post("/v1/messages", **jose(hub.hotline.sign(withdrawn)))
+    assert response.status == 202, await response.text()
+    assert await step(hub.worker()) == 1
+    view = await hub.get(hub.hotline, f"/v1/cases/{notice.case_id}")
+    [party] = [r for r in view["recipients"] if r["participant_id"] == hub.platform.id]
+
+    for mail, message_id in zip(
+        hub.sink.received[-2:], (notice.envelope["id"], withdrawn["id"]), strict=True
+    ):
+        text = mail.message().get_body(preferencelist=("plain",)).get_content()
+        stated = {
+            (m.group(1), m.group(2))
+            for m in (re.fullmatch(r"- (.+?): by [^(]+ \((\S+)\), .*", line) for line in text.splitlines())
+            if m
+        }
+        html = mail.message().get_body(preferencelist=("html",)).get_content()
+        clocks = [d for d in party["deadlines"] if d["message_id"] == message_id]
+        assert clocks
+        for clock in clocks:  # stated from before delivery: never later, and within seconds
+            due_at = parse_rfc3339(clock["due_at"])
+            [due] = [
+                d
+                for kind, d in stated
+                if KIND_WORDS[clock["deadline"]] == kind
+                and 0 <= (due_at - parse_rfc3339(d)).total_seconds() < 30
+            ]
+            assert plain_date(parse_rfc3339(due), "en") in text
+            assert f"<code>{due}</code>" in html
+    withdrawal_text = hub.sink.received[-1].message().get_body(preferencelist=("plain",)).get_content()
+    assert "confirm that you deleted the data (reply DELETED): by " in withdrawal_text
+    assert "starts with this e-mail" in withdrawal_text
+
+
+KIND_WORDS = {
+    "acknowledge": "acknowledge receipt",
+    "act": "decide: remove the content, or decline with reasons",
+    "respond": "answer the request for information",
+    "confirm_deletion": "confirm that you deleted the data (reply DELETED)",
+}
 
 
 # -- idempotent ------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import structlog
 
-from adapters.base import Adapter, Destination, OutboundMessage
+from adapters.base import Adapter, Destination, NoticeClock, OutboundMessage
 from hub.core.clock import Clock
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict
 from hub.core.evidence import sign_delivery_evidence
@@ -47,7 +47,7 @@ from hub.core.refusal import Refusal
 from hub.core.retry import RetryPolicy
 from hub.services.batcher import Batcher
 from hub.services.intake import Accepted
-from hub.store import deliveries
+from hub.store import deadlines, deliveries
 from hub.store.case_keys import Keyring
 from hub.store.database import UNAVAILABLE
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
@@ -191,8 +191,9 @@ class DeliveryWorker:
         if adapter is None:
             return DeliveryOutcome(Verdict.ATTENTION, f"no adapter '{delivery.adapter}' in this hub")
         try:
+            clocks = await self._clocks(delivery) if getattr(adapter, "shows_clocks", False) else ()
             return await adapter.deliver(
-                _outbound(delivery),
+                _outbound(delivery, clocks),
                 Destination(delivery.recipient_id, delivery.endpoint, delivery.adapter_config),
             )
         except Exception as exc:  # an adapter bug must not stop the worker: count it as a failure
@@ -338,6 +339,18 @@ class DeliveryWorker:
         except DB_ERRORS:
             self._listener = None  # polling covers for it; try again next round
 
+    async def _clocks(self, delivery: ClaimedDelivery) -> tuple[NoticeClock, ...]:
+        """The clocks this delivery starts (due from now: never later than when they really start) and
+        those already running for the recipient on the case, earliest first."""
+        now = self._clock()
+        held = [deadlines.clock_from_json(c) for c in delivery.clocks or ()]
+        starting = [NoticeClock(c.kind, c.jurisdiction, c.legal_basis, now + c.within, True) for c in held]
+        rows = await deadlines.running(self._pool, delivery.case_id, delivery.recipient_id)
+        running = [
+            NoticeClock(r["kind"], r["jurisdiction"], r["legal_basis"], r["due_at"], False) for r in rows
+        ]
+        return tuple(sorted(starting + running, key=lambda c: (c.due_at, c.kind, c.jurisdiction)))
+
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
@@ -348,7 +361,7 @@ class DeliveryWorker:
             self._listener = None
 
 
-def _outbound(delivery: ClaimedDelivery) -> OutboundMessage:
+def _outbound(delivery: ClaimedDelivery, clocks: tuple[NoticeClock, ...] = ()) -> OutboundMessage:
     return OutboundMessage(
         message_id=delivery.message_id,
         case_id=delivery.case_id,
@@ -361,4 +374,5 @@ def _outbound(delivery: ClaimedDelivery) -> OutboundMessage:
         signed_form=delivery.signed_form.decode("utf-8"),
         receipt=delivery.receipt,
         attempt=delivery.attempt,
+        clocks=clocks,
     )

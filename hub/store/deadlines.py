@@ -178,6 +178,10 @@ async def case_deadlines(conn: Conn | asyncpg.Pool, case_id: UUID) -> list[async
     return list(await conn.fetch(query("case_deadlines"), case_id))
 
 
+async def running(conn: Conn | asyncpg.Pool, case_id: UUID, recipient: str) -> list[asyncpg.Record]:
+    return list(await conn.fetch(query("running_deadlines"), case_id, recipient))
+
+
 async def claim_due(conn: Conn, now: datetime) -> asyncpg.Record | None:
     """One open clock due to fire at `now`, locked in the caller's transaction (another process skips
     it), with its message's type and sender and the case's originator; None when none is due."""

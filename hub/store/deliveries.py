@@ -54,6 +54,7 @@ class ClaimedDelivery:
     receipt: str
     endpoint: str | None
     adapter_config: dict[str, Any]
+    clocks: list[dict[str, Any]]  # the clocks the delivery starts (`deadlines.clock_to_json`)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record, keyring: Keyring | None = None) -> ClaimedDelivery:

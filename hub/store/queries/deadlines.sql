@@ -63,3 +63,8 @@ SELECT evidence FROM deliveries WHERE message_id = $1 AND recipient_id = $2;
 
 -- name: party_state
 SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2;
+
+-- name: running_deadlines
+-- The open clocks of a recipient on a case, earliest first (what its next notice states).
+SELECT kind, jurisdiction, legal_basis, due_at FROM deadlines
+WHERE case_id = $1 AND recipient_id = $2 AND state = 'open' ORDER BY due_at, id;
