@@ -61,7 +61,11 @@ def render_notice(
     reply_to: str,
     now: datetime,
 ) -> EmailMessage:
-    context = notice_context(message, reply_to) | {"clocks": _clocks(message, language)}
+    context = notice_context(message, reply_to) | {
+        "clocks": _clocks(message, language),
+        "keys_url": f"{settings.public_url}/.well-known/jwks.json",
+        "directory_url": f"{settings.public_url}/v1/participants/{message.sender}",
+    }
     subject = " ".join(_render(language, "subject.txt.j2", context).split())
     mail = EmailMessage()
     mail["From"] = settings.mail_from

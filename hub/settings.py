@@ -8,6 +8,7 @@ directory), `HUB_DATA_DIR`, `HUB_ID` (the `aud` of participants' tokens), `HUB_H
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -90,6 +91,8 @@ class MailSettings:
     smtp_timeout_seconds: float = env_setting(30.0, "HUB_SMTP_TIMEOUT_SECONDS", 1.0, 600.0)
     mail_from: str = env_setting("referral-hub@localhost", "HUB_MAIL_FROM")
     reply_domain: str = env_setting("localhost", "HUB_MAIL_REPLY_DOMAIN")
+    # the hub's public address, as notices give it for its keys and directory (empty: paths only)
+    public_url: str = env_setting("", "HUB_PUBLIC_URL")
     mailin_host: str = env_setting("127.0.0.1", "HUB_MAILIN_HOST")
     mailin_port: int = env_setting(8025, "HUB_MAILIN_PORT", 0, 65535)
     mailin_lmtp: bool = env_setting(False, "HUB_MAILIN_LMTP")
@@ -105,7 +108,13 @@ class MailSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MailSettings:
         domain = env.get("HUB_MAIL_REPLY_DOMAIN")
-        return _from_env(cls, env, **({"reply_domain": domain.lower()} if domain else {}))
+        public = env.get("HUB_PUBLIC_URL", "").strip().rstrip("/")
+        if public and not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[^\s?#]*)?", public):
+            raise SettingsError(
+                "HUB_PUBLIC_URL must be the hub's http(s) address, e.g. https://hub.example.org"
+            )
+        changes = {"reply_domain": domain.lower()} if domain else {}
+        return _from_env(cls, env, **changes, **({"public_url": public} if public else {}))
 
     @property
     def trusted_authserv_ids(self) -> frozenset[str]:

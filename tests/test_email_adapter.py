@@ -28,12 +28,14 @@ from adapters.email_render import render_notice
 from adapters.registry import build_adapters, validate_config
 from hub.api.app import create_app
 from hub.api.keys import DSN, HUB_KEY, INTAKE, POOL
+from hub.cli.main import main as cli_main
 from hub.core.clock import utc_now
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
 from hub.core.retry import RetryPolicy
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
-from hub.settings import MailSettings, Settings
+from hub.keyfile import write_private_jwk
+from hub.settings import MailSettings, Settings, SettingsError
 from hub.store import directory
 from tests.factories import Member, delivery_worker, jose, stored_form, takedown, withdrawal
 
@@ -314,6 +316,39 @@ async def test_a_referral_is_mailed_as_a_notice_with_its_proof(hub: EmailHub) ->
     assert len(hub.sink.received) == 1
 
 
+async def test_a_notice_gives_the_hubs_keys_and_how_to_open_its_sealed_fields_which_then_open(
+    hub: EmailHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    envelope = eu_us_takedown(hub.hotline, hub.platform)
+    await hub.submit(envelope)
+    assert await step(hub.worker(mail_settings(hub.smtp_port, public_url="https://hub.example.org"))) == 1
+
+    message = hub.sink.received[-1].message()
+    text, html = body_text(message, "plain"), body_text(message, "html")
+    for body in (text, html):
+        assert "https://hub.example.org/.well-known/jwks.json" in body
+        assert f"https://hub.example.org/v1/participants/{hub.hotline.id}" in body
+        assert f"hub open message.jws --enc-key your-x25519-key.jwk --as {hub.platform.id}" in body
+    # The how-to, followed as written, opens what was sealed to the platform.
+    saved = tmp_path / "message.jws"
+    saved.write_text(attachments(message)["message.jws"][1], "utf-8")
+    key = tmp_path / "your-x25519-key.jwk"
+    write_private_jwk(key, hub.platform.enc)
+    capsys.readouterr()
+    code = cli_main(["open", str(saved), "--enc-key", str(key), "--as", hub.platform.id])
+    opened = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert list(opened["opened"]) == ["/body/contact"]
+    assert opened["message_id"] == envelope["id"]
+
+
+async def test_without_a_public_url_the_notice_gives_the_paths(hub: EmailHub) -> None:
+    await hub.submit(eu_us_takedown(hub.hotline, hub.platform))
+    assert await step(hub.worker()) == 1
+    text = body_text(hub.sink.received[-1].message(), "plain")
+    assert "The hub's keys:       /.well-known/jwks.json" in text
+
+
 async def test_the_reply_address_maps_back_and_cannot_be_forged(hub: EmailHub) -> None:
     key = hub.app[HUB_KEY]
     message_id = uuid.uuid4()
@@ -532,4 +567,18 @@ def test_the_registry_builds_the_email_adapter_with_the_mail_settings_of_that_mo
     assert (first._settings.mail_from, second._settings.mail_from) == (
         "first@hub.example",
         "second@hub.example",
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["hub.example.org", "ftp://hub.example.org", "https://hub.example.org/?x=1"]
+)
+def test_a_bad_public_url_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="HUB_PUBLIC_URL"):
+        MailSettings.from_env({"HUB_PUBLIC_URL": value})
+
+
+def test_the_public_url_is_kept_without_its_trailing_slash() -> None:
+    assert MailSettings.from_env({"HUB_PUBLIC_URL": "https://hub.example.org/"}).public_url == (
+        "https://hub.example.org"
     )
