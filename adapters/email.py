@@ -199,22 +199,26 @@ class EmailAdapter:
         return await self._send(notice, password)
 
     async def _send(self, notice: EmailMessage, password: str | None) -> DeliveryOutcome:
-        settings = self._settings
-        try:
-            await aiosmtplib.send(
-                notice,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                start_tls=settings.smtp_starttls,
-                username=settings.smtp_username if password is not None else None,
-                password=password,
-                timeout=settings.smtp_timeout_seconds,
-            )
-        except aiosmtplib.SMTPException as exc:
-            return smtp_outcome(exc)
-        except (OSError, TimeoutError) as exc:
-            return DeliveryOutcome(Verdict.RETRY, f"connection failed: {exc.__class__.__name__}")
-        return DeliveryOutcome(Verdict.DELIVERED, "accepted by the mail server")
+        return await send_mail(self._settings, notice, password)
+
+
+async def send_mail(settings: MailSettings, mail: EmailMessage, password: str | None) -> DeliveryOutcome:
+    """The hub's one outbound mail path (notices, and mail-in's answers to replies it cannot read)."""
+    try:
+        await aiosmtplib.send(
+            mail,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            start_tls=settings.smtp_starttls,
+            username=settings.smtp_username if password is not None else None,
+            password=password,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    except aiosmtplib.SMTPException as exc:
+        return smtp_outcome(exc)
+    except (OSError, TimeoutError) as exc:
+        return DeliveryOutcome(Verdict.RETRY, f"connection failed: {exc.__class__.__name__}")
+    return DeliveryOutcome(Verdict.DELIVERED, "accepted by the mail server")
 
 
 def smtp_outcome(exc: aiosmtplib.SMTPException) -> DeliveryOutcome:

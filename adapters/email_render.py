@@ -19,6 +19,7 @@ from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from adapters.base import OutboundMessage
 from hub.core.clock import rfc3339
@@ -227,3 +228,21 @@ def sealed_fields(value: object, recipient: str, path: str = "") -> Iterator[tup
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             yield from sealed_fields(inner, recipient, f"{path}[{index}]")
+
+
+def render_unreadable_answer(
+    why: str, case_id: UUID, to: str, language: str, settings: MailSettings, reply_to: str, now: datetime
+) -> EmailMessage:
+    """The hub's answer to a reply it could not read: why (`why`: the mail-in verdict) and what to
+    write. It never quotes the reply."""
+    context = {"why": why, "case_short": case_id.hex[:8], "case_id": str(case_id), "reply_to": reply_to}
+    mail = EmailMessage()
+    mail["From"] = settings.mail_from
+    mail["To"] = to
+    mail["Reply-To"] = reply_to
+    mail["Subject"] = " ".join(_render(language, "unreadable_subject.txt.j2", context).split())
+    mail["Date"] = format_datetime(now)
+    mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: an automatic answer, not to be answered itself
+    mail.set_content(_render(language, "unreadable.txt.j2", context), charset="utf-8")
+    mail["Content-Language"] = language
+    return mail

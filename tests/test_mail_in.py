@@ -350,10 +350,53 @@ async def test_an_unrecognised_reply_is_kept_and_shown_without_content(hub: Mail
         "channel",
         "inbound_mail_id",
         "evidence_sha256",
+        "answered_by_mail",
     }
     assert event["evidence_sha256"] == hashlib.sha256(raw).hexdigest()
+    assert event["answered_by_mail"] is True
     assert "photos.example.com" not in json.dumps(view)
     assert await hub.party_state(notice.case_id) == "retrieved"
+    # The platform is told by e-mail, through the notices' mail path, why and what to write.
+    answer = hub.sink.received[-1]
+    assert answer.rcpt_tos == [ABUSE]  # the authenticated sender
+    message = answer.message()
+    assert str(message["Subject"]).startswith("[Referral hub] your reply could not be read, case ")
+    assert str(message["Reply-To"]) == notice.reply_to
+    assert str(message["Auto-Submitted"]) == "auto-replied"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "none of the reply words" in text
+    assert "ACKNOWLEDGED" in text
+    assert "DELETED" in text
+    assert "photos.example.com" not in message.as_string()  # never echoes the reply
+    assert "Thanks, we will" not in message.as_string()
+
+
+async def test_an_automatic_reply_is_not_answered(hub: MailInHub) -> None:
+    notice = await hub.notice()
+    raw = reply_mail(notice.reply_to, "I am out of the office.")
+    raw = raw.replace(b"\r\nTo:", b"\r\nAuto-Submitted: auto-replied\r\nTo:", 1)
+
+    assert await hub.send_raw(hub.dkim.sign(raw), notice.reply_to) == 250
+
+    assert len(hub.sink.received) == 1  # the notice only
+    [row] = await hub.inbound()
+    assert row["verdict"] == "unrecognised"
+
+
+async def test_a_spoofed_reply_is_answered_at_the_registered_address_only(hub: MailInHub) -> None:
+    notice = await hub.notice()
+
+    status, _ = await hub.reply(notice.reply_to, "REMOVED", sender="someone@elsewhere.example")
+
+    assert status == 550
+    answer = hub.sink.received[-1]
+    assert answer.rcpt_tos == [f"abuse@{hub.platform.id}.example"]  # the notice address, not the From
+    text = answer.message().get_body(preferencelist=("plain",)).get_content()
+    assert "not come from an address registered" in text
+    assert "someone@elsewhere.example" not in answer.message().as_string()
+    view = await hub.get(hub.hotline, f"/v1/cases/{notice.case_id}")
+    [event] = [e for e in view["timeline"] if e["event"] == "mail.unauthenticated"]
+    assert event["answered_by_mail"] is True
 
 
 async def test_an_answer_the_case_refuses_is_kept_with_the_problem(hub: MailInHub) -> None:

@@ -14,9 +14,16 @@ answer to DATA speaks for exactly one reply address, in SMTP and in LMTP alike).
   DKIM verified with dkimpy, a trusted MX's Authentication-Results): 550, stored as evidence and shown
   on the case timeline (`mail.unauthenticated`, with the fault and the answer it claimed), changing no
   state and no clock. `spoofed-sender` when the From is no registered address (or malformed, or the
-  envelope sender null), `unauthenticated` when it is but nothing proves it;
+  envelope sender null), `unauthenticated` when it is but nothing proves it; the platform is told why
+  by e-mail at its registered notice address (never the address the mail claims);
 - the first line is no answer (`replies`): 250, stored as `unrecognised`, and a `mail.unrecognised`
-  event on the case so the sender sees that something came;
+  event on the case so the sender sees that something came; the (authenticated) sender is told by
+  e-mail why and what to write.
+
+Those answers go through the notices' mail path (`adapters.email.send_mail`), never quote the reply,
+are marked `Auto-Submitted: auto-replied`, and are not sent to an automatic mail (no loops); the
+timeline event says whether one was sent (`answered_by_mail`). An unknown reply address gets none: no
+case, no registered address, only the SMTP refusal.
 - an answer: recorded as an acknowledgement or status update that the hub signs on the platform's
   behalf (`hub.services.issuer`), carrying the SHA-256 of the raw e-mail; 250, stored as `accepted` with how
   it was authenticated. A refusal (e.g. `invalid-transition`) is stored under its problem code with a
@@ -41,7 +48,8 @@ import structlog
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from adapters.email import EmailConfig, parse_reply_address, tag_matches
+from adapters.email import EmailConfig, parse_reply_address, send_mail, tag_matches
+from adapters.email_render import render_unreadable_answer
 from hub.core.attestation import Attestation
 from hub.core.clock import Clock, rfc3339
 from hub.core.jose import sha256_hex
@@ -179,25 +187,74 @@ async def take_reply(mail_in: MailIn, reply: Reply) -> str:
     reading = read_reply(reply.raw).reading
     if not decision.authenticated:
         verdict = SPOOFED if decision.spoofed else UNAUTHENTICATED
+        answer_to = _registered_notice_address(target, reply)  # never the address the mail claims
         note = TimelineNote(
             "mail.unauthenticated",
-            {"evidence_sha256": reply.sha256, "fault": str(decision.fault), "claimed": str(reading.answer)},
+            {
+                "evidence_sha256": reply.sha256,
+                "fault": str(decision.fault),
+                "claimed": str(reading.answer),
+                "answered_by_mail": answer_to is not None,
+            },
         )
         stored = reply.stored(verdict, target, message_id=message_id, auth=decision.record())
         async with pool.acquire() as conn:
             await mail.record_inbound(conn, stored, note, keyring)
         bound.warning("mail.reply_refused", verdict=verdict, fault=str(decision.fault))
+        await _answer_unreadable(mail_in, verdict, target, reply, answer_to, bound)
         return ANSWERS[verdict]
     if reading.answer is Answer.UNRECOGNISED:
-        note = TimelineNote("mail.unrecognised", {"evidence_sha256": reply.sha256})
+        answer_to = None if _automatic(reply) else strict_from(parse_headers(reply.raw))  # authenticated
+        note = TimelineNote(
+            "mail.unrecognised", {"evidence_sha256": reply.sha256, "answered_by_mail": answer_to is not None}
+        )
         stored = reply.stored(UNRECOGNISED, target, message_id=message_id, auth=decision.record())
         async with pool.acquire() as conn:
             await mail.record_inbound(conn, stored, note, keyring)
         bound.info("mail.reply_unrecognised")
+        await _answer_unreadable(mail_in, UNRECOGNISED, target, reply, answer_to, bound)
         return ANSWERS[UNRECOGNISED]
     verdict = await _record_answer(mail_in, reply, message_id, target, reading, decision)
     bound.info("mail.reply_taken", verdict=verdict, authenticated_by=decision.method)
     return ANSWERS.get(verdict, NOT_APPLIED)
+
+
+def _automatic(reply: Reply) -> bool:
+    """An automatic mail (RFC 3834 Auto-Submitted other than 'no'): never answered, so no mail loop."""
+    value = str(parse_headers(reply.raw).get("Auto-Submitted", "no")).strip().lower()
+    return value.split(";")[0].strip() != "no"
+
+
+def _registered_notice_address(target: ReplyTarget, reply: Reply) -> str | None:
+    if _automatic(reply):
+        return None
+    try:
+        return EmailConfig.from_mapping(target.adapter_config, None).to
+    except ValueError:  # the participant no longer takes e-mail
+        return None
+
+
+async def _answer_unreadable(
+    mail_in: MailIn, why: str, target: ReplyTarget, reply: Reply, to: str | None, bound: Any
+) -> None:
+    """Tell the platform by e-mail why its reply was not read and what to write (never quoting it),
+    through the notices' mail path. A failure to send is logged (its class only) and changes nothing."""
+    if to is None:
+        return
+    settings = mail_in.settings
+    try:
+        language = EmailConfig.from_mapping(target.adapter_config, None).language
+    except ValueError:
+        language = "en"
+    try:
+        answer = render_unreadable_answer(
+            why, target.case_id, to, language, settings, reply.rcpt_to, mail_in.clock()
+        )
+        outcome = await send_mail(settings, answer, settings.smtp_password())
+    except Exception as exc:  # the reply is stored either way: the answer is a courtesy
+        bound.warning("mail.answer_failed", error=exc.__class__.__name__)
+        return
+    bound.info("mail.answer_sent", why=why, outcome=str(outcome.verdict))
 
 
 async def _addressed(mail_in: MailIn, reply: Reply) -> str | tuple[UUID, ReplyTarget]:
