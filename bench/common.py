@@ -32,6 +32,7 @@ from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk, b64url_encode
 from hub.core.sealing import seal
 from hub.keyfile import write_private_jwk
+from hub.services.bindings import bind_own_key
 from hub.store import directory
 from hub.store.database import connect
 from hub.store.embedded import start_embedded_postgres
@@ -78,7 +79,11 @@ class Cast:
 
 
 async def register_cast(
-    dsn: str, run_tag: str, platforms: int, endpoint_of: dict[int, str] | None = None
+    dsn: str,
+    run_tag: str,
+    platforms: int,
+    endpoint_of: dict[int, str] | None = None,
+    hub_id: str = "bench-hub",
 ) -> Cast:
     """Migrate and register a hotline and `platforms` platforms (webhook endpoints from `endpoint_of`
     by platform index; the others read a pull inbox). Ids carry `run_tag`, so runs on one database
@@ -111,7 +116,9 @@ async def register_cast(
                 accepts=["takedown-request"],
             )
             await directory.add_key(conn, participant_id=pid, jwk=sig.public().to_dict())
-            await directory.add_key(conn, participant_id=pid, jwk=enc.public().to_dict())
+            await bind_own_key(
+                conn, hub_id=hub_id, participant_id=pid, signer=sig, key=enc.public(), now=utc_now()
+            )
             cast.append(Platform(pid, f"media{i}.example.com", enc.public(), sig))
     return Cast(hotline, hotline_key, cast)
 

@@ -14,7 +14,7 @@ import traceback
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_encode, issue_token
 from hub.core.sealing import seal
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.services.bindings import bind_own_key
 from hub.services.intake import Intake, inline_answers
 from hub.store import directory
 
@@ -92,8 +93,47 @@ class Directory:
             not_before=not_before,
             not_after=not_after,
         )
-        await directory.add_key(self.conn, participant_id=participant_id, jwk=enc.public().to_dict())
+        # bound while the signing key is valid (a test may register one that has expired since)
+        at = datetime.now(UTC)
+        if not_after is not None and at >= not_after:
+            at = not_after - timedelta(seconds=1)
+        if not_before is not None and at < not_before:
+            at = not_before
+        await bind_encryption_key(self.conn, participant_id, key, enc, at=at)
         return Member(participant_id, kind, country, key, enc)
+
+
+async def register_keys(
+    conn: asyncpg.Connection,
+    participant_id: str,
+    key: PrivateSigningJwk,
+    enc: PrivateEncryptionJwk,
+    *,
+    hub_id: str = "test-hub",
+) -> None:
+    """The operator registers the signing key (its fingerprint checked); the participant binds its
+    encryption key with it (issue 18), as `hub keys bind` does."""
+    await directory.add_key(conn, participant_id=participant_id, jwk=key.public().to_dict())
+    await bind_encryption_key(conn, participant_id, key, enc, hub_id=hub_id)
+
+
+async def bind_encryption_key(
+    conn: asyncpg.Connection,
+    participant_id: str,
+    key: PrivateSigningJwk,
+    enc: PrivateEncryptionJwk,
+    *,
+    hub_id: str = "test-hub",
+    at: datetime | None = None,
+) -> None:
+    await bind_own_key(
+        conn,
+        hub_id=hub_id,
+        participant_id=participant_id,
+        signer=key,
+        key=enc.public(),
+        now=at or datetime.now(UTC),
+    )
 
 
 def sealed_for(*members: Member, plaintext: bytes = b'{"channel":"via-hotline"}') -> dict[str, Any]:
@@ -190,8 +230,7 @@ async def add_with_endpoint(
         endpoint=endpoint,
         accepts=DEFAULT_ACCEPTS[kind] if accepts is None else accepts,
     )
-    await directory.add_key(conn, participant_id=participant_id, jwk=key.public().to_dict())
-    await directory.add_key(conn, participant_id=participant_id, jwk=enc.public().to_dict())
+    await register_keys(conn, participant_id, key, enc)
     return Member(participant_id, kind, country, key, enc)
 
 

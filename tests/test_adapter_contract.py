@@ -68,7 +68,15 @@ from hub.services.intake import Intake, submit_message
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
-from tests.factories import Directory, Member, delivery_worker, keyring_of, payload_of, takedown
+from tests.factories import (
+    Directory,
+    Member,
+    delivery_worker,
+    keyring_of,
+    payload_of,
+    register_keys,
+    takedown,
+)
 
 Scenario = Literal["accepting", "refusing", "down", "misconfigured"]
 SCENARIOS: tuple[Scenario, ...] = ("accepting", "refusing", "down", "misconfigured")
@@ -557,8 +565,7 @@ async def test_a_working_plugin_is_built_and_used_by_the_worker(
         adapter="pigeon",
         adapter_config={"loft": "north-tower"},
     )
-    for key in (platform.key, platform.enc):
-        await directory_store.add_key(db, participant_id=platform.id, jwk=key.public().to_dict())
+    await register_keys(db, platform.id, platform.key, platform.enc)
     pool = await create_pool(str(settings.database_url))
     hub_key = load_or_create_signing_key(settings.signing_key_file)
     intake = Intake(

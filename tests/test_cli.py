@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from jwcrypto import jwk as jwcrypto_jwk
 
 from hub.api.app import create_app
 from hub.client import HubClient, new_envelope, sign_message
-from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_decode
+from hub.core.binding import bind_key, fingerprint
+from hub.core.jose import JoseError, PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk, b64url_decode
 from hub.keyfile import read_private_jwk, write_private_jwk
 from hub.settings import Settings
 from tests.factories import (
@@ -180,11 +182,15 @@ async def test_participants_add_list_show_keeps_the_kid(
 
     added = await hub(
         *f"participants add de-hotline-cli --kind hotline --country de --jwk {pub}".split(),
-        *("--name", "Fictitious Helpline"),
+        *("--name", "Fictitious Helpline", f"--fingerprint={fingerprint_of(public)}"),
         env=env,
     )
     assert_ok(added)
-    assert added.json() == {"added": "de-hotline-cli", "kid": "de-hotline-sig-1"}
+    assert added.json() == {
+        "added": "de-hotline-cli",
+        "kid": "de-hotline-sig-1",
+        "fingerprint": fingerprint_of(public),
+    }
 
     row = await db.fetchrow("SELECT * FROM participants WHERE id = 'de-hotline-cli'")
     assert row is not None
@@ -219,6 +225,7 @@ async def test_participants_add_names_a_key_without_kid_by_its_thumbprint(
 
     run = await hub(
         *f"participants add ie-platform-cli --name Platform --kind platform --country IE --jwk {pub}".split(),
+        f"--fingerprint={fingerprint_of(anonymous)}",
         env=hub_env(tmp_path, database_url),
     )
     assert_ok(run)
@@ -228,26 +235,50 @@ async def test_participants_add_names_a_key_without_kid_by_its_thumbprint(
     assert [r["kid"] for r in kids] == [expected]
 
 
-async def test_add_key_with_a_window_then_revoke_it(
+def fingerprint_of(jwk: dict[str, Any]) -> str:
+    return fingerprint(PublicJwk.from_dict(jwk))
+
+
+async def test_a_key_bound_by_its_participant_then_revoked(
     database_url: str, db: asyncpg.Connection, directory: Directory, tmp_path: Path
 ) -> None:
+    """Issue 18: the operator publishes only a key its participant bound; revoking the last valid
+    signing key needs --force."""
     member = await directory.add("de-hotline-cli", "hotline", "DE")
-    env = hub_env(tmp_path, database_url)
-    pub, _ = await generate_public(tmp_path, "next", "--kid", "de-hotline-next")
+    env = hub_env(tmp_path, database_url) | {"HUB_ID": "test-hub"}
+    write_private_jwk(tmp_path / "member.jwk", member.key)
+    nxt = PrivateSigningJwk.generate("de-hotline-next")
+    write_private_jwk(tmp_path / "next.jwk", nxt)
 
-    added = await hub(
-        *f"participants add-key {member.id} --jwk {pub}".split(),
-        *("--not-before", "2030-01-01T00:00:00Z", "--not-after", "2031-01-01T01:00:00+01:00"),
+    bound = await hub(
+        *f"keys bind --as {member.id} --key {tmp_path / 'member.jwk'} --hub-id test-hub".split(),
+        *("--add-key", str(tmp_path / "next.jwk"), "--new-key", str(tmp_path / "next.jwk")),
+        *("--out", str(tmp_path / "next.binding")),
         env=env,
     )
+    assert_ok(bound)
+    added = await hub(
+        "participants", "add-key", member.id, "--binding", str(tmp_path / "next.binding"), env=env
+    )
     assert_ok(added)
-    assert added.json() == {"participant": member.id, "added_kid": "de-hotline-next"}
+    assert added.json() == {"participant_id": member.id, "operation": "add-key", "subject": "de-hotline-next"}
     row = await db.fetchrow("SELECT * FROM participant_keys WHERE kid = 'de-hotline-next'")
     assert row is not None
-    assert row["participant_id"] == member.id
-    assert row["not_before"] == datetime(2030, 1, 1, tzinfo=UTC)
-    assert row["not_after"] == datetime(2031, 1, 1, tzinfo=UTC)
-    assert row["revoked_at"] is None
+    assert (row["participant_id"], row["origin"], row["binding"]) == (
+        member.id,
+        "binding",
+        bound.json()["binding"],
+    )
+    logged = await db.fetchrow(
+        "SELECT actor, detail FROM audit_entries WHERE event = 'key.added' ORDER BY id DESC"
+    )
+    assert logged["actor"] == member.id
+    assert logged["detail"]["binding"] == row["binding"]
+
+    again = await hub(
+        "participants", "add-key", member.id, "--binding", str(tmp_path / "next.binding"), env=env
+    )
+    assert_refused(again, "already registered")
 
     revoked = await hub(
         "participants", "revoke-key", member.id, "de-hotline-next", "--reason", "compromised", env=env
@@ -256,23 +287,19 @@ async def test_add_key_with_a_window_then_revoke_it(
     assert revoked.json() == {"participant": member.id, "revoked_kid": "de-hotline-next"}
     row = await db.fetchrow("SELECT * FROM participant_keys WHERE kid = 'de-hotline-next'")
     assert row is not None
-    assert row["revoked_at"] is not None
-    assert row["revocation_reason"] == "compromised"
-    # The participant's other keys are untouched.
-    others = await db.fetch(
-        "SELECT revoked_at FROM participant_keys WHERE participant_id = $1 AND kid <> 'de-hotline-next'",
-        member.id,
-    )
-    assert len(others) == 2
-    assert all(r["revoked_at"] is None for r in others)
-
+    assert (row["revocation_reason"], row["revoked_at"] is not None) == ("compromised", True)
     shown = (await hub("participants", "show", member.id, env=env)).json()
     by_kid = {k["kid"]: k for k in shown["keys"]}
     assert by_kid["de-hotline-next"]["revocation_reason"] == "compromised"
-    assert by_kid["de-hotline-next"]["revoked_at"] is not None
+    assert_refused(
+        await hub("participants", "revoke-key", member.id, "de-hotline-next", env=env), "de-hotline-next"
+    )
 
-    again = await hub("participants", "revoke-key", member.id, "de-hotline-next", env=env)
-    assert_refused(again, "de-hotline-next")
+    last = await hub("participants", "revoke-key", member.id, member.key.kid, env=env)
+    assert_refused(last, "last valid signing key", "--force")
+    assert await db.fetchval("SELECT revoked_at FROM participant_keys WHERE kid = $1", member.key.kid) is None
+    forced = await hub("participants", "revoke-key", member.id, member.key.kid, "--force", env=env)
+    assert_ok(forced)
 
 
 @dataclass(frozen=True)
@@ -283,18 +310,35 @@ class Refusal:
     says: tuple[str, ...]
 
 
-def _add(participant_id: str, jwk: str, country: str = "DE") -> Callable[[Path, Member], list[str]]:
+def _add(
+    participant_id: str, jwk: str, country: str = "DE", fingerprint: str | None = None
+) -> Callable[[Path, Member], list[str]]:
     def args(tmp: Path, member: Member) -> list[str]:
+        try:
+            given = fingerprint or fingerprint_of(json.loads((tmp / jwk).read_text("utf-8")))
+        except (OSError, ValueError, JoseError):
+            given = "not-read"
         return [
             *("participants", "add", participant_id, "--name", "Fictitious", "--kind", "hotline"),
-            *("--country", country, "--jwk", str(tmp / jwk)),
+            *("--country", country, "--jwk", str(tmp / jwk), f"--fingerprint={given}"),
         ]
 
     return args
 
 
-def _add_key(tmp: Path, member: Member, *options: str) -> list[str]:
-    return ["participants", "add-key", member.id, "--jwk", str(tmp / "new.pub.json"), *options]
+def _apply(tmp: Path, member: Member, binding: str) -> list[str]:
+    (tmp / "handed.binding").write_text(binding, "utf-8")
+    return ["participants", "add-key", member.id, "--binding", str(tmp / "handed.binding")]
+
+
+def _bound_by(signer: PrivateSigningJwk, participant_id: str, hub_id: str = "referral-hub") -> str:
+    return bind_key(
+        signer,
+        participant_id=participant_id,
+        hub_id=hub_id,
+        key=PrivateEncryptionJwk.generate("handed-enc").public(),
+        issued_at=int(time.time()),
+    )
 
 
 OPERATOR_REFUSALS = {
@@ -305,9 +349,31 @@ OPERATOR_REFUSALS = {
     "bad country": Refusal(_add("nl-hotline-cli", "new.pub.json", country="NLD"), ("country",)),
     "bad participant id": Refusal(_add("NL Hotline", "new.pub.json"), ("participant id",)),
     "kid already registered": Refusal(_add("nl-hotline-cli", "member.pub.json"), ("already registered",)),
-    "add-key unknown participant": Refusal(
-        lambda tmp, m: _add_key(tmp, Member("xx-nobody", m.kind, m.country, m.key, m.enc)),
-        ("no participant", "xx-nobody"),
+    "fingerprint does not match": Refusal(
+        _add("nl-hotline-cli", "new.pub.json", fingerprint="AAAA BBBB CCCC"), ("fingerprint does not match",)
+    ),
+    "binding by a key it does not hold": Refusal(
+        lambda tmp, m: _apply(tmp, m, _bound_by(PrivateSigningJwk.generate("stranger"), m.id)),
+        ("binding refused", "no key 'stranger'"),
+    ),
+    "binding for another hub": Refusal(
+        lambda tmp, m: _apply(tmp, m, _bound_by(m.key, m.id, hub_id="other-hub")),
+        ("binding refused", "other-hub"),
+    ),
+    "binding handed in for another participant": Refusal(
+        lambda tmp, m: [
+            "participants",
+            "add-key",
+            "xx-nobody",
+            "--binding",
+            _written(tmp, _bound_by(m.key, m.id)),
+        ],
+        ("is for 'de-hotline-cli'",),
+    ),
+    "not a binding": Refusal(lambda tmp, m: _apply(tmp, m, "garbage"), ("binding refused", "not a binding")),
+    "delivery changed by the operator": Refusal(
+        lambda tmp, m: ["participants", "update", m.id, "--endpoint", "https://elsewhere.example/hook"],
+        ("binding", "hub keys bind"),
     ),
     "revoke unknown kid": Refusal(
         lambda tmp, m: ["participants", "revoke-key", m.id, "no-such-kid"], ("no-such-kid",)
@@ -315,21 +381,12 @@ OPERATOR_REFUSALS = {
     "show unknown participant": Refusal(
         lambda tmp, m: ["participants", "show", "xx-nobody"], ("no participant", "xx-nobody")
     ),
-    "not-after without time zone": Refusal(
-        lambda tmp, m: _add_key(tmp, m, "--not-after", "2031-01-01T00:00:00"),
-        ("--not-after", "time zone"),
-    ),
-    "not-before not a time": Refusal(
-        lambda tmp, m: _add_key(tmp, m, "--not-before", "soon"),
-        ("--not-before",),
-    ),
-    "window ends before it starts": Refusal(
-        lambda tmp, m: _add_key(
-            tmp, m, "--not-before", "2031-01-01T00:00:00Z", "--not-after", "2030-01-01T00:00:00Z"
-        ),
-        ("validity window",),
-    ),
 }
+
+
+def _written(tmp: Path, binding: str) -> str:
+    (tmp / "other.binding").write_text(binding, "utf-8")
+    return str(tmp / "other.binding")
 
 
 async def directory_counts(db: asyncpg.Connection) -> tuple[int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from hub.keyfile import write_private_jwk
 from hub.schemas import load_catalog
 from hub.settings import Settings
 from hub.store import directory
-from tests.factories import keyring_of, sealed_for, stored_form, takedown_body
+from tests.factories import bind_encryption_key, keyring_of, sealed_for, stored_form, takedown_body
 from tests.test_cli import Hub, Party, assert_ok, assert_refused, hub, hub_env, running_hub, write_json
 
 __all__ = ["running_hub"]
@@ -203,9 +202,7 @@ async def test_the_hub_refuses_a_contact_sealed_to_a_stale_key_after_rotation(
     platform = await running_hub.party("ie-platform-seal", "platform", "IE")
     stale = sealed_for(platform.member)  # sealed to the key it had until now
     newer = PrivateEncryptionJwk.generate(f"{platform.id}-enc-2027")
-    await directory.add_key(
-        db, participant_id=platform.id, jwk=newer.public().to_dict(), not_before=datetime.now(UTC)
-    )
+    await bind_encryption_key(db, platform.id, platform.member.key, newer)
     request = plaintext_request(platform)
     request["body"]["contact"] = stale
     path = write_json(running_hub.tmp_path / "stale.json", request)

@@ -37,7 +37,7 @@ from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.keyfile import write_private_jwk
 from hub.settings import MailSettings, Settings, SettingsError
 from hub.store import directory
-from tests.factories import Member, delivery_worker, jose, stored_form, takedown, withdrawal
+from tests.factories import Member, delivery_worker, jose, register_keys, stored_form, takedown, withdrawal
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 REPLY_DOMAIN = "replies.hub.example.org"
@@ -121,8 +121,7 @@ async def add_email_platform(
         adapter="email",
         adapter_config=adapter_config,
     )
-    for k in (key, enc):
-        await directory.add_key(conn, participant_id=participant_id, jwk=k.public().to_dict())
+    await register_keys(conn, participant_id, key, enc)
     return Member(participant_id, "platform", country, key, enc)
 
 

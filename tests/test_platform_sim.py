@@ -42,7 +42,16 @@ from hub.services.intake import Intake
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import create_pool
-from tests.factories import Directory, Member, delivery_worker, keyring_of, payload_of, stored_form, takedown
+from tests.factories import (
+    Directory,
+    Member,
+    delivery_worker,
+    keyring_of,
+    payload_of,
+    register_keys,
+    stored_form,
+    takedown,
+)
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 PLATFORM = "ie-platform-sim"
@@ -88,8 +97,7 @@ class World:
             accepts=["takedown-request"],
             adapter="pull" if pull else "webhook",
         )
-        for public in (key.public(), enc.public()):
-            await directory_store.add_key(self.db, participant_id=PLATFORM, jwk=public.to_dict())
+        await register_keys(self.db, PLATFORM, key, enc)
         if pull:
             await simulator.start()  # registered first, so its first poll is already welcome
             self.simulators.append(simulator)

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
 from hub.store import directory
-from tests.factories import Member, jose, takedown
+from tests.factories import Member, jose, register_keys, takedown
 
 
 def free_port() -> int:
@@ -61,8 +61,7 @@ async def register(db: asyncpg.Connection, receiver_url: str) -> tuple[Member, M
             endpoint=endpoint,
             accepts=accepts,
         )
-        for k in (key, enc):
-            await directory.add_key(db, participant_id=pid, jwk=k.public().to_dict())
+        await register_keys(db, pid, key, enc)
         members.append(Member(pid, kind, country, key, enc))
     return members[0], members[1]
 

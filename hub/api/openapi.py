@@ -127,6 +127,31 @@ def _schemas() -> dict[str, Any]:
                 "jwks": _ref("Jwks"),
             },
         },
+        "BindingRequest": {
+            "type": "object",
+            "required": ["binding"],
+            "properties": {"binding": {"type": "string", "description": "compact JWS"}},
+        },
+        "BindingApplied": {
+            "type": "object",
+            "required": ["participant_id", "operation", "subject"],
+            "properties": {
+                "participant_id": {"type": "string"},
+                "operation": {"type": "string", "enum": ["add-key", "revoke-key", "set-delivery"]},
+                "subject": {"type": "string", "description": "the kid added or revoked, or 'delivery'"},
+            },
+        },
+        "OwnEntry": {
+            "type": "object",
+            "required": ["id", "jwks", "delivery", "delivery_binding", "epoch"],
+            "properties": {
+                "id": {"type": "string"},
+                "jwks": _ref("Jwks"),
+                "delivery": any_object,
+                "delivery_binding": {"type": ["string", "null"]},
+                "epoch": {"type": "integer", "minimum": 0},
+            },
+        },
         "ParticipantList": {
             "type": "object",
             "required": ["participants"],
@@ -376,6 +401,30 @@ def _directory_paths() -> dict[str, Any]:
                 "summary": "A participant with its keys",
                 "parameters": [_path("participant_id", "the participant's id")],
                 "responses": {"200": _json(_ref("Participant"), "The participant"), **_problems(404)},
+            }
+        },
+        "/v1/directory/bindings": {
+            "post": {
+                "operationId": "publishBinding",
+                "summary": "Publish a change to the caller's own directory entry, signed by the caller",
+                "description": "A binding (hub keys bind; docs/security.md, 'A directory participants can "
+                "check'): a compact JWS, typ hub-directory-binding+jwt, by one of the caller's current "
+                "signing keys, adding a key (a new signing key with proof of possession), revoking one or "
+                "setting the delivery address. The operator can add none of these on the caller's behalf.",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("BindingRequest")}}},
+                "responses": {
+                    "201": _json(_ref("BindingApplied"), "Applied"),
+                    **_problems(400, 401, 403, 409, 413, 415, 422),
+                },
+            }
+        },
+        "/v1/directory/self": {
+            "get": {
+                "operationId": "ownEntry",
+                "summary": "The caller's own entry as the hub uses it, delivery address included",
+                "security": BEARER,
+                "responses": {"200": _json(_ref("OwnEntry"), "The entry"), **_problems(401, 404)},
             }
         },
         "/.well-known/jwks.json": {

@@ -24,12 +24,14 @@ from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.cli.audit import checkpoint_reader
 from hub.client import HubClient, HubError, new_envelope, verify_inbox_item
 from hub.core.audit_verify import verify_log
+from hub.core.binding import fingerprint
 from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_decode, b64url_encode
 from hub.core.sealing import seal, unseal
 from hub.evidence.export import export_bundle
 from hub.evidence.verify import trust_from_keys, verify_bundle
 from hub.log import configure_logging
+from hub.services.bindings import bind_own_key
 from hub.settings import Settings
 from hub.store import directory
 from hub.store.audit import load_log, sequence_and_checkpoint
@@ -60,6 +62,9 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+DEMO_HUB_ID = "demo-hub"
+
+
 async def _register(dsn: str) -> dict[str, tuple[PrivateSigningJwk, PrivateEncryptionJwk]]:
     keys = {
         pid: (PrivateSigningJwk.generate(f"{pid}-sig"), PrivateEncryptionJwk.generate(f"{pid}-enc"))
@@ -77,9 +82,13 @@ async def _register(dsn: str) -> dict[str, tuple[PrivateSigningJwk, PrivateEncry
                 endpoint=None,
                 accepts=accepts,
             )
-            for key in keys[pid]:
-                await directory.add_key(conn, participant_id=pid, jwk=key.public().to_dict())
-            say(f"  registered {pid:<24} {kind:<16} {country}")
+            sig, enc = keys[pid]
+            await directory.add_key(conn, participant_id=pid, jwk=sig.public().to_dict())
+            # each participant binds its encryption key with its registered signing key (issue 18)
+            await bind_own_key(
+                conn, hub_id=DEMO_HUB_ID, participant_id=pid, signer=sig, key=enc.public(), now=utc_now()
+            )
+            say(f"  registered {pid:<24} {kind:<16} {country}  key {fingerprint(sig.public())[:19]}...")
     return keys
 
 
@@ -136,7 +145,7 @@ async def _demo(data_dir: Path, dsn: str) -> None:
     settings = Settings(
         database_url=dsn,
         data_dir=data_dir,
-        hub_id="demo-hub",
+        hub_id=DEMO_HUB_ID,
         host="127.0.0.1",
         port=0,
         signing_key_file=data_dir / "hub-signing-key.jwk",

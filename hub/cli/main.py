@@ -116,6 +116,9 @@ def _hub_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     generate.add_argument("path")
     generate.add_argument("--use", choices=("sig", "enc"), default="sig", help="sig: Ed25519; enc: X25519")
     generate.add_argument("--kid", help="key id (default: the RFC 7638 thumbprint)")
+    from hub.cli.keys import add_key_commands
+
+    add_key_commands(keys)
 
 
 def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -128,6 +131,11 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("--kind", required=True, choices=PARTICIPANT_KINDS)
     add.add_argument("--country", required=True, help="ISO 3166-1 alpha-2, e.g. DE")
     add.add_argument("--jwk", required=True, help="the public JWK file")
+    add.add_argument(
+        "--fingerprint",
+        help="the key's fingerprint as the participant read it to you (hub keys fingerprint); asked for "
+        "when not given",
+    )
     add.add_argument("--endpoint", help="push delivery URL")
     add.add_argument("--accepts", help="comma-separated message types (default depends on --kind)")
     add.add_argument("--domain", action="append", help="a domain the platform serves (repeat for more)")
@@ -154,15 +162,29 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     update.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     participants.add_parser("list")
     participants.add_parser("show").add_argument("id")
-    add_key = participants.add_parser("add-key", help="add another public key (rotation, encryption)")
+    add_key = participants.add_parser(
+        "add-key", help="publish a key its participant bound (hub keys bind): rotation, encryption"
+    )
     add_key.add_argument("id")
-    add_key.add_argument("--jwk", required=True)
-    add_key.add_argument("--not-before")
-    add_key.add_argument("--not-after")
+    add_key.add_argument(
+        "--binding", required=True, metavar="FILE", help="the binding the participant signed"
+    )
+    apply = participants.add_parser("apply-binding", help="publish any binding its participant signed")
+    apply.add_argument("id")
+    apply.add_argument("--binding", required=True, metavar="FILE")
     revoke = participants.add_parser("revoke-key")
     revoke.add_argument("id")
     revoke.add_argument("kid")
     revoke.add_argument("--reason", default="unspecified")
+    revoke.add_argument("--force", action="store_true", help="revoke even the last valid signing key")
+    reset = participants.add_parser(
+        "reset",
+        help="lost-key recovery: revoke every key, register a new identity (loud: peers must confirm)",
+    )
+    reset.add_argument("id")
+    reset.add_argument("--jwk", required=True, help="the new signing key's public JWK")
+    reset.add_argument("--fingerprint", help="its fingerprint as the participant read it to you")
+    reset.add_argument("--reason", required=True, help="why (recorded in the transparency log)")
 
 
 def _participant_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -221,9 +243,9 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return cmd_demo()
     if args.command == "keys":
-        from hub.cli.operator import cmd_keys_generate
+        from hub.cli.keys import cmd_keys
 
-        return cmd_keys_generate(args, Settings.from_env())
+        return cmd_keys(args)
     module, function = _HANDLERS[args.command].split(":")
     handler = getattr(importlib.import_module(module), function)
     return int(handler(args, Settings.from_env()))

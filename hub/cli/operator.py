@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,12 @@ import asyncpg
 import structlog
 
 from hub.cli.errors import CliError
+from hub.core.binding import BindingError, fingerprint, matches_fingerprint, read_binding
 from hub.core.clock import rfc3339
 from hub.core.jose import InvalidJwkError, PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk
 from hub.keyfile import KeyFileError, write_private_jwk
 from hub.log import configure_logging
+from hub.services.bindings import BindingRefused, apply_binding
 from hub.settings import Settings
 from hub.store import directory
 from hub.store.database import connect, database_url
@@ -144,23 +147,12 @@ def read_public_jwk(path: str) -> PublicJwk:
         raise CliError(f"{path}: {exc}") from None
 
 
-def _moment(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{option} must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z") from None
-    if moment.tzinfo is None:
-        raise CliError(f"{option} must include a time zone, e.g. 2026-12-01T00:00:00Z")
-    return moment
-
-
 def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> Any:
         # registering the first participants may come before the hub's first start: it may make the database
         async with operator_connection(settings, create=args.action == "add") as conn:
             try:
+                args.hub_id = settings.hub_id
                 return await _PARTICIPANT_ACTIONS[args.action](conn, args)
             except DirectoryError as exc:
                 raise CliError(str(exc)) from None
@@ -196,8 +188,29 @@ def adapter_choice(
     return name, config
 
 
+def checked_fingerprint(jwk: PublicJwk, given: str | None) -> None:
+    """The operator registers a first key only after comparing its fingerprint with the one its
+    participant reads out over another channel (issue 18): asked for when not given on a terminal."""
+    if given is None:
+        if not sys.stdin.isatty():
+            raise CliError(
+                "give --fingerprint: the key's fingerprint as its participant read it to you over another "
+                "channel (they print it with `hub keys fingerprint KEYFILE`)",
+                exit_code=2,
+            )
+        given = input(f"Fingerprint of key {jwk.kid}, as the participant reads it to you: ")
+    if not matches_fingerprint(given, jwk):
+        raise CliError(
+            f"the fingerprint does not match key {jwk.kid}: do not register it; check with the participant "
+            "over another channel"
+        )
+
+
 async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     jwk = read_public_jwk(args.jwk)
+    if jwk.use != "sig":
+        raise CliError("a participant is registered with its signing (Ed25519) key; it binds its others")
+    checked_fingerprint(jwk, args.fingerprint)
     adapter, adapter_config = adapter_choice(args, args.endpoint)
     accepts = args.accepts.split(",") if args.accepts else list(DEFAULT_ACCEPTS[args.kind])
     async with conn.transaction():
@@ -216,7 +229,7 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
             adapter_config=adapter_config,
         )
         await directory.add_key(conn, participant_id=args.id, jwk=jwk.to_dict())
-    return {"added": args.id, "kid": jwk.kid}
+    return {"added": args.id, "kid": jwk.kid, "fingerprint": fingerprint(jwk)}
 
 
 async def _list(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
@@ -257,21 +270,54 @@ async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     }
 
 
-async def _add_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+async def _apply_binding(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    """Publish a binding the participant signed and handed over (the hub checks it as the API does)."""
+    try:
+        text = (await asyncio.to_thread(Path(args.binding).read_text, "utf-8")).strip()
+    except FileNotFoundError:
+        raise CliError(f"no such file: {args.binding}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.binding} cannot be read: {exc.__class__.__name__}") from None
+    try:
+        named = read_binding(text).participant_id
+    except BindingError as exc:
+        raise CliError(f"binding refused: {exc}") from None
+    if named != args.id:
+        raise CliError(f"the binding is for '{named}', not '{args.id}': nothing was changed")
+    try:
+        async with conn.transaction():
+            applied = await apply_binding(conn, hub_id=args.hub_id, text=text, now=datetime.now(UTC))
+    except BindingRefused as exc:
+        raise CliError(f"binding refused: {exc.detail}") from None
+    return applied.document()
+
+
+async def _reset(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     jwk = read_public_jwk(args.jwk)
-    await directory.add_key(
-        conn,
-        participant_id=args.id,
-        jwk=jwk.to_dict(),
-        not_before=_moment(args.not_before, "--not-before"),
-        not_after=_moment(args.not_after, "--not-after"),
-    )
-    return {"participant": args.id, "added_kid": jwk.kid}
+    if jwk.use != "sig":
+        raise CliError("a reset registers the participant's new signing (Ed25519) key")
+    checked_fingerprint(jwk, args.fingerprint)
+    async with conn.transaction():
+        epoch = await directory.reset_participant(
+            conn, participant_id=args.id, jwk=jwk.to_dict(), reason=args.reason, at=datetime.now(UTC)
+        )
+    log.warning("directory.reset", participant=args.id, epoch=epoch)
+    return {
+        "reset": args.id,
+        "epoch": epoch,
+        "kid": jwk.kid,
+        "fingerprint": fingerprint(jwk),
+        "note": "every earlier key is revoked; its peers refuse it until they confirm the reset",
+    }
 
 
 async def _update(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
-    if args.endpoint and args.no_endpoint:
-        raise CliError("give --endpoint or --no-endpoint, not both", exit_code=2)
+    if args.endpoint or args.no_endpoint or args.adapter or args.adapter_config:
+        raise CliError(
+            "a delivery address changes only with its participant's binding: they sign it with "
+            "`hub keys bind --adapter NAME [--endpoint URL] [--adapter-config JSON]` and publish it "
+            "(--hub URL), or hand it to you for `hub participants apply-binding ID --binding FILE`"
+        )
     current = await directory.get_participant(conn, args.id)
     if current is None:
         raise CliError(f"no participant '{args.id}'")
@@ -296,6 +342,17 @@ async def _update(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
 
 
 async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    now = datetime.now(UTC)
+    others = [
+        k
+        for k in await directory.keys_of(conn, args.id)
+        if k.use == "sig" and k.kid != args.kid and k.problem_at(now) is None
+    ]
+    if not others and not args.force:
+        raise CliError(
+            f"'{args.kid}' is the last valid signing key of '{args.id}': revoked, it can neither send nor "
+            "bind a new key, and only a reset brings it back; add --force to revoke it anyway"
+        )
     await directory.revoke_key(conn, participant_id=args.id, kid=args.kid, reason=args.reason)
     return {"participant": args.id, "revoked_kid": args.kid}
 
@@ -305,6 +362,8 @@ _PARTICIPANT_ACTIONS = {
     "add": _add,
     "list": _list,
     "show": _show,
-    "add-key": _add_key,
+    "add-key": _apply_binding,
+    "apply-binding": _apply_binding,
+    "reset": _reset,
     "revoke-key": _revoke_key,
 }

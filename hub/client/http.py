@@ -13,6 +13,7 @@ from hub.client.envelope import sign_message
 from hub.client.sealing import seal_envelope
 from hub.core.case_reference import CaseReferenceError, parse_case_reference, the_one_match
 from hub.core.jose import PrivateSigningJwk, issue_token
+from hub.core.key_chain import trusted_jwks
 
 __all__ = ["CaseReferenceError", "HubClient", "HubError"]
 
@@ -133,7 +134,13 @@ class HubClient:
         )
 
     async def participant(self, participant_id: str) -> dict[str, Any]:
-        return await self._request("GET", f"/v1/participants/{quote(participant_id, safe='')}", auth=False)
+        """The participant's directory entry, its `jwks` cut down to the keys its participant bound
+        (`hub.core.key_chain`): the others are named, with the reason, in `jwks.refused`, so nothing
+        here seals to or trusts a key the operator (or anyone with the database) added."""
+        entry = await self._request("GET", f"/v1/participants/{quote(participant_id, safe='')}", auth=False)
+        if entry.get("kind") != "hub":
+            entry["jwks"] = trusted_jwks(participant_id, await self.hub_id(), entry.get("jwks", {}))
+        return entry
 
     async def participants(self) -> list[dict[str, Any]]:
         """The public directory (without keys: `participant` has a participant's JWK Set)."""
@@ -154,6 +161,14 @@ class HubClient:
         """`envelope` with each value marked `{"seal": ...}` sealed to every recipient's current key
         (`hub.client.sealing`); raises `SealingError` without sending anything."""
         return await seal_envelope(self, envelope)
+
+    async def publish_binding(self, binding: str) -> dict[str, Any]:
+        """Publish a binding this participant signed (`hub.core.binding`): a change to its own entry."""
+        return await self._request("POST", "/v1/directory/bindings", json={"binding": binding})
+
+    async def own_entry(self) -> dict[str, Any]:
+        """This participant's own directory entry, delivery address included (`hub keys monitor`)."""
+        return await self._request("GET", "/v1/directory/self")
 
     async def hub_jwks(self) -> dict[str, Any]:
         return await self._request("GET", "/.well-known/jwks.json", auth=False)

@@ -56,6 +56,20 @@ class NoEncryptionKeyError(SealingError):
         self.participant_id = participant_id
 
 
+class UnboundKeyError(SealingError):
+    """The directory lists an encryption key its participant did not bind: sealing to it might hand the
+    victim's details to whoever added it, so nothing is sealed."""
+
+    def __init__(self, participant_id: str, kid: str, reason: str) -> None:
+        super().__init__(
+            f"{participant_id} lists encryption key '{kid}' that {participant_id} did not bind ({reason}): "
+            "it may have been added by someone else; nothing is sealed to it: ask "
+            f"{participant_id} and the hub's operator"
+        )
+        self.participant_id = participant_id
+        self.kid = kid
+
+
 class CannotOpen(Exception):
     """A sealed value this key cannot open; `reason` is one of `REASONS`."""
 
@@ -76,6 +90,12 @@ REASONS = {
 # -- keys -------------------------------------------------------------------------------------------------
 def encryption_key(participant_id: str, entry: Mapping[str, Any]) -> PublicJwk:
     """The recipient's current X25519 key from its directory entry (`GET /v1/participants/{id}`)."""
+    jwks = entry.get("jwks", {})
+    unbound = jwks.get("refused_encryption_keys", [])
+    if unbound:
+        raise UnboundKeyError(
+            participant_id, str(unbound[0]), str(jwks.get("refused", {}).get(unbound[0], ""))
+        )
     usable: dict[str, PublicJwk] = {}
     facts = []
     for candidate in entry.get("jwks", {}).get("keys", []):

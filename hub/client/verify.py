@@ -38,6 +38,11 @@ def _key_from_set(jwks: Mapping[str, Any], kid: str) -> PublicJwk:
         if candidate.get("kid") == kid:
             fields = {k: candidate[k] for k in ("kty", "crv", "x", "kid") if k in candidate}
             return PublicJwk.from_dict(fields)
+    refused = jwks.get("refused", {})
+    if isinstance(refused, Mapping) and kid in refused:
+        raise VerificationError(
+            f"key '{kid}' is not the sender's own: {refused[kid]}; do not act on this message"
+        )
     raise VerificationError(f"no key '{kid}' in the published key set")
 
 

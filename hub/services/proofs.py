@@ -6,7 +6,8 @@ checkpoint that covers the case's latest entry; entries not yet under a checkpoi
 given (the sequencer checkpoints every few seconds). A proof is built from the stored subtrees it
 needs (`hub.core.merkle.proof_nodes`: O(log^2 n) primary-key look-ups, all entries' in one query), not
 from every leaf; a log whose subtrees are missing (none should be, since migration 0015) falls back to
-reading every leaf hash up to the checkpoint, and says so in the log.
+reading every leaf hash up to the checkpoint, and says so in the log. The directory's answers
+(`hub.services.directory_log`) use the same proofs, and `consistency` the same subtrees.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import structlog
 
 from hub.core.bundle import AuditEntry
 from hub.core.clock import rfc3339
-from hub.core.merkle import inclusion_proof, proof_from_nodes, proof_nodes
+from hub.core.merkle import (
+    consistency_from_nodes,
+    consistency_nodes,
+    consistency_proof,
+    inclusion_proof,
+    proof_from_nodes,
+    proof_nodes,
+)
 from hub.services.cases import audit_entry_filter
 from hub.store import audit
 from hub.store.database import Conn
@@ -54,11 +62,25 @@ async def case_proofs(conn: Conn, case_id: UUID, keep: Callable[[Mapping[str, An
     if covering is None:
         return CaseProofs([], None, len(rows))
     size = int(covering["tree_size"])
-    covered = [r for r in rows if int(r["leaf_index"]) < size]
-    entries = [
-        _entry(row, path) for row, path in zip(covered, await _paths(conn, covered, size), strict=True)
-    ]
-    return CaseProofs(entries, str(covering["checkpoint"]), len(rows) - len(covered))
+    entries = await proven_entries(conn, rows, size)
+    return CaseProofs(entries, str(covering["checkpoint"]), len(rows) - len(entries))
+
+
+async def proven_entries(conn: Conn, rows: list[asyncpg.Record], size: int) -> list[AuditEntry]:
+    """Those of `rows` (sequenced audit entries) in the tree of `size`, each with its audit path."""
+    covered = [r for r in rows if r["leaf_index"] is not None and int(r["leaf_index"]) < size]
+    return [_entry(row, path) for row, path in zip(covered, await _paths(conn, covered, size), strict=True)]
+
+
+async def consistency(conn: Conn, first: int, second: int) -> list[bytes]:
+    """The RFC 9162 consistency proof between two tree sizes of the log, from the stored subtrees."""
+    wanted = consistency_nodes(first, second)
+    nodes = await audit.tree_nodes(conn, wanted)
+    try:
+        return consistency_from_nodes(first, second, nodes)
+    except KeyError:
+        log.warning("audit.tree_nodes_missing", tree_size=second, missing=len(wanted - nodes.keys()))
+        return consistency_proof(await audit.leaf_hashes_upto(conn, second), first)
 
 
 async def _paths(conn: Conn, covered: list[asyncpg.Record], size: int) -> list[list[bytes]]:

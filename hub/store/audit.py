@@ -153,3 +153,19 @@ async def latest_checkpoint(conn: Conn) -> asyncpg.Record | None:
     """The latest checkpoint (`tree_size`, `checkpoint`, ...), None before the first."""
     row: asyncpg.Record | None = await conn.fetchrow(query("latest_checkpoint"))
     return row
+
+
+async def checkpoint_at(conn: Conn, tree_size: int) -> asyncpg.Record | None:
+    """The checkpoint of exactly `tree_size` leaves, if the hub signed one."""
+    row: asyncpg.Record | None = await conn.fetchrow(query("checkpoint_at"), tree_size)
+    return row
+
+
+async def add_cosignature(
+    conn: Conn, tree_size: int, witness_id: str, cosignature: str, at: datetime
+) -> None:
+    await conn.execute(query("insert_cosignature"), tree_size, witness_id, cosignature, at)
+
+
+async def cosignatures_at(conn: Conn, tree_size: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(query("cosignatures_at"), tree_size))

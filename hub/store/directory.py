@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.core.jose import sha256_hex
 from hub.store import audit
 from hub.store.database import Conn
 from hub.store.queries import query
@@ -66,6 +67,10 @@ class KeyRecord:
     not_after: datetime | None
     revoked_at: datetime | None
     revocation_reason: str | None
+    seq: int = 0  # the order keys were added in
+    origin: str = "legacy"  # registration | binding | reset | legacy (see migration 0018)
+    binding: str | None = None  # the participant's signed binding (origin 'binding')
+    epoch: int = 0  # the participant's identity: one more after each reset
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> KeyRecord:
@@ -99,6 +104,10 @@ def check_participant_fields(
         raise DirectoryError(f"participant kind must be one of {', '.join(PARTICIPANT_KINDS)}")
     if not re.fullmatch(r"[A-Z]{2}", country):
         raise DirectoryError("country must be an ISO 3166-1 alpha-2 code such as DE")
+    check_endpoint(endpoint)
+
+
+def check_endpoint(endpoint: str | None) -> None:
     if endpoint is not None and not re.match(r"^https?://[^\s/]+", endpoint):
         raise DirectoryError("endpoint must be an http(s) URL")
 
@@ -193,8 +202,7 @@ async def update_participant(
 ) -> None:
     added = check_domains(add_domains)
     await _check_domains_free(conn, added, participant_id)
-    if endpoint is not None and not re.match(r"^https?://[^\s/]+", endpoint):
-        raise DirectoryError("endpoint must be an http(s) URL")
+    check_endpoint(endpoint)
     changed = await conn.fetchval(
         query("update_participant"),
         participant_id,
@@ -234,12 +242,39 @@ async def add_key(
     jwk: dict[str, Any],
     not_before: datetime | None = None,
     not_after: datetime | None = None,
+    binding: str | None = None,
 ) -> None:
-    if await get_participant(conn, participant_id) is None:
+    """Add a key. Without `binding` only the participant's first signing key (its registration, after
+    the operator checked its fingerprint); every later key comes with the binding its participant
+    signed, which `hub.services.bindings` verified."""
+    participant = await get_participant(conn, participant_id)
+    if participant is None:
         raise DirectoryError(f"no participant '{participant_id}'")
+    epoch = await participant_epoch(conn, participant_id)
+    origin = "binding" if binding is not None else "registration"
+    if binding is None and participant.kind != "hub":
+        if jwk["use"] != "sig":
+            raise DirectoryError(
+                "a participant is registered with its signing key; its encryption key comes with a "
+                "binding it signs (hub keys bind)"
+            )
+        if await keys_of(conn, participant_id):
+            raise DirectoryError(
+                f"'{participant_id}' already has its registered key: a further key is added only with a "
+                "binding its participant signs (hub keys bind), or after a reset (hub participants reset)"
+            )
     try:
         await conn.execute(
-            query("insert_key"), jwk["kid"], participant_id, jwk["use"], jwk, not_before, not_after
+            query("insert_key"),
+            jwk["kid"],
+            participant_id,
+            jwk["use"],
+            jwk,
+            not_before,
+            not_after,
+            origin,
+            binding,
+            epoch,
         )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
@@ -249,22 +284,126 @@ async def add_key(
         conn,
         at=datetime.now(UTC),
         event="key.added",
-        actor="operator",
+        actor="operator" if binding is None else participant_id,
         subject=participant_id,
-        detail={"kid": jwk["kid"], "use": jwk["use"], "jwk": jwk},
+        detail={
+            "kid": jwk["kid"],
+            "use": jwk["use"],
+            "jwk": jwk,
+            "origin": origin,
+            "epoch": epoch,
+            "binding": binding,
+        },
     )
 
 
-async def revoke_key(conn: Conn, *, participant_id: str, kid: str, reason: str) -> None:
+async def participant_epoch(conn: Conn, participant_id: str) -> int:
+    """The participant's identity number (one more after each reset), its row locked for the change."""
+    epoch = await conn.fetchval(query("participant_epoch"), participant_id)
+    if epoch is None:
+        raise DirectoryError(f"no participant '{participant_id}'")
+    return int(epoch)
+
+
+async def bind_existing_key(conn: Conn, *, participant_id: str, kid: str, binding: str) -> None:
+    """Attach the binding a participant signed for a key it registered before bindings existed."""
+    if await conn.fetchval(query("bind_existing_key"), kid, participant_id, binding) is None:
+        raise DirectoryError(f"'{participant_id}' has no key '{kid}' waiting for a binding")
+    await audit.append(
+        conn,
+        at=datetime.now(UTC),
+        event="key.bound",
+        actor=participant_id,
+        subject=participant_id,
+        detail={"kid": kid, "binding": binding},
+    )
+
+
+async def reset_participant(
+    conn: Conn, *, participant_id: str, jwk: dict[str, Any], reason: str, at: datetime
+) -> int:
+    """A lost-key recovery: every key revoked, `jwk` the first key of a new identity (the epoch after).
+    Loud on purpose: clients that knew the participant refuse it until a person confirms the reset."""
+    if jwk["use"] != "sig":
+        raise DirectoryError("a reset registers a signing (Ed25519) key")
+    row = await conn.fetchrow(query("reset_participant"), participant_id, at)
+    if row is None or row["epoch"] is None:
+        raise DirectoryError(f"no participant '{participant_id}'")
+    epoch = int(row["epoch"])
+    try:
+        await conn.execute(
+            query("insert_key"), jwk["kid"], participant_id, "sig", jwk, at, None, "reset", None, epoch
+        )
+    except asyncpg.UniqueViolationError:
+        raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
+    await audit.append(
+        conn,
+        at=at,
+        event="participant.reset",
+        actor="operator",
+        subject=participant_id,
+        detail={
+            "kid": jwk["kid"],
+            "use": "sig",
+            "jwk": jwk,
+            "origin": "reset",
+            "epoch": epoch,
+            "binding": None,
+            "reason": reason,
+            "revoked": list(row["revoked"]),
+        },
+    )
+    return epoch
+
+
+async def set_delivery(
+    conn: Conn, *, participant_id: str, delivery: dict[str, Any], delivery_sha256: str, binding: str
+) -> None:
+    """Deliver to the address the participant's binding names (the caller verified it)."""
+    changed = await conn.fetchval(
+        query("set_delivery"),
+        participant_id,
+        delivery["endpoint"],
+        delivery["adapter"],
+        delivery["adapter_config"],
+        binding,
+    )
+    if changed is None:
+        raise DirectoryError(f"no participant '{participant_id}'")
+    # The log names the address by digest: an adapter's configuration may hold a mailbox address.
+    await audit.append(
+        conn,
+        at=datetime.now(UTC),
+        event="delivery.bound",
+        actor=participant_id,
+        subject=participant_id,
+        detail={"delivery_sha256": delivery_sha256, "binding_sha256": sha256_hex(binding.encode())},
+    )
+
+
+async def delivery_of(conn: Conn | asyncpg.Pool, participant_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(query("delivery_of"), participant_id)
+
+
+async def directory_entries(conn: Conn | asyncpg.Pool, participant_id: str) -> list[asyncpg.Record]:
+    """The audit-log entries of this participant's directory changes, in log order."""
+    return list(await conn.fetch(query("directory_entries"), participant_id))
+
+
+async def revoke_key(
+    conn: Conn, *, participant_id: str, kid: str, reason: str, binding: str | None = None
+) -> None:
+    """Revoke a key: by the operator (a compromised key must stop at once: revoking takes trust away,
+    it never adds any) or by the participant's own binding."""
     if await conn.fetchval(query("revoke_key"), kid, participant_id, reason) is None:
         raise DirectoryError(f"participant '{participant_id}' has no unrevoked key '{kid}'")
     await audit.append(
         conn,
         at=datetime.now(UTC),
         event="key.revoked",
-        actor="operator",
+        actor="operator" if binding is None else participant_id,
         subject=participant_id,
-        detail={"kid": kid, "reason": reason},
+        detail={"kid": kid, "reason": reason, "binding": binding},
     )
 
 
@@ -295,7 +434,7 @@ async def ensure_hub_participant(conn: Conn, hub_id: str, public_jwk: dict[str, 
                 None,
             )
         if await get_key(conn, public_jwk["kid"]) is None:
-            await conn.execute(query("insert_key"), public_jwk["kid"], hub_id, "sig", public_jwk, None, None)
+            await add_key(conn, participant_id=hub_id, jwk=public_jwk)
 
 
 async def get_participant(conn: Conn | asyncpg.Pool, participant_id: str) -> Participant | None:

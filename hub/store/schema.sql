@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 17
+-- schema version 18
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -30,6 +30,7 @@ CREATE TABLE audit_entries (
     CONSTRAINT audit_entries_leaf_index_key UNIQUE (leaf_index)
 );
 CREATE INDEX audit_entries_case_idx ON public.audit_entries USING btree (case_id, leaf_index);
+CREATE INDEX audit_entries_directory_idx ON public.audit_entries USING btree (subject, id) WHERE (event = ANY (ARRAY['participant.added'::text, 'participant.updated'::text, 'participant.reset'::text, 'key.added'::text, 'key.revoked'::text, 'key.bound'::text, 'delivery.bound'::text]));
 CREATE INDEX audit_entries_unsequenced_idx ON public.audit_entries USING btree (id) WHERE (leaf_index IS NULL);
 
 CREATE TABLE audit_tree_nodes (
@@ -110,6 +111,16 @@ CREATE TABLE cases (
 CREATE INDEX cases_listing_idx ON public.cases USING btree (opened_at DESC, id DESC);
 CREATE INDEX cases_opened_by_idx ON public.cases USING btree (opened_by, opened_at);
 CREATE INDEX cases_purge_candidates_idx ON public.cases USING btree (opened_at) WHERE (purged_at IS NULL);
+
+CREATE TABLE checkpoint_cosignatures (
+    tree_size bigint NOT NULL,
+    witness_id text NOT NULL,
+    cosignature text NOT NULL,
+    signed_at timestamp with time zone NOT NULL,
+    CONSTRAINT checkpoint_cosignatures_pkey PRIMARY KEY (tree_size, witness_id),
+    CONSTRAINT checkpoint_cosignatures_tree_size_fkey FOREIGN KEY (tree_size) REFERENCES audit_checkpoints(tree_size),
+    CONSTRAINT checkpoint_cosignatures_witness_id_fkey FOREIGN KEY (witness_id) REFERENCES participants(id)
+);
 
 CREATE TABLE deadlines (
     id bigint DEFAULT nextval('deadlines_id_seq'::regclass) NOT NULL,
@@ -283,8 +294,15 @@ CREATE TABLE participant_keys (
     revoked_at timestamp with time zone,
     revocation_reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    seq bigint DEFAULT nextval('participant_keys_seq_seq'::regclass) NOT NULL,
+    origin text DEFAULT 'legacy'::text NOT NULL,
+    binding text,
+    epoch integer DEFAULT 0 NOT NULL,
     CONSTRAINT participant_keys_pkey PRIMARY KEY (kid),
     CONSTRAINT participant_keys_check CHECK (((not_after IS NULL) OR (not_after > not_before))),
+    CONSTRAINT participant_keys_check1 CHECK (((origin = 'binding'::text) = (binding IS NOT NULL))),
+    CONSTRAINT participant_keys_epoch_check CHECK ((epoch >= 0)),
+    CONSTRAINT participant_keys_origin_check CHECK ((origin = ANY (ARRAY['registration'::text, 'binding'::text, 'reset'::text, 'legacy'::text]))),
     CONSTRAINT participant_keys_participant_id_fkey FOREIGN KEY (participant_id) REFERENCES participants(id),
     CONSTRAINT participant_keys_use_check CHECK ((use = ANY (ARRAY['sig'::text, 'enc'::text])))
 );
@@ -303,9 +321,12 @@ CREATE TABLE participants (
     adapter text DEFAULT 'pull'::text NOT NULL,
     adapter_config jsonb DEFAULT '{}'::jsonb NOT NULL,
     hash_signals boolean DEFAULT false NOT NULL,
+    epoch integer DEFAULT 0 NOT NULL,
+    delivery_binding text,
     CONSTRAINT participants_pkey PRIMARY KEY (id),
     CONSTRAINT participants_adapter_check CHECK ((adapter ~ '^[a-z][a-z0-9_-]{1,40}$'::text)),
     CONSTRAINT participants_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT participants_epoch_check CHECK ((epoch >= 0)),
     CONSTRAINT participants_id_check CHECK ((id ~ '^[a-z0-9][a-z0-9._-]{1,62}$'::text)),
     CONSTRAINT participants_kind_check CHECK ((kind = ANY (ARRAY['hotline'::text, 'platform'::text, 'regulator'::text, 'law-enforcement'::text, 'support-service'::text, 'hub'::text]))),
     CONSTRAINT participants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))

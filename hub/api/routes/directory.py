@@ -13,8 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.keys import CLOCK, HUB_KEY, POOL, SETTINGS
+from hub.api.request import caller_of, json_body
+from hub.core.binding import delivery_document
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
+from hub.services.bindings import BindingRefused, apply_binding
 from hub.store import directory
 from hub.store.directory import KeyRecord, Participant
 
@@ -28,6 +31,11 @@ def key_view(key: KeyRecord, now: datetime) -> dict[str, Any]:
         view["not_after"] = rfc3339(key.not_after)
     if key.revoked_at is not None:
         view["revoked_at"] = rfc3339(key.revoked_at)
+    # how the key entered the directory, and the participant's signed binding (issue 18): a client
+    # trusts a key only through its participant's registered key (hub.core.key_chain)
+    view["origin"] = key.origin
+    view["epoch"] = key.epoch
+    view["binding"] = key.binding
     return view
 
 
@@ -59,6 +67,47 @@ async def show(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     view = participant_view(participant)
     view["jwks"] = {"keys": [key_view(k, now) for k in await directory.keys_of(pool, participant.id)]}
+    return web.json_response(view)
+
+
+async def publish_binding(request: web.Request) -> web.Response:
+    """`POST /v1/directory/bindings`: the caller's signed change to its own entry."""
+    caller = await caller_of(request)
+    body = await json_body(request)
+    text = body.get("binding")
+    if not isinstance(text, str):
+        raise Refusal("invalid-binding", 'send {"binding": "<compact JWS>"} (hub keys bind prints one)')
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        try:
+            applied = await apply_binding(
+                conn,
+                hub_id=request.app[SETTINGS].hub_id,
+                text=text,
+                now=request.app[CLOCK](),
+                caller=caller.participant_id,
+            )
+        except BindingRefused as exc:
+            raise Refusal(exc.code, exc.detail) from None
+    return web.json_response(applied.document(), status=201)
+
+
+async def own_entry(request: web.Request) -> web.Response:
+    """`GET /v1/directory/self`: the caller's entry as the hub uses it, delivery address included, so
+    that `hub keys monitor` can compare it with what the participant signed."""
+    caller = await caller_of(request)
+    pool = request.app[POOL]
+    participant = await directory.get_participant(pool, caller.participant_id)
+    if participant is None:
+        raise Refusal("not-found", "no such participant")
+    now = request.app[CLOCK]()
+    delivery = await directory.delivery_of(pool, participant.id)
+    view = participant_view(participant)
+    view["jwks"] = {"keys": [key_view(k, now) for k in await directory.keys_of(pool, participant.id)]}
+    view["delivery"] = delivery_document(
+        participant.endpoint, participant.adapter, participant.adapter_config
+    )
+    view["delivery_binding"] = None if delivery is None else delivery["delivery_binding"]
+    view["epoch"] = 0 if delivery is None else int(delivery["epoch"])
     return web.json_response(view)
 
 

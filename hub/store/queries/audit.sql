@@ -80,3 +80,14 @@ JOIN audit_tree_nodes n ON n.level = wanted.level AND n.idx = wanted.idx;
 -- name: leaf_hashes_at
 -- The leaf hashes an inclusion proof names ($1 leaf indexes): unique-index look-ups.
 SELECT leaf_index, leaf_hash FROM audit_entries WHERE leaf_index = ANY($1::bigint[]);
+
+-- name: checkpoint_at
+SELECT tree_size, root_hash, signed_at, checkpoint FROM audit_checkpoints WHERE tree_size = $1;
+
+-- name: insert_cosignature
+INSERT INTO checkpoint_cosignatures (tree_size, witness_id, cosignature, signed_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (tree_size, witness_id) DO UPDATE SET cosignature = excluded.cosignature, signed_at = excluded.signed_at;
+
+-- name: cosignatures_at
+SELECT witness_id, cosignature, signed_at FROM checkpoint_cosignatures WHERE tree_size = $1 ORDER BY witness_id;

@@ -18,23 +18,59 @@ SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, ada
        hash_signals FROM participants WHERE id = ANY($1::text[]);
 
 -- name: insert_key
-INSERT INTO participant_keys (kid, participant_id, use, jwk, not_before, not_after)
-VALUES ($1, $2, $3, $4, coalesce($5, now()), $6);
+INSERT INTO participant_keys (kid, participant_id, use, jwk, not_before, not_after, origin, binding, epoch)
+VALUES ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8, $9);
+
+-- name: bind_existing_key
+-- A key registered before bindings (origin 'legacy') gets the binding its participant signed for it.
+UPDATE participant_keys SET origin = 'binding', binding = $3
+WHERE kid = $1 AND participant_id = $2 AND origin = 'legacy'
+RETURNING kid;
+
+-- name: participant_epoch
+SELECT epoch FROM participants WHERE id = $1 FOR UPDATE;
+
+-- name: reset_participant
+-- A lost-key recovery: a new identity (epoch + 1) whose every earlier key is revoked.
+WITH bumped AS (UPDATE participants SET epoch = epoch + 1 WHERE id = $1 AND kind <> 'hub' RETURNING epoch),
+     revoked AS (UPDATE participant_keys SET revoked_at = $2, revocation_reason = 'reset'
+                 WHERE participant_id = $1 AND revoked_at IS NULL RETURNING kid)
+SELECT (SELECT epoch FROM bumped) AS epoch, ARRAY(SELECT kid FROM revoked ORDER BY kid) AS revoked;
+
+-- name: set_delivery
+UPDATE participants SET endpoint = $2, adapter = $3, adapter_config = $4, delivery_binding = $5
+WHERE id = $1 AND kind <> 'hub'
+RETURNING id;
+
+-- name: delivery_of
+SELECT endpoint, adapter, adapter_config, delivery_binding, epoch FROM participants WHERE id = $1;
+
+-- name: directory_entries
+-- The audit-log entries of one participant's directory changes, in log order (the partial index).
+SELECT id, leaf_index, leaf_hash, recorded_at, event, actor, subject, case_id, message_id, detail
+FROM audit_entries
+WHERE subject = $1 AND event IN ('participant.added', 'participant.updated', 'participant.reset', 'key.added',
+                                 'key.revoked', 'key.bound', 'delivery.bound')
+ORDER BY id;
 
 -- name: get_key
-SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
+SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason, seq, origin, binding,
+       epoch
 FROM participant_keys WHERE kid = $1;
 
 -- name: get_keys
-SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
+SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason, seq, origin, binding,
+       epoch
 FROM participant_keys WHERE kid = ANY($1::text[]);
 
 -- name: keys_of_participant
-SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
-FROM participant_keys WHERE participant_id = $1 ORDER BY not_before, kid;
+SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason, seq, origin, binding,
+       epoch
+FROM participant_keys WHERE participant_id = $1 ORDER BY seq;
 
 -- name: encryption_keys_of
-SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason
+SELECT kid, participant_id, use, jwk, not_before, not_after, revoked_at, revocation_reason, seq, origin, binding,
+       epoch
 FROM participant_keys WHERE participant_id = ANY($1::text[]) AND use = 'enc' ORDER BY participant_id, kid;
 
 -- name: revoke_key

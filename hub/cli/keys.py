@@ -1,0 +1,169 @@
+"""`hub keys fingerprint` and `hub keys bind`: the participant's side of a directory it can check.
+
+`fingerprint` prints a key's fingerprint to read aloud to the operator, who types it into
+`hub participants add --fingerprint` (or `reset`). `bind` signs, with the participant's registered (or an
+already bound) signing key, a binding for a new key, a revocation or a delivery address
+(`hub.core.binding`), and prints it; with `--hub URL` it publishes it at once
+(`POST /v1/directory/bindings`), else the participant hands the file to the operator
+(`hub participants add-key ID --binding FILE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hub.cli.errors import CliError
+from hub.core.binding import (
+    BindingError,
+    bind_delivery,
+    bind_key,
+    bind_revocation,
+    delivery_document,
+    fingerprint,
+)
+from hub.core.jose import PrivateSigningJwk, PublicJwk
+from hub.keyfile import KeyFileError, read_private_jwk, read_signing_key
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    if args.action == "fingerprint":
+        return cmd_fingerprint(args)
+    if args.action == "bind":
+        return cmd_bind(args)
+    from hub.cli.operator import cmd_keys_generate
+    from hub.settings import Settings
+
+    return cmd_keys_generate(args, Settings.from_env())
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    key = _public_of(args.path)
+    print(
+        json.dumps(
+            {"kid": key.kid, "use": key.use, "fingerprint": fingerprint(key), "thumbprint": key.thumbprint()},
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _public_of(path: str) -> PublicJwk:
+    """The public half of the JWK in `path`, which may hold a private or a public key."""
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"{path} is not a JSON file: {exc.__class__.__name__}") from None
+    if isinstance(data, dict) and "d" in data:
+        try:
+            return read_private_jwk(Path(path)).public()
+        except KeyFileError as exc:
+            raise CliError(str(exc)) from None
+    from hub.cli.operator import read_public_jwk
+
+    return read_public_jwk(path)
+
+
+def cmd_bind(args: argparse.Namespace) -> int:
+    try:
+        signer = read_signing_key(Path(args.key))
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
+    chosen = [args.add_key is not None, args.revoke is not None, args.delivery_adapter is not None]
+    if sum(chosen) != 1:
+        raise CliError("bind one change: --add-key FILE, --revoke KID or --adapter NAME", exit_code=2)
+    if args.hub is None and args.hub_id is None:
+        raise CliError(
+            "name the hub: --hub URL (publishes the binding) or --hub-id ID (prints it)", exit_code=2
+        )
+
+    async def run() -> dict[str, Any]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            hub_id = args.hub_id or await _hub_id(session, args.hub)
+            text = _binding(args, signer, hub_id)
+            if args.hub is None:
+                return {"binding": text}
+            from hub.client import HubClient
+
+            client = HubClient(session, args.hub, args.as_, signer, hub_id=hub_id)
+            return {"binding": text, "published": await client.publish_binding(text)}
+
+    from hub.client import HubError
+
+    try:
+        result = asyncio.run(run())
+    except BindingError as exc:
+        raise CliError(str(exc)) from None
+    except HubError as exc:
+        raise CliError(f"the hub refused: {exc}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
+    if args.out:
+        Path(args.out).write_text(result["binding"] + "\n", "utf-8")
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+async def _hub_id(session: aiohttp.ClientSession, base: str) -> str:
+    async with session.get(base.rstrip("/") + "/healthz") as response:
+        body = await response.json(content_type=None)
+    return str(body["hub_id"])
+
+
+def _binding(args: argparse.Namespace, signer: PrivateSigningJwk, hub_id: str) -> str:
+    now = int(time.time())
+    common: dict[str, Any] = {"participant_id": args.as_, "hub_id": hub_id, "issued_at": now}
+    if args.add_key is not None:
+        key = _public_of(args.add_key)
+        new_signing_key = None
+        if key.use == "sig":
+            if args.new_key is None:
+                raise CliError(
+                    "a new signing key is bound with its private key: --new-key FILE (proof of possession)"
+                )
+            try:
+                new_signing_key = read_signing_key(Path(args.new_key))
+            except KeyFileError as exc:
+                raise CliError(str(exc)) from None
+        return bind_key(signer, key=key, new_signing_key=new_signing_key, **common)
+    if args.revoke is not None:
+        return bind_revocation(signer, kid=args.revoke, reason=args.reason, **common)
+    try:
+        config = json.loads(args.adapter_config) if args.adapter_config else {}
+    except json.JSONDecodeError:
+        raise CliError("--adapter-config must be a JSON object") from None
+    if not isinstance(config, dict):
+        raise CliError("--adapter-config must be a JSON object")
+    return bind_delivery(
+        signer, delivery=delivery_document(args.endpoint, args.delivery_adapter, config), **common
+    )
+
+
+def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fp = keys.add_parser("fingerprint", help="a key's fingerprint, to read aloud to the operator")
+    fp.add_argument("path", help="a private or public JWK file")
+    bind = keys.add_parser("bind", help="sign a change to your own directory entry (a binding)")
+    bind.add_argument("--as", dest="as_", required=True, metavar="ID", help="your participant id")
+    bind.add_argument("--key", required=True, help="your registered (or bound) signing key, private JWK")
+    bind.add_argument("--hub", help="the hub's URL: publish the binding now")
+    bind.add_argument("--hub-id", help="the hub's id (HUB_ID), to sign a binding without reaching the hub")
+    bind.add_argument("--add-key", metavar="FILE", help="bind this public (or private) JWK to you")
+    bind.add_argument(
+        "--new-key", metavar="FILE", help="the new signing key's private JWK: proof of possession"
+    )
+    bind.add_argument("--revoke", metavar="KID", help="revoke one of your keys")
+    bind.add_argument("--reason", default="superseded", help="why the key is revoked")
+    bind.add_argument("--adapter", dest="delivery_adapter", metavar="NAME", help="deliver with this adapter")
+    bind.add_argument("--endpoint", help="the delivery URL (webhook adapters)")
+    bind.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
+    bind.add_argument("--out", metavar="FILE", help="also write the binding to FILE")

@@ -1,0 +1,119 @@
+"""Which of a participant's listed keys a client may trust: only those its participant bound.
+
+The directory lists each key with how it entered (`origin`), the participant's identity number
+(`epoch`, one more after each reset) and, for a key added later, the participant's signed binding
+(`hub.core.binding`). A key is trusted when it is the root of its epoch (its `registration`, whose
+fingerprint the operator checked out of band, or the `reset` that started a new identity), or when
+its binding verifies with a signing key trusted before it in the same epoch and binds exactly this
+key. Anything else (a key the operator or an intruder with the database added, a key registered
+before bindings existed and never bound since) is refused, with the reason. Keys are read in the
+order the directory added them, which the hub gives; a reordering can only refuse more.
+
+The hub applies the same rule when it takes a binding (`hub.services.bindings`); clients apply it
+again to what the directory shows them, because they need not trust the hub's database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.core.binding import BindingError, read_binding, verify_binding
+from hub.core.jose import JoseError, PublicJwk
+
+ROOT_ORIGINS = ("registration", "reset")
+
+
+@dataclass(frozen=True)
+class Chain:
+    epoch: int
+    root: str | None  # RFC 7638 thumbprint of the current identity's root key
+    trusted: dict[str, PublicJwk] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # kid -> why it is not trusted
+
+
+def _public(listed: Mapping[str, Any]) -> PublicJwk:
+    return PublicJwk.from_dict({k: listed[k] for k in ("kty", "crv", "x", "kid") if k in listed})
+
+
+def key_chain(participant_id: str, hub_id: str, listed: Sequence[Mapping[str, Any]]) -> Chain:
+    """The trusted and refused keys among `listed` (a directory entry's `jwks.keys`, in order)."""
+    epochs = [int(k.get("epoch", 0)) for k in listed if isinstance(k.get("epoch", 0), int)]
+    current = max(epochs, default=0)
+    trusted: dict[str, PublicJwk] = {}
+    refused: dict[str, str] = {}
+    roots: dict[int, PublicJwk] = {}
+    for entry in listed:
+        kid = str(entry.get("kid"))
+        try:
+            key = _public(entry)
+        except JoseError as exc:
+            refused[kid] = f"not a usable public key: {exc}"
+            continue
+        epoch = entry.get("epoch", 0)
+        origin = entry.get("origin")
+        if not isinstance(epoch, int):
+            refused[kid] = "the directory gives it no identity number (epoch)"
+        elif origin in ROOT_ORIGINS:
+            if epoch in roots or key.use != "sig":
+                refused[kid] = f"a second root of identity {epoch}: roots are registered signing keys"
+            else:
+                roots[epoch] = key
+                trusted[kid] = key
+        elif origin == "binding":
+            reason = _bound(participant_id, hub_id, entry, key, epoch, trusted, roots)
+            if reason is None:
+                trusted[kid] = key
+            else:
+                refused[kid] = reason
+        else:
+            refused[kid] = (
+                f"not bound by {participant_id}'s own signing key (added by the operator, or before "
+                "bindings; its participant must sign a binding: hub keys bind)"
+            )
+    root = roots.get(current)
+    return Chain(current, None if root is None else root.thumbprint(), trusted, refused)
+
+
+def _bound(
+    participant_id: str,
+    hub_id: str,
+    entry: Mapping[str, Any],
+    key: PublicJwk,
+    epoch: int,
+    trusted: Mapping[str, PublicJwk],
+    roots: Mapping[int, PublicJwk],
+) -> str | None:
+    """None if the entry's binding makes `key` trusted, else why not."""
+    text = entry.get("binding")
+    if not isinstance(text, str):
+        return "listed as bound, but the directory shows no binding"
+    if epoch not in roots:
+        return f"bound in identity {epoch}, which has no registered root key"
+    try:
+        signer_kid = read_binding(text).signer_kid
+        signer = trusted.get(signer_kid)
+        if signer is None:
+            return f"its binding is signed by {signer_kid!r}, which is not a trusted key of {participant_id}"
+        binding = verify_binding(text, signer, participant_id=participant_id, hub_id=hub_id)
+    except BindingError as exc:
+        return f"its binding does not verify: {exc}"
+    if binding.operation != "add-key" or binding.key != key:
+        return "its binding binds another key"
+    return None
+
+
+def trusted_jwks(participant_id: str, hub_id: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
+    """A JWK Set of only the trusted keys, with `refused` naming the others and why (what
+    `hub.client.verify` and `hub.client.sealing` read)."""
+    listed = [k for k in jwks.get("keys", []) if isinstance(k, Mapping)]
+    chain = key_chain(participant_id, hub_id, listed)
+    kept = [dict(k) for k in listed if str(k.get("kid")) in chain.trusted]
+    refused = dict(chain.refused)
+    refused_x25519 = [
+        str(k.get("kid"))
+        for k in listed
+        if str(k.get("kid")) in refused and k.get("crv") == "X25519" and k.get("status", "active") == "active"
+    ]
+    return {"keys": kept, "refused": refused, "refused_encryption_keys": refused_x25519, "epoch": chain.epoch}

@@ -1,0 +1,148 @@
+"""Issue 18: an operator (or anyone) with full database access against the directory.
+
+Each attack writes straight into the database, as such an operator would, and then a participant's
+ordinary tools (`hub send`, `hub inbox`, the client library) run against the real hub over HTTP: they
+refuse to seal to a key its participant did not bind and refuse messages signed by a key the sender
+did not bind, saying why, while the honest directory keeps working.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from hub.client import HubClient, sign_message
+from hub.client.sealing import UnboundKeyError
+from hub.client.verify import VerificationError, verify_inbox_item
+from hub.core.binding import bind_key
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
+from tests.factories import takedown
+from tests.test_cli import Hub, assert_ok, assert_refused, running_hub, write_json
+from tests.test_cli_sealing import enc_key_file, messages_count, plaintext_request
+
+__all__ = ["running_hub"]
+
+
+async def insert_key(
+    db: asyncpg.Connection, participant_id: str, jwk: dict[str, Any], **columns: Any
+) -> None:
+    """The operator's INSERT, bypassing every check of the hub."""
+    origin, binding = columns.get("origin", "legacy"), columns.get("binding")
+    await db.execute(
+        "INSERT INTO participant_keys (kid, participant_id, use, jwk, origin, binding)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        jwk["kid"],
+        participant_id,
+        jwk["use"],
+        jwk,
+        origin,
+        binding,
+    )
+
+
+async def test_an_encryption_key_the_operator_added_is_never_sealed_to(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-mal", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-mal", "platform", "IE")
+    path = write_json(running_hub.tmp_path / "request.json", plaintext_request(platform))
+    assert_ok(await running_hub.run(hotline, "send", str(path)))  # the honest directory works
+    sent_before = await messages_count(db)
+
+    operator_key = PrivateEncryptionJwk.generate("ie-platform-mal-enc-operator")
+    await insert_key(db, platform.id, operator_key.public().to_dict())
+    again = write_json(running_hub.tmp_path / "again.json", plaintext_request(platform))
+    refused = await running_hub.run(hotline, "send", str(again))
+
+    assert_refused(refused, "ie-platform-mal-enc-operator", "did not bind", "nothing was sent")
+    assert await messages_count(db) == sent_before
+
+    # Dressed up as bound, with a binding signed by the operator's own key: still refused.
+    forged_by = PrivateSigningJwk.generate("operator-sig")
+    forged = bind_key(
+        forged_by,
+        participant_id=platform.id,
+        hub_id="test-hub",
+        key=operator_key.public(),
+        issued_at=int(time.time()),
+    )
+    await db.execute(
+        "UPDATE participant_keys SET origin = 'binding', binding = $2 WHERE kid = $1",
+        operator_key.kid,
+        forged,
+    )
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, running_hub.url, hotline.id, hotline.member.key)
+        entry = await client.participant(platform.id)
+        assert "not a trusted key" in entry["jwks"]["refused"][operator_key.kid]
+        with pytest.raises(UnboundKeyError, match=operator_key.kid):
+            await client.seal(plaintext_request(platform) | {"from": hotline.id, "id": str(uuid.uuid4())})
+
+
+async def test_a_signing_key_the_operator_swapped_in_does_not_make_its_messages_the_hotlines(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-mal", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-mal", "platform", "IE")
+    impostor = PrivateSigningJwk.generate("de-hotline-mal-sig-operator")
+    # A second "registration" for the hotline: the operator's own key as if it were the hotline's root.
+    await insert_key(db, hotline.id, impostor.public().to_dict(), origin="registration")
+    envelope = takedown(hotline.member, platform.member)
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, running_hub.url, hotline.id, impostor)
+        await client.submit(sign_message(envelope, impostor))  # the hub, reading its database, takes it
+
+    page = await running_hub.run(platform, "inbox", "--enc-key", str(enc_key_file(running_hub, platform)))
+
+    assert_ok(page)
+    [item] = page.json()["messages"]
+    assert item["verified"] is False
+    assert "not the sender's own" in item["verification_error"]
+    assert "second root" in item["verification_error"]
+    # and a message signed with the hotline's real key still verifies beside it
+    async with aiohttp.ClientSession() as session:
+        honest = HubClient(session, running_hub.url, hotline.id, hotline.member.key)
+        await honest.send(takedown(hotline.member, platform.member))
+        reader = HubClient(session, running_hub.url, platform.id, platform.member.key)
+        items = (await reader.inbox())["messages"]
+        sender = await reader.participant(hotline.id)
+        verdicts = []
+        for message in items:
+            try:
+                verify_inbox_item(message, sender["jwks"], await reader.hub_jwks(), recipient=platform.id)
+                verdicts.append(True)
+            except VerificationError:
+                verdicts.append(False)
+        assert sorted(verdicts) == [False, True]
+
+
+async def test_a_binding_the_participant_signed_is_trusted_and_survives_the_round_trip(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    """The other side of the attacks: a key its participant bound through the API is used."""
+    platform = await running_hub.party("ie-platform-mal", "platform", "IE")
+    hotline = await running_hub.party("de-hotline-mal", "hotline", "DE")
+    newer = PrivateEncryptionJwk.generate("ie-platform-mal-enc-2")
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, running_hub.url, platform.id, platform.member.key)
+        text = bind_key(
+            platform.member.key,
+            participant_id=platform.id,
+            hub_id=await client.hub_id(),
+            key=newer.public(),
+            issued_at=int(time.time()),
+        )
+        assert (await client.publish_binding(text))["subject"] == newer.kid
+        reader = HubClient(session, running_hub.url, hotline.id, hotline.member.key)
+        entry = await reader.participant(platform.id)
+    assert newer.kid in {k["kid"] for k in entry["jwks"]["keys"]}
+    assert entry["jwks"]["refused"] == {}
+    logged = await db.fetchval(
+        "SELECT detail FROM audit_entries WHERE event = 'key.added' AND detail->>'kid' = $1", newer.kid
+    )
+    assert logged["binding"] == text
