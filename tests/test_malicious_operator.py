@@ -146,3 +146,32 @@ async def test_a_binding_the_participant_signed_is_trusted_and_survives_the_roun
         "SELECT detail FROM audit_entries WHERE event = 'key.added' AND detail->>'kid' = $1", newer.kid
     )
     assert logged["binding"] == text
+
+
+async def test_keys_monitor_exits_non_zero_on_a_key_the_participant_did_not_bind(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    platform = await running_hub.party("ie-platform-mal", "platform", "IE")
+    state = running_hub.tmp_path / "monitor.json"
+
+    first = await running_hub.run(platform, "keys", "monitor", "--state", str(state))
+    assert_ok(first)
+    assert first.json()["ok"] is True
+    assert_ok(await running_hub.run(platform, "keys", "monitor", "--state", str(state)))  # nothing changed
+
+    await insert_key(
+        db, platform.id, PrivateEncryptionJwk.generate("ie-platform-mal-enc-op").public().to_dict()
+    )
+    alarmed = await running_hub.run(platform, "keys", "monitor", "--state", str(state))
+
+    assert alarmed.code == 1, alarmed
+    [problem] = alarmed.json()["problems"]
+    assert "ie-platform-mal-enc-op" in problem
+    assert "did not bind" in problem
+
+    await db.execute("DELETE FROM participant_keys WHERE kid = 'ie-platform-mal-enc-op'")
+    await db.execute("UPDATE participants SET epoch = epoch + 1 WHERE id = $1", platform.id)
+    await db.execute("UPDATE participant_keys SET epoch = epoch + 1 WHERE participant_id = $1", platform.id)
+    reset = await running_hub.run(platform, "keys", "monitor", "--state", str(state))
+    assert reset.code == 1, reset
+    assert any("reset" in p for p in reset.json()["problems"])

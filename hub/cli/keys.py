@@ -1,11 +1,13 @@
-"""`hub keys fingerprint` and `hub keys bind`: the participant's side of a directory it can check.
+"""`hub keys fingerprint`, `bind` and `monitor`: the participant's side of a directory it can check.
 
 `fingerprint` prints a key's fingerprint to read aloud to the operator, who types it into
 `hub participants add --fingerprint` (or `reset`). `bind` signs, with the participant's registered (or an
 already bound) signing key, a binding for a new key, a revocation or a delivery address
 (`hub.core.binding`), and prints it; with `--hub URL` it publishes it at once
 (`POST /v1/directory/bindings`), else the participant hands the file to the operator
-(`hub participants add-key ID --binding FILE`).
+(`hub participants add-key ID --binding FILE`). `monitor` reads the participant's own entry
+(`GET /v1/directory/self`) and exits 1 on a key it did not bind, a delivery address it did not sign, a
+reset, or, with `--state FILE`, any change since the last run (a cron job).
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from hub.core.binding import (
     bind_revocation,
     delivery_document,
     fingerprint,
+    read_binding,
+    verify_binding,
 )
 from hub.core.jose import PrivateSigningJwk, PublicJwk
+from hub.core.key_chain import key_chain
 from hub.keyfile import KeyFileError, read_private_jwk, read_signing_key
 
 
@@ -38,6 +43,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return cmd_fingerprint(args)
     if args.action == "bind":
         return cmd_bind(args)
+    if args.action == "monitor":
+        return cmd_monitor(args)
     from hub.cli.operator import cmd_keys_generate
     from hub.settings import Settings
 
@@ -167,3 +174,84 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
     bind.add_argument("--endpoint", help="the delivery URL (webhook adapters)")
     bind.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     bind.add_argument("--out", metavar="FILE", help="also write the binding to FILE")
+    monitor = keys.add_parser(
+        "monitor", help="check that the directory lists exactly what you signed (exit 1 if not: for cron)"
+    )
+    monitor.add_argument("--as", dest="as_", required=True, metavar="ID", help="your participant id")
+    monitor.add_argument("--key", required=True, help="one of your signing keys, private JWK")
+    monitor.add_argument("--hub", required=True, help="the hub's URL")
+    monitor.add_argument("--state", metavar="FILE", help="remember what was seen; report any change since")
+    monitor.add_argument("--accept", action="store_true", help="take what is listed now as the new state")
+
+
+# -- monitoring one's own entry ---------------------------------------------------------------------------
+def entry_problems(
+    participant_id: str, hub_id: str, entry: dict[str, Any], state: dict[str, Any]
+) -> list[str]:
+    """What is wrong with this participant's own directory entry: a key it did not bind, a delivery
+    address it did not sign, a reset, or (against `state`, what the last run saw) a change since."""
+    listed = [k for k in entry.get("jwks", {}).get("keys", []) if isinstance(k, dict)]
+    chain = key_chain(participant_id, hub_id, listed)
+    problems = [f"key {kid} is listed but you did not bind it: {why}" for kid, why in chain.refused.items()]
+    delivery = entry.get("delivery", {})
+    signed = entry.get("delivery_binding")
+    if signed is not None:
+        try:
+            binding = read_binding(signed)
+            signer = chain.trusted.get(binding.signer_kid)
+            if signer is None:
+                raise BindingError(f"signed by {binding.signer_kid!r}, not one of your keys")
+            verified = verify_binding(signed, signer, participant_id=participant_id, hub_id=hub_id)
+            if verified.operation != "set-delivery" or verified.delivery != delivery:
+                problems.append("the delivery address in use is not the one you signed")
+        except BindingError as exc:
+            problems.append(f"the delivery address's binding does not verify: {exc}")
+    if state:
+        if state.get("epoch") != chain.epoch:
+            problems.append(f"your identity was reset (epoch {state.get('epoch')} -> {chain.epoch})")
+        added = sorted(set(chain.trusted) - set(state.get("kids", [])))
+        if added:
+            problems.append(f"keys added since the last check: {', '.join(added)} (were they yours?)")
+        if state.get("delivery") != delivery:
+            problems.append("the delivery address changed since the last check")
+    return problems
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    try:
+        key = read_signing_key(Path(args.key))
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
+    state_path = Path(args.state) if args.state else None
+    state: dict[str, Any] = {}
+    if state_path is not None and state_path.exists():
+        try:
+            state = json.loads(state_path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"{args.state} is not a monitor state file: {exc.__class__.__name__}") from None
+
+    async def run() -> tuple[str, dict[str, Any]]:
+        from hub.client import HubClient
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            client = HubClient(session, args.hub, args.as_, key)
+            return await client.hub_id(), await client.own_entry()
+
+    from hub.client import HubError
+
+    try:
+        hub_id, entry = asyncio.run(run())
+    except HubError as exc:
+        raise CliError(f"the hub refused: {exc}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
+    problems = entry_problems(args.as_, hub_id, entry, state)
+    chain = key_chain(args.as_, hub_id, entry.get("jwks", {}).get("keys", []))
+    seen = {"epoch": chain.epoch, "kids": sorted(chain.trusted), "delivery": entry.get("delivery", {})}
+    if state_path is not None and (not problems or args.accept):
+        state_path.write_text(json.dumps(seen, indent=2) + "\n", "utf-8")
+    json.dump(
+        {"participant": args.as_, "ok": not problems, "problems": problems, **seen}, sys.stdout, indent=2
+    )
+    sys.stdout.write("\n")
+    return 0 if not problems else 1
