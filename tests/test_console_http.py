@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from hub.api.app import create_app
 from hub.console import create_console_app
-from hub.core.jose import b64url_decode
+from hub.core.jose import PrivateEncryptionJwk, b64url_decode
 from hub.core.sealing import unseal
 from hub.schemas import load_catalog
 from tests.console_helpers import (
@@ -474,3 +474,26 @@ async def test_the_same_url_after_its_case_was_closed_is_sent_without_a_warning(
     again = await send_takedown(console, platform, **{"/body/authorisation/reference": "CONSOLE-TEST-0003"})
     assert again.status == 303, await again.text()
     assert again.headers["Location"] != f"/cases/{case_id}"
+
+
+async def test_the_console_refuses_to_seal_to_an_encryption_key_the_platform_did_not_bind(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path, db: Any
+) -> None:
+    """Issue 18: a key the operator slipped into the directory is named, and nothing is signed or sent."""
+    hotline, platform = parties
+    slipped = PrivateEncryptionJwk.generate("ie-platform-console-enc-operator").public().to_dict()
+    await db.execute(
+        "INSERT INTO participant_keys (kid, participant_id, use, jwk) VALUES ($1, $2, 'enc', $3)",
+        slipped["kid"],
+        platform.id,
+        slipped,
+    )
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+
+    refused = await send_takedown(console, platform)
+
+    assert refused.status == 422
+    page = await refused.text()
+    assert "ie-platform-console-enc-operator" in page
+    assert "did not bind" in page
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0

@@ -12,13 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.client.sealing import CannotOpen, NoEncryptionKeyError, encryption_key, open_copy, seal_to
+from hub.client.sealing import (
+    CannotOpen,
+    NoEncryptionKeyError,
+    SealingError,
+    encryption_key,
+    open_copy,
+    seal_to,
+)
 from hub.core.jose import PrivateEncryptionJwk
 from hub.core.sealing import is_sealed
 
 __all__ = [
     "NoEncryptionKeyError",
     "Opened",
+    "SealingError",
     "encryption_key",
     "is_sealed",
     "open_all",

@@ -52,7 +52,7 @@ from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
 from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.render import MESSAGE_TYPES, render
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
-from hub.console.sealing import NoEncryptionKeyError, encryption_key, seal_to
+from hub.console.sealing import NoEncryptionKeyError, SealingError, encryption_key, seal_to
 from hub.console.views.cases import case_id_of, my_kind
 from hub.core import inputs
 from hub.core.case_view import MESSAGE_ACTIONS
@@ -328,7 +328,7 @@ async def _send(
     if signed is None:
         try:
             sealed = await _sealed(request, envelope)
-        except NoEncryptionKeyError as exc:
+        except SealingError as exc:  # no key, or one its recipient did not bind (issue 18)
             errors = FormErrors()
             errors.add(form.envelope[0] if form.envelope else None, str(exc))
             return _page(request, compose, form, values, errors, status=422)
