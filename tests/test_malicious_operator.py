@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -19,10 +20,16 @@ import pytest
 from hub.client import HubClient, sign_message
 from hub.client.sealing import UnboundKeyError
 from hub.client.verify import VerificationError, verify_inbox_item
+from hub.core.audit import sign_checkpoint
 from hub.core.binding import bind_key
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
+from hub.core.merkle import leaf_hash, root, subtrees_of
+from hub.keyfile import load_or_create_signing_key
+from hub.settings import Settings
+from hub.store.audit import sequence_and_checkpoint
+from hub.store.database import create_pool
 from tests.factories import takedown
-from tests.test_cli import Hub, assert_ok, assert_refused, running_hub, write_json
+from tests.test_cli import Hub, assert_ok, assert_refused, hub, hub_env, running_hub, write_json
 from tests.test_cli_sealing import enc_key_file, messages_count, plaintext_request
 
 __all__ = ["running_hub"]
@@ -175,3 +182,65 @@ async def test_keys_monitor_exits_non_zero_on_a_key_the_participant_did_not_bind
     reset = await running_hub.run(platform, "keys", "monitor", "--state", str(state))
     assert reset.code == 1, reset
     assert any("reset" in p for p in reset.json()["problems"])
+
+
+async def test_check_log_sees_a_history_the_operator_rewrote_and_re_signed(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The operator holds the hub's key and the database: it changes an old entry, rebuilds the tree and
+    signs a new head. A participant that kept the earlier checkpoint is shown the break."""
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    try:
+        await running_hub.party("ie-platform-mal", "platform", "IE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        state = running_hub.tmp_path / "log.json"
+        watch = ("keys", "check-log", "--hub", running_hub.url, "--state", str(state))
+        assert_ok(first := await hub(*watch, env=hub_env(running_hub.tmp_path)))
+        assert first.json()["ok"] is True
+        await running_hub.party("de-hotline-mal", "hotline", "DE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        assert_ok(await hub(*watch, env=hub_env(running_hub.tmp_path)))  # an honest extension
+
+        await rewrite_first_entry(db, hub_key, settings.hub_id)
+        alarmed = await hub(*watch, env=hub_env(running_hub.tmp_path))
+    finally:
+        await pool.close()
+
+    assert alarmed.code == 1, alarmed
+    assert "rewritten" in alarmed.json()["alarm"]
+
+
+async def rewrite_first_entry(db: asyncpg.Connection, hub_key: PrivateSigningJwk, hub_id: str) -> None:
+    """Change entry 0, recompute every leaf and stored subtree, and sign a new, larger checkpoint."""
+    rows = await db.fetch(
+        "SELECT id, leaf_index, leaf_hash FROM audit_entries WHERE leaf_index IS NOT NULL ORDER BY 2"
+    )
+    leaves = [bytes(r["leaf_hash"]) for r in rows]
+    leaves[0] = leaf_hash(b"what the operator would rather the log said")
+    leaves.append(leaf_hash(b"one more entry"))
+    await db.execute("UPDATE audit_entries SET leaf_hash = $2 WHERE id = $1", rows[0]["id"], leaves[0])
+    await db.execute(
+        "INSERT INTO audit_entries (recorded_at, event, actor, leaf_index, leaf_hash)"
+        " VALUES (now(), 'x', 'x', $1, $2)",
+        len(leaves) - 1,
+        leaves[-1],
+    )
+    await db.execute("DELETE FROM audit_tree_nodes")
+    nodes = subtrees_of(leaves)
+    await db.executemany(
+        "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES ($1, $2, $3)",
+        [(n.level, n.index, h) for n, h in nodes],
+    )
+    head = root(leaves)
+    signed = sign_checkpoint(
+        hub_key, hub_id=hub_id, tree_size=len(leaves), root=head, signed_at=datetime.now(UTC), previous=None
+    )
+    await db.execute(
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, signed_at, checkpoint, frontier)"
+        " VALUES ($1, $2, now(), $3, $4)",
+        len(leaves),
+        head,
+        signed,
+        "[]",
+    )

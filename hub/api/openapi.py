@@ -127,6 +127,22 @@ def _schemas() -> dict[str, Any]:
                 "jwks": _ref("Jwks"),
             },
         },
+        "LatestCheckpoint": {
+            "type": "object",
+            "required": ["tree_size", "checkpoint"],
+            "properties": {"tree_size": {"type": "integer"}, "checkpoint": {"type": "string"}},
+        },
+        "ConsistencyProof": {
+            "type": "object",
+            "required": ["first", "second", "first_checkpoint", "second_checkpoint", "proof"],
+            "properties": {
+                "first": {"type": "integer"},
+                "second": {"type": "integer"},
+                "first_checkpoint": {"type": "string"},
+                "second_checkpoint": {"type": "string"},
+                "proof": {"type": "array", "items": {"type": "string", "description": "base64 SHA-256"}},
+            },
+        },
         "BindingRequest": {
             "type": "object",
             "required": ["binding"],
@@ -425,6 +441,24 @@ def _directory_paths() -> dict[str, Any]:
                 "summary": "The caller's own entry as the hub uses it, delivery address included",
                 "security": BEARER,
                 "responses": {"200": _json(_ref("OwnEntry"), "The entry"), **_problems(401, 404)},
+            }
+        },
+        "/v1/directory/checkpoint": {
+            "get": {
+                "operationId": "latestCheckpoint",
+                "summary": "The hub's latest signed tree head of its audit log (directory changes included)",
+                "responses": {"200": _json(_ref("LatestCheckpoint"), "The checkpoint"), **_problems(404)},
+            }
+        },
+        "/v1/directory/consistency": {
+            "get": {
+                "operationId": "consistencyProof",
+                "summary": "RFC 9162 consistency proof between two checkpointed tree sizes",
+                "parameters": [
+                    _query("first", "the earlier size", {"type": "integer", "minimum": 1, "maximum": 2**62}),
+                    _query("second", "the later size", {"type": "integer", "minimum": 1, "maximum": 2**62}),
+                ],
+                "responses": {"200": _json(_ref("ConsistencyProof"), "The proof"), **_problems(400, 404)},
             }
         },
         "/.well-known/jwks.json": {

@@ -35,6 +35,7 @@ from hub.core.binding import (
 )
 from hub.core.jose import PrivateSigningJwk, PublicJwk
 from hub.core.key_chain import key_chain
+from hub.core.log_watch import LogAlarm, Seen, check_advance, read_checkpoint
 from hub.keyfile import KeyFileError, read_private_jwk, read_signing_key
 
 
@@ -45,6 +46,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return cmd_bind(args)
     if args.action == "monitor":
         return cmd_monitor(args)
+    if args.action == "check-log":
+        return cmd_check_log(args)
     from hub.cli.operator import cmd_keys_generate
     from hub.settings import Settings
 
@@ -182,6 +185,14 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
     monitor.add_argument("--hub", required=True, help="the hub's URL")
     monitor.add_argument("--state", metavar="FILE", help="remember what was seen; report any change since")
     monitor.add_argument("--accept", action="store_true", help="take what is listed now as the new state")
+    check = keys.add_parser(
+        "check-log", help="check that the hub's audit log extends the one seen last time (exit 1 if not)"
+    )
+    check.add_argument("--hub", required=True, help="the hub's URL")
+    check.add_argument("--state", required=True, metavar="FILE", help="the checkpoint seen last time")
+    check.add_argument(
+        "--hub-fingerprint", action="append", metavar="FP", help="pin the hub's key (RFC 7638 thumbprint)"
+    )
 
 
 # -- monitoring one's own entry ---------------------------------------------------------------------------
@@ -255,3 +266,65 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     )
     sys.stdout.write("\n")
     return 0 if not problems else 1
+
+
+# -- watching the log -------------------------------------------------------------------------------------
+def cmd_check_log(args: argparse.Namespace) -> int:
+    """Check that the hub's log extends the one seen last time (`--state FILE`); exit 1 if it does not."""
+    state_path = Path(args.state)
+    kept: dict[str, Any] = {}
+    if state_path.exists():
+        try:
+            kept = json.loads(state_path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"{args.state} is not a log state file: {exc.__class__.__name__}") from None
+
+    async def run() -> dict[str, Any]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            base = args.hub.rstrip("/")
+
+            async def get(path: str) -> dict[str, Any]:
+                async with session.get(base + path) as response:
+                    body: dict[str, Any] = await response.json(content_type=None)
+                    if response.status >= 400:
+                        raise CliError(f"the hub refused {path}: {body.get('detail', response.status)}")
+                    return body
+
+            hub_id = str((await get("/healthz"))["hub_id"])
+            jwks = await get("/.well-known/jwks.json")
+            keys = {k["kid"]: PublicJwk.from_dict(k) for k in jwks.get("keys", [])}
+            pinned = set(kept.get("hub_keys", [])) or set(args.hub_fingerprint or [])
+            trusted = {kid: k for kid, k in keys.items() if not pinned or k.thumbprint() in pinned}
+            latest = read_checkpoint(
+                str((await get("/v1/directory/checkpoint"))["checkpoint"]), trusted, hub_id
+            )
+            if kept.get("checkpoint"):
+                before = Seen.from_json(kept["checkpoint"])
+                low, high = sorted((before.tree_size, latest.tree_size))
+                proof = await get(f"/v1/directory/consistency?first={low}&second={high}")
+                check_advance(before, latest, proof["proof"])
+                if latest.tree_size < before.tree_size:
+                    latest = before  # keep the larger head
+            return {
+                "hub_id": hub_id,
+                "hub_keys": sorted(pinned or {k.thumbprint() for k in trusted.values()}),
+                "checkpoint": latest.to_json(),
+            }
+
+    try:
+        seen = asyncio.run(run())
+    except LogAlarm as exc:
+        json.dump({"ok": False, "alarm": str(exc)}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 1
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
+    state_path.write_text(json.dumps(seen, indent=2) + "\n", "utf-8")
+    out = {
+        "ok": True,
+        "tree_size": seen["checkpoint"]["tree_size"],
+        "root_hash": seen["checkpoint"]["root_hash"],
+    }
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0

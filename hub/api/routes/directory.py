@@ -7,18 +7,20 @@ participant's delivery endpoint is not published.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from hub.api.keys import CLOCK, HUB_KEY, POOL, SETTINGS
-from hub.api.request import caller_of, json_body
+from hub.api.request import caller_of, int_parameter, json_body
 from hub.core.binding import delivery_document
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
+from hub.services import proofs
 from hub.services.bindings import BindingRefused, apply_binding
-from hub.store import directory
+from hub.store import audit, directory
 from hub.store.directory import KeyRecord, Participant
 
 
@@ -109,6 +111,44 @@ async def own_entry(request: web.Request) -> web.Response:
     view["delivery_binding"] = None if delivery is None else delivery["delivery_binding"]
     view["epoch"] = 0 if delivery is None else int(delivery["epoch"])
     return web.json_response(view)
+
+
+async def latest_checkpoint(request: web.Request) -> web.Response:
+    """`GET /v1/directory/checkpoint`: the hub's latest signed tree head of its audit log."""
+    async with request.app[POOL].acquire() as conn:
+        row = await audit.latest_checkpoint(conn)
+    if row is None:
+        raise Refusal(
+            "unknown-checkpoint", "the hub has signed no checkpoint yet: ask again in a few seconds"
+        )
+    return web.json_response({"tree_size": int(row["tree_size"]), "checkpoint": str(row["checkpoint"])})
+
+
+async def consistency(request: web.Request) -> web.Response:
+    """`GET /v1/directory/consistency?first=M&second=N`: the RFC 9162 consistency proof between two
+    checkpointed sizes, with both checkpoints."""
+    first = int_parameter(request, "first", 1, 1, 2**62)
+    second = int_parameter(request, "second", 1, 1, 2**62)
+    if first > second:
+        raise Refusal("invalid-parameter", "first must not exceed second")
+    async with (
+        request.app[POOL].acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        rows = [await audit.checkpoint_at(conn, size) for size in (first, second)]
+        for size, row in zip((first, second), rows, strict=True):
+            if row is None:
+                raise Refusal("unknown-checkpoint", f"the hub signed no checkpoint of {size} entries")
+        hashes = await proofs.consistency(conn, first, second) if first < second else []
+    return web.json_response(
+        {
+            "first": first,
+            "second": second,
+            "first_checkpoint": str(rows[0]["checkpoint"]),  # type: ignore[index]
+            "second_checkpoint": str(rows[1]["checkpoint"]),  # type: ignore[index]
+            "proof": [base64.b64encode(h).decode() for h in hashes],
+        }
+    )
 
 
 async def hub_jwks(request: web.Request) -> web.Response:
