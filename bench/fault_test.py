@@ -50,6 +50,7 @@ from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_encode, parse_jws
 from hub.core.sealing import seal
 from hub.keyfile import write_private_jwk
+from hub.services.bindings import bind_own_key
 from hub.store import directory
 from hub.store.database import connect
 from hub.store.embedded import EmbeddedPostgres, start_embedded_postgres
@@ -135,7 +136,14 @@ async def register(dsn: str, receiver_port: int) -> tuple[PrivateSigningJwk, Pri
             accepts=["takedown-request"],
         )
         await directory.add_key(conn, participant_id=PLATFORM, jwk=platform_sig.public().to_dict())
-        await directory.add_key(conn, participant_id=PLATFORM, jwk=platform_enc.public().to_dict())
+        await bind_own_key(
+            conn,
+            hub_id=FAULT_HUB_ID,
+            participant_id=PLATFORM,
+            signer=platform_sig,
+            key=platform_enc.public(),
+            now=utc_now(),
+        )
     return hotline_key, platform_enc
 
 
@@ -181,7 +189,7 @@ def start_hub(index: int, port: int, dsn: str, work: Path, key_file: Path) -> su
         "HUB_DATA_DIR": str(work / f"hub-{index}"),
         "HUB_SIGNING_KEY_FILE": str(key_file),
         "HUB_STORAGE_KEY_FILE": str(key_file.parent / "hub-storage-key"),  # shared, like the signing key
-        "HUB_ID": "fault-hub",
+        "HUB_ID": FAULT_HUB_ID,
         "HUB_WORKER_ID": f"fault-hub-{index}",
         "HUB_LOG_LEVEL": "error",
         "HUB_DELIVERY_LEASE_SECONDS": "5",
@@ -258,6 +266,7 @@ async def submit_one(
     raise RuntimeError(f"referral {i} could not be submitted before the deadline")
 
 
+FAULT_HUB_ID = "fault-hub"
 DELIVERY_FIGURES = """
 SELECT count(*) FILTER (WHERE state = 'delivered') AS delivered,
        count(*) FILTER (WHERE state = 'dead') AS dead,
