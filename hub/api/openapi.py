@@ -401,6 +401,9 @@ def _case_paths() -> dict[str, Any]:
     }
 
 
+_SIZE = {"type": "integer", "minimum": 1, "maximum": 2**62}  # a checkpointed tree size
+
+
 def _directory_paths() -> dict[str, Any]:
     """The public directory and the hub's own keys."""
     return {
@@ -455,8 +458,8 @@ def _directory_paths() -> dict[str, Any]:
                 "operationId": "consistencyProof",
                 "summary": "RFC 9162 consistency proof between two checkpointed tree sizes",
                 "parameters": [
-                    _query("first", "the earlier size", {"type": "integer", "minimum": 1, "maximum": 2**62}),
-                    _query("second", "the later size", {"type": "integer", "minimum": 1, "maximum": 2**62}),
+                    {**_query("first", "the earlier size", _SIZE), "required": True},
+                    {**_query("second", "the later size", _SIZE), "required": True},
                 ],
                 "responses": {"200": _json(_ref("ConsistencyProof"), "The proof"), **_problems(400, 404)},
             }

@@ -127,6 +127,8 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
 async def consistency(request: web.Request) -> web.Response:
     """`GET /v1/directory/consistency?first=M&second=N`: the RFC 9162 consistency proof between two
     checkpointed sizes, with both checkpoints."""
+    if "first" not in request.query or "second" not in request.query:
+        raise Refusal("invalid-parameter", "give both tree sizes: ?first=M&second=N")
     first = int_parameter(request, "first", 1, 1, 2**62)
     second = int_parameter(request, "second", 1, 1, 2**62)
     if first > second:
