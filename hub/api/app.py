@@ -37,7 +37,7 @@ from hub.api.keys import (
     WORKER,
 )
 from hub.api.metrics import METRICS, HubMetrics, metrics_middleware
-from hub.api.problems import problem_middleware
+from hub.api.problem_middleware import problem_middleware
 from hub.api.routes import add_routes
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import Clock, utc_now

@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from hub.api.problems import problem_response
 from hub.core.refusal import Refusal
 
 log = structlog.get_logger("hub.connections")
@@ -214,8 +215,6 @@ class _GuardedProtocol(asyncio.Protocol):
 
 
 def _overloaded(request: web.Request) -> web.Response:
-    from hub.api.problems import problem_response
-
     response = problem_response(
         "service-unavailable", "the hub has too many open connections: retry shortly", instance=request.path
     )
@@ -225,8 +224,6 @@ def _overloaded(request: web.Request) -> web.Response:
 
 
 def _slow_body(request: web.Request, seconds: float) -> web.Response:
-    from hub.api.problems import problem_response
-
     return problem_response(
         "request-timeout",
         f"the request body was not received within {seconds:g} seconds",

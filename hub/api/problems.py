@@ -1,5 +1,5 @@
 """RFC 9457 problem details: one stable `type` per kind of refusal, and the middleware that answers
-every error, ours or aiohttp's, as `application/problem+json`.
+every error, ours or aiohttp's, as `application/problem+json` (`hub/api/problem_middleware.py`).
 
 Details never repeat message content; an unexpected error is logged by class name and request id only.
 """
@@ -7,14 +7,10 @@ Details never repeat message content; an unexpected error is logged by class nam
 from __future__ import annotations
 
 import json
-import traceback
 from typing import Any
 
-import structlog
 from aiohttp import web
 
-from hub.api.keys import POOL
-from hub.core.refusal import Refusal
 from hub.store.database import UNAVAILABLE
 
 PROBLEM_BASE = "urn:referral-hub:problem:"
@@ -79,7 +75,6 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "service-unavailable": (503, "Service unavailable"),
 }
 
-log = structlog.get_logger("hub.api")
 
 # The database is down or restarting: the client should try again, nothing was stored.
 DATABASE_UNAVAILABLE = UNAVAILABLE
@@ -99,64 +94,3 @@ def problem_response(code: str, detail: str, *, instance: str | None = None, **e
     if status == 401:  # RFC 9110 15.5.2: every 401 names the scheme to use
         response.headers["WWW-Authenticate"] = 'Bearer realm="referral-hub"'
     return response
-
-
-_HTTP_CODES = {
-    400: "malformed-json",
-    404: "not-found",
-    405: "method-not-allowed",
-    413: "body-too-large",
-    415: "unsupported-media-type",
-}
-
-
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except Refusal as refusal:
-        log.info("request.refused", problem=refusal.code, method=request.method, route=_route(request))
-        refused = problem_response(refusal.code, refusal.detail, instance=request.path, **refusal.extra)
-        if refusal.retry_after is not None:
-            refused.headers["Retry-After"] = str(refusal.retry_after)
-        return refused
-    except DATABASE_UNAVAILABLE as exc:
-        log.warning("request.database_unavailable", error=exc.__class__.__name__, route=_route(request))
-        pool = request.app.get(POOL)
-        if pool is not None:
-            await pool.expire_connections()  # renew connections that broke mid-operation
-        response = problem_response(
-            "service-unavailable", "the hub's database is unavailable: retry shortly", instance=request.path
-        )
-        response.headers["Retry-After"] = "1"
-        return response
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _HTTP_CODES.get(exc.status)
-        if code is None:
-            raise
-        response = problem_response(code, exc.reason, instance=request.path)
-        if "Allow" in exc.headers:  # RFC 9110 15.5.6: a 405 says what is allowed
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
-    except Exception as exc:
-        # The exception's text may quote stored values: log its class and where it arose, never its text.
-        log.error(
-            "request.failed",
-            error=exc.__class__.__name__,
-            where=[
-                f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)
-            ],
-            method=request.method,
-            route=_route(request),
-        )
-        return problem_response(
-            "internal-error", "the hub could not complete this request", instance=request.path
-        )
-
-
-def _route(request: web.Request) -> str:
-    info = request.match_info.route.resource
-    return info.canonical if info is not None else "?"

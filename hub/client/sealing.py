@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hub.core import inputs
 from hub.core.jose import JoseError, PrivateEncryptionJwk, PublicJwk, b64url_decode, b64url_encode
@@ -34,11 +34,21 @@ from hub.core.sealing import (
     unseal,
 )
 
-if TYPE_CHECKING:
-    from hub.client.http import HubClient
-
 MARK = "seal"
 __all__ = ["ALG", "MARK", "is_sealed"]
+
+
+class Directory(Protocol):
+    """What sealing reads from the hub: the sender's id, the template, and the recipients' directory
+    entries (their keys already checked against their bindings). `hub.client.http.HubClient` is one."""
+
+    participant_id: str
+
+    async def schema(self, message_type: str, version: str) -> dict[str, Any] | None: ...
+
+    async def participant(self, participant_id: str) -> dict[str, Any]: ...
+
+    async def participants(self) -> list[dict[str, Any]]: ...
 
 
 class SealingError(Exception):
@@ -168,7 +178,7 @@ def seal_marked(node: Any, recipients: Sequence[tuple[str, PublicJwk]]) -> Any:
     return node
 
 
-async def seal_envelope(client: HubClient, envelope: Mapping[str, Any]) -> dict[str, Any]:
+async def seal_envelope(client: Directory, envelope: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope with its marked values sealed to each recipient's current key, checked against the
     template the hub publishes. Raises `SealingError` (nothing is sent)."""
     template = await client.schema(str(envelope.get("type")), str(envelope.get("version")))
@@ -183,7 +193,7 @@ async def seal_envelope(client: HubClient, envelope: Mapping[str, Any]) -> dict[
     return dict(seal_marked(envelope, keys))
 
 
-async def _recipients(client: HubClient, envelope: Mapping[str, Any]) -> tuple[str, ...]:
+async def _recipients(client: Directory, envelope: Mapping[str, Any]) -> tuple[str, ...]:
     """Those named in `to`, or those the routing selector finds in the directory (the hub's own rule)."""
     to, route, body = envelope.get("to"), envelope.get("route"), envelope.get("body")
     if isinstance(to, list) and to:

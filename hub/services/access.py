@@ -22,8 +22,7 @@ from hub.core.jose import (
     verify_signature,
 )
 from hub.core.refusal import Refusal
-from hub.store import directory
-from hub.store.queries import query
+from hub.store import directory, tokens
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,10 @@ async def authenticate(
     # Remembered for as long as check_claims would accept the token (exp + leeway), so purging used jtis
     # never reopens a replay window.
     remember_until = datetime.fromtimestamp(claims.remember_until, UTC)
-    if await pool.fetchval(query("consume_token"), claims.issuer, claims.token_id, remember_until) is None:
+    if not await tokens.consume_token(pool, claims.issuer, claims.token_id, remember_until):
         raise Refusal("token-replay", "this token was already used: every request needs a new jti")
     return Caller(participant_id=claims.issuer, kid=claims.kid)
 
 
 async def purge_used_tokens(pool: asyncpg.Pool, now: datetime) -> None:
-    await pool.execute(query("purge_tokens"), now)
+    await tokens.purge_used_tokens(pool, now)

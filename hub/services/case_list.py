@@ -14,8 +14,8 @@ import asyncpg
 from hub.core.clock import rfc3339
 from hub.core.jose import JoseError, b64url_decode, b64url_encode
 from hub.core.refusal import Refusal
+from hub.store import cases as case_rows
 from hub.store.database import Conn
-from hub.store.queries import query
 
 STATUSES = ("open", "actioned", "declined", "partially-actioned", "withdrawn", "closed")
 _START = (datetime.max.replace(tzinfo=UTC), UUID(int=(1 << 128) - 1))
@@ -79,23 +79,18 @@ async def list_cases(
     chunk = max(limit, CHUNK)
     rows: list[asyncpg.Record] = []
     while len(rows) < limit:
-        candidates = await conn.fetch(
-            query("case_page_candidates_all" if viewer is None else "case_page_candidates_of_participant"),
-            viewer,
-            *position,
-            chunk,
-        )
+        candidates = await case_rows.page_candidates(conn, viewer, position, chunk)
         if not candidates:
             break
-        listed = await conn.fetch(
-            query("list_cases"),
+        listed = await case_rows.list_rows(
+            conn,
             viewer,
             [row["id"] for row in candidates],
             now,
-            filters.status,
-            filters.overdue,
-            filters.country,
-            filters.recipient,
+            status=filters.status,
+            overdue=filters.overdue,
+            country=filters.country,
+            recipient=filters.recipient,
         )
         rows.extend(listed[: limit - len(rows)])
         if len(candidates) < chunk:

@@ -21,10 +21,10 @@ from hub.core.case_view import CaseAccess, Member, case_access, share_part
 from hub.core.clock import rfc3339
 from hub.core.overdue import is_overdue
 from hub.core.refusal import Refusal
+from hub.store import cases as case_rows
 from hub.store import deadlines, directory
 from hub.store.database import Conn
 from hub.store.events import record_event
-from hub.store.queries import query
 
 
 async def read_case(
@@ -53,19 +53,19 @@ async def _viewer(
     conn: Conn, case_id: UUID, caller: str | None
 ) -> tuple[asyncpg.Record, list[asyncpg.Record], CaseAccess]:
     """The case, its parties, and what the caller may see and do on it (refused if nothing)."""
-    case = await conn.fetchrow(query("get_case"), case_id)
+    case = await case_rows.get_case(conn, case_id)
     if case is None:
         raise Refusal("case-not-found", "no such case")
-    parties = await conn.fetch(query("case_parties"), case_id)
+    parties = await case_rows.case_parties(conn, case_id)
     access = case_access(caller, members_of(parties))
     if access is None:
         raise Refusal("not-a-party", "only the parties to a case and those it was shared with may read it")
-    return case, list(parties), access
+    return case, parties, access
 
 
 async def _read(conn: Conn, case_id: UUID, caller: str | None, now: datetime) -> dict[str, Any]:
     case, parties, access = await _viewer(conn, case_id, caller)
-    events = await conn.fetch(query("case_events"), case_id)
+    events = await case_rows.case_events(conn, case_id)
     clocks = await deadlines.case_deadlines(conn, case_id)
     return _view(case, parties, events, clocks, access, now)
 
@@ -228,9 +228,9 @@ async def share_case(
     """Share the case with another participant, as `hub/core/case_view.py` `share_part` allows: it sees
     what the sharer sees, and the timeline records the share and that. False if it already was a party."""
     async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchrow(query("get_case"), case_id) is None:
+        if await case_rows.get_case(conn, case_id) is None:
             raise Refusal("case-not-found", "no such case")
-        members = members_of(await conn.fetch(query("lock_case_parties"), case_id))
+        members = members_of(await case_rows.case_parties(conn, case_id, lock=True))
         sharer = case_access(caller, members)
         if sharer is None:
             raise Refusal("not-a-party", "only the originator or a recipient of a case may share it")
@@ -240,13 +240,11 @@ async def share_case(
         if not share.changes:
             return False
         if existing is None:
-            added = await conn.fetchval(
-                query("insert_share"), case_id, participant_id, caller, now, share.stored()
-            )
-            if added is None:  # shared by someone else meanwhile: this one is not recorded
+            added = await case_rows.insert_share(conn, case_id, participant_id, caller, now, share.stored())
+            if not added:  # shared by someone else meanwhile: this one is not recorded
                 return False
         else:
-            await conn.execute(query("set_party_sight"), case_id, participant_id, share.stored())
+            await case_rows.set_party_sight(conn, case_id, participant_id, share.stored())
         await record_event(
             conn, case_id, now, "case.shared", caller, subject=participant_id, detail=share.detail(sharer)
         )
