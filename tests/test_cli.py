@@ -728,6 +728,48 @@ async def test_send_of_an_invalid_request_reports_the_hubs_refusal(
     assert await db.fetchval("SELECT count(*) FROM messages") == 0
 
 
+async def test_send_names_each_schema_fault_by_pointer_and_place_in_the_file(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    body = takedown_body(platform.member)
+    del body["illegality"]
+    body["category"] = 7
+    request = {"type": "takedown-request", "version": "1.0", "to": [platform.id], "body": body}
+    path = running_hub.tmp_path / "request.json"
+    text = json.dumps(request, indent=2)
+    path.write_text(text, "utf-8")
+    # Where a person reading the file finds the wrong value, and the object the missing property belongs in
+    lines = text.splitlines()
+    category = next(n for n, line in enumerate(lines, 1) if '"category": 7' in line)
+    category_column = lines[category - 1].index("7") + 1
+    body_line = next(n for n, line in enumerate(lines, 1) if '"body":' in line)
+    body_column = lines[body_line - 1].index("{") + 1
+
+    line = assert_refused(await running_hub.run(hotline, "send", str(path)), "the hub refused", "422")
+
+    assert f"/body/category ({path} line {category} column {category_column}): " in line
+    assert f"/body/illegality (in the value at {path} line {body_line} column {body_column}): " in line
+    assert "illegality" in line.split("/body/illegality", 1)[1]
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_send_of_broken_json_says_the_line_and_column(running_hub: Hub) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    broken = '{\n  "type": "takedown-request",\n  "to" ["x"]\n}'
+    (running_hub.tmp_path / "broken.json").write_text(broken, "utf-8")
+
+    line = assert_refused(await running_hub.run(hotline, "send", "broken.json"), "broken.json")
+
+    assert "line 3 column 8" in line
+
+
+async def test_the_hub_url_option_names_hub_url_in_its_help() -> None:
+    run = await hub("send", "--help", env={"PATH": os.environ["PATH"]})
+    assert "HUB_URL" in run.out
+
+
 async def test_a_missing_key_file_is_a_one_line_error(running_hub: Hub) -> None:
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     platform.key_file.unlink()

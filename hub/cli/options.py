@@ -13,5 +13,7 @@ def participant_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", required=True, help="your Ed25519 private JWK file")
     parser.add_argument("--as", dest="as_", required=True, metavar="ID", help="your participant id")
     parser.add_argument(
-        "--hub", default=os.environ.get("HUB_URL", "http://127.0.0.1:8080"), help="the hub's URL"
+        "--hub",
+        default=os.environ.get("HUB_URL", "http://127.0.0.1:8080"),
+        help="the hub's URL (default: $HUB_URL, else http://127.0.0.1:8080)",
     )

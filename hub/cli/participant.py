@@ -28,6 +28,7 @@ from hub.client.http import CaseReferenceError
 from hub.client.sealing import SealingError, open_sealed
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.jose import PrivateEncryptionJwk, sha256_hex
+from hub.core.json_position import position_of
 from hub.keyfile import KeyFileError, read_encryption_key, read_signing_key
 
 
@@ -57,17 +58,27 @@ def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]
     return 0
 
 
-def cmd_send(args: argparse.Namespace) -> int:
-    path = Path(args.file)
+def _read_envelope(name: str) -> tuple[bytes, dict[str, Any]]:
+    """The file's bytes and the envelope they hold, or a one-line error saying where the JSON breaks."""
     try:
-        raw = path.read_bytes()
+        raw = Path(name).read_bytes()
         envelope = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
-        raise CliError(f"no such file: {args.file}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CliError(f"{args.file} is not a JSON envelope: {exc.__class__.__name__}") from None
+        raise CliError(f"no such file: {name}") from None
+    except json.JSONDecodeError as exc:
+        raise CliError(
+            f"{name} is not a JSON envelope: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{name} is not a JSON envelope: {exc.__class__.__name__}") from None
     if not isinstance(envelope, dict):
-        raise CliError(f"{args.file} must hold a JSON object (the envelope)")
+        raise CliError(f"{name} must hold a JSON object (the envelope)")
+    return raw, envelope
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    raw, envelope = _read_envelope(args.file)
     envelope.setdefault("from", args.as_)
     if envelope["from"] != args.as_:
         raise CliError(f"the envelope says it is from '{envelope['from']}', but you send as '{args.as_}'")
@@ -82,6 +93,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         try:
             receipts = await send_referral(client, parts, sent)
         except HubError as exc:
+            if exc.problem.get("errors"):
+                raise CliError(f"the hub refused: {exc}; {faults_in_file(exc, args.file, raw)}") from None
             if exc.code != "duplicate-id":
                 raise
             raise CliError(
@@ -94,6 +107,24 @@ def cmd_send(args: argparse.Namespace) -> int:
         return {"case_id": receipts[0]["case_id"], "parts": receipts}
 
     return _run(args, send)
+
+
+def faults_in_file(exc: HubError, name: str, raw: bytes) -> str:
+    """Each fault of the hub's problem as its JSON Pointer, where it is in the file, and the hub's words,
+    on one line."""
+    text = raw.decode("utf-8")
+    said = []
+    for fault in exc.problem.get("errors", []):
+        if not isinstance(fault, dict):
+            continue
+        pointer = str(fault.get("pointer", ""))
+        where = position_of(text, pointer)
+        place = ""
+        if where is not None:
+            inside = "" if where.exact else "in the value at "
+            place = f" ({inside}{name} line {where.line} column {where.column})"
+        said.append(f"{pointer or '/'}{place}: {fault.get('detail', '')}")
+    return "; ".join(said)
 
 
 def encryption_key_option(path: str | None) -> PrivateEncryptionJwk | None:
