@@ -30,7 +30,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.api.app import create_app
-from hub.api.keys import HUB_KEY, POOL
+from hub.api.keys import HUB_KEY, POOL, SETTINGS
 from hub.client.envelope import new_envelope, sign_message
 from hub.core.case_view import figures_cover_every_case
 from hub.core.clock import rfc3339, utc_now
@@ -196,7 +196,9 @@ class Hub:
 
 
 @asynccontextmanager
-async def running_hub(server_dsn: str, template: str, data_dir: Path) -> AsyncIterator[Hub]:
+async def running_hub(
+    server_dsn: str, template: str, data_dir: Path, metrics_token_file: Path | None = None
+) -> AsyncIterator[Hub]:
     name = f"hub_matrix_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_dsn)
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -221,6 +223,7 @@ async def running_hub(server_dsn: str, template: str, data_dir: Path) -> AsyncIt
             signing_key_file=data_dir / "hub-signing-key.jwk",
             max_body_bytes=64 * 1024,
             log_level="warning",
+            metrics_token_file=metrics_token_file,
         )
         app = create_app(settings, background=False)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
@@ -464,9 +467,12 @@ SURFACES = (
 
 @pytest_asyncio.fixture(scope="module")
 async def split(server_dsn: str, template_dsn: str) -> AsyncIterator[tuple[Hub, str]]:
-    """A hub with the split fan-out above, and its case id."""
+    """A hub with the split fan-out above, and its case id; /metrics needs the scrape token in
+    `scrape-token` beside the hub's data."""
     with tempfile.TemporaryDirectory(prefix="hub-matrix-") as tmp:
-        async with running_hub(server_dsn, template_dsn, Path(tmp)) as hub:
+        token_file = Path(tmp) / "scrape-token"
+        token_file.write_text("scrape-" + uuid.uuid4().hex)
+        async with running_hub(server_dsn, template_dsn, Path(tmp), metrics_token_file=token_file) as hub:
             m = hub.members
             case_id: str | None = None
             for role in PART_URLS:
@@ -570,3 +576,22 @@ async def test_the_operator_s_tools_see_the_whole_case(split: tuple[Hub, str]) -
     async with pool.acquire() as conn:
         whole = await read_case_for_operator(conn, uuid.UUID(case_id), utc_now())
     assert {r["participant_id"] for r in whole["recipients"]} == {hub.member(r).id for r in PART_URLS}
+
+
+# /metrics is the operator's surface (issue 14, 10a): with the scrape token set, no participant's login
+# opens it; and what it shows is counted by route, problem, channel and destination, never a case's
+# content: no case id, URL or hash of any part, whoever scrapes it.
+@pytest.mark.parametrize("role", sorted(SEES_PARTS))
+async def test_metrics_are_the_operator_s_and_carry_no_case_data(role: str, split: tuple[Hub, str]) -> None:
+    hub, case_id = split
+    response = await hub.client.get("/metrics", headers=hub.auth(role))
+    assert problem_of(response.status, await response.json()) == (401, "invalid-token")
+    token = hub.client.app[SETTINGS].metrics_token_file
+    assert token is not None
+    scrape = await hub.client.get("/metrics", headers={"Authorization": f"Bearer {token.read_text()}"})
+    assert scrape.status == 200
+    text = await scrape.text()
+    assert "hub_messages_accepted_total" in text  # a real scrape (the parts were accepted), not an empty page
+    shown = [case_id, *PART_URLS.values(), *(h[:32] for h in PART_HASHES.values())]
+    shown += [u.split("/")[2] for u in PART_URLS.values()]
+    assert [value for value in shown if value in text] == []
