@@ -28,9 +28,10 @@ from jwcrypto import jwk, jws
 
 from adapters.email_render import plain_date
 from hub.api.app import create_app
-from hub.api.keys import HUB_KEY, INTAKE
+from hub.api.keys import HUB_KEY, INTAKE, KEYRING, POOL
 from hub.core.clock import Clock, parse_rfc3339, utc_now
 from hub.mailin.receiver import MailIn, start_server
+from hub.services.issuer import Issuer
 from hub.settings import Settings
 from hub.store.mail import open_inbound
 from tests.dkim_keys import DkimDns, DkimKey
@@ -68,7 +69,14 @@ class MailInHub(EmailHub):
 
     def mail_in(self, clock: Clock = utc_now, **changes: Any) -> MailIn:
         """A receiver on this hub, looking DKIM keys up in the test DNS."""
-        return MailIn(self.app[INTAKE], mail_settings(self.smtp_port, **changes), clock, dns=self.dns)
+        return MailIn(
+            Issuer(self.app[INTAKE]),
+            self.app[POOL],
+            self.app[KEYRING],
+            mail_settings(self.smtp_port, **changes),
+            clock,
+            dns=self.dns,
+        )
 
     async def start_receiver(self, clock: Clock = utc_now, **changes: Any) -> asyncio.Server:
         server = await start_server(self.mail_in(clock, **changes), "127.0.0.1", 0)

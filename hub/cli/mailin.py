@@ -25,8 +25,9 @@ log = structlog.get_logger("hub.mailin")
 
 def cmd_mail_in(args: argparse.Namespace, settings: Settings) -> int:
     from hub.api.app import create_app
-    from hub.api.keys import CLOCK, INTAKE
+    from hub.api.keys import CLOCK, INTAKE, KEYRING, POOL
     from hub.mailin.receiver import MailIn, start_server
+    from hub.services.issuer import Issuer
 
     configure_logging(settings.log_level)
     mail = settings.mail
@@ -40,7 +41,12 @@ def cmd_mail_in(args: argparse.Namespace, settings: Settings) -> int:
         await runner.setup()  # the signing key, the database (migrated) and the pool
         try:
             try:
-                server = await start_server(MailIn(app[INTAKE], mail, app[CLOCK]), host, port, lmtp=lmtp)
+                server = await start_server(
+                    MailIn(Issuer(app[INTAKE]), app[POOL], app[KEYRING], mail, app[CLOCK]),
+                    host,
+                    port,
+                    lmtp=lmtp,
+                )
             except OSError as exc:
                 raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
             bound = server.sockets[0].getsockname()[1] if server.sockets else port

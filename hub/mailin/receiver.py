@@ -44,6 +44,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import structlog
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -58,10 +59,10 @@ from hub.core.refusal import Refusal
 from hub.mailin.headers import parse_headers, strict_from
 from hub.mailin.origin import DnsLookup, read_facts
 from hub.mailin.replies import Answer, Reading, read_reply
-from hub.services.intake import Intake
-from hub.services.issuer import issue
+from hub.services.issuer import Issuer
 from hub.settings import MailSettings
 from hub.store import mail, messages
+from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.mail import InboundMail, ReplyTarget, TimelineNote
 
@@ -85,7 +86,12 @@ KEY_UNAVAILABLE = "451 4.7.5 The DKIM key of the signing domain cannot be fetche
 
 @dataclass(frozen=True)
 class MailIn:
-    intake: Intake
+    """What the mail-in server needs of the hub: the one way to issue (an attested answer), the database
+    and the case keys that encrypt each stored reply; nothing else of intake."""
+
+    issuer: Issuer
+    pool: asyncpg.Pool
+    keyring: Keyring
     settings: MailSettings
     clock: Clock
     dns: DnsLookup | None = None  # dkimpy's DNS lookup of DKIM keys; None: the system's resolver
@@ -178,7 +184,7 @@ async def take_reply(mail_in: MailIn, reply: Reply) -> str:
     if isinstance(addressed, str):
         return addressed
     message_id, target = addressed
-    pool, keyring = mail_in.intake.pool, mail_in.intake.keyring
+    pool, keyring = mail_in.pool, mail_in.keyring
     bound = log.bind(case_id=str(target.case_id), message_id=str(message_id), recipient=target.recipient_id)
     decision = await origin_decision(mail_in, reply, target)
     if decision.temporary:  # the platform's key could not be fetched now: its server tries again later
@@ -260,14 +266,14 @@ async def _answer_unreadable(
 async def _addressed(mail_in: MailIn, reply: Reply) -> str | tuple[UUID, ReplyTarget]:
     """The message and recipient the reply address names, or the answer already due: the same mail
     seen before, an unknown address (kept small, and briefly: retention), a purged case (its digest only)."""
-    async with mail_in.intake.pool.acquire() as conn:
+    async with mail_in.pool.acquire() as conn:
         prior = await mail.find_inbound(conn, reply.sha256, reply.rcpt_to)
         if prior is not None:  # delivered again: same answer, nothing changes
             return ANSWERS.get(prior.verdict, NOT_APPLIED)
         found = await _target(mail_in, conn, reply.rcpt_to)
         if found is None:
             unmatched = reply.stored(UNKNOWN_TOKEN, keep=mail_in.settings.mailin_unmatched_max_bytes)
-            await mail.record_inbound(conn, unmatched, keyring=mail_in.intake.keyring)
+            await mail.record_inbound(conn, unmatched, keyring=mail_in.keyring)
             log.info("mail.reply_refused", verdict=UNKNOWN_TOKEN)
             return ANSWERS[UNKNOWN_TOKEN]
         message_id, target = found
@@ -307,7 +313,7 @@ async def _target(mail_in: MailIn, conn: Conn, rcpt_to: str) -> tuple[UUID, Repl
     if parsed is None:
         return None
     message_id, tag = parsed
-    key = mail_in.intake.hub.key
+    key = mail_in.issuer.hub.key
     for target in await mail.reply_targets(conn, message_id):
         if tag_matches(key, message_id, target.recipient_id, tag):
             return message_id, target
@@ -318,16 +324,16 @@ async def _record_answer(
     mail_in: MailIn, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading, decision: Decision
 ) -> str:
     from_address = strict_from(parse_headers(reply.raw)) or ""  # authenticated: a registered address
-    payload = attested_payload(mail_in.intake.hub.hub_id, reply, message_id, target, reading, from_address)
+    payload = attested_payload(mail_in.issuer.hub.hub_id, reply, message_id, target, reading, from_address)
     attested_id = UUID(payload["id"])
-    async with mail_in.intake.pool.acquire() as conn:
+    async with mail_in.pool.acquire() as conn:
         already = await messages.find_identity(conn, attested_id) is not None
     verdict = ACCEPTED
     note: TimelineNote | None = None
     recorded_id: UUID | None = attested_id
     if not already:  # (a crash after recording the answer and before storing the mail: it is there)
         try:
-            await issue(mail_in.intake, payload, reply.received_at)
+            await mail_in.issuer.issue(payload, reply.received_at)
         except Refusal as refusal:
             if refusal.code != "duplicate-id":  # else this very mail was recorded meanwhile, concurrently
                 verdict, recorded_id = refusal.code, None
@@ -335,8 +341,8 @@ async def _record_answer(
     stored = reply.stored(
         verdict, target, message_id=message_id, recorded_message_id=recorded_id, auth=decision.record()
     )
-    async with mail_in.intake.pool.acquire() as conn:
-        await mail.record_inbound(conn, stored, note, mail_in.intake.keyring)
+    async with mail_in.pool.acquire() as conn:
+        await mail.record_inbound(conn, stored, note, mail_in.keyring)
     return verdict
 
 
