@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from hub.cli.errors import CliError
+from hub.cli.jwk_files import public_of
 from hub.core.binding import (
     BindingError,
     bind_delivery,
@@ -36,7 +37,7 @@ from hub.core.binding import (
 from hub.core.jose import PrivateSigningJwk, PublicJwk
 from hub.core.key_chain import key_chain
 from hub.core.log_watch import LogAlarm, Seen, check_advance, read_checkpoint
-from hub.keyfile import KeyFileError, read_private_jwk, read_signing_key
+from hub.keyfile import KeyFileError, read_signing_key
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -55,7 +56,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
-    key = _public_of(args.path)
+    key = public_of(args.path)
     print(
         json.dumps(
             {"kid": key.kid, "use": key.use, "fingerprint": fingerprint(key), "thumbprint": key.thumbprint()},
@@ -63,24 +64,6 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
         )
     )
     return 0
-
-
-def _public_of(path: str) -> PublicJwk:
-    """The public half of the JWK in `path`, which may hold a private or a public key."""
-    try:
-        data = json.loads(Path(path).read_text("utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CliError(f"{path} is not a JSON file: {exc.__class__.__name__}") from None
-    if isinstance(data, dict) and "d" in data:
-        try:
-            return read_private_jwk(Path(path)).public()
-        except KeyFileError as exc:
-            raise CliError(str(exc)) from None
-    from hub.cli.operator import read_public_jwk
-
-    return read_public_jwk(path)
 
 
 def cmd_bind(args: argparse.Namespace) -> int:
@@ -134,7 +117,7 @@ def _binding(args: argparse.Namespace, signer: PrivateSigningJwk, hub_id: str) -
     now = int(time.time())
     common: dict[str, Any] = {"participant_id": args.as_, "hub_id": hub_id, "issued_at": now}
     if args.add_key is not None:
-        key = _public_of(args.add_key)
+        key = public_of(args.add_key)
         new_signing_key = None
         if key.use == "sig":
             if args.new_key is None:

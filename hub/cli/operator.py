@@ -20,9 +20,10 @@ import asyncpg
 import structlog
 
 from hub.cli.errors import CliError
+from hub.cli.jwk_files import read_public_jwk
 from hub.core.binding import BindingError, fingerprint, matches_fingerprint, read_binding
 from hub.core.clock import rfc3339
-from hub.core.jose import InvalidJwkError, PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk
 from hub.keyfile import KeyFileError, write_private_jwk
 from hub.log import configure_logging
 from hub.services.bindings import BindingRefused, apply_binding
@@ -128,23 +129,6 @@ def cmd_keys_generate(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from None
     print(json.dumps(key.public().to_dict(), indent=2))
     return 0
-
-
-def read_public_jwk(path: str) -> PublicJwk:
-    try:
-        data = json.loads(Path(path).read_text("utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CliError(f"{path} is not a JSON file: {exc.__class__.__name__}") from None
-    if isinstance(data, dict) and "d" in data:
-        raise CliError(
-            f"{path} holds a PRIVATE key: register the public JWK that 'hub keys generate' printed"
-        )
-    try:
-        return PublicJwk.from_dict(data)
-    except InvalidJwkError as exc:
-        raise CliError(f"{path}: {exc}") from None
 
 
 def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:

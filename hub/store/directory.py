@@ -151,12 +151,11 @@ async def add_participant(
         raise DirectoryError(f"participant '{participant_id}' already exists") from None
     except asyncpg.CheckViolationError as exc:
         raise DirectoryError(f"invalid participant: {exc.constraint_name}") from None
-    await audit.append(
+    await _logged(
         conn,
-        at=datetime.now(UTC),
-        event="participant.added",
-        actor="operator",
-        subject=participant_id,
+        "participant.added",
+        "operator",
+        participant_id,
         detail={
             "kind": kind,
             "country": country,
@@ -218,12 +217,11 @@ async def update_participant(
     )
     if changed is None:
         raise DirectoryError(f"no participant '{participant_id}'")
-    await audit.append(
+    await _logged(
         conn,
-        at=datetime.now(UTC),
-        event="participant.updated",
-        actor="operator",
-        subject=participant_id,
+        "participant.updated",
+        "operator",
+        participant_id,
         detail={
             "add_domains": list(added),
             "remove_domains": list(remove_domains),
@@ -280,12 +278,11 @@ async def add_key(
         raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
     except asyncpg.CheckViolationError:
         raise DirectoryError("the key's validity window ends before it starts") from None
-    await audit.append(
+    await _logged(
         conn,
-        at=datetime.now(UTC),
-        event="key.added",
-        actor="operator" if binding is None else participant_id,
-        subject=participant_id,
+        "key.added",
+        "operator" if binding is None else participant_id,
+        participant_id,
         detail={
             "kid": jwk["kid"],
             "use": jwk["use"],
@@ -309,12 +306,11 @@ async def bind_existing_key(conn: Conn, *, participant_id: str, kid: str, bindin
     """Attach the binding a participant signed for a key it registered before bindings existed."""
     if await conn.fetchval(query("bind_existing_key"), kid, participant_id, binding) is None:
         raise DirectoryError(f"'{participant_id}' has no key '{kid}' waiting for a binding")
-    await audit.append(
+    await _logged(
         conn,
-        at=datetime.now(UTC),
-        event="key.bound",
-        actor=participant_id,
-        subject=participant_id,
+        "key.bound",
+        participant_id,
+        participant_id,
         detail={"kid": kid, "binding": binding},
     )
 
@@ -336,12 +332,12 @@ async def reset_participant(
         )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
-    await audit.append(
+    await _logged(
         conn,
+        "participant.reset",
+        "operator",
+        participant_id,
         at=at,
-        event="participant.reset",
-        actor="operator",
-        subject=participant_id,
         detail={
             "kid": jwk["kid"],
             "use": "sig",
@@ -371,12 +367,11 @@ async def set_delivery(
     if changed is None:
         raise DirectoryError(f"no participant '{participant_id}'")
     # The log names the address by digest: an adapter's configuration may hold a mailbox address.
-    await audit.append(
+    await _logged(
         conn,
-        at=datetime.now(UTC),
-        event="delivery.bound",
-        actor=participant_id,
-        subject=participant_id,
+        "delivery.bound",
+        participant_id,
+        participant_id,
         detail={"delivery_sha256": delivery_sha256, "binding_sha256": sha256_hex(binding.encode())},
     )
 
@@ -397,12 +392,11 @@ async def revoke_key(
     it never adds any) or by the participant's own binding."""
     if await conn.fetchval(query("revoke_key"), kid, participant_id, reason) is None:
         raise DirectoryError(f"participant '{participant_id}' has no unrevoked key '{kid}'")
-    await audit.append(
+    await _logged(
         conn,
-        at=datetime.now(UTC),
-        event="key.revoked",
-        actor="operator" if binding is None else participant_id,
-        subject=participant_id,
+        "key.revoked",
+        "operator" if binding is None else participant_id,
+        participant_id,
         detail={"kid": kid, "reason": reason, "binding": binding},
     )
 
@@ -471,3 +465,12 @@ async def encryption_keys_of(conn: Conn | asyncpg.Pool, ids: Sequence[str]) -> d
     for row in await conn.fetch(query("encryption_keys_of"), list(set(ids))):
         found[row["participant_id"]].append(KeyRecord.from_row(row))
     return found
+
+
+async def _logged(
+    conn: Conn, event: str, actor: str, subject: str, *, detail: dict[str, Any], at: datetime | None = None
+) -> None:
+    """Write a change of the directory into the audit log, as it happens (now, unless `at` is given)."""
+    await audit.append(
+        conn, at=at or datetime.now(UTC), event=event, actor=actor, subject=subject, detail=detail
+    )
