@@ -49,7 +49,7 @@ async def test_an_answer_by_e_mail_is_attested_on_every_surface(
     # 1. The platform acknowledges by e-mail; the hotline's command line takes it as attested.
     code, _ = await hub.reply(notice.reply_to, "ACKNOWLEDGED")
     assert code == 250
-    status, out, err = await run_hub("inbox", "--ack", *identity, env=env)
+    status, out, err = await run_hub("inbox", "--json", "--ack", *identity, env=env)
     assert status == 0, err
     [item] = [m for m in json.loads(out)["messages"] if m["type"] == "acknowledgement"]
     assert item["verified"] is True, item.get("verification_error")
@@ -58,7 +58,7 @@ async def test_an_answer_by_e_mail_is_attested_on_every_surface(
     assert item["attested"]["by"] == settings.hub_id
     assert item["attested"]["from_address"] == ABUSE
     assert "signed by" not in item["provenance"]
-    status, out, _ = await run_hub("inbox", *identity, env=env)
+    status, out, _ = await run_hub("inbox", "--json", *identity, env=env)
     assert [m["message_id"] for m in json.loads(out)["messages"]] == []  # acknowledged: out of the inbox
 
     # 2. It removes the image, by e-mail too; the hotline's console lists that answer verified.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -203,9 +204,14 @@ async def test_participants_add_list_show_keeps_the_kid(
     assert key["jwk"]["x"] == public["x"]
     assert "d" not in key["jwk"]
 
-    listed = await hub("participants", "list", env=env)
+    listed = await hub("participants", "list", "--json", env=env)
     assert_ok(listed)
     assert {"id": "de-hotline-cli", "kind": "hotline", "country": "DE"}.items() <= listed.json()[0].items()
+    table = await hub("participants", "list", env=env)
+    assert_ok(table)
+    header, row = table.out.splitlines()
+    assert header.split() == ["ID", "KIND", "COUNTRY", "ACCEPTS"]
+    assert row.split()[:3] == ["de-hotline-cli", "hotline", "DE"]
 
     shown = await hub("participants", "show", "de-hotline-cli", env=env)
     assert_ok(shown)
@@ -539,7 +545,7 @@ async def test_inbox_verifies_shows_the_envelope_and_acks(running_hub: Hub, db: 
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     sent = await running_hub.send_directly(hotline, platform)
 
-    run = await running_hub.run(platform, "inbox", "--ack")
+    run = await running_hub.run(platform, "inbox", "--json", "--ack")
 
     assert_ok(run)
     page = run.json()
@@ -556,7 +562,7 @@ async def test_inbox_verifies_shows_the_envelope_and_acks(running_hub: Hub, db: 
     )
     assert state == "retrieved"
 
-    empty = await running_hub.run(platform, "inbox")
+    empty = await running_hub.run(platform, "inbox", "--json")
     assert_ok(empty)
     assert empty.json()["messages"] == []
 
@@ -573,7 +579,7 @@ async def test_send_then_inbox_shows_what_the_command_filled_in(running_hub: Hub
     path = write_json(running_hub.tmp_path / "request.json", request)
     receipt = (await running_hub.run(hotline, "send", str(path))).json()
 
-    page = (await running_hub.run(platform, "inbox")).json()
+    page = (await running_hub.run(platform, "inbox", "--json")).json()
 
     envelope = page["messages"][0]["envelope"]
     assert page["messages"][0]["verified"] is True
@@ -589,24 +595,24 @@ async def test_inbox_without_ack_leaves_the_message_then_ack_takes_it(running_hu
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     sent = await running_hub.send_directly(hotline, platform)
 
-    first = (await running_hub.run(platform, "inbox")).json()
-    second = (await running_hub.run(platform, "inbox")).json()
+    first = (await running_hub.run(platform, "inbox", "--json")).json()
+    second = (await running_hub.run(platform, "inbox", "--json")).json()
     assert [m["message_id"] for m in first["messages"]] == [sent["message_id"]]
     assert [m["message_id"] for m in second["messages"]] == [sent["message_id"]]
 
     acked = await running_hub.run(platform, "ack", sent["message_id"])
     assert_ok(acked)
     assert acked.json() == {"retrieved": [sent["message_id"]]}
-    assert (await running_hub.run(platform, "inbox")).json()["messages"] == []
+    assert (await running_hub.run(platform, "inbox", "--json")).json()["messages"] == []
 
 
 async def test_status_shows_the_case_to_the_hotline(running_hub: Hub) -> None:
     hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     sent = await running_hub.send_directly(hotline, platform)
-    assert_ok(await running_hub.run(platform, "inbox", "--ack"))
+    assert_ok(await running_hub.run(platform, "inbox", "--json", "--ack"))
 
-    run = await running_hub.run(hotline, "status", sent["case_id"])
+    run = await running_hub.run(hotline, "status", "--json", sent["case_id"])
 
     assert_ok(run)
     case = run.json()
@@ -619,12 +625,42 @@ async def test_status_shows_the_case_to_the_hotline(running_hub: Hub) -> None:
     assert moves == [(None, "queued"), ("queued", "retrieved")]
 
 
+async def test_inbox_and_status_print_tables_a_person_reads(running_hub: Hub) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    assert_ok(empty := await running_hub.run(platform, "inbox"))
+    assert empty.out.strip() == "nothing in your inbox"
+    sent = await running_hub.send_directly(hotline, platform)
+
+    inbox = await running_hub.run(platform, "inbox", "--ack")
+
+    assert_ok(inbox)
+    header, row, *rest = inbox.out.splitlines()
+    assert header.split() == ["ACCEPTED", "TYPE", "FROM", "CASE", "MESSAGE", "VERIFIED"]
+    assert row.split()[3:] == ["takedown-request", hotline.id, sent["case_id"], sent["message_id"], "yes"]
+    assert rest[-1].startswith("read on with --cursor ")
+    assert "{" not in inbox.out  # no JSON, no envelope: the table only
+
+    status = await running_hub.run(hotline, "status", sent["case_id"])
+
+    assert_ok(status)
+    lines = status.out.splitlines()
+    assert lines[0].startswith(f"case {sent['case_id']} (takedown-request), opened by {hotline.id}")
+    assert lines[1] == "status: open; you are: originator"
+    recipient = lines.index(next(line for line in lines if line.startswith("RECIPIENT")))
+    assert lines[recipient + 1].split()[:2] == [platform.id, "retrieved"]
+    assert any(line.split()[:3] == ["acknowledge", platform.id, "open"] for line in lines)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", lines[0])  # times to the minute, in UTC
+    assert not re.search(r"\dT\d", status.out)
+    assert any("recipient.state_changed" in line and "queued -> retrieved" in line for line in lines)
+
+
 async def test_share_lets_the_liaison_read_the_case(running_hub: Hub, db: asyncpg.Connection) -> None:
     hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     liaison = await running_hub.party("nl-police-cli", "law-enforcement", "NL")
     sent = await running_hub.send_directly(hotline, platform)
-    assert_refused(await running_hub.run(liaison, "status", sent["case_id"]), "403")
+    assert_refused(await running_hub.run(liaison, "status", "--json", sent["case_id"]), "403")
 
     shared = await running_hub.run(hotline, "share", sent["case_id"], liaison.id)
 
@@ -636,7 +672,7 @@ async def test_share_lets_the_liaison_read_the_case(running_hub: Hub, db: asyncp
         liaison.id,
     )
     assert role == "shared"
-    seen = await running_hub.run(liaison, "status", sent["case_id"])
+    seen = await running_hub.run(liaison, "status", "--json", sent["case_id"])
     assert_ok(seen)
     timeline = seen.json()["timeline"]
     assert any(e["event"] == "case.shared" and e.get("subject") == liaison.id for e in timeline)
@@ -693,7 +729,7 @@ async def test_inbox_flags_a_message_whose_signature_does_not_verify(
         keyring_of(settings),
     )
 
-    run = await running_hub.run(platform, "inbox", "--ack")
+    run = await running_hub.run(platform, "inbox", "--json", "--ack")
 
     assert_ok(run)
     item = run.json()["messages"][0]
@@ -773,7 +809,7 @@ async def test_the_hub_url_option_names_hub_url_in_its_help() -> None:
 async def test_a_missing_key_file_is_a_one_line_error(running_hub: Hub) -> None:
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     platform.key_file.unlink()
-    run = await running_hub.run(platform, "inbox")
+    run = await running_hub.run(platform, "inbox", "--json")
     assert_refused(run, "no key file", str(platform.key_file))
 
 
@@ -781,14 +817,14 @@ async def test_an_encryption_key_file_is_refused_for_signing(running_hub: Hub) -
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     platform.key_file.unlink()
     write_private_jwk(platform.key_file, platform.member.enc)
-    run = await running_hub.run(platform, "inbox")
+    run = await running_hub.run(platform, "inbox", "--json")
     assert_refused(run, "encryption key")
 
 
 async def test_an_unreachable_hub_is_a_one_line_error(running_hub: Hub) -> None:
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
     url = f"http://127.0.0.1:{closed_port()}"
-    run = await running_hub.run(platform, "inbox", hub_url=url)
+    run = await running_hub.run(platform, "inbox", "--json", hub_url=url)
     assert_refused(run, "cannot reach the hub", url)
 
 
@@ -802,7 +838,7 @@ async def test_a_url_that_is_not_a_hub_is_a_one_line_error(
     proxy.router.add_route("*", "/{tail:.*}", html)
     server = await aiohttp_server(proxy)
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")
-    run = await running_hub.run(platform, "inbox", hub_url=f"http://127.0.0.1:{server.port}")
+    run = await running_hub.run(platform, "inbox", "--json", hub_url=f"http://127.0.0.1:{server.port}")
     assert_refused(run)
 
 
@@ -816,12 +852,12 @@ async def test_status_and_share_take_the_short_id_the_console_and_notices_show(r
     sent = await running_hub.send_directly(hotline, platform)
     short = sent["case_id"][:8]
 
-    run = await running_hub.run(hotline, "status", short)
+    run = await running_hub.run(hotline, "status", "--json", short)
     assert_ok(run)
     assert run.json()["case_id"] == sent["case_id"]
-    assert_ok(await running_hub.run(platform, "status", short.upper()))
+    assert_ok(await running_hub.run(platform, "status", "--json", short.upper()))
 
-    refused = await running_hub.run(liaison, "status", short)  # not shared yet: it cannot find it
+    refused = await running_hub.run(liaison, "status", "--json", short)  # not shared yet: it cannot find it
     assert refused.code != 0
     assert "no case you can read" in refused.err
     assert sent["case_id"] not in refused.err + refused.out
@@ -829,8 +865,8 @@ async def test_status_and_share_take_the_short_id_the_console_and_notices_show(r
     shared = await running_hub.run(hotline, "share", short, liaison.id)
     assert_ok(shared)
     assert shared.json()["case_id"] == sent["case_id"]
-    assert_ok(await running_hub.run(liaison, "status", short))
+    assert_ok(await running_hub.run(liaison, "status", "--json", short))
 
-    too_short = await running_hub.run(hotline, "status", short[:4])
+    too_short = await running_hub.run(hotline, "status", "--json", short[:4])
     assert too_short.code != 0
     assert "at least 6 hex digits" in too_short.err

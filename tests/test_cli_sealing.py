@@ -63,7 +63,9 @@ async def test_send_seals_a_plaintext_file_and_the_platform_opens_it_in_its_inbo
     form = await stored_form(db, message_id, keyring_of(settings))
     assert b"person@example.org" not in form
     assert b"Fictitious" not in form
-    page = await running_hub.run(platform, "inbox", "--enc-key", str(enc_key_file(running_hub, platform)))
+    page = await running_hub.run(
+        platform, "inbox", "--json", "--enc-key", str(enc_key_file(running_hub, platform))
+    )
     assert_ok(page)
     [item] = page.json()["messages"]
     assert item["verified"] is True
@@ -72,7 +74,9 @@ async def test_send_seals_a_plaintext_file_and_the_platform_opens_it_in_its_inbo
     assert [(c["to"], c["kid"]) for c in copies] == [(platform.id, platform.member.enc.kid)]
     # With another participant's key, nothing opens, and the reason says so.
     other = await running_hub.party("fr-platform-seal", "platform", "FR")
-    theirs = await running_hub.run(platform, "inbox", "--enc-key", str(enc_key_file(running_hub, other)))
+    theirs = await running_hub.run(
+        platform, "inbox", "--json", "--enc-key", str(enc_key_file(running_hub, other))
+    )
     [item] = theirs.json()["messages"]
     assert item["opened"] == {}
     assert item["not_opened"] == {"/body/contact": "sealed to another of your keys than the one given"}
@@ -102,7 +106,9 @@ async def test_send_splits_a_file_for_two_platforms_into_one_message_each_and_a_
     assert [p["case_id"] for p in parts] == [answer["case_id"]] * 2
     assert await db.fetchval("SELECT count(*) FROM cases") == 1
     for party, url in ((platform, "test-0001"), (other, "test-0002")):
-        page = await running_hub.run(party, "inbox", "--enc-key", str(enc_key_file(running_hub, party)))
+        page = await running_hub.run(
+            party, "inbox", "--json", "--enc-key", str(enc_key_file(running_hub, party))
+        )
         [item] = page.json()["messages"]
         assert item["verified"] is True
         assert item["case_id"] == answer["case_id"]
@@ -138,7 +144,9 @@ async def test_send_seals_to_the_recipients_a_routing_selector_finds(
 
     assert_ok(await running_hub.run(hotline, "send", str(path)))
 
-    page = await running_hub.run(platform, "inbox", "--enc-key", str(enc_key_file(running_hub, platform)))
+    page = await running_hub.run(
+        platform, "inbox", "--json", "--enc-key", str(enc_key_file(running_hub, platform))
+    )
     [item] = page.json()["messages"]
     assert item["opened"] == {"/body/contact": CONTACT}
 
@@ -217,7 +225,9 @@ async def test_the_hub_refuses_a_contact_sealed_to_a_stale_key_after_rotation(
     assert_ok(await running_hub.run(hotline, "send", str(path)))
     key_file = running_hub.tmp_path / "newer.jwk"
     write_private_jwk(key_file, newer)
-    [item] = (await running_hub.run(platform, "inbox", "--enc-key", str(key_file))).json()["messages"]
+    [item] = (await running_hub.run(platform, "inbox", "--json", "--enc-key", str(key_file))).json()[
+        "messages"
+    ]
     assert item["opened"] == {"/body/contact": CONTACT}
 
 
@@ -228,7 +238,7 @@ async def test_hub_open_reads_the_sealed_contact_of_a_saved_message_offline(
     platform = await running_hub.party("ie-platform-seal", "platform", "IE")
     path = write_json(running_hub.tmp_path / "request.json", plaintext_request(platform))
     assert_ok(await running_hub.run(hotline, "send", str(path)))
-    [item] = (await running_hub.run(platform, "inbox")).json()["messages"]
+    [item] = (await running_hub.run(platform, "inbox", "--json")).json()["messages"]
     saved = tmp_path / "message.jws"
     saved.write_text(item["message"], "utf-8")
     key = enc_key_file(running_hub, platform)
@@ -285,6 +295,8 @@ async def test_the_readme_s_example_is_sealed_by_send_and_opened_by_the_platform
 
     assert_ok(await running_hub.run(hotline, "send", str(path)))
 
-    page = await running_hub.run(platform, "inbox", "--enc-key", str(enc_key_file(running_hub, platform)))
+    page = await running_hub.run(
+        platform, "inbox", "--json", "--enc-key", str(enc_key_file(running_hub, platform))
+    )
     [item] = page.json()["messages"]
     assert item["opened"] == {"/body/contact": request["body"]["contact"]["seal"]}

@@ -104,7 +104,9 @@ async def test_a_signing_key_the_operator_swapped_in_does_not_make_its_messages_
         client = HubClient(session, running_hub.url, hotline.id, impostor)
         await client.submit(sign_message(envelope, impostor))  # the hub, reading its database, takes it
 
-    page = await running_hub.run(platform, "inbox", "--enc-key", str(enc_key_file(running_hub, platform)))
+    page = await running_hub.run(
+        platform, "inbox", "--json", "--enc-key", str(enc_key_file(running_hub, platform))
+    )
 
     assert_ok(page)
     [item] = page.json()["messages"]

@@ -160,7 +160,9 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     update.add_argument("--accepts", help="comma-separated message types")
     update.add_argument("--adapter", help="how it is reached: pull, webhook, email, or a plugin's name")
     update.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
-    participants.add_parser("list")
+    participants.add_parser("list").add_argument(
+        "--json", action="store_true", help="print JSON, not a table"
+    )
     participants.add_parser("show").add_argument("id")
     add_key = participants.add_parser(
         "add-key", help="publish a key its participant bound (hub keys bind): rotation, encryption"
@@ -198,12 +200,14 @@ def _participant_commands(commands: argparse._SubParsersAction[argparse.Argument
     inbox.add_argument(
         "--enc-key", metavar="FILE", help="your X25519 private JWK: open the values sealed to you"
     )
+    inbox.add_argument("--json", action="store_true", help="print JSON (with the envelopes), not a table")
     participant_options(inbox)
     ack = commands.add_parser("ack")
     ack.add_argument("message_ids", nargs="+")
     participant_options(ack)
     status = commands.add_parser("status")
     status.add_argument("case_id")
+    status.add_argument("--json", action="store_true", help="print JSON, not a table")
     participant_options(status)
     share = commands.add_parser("share")
     share.add_argument("case_id")

@@ -142,7 +142,11 @@ def cmd_participants(args: argparse.Namespace, settings: Settings) -> int:
                 raise CliError(str(exc)) from None
 
     result = asyncio.run(run())
-    if result is not None:
+    if args.action == "list" and not args.json:
+        from hub.cli.tables import participants_table
+
+        print(participants_table(result))
+    elif result is not None:
         print(json.dumps(result, indent=2, default=json_default))
     return 0
 

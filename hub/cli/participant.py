@@ -22,6 +22,7 @@ import aiohttp
 
 from hub.cli.errors import CliError
 from hub.cli.sent_file import SentFile
+from hub.cli.tables import case_table, inbox_table
 from hub.client import HubClient, HubError
 from hub.client.fanout import FanOutError, send_referral, split_referral
 from hub.client.http import CaseReferenceError
@@ -32,7 +33,12 @@ from hub.core.json_position import position_of
 from hub.keyfile import KeyFileError, read_encryption_key, read_signing_key
 
 
-def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]) -> int:
+def _run(
+    args: argparse.Namespace,
+    action: Callable[[HubClient], Awaitable[Any]],
+    readable: Callable[[Any], str] | None = None,
+) -> int:
+    """Run `action` against the hub and print its result: as JSON, or with `readable` unless --json."""
     try:
         key = read_signing_key(Path(args.key))
     except KeyFileError as exc:
@@ -53,6 +59,9 @@ def _run(args: argparse.Namespace, action: Callable[[HubClient], Awaitable[Any]]
         raise CliError(str(exc)) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
+    if readable is not None and not args.json:
+        print(readable(result))
+        return 0
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
@@ -167,7 +176,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
             await client.ack(trusted)
         return page
 
-    return _run(args, inbox)
+    return _run(args, inbox, inbox_table)
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
@@ -178,7 +187,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def status(client: HubClient) -> Any:
         return await client.case(await client.resolve_case(args.case_id))
 
-    return _run(args, status)
+    return _run(args, status, case_table)
 
 
 def cmd_share(args: argparse.Namespace) -> int:
