@@ -196,6 +196,37 @@ async def test_a_platform_s_listing_agrees_with_its_case_view(world: World) -> N
     assert await world.ids(world.a, "?overdue=true") == []
 
 
+def next_due_on_page(view: dict[str, Any]) -> dict[str, Any] | None:
+    """The earliest running clock the case page shows its viewer."""
+    shown = [d for r in view["recipients"] for d in r["deadlines"]] + view["deadlines_owed_by_originator"]
+    running = sorted((d["due_at"], d["deadline"]) for d in shown if d["state"] == "open")
+    return {"deadline": running[0][1], "due_at": running[0][0]} if running else None
+
+
+async def test_each_viewer_s_next_due_is_the_first_running_clock_its_case_page_shows(world: World) -> None:
+    fan_out, request = await world.refer(world.a, world.c)
+    await world.api.accepted(world.a, acknowledgement(world.a, world.hotline, fan_out, request["id"]))
+    await world.api.share(world.hotline, fan_out, world.liaison)
+    for viewer in (world.hotline, world.a, world.c, world.liaison):
+        view = await world.api.case(viewer, fan_out)
+        [listed] = (await world.listing(viewer))["cases"]
+        assert listed["next_due"] == next_due_on_page(view), viewer.id
+    # a acknowledged: its next clock is a later one than c's, which the originator sees first
+    [for_a] = (await world.listing(world.a))["cases"]
+    [for_c] = (await world.listing(world.c))["cases"]
+    [for_hotline] = (await world.listing(world.hotline))["cases"]
+    assert for_a["next_due"]["deadline"] != "acknowledge"
+    assert for_c["next_due"]["deadline"] == "acknowledge"
+    assert for_hotline["next_due"] == for_c["next_due"]
+    assert for_a["next_due"]["due_at"] > for_c["next_due"]["due_at"]
+
+    await world.api.accepted(world.a, removal(world.a, world.hotline, fan_out, request["id"]))
+    await world.api.accepted(world.hotline, case_closure(world.hotline, [world.a, world.c], fan_out))
+    for viewer in (world.hotline, world.a, world.c):
+        [listed] = (await world.listing(viewer))["cases"]
+        assert listed["next_due"] == next_due_on_page(await world.api.case(viewer, fan_out)), viewer.id
+
+
 # -- paging -----------------------------------------------------------------------------------------------
 async def test_keyset_paging_is_stable_while_new_cases_arrive(world: World) -> None:
     older = []

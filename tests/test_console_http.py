@@ -280,6 +280,14 @@ async def test_case_list_filters_and_evidence_bundle(
     case_id = (await send_takedown(console, platform)).headers["Location"].removeprefix("/cases/")
     listed = await (await console.get("/cases?state=open&country=IE&recipient=ie-platform-console")).text()
     assert f"/cases/{case_id}" in listed
+    assert "Next due" in listed
+    assert "Acknowledge: due in " in listed
+    assert 'name="recipient"' in listed
+    theirs = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    for_platform = await (await theirs.get("/cases")).text()
+    assert f"/cases/{case_id}" in for_platform
+    assert 'name="recipient"' not in for_platform
+    assert 'name="country"' not in for_platform
     none = await (await console.get("/cases?state=closed")).text()
     assert f"/cases/{case_id}" not in none
     bad = await console.get("/cases?state=bogus&country=Ireland")

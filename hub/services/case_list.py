@@ -112,6 +112,12 @@ def _view(row: asyncpg.Record, viewer: str | None) -> dict[str, Any]:
         "overdue": row["overdue"],
         "recipients": recipients,
     }
+    # the earliest running clock the viewer sees: what the case page lists first, to act on next
+    view["next_due"] = (
+        None
+        if row["next_due_at"] is None
+        else {"deadline": row["next_due_kind"], "due_at": rfc3339(row["next_due_at"])}
+    )
     if viewer is not None:
         view["your_role"] = row["your_role"]
     if row["closed_at"] is not None:

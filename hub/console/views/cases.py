@@ -79,6 +79,8 @@ async def case_list(request: web.Request) -> web.Response:
         "statuses": STATUSES,
         "errors": errors,
         "participants": await gateway.participants(),
+        # a platform is the recipient of its cases: filtering them by recipient or its country finds nothing
+        "recipient_filters": await my_kind(gateway) != "platform",
     }
     return render(request.app[JINJA], request, "cases.html", context, status=422 if errors else 200)
 

@@ -41,7 +41,7 @@ LIMIT $4;
 -- name: list_cases
 -- The listed cases among the candidates $2 as the viewer $1 (NULL: the operator) sees them, newest
 -- first, with the derived status and whether a deadline is overdue at $3; filters: status $4, overdue
--- $5, a recipient's country $6, a recipient $7. What the viewer sees is what hub/core/case_view.py
+-- $5, a recipient's country $6, a recipient $7; and the next clock due (kind, due time) it sees. What the viewer sees is what hub/core/case_view.py
 -- recorded on its party row (`sees_parts`: NULL the whole case, else the recipients whose parts): the
 -- other recipients of a fan-out neither show, nor count in its status, nor match its filters.
 -- The status is hub/core/case_state.py `case_status` and overdue hub/core/overdue.py `is_overdue`,
@@ -58,9 +58,17 @@ SELECT * FROM (
            EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id
                    AND (me.sees_parts IS NULL OR d.recipient_id = ANY (me.sees_parts))
                    AND ((d.state = 'breached' AND d.answered_late_at IS NULL)
-                        OR (d.state = 'open' AND d.due_at <= $3))) AS overdue
+                        OR (d.state = 'open' AND d.due_at <= $3))) AS overdue,
+           nd.kind AS next_due_kind, nd.due_at AS next_due_at
     FROM cases c
     LEFT JOIN case_parties me ON me.case_id = c.id AND me.participant_id = $1
+    LEFT JOIN LATERAL (
+        -- the earliest clock still running among those the viewer sees (as `overdue` above)
+        SELECT d.kind, d.due_at FROM deadlines d
+        WHERE d.case_id = c.id AND d.state = 'open'
+          AND (me.sees_parts IS NULL OR d.recipient_id = ANY (me.sees_parts))
+        ORDER BY d.due_at, d.kind LIMIT 1
+    ) nd ON true
     CROSS JOIN LATERAL (
         SELECT count(*) AS n,
                coalesce(bool_or(cp.state IN ('queued', 'retrieved', 'acknowledged')), false) AS pending,
