@@ -44,6 +44,7 @@ DEFAULT_ACCEPTS = {
     "support-service": ("assistance-request",),
     "regulator": (),
     "law-enforcement": (),
+    "hub": (),  # a peer hub: what it forwards is addressed to its participants (docs/federation.md)
 }
 
 
@@ -200,6 +201,10 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         raise CliError("a participant is registered with its signing (Ed25519) key; it binds its others")
     checked_fingerprint(jwk, args.fingerprint)
     adapter, adapter_config = adapter_choice(args, args.endpoint)
+    if args.kind == "hub":  # a peer is no push destination of its own: its participants are
+        if args.adapter is not None or args.adapter_config is not None:
+            raise CliError("a peer hub takes no --adapter: what it forwards goes to its participants")
+        adapter, adapter_config = "pull", {}
     accepts = args.accepts.split(",") if args.accepts else list(DEFAULT_ACCEPTS[args.kind])
     async with conn.transaction():
         await directory.add_participant(

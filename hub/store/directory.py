@@ -17,7 +17,9 @@ from hub.store import audit
 from hub.store.database import Conn
 from hub.store.queries import query
 
-PARTICIPANT_KINDS = ("hotline", "platform", "regulator", "law-enforcement", "support-service")
+PARTICIPANT_KINDS = ("hotline", "platform", "regulator", "law-enforcement", "support-service", "hub")
+# A participant of kind `hub` is a peer hub (docs/federation.md): its id is the peer's HUB_ID, its key the
+# peer's hub key, its endpoint the peer's base URL. The hub's own entry has that kind too (its own id).
 
 
 class DirectoryError(Exception):
@@ -102,6 +104,8 @@ def check_participant_fields(
         raise DirectoryError("participant name must be 1-200 characters")
     if kind not in PARTICIPANT_KINDS:
         raise DirectoryError(f"participant kind must be one of {', '.join(PARTICIPANT_KINDS)}")
+    if kind == "hub" and endpoint is None:
+        raise DirectoryError("a peer hub is registered with its endpoint (its base URL, https://...)")
     if not re.fullmatch(r"[A-Z]{2}", country):
         raise DirectoryError("country must be an ISO 3166-1 alpha-2 code such as DE")
     check_endpoint(endpoint)
