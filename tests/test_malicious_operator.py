@@ -246,3 +246,72 @@ async def rewrite_first_entry(db: asyncpg.Connection, hub_key: PrivateSigningJwk
         signed,
         "[]",
     )
+
+
+async def test_check_log_holds_a_participant_s_listed_keys_against_the_log(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """Directory answers come with proof (GET /v1/participants/{id}/log): every key the directory lists
+    is in the log everyone watches. A key the operator inserted past the hub's code (so in no audit
+    entry), and a revoked key shown as active again, make `check-log --participant` exit 1."""
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    try:
+        platform = await running_hub.party("ie-platform-mal", "platform", "IE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        state = running_hub.tmp_path / "log.json"
+        watch = ("keys", "check-log", "--hub", running_hub.url, "--state", str(state))
+        honest = await hub(*watch, "--participant", platform.id, env=hub_env(running_hub.tmp_path))
+        assert_ok(honest)
+        assert honest.json()["ok"] is True
+
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{running_hub.url}/v1/participants/{platform.id}/log") as response:
+                answer = await response.json()
+        assert [e["event"] for e in answer["entries"]][:2] == ["participant.added", "key.added"]
+        assert all(e["inclusion_proof"] is not None for e in answer["entries"])
+
+        operator_key = PrivateSigningJwk.generate("ie-platform-mal-operator-sig")
+        await insert_key(db, platform.id, operator_key.public().to_dict())
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        inserted = await hub(*watch, "--participant", platform.id, env=hub_env(running_hub.tmp_path))
+        assert inserted.code == 1, inserted
+        assert "ie-platform-mal-operator-sig" in inserted.json()["alarm"]
+        assert "no entry of the hub's audit log" in inserted.json()["alarm"]
+        await db.execute("DELETE FROM participant_keys WHERE kid = $1", operator_key.kid)
+
+        # The log records a revocation; the operator clears it in the table.
+        kid = platform.member.key.kid
+        await db.execute("UPDATE participant_keys SET revoked_at = now() WHERE kid = $1", kid)
+        await db.execute(
+            "INSERT INTO audit_entries (recorded_at, event, actor, subject, detail)"
+            " VALUES (now(), 'key.revoked', 'operator', $1, $2)",
+            platform.id,
+            {"kid": kid, "reason": "superseded", "binding": None},
+        )
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        await db.execute("UPDATE participant_keys SET revoked_at = NULL WHERE kid = $1", kid)
+        unrevoked = await hub(*watch, "--participant", platform.id, env=hub_env(running_hub.tmp_path))
+    finally:
+        await pool.close()
+    assert unrevoked.code == 1, unrevoked
+    assert "records its revocation" in unrevoked.json()["alarm"]
+
+
+async def test_a_key_newer_than_the_latest_checkpoint_asks_to_retry_rather_than_alarm(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    try:
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        await running_hub.party("ie-platform-new", "platform", "IE")  # not yet under a checkpoint
+        state = running_hub.tmp_path / "log.json"
+        later = await hub(
+            "keys", "check-log", "--hub", running_hub.url, "--state", str(state),
+            "--participant", "ie-platform-new", env=hub_env(running_hub.tmp_path),
+        )  # fmt: skip
+    finally:
+        await pool.close()
+    assert later.code == 75, later
+    assert "ask again" in later.json()["retry"]

@@ -127,6 +127,16 @@ def _schemas() -> dict[str, Any]:
                 "jwks": _ref("Jwks"),
             },
         },
+        "ParticipantLog": {
+            "type": "object",
+            "required": ["participant_id", "checkpoint", "entries", "not_yet_checkpointed"],
+            "properties": {
+                "participant_id": {"type": "string"},
+                "checkpoint": {"type": ["string", "null"], "description": "compact JWS by the hub"},
+                "entries": {"type": "array", "items": any_object},
+                "not_yet_checkpointed": {"type": "integer", "minimum": 0},
+            },
+        },
         "LatestCheckpoint": {
             "type": "object",
             "required": ["tree_size", "checkpoint"],
@@ -420,6 +430,19 @@ def _directory_paths() -> dict[str, Any]:
                 "summary": "A participant with its keys",
                 "parameters": [_path("participant_id", "the participant's id")],
                 "responses": {"200": _json(_ref("Participant"), "The participant"), **_problems(404)},
+            }
+        },
+        "/v1/participants/{participant_id}/log": {
+            "get": {
+                "operationId": "participantLog",
+                "summary": "The participant's directory changes, each with its inclusion proof",
+                "description": "The audit-log entries of every change of the participant's entry "
+                "(registered, keys added, bound, revoked, reset, delivery bound), each with an RFC 9162 "
+                "inclusion proof "
+                "to the latest checkpoint; hub keys check-log --participant holds the directory's keys "
+                "against them.",
+                "parameters": [_path("participant_id", "the participant's id")],
+                "responses": {"200": _json(_ref("ParticipantLog"), "The entries"), **_problems(404)},
             }
         },
         "/v1/directory/bindings": {

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -34,6 +35,7 @@ from hub.core.binding import (
     read_binding,
     verify_binding,
 )
+from hub.core.directory_proof import NotYetLogged, check_listed_keys, verify_history
 from hub.core.jose import PrivateSigningJwk, PublicJwk
 from hub.core.key_chain import key_chain
 from hub.core.log_watch import LogAlarm, Seen, check_advance, read_checkpoint
@@ -176,6 +178,14 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
     check.add_argument(
         "--hub-fingerprint", action="append", metavar="FP", help="pin the hub's key (RFC 7638 thumbprint)"
     )
+    check.add_argument(
+        "--participant",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="also check that every key the directory lists for ID is the one the log recorded "
+        "(inclusion proofs; exit 1 if not, 75 if a change is newer than the latest checkpoint)",
+    )
 
 
 # -- monitoring one's own entry ---------------------------------------------------------------------------
@@ -252,6 +262,49 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 # -- watching the log -------------------------------------------------------------------------------------
+async def _watch_log(args: argparse.Namespace, kept: dict[str, Any]) -> dict[str, Any]:
+    """The hub's latest head, checked against the one kept and, for each --participant, its keys."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        base = args.hub.rstrip("/")
+
+        async def get(path: str) -> dict[str, Any]:
+            async with session.get(base + path) as response:
+                body: dict[str, Any] = await response.json(content_type=None)
+                if response.status >= 400:
+                    raise CliError(f"the hub refused {path}: {body.get('detail', response.status)}")
+                return body
+
+        async def extends(before: Seen, after: Seen) -> None:
+            if before.tree_size == after.tree_size:
+                check_advance(before, after, [])
+                return
+            low, high = sorted((before.tree_size, after.tree_size))
+            proof = await get(f"/v1/directory/consistency?first={low}&second={high}")
+            check_advance(before, after, proof["proof"])
+
+        hub_id = str((await get("/healthz"))["hub_id"])
+        jwks = await get("/.well-known/jwks.json")
+        keys = {k["kid"]: PublicJwk.from_dict(k) for k in jwks.get("keys", [])}
+        pinned = set(kept.get("hub_keys", [])) or set(args.hub_fingerprint or [])
+        trusted = {kid: k for kid, k in keys.items() if not pinned or k.thumbprint() in pinned}
+        latest = read_checkpoint(str((await get("/v1/directory/checkpoint"))["checkpoint"]), trusted, hub_id)
+        if kept.get("checkpoint"):
+            before = Seen.from_json(kept["checkpoint"])
+            await extends(before, latest)
+            if latest.tree_size < before.tree_size:
+                latest = before  # keep the larger head
+        for participant_id in args.participant:
+            path = f"/v1/participants/{quote(participant_id, safe='')}"
+            history = verify_history(await get(path + "/log"), trusted, hub_id, participant_id)
+            await extends(latest, history.seen)  # the proofs' checkpoint is of the same log
+            check_listed_keys(history, (await get(path))["jwks"]["keys"])
+        return {
+            "hub_id": hub_id,
+            "hub_keys": sorted(pinned or {k.thumbprint() for k in trusted.values()}),
+            "checkpoint": latest.to_json(),
+        }
+
+
 def cmd_check_log(args: argparse.Namespace) -> int:
     """Check that the hub's log extends the one seen last time (`--state FILE`); exit 1 if it does not."""
     state_path = Path(args.state)
@@ -262,44 +315,16 @@ def cmd_check_log(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise CliError(f"{args.state} is not a log state file: {exc.__class__.__name__}") from None
 
-    async def run() -> dict[str, Any]:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-            base = args.hub.rstrip("/")
-
-            async def get(path: str) -> dict[str, Any]:
-                async with session.get(base + path) as response:
-                    body: dict[str, Any] = await response.json(content_type=None)
-                    if response.status >= 400:
-                        raise CliError(f"the hub refused {path}: {body.get('detail', response.status)}")
-                    return body
-
-            hub_id = str((await get("/healthz"))["hub_id"])
-            jwks = await get("/.well-known/jwks.json")
-            keys = {k["kid"]: PublicJwk.from_dict(k) for k in jwks.get("keys", [])}
-            pinned = set(kept.get("hub_keys", [])) or set(args.hub_fingerprint or [])
-            trusted = {kid: k for kid, k in keys.items() if not pinned or k.thumbprint() in pinned}
-            latest = read_checkpoint(
-                str((await get("/v1/directory/checkpoint"))["checkpoint"]), trusted, hub_id
-            )
-            if kept.get("checkpoint"):
-                before = Seen.from_json(kept["checkpoint"])
-                low, high = sorted((before.tree_size, latest.tree_size))
-                proof = await get(f"/v1/directory/consistency?first={low}&second={high}")
-                check_advance(before, latest, proof["proof"])
-                if latest.tree_size < before.tree_size:
-                    latest = before  # keep the larger head
-            return {
-                "hub_id": hub_id,
-                "hub_keys": sorted(pinned or {k.thumbprint() for k in trusted.values()}),
-                "checkpoint": latest.to_json(),
-            }
-
     try:
-        seen = asyncio.run(run())
+        seen = asyncio.run(_watch_log(args, kept))
     except LogAlarm as exc:
         json.dump({"ok": False, "alarm": str(exc)}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 1
+    except NotYetLogged as exc:  # not an alarm: the change is newer than the latest checkpoint
+        json.dump({"ok": False, "retry": str(exc)}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 75  # EX_TEMPFAIL: run again shortly
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
     state_path.write_text(json.dumps(seen, indent=2) + "\n", "utf-8")

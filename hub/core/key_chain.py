@@ -33,7 +33,8 @@ class Chain:
     refused: dict[str, str] = field(default_factory=dict)  # kid -> why it is not trusted
 
 
-def _public(listed: Mapping[str, Any]) -> PublicJwk:
+def listed_key(listed: Mapping[str, Any]) -> PublicJwk:
+    """The public key of a directory listing's key entry (its other members are the hub's notes)."""
     return PublicJwk.from_dict({k: listed[k] for k in ("kty", "crv", "x", "kid") if k in listed})
 
 
@@ -47,7 +48,7 @@ def key_chain(participant_id: str, hub_id: str, listed: Sequence[Mapping[str, An
     for entry in listed:
         kid = str(entry.get("kid"))
         try:
-            key = _public(entry)
+            key = listed_key(entry)
         except JoseError as exc:
             refused[kid] = f"not a usable public key: {exc}"
             continue

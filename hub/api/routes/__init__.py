@@ -18,6 +18,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/cases/{case_id}/shares", cases.share)
     app.router.add_get("/v1/participants", directory.list_all)
     app.router.add_get("/v1/participants/{participant_id}", directory.show)
+    app.router.add_get("/v1/participants/{participant_id}/log", directory.history)
     app.router.add_post("/v1/directory/bindings", directory.publish_binding)
     app.router.add_get("/v1/directory/self", directory.own_entry)
     app.router.add_get("/v1/directory/checkpoint", directory.latest_checkpoint)

@@ -18,7 +18,7 @@ from hub.api.request import caller_of, int_parameter, json_body
 from hub.core.binding import delivery_document
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
-from hub.services import proofs
+from hub.services import directory_log, proofs
 from hub.services.bindings import BindingRefused, apply_binding
 from hub.store import audit, directory
 from hub.store.directory import KeyRecord, Participant
@@ -70,6 +70,14 @@ async def show(request: web.Request) -> web.Response:
     view = participant_view(participant)
     view["jwks"] = {"keys": [key_view(k, now) for k in await directory.keys_of(pool, participant.id)]}
     return web.json_response(view)
+
+
+async def history(request: web.Request) -> web.Response:
+    """`GET /v1/participants/{participant_id}/log`: the participant's directory changes as the audit
+    log holds them, each with its inclusion proof to the latest checkpoint (hub/services/directory_log.py)."""
+    return web.json_response(
+        await directory_log.participant_log(request.app[POOL], request.match_info["participant_id"])
+    )
 
 
 async def publish_binding(request: web.Request) -> web.Response:
