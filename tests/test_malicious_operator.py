@@ -265,9 +265,9 @@ async def test_check_log_holds_a_participant_s_listed_keys_against_the_log(
         assert_ok(honest)
         assert honest.json()["ok"] is True
 
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{running_hub.url}/v1/participants/{platform.id}/log") as response:
-                answer = await response.json()
+        log_url = f"{running_hub.url}/v1/participants/{platform.id}/log"
+        async with aiohttp.ClientSession() as session, session.get(log_url) as response:
+            answer = await response.json()
         assert [e["event"] for e in answer["entries"]][:2] == ["participant.added", "key.added"]
         assert all(e["inclusion_proof"] is not None for e in answer["entries"])
 
