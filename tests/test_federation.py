@@ -3,12 +3,24 @@ section 1), registered by the operator with its hub key, after the fingerprint c
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import pytest
+import pytest_asyncio
 
 from hub.core.binding import fingerprint
-from hub.core.jose import PublicJwk
+from hub.core.hub_identity import HubIdentity
+from hub.core.jose import PrivateSigningJwk, PublicJwk, sign_compact
+from hub.core.vouching_feed import ENTRY_MEMBERS, FEED_TYPE, FeedError, verify_feed
+from hub.services import vouching
+from hub.store import directory
+from hub.store.database import connect
+from tests.conftest import with_database
+from tests.factories import Directory
 from tests.test_cli import assert_ok, assert_refused, generate_public, hub, hub_env
 
 
@@ -51,3 +63,87 @@ async def test_a_peer_hub_without_an_endpoint_or_with_an_adapter_is_refused(
         "no --adapter",
     )
     assert await db.fetchval("SELECT count(*) FROM participants WHERE id = 'hub-c.example.au'") == 0
+
+
+# --- The vouching feed (docs/federation.md, section 3), between two hubs with a database each ----------
+
+
+@pytest_asyncio.fixture
+async def peer_db(server_dsn: str, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """The second hub's own database: another clone of the migrated template."""
+    name = f"hub_peer_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_dsn}"')
+        async with connect(with_database(server_dsn, name)) as conn:
+            yield conn
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+HUB_A = "hub-a.example.de"
+
+
+async def register_peer(conn: asyncpg.Connection, peer: HubIdentity) -> None:
+    await directory.add_participant(
+        conn,
+        participant_id=peer.hub_id,
+        name="Peer hub",
+        kind="hub",
+        country="DE",
+        endpoint=f"https://{peer.hub_id}",
+        accepts=[],
+        adapter="pull",
+    )
+    await directory.add_key(conn, participant_id=peer.hub_id, jwk=peer.public_jwk())
+
+
+async def test_a_peer_takes_the_feed_of_the_participants_a_hub_vouches_for(
+    db: asyncpg.Connection, peer_db: asyncpg.Connection
+) -> None:
+    hub_a = HubIdentity(HUB_A, PrivateSigningJwk.generate("hub-a-key"))
+    await directory.ensure_hub_participant(db, HUB_A, hub_a.public_jwk())
+    hotline = await Directory(db).add("de-hotline", "hotline", "DE")
+    # a key the operator slipped in without the hotline's binding: not vouched for
+    await db.execute(
+        "INSERT INTO participant_keys (kid, participant_id, use, jwk) VALUES ($1, $2, 'sig', $3)",
+        "slipped-in",
+        "de-hotline",
+        PrivateSigningJwk.generate("slipped-in").public().to_dict(),
+    )
+    await register_peer(peer_db, hub_a)
+
+    feed = await vouching.peer_feed(
+        peer_db, HUB_A, await vouching.own_feed(db, hub_a, issued_at=1_796_400_000)
+    )
+
+    assert feed.issuer == HUB_A
+    assert feed.issued_at == 1_796_400_000
+    assert [p["id"] for p in feed.participants] == ["de-hotline"]  # not the hub itself
+    (entry,) = feed.participants
+    assert (entry["kind"], entry["country"]) == ("hotline", "DE")
+    assert sorted(k["jwk"]["kid"] for k in entry["keys"]) == sorted([hotline.key.kid, hotline.enc.kid])
+    assert {k["origin"] for k in entry["keys"]} == {"registration", "binding"}
+
+
+async def test_a_feed_not_signed_by_the_registered_peer_is_refused(
+    db: asyncpg.Connection, peer_db: asyncpg.Connection
+) -> None:
+    hub_a = HubIdentity(HUB_A, PrivateSigningJwk.generate("hub-a-key"))
+    impostor = HubIdentity(HUB_A, PrivateSigningJwk.generate("impostor-key"))
+    await Directory(db).add("de-hotline", "hotline", "DE")
+    await register_peer(peer_db, hub_a)
+
+    forged = await vouching.own_feed(db, impostor, issued_at=1_796_400_000)
+    with pytest.raises(FeedError, match="no key of"):
+        await vouching.peer_feed(peer_db, HUB_A, forged)
+    genuine = await vouching.own_feed(db, hub_a, issued_at=1_796_400_000)
+    with pytest.raises(FeedError, match="not a registered peer"):
+        await vouching.peer_feed(peer_db, "hub-c.example.au", genuine)
+    with pytest.raises(FeedError, match="not issued by"):
+        verify_feed(genuine, "hub-c.example.au", [hub_a.key.public()])
+    claims = {"iss": HUB_A, "iat": 1, "participants": [{m: "x" for m in ENTRY_MEMBERS} | {"id": "p@hub-c"}]}
+    third = sign_compact(json.dumps(claims).encode(), hub_a.key, {"typ": FEED_TYPE})
+    with pytest.raises(FeedError, match="only for its own"):
+        verify_feed(third, HUB_A, [hub_a.key.public()])
