@@ -246,3 +246,38 @@ def render_unreadable_answer(
     mail.set_content(_render(language, "unreadable.txt.j2", context), charset="utf-8")
     mail["Content-Language"] = language
     return mail
+
+
+def render_parking_notice(
+    destination: str,
+    parked_at: datetime,
+    reason: str | None,
+    refusals: int,
+    held: int,
+    to: str,
+    language: str,
+    settings: MailSettings,
+    now: datetime,
+) -> EmailMessage:
+    """Issue 16.9: the recipient's push destination was parked after repeated refusals. Says why (the
+    HTTP status, never a URL), how many deliveries wait and what to do; one per parking."""
+    context = {
+        "destination": destination,
+        "parked_at": rfc3339(parked_at),
+        "reason": reason or "refused",
+        "refusals": refusals,
+        "held": held,
+        "directory_url": f"{settings.public_url}/v1/directory/self",
+    }
+    mail = EmailMessage()
+    mail["From"] = settings.mail_from
+    mail["To"] = to
+    mail["Subject"] = " ".join(_render(language, "parked_subject.txt.j2", context).split())
+    mail["Date"] = format_datetime(now)
+    # The same id for the same parking: a mail system that gets it twice can drop the repeat.
+    stamp = parked_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+    mail["Message-ID"] = f"<parked.{destination}.{stamp}@{settings.reply_domain}>"
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(_render(language, "parked.txt.j2", context), charset="utf-8")
+    mail["Content-Language"] = language
+    return mail

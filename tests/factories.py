@@ -543,6 +543,7 @@ def delivery_worker(
     clock: Any,
     config: WorkerConfig,
     rng: Any = None,
+    park_notices: Any = None,
 ) -> DeliveryWorker:
     """A delivery worker wired as `create_app` wires it: the hub's identity and keyring, and inline
     answers handed to intake."""
@@ -556,6 +557,7 @@ def delivery_worker(
         keyring=intake.keyring,
         on_answer=inline_answers(intake),
         rng=rng,
+        park_notices=park_notices,
     )
 
 

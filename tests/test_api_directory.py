@@ -40,6 +40,7 @@ async def test_participants_are_listed_with_their_key_sets(
         "domains": [],
         "trusted_flagger": False,
         "hash_signals": False,
+        "contact_email_registered": False,  # the address itself is never published (issue 16.9)
     }
 
     entry = await (await client.get(f"/v1/participants/{platform.id}")).json()

@@ -53,6 +53,7 @@ from hub.services.batcher import Batcher
 from hub.services.intake import Intake, inline_answers
 from hub.services.issuer import Issuer
 from hub.services.notifier import InboxNotifier
+from hub.services.park_notices import ParkNotices
 from hub.settings import Settings
 from hub.store.audit import seal_pending, sequence_and_checkpoint
 from hub.store.case_keys import Keyring
@@ -194,6 +195,7 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
             worker_config(settings),
             keyring=intake.keyring,
             on_answer=inline_answers(intake),
+            park_notices=ParkNotices(app[POOL], settings.mail, app[CLOCK]),
         )
         app[WORKER] = worker
         await worker.start()

@@ -124,6 +124,11 @@ def _schemas() -> dict[str, Any]:
                     "type": "boolean",
                     "description": "a platform opted in to the hash signals of referrals not addressed to it",
                 },
+                "contact_email_registered": {
+                    "type": "boolean",
+                    "description": "the hub has a contact address for it (told there when its push "
+                    "destination is parked); the address is shown only in its own entry",
+                },
                 "jwks": _ref("Jwks"),
             },
         },

@@ -147,6 +147,9 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     add.add_argument("--adapter", help="how it is reached: pull, webhook, email, or a plugin's name")
     add.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
+    add.add_argument(
+        "--contact-email", help="its directory contact: told there when its push destination is parked"
+    )
     update = participants.add_parser(
         "update", help="change domains, trusted-flagger status, hash signals, endpoint, accepts"
     )
@@ -160,6 +163,8 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     update.add_argument("--accepts", help="comma-separated message types")
     update.add_argument("--adapter", help="how it is reached: pull, webhook, email, or a plugin's name")
     update.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
+    update.add_argument("--contact-email", help="its directory contact (parking notices)")
+    update.add_argument("--no-contact-email", action="store_true", help="remove its directory contact")
     participants.add_parser("list").add_argument(
         "--json", action="store_true", help="print JSON, not a table"
     )

@@ -195,6 +195,15 @@ def checked_fingerprint(jwk: PublicJwk, given: str | None) -> None:
         )
 
 
+def contact_choice(given: str | None) -> str | None:
+    """A directory contact address, checked as the e-mail adapter checks its addresses."""
+    from adapters.email import plausible_address
+
+    if given is not None and not plausible_address(given):
+        raise CliError("--contact-email must be a plain e-mail address such as abuse@platform.example")
+    return given
+
+
 async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
     jwk = read_public_jwk(args.jwk)
     if jwk.use != "sig":
@@ -220,6 +229,7 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
             hash_signals=args.hash_signals,
             adapter=adapter,
             adapter_config=adapter_config,
+            contact_email=contact_choice(args.contact_email),
         )
         await directory.add_key(conn, participant_id=args.id, jwk=jwk.to_dict())
     return {"added": args.id, "kid": jwk.kid, "fingerprint": fingerprint(jwk)}
@@ -259,6 +269,7 @@ async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         "hash_signals": participant.hash_signals,
         "adapter": participant.adapter,
         "adapter_config": participant.adapter_config,
+        "contact_email": participant.contact_email,
         "keys": keys,
     }
 
@@ -330,6 +341,8 @@ async def _update(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         accepts=None if args.accepts is None else [a.strip() for a in args.accepts.split(",") if a.strip()],
         adapter=adapter,
         adapter_config=adapter_config,
+        contact_email=contact_choice(args.contact_email),
+        clear_contact_email=args.no_contact_email,
     )
     return await _show(conn, args)
 

@@ -12,7 +12,8 @@ Design (several hub processes against one database, no coordinator of ours):
 - Failures back off per destination (`hub.core.retry`), persisted in `destinations`, so every process
   respects them. 401/403 are retried the same way until the policy's `park_after`-th refusal, which parks
   the destination until an operator unparks it; every delivery it holds is then shown held on its case's
-  timeline (`delivery.parked`, also for one queued later: each round looks). A delivery past its retry
+  timeline (`delivery.parked`, also for one queued later: each round looks), and its recipient is told
+  once at its directory contact (`hub.services.park_notices`). A delivery past its retry
   budget, or refused for good, is dead-lettered and the sender told on the case's timeline.
 - NOTIFY `hub_delivery` wakes a worker early; it polls anyway, so a lost notification only delays. A wake
   that arrives during a round is kept (the event is cleared before a round, not after), so none is lost.
@@ -47,6 +48,7 @@ from hub.core.refusal import Refusal
 from hub.core.retry import RetryPolicy
 from hub.services.batcher import Batcher
 from hub.services.intake import Accepted
+from hub.services.park_notices import ParkNotices
 from hub.store import deadlines, deliveries
 from hub.store.case_keys import Keyring
 from hub.store.database import UNAVAILABLE
@@ -83,9 +85,12 @@ class DeliveryWorker:
         keyring: Keyring | None,
         on_answer: InlineAnswers,
         rng: random.Random | None = None,
+        park_notices: ParkNotices | None = None,
     ) -> None:
         self._pool, self._dsn, self._adapters, self._hub = pool, dsn, adapters, hub
         self._keyring, self._on_answer = keyring, on_answer
+        self._park_notices = park_notices
+        self._telling: asyncio.Task[None] | None = None
         self._clock, self.config, self._rng = clock, config, rng or random.Random()  # noqa: S311  (jitter, not secrets)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -143,6 +148,7 @@ class DeliveryWorker:
         claimed = 0
         cap = self.config.max_in_flight_per_destination
         await deliveries.hold_parked(self._pool, self._clock())
+        self._tell_parked()
         for destination in await deliveries.due_destinations(self._pool, self._clock(), max_in_flight=cap):
             # Claim only what this worker can start at once: a claimed delivery never waits for a slot,
             # so stop() is never held up behind one.
@@ -165,6 +171,22 @@ class DeliveryWorker:
                 task.add_done_callback(self._in_flight.discard)
                 claimed += 1
         return claimed
+
+    def _tell_parked(self) -> None:
+        """Tell newly parked destinations' recipients (`hub.services.park_notices`), beside the
+        deliveries: a slow mail server never holds up a round. One such task at a time."""
+        if self._park_notices is None or (self._telling is not None and not self._telling.done()):
+            return
+        self._telling = task = asyncio.create_task(self._send_park_notices(self._park_notices))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    @staticmethod
+    async def _send_park_notices(notices: ParkNotices) -> None:
+        try:
+            await notices.send_due()
+        except DB_ERRORS as exc:  # the next round asks again
+            log.warning("delivery.park_notices_failed", error=exc.__class__.__name__)
 
     async def wait_idle(self) -> None:
         """Wait until no delivery this worker started is in flight (for tests and shutdown)."""
@@ -284,6 +306,7 @@ class DeliveryWorker:
         if refused is None:
             return False, "delivery.refused", outcome.detail
         if refused.parked:
+            self._wake.set()  # the next round tells the recipient
             return True, "delivery.destination_parked", f"{outcome.detail}; {refused.refusals} refusals"
         wait = refused.wait or timedelta(0)
         return (

@@ -412,3 +412,37 @@ async def requeue(conn: Conn, seqs: Sequence[int], now: datetime, operator: str 
 
 async def dead_deliveries(conn: Conn, recipient: str | None = None) -> list[int]:
     return [row["seq"] for row in await conn.fetch(query("dead_deliveries"), recipient)]
+
+
+@dataclass(frozen=True)
+class ParkNotice:
+    """A parking its recipient is to be told of, at its directory contact (None: it has none)."""
+
+    destination: str
+    parked_at: datetime
+    reason: str | None
+    refusals: int
+    held: int
+    contact_email: str | None
+    language: str | None
+
+
+async def claim_park_notices(pool: asyncpg.Pool) -> list[ParkNotice]:
+    """The parkings no one has told their recipient of yet, each claimed once across processes."""
+    rows = await pool.fetch(query("claim_park_notices"))
+    return [
+        ParkNotice(
+            r["participant_id"],
+            r["parked_at"],
+            r["parked_reason"],
+            int(r["consecutive_refusals"]),
+            int(r["held"]),
+            r["contact_email"],
+            (r["adapter_config"] or {}).get("language"),
+        )
+        for r in rows
+    ]
+
+
+async def release_park_notice(pool: asyncpg.Pool, notice: ParkNotice) -> None:
+    await pool.execute(query("release_park_notice"), notice.destination, notice.parked_at)

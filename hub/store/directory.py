@@ -40,6 +40,7 @@ class Participant:
     adapter: str = "pull"
     adapter_config: dict[str, Any] = field(default_factory=dict)
     hash_signals: bool = False  # opted in to the hash signals of referrals not addressed to it
+    contact_email: str | None = None  # its directory contact (told when its destination is parked)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Participant:
@@ -56,6 +57,7 @@ class Participant:
             adapter=row["adapter"],
             adapter_config=dict(row["adapter_config"]),
             hash_signals=row["hash_signals"],
+            contact_email=row["contact_email"],
         )
 
 
@@ -130,6 +132,7 @@ async def add_participant(
     adapter: str | None = None,
     adapter_config: dict[str, Any] | None = None,
     hash_signals: bool = False,
+    contact_email: str | None = None,
 ) -> None:
     """Register a participant. `adapter` defaults to webhook with an endpoint, else pull; the caller
     validates `adapter_config` with the adapter's own config class."""
@@ -150,6 +153,7 @@ async def add_participant(
             adapter,
             adapter_config,
             hash_signals,
+            contact_email,
         )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"participant '{participant_id}' already exists") from None
@@ -165,6 +169,7 @@ async def add_participant(
             "country": country,
             "adapter": adapter or ("webhook" if endpoint else "pull"),
             "hash_signals": hash_signals,
+            "contact_email": contact_email is not None,  # whether one is registered, never the address
         },
     )
 
@@ -202,6 +207,8 @@ async def update_participant(
     adapter: str | None = None,
     adapter_config: dict[str, Any] | None = None,
     hash_signals: bool | None = None,
+    contact_email: str | None = None,
+    clear_contact_email: bool = False,
 ) -> None:
     added = check_domains(add_domains)
     await _check_domains_free(conn, added, participant_id)
@@ -218,6 +225,8 @@ async def update_participant(
         adapter,
         adapter_config,
         hash_signals,
+        contact_email is not None or clear_contact_email,
+        contact_email,
     )
     if changed is None:
         raise DirectoryError(f"no participant '{participant_id}'")
@@ -233,6 +242,7 @@ async def update_participant(
             "adapter": adapter,
             "endpoint_changed": endpoint is not None or clear_endpoint,
             "hash_signals": hash_signals,
+            "contact_email_changed": contact_email is not None or clear_contact_email,
         },
     )
 
@@ -425,6 +435,7 @@ async def ensure_hub_participant(conn: Conn, hub_id: str, public_jwk: dict[str, 
                 "ZZ",
                 None,
                 [],
+                None,
                 None,
                 None,
                 None,

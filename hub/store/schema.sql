@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 18
+-- schema version 19
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -224,6 +224,7 @@ CREATE TABLE destinations (
     last_success_at timestamp with time zone,
     last_failure_at timestamp with time zone,
     consecutive_refusals integer DEFAULT 0 NOT NULL,
+    park_notice_for timestamp with time zone,
     CONSTRAINT destinations_pkey PRIMARY KEY (participant_id),
     CONSTRAINT destinations_consecutive_refusals_check CHECK ((consecutive_refusals >= 0)),
     CONSTRAINT destinations_participant_id_fkey FOREIGN KEY (participant_id) REFERENCES participants(id)
@@ -323,8 +324,10 @@ CREATE TABLE participants (
     hash_signals boolean DEFAULT false NOT NULL,
     epoch integer DEFAULT 0 NOT NULL,
     delivery_binding text,
+    contact_email text,
     CONSTRAINT participants_pkey PRIMARY KEY (id),
     CONSTRAINT participants_adapter_check CHECK ((adapter ~ '^[a-z][a-z0-9_-]{1,40}$'::text)),
+    CONSTRAINT participants_contact_email_check CHECK (((contact_email IS NULL) OR ((length(contact_email) >= 3) AND (length(contact_email) <= 254)))),
     CONSTRAINT participants_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT participants_epoch_check CHECK ((epoch >= 0)),
     CONSTRAINT participants_id_check CHECK ((id ~ '^[a-z0-9][a-z0-9._-]{1,62}$'::text)),

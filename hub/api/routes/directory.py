@@ -2,7 +2,8 @@
 
 Each JWK carries, beside the standard members, its validity window and status, so a recipient can
 verify an old message with a key that has since expired and see that a key was revoked. A
-participant's delivery endpoint is not published.
+participant's delivery endpoint and contact address are not published (its own entry,
+`GET /v1/directory/self`, shows them to it).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def participant_view(participant: Participant) -> dict[str, Any]:
         "domains": list(participant.domains),
         "trusted_flagger": participant.trusted_flagger,
         "hash_signals": participant.hash_signals,
+        # whether the hub can tell it things at a contact address (parking); the address is not public
+        "contact_email_registered": participant.contact_email is not None,
     }
 
 
@@ -117,6 +120,7 @@ async def own_entry(request: web.Request) -> web.Response:
         participant.endpoint, participant.adapter, participant.adapter_config
     )
     view["delivery_binding"] = None if delivery is None else delivery["delivery_binding"]
+    view["contact_email"] = participant.contact_email  # its own: it can check where it is told
     view["epoch"] = 0 if delivery is None else int(delivery["epoch"])
     return web.json_response(view)
 

@@ -225,3 +225,19 @@ FROM messages m
 WHERE m.id = d.message_id AND m.case_id = $1 AND d.recipient_id = ANY($2::text[])
   AND d.state = 'pending' AND d.message_id <> $3
 RETURNING d.message_id, d.recipient_id;
+
+-- name: claim_park_notices
+-- Parked destinations whose recipient was not yet told of this parking (one notice per parked_at):
+-- marked as told and returned with the recipient's contact, once, whichever process asks first.
+UPDATE destinations t SET park_notice_for = t.parked_at
+FROM participants p
+WHERE t.parked_at IS NOT NULL AND t.park_notice_for IS DISTINCT FROM t.parked_at AND p.id = t.participant_id
+RETURNING t.participant_id, t.parked_at, t.parked_reason, t.consecutive_refusals, p.contact_email,
+          p.adapter_config,
+          (SELECT count(*) FROM deliveries d
+           WHERE d.recipient_id = t.participant_id AND d.channel = 'push'
+             AND d.state IN ('pending', 'in_flight')) AS held;
+
+-- name: release_park_notice
+-- The notice could not be sent now: a later round tries again (unless the parking changed meanwhile).
+UPDATE destinations SET park_notice_for = NULL WHERE participant_id = $1 AND park_notice_for = $2;

@@ -1,21 +1,21 @@
 -- name: insert_participant
 INSERT INTO participants (id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter,
-                          adapter_config, hash_signals)
+                          adapter_config, hash_signals, contact_email)
 VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'), coalesce($8::boolean, false),
         coalesce($9, CASE WHEN $5::text IS NULL THEN 'pull' ELSE 'webhook' END), coalesce($10::jsonb, '{}'),
-        coalesce($11::boolean, false));
+        coalesce($11::boolean, false), $12);
 
 -- name: get_participant
 SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
-       hash_signals FROM participants WHERE id = $1;
+       hash_signals, contact_email FROM participants WHERE id = $1;
 
 -- name: list_participants
 SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
-       hash_signals FROM participants ORDER BY id;
+       hash_signals, contact_email FROM participants ORDER BY id;
 
 -- name: get_participants
 SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
-       hash_signals FROM participants WHERE id = ANY($1::text[]);
+       hash_signals, contact_email FROM participants WHERE id = ANY($1::text[]);
 
 -- name: insert_key
 INSERT INTO participant_keys (kid, participant_id, use, jwk, not_before, not_after, origin, binding, epoch)
@@ -89,7 +89,8 @@ SET domains = ARRAY(SELECT DISTINCT d FROM unnest(array_cat(domains, $2::text[])
                                 WHEN $5::boolean AND $6::text IS NOT NULL AND adapter = 'pull' THEN 'webhook'
                                 ELSE adapter END),
     adapter_config = coalesce($9::jsonb, adapter_config),
-    hash_signals = coalesce($10::boolean, hash_signals)
+    hash_signals = coalesce($10::boolean, hash_signals),
+    contact_email = CASE WHEN $11::boolean THEN $12 ELSE contact_email END
 WHERE id = $1 AND kind <> 'hub'
 RETURNING id;
 
