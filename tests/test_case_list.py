@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,29 @@ async def test_each_viewer_s_next_due_is_the_first_running_clock_its_case_page_s
     for viewer in (world.hotline, world.a, world.c):
         [listed] = (await world.listing(viewer))["cases"]
         assert listed["next_due"] == next_due_on_page(await world.api.case(viewer, fan_out)), viewer.id
+
+
+async def test_due_today_counts_the_cases_with_a_clock_the_viewer_sees_due_before_the_day_ends(
+    world: World,
+) -> None:
+    fan_out, request = await world.refer(world.a, world.c)
+    await world.api.accepted(world.a, acknowledgement(world.a, world.hotline, fan_out, request["id"]))
+    [acknowledge] = [
+        d
+        for d in (await world.api.case(world.c, fan_out))["recipients"][0]["deadlines"]
+        if d["deadline"] == "acknowledge"
+    ]
+    due = datetime.fromisoformat(acknowledge["due_at"])
+    viewers = (world.hotline, world.a, world.c, world.other_hotline)
+    # due tomorrow (UTC): nothing is due today yet
+    assert [(await world.listing(v))["due_today"] for v in viewers] == [0, 0, 0, 0]
+
+    world.clock.now = datetime.combine(due.date(), time(), UTC) + timedelta(seconds=1)  # that day begins
+    assert world.clock.now < due
+
+    # c's acknowledgement is due today; a acknowledged and its next clock is later; another hotline sees none
+    assert [(await world.listing(v))["due_today"] for v in viewers] == [1, 0, 1, 0]
+    assert (await world.listing(world.hotline, "?state=closed"))["due_today"] == 1  # whatever the filters
 
 
 # -- paging -----------------------------------------------------------------------------------------------

@@ -282,6 +282,7 @@ async def test_case_list_filters_and_evidence_bundle(
     assert f"/cases/{case_id}" in listed
     assert "Next due" in listed
     assert "Acknowledge: due in " in listed
+    assert "Due today: 0 cases" in listed  # its clocks end tomorrow at the earliest
     assert 'name="recipient"' in listed
     theirs = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
     for_platform = await (await theirs.get("/cases")).text()

@@ -84,6 +84,12 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "cases": {"type": "array", "items": any_object},
                 "next_cursor": {"type": ["string", "null"]},
+                "due_today": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "how many of the caller's cases (whatever the filters) have a clock it "
+                    "sees running and due before the end of the current UTC day, past due ones included",
+                },
             },
         },
         "Case": any_object,

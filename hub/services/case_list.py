@@ -5,7 +5,7 @@ or a recipient, and paged with an opaque cursor (keyset: stable while new cases 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -98,7 +98,10 @@ async def list_cases(
         position = (candidates[-1]["opened_at"], candidates[-1]["id"])
     cases = [_view(row, viewer) for row in rows]
     next_cursor = encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == limit else None
-    return {"cases": cases, "next_cursor": next_cursor}
+    # over all the viewer's cases, whatever the filters and page: "due today" as the console reads it
+    end_of_day = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(), UTC)
+    due_today = await case_rows.count_due_by(conn, viewer, end_of_day)
+    return {"cases": cases, "next_cursor": next_cursor, "due_today": due_today}
 
 
 def _view(row: asyncpg.Record, viewer: str | None) -> dict[str, Any]:

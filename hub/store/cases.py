@@ -50,6 +50,11 @@ async def page_candidates(
     return list(await conn.fetch(query(name), viewer, *position, chunk))
 
 
+async def count_due_by(conn: Conn | asyncpg.Pool, viewer: str | None, until: datetime) -> int:
+    """How many of the viewer's cases have a clock it sees running and due before `until`."""
+    return int(await conn.fetchval(query("count_cases_due_by"), viewer, until))
+
+
 async def list_rows(
     conn: Conn | asyncpg.Pool,
     viewer: str | None,

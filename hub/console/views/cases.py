@@ -74,6 +74,7 @@ async def case_list(request: web.Request) -> web.Response:
     context = {
         "title": "Cases",
         "cases": listing.get("cases", []),
+        "due_today": listing.get("due_today"),
         "next_query": next_query if listing.get("next_cursor") else None,
         "filters": {**chosen, "state": chosen["state"] or "", "overdue": bool(chosen["overdue"])},
         "statuses": STATUSES,

@@ -88,3 +88,14 @@ WHERE ($4::text IS NULL OR listed.status = $4)
   AND ($6::text IS NULL OR $6 = ANY(listed.countries))
   AND ($7::text IS NULL OR $7 = ANY(listed.recipients))
 ORDER BY listed.opened_at DESC, listed.id DESC;
+
+-- name: count_cases_due_by
+-- How many of the viewer $1's cases (NULL: the operator: all) have a clock still running that is due
+-- before $2 (past due ones included), counting only the clocks the viewer sees: the same condition as
+-- list_cases' `overdue` and `next_due` (hub/core/case_view.py's `sees_parts`).
+SELECT count(DISTINCT d.case_id)
+FROM deadlines d
+LEFT JOIN case_parties me ON me.case_id = d.case_id AND me.participant_id = $1
+WHERE d.state = 'open' AND d.due_at < $2
+  AND ($1::text IS NULL OR me.role IS NOT NULL)
+  AND (me.sees_parts IS NULL OR d.recipient_id = ANY (me.sees_parts));
