@@ -7,16 +7,19 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
+from hub.api.app import create_app
 from hub.core.binding import fingerprint
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk, PublicJwk, sign_compact
 from hub.core.vouching_feed import ENTRY_MEMBERS, FEED_TYPE, FeedError, verify_feed
 from hub.services import vouching
+from hub.settings import Settings
 from hub.store import directory
 from hub.store.database import connect
 from tests.conftest import with_database
@@ -147,3 +150,27 @@ async def test_a_feed_not_signed_by_the_registered_peer_is_refused(
     third = sign_compact(json.dumps(claims).encode(), hub_a.key, {"typ": FEED_TYPE})
     with pytest.raises(FeedError, match="only for its own"):
         verify_feed(third, HUB_A, [hub_a.key.public()])
+
+
+async def test_a_peer_fetches_the_feed_from_the_hub_and_checks_it(
+    aiohttp_client: Any, settings: Settings, db: asyncpg.Connection, peer_db: asyncpg.Connection
+) -> None:
+    client = await aiohttp_client(create_app(settings, background=False))
+    await Directory(db).add("de-hotline", "hotline", "DE")
+    (hub_key,) = (await (await client.get("/.well-known/jwks.json")).json())["keys"]
+    await directory.add_participant(
+        peer_db,
+        participant_id=settings.hub_id,
+        name="Peer hub",
+        kind="hub",
+        country="DE",
+        endpoint="https://hub-a.example.de",
+        accepts=[],
+    )
+    await directory.add_key(peer_db, participant_id=settings.hub_id, jwk=hub_key)
+
+    response = await client.get("/v1/federation/participants")
+    assert response.status == 200
+    assert response.content_type == "application/jose"
+    feed = await vouching.peer_feed(peer_db, settings.hub_id, await response.text())
+    assert [p["id"] for p in feed.participants] == ["de-hotline"]

@@ -505,6 +505,19 @@ def _directory_paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Jwks"), "JWK Set"), **_problems()},
             }
         },
+        "/v1/federation/participants": {
+            "get": {
+                "operationId": "vouchingFeed",
+                "summary": "The participants this hub vouches for, signed by it (docs/federation.md)",
+                "responses": {
+                    "200": {
+                        "description": "A compact JWS, typ hub-federation-feed+jwt, by the hub's key",
+                        "content": {"application/jose": {"schema": {"type": "string"}}},
+                    },
+                    **_problems(),
+                },
+            }
+        },
     }
 
 

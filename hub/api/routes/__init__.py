@@ -5,7 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.api import metrics
-from hub.api.routes import cases, directory, health, inbox, messages, openapi, schemas, signals, stats
+from hub.api.routes import (
+    cases,
+    directory,
+    federation,
+    health,
+    inbox,
+    messages,
+    openapi,
+    schemas,
+    signals,
+    stats,
+)
 
 
 def add_routes(app: web.Application) -> None:
@@ -24,6 +35,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/directory/checkpoint", directory.latest_checkpoint)
     app.router.add_get("/v1/directory/consistency", directory.consistency)
     app.router.add_get("/.well-known/jwks.json", directory.hub_jwks)
+    app.router.add_get("/v1/federation/participants", federation.vouching_feed)
     app.router.add_get("/v1/stats", stats.figures)
     app.router.add_get("/v1/stats/report.html", stats.report)
     app.router.add_get("/v1/schemas", schemas.list_all)
