@@ -190,6 +190,10 @@ ALL_CASES = {
     # 4 referrals, 3 acknowledgements and 3 decisions to their one recipient each; the reminder to b;
     # the acknowledgement breach (hub practice) to the hotline, the statutory act breach to the hotline
     # and the US regulator.
+    "matches": {
+        "by_outcome": {"matched-removed": 0, "matched-not-ncii": 0, "not-found": 0},
+        "located_copies": 0,
+    },
     "deliveries": {"total": 14, "by_channel": {"pull": 14}, "dead_letters": 0},
 }
 

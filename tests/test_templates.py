@@ -29,6 +29,7 @@ TEMPLATES = [
     "escalation",
     "information-request",
     "information-response",
+    "match-report",
     "status-update",
     "takedown-request",
     "withdrawal",

@@ -60,6 +60,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-case": (422, "Reply to an unknown case"),
     "invalid-reply": (422, "Reply to a message outside the case"),
     "unknown-message": (422, "Unknown message"),
+    "unknown-signal": (422, "Not a hash signal of the case that the sender holds a copy of"),
     "unroutable": (422, "No recipient found for the routing selector"),
     "ambiguous-route": (422, "The routing selector matches several recipients"),
     "split-per-recipient": (422, "One takedown request per platform: split the referral"),

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from hub.client.envelope import sign_message
+from hub.client.envelope import new_envelope, sign_message
 from hub.client.sealing import seal_envelope
 from hub.core.case_reference import CaseReferenceError, parse_case_reference, the_one_match
 from hub.core.jose import PrivateSigningJwk, issue_token
@@ -78,6 +78,18 @@ class HubClient:
         if cursor:
             params["cursor"] = cursor
         return await self._request("GET", "/v1/signals", params=params)
+
+    async def report_matches(
+        self, case_id: str, originator: str, outcomes: Sequence[Mapping[str, Any]], *, note: str | None = None
+    ) -> dict[str, Any]:
+        """Send a match-report: the matcher's outcome for each of the case's signals this platform holds
+        (`signals()` gives their ids and case); an outcome with a `location` is a located copy."""
+        body: dict[str, Any] = {"outcomes": [dict(o) for o in outcomes]}
+        if note is not None:
+            body["note"] = note
+        return await self.send(
+            new_envelope("match-report", sender=self.participant_id, to=[originator], body=body, case=case_id)
+        )
 
     async def ack(self, message_ids: Sequence[str]) -> dict[str, Any]:
         return await self._request("POST", "/v1/inbox/ack", json={"message_ids": list(message_ids)})

@@ -39,6 +39,7 @@ EVENTS = {
     "mail.unauthenticated": "Unauthenticated e-mail (kept as evidence, not applied)",
     "mail.unrecognised": "E-mail reply not understood (kept as evidence)",
     "mail.not_applied": "E-mail answer not applied to the case",
+    "signals.reported": "Matcher outcomes reported for hash signals",
 }
 MESSAGE_TYPES = {
     "takedown-request": "Takedown request",
@@ -52,6 +53,7 @@ MESSAGE_TYPES = {
     "information-request": "Information request",
     "information-response": "Information response",
     "escalation": "Escalation by the hub",
+    "match-report": "Match report",
 }
 STATES = {
     "queued": "waiting in its inbox",

@@ -21,7 +21,11 @@ parties locked) and applies the returned plan in one transaction. Rules:
   case-closure come from the originator; information-request comes from a recipient (to the originator)
   or from a law-enforcement liaison the case was shared with (to a recipient); information-response
   answers an information-request; counter-notice passes an uploader's appeal on; deletion-confirmation
-  answers a withdrawal; escalation is the hub's own and never accepted from a participant;
+  answers a withdrawal; match-report comes from a recipient (to the originator) and names only hash
+  signals of the case it holds a copy of (`signal_copies`, loaded for it alone), each once; one that
+  reports a located copy (an outcome with a `location`) starts for its sender the clocks the case's
+  takedown request started (`hub.services.intake`, by the policy book's one rule); escalation is
+  the hub's own and never accepted from a participant;
 - a message the hub issues itself (`hub_issued`: an escalation, made by `hub.services.issuer`) joins a
   case, is addressed to its parties and answers one of its messages; the hub is no party to the
   case, so the party rules above do not apply to it, and it moves no state.
@@ -77,6 +81,8 @@ class CaseSnapshot:
     jurisdictions: tuple[str, ...] = ()
     # each message's sender and addressees (what decides who sees it); a message not named here is seen
     message_parties: Mapping[UUID, frozenset[str]] = field(default_factory=dict)
+    # the hash signals of the case the sender holds a copy of as a recipient (only for a match-report)
+    signal_copies: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,12 @@ class Admission:
     closes: bool = False
     confirms_deletion: bool = False
     requests_deletion: bool = False
+    # a match-report's outcomes: (signal id, outcome, located copy); a located copy starts the sender's clocks
+    signal_outcomes: tuple[tuple[UUID, str, bool], ...] = ()
+
+    @property
+    def reports_located_copy(self) -> bool:
+        return any(located for _, _, located in self.signal_outcomes)
 
 
 def admit(
@@ -314,6 +326,28 @@ def _deletion_confirmation(
     return _base(envelope, case, meets=("confirm_deletion",), confirms_deletion=True)
 
 
+def _match_report(envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess) -> Admission:
+    _require(
+        access.may(Action.REPORT_MATCH) and sender.state is not None,
+        "only a recipient of the case reports on its hash signals",
+    )
+    _require(set(envelope.to) <= {case.opened_by}, "a match report goes to the case's originator")
+    outcomes = [o for o in envelope.body.get("outcomes", ()) if isinstance(o, Mapping)]
+    reported: list[tuple[UUID, str, bool]] = []
+    for item in outcomes:
+        signal_id = UUID(str(item["signal_id"]))
+        if signal_id not in case.signal_copies:
+            raise Refusal(
+                "unknown-signal",
+                "the match report names a signal of which you hold no copy on this case",
+                signal_id=str(signal_id),
+            )
+        if any(signal_id == seen for seen, _, _ in reported):
+            raise Refusal("unknown-signal", "a match report names each signal once", signal_id=str(signal_id))
+        reported.append((signal_id, str(item["outcome"]), "location" in item))
+    return _base(envelope, case, signal_outcomes=tuple(reported))
+
+
 def _closure(envelope: Envelope, case: CaseSnapshot, sender: Party, access: CaseAccess) -> Admission:
     _require(access.may(Action.CLOSE), "only the participant who opened the case may close it")
     everyone = tuple(p for p, party in case.parties.items() if party.role == "recipient")
@@ -328,6 +362,7 @@ _HANDLERS = {
     "information-response": _information_response,
     "counter-notice": _counter_notice,
     "deletion-confirmation": _deletion_confirmation,
+    "match-report": _match_report,
     "case-closure": _closure,
 }
 

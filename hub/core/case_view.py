@@ -51,6 +51,7 @@ class Action(StrEnum):
     RESPOND = "respond"  # information-response
     COUNTER_NOTICE = "counter-notice"
     CONFIRM_DELETION = "confirm-deletion"
+    REPORT_MATCH = "report-match"  # match-report: a matcher's outcomes for the recipient's signals
     WITHDRAW = "withdraw"
     CLOSE = "close"
     SHARE = "share"
@@ -61,7 +62,16 @@ _ACTIONS: dict[str, frozenset[Action]] = {
     OPERATOR: frozenset({A.READ}),
     ORIGINATOR: frozenset({A.READ, A.RESPOND, A.WITHDRAW, A.CLOSE, A.SHARE}),
     RECIPIENT: frozenset(
-        {A.READ, A.ANSWER, A.REQUEST_INFORMATION, A.RESPOND, A.COUNTER_NOTICE, A.CONFIRM_DELETION, A.SHARE}
+        {
+            A.READ,
+            A.ANSWER,
+            A.REQUEST_INFORMATION,
+            A.RESPOND,
+            A.COUNTER_NOTICE,
+            A.CONFIRM_DELETION,
+            A.SHARE,
+            A.REPORT_MATCH,
+        }
     ),
     SHARED: frozenset({A.READ}),
 }
@@ -78,6 +88,7 @@ MESSAGE_ACTIONS: dict[str, Action] = {
     "information-response": A.RESPOND,
     "counter-notice": A.COUNTER_NOTICE,
     "deletion-confirmation": A.CONFIRM_DELETION,
+    "match-report": A.REPORT_MATCH,
     "withdrawal": A.WITHDRAW,
     "case-closure": A.CLOSE,
 }

@@ -301,12 +301,17 @@ async def _decide(
         known, jurisdictions = {}, snapshot.jurisdictions if snapshot else ()
         if env.joins_referral:  # a further part of a fan-out: its new recipients' directory entries
             known = await messages.load_directory(conn, [env.sender, *env.to])
+        if snapshot is not None and env.type == "match-report":
+            held = await signals.copies_held(conn, snapshot.id, env.sender)
+            snapshot = replace(snapshot, signal_copies=held)
     # Only the issuer signs with the hub's key (a submission so signed was refused above), so this is
     # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
     issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
     plan = admit(env, known, snapshot, uuid4(), hub_issued=issued_by_hub)
     await _check_sealed(conn, env, plan.recipients, signed.accepted_at)
     clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, known)
+    if plan.reports_located_copy:
+        clocks.update(await _located_copy_clocks(intake, conn, env, jurisdictions))
     receipt = sign_receipt(
         intake.hub.key,
         hub_id=intake.hub.hub_id,
@@ -423,6 +428,32 @@ async def _clocks(
         for recipient in recipients
         if recipient in facts
     }
+
+
+async def _located_copy_clocks(
+    intake: Intake, conn: Conn, env: Envelope, jurisdictions: tuple[str, ...]
+) -> dict[str, list[Clock]]:
+    """A located copy (a match-report's outcome with a location) starts for its reporter the clocks the
+    case's takedown request to it started: the same rule (`PolicyBook.clocks_for`) over that request,
+    counted from the report, when the reporter knew of the copy."""
+    if env.case is None or not jurisdictions or not intake.policies.rules:
+        return {}
+    request = await messages.takedown_to(conn, env.case, env.sender, intake.keyring)
+    if request is None:
+        return {}
+    facts = await messages.load_directory(conn, [request.sender_id, env.sender])
+    notifier, reporter = facts.get(request.sender_id), facts.get(env.sender)
+    if notifier is None or reporter is None:
+        return {}
+    clocks = intake.policies.clocks_for(
+        message_type="takedown-request",
+        recipient_kind=reporter.kind,
+        sender_kind=notifier.kind,
+        body=request.body,
+        jurisdictions=jurisdictions,
+        trusted_flagger=notifier.trusted_flagger,
+    )
+    return {env.sender: clocks} if clocks else {}
 
 
 async def _replay(

@@ -83,6 +83,10 @@ class RecipientReferral:
     decided_at: datetime | None
 
 
+# A match-report's outcomes (schemas/match-report), in the order the figures list them.
+SIGNAL_OUTCOMES = ("matched-removed", "matched-not-ncii", "not-found")
+
+
 @dataclass(frozen=True)
 class StatsRows:
     referrals: Sequence[RecipientReferral] = ()
@@ -93,6 +97,8 @@ class StatsRows:
     )  # jurisdiction -> met, breached
     escalations: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # -> breaches, reminders
     deliveries: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # channel -> count, dead
+    signal_outcomes: Mapping[str, int] = field(default_factory=dict)  # matchers' outcome -> signals
+    located_copies: int = 0  # located copies matchers reported (each starts the takedown's clocks)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -151,6 +157,10 @@ def compute(rows: StatsRows, period: Period, *, scope: str) -> dict[str, Any]:
             "by_jurisdiction": {
                 j: {"breaches": b, "reminders": r} for j, (b, r) in sorted(rows.escalations.items())
             },
+        },
+        "matches": {
+            "by_outcome": {o: rows.signal_outcomes.get(o, 0) for o in SIGNAL_OUTCOMES},
+            "located_copies": rows.located_copies,
         },
         "deliveries": {
             "total": sum(n for n, _ in rows.deliveries.values()),

@@ -24,11 +24,12 @@ from hub.core.routing import RouteCandidate, content_hosts
 from hub.core.signals import SignalPlan
 from hub.core.vault import new_key, seal_with, wrap
 from hub.store import deadlines, signals
-from hub.store.case_keys import Keyring, encrypt_for_case
+from hub.store.case_keys import Keyring, ShreddedError, encrypt_for_case
 from hub.store.database import Conn
 from hub.store.deferred_writes import write
 from hub.store.events import record_event
 from hub.store.queries import query
+from hub.store.stats import signed_payload
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,32 @@ async def load_case(conn: Conn, case_id: UUID) -> CaseSnapshot | None:
     )
 
 
+@dataclass(frozen=True)
+class Request:
+    """A takedown request of a case as a rule reads it: its sender and its body."""
+
+    sender_id: str
+    body: Mapping[str, Any]
+
+
+async def takedown_to(conn: Conn, case_id: UUID, recipient: str, keyring: Keyring | None) -> Request | None:
+    """The case's first takedown request addressed to `recipient` (its part of a fan-out), opened with the
+    case's key; None when there is none or it was purged."""
+    row = await conn.fetchrow(query("takedown_to_recipient"), case_id, recipient)
+    if row is None:
+        return None
+    try:
+        form = (
+            bytes(row["signed_form"])
+            if keyring is None
+            else keyring.open(row["wrapped_key"], row["signed_form"], row["form_encrypted"])
+        )
+    except (ShreddedError, TypeError):
+        return None
+    body = signed_payload(form).get("body")
+    return Request(row["sender_id"], body) if isinstance(body, dict) else None
+
+
 async def record_message(
     conn: Conn,
     message: SignedMessage,
@@ -155,6 +182,17 @@ async def record_message(
         await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
     await apply_lifecycle(conn, plan, env, at)
     owed = clocks or {}
+    if plan.signal_outcomes:
+        await signals.record_outcomes(conn, plan.case_id, env.sender, env.id, plan.signal_outcomes, at)
+    if plan.reports_located_copy and owed.get(env.sender):  # its reporter knows of it now
+        await deadlines.start_clocks(
+            conn,
+            case_id=plan.case_id,
+            message_id=env.id,
+            recipient=env.sender,
+            clocks=owed[env.sender],
+            told_at=at,
+        )
     rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at, _held(plan, owed))
     await _start_clocks_of_pull_recipients(conn, plan.case_id, env.id, rows, owed, at)
 

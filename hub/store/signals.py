@@ -7,6 +7,7 @@ reads that log in the order a sequencer gives it after commit.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
@@ -21,6 +22,7 @@ from hub.core.signals import (
 )
 from hub.store.database import Conn
 from hub.store.deferred_writes import write
+from hub.store.events import record_event
 from hub.store.queries import query
 
 
@@ -88,3 +90,36 @@ async def _move(conn: Conn, copies: Sequence[CopyState], status: SignalStatus, a
             at,
         )
     return len(copies)
+
+
+async def copies_held(conn: Conn, case_id: UUID, platform: str) -> frozenset[UUID]:
+    """The case's signals the platform holds a copy of as a recipient of its request (a match-report
+    may name only these)."""
+    rows = await conn.fetch(query("recipient_signal_copies"), case_id, platform)
+    return frozenset(row["signal_id"] for row in rows)
+
+
+async def record_outcomes(
+    conn: Conn,
+    case_id: UUID,
+    platform: str,
+    message_id: UUID,
+    outcomes: Sequence[tuple[UUID, str, bool]],
+    at: datetime,
+) -> None:
+    """A match-report's outcomes on the case's timeline: counted by outcome, with its located copies (the
+    statistics read these counts; signal ids and locations stay in the message)."""
+    counts = Counter(outcome for _, outcome, _ in outcomes)
+    await record_event(
+        conn,
+        case_id,
+        at,
+        "signals.reported",
+        platform,
+        subject=platform,
+        message_id=message_id,
+        detail={
+            "outcomes": dict(sorted(counts.items())),
+            "located_copies": sum(1 for _, _, located in outcomes if located),
+        },
+    )

@@ -45,6 +45,7 @@ async def load_rows(conn: Conn | asyncpg.Pool, viewer: str | None, period: Perio
         for row in await conn.fetch(query("stats_referral_recipients"), *args)
     ]
     forms = await conn.fetch(query("stats_takedown_forms"), *args)
+    matches = await conn.fetch(query("stats_signal_outcomes"), *args)
     return StatsRows(
         referrals=referrals,
         categories={str(row["id"]): row["category"] or "unknown" for row in forms},
@@ -63,6 +64,8 @@ async def load_rows(conn: Conn | asyncpg.Pool, viewer: str | None, period: Perio
             row["channel"]: (row["n"], row["dead"])
             for row in await conn.fetch(query("stats_deliveries"), *args)
         },
+        signal_outcomes={row["outcome"]: row["n"] for row in matches if row["outcome"] != ""},
+        located_copies=sum(row["located"] for row in matches),
     )
 
 

@@ -102,3 +102,12 @@ SELECT id, kind, country, domains FROM participants WHERE kind = 'platform' AND 
 
 -- name: participants_of_kind
 SELECT id, kind, country, domains FROM participants WHERE kind = $1 AND country = $2;
+
+-- name: takedown_to_recipient
+-- The case's ($1) first takedown request addressed to $2, with the case's wrapped key to open it.
+SELECT m.sender_id, m.signed_form, m.form_encrypted,
+       (SELECT k.wrapped_key FROM case_keys k WHERE k.case_id = m.case_id) AS wrapped_key
+FROM messages m
+WHERE m.case_id = $1 AND m.message_type = 'takedown-request' AND $2 = ANY (m.recipients)
+ORDER BY m.accepted_at, m.id
+LIMIT 1;

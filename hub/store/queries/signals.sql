@@ -48,3 +48,10 @@ SELECT signal_id, platform_id, $3, $4 FROM moved;
 -- name: forget_case_hashes
 -- The purge: the hub forgets the hashes of the case (the signals' ids stay, for platforms to delete by).
 UPDATE signals SET value = NULL, purged_at = $2 WHERE case_id = $1 AND value IS NOT NULL;
+
+-- name: recipient_signal_copies
+-- The case's ($1) signals the platform ($2) holds a copy of as a recipient of the request.
+SELECT c.signal_id
+FROM signals s
+JOIN signal_copies c ON c.signal_id = s.id
+WHERE s.case_id = $1 AND c.platform_id = $2 AND c.audience = 'recipient';

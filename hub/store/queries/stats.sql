@@ -113,3 +113,21 @@ JOIN participants np ON np.id = ref.sender_id
 WHERE su.message_type = 'status-update' AND su.sender_id = $1
   AND su.accepted_at >= $2 AND su.accepted_at < $3
 ORDER BY su.accepted_at, su.id;
+
+-- name: stats_signal_outcomes
+-- Matchers' outcomes for hash signals reported in the period (match-reports' `signals.reported` events),
+-- signals per outcome, and the located copies (on the row of outcome '').
+SELECT o.key AS outcome, sum(o.value::int)::int AS n, 0 AS located
+FROM case_events e CROSS JOIN LATERAL jsonb_each_text(e.detail -> 'outcomes') o
+WHERE e.event = 'signals.reported' AND e.occurred_at >= $2 AND e.occurred_at < $3
+  AND ($1::text IS NULL
+       OR EXISTS (SELECT 1 FROM case_parties me WHERE me.case_id = e.case_id AND me.participant_id = $1
+                  AND (me.sees_parts IS NULL OR e.subject = ANY (me.sees_parts))))
+GROUP BY 1
+UNION ALL
+SELECT '' AS outcome, 0 AS n, coalesce(sum((e.detail ->> 'located_copies')::int), 0)::int AS located
+FROM case_events e
+WHERE e.event = 'signals.reported' AND e.occurred_at >= $2 AND e.occurred_at < $3
+  AND ($1::text IS NULL
+       OR EXISTS (SELECT 1 FROM case_parties me WHERE me.case_id = e.case_id AND me.participant_id = $1
+                  AND (me.sees_parts IS NULL OR e.subject = ANY (me.sees_parts))));
