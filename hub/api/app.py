@@ -22,6 +22,7 @@ from adapters.base import AdapterContext
 from adapters.registry import build_adapters
 from hub.api.connections import ConnectionGuard, ConnectionLimits
 from hub.api.keys import (
+    ACCESS,
     CATALOG,
     CLOCK,
     DSN,
@@ -48,7 +49,7 @@ from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.keyfile import load_or_create_signing_key, load_or_create_storage_key
 from hub.policies import load_policy_book, load_retention_policy
 from hub.schemas import load_catalog
-from hub.services.access import purge_used_tokens
+from hub.services.access import AccessBatches, purge_used_tokens
 from hub.services.batcher import Batcher
 from hub.services.intake import Intake, inline_answers
 from hub.services.issuer import Issuer
@@ -58,7 +59,7 @@ from hub.settings import Settings
 from hub.store.audit import seal_pending, sequence_and_checkpoint
 from hub.store.case_keys import Keyring
 from hub.store.database import connect, create_pool, database_url
-from hub.store.directory import ensure_hub_participant
+from hub.store.directory import KeyRecord, ensure_hub_participant
 from hub.store.mail import seal_clear_mail
 from hub.store.migrate import migrate
 from hub.store.purge import purge_due_cases, purge_unmatched_mail
@@ -139,14 +140,22 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         log.info("database.migrated", versions=applied)
     app[DSN] = dsn
     app[POOL] = pool = await create_pool(dsn)
+    batched = settings.intake_batch > 1
+    # One key-lookup batch for the tokens' keys and the messages' keys: a request's two lookups and its
+    # neighbours' go out as one query.
+    key_lookup: Batcher[str, KeyRecord | None] | None = (
+        Batcher(max_batch=settings.intake_batch) if batched else None
+    )
+    if key_lookup is not None:
+        app[ACCESS] = AccessBatches(key_lookup, Batcher(max_batch=settings.intake_batch))
     app[INTAKE] = Intake(
         pool=pool,
         catalog=app[CATALOG],
         hub=app[HUB],
         policies=app[POLICIES],
         keyring=app[KEYRING],
-        group_commit=Batcher(max_batch=settings.intake_batch) if settings.intake_batch > 1 else None,
-        key_lookup=Batcher(max_batch=settings.intake_batch) if settings.intake_batch > 1 else None,
+        group_commit=Batcher(max_batch=settings.intake_batch) if batched else None,
+        key_lookup=key_lookup,
     )
     try:
         yield

@@ -12,6 +12,7 @@ from hub.core.jose import PrivateSigningJwk
 from hub.core.policy import PolicyBook
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker
+from hub.services.access import AccessBatches
 from hub.services.intake import Intake
 from hub.services.notifier import InboxNotifier
 from hub.settings import Settings
@@ -24,6 +25,7 @@ HUB_KEY = web.AppKey("hub_key", PrivateSigningJwk)
 HUB = web.AppKey("hub", HubIdentity)  # the hub's id and HUB_KEY, as one
 POOL = web.AppKey("pool", asyncpg.Pool)
 INTAKE = web.AppKey("intake", Intake)
+ACCESS = web.AppKey("access", AccessBatches)  # set when requests are batched (HUB_INTAKE_BATCH > 1)
 NOTIFIER = web.AppKey("notifier", InboxNotifier)
 DSN = web.AppKey("dsn", str)
 POLICIES = web.AppKey("policies", PolicyBook)

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.api.keys import CLOCK, POOL, SETTINGS
+from hub.api.keys import ACCESS, CLOCK, POOL, SETTINGS
 from hub.core import inputs
 from hub.core.refusal import Refusal
 from hub.services.access import Caller, authenticate
@@ -17,7 +17,11 @@ JSON_TYPES = ("application/json",)
 async def caller_of(request: web.Request) -> Caller:
     app = request.app
     return await authenticate(
-        app[POOL], request.headers.get("Authorization"), audience=app[SETTINGS].hub_id, now=app[CLOCK]()
+        app[POOL],
+        request.headers.get("Authorization"),
+        audience=app[SETTINGS].hub_id,
+        now=app[CLOCK](),
+        batches=app.get(ACCESS),
     )
 
 

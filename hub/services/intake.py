@@ -156,7 +156,9 @@ async def _signing_key(intake: Intake, jws: ParsedJws, at: datetime) -> KeyRecor
     if intake.key_lookup is None:
         record = await directory.get_key(intake.pool, signature.kid)
     else:
-        record = await intake.key_lookup.submit(signature.kid, lambda kids: _keys(intake.pool, kids))
+        record = await intake.key_lookup.submit(
+            signature.kid, lambda kids: directory.keys_in_order(intake.pool, kids)
+        )
     if record is None or record.use != "sig":
         raise Refusal("unknown-key", "the JWS kid names no signing key in the directory")
     problem = record.problem_at(at)
@@ -251,11 +253,6 @@ async def _outcome(accepting: Awaitable[Accepted]) -> Accepted | Exception:
         return await accepting
     except Exception as exc:
         return exc
-
-
-async def _keys(pool: asyncpg.Pool, kids: Sequence[str]) -> list[KeyRecord | None]:
-    found = await directory.get_keys(pool, kids)
-    return [found.get(kid) for kid in kids]
 
 
 @dataclass

@@ -470,6 +470,12 @@ async def get_keys(conn: Conn | asyncpg.Pool, kids: Sequence[str]) -> dict[str, 
     return {row["kid"]: KeyRecord.from_row(row) for row in rows}
 
 
+async def keys_in_order(conn: Conn | asyncpg.Pool, kids: Sequence[str]) -> list[KeyRecord | None]:
+    """`get_keys` answered in the order asked (None for a kid the directory lacks): a key-lookup batch."""
+    found = await get_keys(conn, kids)
+    return [found.get(kid) for kid in kids]
+
+
 async def keys_of(conn: Conn | asyncpg.Pool, participant_id: str) -> list[KeyRecord]:
     return [KeyRecord.from_row(row) for row in await conn.fetch(query("keys_of_participant"), participant_id)]
 
