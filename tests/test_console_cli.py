@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from hub.api.app import create_app
+from hub.core.jose import PrivateSigningJwk
 from hub.keyfile import write_private_jwk
 from tests.factories import Member
 
@@ -124,3 +125,38 @@ async def test_bad_key_and_passphrase_files_are_refused_plainly(
     assert process.returncode == 1
     assert expected in stderr.decode()
     assert enc.exists()
+
+
+@pytest.mark.parametrize("problem", ["hub-down", "unknown-participant", "other-key", "revoked-key"])
+async def test_the_console_checks_the_hub_the_participant_and_the_key_before_it_starts(
+    settings: Any, directory: Any, aiohttp_client: Any, db: Any, tmp_path: Path, problem: str
+) -> None:
+    member = await directory.add("de-hotline-cli-check", "hotline", "DE")
+    hub = await aiohttp_client(create_app(settings, background=False))
+    sig, _ = key_files(member, tmp_path)
+    hub_url = str(hub.make_url("")).rstrip("/")
+    who = member.id
+    expected = {
+        "hub-down": "cannot reach the hub at http://127.0.0.1:9",
+        "unknown-participant": "has no participant 'de-hotline-cli-typo': check --as",
+        "other-key": f"your key '{member.key.kid}' is not a signing key of '{member.id}'",
+        "revoked-key": f"the key '{member.key.kid}' of '{member.id}' is no longer current",
+    }[problem]
+    if problem == "hub-down":
+        hub_url = "http://127.0.0.1:9"
+    elif problem == "unknown-participant":
+        who = "de-hotline-cli-typo"
+    elif problem == "other-key":
+        write_private_jwk(sig.with_name("other.jwk"), PrivateSigningJwk.generate(member.key.kid))
+        sig = sig.with_name("other.jwk")
+    else:
+        await db.execute("UPDATE participant_keys SET revoked_at = now() WHERE kid = $1", member.key.kid)
+    process = await run_console(
+        "--key", str(sig), "--as", who, "--hub", hub_url, "--port", "0", "--data-dir", str(tmp_path / "c")
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert expected in lines[0]
+    assert b"login?token=" not in stdout  # it did not start

@@ -16,10 +16,12 @@ import os
 import signal
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from hub.cli.errors import CliError
 from hub.cli.options import participant_options
+from hub.client import HubClient, HubError
 from hub.console import ConsoleConfig, create_console_app
 from hub.console.archive import ArchiveError
 from hub.console.config import DEFAULT_LINK_SECONDS, LOOPBACK_HOSTS, MAX_LINK_SECONDS, MIN_LINK_SECONDS
@@ -117,10 +119,54 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
     )
 
 
+async def check_start(config: ConsoleConfig) -> None:
+    """Before the console serves anyone: the hub answers, `--as` names a participant of its directory,
+    and the key is one of that participant's current signing keys (as the client library trusts them:
+    bound by the participant). Each failure is one plain line saying what to fix."""
+    hub = config.hub_url
+    me = config.participant_id
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        client = HubClient(session, hub, me, config.key)
+        try:
+            await client.hub_id()
+            entry = await client.participant(me)
+        except HubError as exc:
+            if exc.status == 404:
+                raise CliError(
+                    f"the hub at {hub} has no participant '{me}': check --as "
+                    "(or ask the operator to register it)"
+                ) from None
+            raise CliError(f"the hub at {hub} refused: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise CliError(
+                f"cannot reach the hub at {hub} ({exc.__class__.__name__}): is it running, and is --hub "
+                "(or HUB_URL) right?"
+            ) from None
+    kid = config.key.kid
+    mine = config.key.public().to_dict()
+    keys = {str(k.get("kid")): k for k in entry.get("jwks", {}).get("keys", [])}
+    found = keys.get(kid)
+    if found is None or found.get("x") != mine.get("x"):
+        refused = entry.get("jwks", {}).get("refused", {}).get(kid)
+        why = f" ({refused})" if refused else ""
+        raise CliError(
+            f"your key '{kid}' is not a signing key of '{me}' in the "
+            f"hub's directory{why}: use the key registered for '{me}', or bind this one (hub keys bind)"
+        )
+    if found.get("status", "active") != "active" or found.get("use", "sig") != "sig":
+        raise CliError(
+            f"the key '{kid}' of '{me}' is no longer current in the hub's directory "
+            f"({found.get('status', 'not a signing key')}): use a current key, "
+            "or bind a new one (hub keys bind)"
+        )
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CliError("--port must be between 0 and 65535", exit_code=2)
     config = build_config(args)
+    asyncio.run(check_start(config))
     configure_logging("info")
     try:
         app = create_console_app(config)
