@@ -56,6 +56,9 @@ class OutboundMessage:
     receipt: str
     attempt: int
     clocks: tuple[NoticeClock, ...] = ()  # filled for adapters that show them (`shows_clocks`)
+    # the earlier messages of the case delivered to this recipient, oldest first (filled for
+    # `shows_clocks` adapters too: an e-mail notice threads under the notices before it)
+    earlier: tuple[UUID, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ follows links does not fetch the content.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -75,7 +76,11 @@ def render_notice(
     mail["Subject"] = subject
     mail["Date"] = format_datetime(now)
     # The same id on every attempt, so a mail system that gets the notice twice can drop the repeat.
-    mail["Message-ID"] = f"<{message.message_id}.{message.recipient}@{settings.reply_domain}>"
+    mail["Message-ID"] = notice_message_id(message.message_id, message.recipient, settings)
+    if message.earlier:  # a later notice on a case already mailed: threaded under the ones before
+        earlier = [notice_message_id(m, message.recipient, settings) for m in message.earlier]
+        mail["In-Reply-To"] = earlier[-1]
+        mail["References"] = " ".join(earlier[-MAX_REFERENCES:])
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this, please
     mail.set_content(_render(language, "notice.txt.j2", context), charset="utf-8")
     mail.add_alternative(_render(language, "notice.html.j2", context), subtype="html", charset="utf-8")
@@ -85,6 +90,26 @@ def render_notice(
         mail.add_attachment(form.encode("utf-8"), maintype="application", subtype=subtype, filename=name)
     mail["Content-Language"] = language  # after the body: setting the content replaces Content-* headers
     return mail
+
+
+MAX_REFERENCES = 20  # message ids kept in References (RFC 5322 3.6.4 allows trimming the middle)
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,250}@[!-;=?-Z^-~]{1,250}>")  # msg-id, no spaces, no CR/LF
+
+
+def notice_message_id(message_id: UUID, recipient: str, settings: MailSettings) -> str:
+    """The Message-ID of the notice of `message_id` to `recipient` (the same on every attempt)."""
+    return f"<{message_id}.{recipient}@{settings.reply_domain}>"
+
+
+def answering_headers(message_id: object, references: object) -> dict[str, str]:
+    """In-Reply-To and References (RFC 5322 3.6.4) of an answer to a mail with these headers, so
+    ticket systems thread it; only well-formed message ids are carried over."""
+    parent = str(message_id or "").strip()
+    if not _MESSAGE_ID.fullmatch(parent):
+        return {}
+    before = [r for r in str(references or "").split() if _MESSAGE_ID.fullmatch(r)]
+    chain = [*before, parent][-MAX_REFERENCES:]
+    return {"In-Reply-To": parent, "References": " ".join(chain)}
 
 
 def _render(language: str, name: str, context: Mapping[str, Any]) -> str:
@@ -231,10 +256,17 @@ def sealed_fields(value: object, recipient: str, path: str = "") -> Iterator[tup
 
 
 def render_unreadable_answer(
-    why: str, case_id: UUID, to: str, language: str, settings: MailSettings, reply_to: str, now: datetime
+    why: str,
+    case_id: UUID,
+    to: str,
+    language: str,
+    settings: MailSettings,
+    reply_to: str,
+    now: datetime,
+    answering: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The hub's answer to a reply it could not read: why (`why`: the mail-in verdict) and what to
-    write. It never quotes the reply."""
+    write. It never quotes the reply; `answering` (`answering_headers` of the reply) threads it."""
     context = {"why": why, "case_short": case_id.hex[:8], "case_id": str(case_id), "reply_to": reply_to}
     mail = EmailMessage()
     mail["From"] = settings.mail_from
@@ -243,6 +275,8 @@ def render_unreadable_answer(
     mail["Subject"] = " ".join(_render(language, "unreadable_subject.txt.j2", context).split())
     mail["Date"] = format_datetime(now)
     mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: an automatic answer, not to be answered itself
+    for name, value in (answering or {}).items():
+        mail[name] = value
     mail.set_content(_render(language, "unreadable.txt.j2", context), charset="utf-8")
     mail["Content-Language"] = language
     return mail

@@ -581,3 +581,24 @@ def test_the_public_url_is_kept_without_its_trailing_slash() -> None:
     assert MailSettings.from_env({"HUB_PUBLIC_URL": "https://hub.example.org/"}).public_url == (
         "https://hub.example.org"
     )
+
+
+async def test_a_later_notice_on_a_case_already_mailed_is_threaded_under_the_first(hub: EmailHub) -> None:
+    """Issue 16.6: the withdrawal notice names the takedown notice it follows (In-Reply-To,
+    References), so the platform's ticket system files both under one ticket; the first has neither."""
+    envelope = eu_us_takedown(hub.hotline, hub.platform)
+    _, accepted = await hub.submit(envelope)
+    assert await step(hub.worker()) == 1
+    first = hub.sink.received[-1].message()
+    assert first["In-Reply-To"] is None
+    assert first["References"] is None
+    withdrawn = withdrawal(hub.hotline, [hub.platform], accepted["case_id"], envelope["id"])
+    await hub.submit(withdrawn)
+
+    assert await step(hub.worker()) == 1
+
+    second = hub.sink.received[-1].message()
+    assert str(first["Message-ID"]) == f"<{envelope['id']}.{hub.platform.id}@{REPLY_DOMAIN}>"
+    assert str(second["In-Reply-To"]) == str(first["Message-ID"])
+    assert str(second["References"]) == str(first["Message-ID"])
+    assert str(second["Message-ID"]) != str(first["Message-ID"])

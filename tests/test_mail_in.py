@@ -30,6 +30,7 @@ from adapters.email_render import plain_date
 from hub.api.app import create_app
 from hub.api.keys import HUB_KEY, INTAKE, KEYRING, POOL
 from hub.core.clock import Clock, parse_rfc3339, utc_now
+from hub.mailin.headers import parse_headers
 from hub.mailin.receiver import MailIn, start_server
 from hub.services.issuer import Issuer
 from hub.settings import Settings
@@ -633,3 +634,34 @@ async def wait_for_greeting(port: int) -> bytes:
         writer.close()
         return greeting
     raise AssertionError("hub mail-in did not start listening")
+
+
+async def test_the_answer_to_an_unreadable_reply_is_threaded_under_it(hub: MailInHub) -> None:
+    """Issue 16.6: the hub's answer names the reply it answers (In-Reply-To) and the thread before it
+    (References: the notice, then the reply), so a ticket system files it with the case."""
+    notice = await hub.notice()
+    notice_id = str(hub.sink.received[0].message()["Message-ID"])
+    raw = reply_mail(notice.reply_to, "Thanks, we will have a look")
+    raw = raw.replace(
+        b"\r\nTo:", f"\r\nIn-Reply-To: {notice_id}\r\nReferences: {notice_id}\r\nTo:".encode(), 1
+    )
+    reply_id = str(parse_headers(raw)["Message-ID"])
+
+    assert await hub.send_raw(hub.dkim.sign(raw), notice.reply_to) == 250
+
+    answer = hub.sink.received[-1].message()
+    assert str(answer["Subject"]).startswith("[Referral hub] your reply could not be read")
+    assert str(answer["In-Reply-To"]) == reply_id
+    assert str(answer["References"]).split() == [notice_id, reply_id]
+
+
+async def test_a_reply_with_a_malformed_message_id_is_answered_unthreaded(hub: MailInHub) -> None:
+    notice = await hub.notice()
+    raw = reply_mail(notice.reply_to, "Thanks")
+    raw = re.sub(rb"Message-ID: <[^>]*>", b"Message-ID: not an id", raw, count=1)
+
+    assert await hub.send_raw(hub.dkim.sign(raw), notice.reply_to) == 250
+
+    answer = hub.sink.received[-1].message()
+    assert answer["In-Reply-To"] is None
+    assert answer["References"] is None

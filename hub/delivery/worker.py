@@ -213,9 +213,11 @@ class DeliveryWorker:
         if adapter is None:
             return DeliveryOutcome(Verdict.ATTENTION, f"no adapter '{delivery.adapter}' in this hub")
         try:
-            clocks = await self._clocks(delivery) if getattr(adapter, "shows_clocks", False) else ()
+            shows = getattr(adapter, "shows_clocks", False)
+            clocks = await self._clocks(delivery) if shows else ()
+            earlier = await deliveries.delivered_before(self._pool, delivery) if shows else ()
             return await adapter.deliver(
-                _outbound(delivery, clocks),
+                _outbound(delivery, clocks, earlier),
                 Destination(delivery.recipient_id, delivery.endpoint, delivery.adapter_config),
             )
         except Exception as exc:  # an adapter bug must not stop the worker: count it as a failure
@@ -384,7 +386,9 @@ class DeliveryWorker:
             self._listener = None
 
 
-def _outbound(delivery: ClaimedDelivery, clocks: tuple[NoticeClock, ...] = ()) -> OutboundMessage:
+def _outbound(
+    delivery: ClaimedDelivery, clocks: tuple[NoticeClock, ...] = (), earlier: tuple[uuid.UUID, ...] = ()
+) -> OutboundMessage:
     return OutboundMessage(
         message_id=delivery.message_id,
         case_id=delivery.case_id,
@@ -398,4 +402,5 @@ def _outbound(delivery: ClaimedDelivery, clocks: tuple[NoticeClock, ...] = ()) -
         receipt=delivery.receipt,
         attempt=delivery.attempt,
         clocks=clocks,
+        earlier=earlier,
     )

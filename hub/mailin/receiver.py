@@ -21,7 +21,8 @@ answer to DATA speaks for exactly one reply address, in SMTP and in LMTP alike).
   e-mail why and what to write.
 
 Those answers go through the notices' mail path (`adapters.email.send_mail`), never quote the reply,
-are marked `Auto-Submitted: auto-replied`, and are not sent to an automatic mail (no loops); the
+are marked `Auto-Submitted: auto-replied`, carry In-Reply-To/References of the reply (so ticket
+systems thread them), and are not sent to an automatic mail (no loops); the
 timeline event says whether one was sent (`answered_by_mail`). An unknown reply address gets none: no
 case, no registered address, only the SMTP refusal.
 - an answer: recorded as an acknowledgement or status update that the hub signs on the platform's
@@ -50,7 +51,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.email import EmailConfig, parse_reply_address, send_mail, tag_matches
-from adapters.email_render import render_unreadable_answer
+from adapters.email_render import answering_headers, render_unreadable_answer
 from hub.core.attestation import Attestation
 from hub.core.clock import Clock, rfc3339
 from hub.core.jose import sha256_hex
@@ -253,8 +254,16 @@ async def _answer_unreadable(
     except ValueError:
         language = "en"
     try:
+        headers = parse_headers(reply.raw)
         answer = render_unreadable_answer(
-            why, target.case_id, to, language, settings, reply.rcpt_to, mail_in.clock()
+            why,
+            target.case_id,
+            to,
+            language,
+            settings,
+            reply.rcpt_to,
+            mail_in.clock(),
+            answering_headers(headers.get("Message-ID"), headers.get("References")),
         )
         outcome = await send_mail(settings, answer, settings.smtp_password())
     except Exception as exc:  # the reply is stored either way: the answer is a courtesy

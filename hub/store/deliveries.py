@@ -446,3 +446,11 @@ async def claim_park_notices(pool: asyncpg.Pool) -> list[ParkNotice]:
 
 async def release_park_notice(pool: asyncpg.Pool, notice: ParkNotice) -> None:
     await pool.execute(query("release_park_notice"), notice.destination, notice.parked_at)
+
+
+async def delivered_before(pool: asyncpg.Pool, delivery: ClaimedDelivery) -> tuple[UUID, ...]:
+    """The messages of the delivery's case delivered to its recipient before it, oldest first."""
+    rows = await pool.fetch(
+        query("delivered_before"), delivery.case_id, delivery.recipient_id, delivery.message_id
+    )
+    return tuple(r["message_id"] for r in rows)

@@ -241,3 +241,10 @@ RETURNING t.participant_id, t.parked_at, t.parked_reason, t.consecutive_refusals
 -- name: release_park_notice
 -- The notice could not be sent now: a later round tries again (unless the parking changed meanwhile).
 UPDATE destinations SET park_notice_for = NULL WHERE participant_id = $1 AND park_notice_for = $2;
+
+-- name: delivered_before
+-- The case's earlier messages delivered to this recipient, oldest first (an e-mail notice threads
+-- under them).
+SELECT d.message_id FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE m.case_id = $1 AND d.recipient_id = $2 AND d.message_id <> $3 AND d.state = 'delivered'
+ORDER BY d.seq;
