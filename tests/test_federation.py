@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from hub.api.app import create_app
 from hub.core.binding import fingerprint
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk, PublicJwk, sign_compact
-from hub.core.vouching_feed import ENTRY_MEMBERS, FEED_TYPE, FeedError, verify_feed
+from hub.core.vouching_feed import ENTRY_MEMBERS, FEED_TYPE, FeedError, sign_feed, verify_feed
 from hub.services import vouching
 from hub.settings import Settings
 from hub.store import directory
@@ -174,3 +175,39 @@ async def test_a_peer_fetches_the_feed_from_the_hub_and_checks_it(
     assert response.content_type == "application/jose"
     feed = await vouching.peer_feed(peer_db, settings.hub_id, await response.text())
     assert [p["id"] for p in feed.participants] == ["de-hotline"]
+
+
+async def test_a_peer_mirrors_the_feed_and_revokes_what_it_no_longer_lists(
+    db: asyncpg.Connection, peer_db: asyncpg.Connection
+) -> None:
+    hub_a = HubIdentity(HUB_A, PrivateSigningJwk.generate("hub-a-key"))
+    hotline = await Directory(db).add("de-hotline", "hotline", "DE")
+    await register_peer(peer_db, hub_a)
+    feed = await vouching.peer_feed(
+        peer_db, HUB_A, await vouching.own_feed(db, hub_a, issued_at=1_796_400_000)
+    )
+
+    assert await vouching.mirror_feed(peer_db, feed, datetime.now(UTC)) == ["de-hotline@hub-a.example.de"]
+    mirrored = await directory.get_participant(peer_db, "de-hotline@hub-a.example.de")
+    assert mirrored is not None
+    assert (mirrored.kind, mirrored.country) == ("hotline", "DE")
+    home = await peer_db.fetchval(
+        "SELECT home_hub FROM participants WHERE id = 'de-hotline@hub-a.example.de'"
+    )
+    assert home == HUB_A
+    keys = await directory.keys_of(peer_db, "de-hotline@hub-a.example.de")
+    assert sorted(k.kid for k in keys) == sorted([hotline.key.kid, hotline.enc.kid])
+    assert {k.origin for k in keys} == {"feed"}
+    # mirroring again changes nothing; a feed that no longer lists it revokes every key
+    await vouching.mirror_feed(peer_db, feed, datetime.now(UTC))
+    assert len(await directory.keys_of(peer_db, "de-hotline@hub-a.example.de")) == 2
+    empty = await vouching.peer_feed(
+        peer_db, HUB_A, sign_feed(hub_a.key, hub_id=HUB_A, issued_at=2, participants=[])
+    )
+    assert await vouching.mirror_feed(peer_db, empty, datetime.now(UTC)) == []
+    keys = await directory.keys_of(peer_db, "de-hotline@hub-a.example.de")
+    assert all(k.revocation_reason == "no longer in its home hub's feed" for k in keys)
+    # the peer's feed never vouches for a participant it only mirrors
+    hub_b = HubIdentity("hub-b.example.eu", PrivateSigningJwk.generate("hub-b-key"))
+    own = verify_feed(await vouching.own_feed(peer_db, hub_b, 3), hub_b.hub_id, [hub_b.key.public()])
+    assert own.participants == ()

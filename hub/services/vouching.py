@@ -3,6 +3,7 @@ the check of a peer's feed against the peer's keys in this hub's directory."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hub.core.hub_identity import HubIdentity
@@ -17,7 +18,7 @@ async def own_feed(conn: Conn, hub: HubIdentity, issued_at: int) -> str:
     """The hub's signed feed: its own participants (not the hubs) with the keys its clients trust."""
     entries: list[dict[str, Any]] = []
     for participant in await directory.list_participants(conn):
-        if participant.kind == "hub":
+        if participant.kind == "hub" or "@" in participant.id:  # a peer, or a peer's participant
             continue
         keys = [
             {"jwk": k.jwk, "origin": k.origin, "epoch": k.epoch, "binding": k.binding}
@@ -48,3 +49,29 @@ async def peer_feed(conn: Conn, peer_id: str, text: str) -> Feed:
         if k.use == "sig" and k.revoked_at is None
     ]
     return verify_feed(text, peer_id, keys)
+
+
+async def mirror_feed(conn: Conn, feed: Feed, at: datetime) -> list[str]:
+    """Mirror a verified peer feed into this hub's directory: each entry becomes `<id>@<peer>` (home hub
+    the peer) with the keys listed (origin 'feed'); a key no longer listed, and every key of a participant
+    no longer listed, is revoked, so nothing more is taken in its name. Returns the global ids listed."""
+    listed: list[str] = []
+    async with conn.transaction():
+        for entry in feed.participants:
+            global_id = f"{entry['id']}@{feed.issuer}"
+            if await directory.upsert_federated(conn, global_id, entry, feed.issuer) is None:
+                raise FeedError(
+                    f"'{global_id}' is already in the directory, not as a participant of the peer"
+                )
+            kids = [str(k["jwk"]["kid"]) for k in entry["keys"]]
+            for key in entry["keys"]:
+                held = await directory.get_key(conn, str(key["jwk"]["kid"]))
+                if held is None:
+                    await directory.add_mirrored_key(conn, global_id, key, feed.issuer, at)
+                elif held.participant_id != global_id:
+                    raise FeedError(f"the feed gives '{global_id}' a kid this directory holds for another")
+            await directory.revoke_keys_not_in(conn, global_id, kids, "dropped from its home hub's feed")
+            listed.append(global_id)
+        for gone in set(await directory.federated_participants_of(conn, feed.issuer)) - set(listed):
+            await directory.revoke_keys_not_in(conn, gone, [], "no longer in its home hub's feed")
+    return listed

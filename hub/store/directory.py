@@ -5,7 +5,7 @@ only the kid."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -495,3 +495,56 @@ async def _logged(
     await audit.append(
         conn, at=at or datetime.now(UTC), event=event, actor=actor, subject=subject, detail=detail
     )
+
+
+async def upsert_federated(conn: Conn, global_id: str, entry: Mapping[str, Any], home_hub: str) -> str | None:
+    """A peer's participant as its feed names it; None if the id is taken by one not of that peer."""
+    try:
+        found = await conn.fetchval(
+            query("upsert_federated_participant"),
+            global_id,
+            str(entry["name"])[:200],
+            str(entry["kind"]),
+            str(entry["country"]),
+            [str(a) for a in entry["accepts"]],
+            home_hub,
+        )
+    except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError) as exc:
+        raise DirectoryError(f"invalid participant in the feed: {exc.constraint_name}") from None
+    return None if found is None else str(found)
+
+
+async def add_mirrored_key(
+    conn: Conn, participant_id: str, key: Mapping[str, Any], home_hub: str, at: datetime
+) -> None:
+    """A key of a peer's participant, from the peer's feed; its binding goes in the audit log."""
+    jwk = dict(key["jwk"])
+    try:
+        await conn.execute(
+            query("insert_key"), jwk["kid"], participant_id, jwk["use"], jwk, at, None, "feed", None, 0
+        )
+    except asyncpg.UniqueViolationError:
+        raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
+    await audit.append(
+        conn,
+        at=at,
+        event="key.added",
+        actor=home_hub,
+        subject=participant_id,
+        detail={
+            "kid": jwk["kid"],
+            "use": jwk["use"],
+            "jwk": jwk,
+            "origin": "feed",
+            "binding": key.get("binding"),
+        },
+    )
+
+
+async def revoke_keys_not_in(conn: Conn, participant_id: str, kids: Sequence[str], reason: str) -> list[str]:
+    rows = await conn.fetch(query("revoke_keys_not_in"), participant_id, list(kids), reason)
+    return [row["kid"] for row in rows]
+
+
+async def federated_participants_of(conn: Conn, home_hub: str) -> list[str]:
+    return [row["id"] for row in await conn.fetch(query("federated_participants_of"), home_hub)]

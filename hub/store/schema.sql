@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 19
+-- schema version 20
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -303,7 +303,7 @@ CREATE TABLE participant_keys (
     CONSTRAINT participant_keys_check CHECK (((not_after IS NULL) OR (not_after > not_before))),
     CONSTRAINT participant_keys_check1 CHECK (((origin = 'binding'::text) = (binding IS NOT NULL))),
     CONSTRAINT participant_keys_epoch_check CHECK ((epoch >= 0)),
-    CONSTRAINT participant_keys_origin_check CHECK ((origin = ANY (ARRAY['registration'::text, 'binding'::text, 'reset'::text, 'legacy'::text]))),
+    CONSTRAINT participant_keys_origin_check CHECK ((origin = ANY (ARRAY['registration'::text, 'binding'::text, 'reset'::text, 'legacy'::text, 'feed'::text]))),
     CONSTRAINT participant_keys_participant_id_fkey FOREIGN KEY (participant_id) REFERENCES participants(id),
     CONSTRAINT participant_keys_use_check CHECK ((use = ANY (ARRAY['sig'::text, 'enc'::text])))
 );
@@ -325,12 +325,15 @@ CREATE TABLE participants (
     epoch integer DEFAULT 0 NOT NULL,
     delivery_binding text,
     contact_email text,
+    home_hub text,
     CONSTRAINT participants_pkey PRIMARY KEY (id),
     CONSTRAINT participants_adapter_check CHECK ((adapter ~ '^[a-z][a-z0-9_-]{1,40}$'::text)),
     CONSTRAINT participants_contact_email_check CHECK (((contact_email IS NULL) OR ((length(contact_email) >= 3) AND (length(contact_email) <= 254)))),
     CONSTRAINT participants_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT participants_epoch_check CHECK ((epoch >= 0)),
-    CONSTRAINT participants_id_check CHECK ((id ~ '^[a-z0-9][a-z0-9._-]{1,62}$'::text)),
+    CONSTRAINT participants_home_hub_check CHECK (((home_hub IS NULL) = (POSITION(('@'::text) IN (id)) = 0))),
+    CONSTRAINT participants_home_hub_fkey FOREIGN KEY (home_hub) REFERENCES participants(id),
+    CONSTRAINT participants_id_check CHECK ((id ~ '^[a-z0-9][a-z0-9._-]{1,62}(@[a-z0-9][a-z0-9._-]{1,62})?$'::text)),
     CONSTRAINT participants_kind_check CHECK ((kind = ANY (ARRAY['hotline'::text, 'platform'::text, 'regulator'::text, 'law-enforcement'::text, 'support-service'::text, 'hub'::text]))),
     CONSTRAINT participants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );

@@ -99,3 +99,19 @@ SELECT id, domain FROM participants, unnest(domains) AS domain WHERE domain = AN
 
 -- name: lock_hub_registration
 SELECT pg_advisory_xact_lock(7094851203949);
+
+-- name: upsert_federated_participant
+-- A participant of a peer hub, as the peer's feed names it (docs/federation.md): its global id, its home.
+INSERT INTO participants (id, name, kind, country, endpoint, accepts, home_hub, adapter)
+VALUES ($1, $2, $3, $4, NULL, $5, $6, 'pull')
+ON CONFLICT (id) DO UPDATE SET name = $2, kind = $3, country = $4, accepts = $5
+WHERE participants.home_hub = $6
+RETURNING id;
+
+-- name: federated_participants_of
+SELECT id FROM participants WHERE home_hub = $1 ORDER BY id;
+
+-- name: revoke_keys_not_in
+UPDATE participant_keys SET revoked_at = now(), revocation_reason = $3
+WHERE participant_id = $1 AND revoked_at IS NULL AND kid <> ALL($2::text[])
+RETURNING kid;
