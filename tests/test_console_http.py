@@ -289,6 +289,16 @@ async def test_case_list_filters_and_evidence_bundle(
     assert f"/cases/{case_id}" in for_platform
     assert 'name="recipient"' not in for_platform
     assert 'name="country"' not in for_platform
+    found = await console.get(f"/cases?q={case_id[:8].upper()}", allow_redirects=False)
+    assert found.status == 303
+    assert found.headers["Location"] == f"/cases/{case_id}"
+    missing = await console.get(f"/cases?q={'0' if case_id[0] != '0' else '1'}{case_id[1:8]}")
+    assert missing.status == 422
+    assert "Find a case: no case you can read has an id starting with" in await missing.text()
+    short = await console.get(f"/cases?q={case_id[:3]}")
+    assert short.status == 422
+    assert "nor the start of one (at least 6 hex digits)" in await short.text()
+    assert f"/cases/{case_id}" in await short.text()  # the list is still there
     none = await (await console.get("/cases?state=closed")).text()
     assert f"/cases/{case_id}" not in none
     bad = await console.get("/cases?state=bogus&country=Ireland")

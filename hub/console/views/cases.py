@@ -15,12 +15,14 @@ from aiohttp import web
 
 from hub.client import HubError
 from hub.console.archive import Kept
+from hub.console.auth import redirect
 from hub.console.evidence import bundle as evidence_bundle_of
 from hub.console.gateway import HubGateway
 from hub.console.keys import CONFIG, GATEWAY, JINJA
 from hub.console.next_steps import steps
 from hub.console.render import render
 from hub.console.sealing import open_all
+from hub.core.case_reference import CaseReferenceError
 from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import JoseError, parse_jws
 
@@ -60,6 +62,18 @@ def _filters(query: Any) -> tuple[dict[str, Any], list[str]]:
 async def case_list(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     chosen, errors = _filters(request.query)
+    wanted = request.query.get("q", "").strip()
+    not_found: list[str] = []  # a search that finds nothing still shows the list
+    if wanted:
+        # a case id or its first digits, looked up among the cases this participant may read (the hub's list)
+        try:
+            return redirect(f"/cases/{await gateway.client.resolve_case(wanted)}")
+        except CaseReferenceError as exc:
+            not_found.append(f"Find a case: {exc}.")
+        except HubError as exc:
+            not_found.append(
+                f"Find a case: the hub refused: {exc.problem.get('detail', exc.problem.get('title'))}"
+            )
     listing: dict[str, Any] = {"cases": [], "next_cursor": None}
     if not errors:
         try:
@@ -68,7 +82,8 @@ async def case_list(request: web.Request) -> web.Response:
             errors.append(
                 f"The hub refused these filters: {exc.problem.get('detail', exc.problem.get('title'))}"
             )
-    next_query = {k: v for k, v in request.query.items() if k != "cursor" and v}
+    errors += not_found
+    next_query = {k: v for k, v in request.query.items() if k not in ("cursor", "q") and v}
     if listing.get("next_cursor"):
         next_query["cursor"] = listing["next_cursor"]
     context = {
@@ -79,6 +94,7 @@ async def case_list(request: web.Request) -> web.Response:
         "filters": {**chosen, "state": chosen["state"] or "", "overdue": bool(chosen["overdue"])},
         "statuses": STATUSES,
         "errors": errors,
+        "wanted": wanted,
         "participants": await gateway.participants(),
         # a platform is the recipient of its cases: filtering them by recipient or its country finds nothing
         "recipient_filters": await my_kind(gateway) != "platform",
