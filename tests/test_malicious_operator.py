@@ -17,12 +17,14 @@ import aiohttp
 import asyncpg
 import pytest
 
-from hub.client import HubClient, sign_message
+from hub.client import HubClient, HubError, sign_message
 from hub.client.sealing import UnboundKeyError
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.audit import sign_checkpoint
 from hub.core.binding import bind_key
+from hub.core.cosignature import cosign
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
+from hub.core.log_watch import Seen
 from hub.core.merkle import leaf_hash, root, subtrees_of
 from hub.keyfile import load_or_create_signing_key
 from hub.settings import Settings
@@ -315,3 +317,95 @@ async def test_a_key_newer_than_the_latest_checkpoint_asks_to_retry_rather_than_
         await pool.close()
     assert later.code == 75, later
     assert "ask again" in later.json()["retry"]
+
+
+async def test_a_witness_cosigns_what_it_checked_and_a_forged_cosignature_is_an_alarm(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """A witness runs check-log --cosign-as; a client that requires the witness accepts the head only with
+    its cosignature (75 while there is none), and a cosignature the operator made is an alarm."""
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    env = hub_env(running_hub.tmp_path)
+    try:
+        witness = await running_hub.party("ie-regulator-witness", "regulator", "IE")
+        await running_hub.party("ie-platform-w", "platform", "IE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        watch = ("keys", "check-log", "--hub", running_hub.url)
+        client = (*watch, "--state", str(running_hub.tmp_path / "client.json"), "--witness", witness.id)
+        assert (await hub(*client, env=env)).code == 75  # not cosigned yet
+
+        cosigned = await hub(
+            *watch, "--state", str(running_hub.tmp_path / "witness.json"),
+            "--cosign-as", witness.id, "--key", str(witness.key_file), env=env,
+        )  # fmt: skip
+        assert_ok(cosigned)
+        accepted = await hub(*client, env=env)
+        assert_ok(accepted)
+        assert accepted.json()["ok"] is True
+
+        # The operator signs a cosignature in the witness's name with a key of its own.
+        size = await db.fetchval("SELECT max(tree_size) FROM audit_checkpoints")
+        root_hash = bytes(
+            await db.fetchval("SELECT root_hash FROM audit_checkpoints WHERE tree_size = $1", size)
+        )
+        forged = cosign(
+            PrivateSigningJwk.generate(witness.member.key.kid),  # even under the witness's kid
+            witness_id=witness.id,
+            hub_id=settings.hub_id,
+            seen=Seen(size, root_hash.hex(), ""),
+            now=int(time.time()),
+        )
+        await db.execute(
+            "UPDATE checkpoint_cosignatures SET cosignature = $1 WHERE witness_id = $2", forged, witness.id
+        )
+        alarmed = await hub(*client, env=env)
+    finally:
+        await pool.close()
+    assert alarmed.code == 1, alarmed
+    assert "does not verify" in alarmed.json()["alarm"]
+
+
+async def test_the_hub_takes_only_a_witness_s_own_cosignature_of_a_checkpoint_it_signed(
+    running_hub: Hub, settings: Settings
+) -> None:
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    try:
+        witness = await running_hub.party("ie-regulator-witness", "regulator", "IE")
+        other = await running_hub.party("nl-police-other", "law-enforcement", "NL")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        async with pool.acquire() as conn:
+            latest = await conn.fetchrow("SELECT tree_size, root_hash FROM audit_checkpoints ORDER BY 1 DESC")
+    finally:
+        await pool.close()
+    seen = Seen(int(latest["tree_size"]), bytes(latest["root_hash"]).hex(), "")
+    now = int(time.time())
+
+    def by(signer: PrivateSigningJwk, **changes: Any) -> str:
+        fields = {"witness_id": witness.id, "hub_id": settings.hub_id, "seen": seen, "now": now} | changes
+        return cosign(signer, **fields)
+
+    cases = {
+        "another's name": (by(other.member.key), 422, "invalid-cosignature"),
+        "a key not the witness's": (by(PrivateSigningJwk.generate("stranger")), 422, "invalid-cosignature"),
+        "another head": (
+            by(witness.member.key, seen=Seen(seen.tree_size, "00" * 32, "")),
+            422,
+            "invalid-cosignature",
+        ),
+        "no such checkpoint": (
+            by(witness.member.key, seen=Seen(10**6, seen.root_hash, "")),
+            404,
+            "unknown-checkpoint",
+        ),
+        "stale": (by(witness.member.key, now=now - 3600), 422, "invalid-cosignature"),
+        "not a JWS": ("not-a-jws", 422, "invalid-cosignature"),
+    }
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, running_hub.url, witness.id, witness.member.key)
+        for name, (text, expected) in cases.items():
+            with pytest.raises(HubError) as refused:
+                await client.publish_cosignature(text)
+            assert (refused.value.status, refused.value.code) == expected, name
+        assert (await client.publish_cosignature(by(witness.member.key)))["witness_id"] == witness.id

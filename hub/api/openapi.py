@@ -150,8 +150,29 @@ def _schemas() -> dict[str, Any]:
         },
         "LatestCheckpoint": {
             "type": "object",
-            "required": ["tree_size", "checkpoint"],
-            "properties": {"tree_size": {"type": "integer"}, "checkpoint": {"type": "string"}},
+            "required": ["tree_size", "checkpoint", "cosignatures"],
+            "properties": {
+                "tree_size": {"type": "integer"},
+                "checkpoint": {"type": "string"},
+                "cosignatures": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["witness_id", "cosignature"],
+                        "properties": {"witness_id": {"type": "string"}, "cosignature": {"type": "string"}},
+                    },
+                },
+            },
+        },
+        "CosignatureRequest": {
+            "type": "object",
+            "required": ["cosignature"],
+            "properties": {"cosignature": {"type": "string", "maxLength": 2048}},
+        },
+        "CosignatureAccepted": {
+            "type": "object",
+            "required": ["tree_size", "witness_id"],
+            "properties": {"tree_size": {"type": "integer"}, "witness_id": {"type": "string"}},
         },
         "ConsistencyProof": {
             "type": "object",
@@ -485,6 +506,21 @@ def _directory_paths() -> dict[str, Any]:
                 "operationId": "latestCheckpoint",
                 "summary": "The hub's latest signed tree head of its audit log (directory changes included)",
                 "responses": {"200": _json(_ref("LatestCheckpoint"), "The checkpoint"), **_problems(404)},
+            }
+        },
+        "/v1/directory/checkpoint/cosignatures": {
+            "post": {
+                "operationId": "publishCosignature",
+                "summary": "A witness's cosignature of a checkpoint it checked",
+                "description": "A compact JWS, typ hub-checkpoint-cosignature+jwt, by one of the caller's "
+                "current signing keys over {iss, aud, iat, tree_size, root_hash} of a checkpoint the hub "
+                "signed, at most 600 s old (hub keys check-log --cosign-as). Served beside the checkpoint.",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CosignatureRequest")}}},
+                "responses": {
+                    "201": _json(_ref("CosignatureAccepted"), "Kept"),
+                    **_problems(400, 401, 404, 413, 415, 422),
+                },
             }
         },
         "/v1/directory/consistency": {

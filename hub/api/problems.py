@@ -66,6 +66,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "split-per-recipient": (422, "One takedown request per platform: split the referral"),
     "hub-only-type": (422, "Only the hub issues this message type"),
     "invalid-binding": (422, "The directory binding does not verify"),
+    "invalid-cosignature": (422, "The checkpoint cosignature does not verify"),
     "directory-conflict": (409, "The directory change conflicts with the directory"),
     "unknown-checkpoint": (404, "No checkpoint of that tree size"),
     "case-closed": (409, "The case is closed"),

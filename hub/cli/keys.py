@@ -17,6 +17,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,9 +36,10 @@ from hub.core.binding import (
     read_binding,
     verify_binding,
 )
+from hub.core.cosignature import CosignatureError, cosign, verify_cosignature
 from hub.core.directory_proof import NotYetLogged, check_listed_keys, verify_history
 from hub.core.jose import PrivateSigningJwk, PublicJwk
-from hub.core.key_chain import key_chain
+from hub.core.key_chain import key_chain, listed_key, trusted_jwks
 from hub.core.log_watch import LogAlarm, Seen, check_advance, read_checkpoint
 from hub.keyfile import KeyFileError, read_signing_key
 
@@ -186,6 +188,17 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="also check that every key the directory lists for ID is the one the log recorded "
         "(inclusion proofs; exit 1 if not, 75 if a change is newer than the latest checkpoint)",
     )
+    check.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="require ID's cosignature of the latest checkpoint (exit 1 if it fails, 75 if none yet)",
+    )
+    check.add_argument("--cosign-as", metavar="ID", help="as a witness: cosign the checkpoint once checked")
+    check.add_argument(
+        "--key", metavar="FILE", help="with --cosign-as: one of your signing keys, private JWK"
+    )
 
 
 # -- monitoring one's own entry ---------------------------------------------------------------------------
@@ -287,7 +300,8 @@ async def _watch_log(args: argparse.Namespace, kept: dict[str, Any]) -> dict[str
         keys = {k["kid"]: PublicJwk.from_dict(k) for k in jwks.get("keys", [])}
         pinned = set(kept.get("hub_keys", [])) or set(args.hub_fingerprint or [])
         trusted = {kid: k for kid, k in keys.items() if not pinned or k.thumbprint() in pinned}
-        latest = read_checkpoint(str((await get("/v1/directory/checkpoint"))["checkpoint"]), trusted, hub_id)
+        latest_answer = await get("/v1/directory/checkpoint")
+        latest = read_checkpoint(str(latest_answer["checkpoint"]), trusted, hub_id)
         if kept.get("checkpoint"):
             before = Seen.from_json(kept["checkpoint"])
             await extends(before, latest)
@@ -298,11 +312,59 @@ async def _watch_log(args: argparse.Namespace, kept: dict[str, Any]) -> dict[str
             history = verify_history(await get(path + "/log"), trusted, hub_id, participant_id)
             await extends(latest, history.seen)  # the proofs' checkpoint is of the same log
             check_listed_keys(history, (await get(path))["jwks"]["keys"])
+        witnessed = await _witnessed(get, args.witness, latest_answer, hub_id, latest)
+        if args.cosign_as:
+            await _cosign(session, args, hub_id, latest)
         return {
             "hub_id": hub_id,
             "hub_keys": sorted(pinned or {k.thumbprint() for k in trusted.values()}),
             "checkpoint": latest.to_json(),
+            "witnessed_by": witnessed,
         }
+
+
+async def _witnessed(
+    get: Callable[[str], Awaitable[dict[str, Any]]],
+    witnesses: list[str],
+    answer: dict[str, Any],
+    hub_id: str,
+    seen: Seen,
+) -> list[str]:
+    """The required witnesses whose cosignature of the latest checkpoint verifies with a key their own
+    bindings vouch for (`trusted_jwks`, as `HubClient.participant`); LogAlarm on a bad one, NotYetLogged
+    if one is absent."""
+    if not witnesses:
+        return []
+    if answer["tree_size"] != seen.tree_size:  # the kept head is larger: its cosignatures are not here
+        raise NotYetLogged("the hub's latest checkpoint is older than the one kept: ask again shortly")
+    served = {c["witness_id"]: c["cosignature"] for c in answer.get("cosignatures", [])}
+    for witness in witnesses:
+        if witness not in served:
+            raise NotYetLogged(f"{witness!r} has not cosigned the latest checkpoint yet: ask again shortly")
+        entry = await get(f"/v1/participants/{quote(witness, safe='')}")
+        listed = trusted_jwks(witness, hub_id, entry.get("jwks", {})).get("keys", [])
+        keys = {k["kid"]: listed_key(k) for k in listed}
+        try:
+            verify_cosignature(served[witness], keys, witness_id=witness, hub_id=hub_id, seen=seen)
+        except CosignatureError as exc:
+            raise LogAlarm(f"the cosignature the hub serves for {witness!r} does not verify: {exc}") from None
+    return list(witnesses)
+
+
+async def _cosign(session: aiohttp.ClientSession, args: argparse.Namespace, hub_id: str, seen: Seen) -> None:
+    if not args.key:
+        raise CliError("--cosign-as needs --key FILE: one of the witness's signing keys")
+    try:
+        key = read_signing_key(Path(args.key))
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
+    signed = cosign(key, witness_id=args.cosign_as, hub_id=hub_id, seen=seen, now=int(time.time()))
+    from hub.client import HubClient, HubError
+
+    try:
+        await HubClient(session, args.hub, args.cosign_as, key, hub_id=hub_id).publish_cosignature(signed)
+    except HubError as exc:
+        raise CliError(f"the hub refused the cosignature: {exc}") from None
 
 
 def cmd_check_log(args: argparse.Namespace) -> int:

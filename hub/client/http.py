@@ -145,6 +145,12 @@ class HubClient:
             "POST", f"/v1/cases/{case_id}/shares", json={"participant_id": participant_id}
         )
 
+    async def publish_cosignature(self, cosignature: str) -> dict[str, Any]:
+        """As a witness: publish this participant's cosignature of a checkpoint it checked."""
+        return await self._request(
+            "POST", "/v1/directory/checkpoint/cosignatures", json={"cosignature": cosignature}
+        )
+
     async def participant(self, participant_id: str) -> dict[str, Any]:
         """The participant's directory entry, its `jwks` cut down to the keys its participant bound
         (`hub.core.key_chain`): the others are named, with the reason, in `jwks.refused`, so nothing

@@ -33,6 +33,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/directory/bindings", directory.publish_binding)
     app.router.add_get("/v1/directory/self", directory.own_entry)
     app.router.add_get("/v1/directory/checkpoint", directory.latest_checkpoint)
+    app.router.add_post("/v1/directory/checkpoint/cosignatures", directory.publish_cosignature)
     app.router.add_get("/v1/directory/consistency", directory.consistency)
     app.router.add_get("/.well-known/jwks.json", directory.hub_jwks)
     app.router.add_get("/v1/federation/participants", federation.vouching_feed)

@@ -19,7 +19,7 @@ from hub.api.request import caller_of, int_parameter, json_body
 from hub.core.binding import delivery_document
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
-from hub.services import directory_log, proofs
+from hub.services import directory_log, proofs, witnesses
 from hub.services.bindings import BindingRefused, apply_binding
 from hub.store import audit, directory
 from hub.store.directory import KeyRecord, Participant
@@ -129,11 +129,37 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     """`GET /v1/directory/checkpoint`: the hub's latest signed tree head of its audit log."""
     async with request.app[POOL].acquire() as conn:
         row = await audit.latest_checkpoint(conn)
-    if row is None:
+        if row is None:
+            raise Refusal(
+                "unknown-checkpoint", "the hub has signed no checkpoint yet: ask again in a few seconds"
+            )
+        cosignatures = await witnesses.cosignatures_of(conn, int(row["tree_size"]))
+    return web.json_response(
+        {
+            "tree_size": int(row["tree_size"]),
+            "checkpoint": str(row["checkpoint"]),
+            "cosignatures": cosignatures,
+        }
+    )
+
+
+async def publish_cosignature(request: web.Request) -> web.Response:
+    """`POST /v1/directory/checkpoint/cosignatures`: a witness's cosignature of a checkpoint it checked."""
+    caller = await caller_of(request)
+    text = (await json_body(request)).get("cosignature")
+    if not isinstance(text, str):
         raise Refusal(
-            "unknown-checkpoint", "the hub has signed no checkpoint yet: ask again in a few seconds"
+            "invalid-cosignature", 'send {"cosignature": "<compact JWS>"} (hub keys check-log --cosign)'
         )
-    return web.json_response({"tree_size": int(row["tree_size"]), "checkpoint": str(row["checkpoint"])})
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        accepted = await witnesses.accept_cosignature(
+            conn,
+            hub_id=request.app[SETTINGS].hub_id,
+            text=text,
+            caller=caller.participant_id,
+            now=request.app[CLOCK](),
+        )
+    return web.json_response(accepted, status=201)
 
 
 async def consistency(request: web.Request) -> web.Response:
