@@ -46,6 +46,7 @@ async def test_without_a_session_pages_redirect_to_login_and_posts_are_refused(
     login = await client.get("/login")
     assert login.status == 200
     assert 'label for="token"' in await login.text()
+    assert "signed in as" not in await login.text()  # nobody is, yet
 
 
 async def test_the_login_link_starts_a_strict_http_only_session_and_lands_on_a_clean_url(

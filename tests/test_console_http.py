@@ -289,6 +289,10 @@ async def test_case_list_filters_and_evidence_bundle(
     assert f"/cases/{case_id}" in for_platform
     assert 'name="recipient"' not in for_platform
     assert 'name="country"' not in for_platform
+    assert 'href="/new/takedown-request"' not in for_platform  # a platform answers; it starts no referral
+    assert 'href="/new/assistance-request"' not in for_platform
+    assert 'href="/new/takedown-request"' in listed
+    assert "signed in as" in for_platform
     found = await console.get(f"/cases?q={case_id[:8].upper()}", allow_redirects=False)
     assert found.status == 303
     assert found.headers["Location"] == f"/cases/{case_id}"

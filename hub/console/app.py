@@ -18,10 +18,18 @@ from aiohttp import web
 
 from hub.client import HubClient, HubError
 from hub.console.archive import Archive
-from hub.console.auth import LoginLinks, SessionStore, redirect, security_middleware, session_middleware
+from hub.console.auth import (
+    SESSION,
+    LoginLinks,
+    SessionStore,
+    redirect,
+    security_middleware,
+    session_middleware,
+)
 from hub.console.config import ConsoleConfig
 from hub.console.gateway import HubGateway
-from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, LOGIN_LINKS, SESSIONS
+from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, LOGIN_LINKS, OFFERS_REFERRALS, SESSIONS
+from hub.console.next_steps import starts_referrals
 from hub.console.render import make_environment, render
 from hub.console.views import cases, compose, inbox, login
 from hub.core.templates import TemplateCatalog
@@ -41,7 +49,12 @@ def create_console_app(
     """`clock` (monotonic seconds) times the sign-in links; a test passes its own to expire one."""
     sessions = SessionStore(config.session_idle_seconds)
     app = web.Application(
-        middlewares=[security_middleware(config), session_middleware(config, sessions), hub_error_middleware],
+        middlewares=[
+            security_middleware(config),
+            session_middleware(config, sessions),
+            hub_error_middleware,
+            menu_middleware,
+        ],
         client_max_size=MAX_FORM_BYTES,
     )
     app[CONFIG] = config
@@ -92,6 +105,20 @@ async def _hub_connection(app: web.Application) -> AsyncIterator[None]:
         log.info("console.started", participant=config.participant_id)
         yield
     log.info("console.stopped", participant=config.participant_id)
+
+
+@web.middleware
+async def menu_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The menu fits the participant's kind: only those who start referrals are offered new ones. The
+    kind comes from the directory (cached by the gateway); if the hub cannot say, the menu stays full."""
+    if request.get(SESSION) is not None:
+        gateway = request.app[GATEWAY]
+        try:
+            kind = str((await gateway.participant(gateway.me)).get("kind", ""))
+        except (HubError, aiohttp.ClientError, TimeoutError):
+            kind = ""
+        request[OFFERS_REFERRALS] = not kind or starts_referrals(kind)
+    return await handler(request)
 
 
 @web.middleware

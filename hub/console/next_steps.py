@@ -47,6 +47,16 @@ def access_of(case: dict[str, Any], me: str, kind: str) -> CaseAccess | None:
     return case_access(me, {me: Member(role, kind)}) if role else None
 
 
+# Who starts a referral from the console's menu: a hotline or a support service. A platform, a police
+# liaison or a regulator answers, asks and follows cases (from the case page), so its menu offers no
+# "New takedown request" (the hub's intake, not the menu, decides what may be sent).
+STARTS_REFERRALS = frozenset({"hotline", "support-service"})
+
+
+def starts_referrals(kind: str) -> bool:
+    return kind in STARTS_REFERRALS
+
+
 def may_send(access: CaseAccess | None, message_type: str) -> bool:
     action = MESSAGE_ACTIONS.get(message_type)
     return access is not None and action is not None and access.may(action)

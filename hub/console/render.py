@@ -15,7 +15,7 @@ import jinja2
 from aiohttp import web
 
 from hub.console.auth import SESSION
-from hub.console.keys import CONFIG
+from hub.console.keys import CONFIG, OFFERS_REFERRALS
 from hub.console.schema_form import humanise
 from hub.console.sealing import Opened
 
@@ -145,6 +145,7 @@ def render(
         "signed_in": session is not None,
         "path": request.path,
         "me": request.app[CONFIG].participant_id,
+        "offers_referrals": request.get(OFFERS_REFERRALS, True),
         **context,
     }
     text = env.get_template(template).render(page)
