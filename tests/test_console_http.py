@@ -32,7 +32,7 @@ from tests.console_helpers import (
     sign_in,
     takedown_values,
 )
-from tests.factories import Member
+from tests.factories import Member, acknowledgement, jose, removal
 
 
 def jwcrypto_payload(signed: str, jwks: dict[str, Any]) -> dict[str, Any]:
@@ -520,3 +520,27 @@ async def test_the_console_refuses_to_seal_to_an_encryption_key_the_platform_did
     assert "ie-platform-console-enc-operator" in page
     assert "did not bind" in page
     assert await db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_acknowledgements_are_folded_into_their_case_in_the_inbox(
+    hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    hotline, platform = parties
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    case_id = (await send_takedown(console, platform)).headers["Location"].removeprefix("/cases/")
+    [item] = (await (await hub.get("/v1/inbox", headers=platform.auth())).json())["messages"]
+    referral = item["message_id"]
+    for envelope in (
+        acknowledgement(platform, hotline, case_id, referral),
+        removal(platform, hotline, case_id, referral),
+    ):
+        answered = await hub.post("/v1/messages", **jose(platform.sign(envelope)))
+        assert answered.status == 202, await answered.text()
+
+    page = await fetch_inbox(console)
+
+    rows = re.findall(r"<tr>\s*<td><time.*?</tr>", page, re.DOTALL)
+    assert len(rows) == 1, rows  # one row for the case, not one for each answer
+    assert "Status update" in rows[0]
+    assert f"Acknowledged by {platform.id}" in rows[0]
+    assert f"/cases/{case_id}" in rows[0]

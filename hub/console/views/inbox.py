@@ -57,6 +57,31 @@ async def _cases(gateway: HubGateway, case_ids: list[str]) -> dict[str, dict[str
     return {case_id: case for case_id, case in found if case is not None}
 
 
+def fold_acknowledgements(kept: list[Kept]) -> list[tuple[Kept, list[Kept]]]:
+    """The inbox's rows in the archive's order (newest first), each with the acknowledgements folded
+    into it. A verified acknowledgement takes no row of its own: it goes with its case's newest other
+    message here, or, when the case has none, the case's newest acknowledgement is its one row and holds
+    the others. A message that did not verify always keeps its own row."""
+    acks: dict[str, list[Kept]] = {}
+    for k in kept:
+        if _is_ack(k):
+            acks.setdefault(k.case_id, []).append(k)
+    with_other = {k.case_id for k in kept if not _is_ack(k)}
+    rows: list[tuple[Kept, list[Kept]]] = []
+    given: set[str] = set()
+    for k in kept:
+        if _is_ack(k) and (k.case_id in with_other or k.case_id in given):
+            continue
+        folded = [] if k.case_id in given else [a for a in acks.get(k.case_id, []) if a is not k]
+        rows.append((k, folded))
+        given.add(k.case_id)
+    return rows
+
+
+def _is_ack(k: Kept) -> bool:
+    return k.message_type == "acknowledgement" and k.verified
+
+
 async def inbox(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     config = request.app[CONFIG]
@@ -71,10 +96,11 @@ async def inbox(request: web.Request) -> web.Response:
     rows = [
         {
             "kept": k,
+            "acknowledged_by": acknowledged,
             "case": cases.get(k.case_id),
             "deadline": nearest_deadline(cases[k.case_id], gateway.me) if k.case_id in cases else None,
         }
-        for k in kept
+        for k, acknowledged in fold_acknowledgements(kept)
     ]
     context = {
         "title": "Inbox",
