@@ -348,6 +348,16 @@ def _bound_by(signer: PrivateSigningJwk, participant_id: str, hub_id: str = "ref
 
 
 OPERATOR_REFUSALS = {
+    "contact email that is no address": Refusal(
+        lambda tmp, m: [
+            "participants",
+            "update",
+            m.id,
+            "--contact-email",
+            "abuse@x.example\nBcc: y@z.example",
+        ],
+        ("--contact-email", "plain e-mail address"),
+    ),
     "duplicate participant": Refusal(_add("de-hotline-cli", "new.pub.json"), ("already exists",)),
     "private jwk": Refusal(_add("nl-hotline-cli", "new.jwk"), ("PRIVATE",)),
     "missing jwk file": Refusal(_add("nl-hotline-cli", "absent.json"), ("no such file", "absent.json")),
