@@ -18,13 +18,14 @@ from hub.api.app import create_app
 from hub.core.binding import fingerprint
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk, PublicJwk, sign_compact
+from hub.core.refusal import Refusal
 from hub.core.vouching_feed import ENTRY_MEMBERS, FEED_TYPE, FeedError, sign_feed, verify_feed
 from hub.services import vouching
 from hub.settings import Settings
 from hub.store import directory
 from hub.store.database import connect
 from tests.conftest import with_database
-from tests.factories import Directory
+from tests.factories import Directory, Member, takedown
 from tests.test_cli import assert_ok, assert_refused, generate_public, hub, hub_env
 
 
@@ -211,3 +212,35 @@ async def test_a_peer_mirrors_the_feed_and_revokes_what_it_no_longer_lists(
     hub_b = HubIdentity("hub-b.example.eu", PrivateSigningJwk.generate("hub-b-key"))
     own = verify_feed(await vouching.own_feed(peer_db, hub_b, 3), hub_b.hub_id, [hub_b.key.public()])
     assert own.participants == ()
+
+
+async def test_a_forwarded_message_from_a_sender_the_peer_does_not_vouch_for_is_refused(
+    db: asyncpg.Connection, peer_db: asyncpg.Connection
+) -> None:
+    """docs/federation.md section 4, checks 3 and 4: B takes a sender only as its peer A vouches for it."""
+    hub_a = HubIdentity(HUB_A, PrivateSigningJwk.generate("hub-a-key"))
+    members = Directory(db)
+    hotline = await members.add("de-hotline", "hotline", "DE")
+    platform = await members.add("ie-platform", "platform", "IE")  # stands in for the recipient on B
+    await register_peer(peer_db, hub_a)
+    feed = await vouching.peer_feed(
+        peer_db, HUB_A, await vouching.own_feed(db, hub_a, issued_at=1_796_400_000)
+    )
+    await vouching.mirror_feed(peer_db, feed, datetime.now(UTC))
+    now = datetime.now(UTC)
+
+    genuine = hotline.sign(takedown(hotline, platform)).encode()
+    assert await vouching.vouched_sender(peer_db, HUB_A, genuine, now) == "de-hotline@hub-a.example.de"
+
+    impostor = PrivateSigningJwk.generate("impostor")
+    unknown = Member("fr-hotline", "hotline", "FR", impostor, hotline.enc)
+    third_hub = Member("de-hotline@hub-c.example.au", "hotline", "AU", hotline.key, hotline.enc)
+    forged = {
+        "a key the peer never vouched for": hotline.sign(takedown(hotline, platform), impostor),
+        "a sender the peer does not list": unknown.sign(takedown(unknown, platform)),
+        "a participant of a third hub": third_hub.sign(takedown(third_hub, platform)),
+    }
+    for case, signed in forged.items():
+        with pytest.raises(Refusal) as refused:
+            await vouching.vouched_sender(peer_db, HUB_A, signed.encode(), now)
+        assert refused.value.code == "sender-not-vouched", case

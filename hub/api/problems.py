@@ -52,6 +52,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "schema-invalid": (422, "Message does not match its template"),
     "unknown-template": (422, "Unknown template or version"),
     "csam-referral": (422, "Possible child sexual abuse material: use the CSAM channel"),
+    "sender-not-vouched": (422, "Sender not vouched for by the forwarding hub"),
     "unknown-recipient": (422, "Unknown recipient"),
     "invalid-recipient": (422, "Invalid recipient"),
     "recipient-does-not-accept": (422, "Recipient does not accept this message type"),

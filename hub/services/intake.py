@@ -74,8 +74,8 @@ class Accepted:
 
 
 async def submit_message(intake: Intake, raw: bytes, received_at: datetime) -> Accepted:
-    jws = _parse(raw)
-    payload = _payload_object(jws)
+    jws = parse_submission(raw)
+    payload = payload_object(jws)
     key = await _signing_key(intake, jws, received_at)
     if "attestation" in payload:
         raise Refusal("hub-only-type", "only the hub marks a message as hub-attested")
@@ -128,7 +128,7 @@ async def record_issued(intake: Intake, signed: messages.SignedMessage, conn: Co
     return await _record(intake, conn, signed)
 
 
-def _parse(raw: bytes) -> ParsedJws:
+def parse_submission(raw: bytes) -> ParsedJws:
     try:
         jws = parse_jws(raw)
         if len(jws.signatures) != 1:
@@ -139,7 +139,7 @@ def _parse(raw: bytes) -> ParsedJws:
     return jws
 
 
-def _payload_object(jws: ParsedJws) -> dict[str, Any]:
+def payload_object(jws: ParsedJws) -> dict[str, Any]:
     """The envelope: UTF-8 JSON under the hub's strict profile (``hub.core.inputs``), as every recipient
     must be able to read the exact bytes the hub forwards."""
     try:

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from hub.core.hub_identity import HubIdentity
-from hub.core.jose import PublicJwk
+from hub.core.jose import BadSignatureError, PublicJwk, verify_signature
+from hub.core.refusal import Refusal
 from hub.core.vouching_feed import Feed, FeedError, sign_feed, verify_feed
 from hub.services.bindings import TRUSTED_ORIGINS
+from hub.services.intake import parse_submission, payload_object
 from hub.store import directory
 from hub.store.database import Conn
 
@@ -75,3 +77,30 @@ async def mirror_feed(conn: Conn, feed: Feed, at: datetime) -> list[str]:
         for gone in set(await directory.federated_participants_of(conn, feed.issuer)) - set(listed):
             await directory.revoke_keys_not_in(conn, gone, [], "no longer in its home hub's feed")
     return listed
+
+
+async def vouched_sender(conn: Conn, peer_id: str, raw: bytes, at: datetime) -> str:
+    """The global id of the sender of a message `peer_id` forwards (docs/federation.md, section 4, checks
+    2 to 4), if the peer vouches for it and its signature verifies with a key the peer's feed gave; else
+    the refusal. The bytes are read, never changed: the sender's signature is the one it made."""
+    jws = parse_submission(raw)
+    sender = payload_object(jws).get("from")
+    if not isinstance(sender, str) or "@" in sender:
+        raise Refusal(
+            "sender-not-vouched", f"'{peer_id}' speaks only for its own participants, not for another hub's"
+        )
+    global_id = f"{sender}@{peer_id}"
+    entry = await directory.get_participant(conn, global_id)
+    if entry is None:
+        raise Refusal("sender-not-vouched", f"'{peer_id}' does not vouch for a participant '{sender}'")
+    key = await directory.get_key(conn, jws.signatures[0].kid)
+    if key is None or key.use != "sig" or key.participant_id != global_id:
+        raise Refusal("sender-not-vouched", f"the message is not signed by a key '{peer_id}' vouches for")
+    problem = key.problem_at(at)
+    if problem is not None:
+        raise Refusal("key-not-valid", f"the signing key is {problem}")
+    try:
+        verify_signature(jws, jws.signatures[0], PublicJwk.from_dict(key.jwk))
+    except BadSignatureError:
+        raise Refusal("bad-signature", "the signature does not verify with the key the kid names") from None
+    return global_id
