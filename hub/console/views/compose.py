@@ -5,10 +5,12 @@ removes an entry of a repeated group and shows the form again, or sends: the val
 the template's schema checks it (sealed values stand in as placeholders) and every fault is shown next
 to its field; only a valid envelope is sealed to the recipients' keys, signed with the organisation's
 key and submitted. A refusal by the hub is shown with its title and detail (and its faults at their
-fields); a hub that cannot be reached leaves the signed message ready to send again, unchanged.
+fields). A hub that cannot be reached at any step of sending (reading the case, the recipients' keys,
+submitting) sends nothing: the form comes back as it was filled in, saying that nothing was sent, and
+a message already signed is kept to be sent again unchanged.
 
 A decision (status-update) is not signed in one click: a valid one is shown first ("Review and sign",
-`review.html`) exactly as it will be signed, with a warning when an EU platform restricts content
+`review.py`) exactly as it will be signed, with a warning when an EU platform restricts content
 without a DSA Art. 17 statement of reasons; "Sign and send" signs it, "Change" goes back to the form.
 Only the timestamps a form always asks for are filled in with "now", in sight; a time asked for only in
 some cases (`decided_at`) is the person's to give. The form token (`form_token`) makes every POST of
@@ -54,11 +56,11 @@ from hub.console.render import MESSAGE_TYPES, render
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
 from hub.console.sealing import NoEncryptionKeyError, SealingError, encryption_key, seal_to
 from hub.console.views.cases import case_id_of, my_kind
+from hub.console.views.review import review
 from hub.core import inputs
 from hub.core.case_view import MESSAGE_ACTIONS
 from hub.core.clock import rfc3339, utc_now
 from hub.core.templates import SchemaFault
-from hub.stats.dsa import EU_COUNTRIES
 
 log = structlog.get_logger("hub.console")
 SEND_ANYWAY = "send-anyway"  # the person saw the duplicate warning and sends all the same
@@ -76,6 +78,15 @@ class Compose:
     in_reply_to: str | None = None
     to: list[str] | None = None  # fixed recipients of an answer
     options: list[tuple[str, str]] = field(default_factory=list)
+    unreachable: bool = False  # the hub did not answer: the form is shown again as filled, nothing sent
+
+
+# What the form says when the hub does not answer at send: nothing left the console, what was typed stays.
+UNREACHABLE = {
+    "heading": "The hub cannot be reached: nothing was sent",
+    "detail": "What you filled in is kept below. When the hub answers again, press 'Check, sign and send'"
+    " once more: the very same message goes, never a second one.",
+}
 
 
 def latest_version(request: web.Request, message_type: str) -> str:
@@ -170,14 +181,50 @@ def _prefill(form: TemplateForm, values: FormValues) -> None:
 
 
 async def compose_new(request: web.Request) -> web.Response:
-    compose = await _new_referral(request)
+    if request.method != "POST":
+        return await _show_or_send(request, await _new_referral(request))
+    try:
+        compose = await _new_referral(request)
+    except (aiohttp.ClientError, TimeoutError):  # the recipients offered are the ones chosen
+        chosen = form_values((await request.post()).items()).get("/to", [])
+        message_type = request.match_info["message_type"]
+        compose = Compose(
+            message_type,
+            latest_version(request, message_type),
+            f"/new/{message_type}",
+            options=[(one, one) for one in chosen],
+            unreachable=True,
+        )
     return await _show_or_send(request, compose)
 
 
 async def compose_answer(request: web.Request) -> web.Response:
     posted = form_values((await request.post()).items()) if request.method == "POST" else None
-    compose = await _answer(request, posted)
+    if posted is None:
+        return await _show_or_send(request, await _answer(request, None))
+    try:
+        compose = await _answer(request, posted)
+    except (aiohttp.ClientError, TimeoutError):  # the case cannot be read: the form as it was posted
+        message_type, case_id = request.match_info["message_type"], case_id_of(request)
+        if message_type not in MESSAGE_ACTIONS:
+            raise web.HTTPNotFound(text="No such form.") from None
+        compose = Compose(
+            message_type,
+            latest_version(request, message_type),
+            f"/cases/{case_id}/reply/{message_type}",
+            {"case_id": case_id},
+            _message_id_or_none(first(posted, "in_reply_to")),
+            to=[],
+            unreachable=True,
+        )
     return await _show_or_send(request, compose)
+
+
+def _message_id_or_none(raw: str) -> str | None:
+    try:
+        return str(uuid.UUID(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
@@ -209,13 +256,25 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
             counts[pointer] = max(counts.get(pointer, 1) - 1, 0)
     form = _form(request, compose, counts)
     if action not in ("send", SEND_ANYWAY, SIGN):
-        return _page(request, compose, form, values)
+        return _page(request, compose, form, values, problem=UNREACHABLE if compose.unreachable else None)
+    return await _send_once(request, compose, form, values, message_id)
+
+
+async def _send_once(
+    request: web.Request, compose: Compose, form: TemplateForm, values: FormValues, message_id: str
+) -> web.Response:
+    """Send the form's message unless it was sent already; the hub down at any step sends nothing."""
+    if compose.unreachable:
+        return _page(request, compose, form, values, problem=UNREACHABLE, status=503)
     gateway = request.app[GATEWAY]
     same_form = gateway.sent_from_form(compose.action, content_print(form, values))
     already = await asyncio.to_thread(gateway.archive.sent, same_form or message_id)
     if already is not None:
         return await _sent_before(request, compose, already)
-    return await _send(request, compose, form, values, message_id)
+    try:
+        return await _send(request, compose, form, values, message_id)
+    except (aiohttp.ClientError, TimeoutError):  # the directory's keys, a duplicate check, the review
+        return _page(request, compose, form, values, problem=UNREACHABLE, status=503)
 
 
 def _envelope(
@@ -264,37 +323,6 @@ async def _sealed(request: web.Request, envelope: dict[str, Any]) -> dict[str, A
     return dict(replace_sealed(envelope, lambda marker: seal_to(marker.plaintext, keys)))
 
 
-async def _review(
-    request: web.Request, compose: Compose, envelope: dict[str, Any], values: FormValues
-) -> web.Response:
-    """ "Review and sign": exactly what will be signed, with what the person should know before."""
-    me = await request.app[GATEWAY].participant(request.app[GATEWAY].me)
-    body = replace_sealed(envelope["body"], lambda m: {"sealed to the recipients": m.plaintext})
-    heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
-    context = {
-        "title": f"Review and sign: {heading.lower()} for case {envelope['case'][:8]}",
-        "compose": compose,
-        "envelope": envelope,
-        "body": body,
-        "values": values,
-        "warnings": review_warnings(envelope, str(me.get("country", ""))),
-    }
-    return render(request.app[JINJA], request, "review.html", context)
-
-
-def review_warnings(envelope: dict[str, Any], country: str) -> list[dict[str, str]]:
-    body = envelope.get("body", {})
-    if body.get("status") == "actioned" and country in EU_COUNTRIES and "statement_of_reasons" not in body:
-        return [
-            {
-                "title": "No statement of reasons (EU DSA Art. 17)",
-                "detail": "You restrict content as a platform in the EU: the DSA requires a statement of"
-                " reasons to the uploader, and this decision gives none. Press Change to add it.",
-            }
-        ]
-    return []
-
-
 async def _sent_before(request: web.Request, compose: Compose, kept: Kept) -> web.Response:
     """This form's message was sent already: replay the very same signed bytes (the hub answers with the
     same receipt and makes nothing new) and show its case."""
@@ -318,7 +346,7 @@ async def _send(
     if faults:
         return _page(request, compose, form, values, map_faults(form, faults), status=422)
     if compose.message_type in REVIEWED and first(values, "action") != SIGN:
-        return await _review(request, compose, envelope, values)
+        return await review(request, compose, envelope, values)
     if compose.case is None and first(values, "action") != SEND_ANYWAY:
         duplicates = await open_duplicates(gateway, envelope)
         if duplicates:
@@ -362,11 +390,8 @@ async def _submit(
         errors = map_faults(form, faults)
         return _page(request, compose, form, values, errors, problem=exc.problem, status=422)
     except (aiohttp.ClientError, TimeoutError):
-        problem = {
-            "title": "The hub cannot be reached",
-            "detail": "Your message was signed but not sent. Send again to retry the very same message.",
-        }
-        return _page(request, compose, form, values, problem=problem, status=502)
+        log.warning("console.hub_unreachable", message_id=envelope["id"])
+        return _page(request, compose, form, values, problem=UNREACHABLE, status=503)
     heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
     request[SESSION].flash.append(
         f"{heading} sent and accepted by the hub at {receipt['accepted_at']}"

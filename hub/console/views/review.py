@@ -1,0 +1,51 @@
+""" "Review and sign": a decision shown exactly as it will be signed, before it is (issue 17).
+
+The recipients and the body that will be signed, sealed parts shown as what they seal, and a warning
+when a platform in the EU restricts content without a DSA Art. 17 statement of reasons. "Sign and send"
+posts the same form with the action `sign`; "Change" goes back to it as it was.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hub.console.form_data import FormValues, replace_sealed
+from hub.console.keys import GATEWAY, JINJA
+from hub.console.render import MESSAGE_TYPES, render
+from hub.stats.dsa import EU_COUNTRIES
+
+if TYPE_CHECKING:
+    from hub.console.views.compose import Compose
+
+
+async def review(
+    request: web.Request, compose: Compose, envelope: dict[str, Any], values: FormValues
+) -> web.Response:
+    """ "Review and sign": exactly what will be signed, with what the person should know before."""
+    me = await request.app[GATEWAY].participant(request.app[GATEWAY].me)
+    body = replace_sealed(envelope["body"], lambda m: {"sealed to the recipients": m.plaintext})
+    heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
+    context = {
+        "title": f"Review and sign: {heading.lower()} for case {envelope['case'][:8]}",
+        "compose": compose,
+        "envelope": envelope,
+        "body": body,
+        "values": values,
+        "warnings": review_warnings(envelope, str(me.get("country", ""))),
+    }
+    return render(request.app[JINJA], request, "review.html", context)
+
+
+def review_warnings(envelope: dict[str, Any], country: str) -> list[dict[str, str]]:
+    body = envelope.get("body", {})
+    if body.get("status") == "actioned" and country in EU_COUNTRIES and "statement_of_reasons" not in body:
+        return [
+            {
+                "title": "No statement of reasons (EU DSA Art. 17)",
+                "detail": "You restrict content as a platform in the EU: the DSA requires a statement of"
+                " reasons to the uploader, and this decision gives none. Press Change to add it.",
+            }
+        ]
+    return []
