@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeAlias
@@ -42,9 +42,23 @@ def database_url(url: str | None, data_dir: Path) -> tuple[str, EmbeddedPostgres
     return embedded.dsn(), embedded
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    on_connect: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> Pool:
+    """The hub's pool. `on_connect` runs on each new connection after the hub's own set-up (the round-trip
+    benchmark adds its query logger there)."""
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await _init_connection(conn)
+        if on_connect is not None:
+            await on_connect(conn)
+
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+        dsn, min_size=min_size, max_size=max_size, init=init, reset=_keep_session
     )
     if pool is None:  # asyncpg types this as optional
         raise RuntimeError("asyncpg returned no pool")

@@ -1,0 +1,297 @@
+"""`python -m bench.round_trips`: the database statements the hub sends per referral, in and out, counted.
+
+    python -m bench.round_trips                       # 64 referrals to 4 webhook platforms
+    python -m bench.round_trips --referrals 32 --json trips.json
+
+Every statement the hub sends on its pool is counted with asyncpg's query logger, added to each
+connection as the pool opens it (`create_pool(on_connect=...)`). One logged call is one round trip to
+PostgreSQL: an `execute`, a `fetch`, an `executemany` (its rows pipelined), and a transaction's BEGIN
+and COMMIT. Not counted: the Parse of a statement new to a connection (the warm-up makes it rare) and
+the delivery worker's LISTEN connection, and asyncpg's look-up of a type on a connection new to it
+(printed apart).
+
+The hub is the real one, in this process, wired as `create_app` wires it: intake with its group commit
+and key-lookup batches, the delivery worker with the webhook adapter, the policies (EU DSA clocks held on
+each push), the storage key. Referrals are `bench.common`'s (3.2 KB, contact sealed to the platform).
+The webhook receiver runs in this process too and holds its answers while a claim is counted. Phases,
+each counted on its own, after a warm-up that goes through all of them:
+
+- intake, batched: N referrals handed at once to `submit_message` (what `POST /v1/messages` calls; the
+  HTTP layer sends no statement). asyncio runs every submission to its first wait before a batch
+  drains, so they form batches of up to 64 in the same way on every run;
+- intake, one at a time: each awaited before the next (batches of one: the per-message path);
+- delivery claim: the worker's rounds (`run_once`, the default 4 in flight per destination), with the
+  receiver holding its answers, so no delivery finishes during a round;
+- delivery finish: the receiver answers; the worker records the outcomes (finished pushes share a
+  transaction when they finish together, so the batches depend on timing: they are printed).
+
+The figures are counts, not timings: the same on a loaded machine as on an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from adapters.base import AdapterContext
+from adapters.registry import build_adapters
+from bench.common import Cast, database, free_port, register_cast, signed_referral
+from hub.core.clock import utc_now
+from hub.core.hub_identity import HubIdentity
+from hub.core.jose import PrivateSigningJwk
+from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.log import configure_logging
+from hub.policies import load_policy_book
+from hub.schemas import load_catalog
+from hub.services.batcher import Batcher
+from hub.services.intake import Intake, inline_answers, submit_message
+from hub.store.case_keys import Keyring
+from hub.store.database import create_pool
+from hub.store.directory import ensure_hub_participant
+from hub.store.queries import queries
+
+HUB_ID = "bench-hub"
+INTROSPECTION = ("WITH RECURSIVE typeinfo_tree", "current_setting('jit')", "set_config('jit'")
+
+
+@dataclass(eq=False)  # hashable: asyncpg keeps its loggers in a set
+class StatementCounter:
+    """Counts the statements sent, by name (the named query's, or the statement's first words)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    names: dict[str, str] = field(default_factory=lambda: {text: name for name, text in queries().items()})
+    introspection: int = 0  # asyncpg's own look-ups of a type, once per connection: not the hub's
+
+    def __call__(self, record: Any) -> None:
+        text = record.query.strip()
+        if any(mark in text[:80] for mark in INTROSPECTION):
+            self.introspection += 1
+            return
+        self.counts[self.names.get(text) or " ".join(text.split()[:3])[:40]] += 1
+
+    async def settled(self) -> Counter[str]:
+        """What was counted so far (asyncpg hands a record to its loggers with call_soon) and reset."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+        counted, self.counts = self.counts, Counter()
+        return counted
+
+
+class GatedReceiver:
+    """Webhook endpoints that answer 200 once the gate is open, and count each message once."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.arrived: set[str] = set()
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        await request.read()
+        await self.gate.wait()
+        self.arrived.add(request.headers.get("Idempotency-Key", ""))
+        return web.Response(status=200, text="{}", content_type="application/json")
+
+
+@asynccontextmanager
+async def receiving(receiver: GatedReceiver, port: int) -> AsyncIterator[None]:
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post("/webhook/{platform}", receiver.webhook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class Hub:
+    intake: Intake
+    worker: DeliveryWorker
+    receiver: GatedReceiver
+    counter: StatementCounter
+    cast: Cast
+    sent: int = 0
+
+    def referrals(self, n: int) -> list[bytes]:
+        out = []
+        for _ in range(n):
+            platform = self.cast.platforms[self.sent % len(self.cast.platforms)]
+            out.append(signed_referral(self.cast.hotline, self.cast.hotline_key, platform, self.sent)[1])
+            self.sent += 1
+        return out
+
+    async def submit_together(self, raws: list[bytes]) -> None:
+        at = utc_now()
+        await asyncio.gather(*(submit_message(self.intake, raw, at) for raw in raws))
+
+    async def submit_one_by_one(self, raws: list[bytes]) -> None:
+        for raw in raws:
+            await submit_message(self.intake, raw, utc_now())
+
+    async def deliver_all(self) -> tuple[Counter[str], Counter[str], int, list[int]]:
+        """Rounds of claims (answers held) and finishes until nothing is due: the statements of each,
+        the deliveries made, and the size of each batch of finished pushes."""
+        claims: Counter[str] = Counter()
+        finishes: Counter[str] = Counter()
+        made = 0
+        batches = self.worker._delivered  # the worker's group commit of finished pushes, for its counts
+        before = (batches.batches, batches.items)
+        await self.counter.settled()
+        while True:
+            self.receiver.gate.clear()
+            claimed = await self.worker.run_once()
+            claiming = await self.counter.settled()
+            self.receiver.gate.set()
+            await self.worker.wait_idle()
+            finishes += await self.counter.settled()
+            if claimed == 0:  # the round that finds nothing left is not counted
+                break
+            claims += claiming
+            made += claimed
+        return claims, finishes, made, [batches.batches - before[0], batches.items - before[1]]
+
+
+async def run(referrals: int, platforms: int, url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="hub-round-trips-") as tmp:
+        async with database(url, Path(tmp)) as dsn:
+            return await _measure(dsn, referrals, platforms)
+
+
+async def _measure(dsn: str, referrals: int, platforms: int) -> dict[str, Any]:
+    port = free_port()
+    endpoints = {i: f"http://127.0.0.1:{port}/webhook/p{i}" for i in range(platforms)}
+    cast = await register_cast(dsn, uuid.uuid4().hex[:8], platforms, endpoints, hub_id=HUB_ID)
+    counter = StatementCounter()
+
+    async def count_statements(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(counter)
+
+    identity = HubIdentity(HUB_ID, PrivateSigningJwk.generate())
+    receiver = GatedReceiver()
+    pool = await create_pool(dsn, on_connect=count_statements)
+    try:
+        async with pool.acquire() as conn:
+            await ensure_hub_participant(conn, HUB_ID, identity.key.public().to_dict())
+        async with receiving(receiver, port), aiohttp.ClientSession() as session:
+            intake = Intake(
+                pool=pool,
+                catalog=load_catalog(),
+                hub=identity,
+                policies=load_policy_book(),
+                keyring=Keyring(uuid.uuid4().bytes + uuid.uuid4().bytes),
+                group_commit=Batcher(max_batch=64),
+                key_lookup=Batcher(max_batch=64),
+            )
+            worker = DeliveryWorker(
+                pool,
+                dsn,
+                build_adapters(AdapterContext(session=session, hub=identity, clock=utc_now)),
+                identity,
+                utc_now,
+                WorkerConfig(worker_id="bench-worker"),
+                keyring=intake.keyring,
+                on_answer=inline_answers(intake),
+            )
+            hub = Hub(intake, worker, receiver, counter, cast)
+            return await _phases(hub, referrals)
+    finally:
+        await pool.close()
+
+
+async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
+    await hub.submit_together(hub.referrals(referrals))  # warm-up: every statement prepared once
+    await hub.submit_one_by_one(hub.referrals(4))
+    await hub.deliver_all()
+
+    await hub.counter.settled()
+    batched = hub.referrals(referrals)
+    await hub.submit_together(batched)
+    intake_batched = await hub.counter.settled()
+    alone = hub.referrals(max(1, referrals // 4))
+    await hub.submit_one_by_one(alone)
+    intake_alone = await hub.counter.settled()
+    claims, finishes, made, batches = await hub.deliver_all()
+    if made != len(batched) + len(alone):
+        raise RuntimeError(f"{made} deliveries made for {len(batched) + len(alone)} referrals")
+    return {
+        "referrals": referrals,
+        "platforms": len(hub.cast.platforms),
+        "intake_batched": _phase(intake_batched, len(batched)),
+        "intake_alone": _phase(intake_alone, len(alone)),
+        "delivery_claim": _phase(claims, made),
+        "delivery_finish": {**_phase(finishes, made), "finish_batches_and_items": batches},
+        "delivered_once": len(hub.receiver.arrived) >= made,
+        "asyncpg_type_introspection_not_counted": hub.counter.introspection,
+    }
+
+
+def _phase(counts: Counter[str], items: int) -> dict[str, Any]:
+    total = sum(counts.values())
+    return {
+        "items": items,
+        "statements": total,
+        "per_item": round(total / items, 3) if items else None,
+        "by_statement": dict(counts.most_common()),
+    }
+
+
+def report(figures: dict[str, Any]) -> str:
+    lines = [
+        f"{figures['referrals']} referrals to {figures['platforms']} webhook platforms; "
+        "statements sent to PostgreSQL (one each a round trip)",
+        f"{'phase':<28} {'items':>6} {'statements':>11} {'per item':>9}",
+    ]
+    for name in ("intake_batched", "intake_alone", "delivery_claim", "delivery_finish"):
+        phase = figures[name]
+        lines.append(f"{name:<28} {phase['items']:>6} {phase['statements']:>11} {phase['per_item']:>9}")
+    per_referral = sum(
+        figures[name]["per_item"] for name in ("intake_batched", "delivery_claim", "delivery_finish")
+    )
+    lines.append(f"{'in and out (batched intake)':<28} {'':>6} {'':>11} {round(per_referral, 3):>9}")
+    for name in ("intake_batched", "intake_alone", "delivery_claim", "delivery_finish"):
+        detail = ", ".join(f"{k} {v}" for k, v in figures[name]["by_statement"].items())
+        lines.append(f"  {name}: {detail}")
+    lines.append(f"  finished-push batches, items: {figures['delivery_finish']['finish_batches_and_items']}")
+    lines.append(f"  asyncpg type look-ups, not counted: {figures['asyncpg_type_introspection_not_counted']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.round_trips",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--referrals", type=int, default=64, help="referrals per phase (64 batch together)")
+    parser.add_argument("--platforms", type=int, default=4, help="webhook platforms, referrals round robin")
+    parser.add_argument("--database-url", default=None, help="a PostgreSQL server (default: embedded)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args(argv)
+    configure_logging("warning", json=False)
+    figures = asyncio.run(run(args.referrals, args.platforms, args.database_url))
+    print(report(figures))
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
