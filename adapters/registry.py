@@ -13,16 +13,23 @@ from typing import Any
 import structlog
 
 from adapters.base import Adapter, AdapterConfig, AdapterConfigError, AdapterContext, AdapterFactory
+from adapters.coop import CoopAdapter
 from adapters.email import EmailAdapter
 from adapters.pull import PullAdapter
 from adapters.webhook import WebhookAdapter
 
 ENTRY_POINT_GROUP = "referral_hub.adapters"
-BUILT_IN: dict[str, AdapterFactory] = {"pull": PullAdapter, "webhook": WebhookAdapter, "email": EmailAdapter}
+BUILT_IN: dict[str, AdapterFactory] = {
+    "pull": PullAdapter,
+    "webhook": WebhookAdapter,
+    "email": EmailAdapter,
+    "coop": CoopAdapter,
+}
 CONFIG_TYPES: dict[str, type[AdapterConfig]] = {
     "pull": PullAdapter.config_type,
     "webhook": WebhookAdapter.config_type,
     "email": EmailAdapter.config_type,
+    "coop": CoopAdapter.config_type,
 }
 
 log = structlog.get_logger("hub.adapters")

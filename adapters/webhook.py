@@ -32,7 +32,7 @@ MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "referral-hub/0.1 (+webhook)"
 
 
-def _usable_url(url: str) -> bool:
+def usable_url(url: str) -> bool:
     try:
         parsed = yarl.URL(url)
         return parsed.scheme in ("http", "https") and bool(parsed.host) and parsed.port is not None
@@ -49,7 +49,7 @@ class WebhookConfig:
     def from_mapping(cls, data: Mapping[str, Any], endpoint: str | None) -> WebhookConfig:
         no_extra_keys(data, {"url", "timeout_seconds"})
         url = data.get("url", endpoint)
-        if not isinstance(url, str) or not _usable_url(url):
+        if not isinstance(url, str) or not usable_url(url):
             raise AdapterConfigError("a webhook needs an http(s) endpoint URL with a host (and a valid port)")
         timeout = data.get("timeout_seconds", 10.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:

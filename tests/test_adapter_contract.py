@@ -31,11 +31,13 @@ import json
 import random
 import re
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
@@ -251,7 +253,70 @@ EMAIL = Fixture(
     open=open_email,
 )
 
-FIXTURES: dict[str, Fixture] = {"pull": PULL, "webhook": WEBHOOK, "email": EMAIL}
+# coop: a local server speaking Coop's report API (tests/test_coop_adapter.py checks the shape in full).
+COOP_KEY = "coop-test-api-key-0001"
+
+
+async def open_coop(scenario: Scenario, context: AdapterContext, stack: contextlib.AsyncExitStack) -> Setup:
+    received: list[str] = []
+
+    async def accept(request: web.Request) -> web.Response:
+        if request.headers.get("X-API-KEY") != COOP_KEY:
+            return web.json_response({"errors": [{"title": "Invalid API Key"}]}, status=401)
+        received.append((await request.json())["reportedItem"]["data"]["message"])
+        return web.json_response({"reportId": str(uuid.uuid4())}, status=201)
+
+    async def refuse(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"errors": [{"title": "Invalid API Key"}]}, status=403)
+
+    if scenario == "down":
+        url = f"http://127.0.0.1:{refused_port(stack)}"
+    else:
+        app = web.Application()
+        app.router.add_post("/api/v1/report", refuse if scenario == "refusing" else accept)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    folder = stack.enter_context(tempfile.TemporaryDirectory())
+    key_file = Path(folder) / "coop-api-key"
+    key_file.write_text(COOP_KEY + "\n")
+    config: dict[str, Any] = {**COOP.valid_config, "url": url, "api_key_file": str(key_file)}
+    if scenario == "misconfigured":
+        config["timeout_seconds"] = "soon"
+    return Setup(BUILT_IN["coop"](context), Destination("ie-platform-test", None, config), received)
+
+
+COOP = Fixture(
+    valid_config={
+        "url": "https://coop.platform.example.net",
+        "api_key_file": "/run/secrets/coop-api-key",
+        "item_type_id": "ncii-referral",
+        "reporter_type_id": "hub-user",
+        "reporter_id": "referral-hub",
+        "policy_id": "ncii",
+        "actions": {"remove-ncii": "removed", "not-ncii": "declined"},
+        "timeout_seconds": 5,
+    },
+    endpoint=None,
+    wrong_types=(
+        ("timeout_seconds", "fast"),
+        ("url", 42),
+        ("api_key_file", 42),
+        ("item_type_id", 7),
+        ("reporter_id", ["x"]),
+        ("policy_id", 1),
+        ("signature_key", 5),
+        ("actions", ["remove-ncii"]),
+        ("actions", {"remove-ncii": 1}),
+    ),
+    open=open_coop,
+)
+
+FIXTURES: dict[str, Fixture] = {"pull": PULL, "webhook": WEBHOOK, "email": EMAIL, "coop": COOP}
 
 
 def registered() -> dict[str, AdapterFactory]:

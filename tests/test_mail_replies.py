@@ -7,7 +7,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from hub.mailin.replies import MAX_REASON, Answer, Reading, html_text, read_answer, read_reply
+from hub.core.attested_answer import MAX_REASON, Answer, Reading
+from hub.mailin.replies import html_text, read_answer, read_reply
 
 REASON = "The reported item is not on our service; the URL belongs to another host."
 

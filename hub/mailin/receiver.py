@@ -52,14 +52,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.email import EmailConfig, parse_reply_address, send_mail, tag_matches
 from adapters.email_render import answering_headers, render_unreadable_answer
-from hub.core.attestation import Attestation
-from hub.core.clock import Clock, rfc3339
+from hub.core.attested_answer import Answer, AnsweredNotice, Evidence, Reading, attested_payload
+from hub.core.clock import Clock
 from hub.core.jose import sha256_hex
 from hub.core.mail_auth import Decision, Fault, SenderPolicy, authenticate
 from hub.core.refusal import Refusal
 from hub.mailin.headers import parse_headers, strict_from
 from hub.mailin.origin import DnsLookup, read_facts
-from hub.mailin.replies import Answer, Reading, read_reply
+from hub.mailin.replies import read_reply
 from hub.services.issuer import Issuer
 from hub.settings import MailSettings
 from hub.store import mail, messages
@@ -69,7 +69,6 @@ from hub.store.mail import InboundMail, ReplyTarget, TimelineNote
 
 log = structlog.get_logger("hub.mailin")
 AIOSMTPD_LOGGER = "mail.log"
-MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:referral-hub:mail-in")
 ACCEPTED, UNKNOWN_TOKEN, SPOOFED, UNRECOGNISED = "accepted", "unknown-token", "spoofed-sender", "unrecognised"
 UNAUTHENTICATED, CASE_PURGED = "unauthenticated", "case-purged"
 ANSWERS = {
@@ -333,7 +332,11 @@ async def _record_answer(
     mail_in: MailIn, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading, decision: Decision
 ) -> str:
     from_address = strict_from(parse_headers(reply.raw)) or ""  # authenticated: a registered address
-    payload = attested_payload(mail_in.issuer.hub.hub_id, reply, message_id, target, reading, from_address)
+    notice = AnsweredNotice(
+        message_id, target.recipient_id, target.case_id, target.originator, target.delivered_at
+    )
+    evidence = Evidence("email", reply.sha256, reply.received_at, from_address)
+    payload = attested_payload(mail_in.issuer.hub.hub_id, notice, reading, evidence)
     attested_id = UUID(payload["id"])
     async with mail_in.pool.acquire() as conn:
         already = await messages.find_identity(conn, attested_id) is not None
@@ -353,36 +356,3 @@ async def _record_answer(
     async with mail_in.pool.acquire() as conn:
         await mail.record_inbound(conn, stored, note, mail_in.keyring)
     return verdict
-
-
-def attested_payload(
-    hub_id: str, reply: Reply, message_id: UUID, target: ReplyTarget, reading: Reading, from_address: str
-) -> dict[str, Any]:
-    """The answer the e-mail gives, as an envelope the hub signs on the platform's behalf, marked with
-    its attestation (`hub.core.attestation`: the wire contract of hub-attested answers)."""
-    now = rfc3339(reply.received_at)
-    body: dict[str, Any]
-    if reading.answer is Answer.ACKNOWLEDGED:  # received when its mail server took the notice
-        message_type, body = (
-            "acknowledgement",
-            {"received_at": rfc3339(target.delivered_at or reply.received_at)},
-        )
-    elif reading.answer is Answer.REMOVED:
-        message_type, body = "status-update", {"status": "actioned", "action": "removed", "decided_at": now}
-    elif reading.answer is Answer.DELETED:  # a withdrawal's answer (admission refuses it on anything else)
-        message_type, body = "deletion-confirmation", {"deleted_at": now, "scope": "all-data"}
-    else:
-        message_type = "status-update"
-        body = {"status": "declined", "decided_at": now, "decline_reason": reading.reason}
-    return {
-        "id": str(uuid.uuid5(MAIL_NAMESPACE, f"{reply.sha256}|{message_id}|{target.recipient_id}")),
-        "type": message_type,
-        "version": "1.0",
-        "from": target.recipient_id,
-        "to": [target.originator],
-        "case": str(target.case_id),
-        "in_reply_to": str(message_id),
-        "created_at": now,
-        "body": body,
-        "attestation": Attestation(hub_id, "email", reply.sha256, now, from_address).to_json(),
-    }

@@ -22,25 +22,9 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from enum import StrEnum
 from html.parser import HTMLParser
 
-MIN_REASON = 10
-MAX_REASON = 5000
-
-
-class Answer(StrEnum):
-    ACKNOWLEDGED = "acknowledged"
-    REMOVED = "removed"
-    DELETED = "deleted"
-    DECLINED = "declined"
-    UNRECOGNISED = "unrecognised"
-
-
-@dataclass(frozen=True)
-class Reading:
-    answer: Answer
-    reason: str | None = None
+from hub.core.attested_answer import MAX_REASON, MIN_REASON, Answer, Reading
 
 
 @dataclass(frozen=True)
