@@ -459,6 +459,7 @@ SURFACES = (
     "GET-cases",
     "GET-cases-filtered",
     "GET-proofs",
+    "GET-messages",
     "GET-inbox",
     "GET-signals",
     "GET-stats",
@@ -506,6 +507,7 @@ async def surface(hub: Hub, role: str, name: str, case_id: str) -> list[tuple[in
             "/v1/cases?overdue=false",
         ],
         "GET-proofs": [f"/v1/cases/{case_id}/proofs"],
+        "GET-messages": [f"/v1/cases/{case_id}/messages"],
         "GET-inbox": ["/v1/inbox?limit=100"],
         "GET-signals": ["/v1/signals"],
         "GET-stats": ["/v1/stats"],
@@ -536,7 +538,7 @@ async def test_no_surface_shows_a_role_a_part_it_may_not_see(
         forbidden -= {hub.member(r).id for r in hidden}
     for status, body in await surface(hub, role, name, case_id):
         text = body if isinstance(body, str) else json.dumps(body)
-        if name == "GET-inbox":  # signed messages: their payloads are base64url, read them decoded
+        if name in ("GET-inbox", "GET-messages") and status == 200:  # signed: read the payloads decoded
             text += json.dumps([payload_of(item["message"]) for item in body["messages"]])
         assert [f for f in forbidden if f in text] == [], (status, name)
         own = SEES_PARTS[role] & {role}  # a recipient's own part reaches it on these surfaces

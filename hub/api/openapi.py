@@ -61,6 +61,11 @@ def _schemas() -> dict[str, Any]:
             "required": ["messages", "cursor"],
             "properties": {"messages": {"type": "array", "items": any_object}, "cursor": {"type": "string"}},
         },
+        "CaseMessages": {
+            "type": "object",
+            "required": ["messages"],
+            "properties": {"messages": {"type": "array", "items": any_object}},
+        },
         "Ack": {
             "type": "object",
             "required": ["message_ids"],
@@ -409,6 +414,21 @@ def _case_paths() -> dict[str, Any]:
                 "security": BEARER,
                 "parameters": [_path("case_id", "the case's UUID")],
                 "responses": {"200": _json(_ref("Case"), "The case"), **_problems(401, 403, 404, 410)},
+            }
+        },
+        "/v1/cases/{case_id}/messages": {
+            "get": {
+                "operationId": "readCaseMessages",
+                "summary": "The case's signed messages addressed to the caller, however they were delivered",
+                "description": "Each the same item as an inbox entry or a webhook's body (the message as "
+                "signed, the hub's receipt), oldest first: a party that receives by webhook or e-mail reads "
+                "them here too; of a pull inbox, those already retrieved. Reading marks nothing retrieved.",
+                "security": BEARER,
+                "parameters": [_path("case_id", "the case's UUID")],
+                "responses": {
+                    "200": _json(_ref("CaseMessages"), "The messages"),
+                    **_problems(401, 403, 404),
+                },
             }
         },
         "/v1/cases/{case_id}/proofs": {

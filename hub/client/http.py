@@ -97,6 +97,13 @@ class HubClient:
     async def case(self, case_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/cases/{case_id}")
 
+    async def case_messages(self, case_id: str) -> list[dict[str, Any]]:
+        """The case's signed messages addressed to this participant, however the hub delivered them
+        (inbox, webhook or e-mail), oldest first, as inbox items: verify each before trusting it."""
+        found = await self._request("GET", f"/v1/cases/{case_id}/messages")
+        messages: list[dict[str, Any]] = found.get("messages", [])
+        return messages
+
     async def resolve_case(self, reference: str) -> str:
         """The case id for a full id or for the short id the console and e-mail notices show (any
         prefix of at least SHORT_ID_MIN hex digits), looked up among the cases this participant may read

@@ -9,6 +9,11 @@
   kept nor marked, so it stays in the hub's inbox for a second look and is shown with the reason. It is
   called only for a POST (the inbox's "Fetch new messages"): it changes the hub's inbox, so no GET page
   may trigger it; GET pages show what the last fetch left (`unverified`, `fetched_at`).
+- `copy_case` keeps the case's messages addressed to this participant that the hub delivered some other
+  way (by webhook or e-mail, or taken from the inbox by another tool), checked exactly as a fetched
+  one: a platform that receives by push sees its referrals in its console too. The case page copies its
+  case; "Fetch new messages" copies the newest cases of a participant the directory says receives by
+  push (`copy_recent_cases`). It reads only: nothing at the hub changes.
 - `submit` sends a signed message at most once per form: the signed bytes are remembered by the
   message id the form carries, so posting the same form again (a double click, a retry after the hub
   could not be reached) sends the very same bytes and gets the same receipt, never a second signature
@@ -37,6 +42,7 @@ log = structlog.get_logger("hub.console")
 CACHE_SECONDS = 60.0
 MAX_PAGES = 10
 MAX_REMEMBERED = 500
+RECENT_CASES = 50  # the cases a push recipient's "Fetch new messages" copies messages of
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,29 @@ class HubGateway:
                 cursor = page.get("cursor")
             self.unverified, self.fetched_at = unverified, rfc3339(utc_now())
             return Fetched(kept, unverified)
+
+    async def copy_case(self, case_id: str) -> Fetched:
+        """Keep the case's messages addressed to this participant that the console does not hold yet."""
+        held = {k.message_id for k in await asyncio.to_thread(self.archive.of_case, case_id)}
+        kept, unverified = 0, []
+        for item in await self.client.case_messages(case_id):
+            if item.get("message_id") in held:
+                continue
+            problem = await self._keep_received(item)
+            if problem is None:
+                kept += 1
+            else:
+                unverified.append(problem)
+        return Fetched(kept, unverified)
+
+    async def copy_recent_cases(self) -> Fetched:
+        """`copy_case` over this participant's newest cases (one page of its case list)."""
+        kept, unverified = 0, []
+        for case in (await self.client.cases(limit=RECENT_CASES)).get("cases", []):
+            copied = await self.copy_case(str(case["case_id"]))
+            kept += copied.kept
+            unverified += copied.unverified
+        return Fetched(kept, unverified)
 
     async def _keep_received(self, item: dict[str, Any]) -> Unverified | None:
         try:

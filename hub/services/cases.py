@@ -49,6 +49,12 @@ def members_of(parties: list[asyncpg.Record]) -> dict[str, Member]:
     }
 
 
+async def party_access(conn: Conn, case_id: UUID, caller: str) -> CaseAccess:
+    """What the caller may see and do on the case; refused as on the case page if it is no party."""
+    _, _, access = await _viewer(conn, case_id, caller)
+    return access
+
+
 async def _viewer(
     conn: Conn, case_id: UUID, caller: str | None
 ) -> tuple[asyncpg.Record, list[asyncpg.Record], CaseAccess]:

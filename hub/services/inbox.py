@@ -22,6 +22,7 @@ from hub.core.evidence import sign_delivery_evidence
 from hub.core.hub_identity import HubIdentity
 from hub.core.recipient_item import recipient_item
 from hub.core.refusal import Refusal
+from hub.services.cases import party_access
 from hub.store import inbox as store
 from hub.store.case_keys import Keyring
 from hub.store.messages import record_retrieval
@@ -49,20 +50,35 @@ async def read_inbox(
     pool: asyncpg.Pool, recipient: str, after: int, limit: int, keyring: Keyring | None = None
 ) -> InboxPage:
     rows = await store.inbox_page(pool, recipient, after, limit)
-    items = [
-        recipient_item(
-            message_id=row["message_id"],
-            case_id=row["case_id"],
-            sender=row["sender_id"],
-            message_type=row["message_type"],
-            version=row["version"],
-            accepted_at=row["accepted_at"],
-            signed_form=_signed_form(_opened(row, keyring)),
-            receipt=row["receipt"],
-        )
-        for row in rows
-    ]
+    items = [_item(row, keyring) for row in rows]
     return InboxPage(items=items, cursor=str(rows[-1]["seq"] if rows else after))
+
+
+async def case_messages(
+    pool: asyncpg.Pool, case_id: UUID, caller: str, keyring: Keyring | None = None
+) -> list[dict[str, Any]]:
+    """The signed messages of a case addressed to the caller, however they were delivered, oldest first,
+    each the same item its inbox or webhook gives: a platform that receives by webhook or e-mail reads
+    its referrals in its own console too. Only a party may ask (the case page's rule); the messages are
+    those the hub delivered to it, none addressed to another party. Reading changes nothing: a pull
+    recipient takes a new message from its inbox (that records the retrieval) and finds it here after."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        await party_access(conn, case_id, caller)
+        rows = await store.case_messages_to(conn, case_id, caller)
+    return [_item(row, keyring) for row in rows]
+
+
+def _item(row: asyncpg.Record, keyring: Keyring | None) -> dict[str, Any]:
+    return recipient_item(
+        message_id=row["message_id"],
+        case_id=row["case_id"],
+        sender=row["sender_id"],
+        message_type=row["message_type"],
+        version=row["version"],
+        accepted_at=row["accepted_at"],
+        signed_form=_signed_form(_opened(row, keyring)),
+        receipt=row["receipt"],
+    )
 
 
 def _opened(row: asyncpg.Record, keyring: Keyring | None) -> bytes:

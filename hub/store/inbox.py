@@ -23,6 +23,11 @@ async def inbox_page(
     return list(await conn.fetch(query("inbox_page"), recipient, after, limit))
 
 
+async def case_messages_to(conn: Conn | asyncpg.Pool, case_id: UUID, recipient: str) -> list[asyncpg.Record]:
+    """The messages of a case addressed to `recipient`, however delivered, oldest first."""
+    return list(await conn.fetch(query("case_messages_to"), case_id, recipient))
+
+
 async def known_deliveries(conn: Conn, recipient: str, message_ids: Sequence[UUID]) -> set[UUID]:
     """Which of these messages were ever given to `recipient`'s pull inbox (retrieved or not)."""
     return {row["message_id"] for row in await conn.fetch(query("known_deliveries"), recipient, message_ids)}

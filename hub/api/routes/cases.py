@@ -1,4 +1,4 @@
-"""`GET /v1/cases/{case_id}`, `GET /v1/cases/{case_id}/proofs` and `POST /v1/cases/{case_id}/shares`."""
+"""`GET /v1/cases/{case_id}`, its `/messages` and `/proofs`, and `POST /v1/cases/{case_id}/shares`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from uuid import UUID
 
 from aiohttp import web
 
-from hub.api.keys import CLOCK, POOL
+from hub.api.keys import CLOCK, INTAKE, POOL
 from hub.api.parameters import CASES_LIMIT
 from hub.api.request import caller_of, json_body
 from hub.core.refusal import Refusal
 from hub.services.case_list import CaseFilter, list_cases
 from hub.services.cases import read_case, share_case
+from hub.services.inbox import case_messages
 from hub.services.proofs import proofs_for_party
 
 
@@ -28,6 +29,15 @@ async def read(request: web.Request) -> web.Response:
     return web.json_response(
         await read_case(app[POOL], _case_id(request), caller.participant_id, app[CLOCK]())
     )
+
+
+async def messages(request: web.Request) -> web.Response:
+    """The case's signed messages addressed to the caller, however they were delivered."""
+    caller = await caller_of(request)
+    found = await case_messages(
+        request.app[POOL], _case_id(request), caller.participant_id, request.app[INTAKE].keyring
+    )
+    return web.json_response({"messages": found})
 
 
 async def proofs(request: web.Request) -> web.Response:

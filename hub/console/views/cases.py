@@ -149,9 +149,12 @@ async def case_page(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     case_id = case_id_of(request)
     case = await gateway.client.case(case_id)
+    # what reached this participant some other way (webhook, e-mail, another tool) is held here too
+    copied = await gateway.copy_case(case_id)
     kept = await asyncio.to_thread(gateway.archive.of_case, case_id)
     messages = [await _shown(gateway, k, request) for k in kept]
     context = {
+        "unverified": copied.unverified,
         "title": f"Case {case_id[:8]}",
         "case": case,
         "messages": messages,

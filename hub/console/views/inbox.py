@@ -4,6 +4,8 @@ Opening the page (GET) only reads: the messages this console already fetched, an
 "Fetch new messages" button (POST, with the session's CSRF token) pulls the hub's inbox
 (`HubGateway.pull_inbox`): verified messages are kept and marked retrieved, so they stay listed here
 afterwards; a message that does not verify is listed apart, with the reason, and left in the hub's inbox.
+A participant the hub delivers to by webhook or e-mail has nothing in that inbox: the button copies the
+messages of its newest cases instead (`HubGateway.copy_recent_cases`), checked the same way.
 Marking messages retrieved starts nothing a page elsewhere should be able to start, hence the POST.
 Each row shows the case's state and the nearest open deadline this organisation can see, counting down.
 """
@@ -20,7 +22,7 @@ from aiohttp import web
 from hub.client import HubError
 from hub.console.archive import Kept
 from hub.console.auth import SESSION, redirect
-from hub.console.gateway import HubGateway
+from hub.console.gateway import Fetched, HubGateway
 from hub.console.keys import CONFIG, GATEWAY, JINJA
 from hub.console.render import render
 
@@ -78,6 +80,13 @@ def fold_acknowledgements(kept: list[Kept]) -> list[tuple[Kept, list[Kept]]]:
     return rows
 
 
+async def pushed_to(gateway: HubGateway) -> str:
+    """How the hub pushes this participant's messages (its adapter, e.g. webhook or email), as its directory
+    entry says; empty if it takes them from the pull inbox."""
+    entry = await gateway.participant(gateway.me)
+    return str(entry.get("adapter") or "webhook") if entry.get("push_delivery") else ""
+
+
 def _is_ack(k: Kept) -> bool:
     return k.message_type == "acknowledgement" and k.verified
 
@@ -89,8 +98,10 @@ async def inbox(request: web.Request) -> web.Response:
     case_ids = list(dict.fromkeys(k.case_id for k in kept))
     problem = ""
     cases: dict[str, dict[str, Any]] = {}
+    pushed = ""
     try:
         cases = await _cases(gateway, case_ids)
+        pushed = await pushed_to(gateway)
     except (aiohttp.ClientError, TimeoutError):
         problem = f"The hub at {config.hub_url} cannot be reached; showing the messages kept here."
     rows = [
@@ -109,6 +120,7 @@ async def inbox(request: web.Request) -> web.Response:
         "fetched_at": gateway.fetched_at,
         "problem": problem,
         "participant_id": config.participant_id,
+        "pushed": pushed,
     }
     return render(request.app[JINJA], request, "inbox.html", context)
 
@@ -121,6 +133,10 @@ async def fetch(request: web.Request) -> web.Response:
     notes = request[SESSION].flash
     try:
         fetched = await gateway.pull_inbox()
+        if await pushed_to(gateway):  # its messages went by webhook or e-mail: copied from its cases
+            copied = await gateway.copy_recent_cases()
+            gateway.unverified = fetched.unverified + copied.unverified
+            fetched = Fetched(fetched.kept + copied.kept, gateway.unverified)
     except HubError as exc:
         notes.append(f"The hub refused to hand over the inbox: {exc.problem.get('title', exc.status)}.")
         return redirect(where)

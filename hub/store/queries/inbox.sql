@@ -25,3 +25,17 @@ SELECT message_id FROM deliveries WHERE recipient_id = $1 AND message_id = ANY($
 
 -- name: set_delivery_evidence
 UPDATE deliveries SET evidence = $2 WHERE seq = $1;
+
+-- name: case_messages_to
+-- The messages of case $1 addressed to $2, however they were delivered, oldest first: what the
+-- recipient's own console shows on the case. Pushed ones in any state (a webhook that fails does not
+-- hide them); of the pull inbox, those retrieved (a new one is taken from the inbox, which records the
+-- retrieval). A purged message (no signed form any more) is not among them. From messages_case_idx and
+-- the deliveries' (message_id, recipient_id) key.
+SELECT m.id AS message_id, m.case_id, m.sender_id, m.message_type, m.version, m.accepted_at,
+       m.signed_form, m.receipt, m.form_encrypted, k.wrapped_key
+FROM messages m JOIN deliveries d ON d.message_id = m.id AND d.recipient_id = $2
+LEFT JOIN case_keys k ON k.case_id = m.case_id
+WHERE m.case_id = $1 AND m.signed_form IS NOT NULL AND d.state <> 'purged'
+  AND NOT (d.channel = 'pull' AND d.state = 'pending')
+ORDER BY m.accepted_at, m.id;
