@@ -107,3 +107,14 @@ async def table_counts(conn: asyncpg.Connection) -> dict[str, Any]:
     """Row counts of every table that a message, an inbox read or a share could write to."""
     tables = ("cases", "messages", "case_parties", "deliveries", "case_events")
     return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
+
+
+@pytest.fixture(autouse=True)
+def own_trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's clients pin peers in a trust store of its own (`hub.client.trust_store`), never in
+    the user's: the test hubs of one run share ids and participants but not keys. XDG_STATE_HOME too,
+    for the commands a test runs in an environment without HUB_* variables."""
+    path = tmp_path / "trust-store.json"
+    monkeypatch.setenv("HUB_TRUST_STORE", str(path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return path

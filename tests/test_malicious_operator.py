@@ -19,17 +19,20 @@ import pytest
 
 from hub.client import HubClient, HubError, sign_message
 from hub.client.sealing import UnboundKeyError
+from hub.client.trust_store import TrustStore
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.audit import sign_checkpoint
-from hub.core.binding import bind_key
+from hub.core.binding import bind_key, fingerprint
 from hub.core.cosignature import cosign
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
 from hub.core.log_watch import Seen
 from hub.core.merkle import leaf_hash, root, subtrees_of
 from hub.keyfile import load_or_create_signing_key
+from hub.services.bindings import apply_binding
 from hub.settings import Settings
 from hub.store.audit import sequence_and_checkpoint
 from hub.store.database import create_pool
+from hub.store.directory import reset_participant
 from tests.factories import takedown
 from tests.test_cli import Hub, assert_ok, assert_refused, hub, hub_env, running_hub, write_json
 from tests.test_cli_sealing import enc_key_file, messages_count, plaintext_request
@@ -409,3 +412,124 @@ async def test_the_hub_takes_only_a_witness_s_own_cosignature_of_a_checkpoint_it
                 await client.publish_cosignature(text)
             assert (refused.value.status, refused.value.code) == (status, code), name
         assert (await client.publish_cosignature(by(witness.member.key)))["witness_id"] == witness.id
+
+
+# -- clients pin each peer's identity (hub.core.pins, hub.client.trust_store) -------------------------------
+async def operator_resets(db: asyncpg.Connection, participant_id: str) -> tuple[PrivateSigningJwk, str]:
+    """The loud recovery, run by the operator for a key it holds: a new identity whose keys chain
+    perfectly from its new root. Returns that root and the readable fingerprint the alarm names."""
+    root = PrivateSigningJwk.generate(f"{participant_id}-sig-reset")
+    async with db.transaction():
+        await reset_participant(
+            db,
+            participant_id=participant_id,
+            jwk=root.public().to_dict(),
+            reason="lost",
+            at=datetime.now(UTC),
+        )
+    return root, fingerprint(root.public())
+
+
+async def test_a_reset_peer_is_refused_until_a_person_accepts_its_new_fingerprint(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-pin", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-pin", "platform", "IE")
+    first = write_json(running_hub.tmp_path / "first.json", plaintext_request(platform))
+    assert_ok(await running_hub.run(hotline, "send", str(first)))  # pins ie-platform-pin, epoch 0
+
+    root, new_fingerprint = await operator_resets(db, platform.id)
+    operator_enc = PrivateEncryptionJwk.generate(f"{platform.id}-enc-reset")
+    binding = bind_key(
+        root,
+        participant_id=platform.id,
+        hub_id="test-hub",
+        key=operator_enc.public(),
+        issued_at=int(time.time()),
+    )
+    async with db.transaction():
+        await apply_binding(db, hub_id="test-hub", text=binding, now=datetime.now(UTC))
+    sent_before = await messages_count(db)
+    again = write_json(running_hub.tmp_path / "again.json", plaintext_request(platform))
+
+    refused = await running_hub.run(hotline, "send", str(again))
+
+    assert_refused(refused, "were reset", new_fingerprint, "hub keys trust", "nothing was sent")
+    assert await messages_count(db) == sent_before
+    trust = ("keys", "trust", platform.id, "--hub", running_hub.url)
+    wrong = await hub(
+        *trust, "--fingerprint", fingerprint(platform.member.key.public()), env=hub_env(running_hub.tmp_path)
+    )
+    assert_refused(wrong, "not the fingerprint", new_fingerprint)
+    assert_refused(await running_hub.run(hotline, "send", str(again)), "were reset")  # still refused
+
+    accepted = await hub(*trust, "--fingerprint", new_fingerprint.lower(), env=hub_env(running_hub.tmp_path))
+
+    assert_ok(accepted)
+    assert accepted.json() | {"participant_id": platform.id} == {
+        "participant_id": platform.id,
+        "epoch": 1,
+        "fingerprint": new_fingerprint,
+        "replaced_epoch": 0,
+    }
+    assert_ok(await running_hub.run(hotline, "send", str(again)))
+    assert await messages_count(db) == sent_before + 1
+
+
+async def test_a_message_signed_by_a_reset_sender_does_not_verify_for_a_recipient_that_pinned_it(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    hotline = await running_hub.party("de-hotline-pin", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-pin", "platform", "IE")
+    await running_hub.send_directly(hotline, platform)
+    inbox = ("inbox", "--json", "--enc-key", str(enc_key_file(running_hub, platform)))
+    [honest] = (await running_hub.run(platform, *inbox)).json()["messages"]  # pins de-hotline-pin
+    assert honest["verified"] is True
+    assert_ok(await running_hub.run(platform, "ack", honest["message_id"]))
+
+    impostor, new_fingerprint = await operator_resets(db, hotline.id)
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, running_hub.url, hotline.id, impostor)
+        await client.submit(sign_message(takedown(hotline.member, platform.member), impostor))
+    page = await running_hub.run(platform, *inbox)
+
+    assert_ok(page)
+    [item] = page.json()["messages"]
+    assert item["verified"] is False
+    assert "were reset" in item["verification_error"]
+    assert new_fingerprint in item["verification_error"]
+
+
+async def test_a_client_that_kept_a_checkpoint_refuses_keys_of_a_rewritten_log(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The same operator as above, now against the client library with a trust store: the entry it is
+    shown must be under a checkpoint that extends the one it kept, or none of its keys is used."""
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    hotline = await running_hub.party("de-hotline-pin", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-pin", "platform", "IE")
+    pool = await create_pool(str(settings.database_url))
+    store = TrustStore(running_hub.tmp_path / "client-trust.json")
+    try:
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        async with aiohttp.ClientSession() as session:
+            client = HubClient(session, running_hub.url, hotline.id, hotline.member.key, trust=store)
+            honest = await client.participant(platform.id)
+            assert {k["kid"] for k in honest["jwks"]["keys"]} >= {platform.member.enc.kid}
+            assert "alarm" not in honest["jwks"]
+            kept = store.checkpoint(settings.hub_id)
+            assert kept is not None
+
+            await rewrite_first_entry(db, hub_key, settings.hub_id)
+            later = HubClient(
+                session, running_hub.url, hotline.id, hotline.member.key, trust=TrustStore(store.path)
+            )
+            shown = await later.participant(platform.id)
+            with pytest.raises(UnboundKeyError, match="audit log does not back"):
+                await later.seal(plaintext_request(platform) | {"from": hotline.id, "id": str(uuid.uuid4())})
+    finally:
+        await pool.close()
+
+    assert shown["jwks"]["keys"] == []
+    assert "rewritten" in shown["jwks"]["alarm"]
+    assert TrustStore(store.path).checkpoint(settings.hub_id) == kept  # the bad head is not kept

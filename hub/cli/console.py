@@ -22,6 +22,7 @@ from aiohttp import web
 from hub.cli.errors import CliError
 from hub.cli.options import participant_options
 from hub.client import HubClient, HubError
+from hub.client.trust_store import TrustStore, TrustStoreError, default_path
 from hub.console import ConsoleConfig, create_console_app
 from hub.console.archive import ArchiveError
 from hub.console.config import DEFAULT_LINK_SECONDS, LOOPBACK_HOSTS, MAX_LINK_SECONDS, MIN_LINK_SECONDS
@@ -116,7 +117,15 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
         passphrase=_passphrase(args),
         allowed_hosts=frozenset(allowed),
         link_seconds=_link_seconds(args),
+        trust_store=Path(args.trust_store) if args.trust_store else default_path(),
     )
+
+
+def _trust(config: ConsoleConfig) -> TrustStore | None:
+    try:
+        return None if config.trust_store is None else TrustStore(config.trust_store)
+    except TrustStoreError as exc:
+        raise CliError(str(exc)) from None
 
 
 async def check_start(config: ConsoleConfig) -> None:
@@ -127,7 +136,7 @@ async def check_start(config: ConsoleConfig) -> None:
     me = config.participant_id
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        client = HubClient(session, hub, me, config.key)
+        client = HubClient(session, hub, me, config.key, trust=_trust(config))
         try:
             await client.hub_id()
             entry = await client.participant(me)

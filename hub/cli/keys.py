@@ -26,6 +26,8 @@ import aiohttp
 
 from hub.cli.errors import CliError
 from hub.cli.jwk_files import public_of
+from hub.cli.key_trust import add_trust_command, cmd_trust
+from hub.client.log_check import check_entry, extends
 from hub.core.binding import (
     BindingError,
     bind_delivery,
@@ -37,10 +39,10 @@ from hub.core.binding import (
     verify_binding,
 )
 from hub.core.cosignature import CosignatureError, cosign, verify_cosignature
-from hub.core.directory_proof import NotYetLogged, check_listed_keys, verify_history
+from hub.core.directory_proof import NotYetLogged
 from hub.core.jose import PrivateSigningJwk, PublicJwk
 from hub.core.key_chain import key_chain, listed_key, trusted_jwks
-from hub.core.log_watch import LogAlarm, Seen, check_advance, read_checkpoint
+from hub.core.log_watch import LogAlarm, Seen, read_checkpoint
 from hub.keyfile import KeyFileError, read_signing_key
 
 
@@ -53,6 +55,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return cmd_monitor(args)
     if args.action == "check-log":
         return cmd_check_log(args)
+    if args.action == "trust":
+        return cmd_trust(args)
     from hub.cli.operator import cmd_keys_generate
     from hub.settings import Settings
 
@@ -164,6 +168,7 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
     bind.add_argument("--endpoint", help="the delivery URL (webhook adapters)")
     bind.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     bind.add_argument("--out", metavar="FILE", help="also write the binding to FILE")
+    add_trust_command(keys)
     monitor = keys.add_parser(
         "monitor", help="check that the directory lists exactly what you signed (exit 1 if not: for cron)"
     )
@@ -287,14 +292,6 @@ async def _watch_log(args: argparse.Namespace, kept: dict[str, Any]) -> dict[str
                     raise CliError(f"the hub refused {path}: {body.get('detail', response.status)}")
                 return body
 
-        async def extends(before: Seen, after: Seen) -> None:
-            if before.tree_size == after.tree_size:
-                check_advance(before, after, [])
-                return
-            low, high = sorted((before.tree_size, after.tree_size))
-            proof = await get(f"/v1/directory/consistency?first={low}&second={high}")
-            check_advance(before, after, proof["proof"])
-
         hub_id = str((await get("/healthz"))["hub_id"])
         jwks = await get("/.well-known/jwks.json")
         keys = {k["kid"]: PublicJwk.from_dict(k) for k in jwks.get("keys", [])}
@@ -304,14 +301,13 @@ async def _watch_log(args: argparse.Namespace, kept: dict[str, Any]) -> dict[str
         latest = read_checkpoint(str(latest_answer["checkpoint"]), trusted, hub_id)
         if kept.get("checkpoint"):
             before = Seen.from_json(kept["checkpoint"])
-            await extends(before, latest)
+            await extends(get, before, latest)
             if latest.tree_size < before.tree_size:
                 latest = before  # keep the larger head
         for participant_id in args.participant:
-            path = f"/v1/participants/{quote(participant_id, safe='')}"
-            history = verify_history(await get(path + "/log"), trusted, hub_id, participant_id)
-            await extends(latest, history.seen)  # the proofs' checkpoint is of the same log
-            check_listed_keys(history, (await get(path))["jwks"]["keys"])
+            listed = (await get(f"/v1/participants/{quote(participant_id, safe='')}"))["jwks"]["keys"]
+            # the proofs' checkpoint must be of the same log as the latest
+            await check_entry(get, trusted, hub_id, participant_id, listed, latest)
         witnessed = await _witnessed(get, args.witness, latest_answer, hub_id, latest)
         if args.cosign_as:
             await _cosign(session, args, hub_id, latest)

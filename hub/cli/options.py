@@ -17,3 +17,9 @@ def participant_options(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("HUB_URL", "http://127.0.0.1:8080"),
         help="the hub's URL (default: $HUB_URL, else http://127.0.0.1:8080)",
     )
+    parser.add_argument(
+        "--trust-store",
+        metavar="FILE",
+        help="the peers' identities you pinned and the hub's log checkpoint you saw, kept between runs "
+        "(default: $HUB_TRUST_STORE, else ~/.local/state/hub/trust.json)",
+    )

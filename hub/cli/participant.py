@@ -27,6 +27,7 @@ from hub.client import HubClient, HubError
 from hub.client.fanout import FanOutError, send_referral, split_referral
 from hub.client.http import CaseReferenceError
 from hub.client.sealing import SealingError, open_sealed
+from hub.client.trust_store import TrustStoreError, open_store
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.jose import PrivateEncryptionJwk, sha256_hex
 from hub.core.json_position import position_of
@@ -41,13 +42,14 @@ def _run(
     """Run `action` against the hub and print its result: as JSON, or with `readable` unless --json."""
     try:
         key = read_signing_key(Path(args.key))
-    except KeyFileError as exc:
+        trust = open_store(args.trust_store)
+    except (KeyFileError, TrustStoreError) as exc:
         raise CliError(str(exc)) from None
 
     async def run() -> Any:
         timeout = aiohttp.ClientTimeout(total=getattr(args, "wait", 0) + 60)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            return await action(HubClient(session, args.hub, args.as_, key))
+            return await action(HubClient(session, args.hub, args.as_, key, trust=trust))
 
     try:
         result = asyncio.run(run())

@@ -10,10 +10,15 @@ from urllib.parse import quote
 import aiohttp
 
 from hub.client.envelope import new_envelope, sign_message
+from hub.client.log_check import check_entry
 from hub.client.sealing import seal_envelope
+from hub.client.trust_store import TrustStore
 from hub.core.case_reference import CaseReferenceError, parse_case_reference, the_one_match
-from hub.core.jose import PrivateSigningJwk, issue_token
+from hub.core.directory_proof import NotYetLogged
+from hub.core.jose import PrivateSigningJwk, PublicJwk, issue_token
 from hub.core.key_chain import trusted_jwks
+from hub.core.log_watch import LogAlarm
+from hub.core.pins import apply_pin, identity_of, refuse_all
 
 __all__ = ["CaseReferenceError", "HubClient", "HubError"]
 
@@ -40,8 +45,10 @@ class HubClient:
         key: PrivateSigningJwk,
         *,
         hub_id: str | None = None,
+        trust: TrustStore | None = None,
     ) -> None:
         self._session = session
+        self._trust = trust
         self._base = base_url.rstrip("/")
         self.participant_id = participant_id
         self._key = key
@@ -161,11 +168,46 @@ class HubClient:
     async def participant(self, participant_id: str) -> dict[str, Any]:
         """The participant's directory entry, its `jwks` cut down to the keys its participant bound
         (`hub.core.key_chain`): the others are named, with the reason, in `jwks.refused`, so nothing
-        here seals to or trusts a key the operator (or anyone with the database) added."""
+        here seals to or trusts a key the operator (or anyone with the database) added.
+
+        With a trust store, the entry must also be the identity pinned for the participant (its first
+        use pins it: `hub.core.pins`) and the one the hub's audit log records, under a checkpoint that
+        extends the one kept (`hub.client.log_check`); else every key is refused and `jwks.alarm` says
+        why. A change newer than the latest checkpoint is noted in `jwks.unlogged`, not refused."""
         entry = await self._request("GET", f"/v1/participants/{quote(participant_id, safe='')}", auth=False)
         if entry.get("kind") != "hub":
-            entry["jwks"] = trusted_jwks(participant_id, await self.hub_id(), entry.get("jwks", {}))
+            hub_id = await self.hub_id()
+            entry["jwks"] = trusted_jwks(participant_id, hub_id, entry.get("jwks", {}))
+            if self._trust is not None:
+                entry["jwks"] = await self._checked(self._trust, participant_id, hub_id, entry["jwks"])
         return entry
+
+    async def _checked(
+        self, trust: TrustStore, participant_id: str, hub_id: str, jwks: dict[str, Any]
+    ) -> dict[str, Any]:
+        pinned = trust.pinned(hub_id, participant_id)
+        jwks = apply_pin(participant_id, jwks, pinned)
+        if "alarm" in jwks or not jwks["keys"]:
+            return jwks
+
+        async def get(path: str) -> dict[str, Any]:
+            return await self._request("GET", path, auth=False)
+
+        hub_keys = {k["kid"]: PublicJwk.from_dict(k) for k in (await self.hub_jwks()).get("keys", [])}
+        try:
+            history = await check_entry(
+                get, hub_keys, hub_id, participant_id, jwks["keys"], trust.checkpoint(hub_id)
+            )
+        except NotYetLogged as exc:
+            jwks["unlogged"] = str(exc)
+        except LogAlarm as exc:
+            return refuse_all(jwks, f"the hub's audit log does not back {participant_id}'s entry: {exc}")
+        else:
+            trust.keep_checkpoint(hub_id, history.seen)
+        identity = identity_of(jwks)
+        if pinned is None and identity is not None:
+            trust.pin(hub_id, participant_id, identity)
+        return jwks
 
     async def participants(self) -> list[dict[str, Any]]:
         """The public directory (without keys: `participant` has a participant's JWK Set)."""

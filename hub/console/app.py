@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from hub.client import HubClient, HubError
+from hub.client.trust_store import TrustStore
 from hub.console.archive import Archive
 from hub.console.auth import (
     SESSION,
@@ -100,7 +101,8 @@ async def _hub_connection(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        client = HubClient(session, config.hub_url, config.participant_id, config.key)
+        trust = None if config.trust_store is None else TrustStore(config.trust_store)
+        client = HubClient(session, config.hub_url, config.participant_id, config.key, trust=trust)
         app[GATEWAY] = HubGateway(client, app[ARCHIVE])
         log.info("console.started", participant=config.participant_id)
         yield

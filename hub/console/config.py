@@ -34,3 +34,4 @@ class ConsoleConfig:
     session_idle_seconds: int = 8 * 3600
     link_seconds: int = DEFAULT_LINK_SECONDS
     cookie_name: str = field(default_factory=lambda: f"hub_console_{secrets.token_hex(4)}")
+    trust_store: Path | None = None  # peers pinned and the log checkpoint kept (hub.client.trust_store)

@@ -77,7 +77,12 @@ class Binding:
 def fingerprint(key: PublicJwk) -> str:
     """The key's RFC 7638 SHA-256 thumbprint in base32 groups of four, to be read aloud and compared
     (`hub keys fingerprint`): 52 letters and digits 2-7, no look-alike 0/1/8/9."""
-    digest = b64url_decode(key.thumbprint(), what="thumbprint")
+    return thumbprint_fingerprint(key.thumbprint())
+
+
+def thumbprint_fingerprint(thumbprint: str) -> str:
+    """The readable fingerprint of an RFC 7638 thumbprint (base64url), as `fingerprint` gives it."""
+    digest = b64url_decode(thumbprint, what="thumbprint")
     text = base64.b32encode(digest).decode("ascii").rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
@@ -85,11 +90,16 @@ def fingerprint(key: PublicJwk) -> str:
 def matches_fingerprint(given: str, key: PublicJwk) -> bool:
     """Whether `given` names `key`: the grouped base32 form (spaces, dashes and case ignored) or the
     base64url thumbprint, with or without a `sha256:` prefix."""
+    return matches_thumbprint(given, key.thumbprint())
+
+
+def matches_thumbprint(given: str, thumbprint: str) -> bool:
+    """Whether `given` names the key of this RFC 7638 thumbprint, as `matches_fingerprint` reads it."""
     cleaned = given.strip().removeprefix("sha256:").removeprefix("SHA256:")
-    if cleaned == key.thumbprint():
+    if cleaned == thumbprint:
         return True
     compact = "".join(c for c in cleaned if c not in " -\t").upper()
-    return compact == fingerprint(key).replace(" ", "")
+    return compact == thumbprint_fingerprint(thumbprint).replace(" ", "")
 
 
 # -- signing (the participant's side) ---------------------------------------------------------------------

@@ -117,4 +117,10 @@ def trusted_jwks(participant_id: str, hub_id: str, jwks: Mapping[str, Any]) -> d
         for k in listed
         if str(k.get("kid")) in refused and k.get("crv") == "X25519" and k.get("status", "active") == "active"
     ]
-    return {"keys": kept, "refused": refused, "refused_encryption_keys": refused_x25519, "epoch": chain.epoch}
+    return {
+        "keys": kept,
+        "refused": refused,
+        "refused_encryption_keys": refused_x25519,
+        "epoch": chain.epoch,
+        "root": chain.root,
+    }
