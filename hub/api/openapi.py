@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.api.openapi_federation import federation_paths, federation_schemas
 from hub.api.openapi_parts import (
     BEARER,
     CURSOR,
@@ -279,6 +280,7 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
         **_inbox_paths(),
         **_case_paths(),
         **_directory_paths(),
+        **federation_paths(),
         **_stats_paths(),
         **_schema_paths(),
         **signal_paths(),
@@ -289,7 +291,7 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     """The schemas the operations name, and how a participant authenticates."""
     return {
-        "schemas": {**_schemas(), **signal_schemas()},
+        "schemas": {**_schemas(), **signal_schemas(), **federation_schemas()},
         "securitySchemes": {
             "bearerAuth": {
                 "type": "http",
@@ -559,19 +561,6 @@ def _directory_paths() -> dict[str, Any]:
                 "operationId": "hubJwks",
                 "summary": "The hub's own public signing keys",
                 "responses": {"200": _json(_ref("Jwks"), "JWK Set"), **_problems()},
-            }
-        },
-        "/v1/federation/participants": {
-            "get": {
-                "operationId": "vouchingFeed",
-                "summary": "The participants this hub vouches for, signed by it (docs/federation.md)",
-                "responses": {
-                    "200": {
-                        "description": "A compact JWS, typ hub-federation-feed+jwt, by the hub's key",
-                        "content": {"application/jose": {"schema": {"type": "string"}}},
-                    },
-                    **_problems(),
-                },
             }
         },
     }

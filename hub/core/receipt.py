@@ -14,8 +14,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from hub.core import inputs
 from hub.core.clock import rfc3339
-from hub.core.jose import JoseError, PrivateSigningJwk, parse_jws, sign_compact
+from hub.core.jose import (
+    BadSignatureError,
+    JoseError,
+    PrivateSigningJwk,
+    PublicJwk,
+    parse_jws,
+    sign_compact,
+    verify_signature,
+)
 
 RECEIPT_TYPE = "hub-receipt+jwt"
 
@@ -76,3 +85,42 @@ def read_receipt(receipt: str) -> ReceiptClaims:
         )
     except (JoseError, ValueError, KeyError, TypeError) as exc:
         raise ValueError("not a receipt of this hub") from exc
+
+
+class ReceiptError(ValueError):
+    """Another hub's receipt does not prove what it must (docs/federation.md, section 4)."""
+
+
+def verify_receipt(
+    receipt: str,
+    *,
+    issuer: str,
+    keys: Sequence[PublicJwk],
+    message_id: UUID,
+    payload_sha256: str,
+) -> dict[str, Any]:
+    """The claims of a receipt another hub issued, once it is proven: a compact JWS of `typ`
+    hub-receipt+jwt signed by one of `keys` (that hub's keys in this hub's directory), `iss` that hub,
+    and naming this message by id and payload digest. ReceiptError says what fails."""
+    try:
+        jws = parse_jws(receipt)
+        kid = jws.signatures[0].kid
+    except JoseError as exc:
+        raise ReceiptError(f"not a receipt (a compact JWS): {exc}") from None
+    if len(jws.signatures) != 1 or jws.signatures[0].protected.get("typ") != RECEIPT_TYPE:
+        raise ReceiptError(f"not a receipt: one signature of typ {RECEIPT_TYPE} is needed")
+    key = next((k for k in keys if k.kid == kid), None)
+    if key is None:
+        raise ReceiptError(f"the receipt is not signed by a key of '{issuer}'")
+    try:
+        verify_signature(jws, jws.signatures[0], key)
+        claims = inputs.loads(jws.payload, what="the receipt")
+    except BadSignatureError:
+        raise ReceiptError(f"the receipt's signature does not verify with the key of '{issuer}'") from None
+    except inputs.JsonFault as fault:
+        raise ReceiptError(f"the receipt's claims are not JSON: {fault}") from None
+    if not isinstance(claims, dict) or claims.get("iss") != issuer:
+        raise ReceiptError(f"the receipt is not issued by '{issuer}'")
+    if claims.get("message_id") != str(message_id) or claims.get("payload_sha256") != payload_sha256:
+        raise ReceiptError("the receipt names another message (its id or payload digest differ)")
+    return claims

@@ -24,6 +24,7 @@ import structlog
 from hub.core import inputs
 from hub.core.admission import Admission, DirectoryEntry, admit
 from hub.core.envelope import Envelope
+from hub.core.global_id import global_id
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import (
     BadSignatureError,
@@ -126,6 +127,16 @@ async def record_issued(intake: Intake, signed: messages.SignedMessage, conn: Co
     if conn is None:
         return await _record_or_replay(intake, signed)
     return await _record(intake, conn, signed)
+
+
+async def record_forwarded(intake: Intake, signed: messages.SignedMessage) -> Accepted:
+    """Admit and record a message a peer hub forwarded, once `hub.services.federation` (the only caller)
+    has checked the hop and read its ids in this hub's namespace: then it is taken as any message, by
+    the same decision, sealing check, clocks, receipt, storage and deliveries (and the same replay: the
+    same id and bytes get the first receipt)."""
+    if signed.received_from is None:
+        raise ValueError("only a message that came from a peer hub is recorded as forwarded")
+    return await _record_or_replay(intake, signed)
 
 
 def parse_submission(raw: bytes) -> ParsedJws:
@@ -305,7 +316,9 @@ async def _decide(
     # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
     issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
     plan = admit(env, known, snapshot, uuid4(), hub_issued=issued_by_hub)
-    await _check_sealed(conn, env, plan.recipients, signed.accepted_at)
+    # A forwarded message's sender sealed to its recipients under their global ids on this hub.
+    written_as = intake.hub.hub_id if signed.received_from is not None else None
+    await _check_sealed(conn, env, plan.recipients, signed.accepted_at, written_as)
     clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, known)
     if plan.reports_located_copy:
         clocks.update(await _located_copy_clocks(intake, conn, env, jurisdictions))
@@ -334,14 +347,19 @@ async def _hash_signals(conn: Conn, env: Envelope, known: Mapping[str, Directory
     return plan_signals(env, {r: known[r].kind for r in env.to if r in known}, opted_in)
 
 
-async def _check_sealed(conn: Conn, env: Envelope, recipients: Sequence[str], at: datetime) -> None:
+async def _check_sealed(
+    conn: Conn, env: Envelope, recipients: Sequence[str], at: datetime, global_on: str | None = None
+) -> None:
     """A message with sealed values must seal each to every recipient's encryption key current at
-    receipt (`hub.core.sealing.check_sealed_to`); the directory is asked only when there are some."""
+    receipt (`hub.core.sealing.check_sealed_to`); the directory is asked only when there are some.
+    `global_on`: the sender named the recipients by their global ids on that hub (this one)."""
     if next(sealed_values(env.body), None) is None:
         return
     held = await directory.encryption_keys_of(conn, recipients)
     current = {
-        r: current_kid(EncryptionKey(k.kid, k.not_before, k.problem_at(at) is None) for k in held.get(r, []))
+        (r if global_on is None else global_id(r, global_on)): current_kid(
+            EncryptionKey(k.kid, k.not_before, k.problem_at(at) is None) for k in held.get(r, [])
+        )
         for r in recipients
     }
     check_sealed_to(env.body, current)

@@ -40,12 +40,22 @@ class StoredIdentity:
 
 
 @dataclass(frozen=True)
+class Hop:
+    """The hop a message made to reach this hub from a peer hub (docs/federation.md, section 4): the
+    peer that forwarded it and the peer's signed receipt for it."""
+
+    peer: str
+    receipt: str
+
+
+@dataclass(frozen=True)
 class SignedMessage:
     envelope: Envelope
     kid: str
     signed_form: bytes
     payload_sha256: str
     accepted_at: datetime
+    received_from: Hop | None = None  # set on a message a peer hub forwarded
 
 
 async def find_identity(conn: Conn, message_id: UUID) -> StoredIdentity | None:
@@ -297,6 +307,17 @@ async def _record_accepted(conn: Conn, message: SignedMessage, plan: Admission) 
             **_attested(env),
         },
     )
+    hop = message.received_from
+    if hop is not None:  # the hop before this hub's, with the evidence of the hub that made it
+        await record_event(
+            conn,
+            plan.case_id,
+            message.accepted_at,
+            "message.received_from_hub",
+            hop.peer,
+            message_id=env.id,
+            detail={"receipt": hop.receipt, "payload_sha256": message.payload_sha256},
+        )
 
 
 def _attested(env: Envelope) -> dict[str, str]:

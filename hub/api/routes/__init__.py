@@ -38,6 +38,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/directory/consistency", directory.consistency)
     app.router.add_get("/.well-known/jwks.json", directory.hub_jwks)
     app.router.add_get("/v1/federation/participants", federation.vouching_feed)
+    app.router.add_post("/v1/federation/messages", federation.forwarded_message)
     app.router.add_get("/v1/stats", stats.figures)
     app.router.add_get("/v1/stats/report.html", stats.report)
     app.router.add_get("/v1/schemas", schemas.list_all)

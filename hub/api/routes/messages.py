@@ -25,13 +25,19 @@ async def submit(request: web.Request) -> web.Response:
     if content_type in JSON_SERIALISATION_TYPES:
         _require_json(raw)
     accepted = await submit_message(request.app[INTAKE], raw, request.app[CLOCK]())
-    claims = read_receipt(accepted.receipt)
+    return accepted_response(accepted.receipt)
+
+
+def accepted_response(receipt: str) -> web.Response:
+    """`202` with the hub's receipt and what it names: the answer to a message taken, posted by its
+    sender or forwarded by a peer hub (`hub.api.routes.federation`)."""
+    claims = read_receipt(receipt)
     body = {
         "message_id": claims.message_id,
         "case_id": claims.case_id,
         "payload_sha256": claims.payload_sha256,
         "accepted_at": claims.accepted_at,
-        "receipt": accepted.receipt,
+        "receipt": receipt,
     }
     return web.json_response(body, status=202, headers={"Location": f"/v1/cases/{claims.case_id}"})
 

@@ -1,0 +1,96 @@
+"""Receiving a message a peer hub forwards: `POST /v1/federation/messages` (docs/federation.md, section 4).
+
+The checks run in the contract's order, each with its problem: (1) the caller is a registered peer (kind
+`hub`), (2) `message` is a one-signature JWS of a valid envelope, (3, 4) its sender is one the peer
+vouches for and its untouched signature verifies with a key the peer's feed gave
+(`hub.services.vouching.vouched_sender`), (5) the peer's receipt for it verifies with the peer's key and
+names it, (6) every recipient is one of this hub's own participants, by its global id. Only then is it
+read in this hub's namespace (`from` becomes `<from>@<peer>`, `<x>@<this hub>` becomes `<x>`; the signed
+bytes are never rewritten) and taken by intake like any message (`hub.services.intake.record_forwarded`),
+with the hop, the peer's receipt, on the case's timeline in the same transaction. A refusal stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from hub.core.global_id import global_id, local_on
+from hub.core.jose import PublicJwk, sha256_hex
+from hub.core.receipt import ReceiptError, verify_receipt
+from hub.core.refusal import Refusal
+from hub.services.intake import (
+    Accepted,
+    Intake,
+    parse_submission,
+    payload_object,
+    record_forwarded,
+    validated_envelope,
+)
+from hub.services.vouching import vouched_sender
+from hub.store import directory
+from hub.store.database import Conn
+from hub.store.messages import Hop, SignedMessage
+
+
+async def receive_forwarded(
+    intake: Intake, caller: str, body: Mapping[str, Any], received_at: datetime
+) -> Accepted:
+    """Check a forwarding from `caller` and take its message; B's receipt, or the Refusal."""
+    pool = intake.pool
+    peer = await directory.get_participant(pool, caller)
+    if peer is None or peer.kind != "hub":
+        raise Refusal("not-a-peer", "only a registered peer hub forwards messages to this hub")
+    raw, peer_receipt = body.get("message"), body.get("receipt")
+    if not isinstance(raw, str):
+        raise Refusal("malformed-jws", "'message' must be the exact signed form, a JWS as a string")
+    signed_form = raw.encode()
+    jws = parse_submission(signed_form)
+    payload = payload_object(jws)
+    if "attestation" in payload:
+        raise Refusal("hub-only-type", "only a hub marks a message as hub-attested, for its own hub")
+    envelope = validated_envelope(intake.catalog, payload)
+    async with pool.acquire() as conn:
+        sender = await vouched_sender(conn, caller, signed_form, received_at)
+        keys = [
+            PublicJwk.from_dict(k.jwk)
+            for k in await directory.keys_of(conn, caller)
+            if k.use == "sig" and k.problem_at(received_at) is None
+        ]
+        digest = sha256_hex(jws.payload)
+        if not isinstance(peer_receipt, str):
+            raise Refusal("invalid-hop-receipt", "'receipt' must be the forwarding hub's receipt (a JWS)")
+        try:
+            verify_receipt(
+                peer_receipt, issuer=caller, keys=keys, message_id=envelope.id, payload_sha256=digest
+            )
+        except ReceiptError as exc:
+            raise Refusal("invalid-hop-receipt", str(exc)) from None
+        recipients = await _own_recipients(conn, intake.hub.hub_id, envelope.to)
+    signed = SignedMessage(
+        replace(envelope, sender=sender, to=recipients),
+        jws.signatures[0].kid,
+        signed_form,
+        digest,
+        received_at,
+        received_from=Hop(caller, peer_receipt),
+    )
+    return await record_forwarded(intake, signed)
+
+
+async def _own_recipients(conn: Conn, hub_id: str, named: tuple[str, ...]) -> tuple[str, ...]:
+    """The local ids of the recipients a forwarded message names as `<x>@<this hub>`; not-for-this-hub
+    unless every one is so named and is this hub's own participant (not a peer, not a peer's)."""
+    local = tuple(x for x in (local_on(r, hub_id) for r in named) if x is not None)
+    if not named or len(local) != len(named):
+        raise Refusal(
+            "not-for-this-hub",
+            f"a forwarded message names its recipients here as '{global_id('<id>', hub_id)}', only",
+        )
+    found = await directory.get_participants(conn, list(local))
+    strangers = [r for r in local if r not in found or found[r].kind == "hub"]
+    if strangers:
+        raise Refusal("not-for-this-hub", f"{len(strangers)} recipient(s) are no participant of this hub")
+    return local
