@@ -539,7 +539,7 @@ async def test_acknowledgements_are_folded_into_their_case_in_the_inbox(
 
     page = await fetch_inbox(console)
 
-    rows = re.findall(r"<tr>\s*<td><time.*?</tr>", page, re.DOTALL)
+    rows = re.findall(r"<tr[^>]*>\s*<td><time.*?</tr>", page, re.DOTALL)
     assert len(rows) == 1, rows  # one row for the case, not one for each answer
     assert "Status update" in rows[0]
     assert f"Acknowledged by {platform.id}" in rows[0]

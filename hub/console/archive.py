@@ -7,6 +7,11 @@ kept is the signed form only: sealed values stay sealed, plaintext is never writ
 
 Layout: `<data dir>/messages/<case id>/<message id>.json`, directories 0700, files 0600, written
 atomically. Ids are checked to be UUIDs before they become file names.
+
+Read or not: a received message is unread until its case page was shown to someone of the organisation
+(the console is one per organisation, so this is the organisation's unread state, as in a shared
+mailbox). Reading leaves an empty marker `<message id>.read` beside it: a marker is written once and
+never changed, so two pages open at once cannot undo each other.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+MAX_LISTED = 2000  # received messages the inbox lists, newest first (its pages hold 25 each)
 
 
 class ArchiveError(Exception):
@@ -98,11 +105,28 @@ class Archive:
             if k.direction == "sent" and k.message_type == message_type
         ]
 
-    def received(self, limit: int = 200) -> list[Kept]:
+    def received(self, limit: int = MAX_LISTED) -> list[Kept]:
         """The messages taken from the inbox, newest first."""
         found = [k for folder in self._folders() for k in self._read(folder) if k.direction == "received"]
         found.sort(key=lambda k: k.accepted_at, reverse=True)
         return found[:limit]
+
+    def mark_read(self, case_id: str, message_ids: list[str]) -> None:
+        """Note that these received messages of the case were shown (their case page was opened)."""
+        folder = self.root / _uuid(case_id)
+        for message_id in message_ids:
+            marker = folder / f"{_uuid(message_id)}.read"
+            if folder.is_dir() and not marker.exists():
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600))
+
+    def read_ids(self) -> set[str]:
+        """The ids of the received messages that were shown."""
+        return {p.stem for p in self.root.glob("*/*.read")}
+
+    def unread(self) -> list[Kept]:
+        """The received messages not shown yet, newest first."""
+        shown = self.read_ids()
+        return [k for k in self.received() if k.message_id not in shown]
 
     def _folders(self) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):

@@ -96,6 +96,7 @@ async def case_list(request: web.Request) -> web.Response:
         "errors": errors,
         "wanted": wanted,
         "participants": await gateway.participants(),
+        "unread_cases": {k.case_id for k in await asyncio.to_thread(gateway.archive.unread)},
         # a platform is the recipient of its cases: filtering them by recipient or its country finds nothing
         "recipient_filters": await my_kind(gateway) != "platform",
     }
@@ -153,6 +154,11 @@ async def case_page(request: web.Request) -> web.Response:
     copied = await gateway.copy_case(case_id)
     kept = await asyncio.to_thread(gateway.archive.of_case, case_id)
     messages = [await _shown(gateway, k, request) for k in kept]
+    shown_before = await asyncio.to_thread(gateway.archive.read_ids)
+    for m in messages:  # "New" on this showing; from now on they are read
+        m["new"] = m["kept"].direction == "received" and m["kept"].message_id not in shown_before
+    received = [k.message_id for k in kept if k.direction == "received"]
+    await asyncio.to_thread(gateway.archive.mark_read, case_id, received)
     context = {
         "unverified": copied.unverified,
         "title": f"Case {case_id[:8]}",

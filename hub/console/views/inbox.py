@@ -8,13 +8,18 @@ A participant the hub delivers to by webhook or e-mail has nothing in that inbox
 messages of its newest cases instead (`HubGateway.copy_recent_cases`), checked the same way.
 Marking messages retrieved starts nothing a page elsewhere should be able to start, hence the POST.
 Each row shows the case's state and the nearest open deadline this organisation can see, counting down.
+
+A row is unread until its case page was shown (`Archive.mark_read`); the inbox shows 25 rows a page,
+newest or oldest first, all of them or only the unread ones, and looks up only the cases of its page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -25,8 +30,10 @@ from hub.console.auth import SESSION, redirect
 from hub.console.gateway import Fetched, HubGateway
 from hub.console.keys import CONFIG, GATEWAY, JINJA
 from hub.console.render import render
+from hub.core import inputs
 
 MAX_CASES_LOOKED_UP = 40
+PAGE_SIZE = 25  # inbox rows per page
 BACK_TO = re.compile(r"^/(inbox|cases/[0-9a-f-]{36})$")  # where a fetch may return to: the console's own
 
 
@@ -91,11 +98,55 @@ def _is_ack(k: Kept) -> bool:
     return k.message_type == "acknowledgement" and k.verified
 
 
+@dataclass(frozen=True)
+class InboxView:
+    """What the person asked of the inbox: only the unread rows or all, which end first, which page."""
+
+    unread_only: bool
+    oldest_first: bool
+    page: int
+
+    @classmethod
+    def of(cls, query: Any) -> InboxView:
+        page = inputs.parse_decimal(query.get("page", "1"), 1, 10**6) or 1
+        return cls(query.get("show") == "unread", query.get("order") == "oldest", page)
+
+    def query(self, **changes: Any) -> str:
+        """This view's address parameters, with some changed (the pager's and the filters' links)."""
+        chosen = {"unread_only": self.unread_only, "oldest_first": self.oldest_first, "page": self.page}
+        chosen.update(changes)
+        params = {
+            "show": "unread" if chosen["unread_only"] else "",
+            "order": "oldest" * chosen["oldest_first"],
+        }
+        params["page"] = str(chosen["page"]) if chosen["page"] > 1 else ""
+        return urlencode({k: v for k, v in params.items() if v})
+
+
+def inbox_rows(kept: list[Kept], shown: set[str], view: InboxView) -> list[tuple[Kept, list[Kept], bool]]:
+    """The inbox's rows for this view, before paging: each with its folded acknowledgements and whether
+    anything in it is unread (not shown on its case page yet)."""
+    rows = [
+        (k, acks, any(m.message_id not in shown for m in (k, *acks)))
+        for k, acks in fold_acknowledgements(kept)
+    ]
+    if view.unread_only:
+        rows = [row for row in rows if row[2]]
+    return rows[::-1] if view.oldest_first else rows
+
+
 async def inbox(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     config = request.app[CONFIG]
+    view = InboxView.of(request.query)
     kept: list[Kept] = await asyncio.to_thread(gateway.archive.received)
-    case_ids = list(dict.fromkeys(k.case_id for k in kept))
+    shown = await asyncio.to_thread(gateway.archive.read_ids)
+    every_row = inbox_rows(kept, shown, InboxView(False, False, 1))
+    listed = inbox_rows(kept, shown, view)
+    pages = max(1, -(-len(listed) // PAGE_SIZE))
+    page = min(view.page, pages)
+    on_page = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    case_ids = list(dict.fromkeys(k.case_id for k, _, _ in on_page))
     problem = ""
     cases: dict[str, dict[str, Any]] = {}
     pushed = ""
@@ -108,14 +159,22 @@ async def inbox(request: web.Request) -> web.Response:
         {
             "kept": k,
             "acknowledged_by": acknowledged,
+            "unread": unread,
             "case": cases.get(k.case_id),
             "deadline": nearest_deadline(cases[k.case_id], gateway.me) if k.case_id in cases else None,
         }
-        for k, acknowledged in fold_acknowledgements(kept)
+        for k, acknowledged, unread in on_page
     ]
     context = {
         "title": "Inbox",
         "rows": rows,
+        "view": view,
+        "page": page,
+        "pages": pages,
+        "listed": len(listed),
+        "unread_count": sum(1 for row in every_row if row[2]),
+        "previous_query": view.query(page=page - 1) if page > 1 else None,
+        "next_query": view.query(page=page + 1) if page < pages else None,
         "unverified": gateway.unverified,
         "fetched_at": gateway.fetched_at,
         "problem": problem,
