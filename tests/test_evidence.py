@@ -382,6 +382,8 @@ async def test_the_console_s_bundle_verifies_with_hub_evidence_verify(
     assert "3 delivery evidences" in out
     assert "audit entries" in out
     assert "note: no audit proofs" not in out
+    assert "2 key proofs" in out  # the hotline's and the platform's keys, from the hub's log
+    assert "carry no proof" not in out
 
     # Retention purges the case at the hub; the console's copies and the hub's proofs still verify.
     later = utc_now() + timedelta(days=400)

@@ -8,6 +8,9 @@ did not bind, saying why, while the honest directory keeps working.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -24,9 +27,11 @@ from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.audit import sign_checkpoint
 from hub.core.binding import bind_key, fingerprint
 from hub.core.cosignature import cosign
-from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, parse_jws, sign_compact
 from hub.core.log_watch import Seen
 from hub.core.merkle import leaf_hash, root, subtrees_of
+from hub.evidence.files import pack, unpack
+from hub.evidence.verify import verify_bundle
 from hub.keyfile import load_or_create_signing_key
 from hub.services.bindings import apply_binding
 from hub.settings import Settings
@@ -36,6 +41,7 @@ from hub.store.directory import reset_participant
 from tests.factories import takedown
 from tests.test_cli import Hub, assert_ok, assert_refused, hub, hub_env, running_hub, write_json
 from tests.test_cli_sealing import enc_key_file, messages_count, plaintext_request
+from tests.test_evidence import own_key, story
 
 __all__ = ["running_hub"]
 
@@ -533,3 +539,76 @@ async def test_a_client_that_kept_a_checkpoint_refuses_keys_of_a_rewritten_log(
     assert shown["jwks"]["keys"] == []
     assert "rewritten" in shown["jwks"]["alarm"]
     assert TrustStore(store.path).checkpoint(settings.hub_id) == kept  # the bad head is not kept
+
+
+# -- evidence bundles carry key proofs (hub.core.bundle_keys) ---------------------------------------------
+def forged_sender_key(bundle: bytes, sender: str) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """What a bundle's maker could do before key proofs: sign the sender's first message anew with a key
+    of its own under the sender's kid, list that key as the sender's, and make the manifest match. The
+    payload is unchanged, so the hub's receipt still names it."""
+    files = unpack(bundle)
+    manifest = json.loads(files["manifest.json"])
+    item = next(m for m in manifest["messages"] if m["from"] == sender)
+    token = parse_jws(files[item["file"]])
+    kid = token.signatures[0].kid
+    forger = PrivateSigningJwk(kid=kid, seed=os.urandom(32))
+    header = {k: v for k, v in token.signatures[0].protected.items() if k not in ("alg", "kid")}
+    files[item["file"]] = sign_compact(token.payload, forger, header).encode()
+    listing_name = manifest["keys"][sender]
+    listing = json.loads(files[listing_name])
+    for key in listing["keys"]:
+        if key["kid"] == kid:
+            key["x"] = forger.public().to_dict()["x"]
+    files[listing_name] = json.dumps(listing).encode()
+    return files, forger.public().to_dict()
+
+
+def with_manifest(files: dict[str, bytes], change: Any = None) -> bytes:
+    manifest = json.loads(files["manifest.json"])
+    if change is not None:
+        change(manifest)
+    manifest["files"] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items() if n != "manifest.json"}
+    files["manifest.json"] = json.dumps(manifest).encode()
+    return pack(files)
+
+
+async def test_a_bundle_proves_each_sender_s_key_from_the_hub_s_log(
+    aiohttp_client: Any, settings: Settings, directory: Any, db: asyncpg.Connection
+) -> None:
+    told = await story(aiohttp_client, settings, directory, db)
+    honest = verify_bundle(told.bundle, own_key(told))
+    assert honest.ok, honest.faults
+    assert honest.checked["key proofs"] == 2  # the hotline and the platform
+    assert not [n for n in honest.notes if "proof" in n]
+
+    files, _ = forged_sender_key(told.bundle, "de-hotline-test")
+    forged = verify_bundle(with_manifest(files), own_key(told))
+
+    assert any("not the key the hub's audit log recorded" in f for f in forged.faults), forged.faults
+
+
+async def test_a_forged_key_proof_or_none_at_all_is_not_taken_for_proof(
+    aiohttp_client: Any, settings: Settings, directory: Any, db: asyncpg.Connection
+) -> None:
+    told = await story(aiohttp_client, settings, directory, db)
+    files, forger = forged_sender_key(told.bundle, "de-hotline-test")
+    proof_name = "keys/de-hotline-test.log.json"
+    proof = json.loads(files[proof_name])
+    for entry in proof["entries"]:
+        jwk = (entry.get("detail") or {}).get("jwk") or {}
+        if jwk.get("kid") == forger["kid"]:
+            jwk["x"] = forger["x"]  # the log rewritten to match: its inclusion proofs then fail
+    files[proof_name] = json.dumps(proof).encode()
+
+    rewritten = verify_bundle(with_manifest(dict(files)), own_key(told))
+    dropped = verify_bundle(
+        with_manifest(
+            {n: b for n, b in files.items() if n != proof_name},
+            lambda m: m["key_proofs"].pop("de-hotline-test"),
+        ),
+        own_key(told),
+    )
+
+    assert any("the key proof does not verify" in f for f in rewritten.faults), rewritten.faults
+    # without the proof, the verifier cannot tell, and says so rather than calling the key proven
+    assert "the keys of de-hotline-test carry no proof from the hub's audit log" in dropped.notes

@@ -209,6 +209,12 @@ class HubClient:
             trust.pin(hub_id, participant_id, identity)
         return jwks
 
+    async def participant_log(self, participant_id: str) -> dict[str, Any]:
+        """The participant's directory entries with inclusion proofs to the latest checkpoint (public)."""
+        return await self._request(
+            "GET", f"/v1/participants/{quote(participant_id, safe='')}/log", auth=False
+        )
+
     async def participants(self) -> list[dict[str, Any]]:
         """The public directory (without keys: `participant` has a participant's JWK Set)."""
         listing = await self._request("GET", "/v1/participants", auth=False)

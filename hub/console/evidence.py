@@ -79,8 +79,10 @@ def bundle(
     sender_keys: Mapping[str, Mapping[str, Any]],
     hub_jwks: Mapping[str, Any],
     proofs: Mapping[str, Any] | None,
+    key_proofs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> bytes:
-    """`proofs`: the hub's `/v1/cases/{id}/proofs` answer for this participant (None if unavailable)."""
+    """`proofs`: the hub's `/v1/cases/{id}/proofs` answer for this participant (None if unavailable);
+    `key_proofs`: each sender's `/v1/participants/{id}/log` answer, the proof of its keys."""
     messages = [_message(k) for k in sorted(kept, key=lambda k: (k.accepted_at, k.message_id))]
     keys = {s: jwks for s, jwks in sender_keys.items() if s != hub_id} | {hub_id: hub_jwks}
     purged_at = case.get("purged_at")
@@ -98,5 +100,6 @@ def bundle(
         audit_checkpoint=checkpoint,
         audit_note=note,
         purged_at=None if purged_at is None else str(purged_at),
+        key_proofs=dict(key_proofs or {}),
     )
     return pack(assemble(contents))

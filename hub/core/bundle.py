@@ -9,6 +9,8 @@ what it made. Files, by name:
 - `deliveries/<message id>-<recipient>.evidence.jws`: the hub's signed delivery evidences;
 - `keys/<participant>.jwks.json`, `keys/hub.jwks.json`: public keys as the hub's directory lists them
   (the hub's own are a copy for convenience: a verifier takes the hub's key from outside the bundle);
+- `keys/<participant>.log.json`: the key proof, the participant's directory entries with inclusion
+  proofs to a hub-signed checkpoint, as `GET /v1/participants/{id}/log` gives them;
 - `audit/entries.json`, `audit/checkpoint.jws`: the case's audit-log entries with inclusion proofs
   against a hub-signed tree head (a participant's bundle may lack them: the manifest then says why);
 - `timeline.json`: the case as the hub showed it to whoever made the bundle;
@@ -22,7 +24,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -132,6 +134,8 @@ class BundleContents:
     audit_checkpoint: str | None = None
     audit_note: str | None = None  # why there are no audit proofs, when there are none
     purged_at: str | None = None
+    # participant id -> its directory entries proven to a checkpoint (GET /v1/participants/{id}/log)
+    key_proofs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _json(value: Any) -> bytes:
@@ -175,6 +179,11 @@ def assemble(contents: BundleContents) -> dict[str, bytes]:
         name = HUB_KEYS if participant == contents.hub_id else f"keys/{participant}.jwks.json"
         files[name] = _json(jwks)
         keys[participant] = name
+    key_proofs = {}
+    for participant, document in sorted(contents.key_proofs.items()):
+        name = f"keys/{participant}.log.json"
+        files[name] = _json(document)
+        key_proofs[participant] = name
     audit: dict[str, Any] | None = None
     if contents.audit_entries and contents.audit_checkpoint is not None:
         files[AUDIT_ENTRIES] = _json([e.document() for e in contents.audit_entries])
@@ -199,6 +208,7 @@ def assemble(contents: BundleContents) -> dict[str, bytes]:
         "messages": listed,
         "delivery_evidence": evidences,
         "keys": keys,
+        "key_proofs": key_proofs,
         "audit": audit,
         "audit_note": None
         if audit

@@ -124,7 +124,9 @@ def readme(
         "                         spaces, without leaf_hash and inclusion_proof); the proof leads to the",
         "                         tree head in audit/checkpoint.jws, which the hub signed.",
         "timeline.json            the case as the hub showed it to whoever made this bundle.",
-        "keys/                    public keys as the hub's directory lists them.",
+        "keys/                    public keys as the hub's directory lists them; keys/<id>.log.json",
+        "                         proves them: the party's directory entries (each key as it was added)",
+        "                         with inclusion proofs to a checkpoint the hub signed.",
         "",
     ]
     if audit_note is not None:

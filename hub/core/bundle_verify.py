@@ -9,9 +9,11 @@ key in its key file, and the leaves and checkpoints of its log, which the bundle
 Checks: every file against the manifest's SHA-256; every receipt with the hub's key, naming the
 message, its sender, its type and the case the manifest lists; every message's signature
 (`message_signer`, the one place a bundle's message signature is checked) and its payload against its
-receipt's digest; every delivery evidence with the hub's key, naming a received payload; every audit
-entry's leaf recomputed and its inclusion proof against the hub-signed checkpoint. A purged case has
-receipts but no messages: the receipts, evidences and audit still verify, and the report says so.
+receipt's digest, and that the key that signed it is its sender's own by the sender's binding chain and
+by the hub's log (`hub.core.bundle_keys`); every delivery evidence with the hub's key, naming a
+received payload; every audit entry's leaf recomputed and its inclusion proof against the hub-signed
+checkpoint. A purged case has receipts but no messages: the receipts, evidences and audit still verify,
+and the report says so.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from hub.core import inputs
 from hub.core.attestation import AttestationError, provenance, signed_by_hub
 from hub.core.bundle import FORMAT, HUB_KEYS, MANIFEST, leaf_data
+from hub.core.bundle_keys import PartyKeys, party_keys, signing_key_fault
 from hub.core.clock import parse_rfc3339
 from hub.core.jose import JoseError, ParsedJws, PublicJwk, parse_jws, sha256_hex, verify_signature
 from hub.core.merkle import leaf_hash, verify_inclusion
@@ -176,15 +179,29 @@ def _verify(
 
 
 def _participant_keys(
-    files: Mapping[str, bytes], manifest: dict[str, Any], hub_id: str, report: BundleReport
-) -> dict[str, dict[str, PublicJwk]]:
-    found: dict[str, dict[str, PublicJwk]] = {}
+    files: Mapping[str, bytes],
+    manifest: dict[str, Any],
+    hub_id: str,
+    hub_keys: Mapping[str, PublicJwk],
+    report: BundleReport,
+) -> dict[str, tuple[dict[str, PublicJwk], PartyKeys]]:
+    found: dict[str, tuple[dict[str, PublicJwk], PartyKeys]] = {}
+    proofs = manifest.get("key_proofs") or {}
     for participant, name in manifest["keys"].items():
         if participant != hub_id and name in files:
             try:
-                found[participant] = public_keys(inputs.loads(files[name]))
+                listing = inputs.loads(files[name])
+                keys = public_keys(listing)
+                proof_name = str(proofs.get(participant, ""))
+                proof = inputs.loads(files[proof_name]) if proof_name in files else None
             except (ValueError, JoseError):
                 report.faults.append(f"{name}: not a JWK Set")
+                continue
+            party = party_keys(participant, hub_id, listing, proof, hub_keys)
+            found[participant] = (keys, party)
+            report.faults.extend(party.faults)
+            if party.logged is not None:
+                report.count("key proofs")
     return found
 
 
@@ -197,7 +214,7 @@ def _check_messages(
 ) -> dict[str, dict[str, Any]]:
     """Each message's receipt, then its signature; the receipts that verify, by message id."""
     receipts: dict[str, dict[str, Any]] = {}
-    participant_keys = _participant_keys(files, manifest, hub_id, report)
+    participant_keys = _participant_keys(files, manifest, hub_id, hub_keys, report)
     for item in manifest["messages"]:
         try:
             receipt = signed_claims(files[item["receipt"]], hub_keys, "the receipt")
@@ -223,7 +240,7 @@ def _check_message(
     files: Mapping[str, bytes],
     item: Mapping[str, Any],
     receipt: Mapping[str, Any],
-    participant_keys: Mapping[str, Mapping[str, PublicJwk]],
+    participant_keys: Mapping[str, tuple[dict[str, PublicJwk], PartyKeys]],
     hub_id: str,
     hub_keys: Mapping[str, PublicJwk],
     report: BundleReport,
@@ -235,8 +252,16 @@ def _check_message(
             report.count("purged messages (receipt only)")
         return
     jws = parse_jws(files[item["file"]])
-    signer = message_signer(jws, item["from"], participant_keys.get(item["from"], {}), hub_id, hub_keys)
+    keys, party = participant_keys.get(item["from"], ({}, PartyKeys()))
+    signer = message_signer(jws, item["from"], keys, hub_id, hub_keys)
     report.count("message signatures")
+    if signer == "sender":
+        fault = signing_key_fault(item["from"], party, keys[jws.signatures[0].kid])
+        if fault is not None:
+            report.faults.append(f"{item['file']}: {fault}")
+        for note in party.notes:
+            if note not in report.notes:
+                report.notes.append(note)
     if signer == "hub" and item["from"] != hub_id:
         report.count("hub-attested answers")
         payload = inputs.loads(jws.payload)

@@ -18,6 +18,7 @@ from hub.core.bundle import BundleContents, BundleMessage, assemble
 from hub.core.clock import rfc3339
 from hub.evidence.files import pack
 from hub.services.cases import read_case_for_operator
+from hub.services.directory_log import log_document
 from hub.services.proofs import case_proofs
 from hub.store import evidence
 from hub.store.case_keys import Keyring
@@ -65,6 +66,7 @@ async def export_bundle(
         messages=messages,
         delivery_evidences=evidences,
         keys=await _keys(conn, sorted(parties)),
+        key_proofs={p: await log_document(conn, p) for p in sorted(parties - {hub_id})},
         audit_entries=proofs.entries,
         audit_checkpoint=proofs.checkpoint,
         audit_note=None if proofs.checkpoint else "the case's audit entries are not yet checkpointed",
@@ -76,7 +78,7 @@ async def export_bundle(
 async def _keys(conn: Conn, participants: list[str]) -> dict[str, dict[str, Any]]:
     sets: dict[str, list[dict[str, Any]]] = {}
     for row in await evidence.participant_keys(conn, participants):
-        jwk = dict(row["jwk"])
+        jwk = dict(row["jwk"]) | {"origin": row["origin"], "epoch": row["epoch"], "binding": row["binding"]}
         jwk["not_before"] = rfc3339(row["not_before"])
         if row["not_after"] is not None:
             jwk["not_after"] = rfc3339(row["not_after"])

@@ -17,19 +17,26 @@ import asyncpg
 from hub.core.refusal import Refusal
 from hub.services.proofs import proven_entries
 from hub.store import audit, directory
+from hub.store.database import Conn
 
 
 async def participant_log(pool: asyncpg.Pool, participant_id: str) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         if await directory.get_participant(conn, participant_id) is None:
             raise Refusal("not-found", "no such participant")
-        rows = await directory.directory_entries(conn, participant_id)
-        latest = await audit.latest_checkpoint(conn)
-        # entries the sequencer has not placed yet, or placed after the latest checkpoint, are counted
-        entries = [] if latest is None else await proven_entries(conn, rows, int(latest["tree_size"]))
-        return {
-            "participant_id": participant_id,
-            "checkpoint": None if latest is None else str(latest["checkpoint"]),
-            "entries": [entry.document() for entry in entries],
-            "not_yet_checkpointed": len(rows) - len(entries),
-        }
+        return await log_document(conn, participant_id)
+
+
+async def log_document(conn: Conn, participant_id: str) -> dict[str, Any]:
+    """The participant's directory entries proven to the latest checkpoint: the answer of
+    `GET /v1/participants/{id}/log`, and the key proof an evidence bundle carries for each party."""
+    rows = await directory.directory_entries(conn, participant_id)
+    latest = await audit.latest_checkpoint(conn)
+    # entries the sequencer has not placed yet, or placed after the latest checkpoint, are counted
+    entries = [] if latest is None else await proven_entries(conn, rows, int(latest["tree_size"]))
+    return {
+        "participant_id": participant_id,
+        "checkpoint": None if latest is None else str(latest["checkpoint"]),
+        "entries": [entry.document() for entry in entries],
+        "not_yet_checkpointed": len(rows) - len(entries),
+    }

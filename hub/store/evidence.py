@@ -29,5 +29,5 @@ async def case_delivery_evidences(conn: Conn, case_id: UUID) -> list[tuple[str, 
 
 async def participant_keys(conn: Conn, participants: Sequence[str]) -> list[asyncpg.Record]:
     """Every key these participants ever had (`participant_id`, `jwk`, `not_before`, `not_after`,
-    `revoked_at`), by participant, oldest first."""
+    `revoked_at`, and how it entered: `origin`, `epoch`, `binding`), by participant, oldest first."""
     return list(await conn.fetch(query("evidence_keys"), list(participants)))

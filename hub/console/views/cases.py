@@ -183,6 +183,10 @@ async def evidence_bundle(request: web.Request) -> web.Response:
     proofs: dict[str, Any] | None = None
     with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
         proofs = await gateway.client.case_proofs(case_id)
+    key_proofs: dict[str, dict[str, Any]] = {}
+    for sender in senders - {await gateway.client.hub_id()}:
+        with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
+            key_proofs[sender] = await gateway.client.participant_log(sender)
     data = evidence_bundle_of(
         case_id=case_id,
         hub_id=await gateway.client.hub_id(),
@@ -193,6 +197,7 @@ async def evidence_bundle(request: web.Request) -> web.Response:
         sender_keys=keys,
         hub_jwks=await gateway.hub_jwks(),
         proofs=proofs,
+        key_proofs=key_proofs,
     )
     disposition = f'attachment; filename="case-{case_id}.zip"'
     return web.Response(

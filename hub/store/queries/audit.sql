@@ -58,8 +58,8 @@ SELECT d.message_id, d.recipient_id, d.evidence FROM deliveries d JOIN messages 
 WHERE m.case_id = $1 AND d.evidence IS NOT NULL ORDER BY d.seq;
 
 -- name: evidence_keys
-SELECT k.participant_id, k.jwk, k.not_before, k.not_after, k.revoked_at
-FROM participant_keys k WHERE k.participant_id = ANY($1::text[]) ORDER BY k.participant_id, k.not_before;
+SELECT k.participant_id, k.jwk, k.not_before, k.not_after, k.revoked_at, k.origin, k.epoch, k.binding
+FROM participant_keys k WHERE k.participant_id = ANY($1::text[]) ORDER BY k.participant_id, k.seq;
 
 -- name: checkpoint_covering
 SELECT tree_size, checkpoint FROM audit_checkpoints WHERE tree_size >= $1 ORDER BY tree_size LIMIT 1;
