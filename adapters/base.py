@@ -14,7 +14,7 @@ records it as a retryable failure and carries on with the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, Self
@@ -25,6 +25,7 @@ import aiohttp
 from hub.core.clock import Clock
 from hub.core.delivery_outcome import DeliveryOutcome
 from hub.core.hub_identity import HubIdentity
+from hub.core.jose import PublicJwk
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,19 @@ class Destination:
     config: Mapping[str, Any] = field(default_factory=dict)
 
 
+# A peer hub's signing keys valid now, as this hub's directory holds them (the `hub` adapter checks the
+# peer's receipts with them); given by the hub, so no adapter reads the store.
+PeerKeys = Callable[[str], Awaitable[Sequence[PublicJwk]]]
+
+
 @dataclass(frozen=True)
 class AdapterContext:
-    """What adapters share: one HTTP session, the hub's identity and the clock."""
+    """What adapters share: one HTTP session, the hub's identity and the clock, and the peer hubs' keys."""
 
     session: aiohttp.ClientSession
     hub: HubIdentity
     clock: Clock
+    peer_keys: PeerKeys | None = None
 
 
 class AdapterConfigError(ValueError):

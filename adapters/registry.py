@@ -15,6 +15,7 @@ import structlog
 from adapters.base import Adapter, AdapterConfig, AdapterConfigError, AdapterContext, AdapterFactory
 from adapters.coop import CoopAdapter
 from adapters.email import EmailAdapter
+from adapters.hub import HubAdapter
 from adapters.pull import PullAdapter
 from adapters.webhook import WebhookAdapter
 
@@ -24,12 +25,14 @@ BUILT_IN: dict[str, AdapterFactory] = {
     "webhook": WebhookAdapter,
     "email": EmailAdapter,
     "coop": CoopAdapter,
+    "hub": HubAdapter,
 }
 CONFIG_TYPES: dict[str, type[AdapterConfig]] = {
     "pull": PullAdapter.config_type,
     "webhook": WebhookAdapter.config_type,
     "email": EmailAdapter.config_type,
     "coop": CoopAdapter.config_type,
+    "hub": HubAdapter.config_type,
 }
 
 log = structlog.get_logger("hub.adapters")

@@ -61,7 +61,7 @@ from adapters.registry import BUILT_IN, ENTRY_POINT_GROUP, build_adapters, plugi
 from hub.core.clock import utc_now
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict
 from hub.core.hub_identity import HubIdentity
-from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, sha256_hex
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk, parse_jws, sha256_hex
 from hub.core.receipt import sign_receipt
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import WorkerConfig
@@ -316,7 +316,64 @@ COOP = Fixture(
     open=open_coop,
 )
 
-FIXTURES: dict[str, Fixture] = {"pull": PULL, "webhook": WEBHOOK, "email": EMAIL, "coop": COOP}
+# hub: a local peer hub's forwarding endpoint, answering with a receipt signed by the peer's key, which
+# the context gives as the peer's (its directory entry's) key.
+PEER_HUB = "hub-b.example.eu"
+
+
+async def open_hub(scenario: Scenario, context: AdapterContext, stack: contextlib.AsyncExitStack) -> Setup:
+    received: list[str] = []
+    peer_key = PrivateSigningJwk.generate("hub-b-key")
+
+    async def accept(request: web.Request) -> web.Response:
+        forwarded = await request.json()
+        received.append(forwarded["message"])
+        payload = parse_jws(forwarded["message"]).payload
+        envelope = json.loads(payload)
+        receipt = sign_receipt(
+            peer_key,
+            hub_id=PEER_HUB,
+            message_id=uuid.UUID(envelope["id"]),
+            message_type=envelope["type"],
+            sender=f"{envelope['from']}@test-hub",
+            recipients=["ie-platform-test"],
+            case_id=uuid.uuid4(),
+            payload_sha256=sha256_hex(payload),
+            accepted_at=utc_now(),
+        )
+        return web.json_response({"receipt": receipt}, status=202)
+
+    async def refuse(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"type": "urn:referral-hub:problem:not-for-this-hub"}, status=422)
+
+    async def keys(peer: str) -> list[PublicJwk]:
+        return [peer_key.public()] if peer == PEER_HUB else []
+
+    if scenario == "down":
+        url = f"http://127.0.0.1:{refused_port(stack)}"
+    else:
+        app = web.Application()
+        app.router.add_post("/v1/federation/messages", refuse if scenario == "refusing" else accept)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    config: dict[str, Any] = {"timeout_seconds": "soon"} if scenario == "misconfigured" else {}
+    adapter = BUILT_IN["hub"](dataclasses.replace(context, peer_keys=keys))
+    return Setup(adapter, Destination(f"ie-platform-test@{PEER_HUB}", url, config), received)
+
+
+HUB = Fixture(
+    valid_config={"timeout_seconds": 5},
+    endpoint="https://hub-b.example.eu",
+    wrong_types=(("timeout_seconds", "fast"), ("timeout_seconds", True)),
+    open=open_hub,
+)
+
+FIXTURES: dict[str, Fixture] = {"pull": PULL, "webhook": WEBHOOK, "email": EMAIL, "coop": COOP, "hub": HUB}
 
 
 def registered() -> dict[str, AdapterFactory]:

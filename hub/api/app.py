@@ -43,6 +43,7 @@ from hub.api.routes import add_routes
 from hub.clocks.worker import ClockWorker
 from hub.core.clock import Clock, utc_now
 from hub.core.hub_identity import HubIdentity
+from hub.core.jose import PublicJwk
 from hub.core.retry import RetryPolicy
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
@@ -55,6 +56,7 @@ from hub.services.intake import Intake, inline_answers
 from hub.services.issuer import Issuer
 from hub.services.notifier import InboxNotifier
 from hub.services.park_notices import ParkNotices
+from hub.services.vouching import peer_signing_keys
 from hub.settings import Settings
 from hub.store.audit import seal_pending, sequence_and_checkpoint
 from hub.store.case_keys import Keyring
@@ -190,10 +192,20 @@ def worker_config(settings: Settings) -> WorkerConfig:
     )
 
 
+def adapter_context(app: web.Application, session: aiohttp.ClientSession) -> AdapterContext:
+    """What the adapters of this hub share, the peer hubs' keys read from its directory when needed."""
+    pool, clock = app[POOL], app[CLOCK]
+
+    async def peer_keys(peer: str) -> list[PublicJwk]:
+        return await peer_signing_keys(pool, peer, clock())
+
+    return AdapterContext(session=session, hub=app[HUB], clock=clock, peer_keys=peer_keys)
+
+
 async def _delivery(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
-        context = AdapterContext(session=session, hub=app[HUB], clock=app[CLOCK])
+        context = adapter_context(app, session)
         intake = app[INTAKE]
         worker = DeliveryWorker(
             app[POOL],

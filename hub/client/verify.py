@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.core import inputs
 from hub.core.attestation import Attestation, attestation_of, provenance, signed_by_hub
+from hub.core.global_id import global_id, home_hub_of
 from hub.core.jose import JoseError, PublicJwk, parse_jws, sha256_hex, verify_signature
 
 
@@ -46,6 +47,15 @@ def _key_from_set(jwks: Mapping[str, Any], kid: str) -> PublicJwk:
     raise VerificationError(f"no key '{kid}' in the published key set")
 
 
+def _same_sender(written: object, listed: object) -> bool:
+    """The envelope's `from` names the sender the hub lists: the same id, or, for a message a peer hub
+    forwarded, its local id on that hub, which the hub lists by global id (docs/federation.md, 2)."""
+    if not isinstance(written, str) or not isinstance(listed, str):
+        return False
+    home = home_hub_of(listed)
+    return written == listed or (home is not None and global_id(written, home) == listed)
+
+
 def verify_inbox_item(
     item: Mapping[str, Any],
     sender_jwks: Mapping[str, Any],
@@ -70,7 +80,8 @@ def verify_inbox_item(
     if claims.get("payload_sha256") != sha256_hex(message.payload):
         raise VerificationError("the hub's receipt names another payload")
     agreeing = (
-        envelope.get("from") == item.get("from") == claims.get("from")
+        _same_sender(envelope.get("from"), item.get("from"))
+        and item.get("from") == claims.get("from")
         and claims.get("message_id") == envelope.get("id") == item.get("message_id")
         and claims.get("message_type") == envelope.get("type") == item.get("type")
         and claims.get("case_id") == item.get("case_id")

@@ -27,6 +27,8 @@ EVENTS = {
     "message.accepted": "Message accepted by the hub",
     "message.delivered": "Message delivered",
     "message.retrieved": "Message retrieved by its recipient",
+    "message.forwarded": "Message forwarded to the recipient's hub (its receipt kept)",
+    "message.received_from_hub": "Message received from the sender's hub (its receipt kept)",
     "recipient.state_changed": "Recipient's state changed",
     "deadline.started": "Deadline started",
     "deadline.met": "Deadline met",

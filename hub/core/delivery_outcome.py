@@ -31,6 +31,8 @@ class DeliveryOutcome:
     retry_after: timedelta | None = None
     response_body: bytes | None = None
     response_type: str | None = None
+    # A forwarding to a peer hub (adapter `hub`): the peer's verified receipt, the evidence of its hop.
+    hop_receipt: str | None = None
 
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})

@@ -259,6 +259,7 @@ class DeliveryWorker:
             verdict=str(outcome.verdict),
             http_status=outcome.http_status,
             detail=outcome.detail,
+            hop_receipt=outcome.hop_receipt,
         )
         bound = log.bind(
             message_id=str(delivery.message_id),

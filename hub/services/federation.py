@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.core.global_id import global_id, local_on
-from hub.core.jose import PublicJwk, sha256_hex
+from hub.core.jose import sha256_hex
 from hub.core.receipt import ReceiptError, verify_receipt
 from hub.core.refusal import Refusal
 from hub.services.intake import (
@@ -29,7 +29,7 @@ from hub.services.intake import (
     record_forwarded,
     validated_envelope,
 )
-from hub.services.vouching import vouched_sender
+from hub.services.vouching import peer_signing_keys, vouched_sender
 from hub.store import directory
 from hub.store.database import Conn
 from hub.store.messages import Hop, SignedMessage
@@ -54,11 +54,7 @@ async def receive_forwarded(
     envelope = validated_envelope(intake.catalog, payload)
     async with pool.acquire() as conn:
         sender = await vouched_sender(conn, caller, signed_form, received_at)
-        keys = [
-            PublicJwk.from_dict(k.jwk)
-            for k in await directory.keys_of(conn, caller)
-            if k.use == "sig" and k.problem_at(received_at) is None
-        ]
+        keys = await peer_signing_keys(conn, caller, received_at)
         digest = sha256_hex(jws.payload)
         if not isinstance(peer_receipt, str):
             raise Refusal("invalid-hop-receipt", "'receipt' must be the forwarding hub's receipt (a JWS)")

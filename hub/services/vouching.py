@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import BadSignatureError, PublicJwk, verify_signature
 from hub.core.refusal import Refusal
@@ -51,6 +53,16 @@ async def peer_feed(conn: Conn, peer_id: str, text: str) -> Feed:
         if k.use == "sig" and k.revoked_at is None
     ]
     return verify_feed(text, peer_id, keys)
+
+
+async def peer_signing_keys(conn: Conn | asyncpg.Pool, peer_id: str, at: datetime) -> list[PublicJwk]:
+    """A peer hub's signing keys valid at `at`, as this hub's directory holds them: what the peer's
+    receipts must be signed with (docs/federation.md, section 4)."""
+    return [
+        PublicJwk.from_dict(k.jwk)
+        for k in await directory.keys_of(conn, peer_id)
+        if k.use == "sig" and k.problem_at(at) is None
+    ]
 
 
 async def mirror_feed(conn: Conn, feed: Feed, at: datetime) -> list[str]:

@@ -22,6 +22,7 @@ import asyncpg
 
 from hub.core.case_state import RETRIEVABLE, RecipientState
 from hub.core.envelope import NEW_REFERRAL_TYPES
+from hub.core.global_id import home_hub_of
 from hub.core.hub_identity import TIMELINE_ACTOR as HUB_ACTOR
 from hub.store import deadlines
 from hub.store.case_keys import Keyring
@@ -75,6 +76,7 @@ class AttemptRecord:
     verdict: str
     http_status: int | None
     detail: str
+    hop_receipt: str | None = None  # a peer hub's verified receipt for a forwarding (adapter `hub`)
 
 
 async def due_destinations(
@@ -180,6 +182,18 @@ async def _finish_delivered(conn: Conn, record: AttemptRecord, evidence: str) ->
         message_id=d.message_id,
         detail={"evidence": evidence},
     )
+    peer = home_hub_of(d.recipient_id)
+    if record.hop_receipt is not None and peer is not None:  # the next hop, with its hub's evidence
+        await record_event(
+            conn,
+            d.case_id,
+            at,
+            "message.forwarded",
+            peer,
+            subject=d.recipient_id,
+            message_id=d.message_id,
+            detail={"receipt": record.hop_receipt},
+        )
     state = row["party_state"]
     if row["moved_to"] is not None:
         await record_event(

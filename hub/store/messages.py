@@ -316,7 +316,11 @@ async def _record_accepted(conn: Conn, message: SignedMessage, plan: Admission) 
             "message.received_from_hub",
             hop.peer,
             message_id=env.id,
-            detail={"receipt": hop.receipt, "payload_sha256": message.payload_sha256},
+            detail={
+                "receipt": hop.receipt,
+                "payload_sha256": message.payload_sha256,
+                "to": list(plan.recipients),  # its recipients see the hop that brought it
+            },
         )
 
 

@@ -68,7 +68,10 @@ FROM messages m, participants p
 WHERE d.seq IN (SELECT seq FROM picked) AND m.id = d.message_id AND p.id = d.recipient_id
 RETURNING d.seq, d.message_id, d.recipient_id, d.adapter, d.attempts, d.first_attempt_at, d.lease_token,
           m.case_id, m.sender_id, m.message_type, m.version, m.accepted_at, m.payload_sha256, m.signed_form,
-          m.receipt, p.endpoint, p.adapter_config, m.form_encrypted, d.clocks,
+          m.receipt,
+          -- a peer hub's participant is reached at its home hub's endpoint (adapter `hub`)
+          coalesce(p.endpoint, (SELECT h.endpoint FROM participants h WHERE h.id = p.home_hub)) AS endpoint,
+          p.adapter_config, m.form_encrypted, d.clocks,
           (SELECT k.wrapped_key FROM case_keys k WHERE k.case_id = m.case_id) AS wrapped_key;
 
 -- name: finish_delivered

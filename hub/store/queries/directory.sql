@@ -102,9 +102,10 @@ SELECT pg_advisory_xact_lock(7094851203949);
 
 -- name: upsert_federated_participant
 -- A participant of a peer hub, as the peer's feed names it (docs/federation.md): its global id, its home.
+-- It is reached through its home hub: adapter `hub`, at the home hub's endpoint.
 INSERT INTO participants (id, name, kind, country, endpoint, accepts, home_hub, adapter)
-VALUES ($1, $2, $3, $4, NULL, $5, $6, 'pull')
-ON CONFLICT (id) DO UPDATE SET name = $2, kind = $3, country = $4, accepts = $5
+VALUES ($1, $2, $3, $4, NULL, $5, $6, 'hub')
+ON CONFLICT (id) DO UPDATE SET name = $2, kind = $3, country = $4, accepts = $5, adapter = 'hub'
 WHERE participants.home_hub = $6
 RETURNING id;
 

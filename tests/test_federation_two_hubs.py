@@ -1,0 +1,351 @@
+"""Issue 20, end to end: two hubs on one machine, each its own database and its own aiohttp app in this
+process, peers of each other (docs/federation.md). A hotline on hub A sends a takedown request to a
+platform on hub B by its global id; A's delivery worker forwards it with adapter `hub`; B takes it and
+the platform pulls it from its inbox and verifies the hotline's untouched signature; each hub's timeline
+shows each hop with the other hub's signed receipt. A forged cross-hub sender is refused, and a
+forwarding retried after its answer was lost is recorded once on both hubs."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest_asyncio
+from aiohttp import web
+
+from adapters.registry import build_adapters
+from hub.api.app import adapter_context, create_app
+from hub.api.keys import DSN, HUB, INTAKE, POOL
+from hub.client.verify import verify_inbox_item
+from hub.core.hub_identity import HubIdentity
+from hub.core.jose import PrivateSigningJwk, PublicJwk, issue_token, parse_jws, sha256_hex
+from hub.core.receipt import sign_receipt, verify_receipt
+from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.services import vouching
+from hub.store import directory
+from hub.store.database import connect
+from tests.factories import Directory, FakeClock, Member, delivery_worker, jose, takedown
+from tests.test_federation_forwarding import hub_b_url, hub_settings  # noqa: F401  (a fixture)
+
+HUB_A, HUB_B = "hub-a.example.de", "hub-b.example.eu"
+PROBLEM = "urn:referral-hub:problem:"
+
+
+@dataclass
+class Peer:
+    """One hub: its app's client, its database, its identity, its clock."""
+
+    client: Any
+    db: asyncpg.Connection
+    clock: FakeClock
+
+    @property
+    def app(self) -> web.Application:
+        return self.client.server.app  # type: ignore[no-any-return]
+
+    @property
+    def identity(self) -> HubIdentity:
+        return self.app[HUB]
+
+    @property
+    def url(self) -> str:
+        return str(self.client.make_url("")).rstrip("/")
+
+    async def timeline(self, member: Member, case_id: str) -> list[dict[str, Any]]:
+        token = member.token(audience=self.identity.hub_id, now=self.clock.ts())
+        response = await self.client.get(f"/v1/cases/{case_id}", headers={"Authorization": f"Bearer {token}"})
+        assert response.status == 200, await response.text()
+        return list((await response.json())["timeline"])
+
+
+async def register_peer(conn: asyncpg.Connection, peer: HubIdentity, endpoint: str) -> None:
+    await directory.add_participant(
+        conn,
+        participant_id=peer.hub_id,
+        name=f"Peer {peer.hub_id}",
+        kind="hub",
+        country="EU",
+        endpoint=endpoint,
+        accepts=[],
+    )
+    await directory.add_key(conn, participant_id=peer.hub_id, jwk=peer.public_jwk())
+
+
+async def sync(into: Peer, source: Peer) -> list[str]:
+    """`into` mirrors the feed `source` serves (what `hub peers sync` does)."""
+    feed = await (await source.client.get("/v1/federation/participants")).text()
+    verified = await vouching.peer_feed(into.db, source.identity.hub_id, feed)
+    return await vouching.mirror_feed(into.db, verified, into.clock())
+
+
+class LosingProxy:
+    """Stands between A and B: passes each forwarding on to B, and loses B's first answer (a 502 after
+    B committed), as a network that drops a response would."""
+
+    def __init__(self, target: str) -> None:
+        self.target, self.lost, self.passed = target, 0, 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k in ("Authorization", "Idempotency-Key")}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                self.target + request.path, data=body, headers={**headers, "Content-Type": "application/json"}
+            ) as answer,
+        ):
+            text = await answer.text()
+            self.passed += 1
+            if self.lost == 0:
+                self.lost += 1
+                return web.Response(status=502, text="bad gateway")
+            return web.Response(status=answer.status, text=text, content_type=answer.content_type)
+
+
+@dataclass
+class Federation:
+    a: Peer
+    b: Peer
+    hotline: Member  # on A
+    platform: Member  # on B, by its local id
+    remote_platform: Member  # the platform as the hotline names it: its global id
+    proxy: LosingProxy | None
+    session: aiohttp.ClientSession
+
+    def worker(self) -> DeliveryWorker:
+        app = self.a.app
+        return delivery_worker(
+            app[POOL],
+            app[DSN],
+            build_adapters(adapter_context(app, self.session)),
+            app[INTAKE],
+            self.a.clock,
+            WorkerConfig(poll_interval=0.05, grace=5.0),
+            rng=random.Random(7),
+        )
+
+    async def forward_all(self) -> None:
+        worker = self.worker()
+        await worker.run_once()
+        await worker.wait_idle()
+
+    async def send(self) -> dict[str, Any]:
+        signed = self.hotline.sign(takedown(self.hotline, self.remote_platform))
+        response = await self.a.client.post("/v1/messages", **jose(signed))
+        body = await response.json()
+        assert response.status == 202, body
+        return {**body, "signed": signed}
+
+
+async def two_hubs(
+    aiohttp_client: Any, a_url: str, b_url: str, tmp_path: Path, *, lose_first_answer: bool = False
+) -> AsyncIterator[Federation]:
+    clock_a, clock_b = FakeClock(), FakeClock()
+    client_a = await aiohttp_client(
+        create_app(hub_settings(HUB_A, a_url, tmp_path / "a"), clock=clock_a, background=False)
+    )
+    client_b = await aiohttp_client(
+        create_app(hub_settings(HUB_B, b_url, tmp_path / "b"), clock=clock_b, background=False)
+    )
+    proxy_runner: web.AppRunner | None = None
+    async with connect(a_url) as db_a, connect(b_url) as db_b, aiohttp.ClientSession() as session:
+        a, b = Peer(client_a, db_a, clock_a), Peer(client_b, db_b, clock_b)
+        proxy = LosingProxy(b.url) if lose_first_answer else None
+        b_endpoint = b.url
+        if proxy is not None:
+            proxy_app = web.Application()
+            proxy_app.router.add_post("/v1/federation/messages", proxy.handle)
+            proxy_runner = web.AppRunner(proxy_app)
+            await proxy_runner.setup()
+            site = web.TCPSite(proxy_runner, "127.0.0.1", 0)
+            await site.start()
+            b_endpoint = f"http://127.0.0.1:{proxy_runner.addresses[0][1]}"
+        await register_peer(db_a, b.identity, b_endpoint)
+        await register_peer(db_b, a.identity, a.url)
+        hotline = await Directory(db_a).add("de-hotline", "hotline", "DE")
+        platform = await Directory(db_b).add("ie-platform", "platform", "IE")
+        assert await sync(b, a) == [f"de-hotline@{HUB_A}"]
+        assert await sync(a, b) == [f"ie-platform@{HUB_B}"]
+        remote = Member(f"ie-platform@{HUB_B}", "platform", "IE", platform.key, platform.enc)
+        try:
+            yield Federation(a, b, hotline, platform, remote, proxy, session)
+        finally:
+            if proxy_runner is not None:
+                await proxy_runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def federation(
+    hub_b_url: str,  # noqa: F811
+    database_url: str,
+    aiohttp_client: Any,
+    tmp_path: Path,
+) -> AsyncIterator[Federation]:
+    async for f in two_hubs(aiohttp_client, database_url, hub_b_url, tmp_path):
+        yield f
+
+
+@pytest_asyncio.fixture
+async def lossy_federation(
+    hub_b_url: str,  # noqa: F811
+    database_url: str,
+    aiohttp_client: Any,
+    tmp_path: Path,
+) -> AsyncIterator[Federation]:
+    async for f in two_hubs(aiohttp_client, database_url, hub_b_url, tmp_path, lose_first_answer=True):
+        yield f
+
+
+def hub_key(peer: Peer) -> PublicJwk:
+    return peer.identity.key.public()
+
+
+async def b_case_of(f: Federation, message_id: str) -> str:
+    case_id = await f.b.db.fetchval("SELECT case_id FROM messages WHERE id = $1", uuid.UUID(message_id))
+    assert case_id is not None
+    return str(case_id)
+
+
+async def test_a_takedown_crosses_two_hubs_with_each_hop_proven_on_both_timelines(
+    federation: Federation,
+) -> None:
+    f = federation
+    sent = await f.send()
+    message_id, digest = uuid.UUID(sent["message_id"]), sent["payload_sha256"]
+
+    await f.forward_all()
+
+    # B took it and the platform pulls it from its inbox: the hotline's own signature, untouched
+    token = f.platform.token(audience=HUB_B, now=f.b.clock.ts())
+    inbox = await f.b.client.get("/v1/inbox", headers={"Authorization": f"Bearer {token}"})
+    (item,) = (await inbox.json())["messages"]
+    assert item["message"] == sent["signed"]
+    sender = await (await f.b.client.get(f"/v1/participants/de-hotline@{HUB_A}")).json()
+    b_jwks = await (await f.b.client.get("/.well-known/jwks.json")).json()
+    verified = verify_inbox_item(item, sender["jwks"], b_jwks, recipient="ie-platform")
+    assert verified.envelope["from"] == "de-hotline"
+    assert verified.receipt["from"] == f"de-hotline@{HUB_A}"
+    # A's timeline: accepted by A, forwarded to B with B's receipt (which proves this message)
+    a_timeline = await f.a.timeline(f.hotline, sent["case_id"])
+    (forwarded,) = [e for e in a_timeline if e["event"] == "message.forwarded"]
+    assert forwarded["actor"] == HUB_B
+    b_receipt = verify_receipt(
+        forwarded["receipt"], issuer=HUB_B, keys=[hub_key(f.b)], message_id=message_id, payload_sha256=digest
+    )
+    assert b_receipt["to"] == ["ie-platform"]
+    assert "message.delivered" in [e["event"] for e in a_timeline]
+    # B's timeline: received from A with A's receipt (the one the hotline got), then accepted by B
+    b_timeline = await f.b.timeline(f.platform, await b_case_of(f, sent["message_id"]))
+    (received,) = [e for e in b_timeline if e["event"] == "message.received_from_hub"]
+    assert received["actor"] == HUB_A
+    assert received["receipt"] == sent["receipt"]
+    verify_receipt(
+        received["receipt"], issuer=HUB_A, keys=[hub_key(f.a)], message_id=message_id, payload_sha256=digest
+    )
+    assert b_receipt["case_id"] == await b_case_of(f, sent["message_id"])
+
+
+async def test_a_forged_cross_hub_sender_is_refused_by_the_receiving_hub(federation: Federation) -> None:
+    """A third hub C, a registered peer of B, cannot speak for A's hotline: B reads its sender as
+    C's (`de-hotline@hub-c`), which C's feed never vouched for."""
+    f = federation
+    hub_c = HubIdentity("hub-c.example.au", PrivateSigningJwk.generate("hub-c-key"))
+    await register_peer(f.b.db, hub_c, "https://hub-c.example.au")
+    signed = f.hotline.sign(takedown(f.hotline, f.remote_platform))
+    payload = parse_jws(signed.encode()).payload
+    envelope_id = uuid.UUID(json.loads(payload)["id"])
+    receipt = sign_receipt(
+        hub_c.key,
+        hub_id=hub_c.hub_id,
+        message_id=envelope_id,
+        message_type="takedown-request",
+        sender="de-hotline",
+        recipients=[f.remote_platform.id],
+        case_id=uuid.uuid4(),
+        payload_sha256=sha256_hex(payload),
+        accepted_at=f.b.clock(),
+    )
+    token = issue_token(hub_c.key, issuer=hub_c.hub_id, audience=HUB_B, now=f.b.clock.ts())
+    response = await f.b.client.post(
+        "/v1/federation/messages",
+        json={"message": signed, "receipt": receipt},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    problem = await response.json()
+    assert (response.status, problem["type"]) == (422, PROBLEM + "sender-not-vouched")
+    assert await f.b.db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_a_participant_its_peer_has_not_vouched_for_yet_is_refused_and_its_sender_told(
+    federation: Federation,
+) -> None:
+    f = federation
+    """A sender registered on A after B's last sync: B refuses it (sender-not-vouched, a 422), so A's
+    forwarding is dead-lettered and the hotline told on its case, never counted as delivered."""
+    late = await Directory(f.a.db).add("at-hotline", "hotline", "AT")
+    signed = late.sign(takedown(late, f.remote_platform))
+    response = await f.a.client.post("/v1/messages", **jose(signed))
+    sent = await response.json()
+
+    await f.forward_all()
+
+    row = await f.a.db.fetchrow(
+        "SELECT state, last_status FROM deliveries WHERE message_id = $1", uuid.UUID(sent["message_id"])
+    )
+    assert (row["state"], row["last_status"]) == ("dead", 422)
+    events = [e["event"] for e in await f.a.timeline(late, sent["case_id"])]
+    assert "delivery.dead" in events
+    assert "message.forwarded" not in events
+    assert await f.b.db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_a_forwarding_retried_after_its_answer_was_lost_is_recorded_once(
+    lossy_federation: Federation,
+) -> None:
+    f = lossy_federation
+    sent = await f.send()
+
+    await f.forward_all()  # B commits, its answer is lost on the way back: A retries later
+    row = await f.a.db.fetchrow("SELECT state, attempts FROM deliveries")
+    assert (row["state"], row["attempts"]) == ("pending", 1)
+    f.a.clock.advance(minutes=15)  # past the backoff (hub/core/retry.py)
+    f.b.clock.advance(minutes=15)
+    await f.forward_all()
+
+    assert f.proxy is not None
+    assert f.proxy.passed == 2
+    row = await f.a.db.fetchrow("SELECT state, attempts FROM deliveries")
+    assert (row["state"], row["attempts"]) == ("delivered", 2)
+    a_events = [e["event"] for e in await f.a.timeline(f.hotline, sent["case_id"])]
+    assert a_events.count("message.forwarded") == a_events.count("message.delivered") == 1
+    assert await f.b.db.fetchval("SELECT count(*) FROM messages") == 1
+    hops = "SELECT count(*) FROM case_events WHERE event = 'message.received_from_hub'"
+    assert await f.b.db.fetchval(hops) == 1
+    assert await f.b.db.fetchval("SELECT count(*) FROM deliveries") == 1
+
+
+async def test_a_receipt_that_does_not_verify_is_no_delivery(federation: Federation) -> None:
+    """B answers 202, but with a receipt A cannot check (B's key is no longer valid in A's directory):
+    the forwarding is not counted as delivered and waits on the destination's attention path."""
+    f = federation
+    await f.a.db.execute(
+        "UPDATE participant_keys SET revoked_at = now() - interval '1 hour' WHERE participant_id = $1", HUB_B
+    )
+    sent = await f.send()
+
+    await f.forward_all()
+
+    row = await f.a.db.fetchrow("SELECT state, delivered_at, last_error FROM deliveries")
+    assert row["state"] == "pending"
+    assert row["delivered_at"] is None
+    assert "receipt is no proof" in row["last_error"]
+    events = [e["event"] for e in await f.a.timeline(f.hotline, sent["case_id"])]
+    assert "message.forwarded" not in events
+    assert "message.delivered" not in events
