@@ -48,9 +48,8 @@ from hub.services.batcher import Batcher
 from hub.store import directory, messages, signals
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
-from hub.store.deferred_writes import deferred_writes, flush_writes, is_buffered
+from hub.store.deferred_writes import deferred_writes, flush_writes
 from hub.store.directory import KeyRecord
-from hub.store.events import buffered_events
 
 log = structlog.get_logger("hub.intake")
 
@@ -210,7 +209,7 @@ class _Decision:
 
 
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
-    async with conn.transaction(), buffered_events(conn), deferred_writes(conn):
+    async with conn.transaction(), deferred_writes(conn):
         decision = await _decide(intake, conn, signed)
         if isinstance(decision, Accepted):
             return decision
@@ -222,41 +221,94 @@ async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) ->
 async def _record_batch(
     intake: Intake, batch: Sequence[messages.SignedMessage]
 ) -> list[Accepted | Exception]:
-    """Several messages in one transaction (group commit). A refusal reads but writes nothing, so it
+    """Several messages stored together (group commit). A refusal reads but writes nothing, so it
     leaves the others' writes standing; any failure while writing undoes the whole batch, which is then
-    recorded one message per transaction, so that only the message at fault fails."""
+    recorded one message per transaction, so that only the message at fault fails.
+
+    A batch of new referrals (the common case under load) only reads, then inserts: its rows go out
+    in one statement (`deferred_writes`), which is its own transaction, so it opens none. A batch with
+    an answer in it locks and updates what it answers, in a transaction."""
+    if all(signed.envelope.opens_case for signed in batch):
+        return await _record_new_referrals(intake, batch)
     if len(batch) == 1:
         return [await _outcome(_record_or_replay(intake, batch[0]))]
     outcomes: list[Accepted | Exception] = []
     written: list[_Decision] = []
     try:
-        async with (
-            intake.pool.acquire() as conn,
-            conn.transaction(),
-            buffered_events(conn),
-            deferred_writes(conn),
-        ):
+        async with intake.pool.acquire() as conn, conn.transaction(), deferred_writes(conn):
             prefetched = await _Prefetched.read(conn, batch)
             for signed in batch:
-                if not signed.envelope.opens_case or is_buffered(signed.envelope.id):
+                if not signed.envelope.opens_case:
                     await flush_writes(conn)  # what it reads may be among the deferred rows
-                try:
-                    decision = await _decide(intake, conn, signed, prefetched)
-                except Refusal as refusal:
-                    outcomes.append(refusal)
-                    continue
-                if isinstance(decision, Accepted):
-                    outcomes.append(decision)
-                    continue
-                await _write(intake, conn, decision)
-                written.append(decision)
-                outcomes.append(Accepted(receipt=decision.receipt, replayed=False))
+                outcome = await _decide_and_write(intake, conn, signed, prefetched)
+                outcomes.append(outcome if isinstance(outcome, Accepted | Refusal) else outcome[1])
+                if isinstance(outcome, tuple):
+                    written.append(outcome[0])
     except Exception as exc:
-        log.warning("intake.batch_retried_alone", size=len(batch), error=exc.__class__.__name__)
-        return [await _outcome(_record_or_replay(intake, signed)) for signed in batch]
+        return await _retried_alone(intake, batch, exc)
     for decision in written:
         _log_accepted(decision)
     return outcomes
+
+
+async def _record_new_referrals(
+    intake: Intake, batch: Sequence[messages.SignedMessage]
+) -> list[Accepted | Exception]:
+    """New referrals only: read once for the batch, decide each, and write every accepted one's rows
+    in one statement, with no transaction around it (that statement is one)."""
+    outcomes: list[Accepted | Exception] = []
+    written: list[_Decision] = []
+    try:
+        async with intake.pool.acquire() as conn, deferred_writes(conn):
+            prefetched = await _Prefetched.read(conn, batch)
+            for signed in batch:
+                outcome = await _decide_and_write(intake, conn, signed, prefetched, deferred_only=True)
+                outcomes.append(outcome if isinstance(outcome, Accepted | Refusal) else outcome[1])
+                if isinstance(outcome, tuple):
+                    written.append(outcome[0])
+    except Exception as exc:
+        return await _retried_alone(intake, batch, exc)
+    for decision in written:
+        _log_accepted(decision)
+    return outcomes
+
+
+async def _decide_and_write(
+    intake: Intake,
+    conn: Conn,
+    signed: messages.SignedMessage,
+    prefetched: _Prefetched,
+    *,
+    deferred_only: bool = False,
+) -> Accepted | Refusal | tuple[_Decision, Accepted]:
+    """One message of a batch: refused, answered from what is stored (or from an earlier message of the
+    batch under the same id), or decided and written. With `deferred_only` it must write nothing
+    straight away (there is no transaction to undo it): a decision that would is an error, and the
+    batch is retried one message at a time."""
+    try:
+        decision = await _decide(intake, conn, signed, prefetched)
+    except Refusal as refusal:
+        return refusal
+    if isinstance(decision, Accepted):
+        return decision
+    if deferred_only and (not decision.plan.opens_case or decision.pull_recipients is None):
+        raise _NotDeferrableError(f"{signed.envelope.id} does not only insert")
+    await _write(intake, conn, decision)
+    env = signed.envelope
+    stored = messages.StoredIdentity(env.sender, signed.payload_sha256, decision.receipt)
+    prefetched.identities[env.id] = stored  # a repeat of the id later in the batch is answered from it
+    return decision, Accepted(receipt=decision.receipt, replayed=False)
+
+
+class _NotDeferrableError(Exception):
+    """A message of a batch without a transaction would write more than inserts (see `_record_batch`)."""
+
+
+async def _retried_alone(
+    intake: Intake, batch: Sequence[messages.SignedMessage], exc: Exception
+) -> list[Accepted | Exception]:
+    log.warning("intake.batch_retried_alone", size=len(batch), error=exc.__class__.__name__)
+    return [await _outcome(_record_or_replay(intake, signed)) for signed in batch]
 
 
 async def _outcome(accepting: Awaitable[Accepted]) -> Accepted | Exception:
@@ -268,24 +320,38 @@ async def _outcome(accepting: Awaitable[Accepted]) -> Accepted | Exception:
 
 @dataclass
 class _Prefetched:
-    """What a batch reads once for all its messages: which ids are already stored, and the directory
-    entries of the participants its new referrals name. An id decided earlier in the batch is looked
-    up again (it may be among the batch's own writes)."""
+    """What a batch reads once for all its messages: which ids are already stored (and, as the batch
+    goes, which it has stored), the directory entries of the participants its new referrals name, and
+    when first needed, their encryption keys and the platforms that take every hash signal."""
 
     identities: dict[UUID, messages.StoredIdentity]
     directory: dict[str, DirectoryEntry]
-    decided: set[UUID] = field(default_factory=set)
+    named: list[str]
+    encryption_keys: dict[str, list[KeyRecord]] | None = None
+    opted_in: list[str] | None = None
 
     @classmethod
     async def read(cls, conn: Conn, batch: Sequence[messages.SignedMessage]) -> _Prefetched:
         ids = [signed.envelope.id for signed in batch]
         named = {p for s in batch if s.envelope.opens_case for p in (s.envelope.sender, *s.envelope.to)}
         identities = await messages.find_identities(conn, ids)
-        return cls(identities, await messages.load_directory(conn, list(named)))
+        return cls(identities, await messages.load_directory(conn, list(named)), sorted(named))
 
     def entries(self, ids: Sequence[str]) -> dict[str, DirectoryEntry] | None:
         found = {i: self.directory[i] for i in ids if i in self.directory}
         return found if len(found) == len(set(ids)) else None
+
+    async def keys_of(self, conn: Conn, recipients: Sequence[str]) -> dict[str, list[KeyRecord]]:
+        if self.encryption_keys is None:
+            self.encryption_keys = await directory.encryption_keys_of(conn, self.named)
+        if all(r in self.encryption_keys for r in recipients):
+            return {r: self.encryption_keys[r] for r in recipients}
+        return await directory.encryption_keys_of(conn, recipients)  # routed: recipients not named
+
+    async def opted_in_platforms(self, conn: Conn) -> list[str]:
+        if self.opted_in is None:
+            self.opted_in = await signals.opted_in_platforms(conn)
+        return self.opted_in
 
 
 async def _decide(
@@ -318,7 +384,7 @@ async def _decide(
     plan = admit(env, known, snapshot, uuid4(), hub_issued=issued_by_hub)
     # A forwarded message's sender sealed to its recipients under their global ids on this hub.
     written_as = intake.hub.hub_id if signed.received_from is not None else None
-    await _check_sealed(conn, env, plan.recipients, signed.accepted_at, written_as)
+    await _check_sealed(conn, env, plan.recipients, signed.accepted_at, prefetched, written_as)
     clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, known)
     if plan.reports_located_copy:
         clocks.update(await _located_copy_clocks(intake, conn, env, jurisdictions))
@@ -334,28 +400,43 @@ async def _decide(
         accepted_at=signed.accepted_at,
     )
     pulls = frozenset(r for r in plan.recipients if known[r].pulls) if plan.opens_case else None
-    hash_signals = await _hash_signals(conn, env, known) if plan.transitions and known else None
+    hash_signals = await _hash_signals(conn, env, known, prefetched) if plan.transitions and known else None
     return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls, hash_signals)
 
 
-async def _hash_signals(conn: Conn, env: Envelope, known: Mapping[str, DirectoryEntry]) -> SignalPlan | None:
+async def _hash_signals(
+    conn: Conn, env: Envelope, known: Mapping[str, DirectoryEntry], prefetched: _Prefetched | None
+) -> SignalPlan | None:
     """The signals a referral (or a further part of one) makes of its content's hashes; the directory's
-    opted-in platforms are asked only when the person consents to sharing."""
+    opted-in platforms are asked only when the person consents to sharing (once per batch)."""
     if env.type != "takedown-request":
         return None
-    opted_in = await signals.opted_in_platforms(conn) if consents_to_sharing(env.body) else []
+    opted_in: list[str] = []
+    if consents_to_sharing(env.body) and prefetched is not None:
+        opted_in = await prefetched.opted_in_platforms(conn)
+    elif consents_to_sharing(env.body):
+        opted_in = await signals.opted_in_platforms(conn)
     return plan_signals(env, {r: known[r].kind for r in env.to if r in known}, opted_in)
 
 
 async def _check_sealed(
-    conn: Conn, env: Envelope, recipients: Sequence[str], at: datetime, global_on: str | None = None
+    conn: Conn,
+    env: Envelope,
+    recipients: Sequence[str],
+    at: datetime,
+    prefetched: _Prefetched | None,
+    global_on: str | None = None,
 ) -> None:
     """A message with sealed values must seal each to every recipient's encryption key current at
-    receipt (`hub.core.sealing.check_sealed_to`); the directory is asked only when there are some.
-    `global_on`: the sender named the recipients by their global ids on that hub (this one)."""
+    receipt (`hub.core.sealing.check_sealed_to`); the directory is asked only when there are some,
+    once per batch. `global_on`: the sender named the recipients by their global ids on that hub (this
+    one)."""
     if next(sealed_values(env.body), None) is None:
         return
-    held = await directory.encryption_keys_of(conn, recipients)
+    if prefetched is not None:
+        held = await prefetched.keys_of(conn, recipients)
+    else:
+        held = await directory.encryption_keys_of(conn, recipients)
     current = {
         (r if global_on is None else global_id(r, global_on)): current_kid(
             EncryptionKey(k.kid, k.not_before, k.problem_at(at) is None) for k in held.get(r, [])
@@ -475,8 +556,7 @@ async def _replay(
     conn: Conn, signed: messages.SignedMessage, prefetched: _Prefetched | None = None
 ) -> Accepted | None:
     message_id = signed.envelope.id
-    if prefetched is not None and message_id not in prefetched.decided:
-        prefetched.decided.add(message_id)
+    if prefetched is not None:  # stored before the batch, or by an earlier message of it
         stored = prefetched.identities.get(message_id)
     else:
         stored = await messages.find_identity(conn, message_id)

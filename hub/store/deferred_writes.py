@@ -1,14 +1,18 @@
-"""Deferred writes: the rows a batch of new referrals inserts, sent per table in one pipelined round trip.
+"""Deferred writes: the rows a batch inserts, sent in one statement.
 
-A referral that opens a case only inserts: the case, its message, its recipients, their deliveries and
-the clocks of pull recipients. Nothing in the same transaction reads those rows back, except a later
-message that answers the same case or repeats the same id. So under group commit these inserts can wait
-in a buffer and go out together before the commit, one `executemany` per statement, in an order that
-satisfies the foreign keys (a case before its message, a message before its deliveries). Whoever is
-about to read what may be buffered flushes first (`flush_writes`).
+A referral that opens a case only inserts: the case, its message, its recipients, their deliveries, the
+clocks of pull recipients and its timeline entries. Nothing in the same transaction reads those rows
+back, except a later message that answers the same case. So under group commit these inserts wait in a
+buffer and go out together: one call of `hub_record_rows` (migration 0021), which does for every row
+what the row's named query does, in an order that satisfies the foreign keys (a case before its message,
+a message before its deliveries). Timeline entries (`insert_event`) recorded while a buffer is open
+wait in it too. Whoever is about to read what may be buffered flushes first (`flush_writes`).
 
-Writes on a connection with no buffer open go straight to the database, so the same code serves a
-single message and a batch.
+One statement is one transaction when none is open, so a batch that only inserts needs no BEGIN and no
+COMMIT of its own: its rows are stored all together or not at all.
+
+Writes on a connection with no buffer open go straight to the database through their named queries
+(the per-row path), so the same code serves a single message and a batch.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from hub.store.database import Conn
 from hub.store.queries import query
@@ -31,6 +37,7 @@ ORDER = (
     "insert_party",
     "insert_deliveries",
     "insert_deadline",
+    "insert_event",
 )
 
 
@@ -57,6 +64,18 @@ async def deferred_writes(conn: Conn) -> AsyncIterator[None]:
     await _send(buffer)
 
 
+@asynccontextmanager
+async def captured_writes(conn: Conn) -> AsyncIterator[dict[str, list[tuple[Any, ...]]]]:
+    """Hold this task's deferrable writes on `conn` and give them to the caller instead of sending them
+    (each named query's rows, in `ORDER`): to hand to a statement of the caller's own."""
+    buffer = _WriteBuffer(conn)
+    token = _buffer.set(buffer)
+    try:
+        yield buffer.rows
+    finally:
+        _buffer.reset(token)
+
+
 async def write(conn: Conn, name: str, *args: Any, message_id: UUID | None = None) -> None:
     """Insert now, or later with the others of its kind if a buffer is open on `conn`."""
     if name not in ORDER:
@@ -68,6 +87,12 @@ async def write(conn: Conn, name: str, *args: Any, message_id: UUID | None = Non
     buffer.rows[name].append(args)
     if message_id is not None:
         buffer.message_ids.add(message_id)
+
+
+def is_deferring(conn: Conn) -> bool:
+    """Whether writes on `conn` wait in a buffer now."""
+    buffer = _buffer.get()
+    return buffer is not None and buffer.conn is conn
 
 
 def is_buffered(message_id: UUID) -> bool:
@@ -82,10 +107,23 @@ async def flush_writes(conn: Conn) -> None:
         await _send(buffer)
 
 
+def rows_json(rows: dict[str, list[tuple[Any, ...]]]) -> str:
+    """The argument of `hub_record_rows`: each named query's rows as JSON arrays of its arguments."""
+    return orjson.dumps({name: rows[name] for name in ORDER if rows.get(name)}, default=_json_value).decode()
+
+
+def _json_value(value: object) -> str:
+    """What orjson leaves to us: bytea as hex, and asyncpg's own UUID type (read from the database)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a deferrable value")
+
+
 async def _send(buffer: _WriteBuffer) -> None:
-    for name in ORDER:
-        rows = buffer.rows[name]
-        if rows:
-            await buffer.conn.executemany(query(name), rows)
+    if any(buffer.rows.values()):
+        await buffer.conn.execute(query("record_rows"), rows_json(buffer.rows))
+        for rows in buffer.rows.values():
             rows.clear()
     buffer.message_ids.clear()

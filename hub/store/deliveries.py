@@ -28,7 +28,7 @@ from hub.store import deadlines
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.deferred_writes import deferred_writes
-from hub.store.events import buffered_events, record_event
+from hub.store.events import record_event
 from hub.store.queries import query
 
 
@@ -128,7 +128,7 @@ async def _attempt(conn: Conn, record: AttemptRecord) -> None:
 async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: str) -> bool:
     """Record a successful push; False if the lease was lost (another worker owns the delivery now).
     The recipient is told now: the legal clocks held on the delivery start."""
-    async with pool.acquire() as conn, conn.transaction(), buffered_events(conn), deferred_writes(conn):
+    async with pool.acquire() as conn, conn.transaction(), deferred_writes(conn):
         return await _finish_delivered(conn, record, evidence)
 
 
@@ -138,7 +138,7 @@ async def finish_delivered_batch(
     """Several successful pushes in one transaction (group commit). If one fails, the batch is undone
     and recorded one push per transaction, so that only the one at fault fails."""
     try:
-        async with pool.acquire() as conn, conn.transaction(), buffered_events(conn), deferred_writes(conn):
+        async with pool.acquire() as conn, conn.transaction(), deferred_writes(conn):
             return [await _finish_delivered(conn, record, evidence) for record, evidence in batch]
     except Exception:
         outcomes: list[bool | Exception] = []

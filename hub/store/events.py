@@ -1,46 +1,19 @@
 """The case timeline: one append-only row per thing that happened, in the transaction that did it.
 
 Each event is also appended to the tamper-evident audit log, by the same statement. Code that records
-many events in one transaction (group commit) can hold them in a buffer (`buffered_events`) and write
-them all in one pipelined round trip just before it commits: nothing reads the timeline back inside the
-transaction that writes it, and the rows keep their order.
+many events in one transaction (group commit) holds them with its other deferred rows
+(`hub.store.deferred_writes`) and writes them all in one statement: nothing reads the timeline back
+inside the transaction that writes it, and the rows keep their order.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from hub.store.database import Conn
+from hub.store.deferred_writes import is_deferring, write
 from hub.store.queries import query
-
-
-@dataclass
-class _EventBuffer:
-    conn: Conn
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-_buffer: ContextVar[_EventBuffer | None] = ContextVar("hub_event_buffer", default=None)
-
-
-@asynccontextmanager
-async def buffered_events(conn: Conn) -> AsyncIterator[None]:
-    """Hold the events recorded on `conn` in this task until the block ends, then write them at once.
-    If the block fails they are dropped with it (its transaction rolls back)."""
-    buffer = _EventBuffer(conn)
-    token = _buffer.set(buffer)
-    try:
-        yield
-    finally:
-        _buffer.reset(token)
-    if buffer.rows:
-        await conn.executemany(query("insert_event"), buffer.rows)
 
 
 async def record_event(
@@ -75,8 +48,7 @@ async def record_event(
         detail or {},
         audited,
     )
-    buffer = _buffer.get()
-    if buffer is not None and buffer.conn is conn:
-        buffer.rows.append(row)
+    if is_deferring(conn):
+        await write(conn, "insert_event", *row)
     else:
         await conn.execute(query("insert_event"), *row)

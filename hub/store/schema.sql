@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 20
+-- schema version 21
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -424,5 +424,7 @@ CREATE TABLE used_tokens (
 );
 CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_at);
 
+-- function hub_record_rows(rows jsonb)
+-- function hub_text_array(value jsonb)
 -- function signal_changes_append_only()
 -- trigger signal_changes_append_only ON signal_changes
