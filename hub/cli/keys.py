@@ -35,14 +35,13 @@ from hub.core.binding import (
     bind_revocation,
     delivery_document,
     fingerprint,
-    read_binding,
-    verify_binding,
 )
 from hub.core.cosignature import CosignatureError, cosign, verify_cosignature
 from hub.core.directory_proof import NotYetLogged
 from hub.core.jose import PrivateSigningJwk, PublicJwk
-from hub.core.key_chain import key_chain, listed_key, trusted_jwks
+from hub.core.key_chain import listed_key, trusted_jwks
 from hub.core.log_watch import LogAlarm, Seen, read_checkpoint
+from hub.core.own_entry import entry_problems, seen_state
 from hub.keyfile import KeyFileError, read_signing_key
 
 
@@ -206,39 +205,6 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
 
 
-# -- monitoring one's own entry ---------------------------------------------------------------------------
-def entry_problems(
-    participant_id: str, hub_id: str, entry: dict[str, Any], state: dict[str, Any]
-) -> list[str]:
-    """What is wrong with this participant's own directory entry: a key it did not bind, a delivery
-    address it did not sign, a reset, or (against `state`, what the last run saw) a change since."""
-    listed = [k for k in entry.get("jwks", {}).get("keys", []) if isinstance(k, dict)]
-    chain = key_chain(participant_id, hub_id, listed)
-    problems = [f"key {kid} is listed but you did not bind it: {why}" for kid, why in chain.refused.items()]
-    delivery = entry.get("delivery", {})
-    signed = entry.get("delivery_binding")
-    if signed is not None:
-        try:
-            binding = read_binding(signed)
-            signer = chain.trusted.get(binding.signer_kid)
-            if signer is None:
-                raise BindingError(f"signed by {binding.signer_kid!r}, not one of your keys")
-            verified = verify_binding(signed, signer, participant_id=participant_id, hub_id=hub_id)
-            if verified.operation != "set-delivery" or verified.delivery != delivery:
-                problems.append("the delivery address in use is not the one you signed")
-        except BindingError as exc:
-            problems.append(f"the delivery address's binding does not verify: {exc}")
-    if state:
-        if state.get("epoch") != chain.epoch:
-            problems.append(f"your identity was reset (epoch {state.get('epoch')} -> {chain.epoch})")
-        added = sorted(set(chain.trusted) - set(state.get("kids", [])))
-        if added:
-            problems.append(f"keys added since the last check: {', '.join(added)} (were they yours?)")
-        if state.get("delivery") != delivery:
-            problems.append("the delivery address changed since the last check")
-    return problems
-
-
 def cmd_monitor(args: argparse.Namespace) -> int:
     try:
         key = read_signing_key(Path(args.key))
@@ -268,8 +234,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
     problems = entry_problems(args.as_, hub_id, entry, state)
-    chain = key_chain(args.as_, hub_id, entry.get("jwks", {}).get("keys", []))
-    seen = {"epoch": chain.epoch, "kids": sorted(chain.trusted), "delivery": entry.get("delivery", {})}
+    seen = seen_state(args.as_, hub_id, entry)
     if state_path is not None and (not problems or args.accept):
         state_path.write_text(json.dumps(seen, indent=2) + "\n", "utf-8")
     json.dump(

@@ -32,7 +32,7 @@ from hub.console.gateway import HubGateway
 from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, LOGIN_LINKS, OFFERS_REFERRALS, SESSIONS
 from hub.console.next_steps import starts_referrals
 from hub.console.render import make_environment, render
-from hub.console.views import cases, compose, inbox, login
+from hub.console.views import cases, compose, inbox, login, own_entry
 from hub.core.templates import TemplateCatalog
 from hub.schemas import load_catalog
 
@@ -79,6 +79,8 @@ def _routes(app: web.Application) -> None:
     router.add_get("/", home)
     router.add_get("/inbox", inbox.inbox)
     router.add_post("/inbox/fetch", inbox.fetch)
+    router.add_get("/directory/self", own_entry.own_entry)
+    router.add_post("/directory/self/accept", own_entry.accept)
     router.add_get("/cases", cases.case_list)
     router.add_get("/cases/{case_id}", cases.case_page)
     router.add_get("/cases/{case_id}/evidence.zip", cases.evidence_bundle)
