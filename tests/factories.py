@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from hub.client.envelope import new_envelope, sign_message
+from hub.client.fanout import split_referral
 from hub.core.clock import rfc3339, utc_now
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, b64url_encode, issue_token
@@ -181,6 +182,62 @@ def takedown(sender: Member, *recipients: Member, **overrides: Any) -> dict[str,
         to=[r.id for r in recipients],
         body=takedown_body(*recipients, **overrides),
     )
+
+
+def takedown_parts(sender: Member, *recipients: Member, **overrides: Any) -> list[dict[str, Any]]:
+    """A takedown request to several platforms as the client library sends it (`split_referral`): one
+    part per platform, each with only its own locators and its contact sealed to its own recipients;
+    recipients that are no platform ride with the first part. Without `content`, each platform gets a
+    locator of its own (`fan_out_url`); a given `content` names each locator's platform with `"for"`."""
+    platforms = [r for r in recipients if r.kind == "platform"]
+    overrides.setdefault(
+        "content",
+        [{"url": fan_out_url(p), "platform_item_id": f"test-0001-{p.id}", "for": p.id} for p in platforms],
+    )
+    whole = takedown(sender, *recipients, **overrides)
+    directory = [{"id": m.id, "kind": m.kind, "country": m.country} for m in (sender, *recipients)]
+    parts = split_referral(whole, directory, str(whole["id"]))
+    if "contact" not in overrides:
+        for part in parts:
+            part["body"]["contact"] = sealed_for(*(r for r in recipients if r.id in part["to"]))
+    return parts
+
+
+def fan_out_url(platform: Member) -> str:
+    return f"https://photos.example.com/p/test-0001-{platform.id}"
+
+
+@dataclass
+class Referral:
+    """The parts of a fan-out once the hub took them: one case, one signed part per platform."""
+
+    case_id: str
+    parts: list[dict[str, Any]]
+    receipts: list[dict[str, Any]]
+
+    def part(self, recipient: Member) -> dict[str, Any]:
+        return next(p for p in self.parts if recipient.id in p["to"])
+
+    def id_of(self, recipient: Member) -> str:
+        """The id of the part `recipient` received: what its answers reply to."""
+        return str(self.part(recipient)["id"])
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(p["id"]) for p in self.parts]
+
+
+async def refer(
+    accept: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]], parts: Sequence[dict[str, Any]]
+) -> Referral:
+    """Submit the parts in turn with `accept` (which returns the receipt), each further one naming the
+    case the first opened, as `hub.client.fanout.send_referral` does."""
+    receipts: list[dict[str, Any]] = []
+    for part in parts:
+        if receipts:
+            part["case"] = receipts[0]["case_id"]
+        receipts.append(await accept(part))
+    return Referral(str(receipts[0]["case_id"]), list(parts), receipts)
 
 
 def reply(

@@ -1,10 +1,11 @@
 """Who may do what on a case: participant kind x case role x endpoint, as two tables a reader can audit.
 
-The case: a hotline (DE) refers one item to three platforms at once (a fan-out: `recipient`,
-`other-recipient`, and a platform whose only signing key was then revoked), and shares the case with a
-police liaison and a regulator; `other-recipient` acknowledges, the liaison asks `recipient` for
-information. Outside it: one unrelated participant of each kind, and the hub itself, which is in its own
-directory with its signing key (it signs escalations) but must never act as a participant.
+The case: a hotline (DE) refers content on three platforms (a fan-out, one signed part per platform
+under one case: `recipient`, `other-recipient`, and a platform whose only signing key was then revoked),
+and shares the case with a police liaison and a regulator; `other-recipient` acknowledges, the liaison
+asks `recipient` for information. Outside it: one unrelated participant of each kind, and the hub
+itself, which is in its own directory with its signing key (it signs escalations) but must never act as a
+participant.
 
 Reads run against one such case that no test changes. Every write (a share, an ack, a message) runs on a
 case of its own, made the same way in a second hub, so no cell depends on another. A third hub holds a
@@ -40,7 +41,16 @@ from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.database import connect
 from tests.conftest import with_database
-from tests.factories import Directory, Member, acknowledgement, jose, payload_of, takedown
+from tests.factories import (
+    Directory,
+    Member,
+    acknowledgement,
+    jose,
+    payload_of,
+    refer,
+    takedown,
+    takedown_parts,
+)
 
 HUB_ID = "test-hub"
 PROBLEM = "urn:referral-hub:problem:"
@@ -133,9 +143,13 @@ def cells(table: str) -> list[Any]:
 @dataclass(frozen=True)
 class Case:
     id: str
-    referral: str  # the takedown request's id
+    parts: dict[str, str]  # recipient role -> the id of the takedown request's part it received
     acknowledgement: str  # other-recipient's, to the originator
     information_request: str  # the liaison's, to the recipient
+
+    def referral(self, role: str) -> str:
+        """What `role`'s answers reply to: its own part, or (for a role that got none) `recipient`'s."""
+        return self.parts.get(role, self.parts["recipient"])
 
 
 @dataclass
@@ -173,8 +187,9 @@ class Hub:
     async def refer(self) -> Case:
         """The case of the matrix, as the module docstring tells it."""
         m = self.members
-        request = takedown(m["originator"], m["recipient"], m["other-recipient"], m["revoked"])
-        case_id = (await self.accepted("originator", request))["case_id"]
+        parts = takedown_parts(m["originator"], *(m[role] for role in RECIPIENTS))
+        referral = await refer(lambda part: self.accepted("originator", part), parts)
+        case_id = referral.case_id
         for role in ("shared-liaison", "shared-regulator"):
             response = await self.client.post(
                 f"/v1/cases/{case_id}/shares",
@@ -182,7 +197,8 @@ class Hub:
                 headers=self.auth("originator"),
             )
             assert response.status == 201, await response.text()
-        answer = acknowledgement(m["other-recipient"], m["originator"], case_id, request["id"])
+        ours = referral.id_of(m["other-recipient"])
+        answer = acknowledgement(m["other-recipient"], m["originator"], case_id, ours)
         await self.accepted("other-recipient", answer)
         question = new_envelope(
             "information-request",
@@ -192,7 +208,8 @@ class Hub:
             body={"questions": ["Which account uploaded the reported item?"], "urgency": "routine"},
         )
         await self.accepted("shared-liaison", question)
-        return Case(case_id, request["id"], answer["id"], question["id"])
+        received = {role: referral.id_of(m[role]) for role in RECIPIENTS}
+        return Case(case_id, received, answer["id"], question["id"])
 
 
 @asynccontextmanager
@@ -300,8 +317,8 @@ def own_inbox(role: str, case: Case) -> set[str]:
     """What each role finds in its inbox in the reading hub: what was addressed to it, nothing else."""
     return {
         "originator": {case.acknowledgement},
-        "recipient": {case.referral, case.information_request},
-        "other-recipient": {case.referral},
+        "recipient": {case.referral("recipient"), case.information_request},
+        "other-recipient": {case.referral("other-recipient")},
     }.get(role, set())
 
 
@@ -337,7 +354,7 @@ async def test_messages_on_the_case(role: str, message_type: str, outcome: str, 
         to=addressees(writing, message_type, role),
         body=body,
         case=case.id,
-        in_reply_to=case.referral if replies else None,
+        in_reply_to=case.referral(role) if replies else None,
     )
 
     status, answer = await writing.post_message(role, envelope)

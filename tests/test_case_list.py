@@ -25,11 +25,13 @@ from tests.factories import (
     Directory,
     FakeClock,
     Member,
+    Referral,
     acknowledgement,
     case_closure,
+    refer,
     removal,
     run_hub,
-    takedown,
+    takedown_parts,
 )
 
 
@@ -45,10 +47,12 @@ class World:
     c: Member
     liaison: Member
 
-    async def refer(self, *recipients: Member, sender: Member | None = None) -> tuple[str, dict[str, Any]]:
+    async def refer(self, *recipients: Member, sender: Member | None = None) -> tuple[str, Referral]:
+        """A takedown request to `recipients`, one signed part per platform under one case."""
         sender = sender or self.hotline
-        request = takedown(sender, *recipients, jurisdictions=["US"])
-        return (await self.api.accepted(sender, request))["case_id"], request
+        parts = takedown_parts(sender, *recipients, jurisdictions=["US"])
+        referral = await refer(lambda part: self.api.accepted(sender, part), parts)
+        return referral.case_id, referral
 
     async def listing(self, member: Member, query: str = "") -> dict[str, Any]:
         status, body = await self.api.get(member, f"/v1/cases{query}")
@@ -119,7 +123,7 @@ async def test_a_regulator_lists_the_cases_escalated_to_it(world: World, directo
     regulator = await directory.add("us-regulator-test", "regulator", "US")
     late, _ = await world.refer(world.b)
     on_time, request = await world.refer(world.a)
-    await world.api.accepted(world.a, removal(world.a, world.hotline, on_time, request["id"]))
+    await world.api.accepted(world.a, removal(world.a, world.hotline, on_time, request.id_of(world.a)))
     assert await world.ids(regulator) == []
 
     world.clock.advance(hours=49)
@@ -139,7 +143,7 @@ async def test_the_listing_needs_a_token(world: World) -> None:
 # -- filters ----------------------------------------------------------------------------------------------
 async def test_filters_by_state_overdue_country_and_recipient(world: World) -> None:
     actioned, request = await world.refer(world.a)  # IE
-    await world.api.accepted(world.a, removal(world.a, world.hotline, actioned, request["id"]))
+    await world.api.accepted(world.a, removal(world.a, world.hotline, actioned, request.id_of(world.a)))
     world.clock.advance(minutes=1)
     pending, pending_request = await world.refer(world.b)  # US
     world.clock.advance(minutes=1)
@@ -171,8 +175,12 @@ async def test_filters_by_state_overdue_country_and_recipient(world: World) -> N
     assert await ids(world.hotline, "?overdue=false") == [closed, actioned]
 
     # Late answers are recorded, and the case is no longer overdue.
-    await world.api.accepted(world.b, acknowledgement(world.b, world.hotline, pending, pending_request["id"]))
-    await world.api.accepted(world.b, removal(world.b, world.hotline, pending, pending_request["id"]))
+    await world.api.accepted(
+        world.b, acknowledgement(world.b, world.hotline, pending, pending_request.id_of(world.b))
+    )
+    await world.api.accepted(
+        world.b, removal(world.b, world.hotline, pending, pending_request.id_of(world.b))
+    )
     assert await ids(world.hotline, "?overdue=true") == []
     assert await ids(world.hotline, "?state=actioned") == [pending, actioned]
 
@@ -186,7 +194,7 @@ async def test_a_platform_cannot_probe_the_other_recipients_of_its_fan_out(world
 
 async def test_a_platform_s_listing_agrees_with_its_case_view(world: World) -> None:
     fan_out, request = await world.refer(world.a, world.c)
-    await world.api.accepted(world.a, removal(world.a, world.hotline, fan_out, request["id"]))
+    await world.api.accepted(world.a, removal(world.a, world.hotline, fan_out, request.id_of(world.a)))
     world.clock.advance(hours=49)  # c's clocks are past due; a answered in time
     await world.clocks.run_once()
 
@@ -206,7 +214,9 @@ def next_due_on_page(view: dict[str, Any]) -> dict[str, Any] | None:
 
 async def test_each_viewer_s_next_due_is_the_first_running_clock_its_case_page_shows(world: World) -> None:
     fan_out, request = await world.refer(world.a, world.c)
-    await world.api.accepted(world.a, acknowledgement(world.a, world.hotline, fan_out, request["id"]))
+    await world.api.accepted(
+        world.a, acknowledgement(world.a, world.hotline, fan_out, request.id_of(world.a))
+    )
     await world.api.share(world.hotline, fan_out, world.liaison)
     for viewer in (world.hotline, world.a, world.c, world.liaison):
         view = await world.api.case(viewer, fan_out)
@@ -221,7 +231,7 @@ async def test_each_viewer_s_next_due_is_the_first_running_clock_its_case_page_s
     assert for_hotline["next_due"] == for_c["next_due"]
     assert for_a["next_due"]["due_at"] > for_c["next_due"]["due_at"]
 
-    await world.api.accepted(world.a, removal(world.a, world.hotline, fan_out, request["id"]))
+    await world.api.accepted(world.a, removal(world.a, world.hotline, fan_out, request.id_of(world.a)))
     await world.api.accepted(world.hotline, case_closure(world.hotline, [world.a, world.c], fan_out))
     for viewer in (world.hotline, world.a, world.c):
         [listed] = (await world.listing(viewer))["cases"]
@@ -232,7 +242,9 @@ async def test_due_today_counts_the_cases_with_a_clock_the_viewer_sees_due_befor
     world: World,
 ) -> None:
     fan_out, request = await world.refer(world.a, world.c)
-    await world.api.accepted(world.a, acknowledgement(world.a, world.hotline, fan_out, request["id"]))
+    await world.api.accepted(
+        world.a, acknowledgement(world.a, world.hotline, fan_out, request.id_of(world.a))
+    )
     [acknowledge] = [
         d
         for d in (await world.api.case(world.c, fan_out))["recipients"][0]["deadlines"]
@@ -333,7 +345,7 @@ async def test_hub_cases_list_overdue_prints_the_overdue_case_and_no_content(
     assert row["overdue"] is True
     assert row["recipients"] == [world.b.id]
     assert on_time not in out
-    body = request["body"]
+    body = request.part(world.b)["body"]
     for secret in (
         body["content"][0]["url"],
         "photos.example.com",

@@ -25,6 +25,7 @@ from tests.factories import (
     Directory,
     FakeClock,
     Member,
+    Referral,
     acknowledgement,
     case_closure,
     counter_notice,
@@ -34,8 +35,9 @@ from tests.factories import (
     escalations,
     information_request,
     information_response,
+    refer,
     removal,
-    takedown,
+    takedown_parts,
     withdrawal,
 )
 
@@ -53,9 +55,11 @@ class World:
     platforms: list[Member]
     regulator: Member
 
-    async def refer(self, *jurisdictions: str) -> tuple[str, dict[str, Any]]:
-        request = takedown(self.hotline, *self.platforms, jurisdictions=list(jurisdictions or ("US",)))
-        return (await self.api.accepted(self.hotline, request))["case_id"], request
+    async def refer(self, *jurisdictions: str) -> tuple[str, Referral]:
+        """A fan-out to the three platforms: one signed part each, under one case."""
+        parts = takedown_parts(self.hotline, *self.platforms, jurisdictions=list(jurisdictions or ("US",)))
+        referral = await refer(lambda part: self.api.accepted(self.hotline, part), parts)
+        return referral.case_id, referral
 
     async def view(self, case_id: str, who: Member | None = None) -> dict[str, Any]:
         return await self.api.case(who or self.hotline, case_id)
@@ -98,18 +102,17 @@ async def test_a_fan_out_to_three_platforms_has_three_deliveries_own_clocks_and_
     a, b, c = world.platforms
     case_id, request = await world.refer("US")
     told = world.clock.now
-    assert (
-        await world.db.fetchval("SELECT count(*) FROM deliveries WHERE message_id = $1", request["id"]) == 3
-    )
+    deliveries = "SELECT count(*) FROM deliveries WHERE message_id = ANY($1::uuid[])"
+    assert await world.db.fetchval(deliveries, request.ids) == 3
     view = await world.view(case_id)
     for platform in (a, b, c):
         assert clock_states(view, platform) == {"acknowledge": "open", "act": "open"}
         assert parse_rfc3339(deadline_of(view, platform.id, "act")["due_at"]) == told + 48 * HOUR
 
     world.clock.advance(hours=1)
-    await world.api.accepted(a, removal(a, world.hotline, case_id, request["id"]))
+    await world.api.accepted(a, removal(a, world.hotline, case_id, request.id_of(a)))
     world.clock.advance(hours=1)
-    await world.api.accepted(b, declined(b, world.hotline, case_id, request["id"]))
+    await world.api.accepted(b, declined(b, world.hotline, case_id, request.id_of(b)))
 
     view = await world.view(case_id)
     assert (state_of(view, a), state_of(view, b), state_of(view, c)) == ("actioned", "declined", "queued")
@@ -136,7 +139,7 @@ async def test_a_fan_out_to_three_platforms_has_three_deliveries_own_clocks_and_
 
     # It acts late: the case is partially actioned, the breach stays on the record.
     world.clock.advance(hours=5)
-    await world.api.accepted(c, removal(c, world.hotline, case_id, request["id"]))
+    await world.api.accepted(c, removal(c, world.hotline, case_id, request.id_of(c)))
     view = await world.view(case_id)
     assert view["status"] == "partially-actioned"
     late = deadline_of(view, c.id, "act")
@@ -151,8 +154,8 @@ async def test_withdrawal_reaches_every_recipient_and_the_case_shows_who_confirm
 ) -> None:
     a, b, c = world.platforms
     case_id, request = await world.refer("US", "EU")
-    await world.api.accepted(a, removal(a, world.hotline, case_id, request["id"]))
-    await world.api.accepted(b, acknowledgement(b, world.hotline, case_id, request["id"]))
+    await world.api.accepted(a, removal(a, world.hotline, case_id, request.id_of(a)))
+    await world.api.accepted(b, acknowledgement(b, world.hotline, case_id, request.id_of(b)))
     world.clock.advance(hours=5)
     withdrawn_at = world.clock.now
     notice = withdrawal(world.hotline, [a, b, c], case_id)
@@ -218,14 +221,14 @@ async def test_nothing_moves_a_withdrawn_recipient(world: World) -> None:
     a, _, _ = world.platforms
     case_id, request = await world.refer("US")
     await world.api.accepted(world.hotline, withdrawal(world.hotline, [a], case_id))
-    await world.api.refused(a, removal(a, world.hotline, case_id, request["id"]), "invalid-transition")
+    await world.api.refused(a, removal(a, world.hotline, case_id, request.id_of(a)), "invalid-transition")
 
 
 # -- information requests ---------------------------------------------------------------------------------
 async def test_a_platform_asks_the_originator_for_more_and_gets_an_answer(world: World) -> None:
     a, b, _ = world.platforms
     case_id, request = await world.refer("US")
-    question = information_request(a, world.hotline, case_id, in_reply_to=request["id"])
+    question = information_request(a, world.hotline, case_id, in_reply_to=request.id_of(a))
     await world.api.accepted(a, question)
 
     [item] = [i for i in await world.api.inbox(world.hotline) if i["type"] == "information-request"]
@@ -323,7 +326,7 @@ async def test_a_reply_to_a_missed_e_evidence_deadline_is_recorded_late(
 async def test_a_counter_notice_after_removal_is_passed_on_and_recorded(world: World) -> None:
     a, _, _ = world.platforms
     case_id, request = await world.refer("US")
-    decision = removal(a, world.hotline, case_id, request["id"])
+    decision = removal(a, world.hotline, case_id, request.id_of(a))
     await world.api.accepted(a, decision)
     world.clock.advance(days=2)
     appeal = counter_notice(a, world.hotline, case_id, decision["id"])
@@ -351,7 +354,7 @@ async def test_closure_closes_the_case_cancels_its_clocks_and_takes_only_deletio
 ) -> None:
     a, b, c = world.platforms
     case_id, request = await world.refer("US")
-    await world.api.accepted(c, removal(c, world.hotline, case_id, request["id"]))
+    await world.api.accepted(c, removal(c, world.hotline, case_id, request.id_of(c)))
     notice = withdrawal(world.hotline, [a], case_id)
     await world.api.accepted(world.hotline, notice)
     world.clock.advance(hours=3)
@@ -371,12 +374,12 @@ async def test_closure_closes_the_case_cancels_its_clocks_and_takes_only_deletio
 
     before = await table_counts(world.db)
     refused = [
-        (b, removal(b, world.hotline, case_id, request["id"])),
-        (b, acknowledgement(b, world.hotline, case_id, request["id"])),
+        (b, removal(b, world.hotline, case_id, request.id_of(b))),
+        (b, acknowledgement(b, world.hotline, case_id, request.id_of(b))),
         (world.hotline, withdrawal(world.hotline, [b], case_id)),
         (world.hotline, case_closure(world.hotline, [b], case_id)),
         (b, information_request(b, world.hotline, case_id)),
-        (c, counter_notice(c, world.hotline, case_id, request["id"])),
+        (c, counter_notice(c, world.hotline, case_id, request.id_of(c))),
     ]
     for sender, message in refused:
         problem = await world.api.refused(sender, message, "case-closed")
@@ -394,7 +397,7 @@ async def test_a_deletion_confirmation_answers_a_withdrawal_to_its_sender(world:
     a, b, _ = world.platforms
     case_id, request = await world.refer("US")
     await world.api.refused(
-        a, deletion_confirmation(a, world.hotline, case_id, request["id"]), "invalid-reply"
+        a, deletion_confirmation(a, world.hotline, case_id, request.id_of(a)), "invalid-reply"
     )
     notice = withdrawal(world.hotline, [a], case_id)
     await world.api.accepted(world.hotline, notice)
@@ -406,7 +409,7 @@ async def test_a_deletion_confirmation_answers_a_withdrawal_to_its_sender(world:
         to=[a.id],
         body={"answers": ["An answer to no question."]},
         case=case_id,
-        in_reply_to=request["id"],
+        in_reply_to=request.id_of(a),
     )
     await world.api.refused(world.hotline, stranger, "invalid-reply")
 
@@ -420,7 +423,7 @@ async def test_an_escalation_from_a_participant_is_refused(world: World) -> None
         sender=world.hotline.id,
         to=[world.regulator.id],
         case=case_id,
-        in_reply_to=request["id"],
+        in_reply_to=request.id_of(a),
         body={
             "kind": "breach",
             "deadline": "act",
@@ -489,9 +492,9 @@ async def test_answering_one_production_order_leaves_the_other_s_clock_running(
 async def test_a_referral_not_yet_pulled_is_never_handed_out_after_its_withdrawal(world: World) -> None:
     a, b, c = world.platforms
     case_id, request = await world.refer("US")
-    assert request["id"] in [i["message_id"] for i in await world.api.inbox(a)]  # a took it in time
+    assert request.id_of(a) in [i["message_id"] for i in await world.api.inbox(a)]  # a took it in time
     taken = await world.api.client.post(
-        "/v1/inbox/ack", json={"message_ids": [request["id"]]}, headers=a.auth(now=world.clock.ts())
+        "/v1/inbox/ack", json={"message_ids": [request.id_of(a)]}, headers=a.auth(now=world.clock.ts())
     )
     assert taken.status == 200, await taken.text()
     notice = withdrawal(world.hotline, [a, b, c], case_id)
@@ -502,5 +505,5 @@ async def test_a_referral_not_yet_pulled_is_never_handed_out_after_its_withdrawa
         ]
     view = await world.view(case_id)
     withheld = {(e["subject"], e["message_id"]) for e in timeline(view, "delivery.withheld")}
-    assert withheld == {(b.id, request["id"]), (c.id, request["id"])}
+    assert withheld == {(b.id, request.id_of(b)), (c.id, request.id_of(c))}
     assert deadline_of(view, c.id, "confirm_deletion")["state"] == "open"
