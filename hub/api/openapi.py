@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.api.openapi_coop import coop_paths, coop_schemas
 from hub.api.openapi_federation import federation_paths, federation_schemas
 from hub.api.openapi_parts import (
     BEARER,
@@ -284,6 +285,7 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
         **_stats_paths(),
         **_schema_paths(),
         **signal_paths(),
+        **coop_paths(),
         **_operations_paths(),
     }
 
@@ -291,7 +293,7 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     """The schemas the operations name, and how a participant authenticates."""
     return {
-        "schemas": {**_schemas(), **signal_schemas(), **federation_schemas()},
+        "schemas": {**_schemas(), **signal_schemas(), **federation_schemas(), **coop_schemas()},
         "securitySchemes": {
             "bearerAuth": {
                 "type": "http",

@@ -40,6 +40,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "invalid-token": (401, "Invalid bearer token"),
     "token-replay": (401, "Bearer token already used"),
     "sender-mismatch": (403, "Sender is not the key's owner"),
+    # 403, not 401: Coop signs its callbacks, it takes no challenge (no WWW-Authenticate scheme to name)
+    "coop-signature-invalid": (403, "Coop signature does not verify"),
     "not-a-party": (403, "Not a party to the case"),
     "share-not-allowed": (403, "The case may not be shared with this participant"),
     "not-a-peer": (403, "Not a registered peer hub"),
@@ -64,6 +66,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-case": (422, "Reply to an unknown case"),
     "invalid-reply": (422, "Reply to a message outside the case"),
     "unknown-message": (422, "Unknown message"),
+    "coop-callback-unreadable": (422, "Coop callback gives no answer the hub can record"),
     "unknown-signal": (422, "Not a hash signal of the case that the sender holds a copy of"),
     "unroutable": (422, "No recipient found for the routing selector"),
     "ambiguous-route": (422, "The routing selector matches several recipients"),

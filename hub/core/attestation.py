@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CHANNELS = {"email": "e-mail"}
+CHANNELS = {"email": "e-mail", "coop": "a Coop action"}
 
 
 class AttestationError(ValueError):

@@ -1,12 +1,13 @@
 """The purge job: at the end of retention, a case's personal data is deleted and its key destroyed.
 
 Deleted: the signed forms of its messages (the URLs of reported content, the sender's words, sealed
-ciphertext), raw e-mails and the hashes of its content (each hash signal turns `deleted` on every
-platform's feed, `hub/core/signals.py`); destroyed: the case's data key, so copies in backups cannot be
-read either (crypto-shredding). Kept: identifiers, times, states, digests, receipts, delivery evidences,
-clocks, the timeline, the audit log (whose entries never held personal data) and so the statistics. Each
-purge is recorded (`purges`, and `case.purged` on the timeline and in the audit log). Cases are purged
-one per transaction, each locked with SKIP LOCKED, so several hub processes can run the job at once.
+ciphertext), raw e-mails, raw Coop callbacks and the hashes of its content (each hash signal turns
+`deleted` on every platform's feed, `hub/core/signals.py`); destroyed: the case's data key, so copies in
+backups cannot be read either (crypto-shredding). Kept: identifiers, times, states, digests, receipts,
+delivery evidences, clocks, the timeline, the audit log (whose entries never held personal data) and so
+the statistics. Each purge is recorded (`purges`, and `case.purged` on the timeline and in the audit
+log). Cases are purged one per transaction, each locked with SKIP LOCKED, so several hub processes can
+run the job at once.
 
 E-mail to no known reply address belongs to no case: it is deleted outright once its short retention
 (`HUB_MAILIN_UNMATCHED_RETENTION_HOURS`) is over (`purge_unmatched_mail`).
@@ -72,6 +73,7 @@ async def purge_case(
         messages = await conn.fetch(query("purge_messages"), candidate.case_id)
         await conn.execute(query("shred_case_key"), candidate.case_id, now)
         mails = await conn.fetch(query("purge_inbound_mail"), candidate.case_id)
+        callbacks = await conn.fetch(query("purge_coop_callbacks"), candidate.case_id)
         deliveries = await conn.fetch(query("purge_pending_deliveries"), candidate.case_id)
         signals = await delete_signals(conn, candidate.case_id, now)
         await conn.execute(query("mark_case_purged"), candidate.case_id, now)
@@ -79,6 +81,7 @@ async def purge_case(
         detail = {
             "messages": len(messages),
             "emails": len(mails),
+            "coop_callbacks": len(callbacks),
             "undelivered": len(deliveries),
             "signal_copies": signals,
             "final_status": candidate.final_status,

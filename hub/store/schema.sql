@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 21
+-- schema version 22
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -121,6 +121,32 @@ CREATE TABLE checkpoint_cosignatures (
     CONSTRAINT checkpoint_cosignatures_tree_size_fkey FOREIGN KEY (tree_size) REFERENCES audit_checkpoints(tree_size),
     CONSTRAINT checkpoint_cosignatures_witness_id_fkey FOREIGN KEY (witness_id) REFERENCES participants(id)
 );
+
+CREATE TABLE coop_callbacks (
+    id uuid NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    recipient_id text NOT NULL,
+    case_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    coop_action_id text NOT NULL,
+    raw bytea,
+    raw_encrypted boolean DEFAULT false NOT NULL,
+    raw_sha256 text NOT NULL,
+    raw_bytes integer NOT NULL,
+    verdict text NOT NULL,
+    recorded_message_id uuid,
+    CONSTRAINT coop_callbacks_pkey PRIMARY KEY (id),
+    CONSTRAINT coop_callbacks_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
+    CONSTRAINT coop_callbacks_coop_action_id_check CHECK (((length(coop_action_id) >= 1) AND (length(coop_action_id) <= 200))),
+    CONSTRAINT coop_callbacks_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id),
+    CONSTRAINT coop_callbacks_raw_bytes_check CHECK ((raw_bytes >= 0)),
+    CONSTRAINT coop_callbacks_raw_sha256_check CHECK ((raw_sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT coop_callbacks_raw_sha256_recipient_id_key UNIQUE (raw_sha256, recipient_id),
+    CONSTRAINT coop_callbacks_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES participants(id),
+    CONSTRAINT coop_callbacks_recorded_message_id_fkey FOREIGN KEY (recorded_message_id) REFERENCES messages(id),
+    CONSTRAINT coop_callbacks_verdict_check CHECK ((verdict ~ '^[a-z][a-z0-9-]{1,62}$'::text))
+);
+CREATE INDEX coop_callbacks_case_idx ON public.coop_callbacks USING btree (case_id, received_at);
 
 CREATE TABLE deadlines (
     id bigint DEFAULT nextval('deadlines_id_seq'::regclass) NOT NULL,

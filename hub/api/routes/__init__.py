@@ -7,6 +7,7 @@ from aiohttp import web
 from hub.api import metrics
 from hub.api.routes import (
     cases,
+    coop,
     directory,
     federation,
     health,
@@ -44,6 +45,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/schemas", schemas.list_all)
     app.router.add_get("/v1/schemas/{name}/{version}", schemas.show)
     app.router.add_get("/v1/signals", signals.feed)
+    app.router.add_post("/v1/coop/{participant_id}/actions", coop.action_callback)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics.scrape)

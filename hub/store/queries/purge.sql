@@ -40,3 +40,6 @@ INSERT INTO purges (case_id, purged_at, final_at, retention, detail) VALUES ($1,
 -- name: delete_unmatched_mail
 -- Mail to no known reply address whose retention is over (issue 14.6): the whole row goes.
 DELETE FROM inbound_mail WHERE case_id IS NULL AND received_at < $1 RETURNING id;
+
+-- name: purge_coop_callbacks
+UPDATE coop_callbacks SET raw = NULL WHERE case_id = $1 AND raw IS NOT NULL RETURNING id;
