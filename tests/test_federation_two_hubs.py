@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from hub.services import vouching
 from hub.store import directory
 from hub.store.database import connect
 from tests.factories import Directory, FakeClock, Member, delivery_worker, jose, takedown
+from tests.test_cli import assert_ok, assert_refused, hub, hub_env
 from tests.test_federation_forwarding import hub_b_url, hub_settings  # noqa: F401  (a fixture)
 
 HUB_A, HUB_B = "hub-a.example.de", "hub-b.example.eu"
@@ -145,7 +147,13 @@ class Federation:
 
 
 async def two_hubs(
-    aiohttp_client: Any, a_url: str, b_url: str, tmp_path: Path, *, lose_first_answer: bool = False
+    aiohttp_client: Any,
+    a_url: str,
+    b_url: str,
+    tmp_path: Path,
+    *,
+    lose_first_answer: bool = False,
+    synced: bool = True,
 ) -> AsyncIterator[Federation]:
     clock_a, clock_b = FakeClock(), FakeClock()
     client_a = await aiohttp_client(
@@ -171,8 +179,9 @@ async def two_hubs(
         await register_peer(db_b, a.identity, a.url)
         hotline = await Directory(db_a).add("de-hotline", "hotline", "DE")
         platform = await Directory(db_b).add("ie-platform", "platform", "IE")
-        assert await sync(b, a) == [f"de-hotline@{HUB_A}"]
-        assert await sync(a, b) == [f"ie-platform@{HUB_B}"]
+        if synced:
+            assert await sync(b, a) == [f"de-hotline@{HUB_A}"]
+            assert await sync(a, b) == [f"ie-platform@{HUB_B}"]
         remote = Member(f"ie-platform@{HUB_B}", "platform", "IE", platform.key, platform.enc)
         try:
             yield Federation(a, b, hotline, platform, remote, proxy, session)
@@ -200,6 +209,17 @@ async def lossy_federation(
     tmp_path: Path,
 ) -> AsyncIterator[Federation]:
     async for f in two_hubs(aiohttp_client, database_url, hub_b_url, tmp_path, lose_first_answer=True):
+        yield f
+
+
+@pytest_asyncio.fixture
+async def unsynced_federation(
+    hub_b_url: str,  # noqa: F811
+    database_url: str,
+    aiohttp_client: Any,
+    tmp_path: Path,
+) -> AsyncIterator[Federation]:
+    async for f in two_hubs(aiohttp_client, database_url, hub_b_url, tmp_path, synced=False):
         yield f
 
 
@@ -349,3 +369,53 @@ async def test_a_receipt_that_does_not_verify_is_no_delivery(federation: Federat
     events = [e["event"] for e in await f.a.timeline(f.hotline, sent["case_id"])]
     assert "message.forwarded" not in events
     assert "message.delivered" not in events
+
+
+async def test_the_operator_syncs_a_peer_with_hub_peers_sync(
+    unsynced_federation: Federation, database_url: str, tmp_path: Path
+) -> None:
+    """`hub peers sync PEER` fetches the peer's feed from its endpoint, verifies it with the peer's
+    registered key and mirrors it; then a takedown to the peer's platform is forwarded."""
+    f = unsynced_federation
+    env = hub_env(tmp_path, database_url)
+
+    run = await hub("peers", "sync", HUB_B, env=env)
+
+    assert_ok(run)
+    assert json.loads(run.out) == {"peer": HUB_B, "participants": [f"ie-platform@{HUB_B}"]}
+    row = await f.a.db.fetchrow(
+        "SELECT home_hub, adapter FROM participants WHERE id = $1", f.remote_platform.id
+    )
+    assert dict(row) == {"home_hub": HUB_B, "adapter": "hub"}
+    await sync(f.b, f.a)  # and B takes A's feed, so that A's hotline may send
+    sent = await f.send()
+    await f.forward_all()
+    assert (
+        await f.a.db.fetchval(
+            "SELECT state FROM deliveries WHERE message_id = $1", uuid.UUID(sent["message_id"])
+        )
+        == "delivered"
+    )
+
+
+async def test_hub_peers_sync_fails_in_one_line_and_changes_nothing(
+    unsynced_federation: Federation, database_url: str, tmp_path: Path
+) -> None:
+    f = unsynced_federation
+    env = hub_env(tmp_path, database_url)
+    assert_refused(await hub("peers", "sync", "hub-x.example.org", env=env), "not a registered peer")
+    assert_refused(await hub("peers", "sync", "de-hotline", env=env), "not a registered peer")
+    # a feed signed by a key that is not the peer's registered one
+    await f.a.db.execute(
+        "UPDATE participant_keys SET jwk = $2 WHERE participant_id = $1",
+        HUB_B,
+        PrivateSigningJwk.generate(f.b.identity.key.kid).public().to_dict(),
+    )
+    assert_refused(await hub("peers", "sync", HUB_B, env=env), "is refused")
+    # the peer down
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{bound.getsockname()[1]}"
+        await f.a.db.execute("UPDATE participants SET endpoint = $2 WHERE id = $1", HUB_B, down)
+        assert_refused(await hub("peers", "sync", HUB_B, env=env), "cannot reach")
+    assert await f.a.db.fetchval("SELECT count(*) FROM participants WHERE home_hub IS NOT NULL") == 0
