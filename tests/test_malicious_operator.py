@@ -14,12 +14,14 @@ import os
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
 
+from hub.api.app import create_app
 from hub.client import HubClient, HubError, sign_message
 from hub.client.sealing import UnboundKeyError
 from hub.client.trust_store import TrustStore
@@ -32,7 +34,7 @@ from hub.core.log_watch import Seen
 from hub.core.merkle import leaf_hash, root, subtrees_of
 from hub.evidence.files import pack, unpack
 from hub.evidence.verify import verify_bundle
-from hub.keyfile import load_or_create_signing_key
+from hub.keyfile import load_or_create_signing_key, read_signing_key, write_private_jwk
 from hub.services.bindings import apply_binding
 from hub.settings import Settings
 from hub.store.audit import sequence_and_checkpoint
@@ -612,3 +614,73 @@ async def test_a_forged_key_proof_or_none_at_all_is_not_taken_for_proof(
     assert any("the key proof does not verify" in f for f in rewritten.faults), rewritten.faults
     # without the proof, the verifier cannot tell, and says so rather than calling the key proven
     assert "the keys of de-hotline-test carry no proof from the hub's audit log" in dropped.notes
+
+
+# -- the hub's own key: rotated only by a binding of the previous one (hub keys rotate) --------------------
+def operator_env(settings: Settings) -> dict[str, str]:
+    env = hub_env(Path(settings.data_dir))
+    env.update(
+        HUB_DATABASE_URL=str(settings.database_url),
+        HUB_SIGNING_KEY_FILE=str(settings.signing_key_file),
+        HUB_ID=settings.hub_id,
+    )
+    return env
+
+
+async def test_a_hub_key_rotated_by_its_previous_key_is_followed_and_a_swapped_one_is_not(
+    running_hub: Hub, aiohttp_server: Any, settings: Settings
+) -> None:
+    hotline = await running_hub.party("de-hotline-rot", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-rot", "platform", "IE")
+    inbox = ("inbox", "--json", "--enc-key", str(enc_key_file(running_hub, platform)))
+    first_key = read_signing_key(settings.signing_key_file)
+    await running_hub.send_directly(hotline, platform)
+    [before] = (await running_hub.run(platform, *inbox)).json()["messages"]  # pins the hub's identity
+    assert before["verified"] is True
+    assert_ok(await running_hub.run(platform, "ack", before["message_id"]))
+
+    rotated = await hub("keys", "rotate", env=operator_env(settings))
+
+    assert_ok(rotated)
+    out = rotated.json()
+    new_key = read_signing_key(settings.signing_key_file)
+    assert (out["previous_kid"], out["kid"]) == (first_key.kid, new_key.kid)
+    assert read_signing_key(Path(out["retired_key_file"])) == first_key
+    restarted = await aiohttp_server(create_app(settings, background=False))
+    url = f"http://127.0.0.1:{restarted.port}"
+    async with aiohttp.ClientSession() as session:
+        receipt = await HubClient(session, url, hotline.id, hotline.member.key).send(
+            takedown(hotline.member, platform.member)
+        )
+    assert parse_jws(receipt["receipt"]).signatures[0].kid == new_key.kid
+    [after] = (await running_hub.run(platform, *inbox, hub_url=url)).json()["messages"]
+    assert after["verified"] is True, after  # the platform follows the rotation by its binding
+    assert_ok(await running_hub.run(platform, "ack", after["message_id"], hub_url=url))
+
+    # A key merely put in the key file is a second "registration" of the hub: the platform refuses it.
+    settings.signing_key_file.unlink()
+    swapped = PrivateSigningJwk.generate("test-hub-sig-swapped")
+    write_private_jwk(settings.signing_key_file, swapped)
+    again = await aiohttp_server(create_app(settings, background=False))
+    other = f"http://127.0.0.1:{again.port}"
+    async with aiohttp.ClientSession() as session:
+        await HubClient(session, other, hotline.id, hotline.member.key).send(
+            takedown(hotline.member, platform.member)
+        )
+    [refused] = (await running_hub.run(platform, *inbox, hub_url=other)).json()["messages"]
+    assert refused["verified"] is False
+    assert "second root" in refused["verification_error"]
+
+
+async def test_rotate_refuses_without_a_hub_key_and_leaves_nothing_half_done(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    env = operator_env(settings)
+    missing = await hub("keys", "rotate", env=env)
+    assert_refused(missing, "no key to rotate")
+    write_private_jwk(settings.signing_key_file, PrivateSigningJwk.generate("test-hub-sig-never-listed"))
+    unlisted = await hub("keys", "rotate", env=env)  # the hub never started with it: no such hub key
+    assert_refused(unlisted, "refused the rotation", "nothing changed")
+    assert sorted(p.name for p in settings.signing_key_file.parent.iterdir() if "hub-signing" in p.name) == [
+        settings.signing_key_file.name
+    ]

@@ -59,6 +59,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from hub.cli.operator import cmd_keys_generate
     from hub.settings import Settings
 
+    if args.action == "rotate":
+        from hub.cli.hub_key import cmd_rotate
+
+        return cmd_rotate(args, Settings.from_env())
     return cmd_keys_generate(args, Settings.from_env())
 
 

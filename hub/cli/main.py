@@ -117,9 +117,11 @@ def _hub_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     generate.add_argument("path")
     generate.add_argument("--use", choices=("sig", "enc"), default="sig", help="sig: Ed25519; enc: X25519")
     generate.add_argument("--kid", help="key id (default: the RFC 7638 thumbprint)")
+    from hub.cli.hub_key import add_rotate_command
     from hub.cli.keys import add_key_commands
 
     add_key_commands(keys)
+    add_rotate_command(keys)
 
 
 def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -244,7 +244,29 @@ class HubClient:
         return await self._request("GET", "/v1/directory/self")
 
     async def hub_jwks(self) -> dict[str, Any]:
-        return await self._request("GET", "/.well-known/jwks.json", auth=False)
+        """The hub's published keys. With a trust store, only those the hub's own directory entry
+        chains from the hub key first pinned (`hub keys rotate` binds each new key by the previous
+        one): a key swapped in without that binding, or a hub reset, is refused with the reason."""
+        served = await self._request("GET", "/.well-known/jwks.json", auth=False)
+        if self._trust is None:
+            return served
+        hub_id = await self.hub_id()
+        entry = await self._request("GET", f"/v1/participants/{quote(hub_id, safe='')}", auth=False)
+        pinned = self._trust.pinned(hub_id, hub_id)
+        chain = apply_pin(hub_id, trusted_jwks(hub_id, hub_id, entry.get("jwks", {})), pinned)
+        trusted = {str(k.get("kid")) for k in chain["keys"]}
+        refused = {
+            str(k.get("kid")): chain["refused"].get(
+                str(k.get("kid")), "not in the hub's own directory entry: not a key of this hub"
+            )
+            for k in served.get("keys", [])
+            if str(k.get("kid")) not in trusted
+        }
+        identity = identity_of(chain)
+        if pinned is None and identity is not None and "alarm" not in chain:
+            self._trust.pin(hub_id, hub_id, identity)
+        kept = [k for k in served.get("keys", []) if str(k.get("kid")) in trusted]
+        return {"keys": kept, "refused": refused}
 
     async def _request(
         self,

@@ -76,7 +76,10 @@ async def _verified(conn: Conn, hub_id: str, text: str, now: datetime, caller: s
             "binding-not-yours", f"you are '{caller}'; this binding is for '{participant_id}'"
         )
     participant = await directory.get_participant(conn, participant_id)
-    if participant is None or participant.kind == "hub":
+    # the hub's own keys rotate by a binding its operator applies (hub keys rotate); a peer's come
+    # from its own feed (hub.services.vouching), never a binding taken here
+    own_rotation = participant_id == hub_id and caller is None
+    if participant is None or (participant.kind == "hub" and not own_rotation):
         raise BindingError(f"no participant '{participant_id}' to bind")
     signer = await directory.get_key(conn, unverified.signer_kid)
     if signer is None or signer.participant_id != participant_id:
