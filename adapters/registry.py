@@ -15,6 +15,7 @@ import structlog
 from adapters.base import Adapter, AdapterConfig, AdapterConfigError, AdapterContext, AdapterFactory
 from adapters.coop import CoopAdapter
 from adapters.email import EmailAdapter
+from adapters.hma import HmaAdapter
 from adapters.hub import HubAdapter
 from adapters.pull import PullAdapter
 from adapters.webhook import WebhookAdapter
@@ -25,6 +26,7 @@ BUILT_IN: dict[str, AdapterFactory] = {
     "webhook": WebhookAdapter,
     "email": EmailAdapter,
     "coop": CoopAdapter,
+    "hma": HmaAdapter,
     "hub": HubAdapter,
 }
 CONFIG_TYPES: dict[str, type[AdapterConfig]] = {
@@ -32,6 +34,7 @@ CONFIG_TYPES: dict[str, type[AdapterConfig]] = {
     "webhook": WebhookAdapter.config_type,
     "email": EmailAdapter.config_type,
     "coop": CoopAdapter.config_type,
+    "hma": HmaAdapter.config_type,
     "hub": HubAdapter.config_type,
 }
 

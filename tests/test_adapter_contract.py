@@ -11,8 +11,10 @@ contract. The contract:
   refuses an unknown key and a wrongly typed value with `AdapterConfigError`, building nothing;
 - `pushes` is a bool;
 - `deliver` returns a `DeliveryOutcome` and never raises: delivered to the accepting destination (which
-  gets the exact signed message), permanent or attention from the refusing one, retry when it is down,
-  attention when the stored configuration is unusable; its detail never names the destination;
+  gets the exact signed message once; a hash bank, which takes no message, gets exactly the message's
+  hashes once, as its fixture's `carried` spells them out), permanent or attention from the refusing
+  one, retry when it is down, attention when the stored configuration is unusable; its detail never
+  names the destination;
 - the registry leaves out an adapter whose factory raises, and a plugin that fails to load, and keeps
   the others; a working plugin is built and used by the delivery worker.
 
@@ -112,6 +114,9 @@ class Fixture:
         }
     )
     expect_detail: str | None = None
+    # what a pushing adapter's accepting destination must have received for `message`, read back from
+    # the wire: the exact signed form, unless the destination is a bank that takes hashes only
+    carried: Callable[[OutboundMessage], list[str]] = lambda message: [message.signed_form]
 
 
 def refused_port(stack: contextlib.ExitStack | contextlib.AsyncExitStack) -> int:
@@ -373,7 +378,69 @@ HUB = Fixture(
     open=open_hub,
 )
 
-FIXTURES: dict[str, Fixture] = {"pull": PULL, "webhook": WEBHOOK, "email": EMAIL, "coop": COOP, "hub": HUB}
+# hma: a local server speaking HMA's curation API (POST /c/bank/<bank>/signal); it records each body.
+PDQ = "f" * 8 + "0" * 56
+MD5 = "0123456789abcdef0123456789abcdef"
+
+
+async def open_hma(scenario: Scenario, context: AdapterContext, stack: contextlib.AsyncExitStack) -> Setup:
+    received: list[str] = []
+
+    async def bank(request: web.Request) -> web.Response:
+        if request.match_info["bank"] != "NCII_HUB":
+            return web.json_response({"message": "bank 'X' not found"}, status=404)
+        body = await request.json()
+        received.append(json.dumps(body, sort_keys=True))
+        signals = {k: v for k, v in body.items() if k != "note"}
+        return web.json_response({"id": len(received), "signals": signals})
+
+    if scenario == "down":
+        url = f"http://127.0.0.1:{refused_port(stack)}"
+    else:
+        app = web.Application()
+        app.router.add_post("/c/bank/{bank}/signal", bank)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    config: dict[str, Any] = {"url": url, "bank": "NCII_HUB"}
+    if scenario == "refusing":
+        config["bank"] = "NO_SUCH_BANK"
+    if scenario == "misconfigured":
+        config["bank"] = "lower case"
+    return Setup(BUILT_IN["hma"](context), Destination("ie-platform-test", None, config), received)
+
+
+def hma_carried(message: OutboundMessage) -> list[str]:
+    """The one content item of `outbound_message`, its hashes under HMA's signal type names."""
+    body = {"pdq": PDQ, "video_md5": MD5, "note": f"referral-hub {message.message_id} item 0"}
+    return [json.dumps(body, sort_keys=True)]
+
+
+HMA = Fixture(
+    valid_config={"url": "http://hma.platform.example.net:5000", "bank": "NCII_HUB", "signal_types": ["pdq"]},
+    endpoint=None,
+    wrong_types=(
+        ("bank", 7),
+        ("url", ["x"]),
+        ("signal_types", "pdq"),
+        ("signal_types", [1]),
+        ("timeout_seconds", "fast"),
+    ),
+    open=open_hma,
+    carried=hma_carried,
+)
+
+FIXTURES: dict[str, Fixture] = {
+    "pull": PULL,
+    "webhook": WEBHOOK,
+    "email": EMAIL,
+    "coop": COOP,
+    "hub": HUB,
+    "hma": HMA,
+}
 
 
 def registered() -> dict[str, AdapterFactory]:
@@ -415,7 +482,9 @@ def outbound_message(context: AdapterContext) -> OutboundMessage:
     """A takedown request as the hub would hand it to an adapter: signed by a hotline, with a receipt."""
     hotline = fictitious_member("de-hotline-test", "hotline", "DE")
     platform = fictitious_member("ie-platform-test", "platform", "IE")
-    envelope = takedown(hotline, platform)
+    hashes = [{"alg": "pdq", "value": PDQ}, {"alg": "md5", "value": MD5}]  # for the adapters that bank them
+    locator = {"url": "https://photos.example.com/p/test-0001", "platform_item_id": "test-0001"}
+    envelope = takedown(hotline, platform, content=[{**locator, "hashes": hashes}])
     signed = hotline.sign(envelope)
     payload = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
     message_id, case_id, accepted_at = uuid.UUID(envelope["id"]), uuid.uuid4(), utc_now()
@@ -557,8 +626,8 @@ async def deliver(
 @pytest.mark.parametrize("name", REGISTERED)
 async def test_delivered_to_a_destination_that_accepts(name: str, context: AdapterContext) -> None:
     _, setup, message = await deliver(name, "accepting", context)
-    if setup.adapter.pushes:  # the destination got the message once, exactly as signed
-        assert setup.received == [message.signed_form]
+    if setup.adapter.pushes:  # the destination got the message once, exactly as signed (a bank: its hashes)
+        assert setup.received == fixture_for(name).carried(message)
 
 
 @pytest.mark.parametrize("name", REGISTERED)

@@ -324,3 +324,15 @@ async def test_the_threatexchange_command_line_adds_the_hub_by_configuration_and
 
 async def match_md5(home: Path, key: Path, md5: str) -> str:
     return await threatexchange_cli(home, key, "match", "-S", "video_md5", "--hashes", "video", "--", md5)
+
+
+def test_the_hubs_matcher_type_names_are_the_librarys() -> None:
+    """hub.core.signals.MATCHER_TYPE_NAMES, which the exchange and the HMA banking adapter share, names
+    each hub signal type as the library's SignalType does (and so as HMA's banks do)."""
+    from hub.core.signals import MATCHER_TYPE_NAMES
+
+    assert {
+        "pdq": PdqSignal.get_name(),
+        "md5": VideoMD5Signal.get_name(),
+        "sha256": VideoSHA256Signal.get_name(),
+    } == MATCHER_TYPE_NAMES

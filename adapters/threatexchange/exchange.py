@@ -41,24 +41,19 @@ from threatexchange.exchanges import auth
 from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.collab_config import CollaborationConfigWithDefaults
 from threatexchange.exchanges.signal_exchange_api import SignalExchangeAPI
-from threatexchange.signal_type.md5 import VideoMD5Signal
-from threatexchange.signal_type.pdq.signal import PdqSignal
-from threatexchange.signal_type.sha256 import VideoSHA256Signal
 from threatexchange.signal_type.signal_base import SignalType
 
 from hub.client.http import HubClient, HubError
 from hub.core.jose import InvalidJwkError, PrivateSigningJwk, load_private_jwk
+from hub.core.signals import MATCHER_TYPE_NAMES
 from hub.keyfile import KeyFileError, read_signing_key
 
 API_NAME = "ncii_referral_hub"
 PAGE_SIZE = 500  # the feed's default page; it gives at most 1000
 ACTIVE = "active"
-# the hub's signal types -> the names of the library's SignalTypes (their get_name())
-LIBRARY_TYPE_NAMES: dict[str, str] = {
-    "pdq": PdqSignal.get_name(),
-    "md5": VideoMD5Signal.get_name(),
-    "sha256": VideoSHA256Signal.get_name(),
-}
+# the hub's signal types -> the names of the library's SignalTypes (their get_name()): one home, in
+# hub.core.signals, which the HMA banking adapter shares
+LIBRARY_TYPE_NAMES: dict[str, str] = MATCHER_TYPE_NAMES
 REQUEST_TIMEOUT_SECONDS = 60
 
 log = logging.getLogger(__name__)

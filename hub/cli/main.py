@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "share": ("share a case with another participant", "hub.cli.main:_participant_commands"),
 }
 PARTICIPANT_COMMANDS = ("send", "inbox", "ack", "status", "share")
+ADAPTER_HELP = "how it is reached: pull, webhook, email, coop, hma, hub, or a plugin's name"
 
 
 def build_parser(
@@ -148,7 +149,7 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         action="store_true",
         help="a platform opting in to the hash signals of referrals not addressed to it (with consent)",
     )
-    add.add_argument("--adapter", help="how it is reached: pull, webhook, email, coop, or a plugin's name")
+    add.add_argument("--adapter", help=ADAPTER_HELP)
     add.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     add.add_argument(
         "--contact-email", help="its directory contact: told there when its push destination is parked"
@@ -164,7 +165,7 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     update.add_argument("--endpoint", help="push delivery URL")
     update.add_argument("--no-endpoint", action="store_true", help="stop pushing: use the pull inbox")
     update.add_argument("--accepts", help="comma-separated message types")
-    update.add_argument("--adapter", help="how it is reached: pull, webhook, email, coop, or a plugin's name")
+    update.add_argument("--adapter", help=ADAPTER_HELP)
     update.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
     update.add_argument("--contact-email", help="its directory contact (parking notices)")
     update.add_argument("--no-contact-email", action="store_true", help="remove its directory contact")

@@ -38,6 +38,10 @@ from hub.core.envelope import Envelope
 # request always yields the same signals.
 SIGNAL_NAMESPACE = UUID("5d0c7d2e-8f51-4c4e-9a57-3c2b1f9e6a10")
 SIGNAL_ALGS = ("pdq", "md5", "sha256")
+# The names python-threatexchange gives the same hashes (its SignalTypes' get_name(), which HMA's banks and
+# APIs use): the library has MD5 and SHA-256 of the exact file for video only, and an image's file hash
+# matches there by value. tests/test_threatexchange_exchange.py checks these against the library.
+MATCHER_TYPE_NAMES: dict[str, str] = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256"}
 
 
 class SignalStatus(StrEnum):

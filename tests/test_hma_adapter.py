@@ -1,0 +1,160 @@
+"""The `hma` adapter against a local server that speaks HMA's curation API and checks what it gets.
+
+The server does what HMA's `POST /c/bank/<bank_name>/signal` does (facebook/ThreatExchange at baefb4ed,
+`hasher-matcher-actioner/src/OpenMediaMatch/blueprints/curation.py`: `bank_add_as_signals`,
+`_validate_note`, `_bank_add_signals`): 404 for a bank it does not have, the `note` at most 255
+characters, 400 for no signals, a signal type it has not enabled or an invalid value, and
+`{"id": <content id>, "signals": {...}}` for what it banked; errors are `{"message": ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest_asyncio
+from aiohttp import web
+
+from adapters.base import AdapterContext, Destination, OutboundMessage
+from adapters.hma import HmaAdapter
+from hub.core.delivery_outcome import Verdict
+from tests.factories import takedown, withdrawal
+from tests.test_adapter_contract import MD5, PDQ, context, fictitious_member, outbound_message
+
+__all__ = ["context"]  # the fixture, shared with the contract suite
+
+SHA256 = "ab" * 32
+PDQ_2 = "0f" * 32
+VALID = {  # the value forms of python-threatexchange's signal types, as HMA validates them
+    "pdq": re.compile(r"[0-9a-f]{64}"),
+    "video_md5": re.compile(r"[0-9a-f]{32}"),
+    "video_sha256": re.compile(r"[0-9a-f]{64}"),
+}
+
+
+@dataclass
+class Hma:
+    url: str
+    enabled: set[str] = field(default_factory=lambda: {"pdq", "video_md5"})
+    banked: list[dict[str, Any]] = field(default_factory=list)
+    fail_after: int | None = None  # answer 503 once this many contents are banked
+
+
+def message_error(text: str, status: int) -> web.Response:
+    return web.json_response({"message": text}, status=status)
+
+
+@pytest_asyncio.fixture
+async def hma() -> AsyncIterator[Hma]:
+    server: Hma
+
+    async def add_signals(request: web.Request) -> web.Response:
+        if request.match_info["bank_name"] != "NCII_HUB":
+            return message_error(f"bank '{request.match_info['bank_name']}' not found", 404)
+        if server.fail_after is not None and len(server.banked) >= server.fail_after:
+            return message_error("database unavailable", 503)
+        data = await request.json()
+        note = data.pop("note", None)
+        if note is not None and (not isinstance(note, str) or len(note) > 255):
+            return message_error("note must be at most 255 characters", 400)
+        if not data:
+            return message_error("No signals given", 400)
+        for name, value in data.items():
+            if name not in server.enabled:
+                return message_error(f"No such signal type {name}", 400)
+            if not isinstance(value, str) or not VALID[name].fullmatch(value):
+                return message_error(f"Invalid {name} signal", 400)
+        server.banked.append({"signals": data, "note": note})
+        return web.json_response({"id": len(server.banked), "signals": data})
+
+    app = web.Application()
+    app.router.add_post("/c/bank/{bank_name}/signal", add_signals)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    server = Hma(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+def destination(hma: Hma, **changes: Any) -> Destination:
+    return Destination("ie-platform-test", None, {"url": hma.url, "bank": "NCII_HUB", **changes})
+
+
+def two_item_referral(context: AdapterContext) -> OutboundMessage:
+    """The contract's message, re-signed with two content items: one with three hashes, one with PDQ."""
+    hotline = fictitious_member("de-hotline-test", "hotline", "DE")
+    platform = fictitious_member("ie-platform-test", "platform", "IE")
+    content = [
+        {
+            "url": "https://photos.example.com/p/test-0001",
+            "hashes": [
+                {"alg": "pdq", "value": PDQ},
+                {"alg": "md5", "value": MD5},
+                {"alg": "sha256", "value": SHA256},
+            ],
+        },
+        {"url": "https://photos.example.com/p/test-0002", "hashes": [{"alg": "pdq", "value": PDQ_2}]},
+    ]
+    envelope = takedown(hotline, platform, content=content)
+    return replace(
+        outbound_message(context), message_id=uuid.UUID(envelope["id"]), signed_form=hotline.sign(envelope)
+    )
+
+
+async def test_each_content_item_is_one_bank_content_in_hmas_shape(hma: Hma, context: AdapterContext) -> None:
+    message = two_item_referral(context)
+    outcome = await HmaAdapter(context).deliver(message, destination(hma, signal_types=["pdq", "md5"]))
+
+    assert outcome.verdict is Verdict.DELIVERED, outcome
+    assert outcome.detail == "banked 2 items in HMA (content ids 1, 2)"
+    assert hma.banked == [
+        {"signals": {"pdq": PDQ, "video_md5": MD5}, "note": f"referral-hub {message.message_id} item 0"},
+        {"signals": {"pdq": PDQ_2}, "note": f"referral-hub {message.message_id} item 1"},
+    ]
+    assert "photos.example.com" not in json.dumps(hma.banked)  # hashes only, never a URL
+
+
+async def test_a_signal_type_the_hma_has_not_enabled_is_refused_for_good(
+    hma: Hma, context: AdapterContext
+) -> None:
+    hma.enabled = {"pdq"}
+    outcome = await HmaAdapter(context).deliver(outbound_message(context), destination(hma))
+    assert (outcome.verdict, outcome.http_status) == (Verdict.PERMANENT, 400)
+    assert hma.banked == []
+
+
+async def test_a_failure_midway_is_retried_and_says_how_far_it_got(hma: Hma, context: AdapterContext) -> None:
+    hma.fail_after = 1
+    chosen = destination(hma, signal_types=["pdq", "md5"])
+    outcome = await HmaAdapter(context).deliver(two_item_referral(context), chosen)
+    assert (outcome.verdict, outcome.http_status) == (Verdict.RETRY, 503)
+    assert outcome.detail == "HTTP 503 after banking 1 of 2 items"
+
+
+async def test_what_a_bank_cannot_take_is_a_permanent_failure_and_nothing_is_sent(
+    hma: Hma, context: AdapterContext
+) -> None:
+    hotline = fictitious_member("de-hotline-test", "hotline", "DE")
+    platform = fictitious_member("ie-platform-test", "platform", "IE")
+    base = outbound_message(context)
+    unhashed = takedown(hotline, platform)  # content without hashes
+    retraction = withdrawal(hotline, [platform], str(base.case_id), str(base.message_id))
+    adapter = HmaAdapter(context)
+    for message, why in [
+        (replace(base, signed_form=hotline.sign(unhashed)), "a takedown request without a hash"),
+        (replace(base, message_type="withdrawal", signed_form=hotline.sign(retraction)), "a withdrawal"),
+    ]:
+        outcome = await adapter.deliver(message, destination(hma))
+        assert outcome.verdict is Verdict.PERMANENT, why
+        assert outcome.detail.startswith("an HMA bank takes hashes only"), outcome.detail
+    hma.enabled.add("video_sha256")
+    only_sha = await adapter.deliver(two_item_referral(context), destination(hma, signal_types=["sha256"]))
+    assert only_sha.verdict is Verdict.DELIVERED  # the first item's SHA-256; the second has none
+    assert hma.banked == [{"signals": {"video_sha256": SHA256}, "note": hma.banked[0]["note"]}]
