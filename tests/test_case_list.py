@@ -303,6 +303,42 @@ async def test_cases_opened_at_the_same_moment_are_each_listed_once(world: World
     assert sorted(seen) == sorted(same)
 
 
+async def test_by_due_the_cases_with_a_clock_running_come_soonest_first_for_each_viewer(world: World) -> None:
+    first, request = await world.refer(world.a)
+    world.clock.advance(hours=1)
+    second, _ = await world.refer(world.c)
+    world.clock.advance(hours=1)
+    fan_out, _ = await world.refer(world.a, world.b)
+    await world.api.accepted(world.a, acknowledgement(world.a, world.hotline, first, request.id_of(world.a)))
+    closed, _ = await world.refer(world.b)
+    await world.api.accepted(world.hotline, case_closure(world.hotline, [world.b], closed))
+
+    for viewer in (world.hotline, world.a, world.b, world.c):
+        every = (await world.listing(viewer))["cases"]
+        running = sorted((c["next_due"]["due_at"], c["case_id"]) for c in every if c["next_due"] is not None)
+        by_due = (await world.listing(viewer, "?sort=due"))["cases"]
+        assert [(c["next_due"]["due_at"], c["case_id"]) for c in by_due] == running, viewer.id
+        paged, cursor = [], ""  # one case a page gives the same order
+        for _ in range(len(running) + 1):
+            page = await world.listing(viewer, f"?sort=due&limit=1{cursor}")
+            paged += [c["case_id"] for c in page["cases"]]
+            if page["next_cursor"] is None:
+                break
+            cursor = f"&cursor={page['next_cursor']}"
+        assert paged == [case_id for _, case_id in running], viewer.id
+    hotline_order = await world.ids(world.hotline, "?sort=due")
+    assert closed not in hotline_order  # nothing running: nothing to do
+    assert hotline_order.index(second) < hotline_order.index(fan_out)  # both wait for acknowledgement
+    assert await world.ids(world.hotline, "?sort=due&recipient=platform-b") == [fan_out]  # filters apply
+
+    newest = (await world.listing(world.hotline, "?limit=1"))["next_cursor"]
+    soonest = (await world.listing(world.hotline, "?sort=due&limit=1"))["next_cursor"]
+    for query in (f"?sort=due&cursor={newest}", f"?cursor={soonest}", "?sort=newest"):
+        status, problem = await world.api.get(world.hotline, f"/v1/cases{query}")
+        assert status == 400, query
+        assert problem["parameter"] in ("cursor", "sort")
+
+
 @pytest.mark.parametrize(
     ("query", "parameter"),
     [

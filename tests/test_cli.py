@@ -665,6 +665,33 @@ async def test_inbox_and_status_print_tables_a_person_reads(running_hub: Hub) ->
     assert any("recipient.state_changed" in line and "queued -> retrieved" in line for line in lines)
 
 
+async def test_status_without_a_case_lists_one_s_cases_as_a_table(running_hub: Hub) -> None:
+    hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-cli", "platform", "IE")
+    assert_ok(empty := await running_hub.run(platform, "status"))
+    assert empty.out.splitlines()[0] == "no cases"
+    older = await running_hub.send_directly(hotline, platform)
+    newer = await running_hub.send_directly(hotline, platform)
+
+    listed = await running_hub.run(platform, "status")
+
+    assert_ok(listed)
+    header, *rows = listed.out.splitlines()
+    assert header.split() == ["CASE", "TYPE", "OPENED", "YOU", "ARE", "STATE", "NEXT", "DUE", "OVERDUE"]
+    assert [row.split()[0] for row in rows[:2]] == [newer["case_id"], older["case_id"]]  # newest first
+    assert rows[0].split()[1:2] + rows[0].split()[5:8] == [
+        "takedown-request",
+        "recipient",
+        "open",
+        "acknowledge",
+    ]
+    assert re.search(r"^due today \(UTC\): \d+$", listed.out, re.M)
+    assert not re.search(r"\dT\d", listed.out)  # times to the minute
+    by_due = await running_hub.run(platform, "status", "--sort", "due", "--json")
+    assert_ok(by_due)
+    assert [c["case_id"] for c in json.loads(by_due.out)["cases"]] == [older["case_id"], newer["case_id"]]
+
+
 async def test_share_lets_the_liaison_read_the_case(running_hub: Hub, db: asyncpg.Connection) -> None:
     hotline = await running_hub.party("de-hotline-cli", "hotline", "DE")
     platform = await running_hub.party("ie-platform-cli", "platform", "IE")

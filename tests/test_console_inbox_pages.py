@@ -1,6 +1,7 @@
 """The inbox holds a real workload (issue 17): 30 referrals are pages of 25, newest or oldest first; each
 row is unread ("New") until its case page was shown, the unread ones can be listed alone, and the case
-list marks the cases with something unread. Over HTTP, a real hub on a real PostgreSQL."""
+list marks the cases with something unread and lists them newest first or next due first. Over HTTP,
+a real hub on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -84,3 +85,10 @@ async def test_thirty_referrals_are_pages_of_the_inbox_each_new_until_shown(
     marked = {case_id: bool(flag) for flag, case_id in rows}
     assert marked[case_ids[0]] is False
     assert marked[case_ids[-1]] is True
+    assert list(marked) == case_ids[::-1]  # newest first
+
+    # Next due first: each waits for the platform's acknowledgement, the oldest referral's clock ends first
+    due = await page(console, "/cases?sort=due")
+    assert "Your cases with a deadline running, the soonest due first" in due
+    assert '<option value="due" selected>Next due first</option>' in due
+    assert re.findall(r'<a href="/cases/([0-9a-f-]{36})">Case', due) == case_ids

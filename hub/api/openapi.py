@@ -405,6 +405,12 @@ def _case_paths() -> dict[str, Any]:
                     _query("overdue", "only overdue cases", {"type": "string", "enum": ["true", "false"]}),
                     _query("country", "ISO 3166-1 alpha-2", {"type": "string"}),
                     _query("recipient", "participant id", {"type": "string"}),
+                    _query(
+                        "sort",
+                        "opened: newest first (default); due: the cases with a clock running that the "
+                        "caller sees, the soonest due first (a cursor belongs to its order)",
+                        {"type": "string", "enum": ["opened", "due"]},
+                    ),
                     CURSOR,
                     CASES_LIMIT.openapi(),
                 ],

@@ -214,8 +214,17 @@ def _participant_commands(commands: argparse._SubParsersAction[argparse.Argument
     ack = commands.add_parser("ack")
     ack.add_argument("message_ids", nargs="+")
     participant_options(ack)
-    status = commands.add_parser("status")
-    status.add_argument("case_id")
+    status = commands.add_parser("status", help="a case's states and timeline; without a case, your cases")
+    status.add_argument("case_id", nargs="?", help="the case (or a prefix of its id); none: list your cases")
+    status.add_argument(
+        "--sort",
+        choices=("opened", "due"),
+        default="opened",
+        help="your cases newest first, or next due first",
+    )
+    status.add_argument("--state", help="only your cases in this state, e.g. open")
+    status.add_argument("--overdue", action="store_true", help="only your cases with a deadline past due")
+    status.add_argument("--cursor", help="the next page of your cases (as the list says)")
     status.add_argument("--json", action="store_true", help="print JSON, not a table")
     participant_options(status)
     share = commands.add_parser("share")

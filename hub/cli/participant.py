@@ -22,7 +22,7 @@ import aiohttp
 
 from hub.cli.errors import CliError
 from hub.cli.sent_file import SentFile
-from hub.cli.tables import case_table, inbox_table
+from hub.cli.tables import case_list_table, case_table, inbox_table
 from hub.client import HubClient, HubError
 from hub.client.fanout import FanOutError, send_referral, split_referral
 from hub.client.http import CaseReferenceError
@@ -186,6 +186,18 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.case_id is None:  # where all of one's cases stand
+        return _run(
+            args,
+            lambda client: client.cases(
+                state=args.state,
+                overdue=True if args.overdue else None,
+                sort=args.sort,
+                cursor=args.cursor,
+            ),
+            case_list_table,
+        )
+
     async def status(client: HubClient) -> Any:
         return await client.case(await client.resolve_case(args.case_id))
 

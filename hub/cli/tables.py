@@ -1,4 +1,5 @@
-"""Readable tables for the commands a person reads (`participants list`, `inbox`, `status`); `--json`
+"""Readable tables for the commands a person reads (`participants list`, `inbox`, `status` of a case or
+of all one's cases); `--json`
 prints the same data as JSON for scripts. Only what the command already returned is shown: a table never
 fetches or reveals more than the JSON would."""
 
@@ -103,3 +104,29 @@ def case_table(case: Mapping[str, Any]) -> str:
     if events:
         parts.append(table(("AT", "EVENT", "BY", "SUBJECT", "STATE"), events))
     return "\n\n".join(parts)
+
+
+def case_list_table(listing: Mapping[str, Any]) -> str:
+    cases = listing.get("cases", [])
+    rows = [
+        (
+            c["case_id"],
+            c["case_type"],
+            c["opened_at"],
+            c.get("your_role"),
+            c["status"],
+            f"{c['next_due']['deadline']} by {_cell(c['next_due']['due_at'])}" if c.get("next_due") else None,
+            c["overdue"],
+        )
+        for c in cases
+    ]
+    text = (
+        table(("CASE", "TYPE", "OPENED", "YOU ARE", "STATE", "NEXT DUE", "OVERDUE"), rows)
+        if rows
+        else "no cases"
+    )
+    if listing.get("due_today") is not None:
+        text += f"\n\ndue today (UTC): {listing['due_today']}"
+    if listing.get("next_cursor"):
+        text += f"\n\nread on with --cursor {listing['next_cursor']}"
+    return text

@@ -142,9 +142,13 @@ class HubClient:
         recipient: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        sort: str | None = None,
     ) -> dict[str, Any]:
-        """The cases this participant may read (as originator, recipient or liaison), newest first."""
+        """The cases this participant may read (as originator, recipient or liaison), newest first; with
+        `sort="due"`, those with a clock running, the soonest due first."""
         params = {"limit": str(limit)}
+        if sort:
+            params["sort"] = sort
         for name, value in (("state", state), ("country", country), ("recipient", recipient)):
             if value:
                 params[name] = value

@@ -1,6 +1,10 @@
 """Listing cases: a participant's own (as originator, recipient, or liaison they were shared with), or
-all of them for the operator; newest first, filtered by status, overdue deadlines, a recipient's country
-or a recipient, and paged with an opaque cursor (keyset: stable while new cases arrive)."""
+all of them for the operator; filtered by status, overdue deadlines, a recipient's country or a
+recipient, and paged with an opaque cursor (keyset: stable while new cases arrive).
+
+Two orders (`sort`): `opened`, newest first (every case); `due`, the cases with a clock running that the
+viewer sees, the soonest due first, by the clock the list gives as `next_due` (a reviewer's work queue:
+a case with nothing running has nothing to do and is not in it). A cursor belongs to its order."""
 
 from __future__ import annotations
 
@@ -18,7 +22,11 @@ from hub.store import cases as case_rows
 from hub.store.database import Conn
 
 STATUSES = ("open", "actioned", "declined", "partially-actioned", "withdrawn", "closed")
-_START = (datetime.max.replace(tzinfo=UTC), UUID(int=(1 << 128) - 1))
+SORTS = ("opened", "due")
+_START = {
+    "opened": (datetime.max.replace(tzinfo=UTC), UUID(int=(1 << 128) - 1)),  # newest first: from the top
+    "due": (datetime.min.replace(tzinfo=UTC), UUID(int=0)),  # soonest first: from the bottom
+}
 CHUNK = 200  # candidates read at a time; a page with no filter needs one chunk
 
 
@@ -42,15 +50,25 @@ class CaseFilter:
             )
 
 
-def encode_cursor(opened_at: datetime, case_id: UUID) -> str:
-    return b64url_encode(f"{opened_at.isoformat()}|{case_id}".encode())
+def check_sort(sort: str) -> str:
+    if sort not in SORTS:
+        raise Refusal("invalid-parameter", f"sort must be one of {', '.join(SORTS)}", parameter="sort")
+    return sort
 
 
-def decode_cursor(cursor: str | None) -> tuple[datetime, UUID]:
+def encode_cursor(moment: datetime, case_id: UUID, sort: str = "opened") -> str:
+    prefix = "" if sort == "opened" else f"{sort}|"  # the newest-first cursors stay as they were
+    return b64url_encode(f"{prefix}{moment.isoformat()}|{case_id}".encode())
+
+
+def decode_cursor(cursor: str | None, sort: str = "opened") -> tuple[datetime, UUID]:
     if not cursor:
-        return _START
+        return _START[sort]
     try:
-        moment, case_id = b64url_decode(cursor).decode().split("|")
+        parts = b64url_decode(cursor).decode().split("|")
+        if (parts[0] == sort) != (sort != "opened"):  # a cursor of the other order
+            raise ValueError(sort)
+        moment, case_id = parts[1:] if sort != "opened" else parts
         opened_at = datetime.fromisoformat(moment)
         if opened_at.tzinfo is None:  # the hub's cursors carry UTC; a naive time is not one of them
             raise ValueError(moment)
@@ -71,15 +89,23 @@ async def list_cases(
     cursor: str | None,
     limit: int,
     now: datetime,
+    sort: str = "opened",
 ) -> dict[str, Any]:
     """A page of cases. Candidates come in keyset order from an index, a chunk at a time, and only they
     are filtered and given their status: a page costs the same with ten thousand cases or a million
-    (a filter that matches few cases reads more chunks, never the whole table at once)."""
-    position = decode_cursor(cursor)
+    (a filter that matches few cases reads more chunks, never the whole table at once). By `due`, the
+    candidates are the viewer's running clocks' cases, in the order of the earliest."""
+    position = decode_cursor(cursor, check_sort(sort))
+    by_due = sort == "due"
     chunk = max(limit, CHUNK)
     rows: list[asyncpg.Record] = []
+    places: dict[UUID, datetime] = {}  # by due: each case's place, its earliest running clock
     while len(rows) < limit:
-        candidates = await case_rows.page_candidates(conn, viewer, position, chunk)
+        if by_due:
+            candidates = await case_rows.due_candidates(conn, viewer, position, chunk)
+            places.update((row["id"], row["due_at"]) for row in candidates)
+        else:
+            candidates = await case_rows.page_candidates(conn, viewer, position, chunk)
         if not candidates:
             break
         listed = await case_rows.list_rows(
@@ -92,12 +118,18 @@ async def list_cases(
             country=filters.country,
             recipient=filters.recipient,
         )
+        if by_due:  # the query lists newest first; here the candidates' order is the page's
+            listed = sorted(listed, key=lambda row: (places[row["id"]], row["id"]))
         rows.extend(listed[: limit - len(rows)])
         if len(candidates) < chunk:
             break
-        position = (candidates[-1]["opened_at"], candidates[-1]["id"])
+        last = candidates[-1]
+        position = (last["due_at"] if by_due else last["opened_at"], last["id"])
     cases = [_view(row, viewer) for row in rows]
-    next_cursor = encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == limit else None
+    next_cursor = None
+    if len(rows) == limit:
+        last = rows[-1]
+        next_cursor = encode_cursor(places[last["id"]] if by_due else last["opened_at"], last["id"], sort)
     # over all the viewer's cases, whatever the filters and page: "due today" as the console reads it
     end_of_day = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(), UTC)
     due_today = await case_rows.count_due_by(conn, viewer, end_of_day)

@@ -50,6 +50,15 @@ async def page_candidates(
     return list(await conn.fetch(query(name), viewer, *position, chunk))
 
 
+async def due_candidates(
+    conn: Conn | asyncpg.Pool, viewer: str | None, position: tuple[datetime, UUID], chunk: int
+) -> list[asyncpg.Record]:
+    """The next `chunk` cases with a clock running that the viewer sees, after `position` in the order of
+    their earliest such clock (`due_at`), soonest first."""
+    name = "case_due_candidates_all" if viewer is None else "case_due_candidates_of_participant"
+    return list(await conn.fetch(query(name), viewer, *position, chunk))
+
+
 async def count_due_by(conn: Conn | asyncpg.Pool, viewer: str | None, until: datetime) -> int:
     """How many of the viewer's cases have a clock it sees running and due before `until`."""
     return int(await conn.fetchval(query("count_cases_due_by"), viewer, until))

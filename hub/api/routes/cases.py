@@ -66,6 +66,7 @@ async def list_all(request: web.Request) -> web.Response:
         cursor=request.query.get("cursor"),
         limit=CASES_LIMIT.read(request),
         now=request.app[CLOCK](),
+        sort=request.query.get("sort", "opened"),
     )
     return web.json_response(listing)
 

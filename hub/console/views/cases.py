@@ -27,6 +27,7 @@ from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import JoseError, parse_jws
 
 STATUSES = ("open", "actioned", "declined", "partially-actioned", "withdrawn", "closed")
+SORTS = {"opened": "Newest first", "due": "Next due first"}  # the hub's orders (GET /v1/cases?sort=)
 REFERRALS = ("takedown-request", "assistance-request")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PARTICIPANT = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -41,6 +42,7 @@ def case_id_of(request: web.Request) -> str:
 
 def _filters(query: Any) -> tuple[dict[str, Any], list[str]]:
     state = query.get("state", "")
+    sort = query.get("sort", "")
     country = query.get("country", "").strip().upper()
     recipient = query.get("recipient", "").strip()
     errors = []
@@ -50,7 +52,10 @@ def _filters(query: Any) -> tuple[dict[str, Any], list[str]]:
         errors.append("Country: give a two-letter country code, e.g. IE.")
     if recipient and not _PARTICIPANT.match(recipient):
         errors.append("Recipient: give a participant id, e.g. ie-platform.")
+    if sort and sort not in SORTS:
+        errors.append("Order: choose one of the listed orders.")
     chosen = {
+        "sort": sort or None,
         "state": state or None,
         "overdue": True if query.get("overdue") == "true" else None,
         "country": country or None,
@@ -84,6 +89,7 @@ async def case_list(request: web.Request) -> web.Response:
             )
     errors += not_found
     next_query = {k: v for k, v in request.query.items() if k not in ("cursor", "q") and v}
+    first_query = dict(next_query)
     if listing.get("next_cursor"):
         next_query["cursor"] = listing["next_cursor"]
     context = {
@@ -91,8 +97,15 @@ async def case_list(request: web.Request) -> web.Response:
         "cases": listing.get("cases", []),
         "due_today": listing.get("due_today"),
         "next_query": next_query if listing.get("next_cursor") else None,
-        "filters": {**chosen, "state": chosen["state"] or "", "overdue": bool(chosen["overdue"])},
+        "first_query": first_query if request.query.get("cursor") else None,
+        "filters": {
+            **chosen,
+            "state": chosen["state"] or "",
+            "sort": chosen["sort"] or "opened",
+            "overdue": bool(chosen["overdue"]),
+        },
         "statuses": STATUSES,
+        "sorts": SORTS,
         "errors": errors,
         "wanted": wanted,
         "participants": await gateway.participants(),

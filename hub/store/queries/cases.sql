@@ -38,6 +38,29 @@ WHERE $1::text IS NULL AND (opened_at, id) < ($2::timestamptz, $3::uuid)
 ORDER BY opened_at DESC, id DESC
 LIMIT $4;
 
+-- name: case_due_candidates_of_participant
+-- The next cases of participant $1 with a clock running that it sees, soonest due first after the
+-- keyset ($2 due time, $3 case id), $4 at most. A case's place is its earliest running clock among those
+-- the viewer sees: list_cases' `next_due`, by the same `sees_parts` condition. Reads the viewer's running
+-- clocks (its open cases), not all its cases.
+SELECT d.case_id AS id, min(d.due_at) AS due_at
+FROM case_parties me JOIN deadlines d ON d.case_id = me.case_id
+WHERE me.participant_id = $1 AND d.state = 'open'
+  AND (me.sees_parts IS NULL OR d.recipient_id = ANY (me.sees_parts))
+GROUP BY d.case_id
+HAVING (min(d.due_at), d.case_id) > ($2::timestamptz, $3::uuid)
+ORDER BY 2, 1
+LIMIT $4;
+
+-- name: case_due_candidates_all
+-- The same over the whole hub (the operator's list): every running clock counts.
+SELECT d.case_id AS id, min(d.due_at) AS due_at FROM deadlines d
+WHERE $1::text IS NULL AND d.state = 'open'
+GROUP BY d.case_id
+HAVING (min(d.due_at), d.case_id) > ($2::timestamptz, $3::uuid)
+ORDER BY 2, 1
+LIMIT $4;
+
 -- name: list_cases
 -- The listed cases among the candidates $2 as the viewer $1 (NULL: the operator) sees them, newest
 -- first, with the derived status and whether a deadline is overdue at $3; filters: status $4, overdue
