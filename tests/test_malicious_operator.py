@@ -684,3 +684,122 @@ async def test_rotate_refuses_without_a_hub_key_and_leaves_nothing_half_done(
     assert sorted(p.name for p in settings.signing_key_file.parent.iterdir() if "hub-signing" in p.name) == [
         settings.signing_key_file.name
     ]
+
+
+# -- witnesses: a head a witness cosigned, which the latest must extend --------------------------------------
+async def test_a_fresh_client_requiring_a_witness_sees_a_log_rewritten_after_the_witness_cosigned(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The witness cosigned an earlier head; the latest, newer and not cosigned, is accepted because it
+    extends that head. Then the operator rewrites history and signs a larger head: a client that never
+    ran before (no state of its own) is still shown the break, because the witness saw the old head."""
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    env = hub_env(running_hub.tmp_path)
+    watch = ("keys", "check-log", "--hub", running_hub.url)
+    try:
+        witness = await running_hub.party("ie-regulator-witness", "regulator", "IE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        cosigned = await hub(
+            *watch, "--state", str(running_hub.tmp_path / "witness.json"),
+            "--cosign-as", witness.id, "--key", str(witness.key_file), env=env,
+        )  # fmt: skip
+        assert_ok(cosigned)
+        witnessed_size = cosigned.json()["tree_size"]
+        await running_hub.party("ie-platform-w", "platform", "IE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+
+        fingerprint_given = f"{witness.id}={fingerprint(witness.member.key.public())}"
+        first = await hub(
+            *watch, "--state", str(running_hub.tmp_path / "a.json"), "--witness", fingerprint_given, env=env
+        )
+        assert_ok(first)
+        assert first.json()["tree_size"] > witnessed_size
+        kept = json.loads((running_hub.tmp_path / "a.json").read_text())
+        assert kept["witnessed_by"] == [{"witness": witness.id, "tree_size": witnessed_size}]
+
+        await rewrite_first_entry(db, hub_key, settings.hub_id)
+        fresh = await hub(
+            *watch, "--state", str(running_hub.tmp_path / "b.json"), "--witness", witness.id, env=env
+        )
+    finally:
+        await pool.close()
+
+    assert fresh.code == 1, fresh
+    assert "rewritten" in fresh.json()["alarm"]
+
+
+async def test_a_witness_reset_by_the_operator_is_not_a_witness(
+    running_hub: Hub, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The operator resets the witness to a key of its own and cosigns with it: the cosignature chains
+    from the new root, but a client that pinned the witness (on first use, or by fingerprint) refuses it."""
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    env = hub_env(running_hub.tmp_path)
+    watch = ("keys", "check-log", "--hub", running_hub.url)
+    client = (*watch, "--state", str(running_hub.tmp_path / "client.json"))
+    try:
+        witness = await running_hub.party("ie-regulator-witness", "regulator", "IE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        assert_ok(
+            await hub(
+                *watch, "--state", str(running_hub.tmp_path / "witness.json"),
+                "--cosign-as", witness.id, "--key", str(witness.key_file), env=env,
+            )
+        )  # fmt: skip
+        assert_ok(await hub(*client, "--witness", witness.id, env=env))  # pins the witness
+
+        impostor, _ = await operator_resets(db, witness.id)
+        impostor_file = running_hub.tmp_path / "impostor.jwk"
+        write_private_jwk(impostor_file, impostor)
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+        assert_ok(
+            await hub(
+                *watch,
+                "--state",
+                str(running_hub.tmp_path / "op.json"),
+                "--cosign-as",
+                witness.id,
+                "--key",
+                str(impostor_file),
+                env=env,
+            )
+        )  # fmt: skip  (the hub takes it: it is the witness's current key now)
+        pinned = await hub(*client, "--witness", witness.id, env=env)
+        by_fingerprint = await hub(
+            *watch, "--state", str(running_hub.tmp_path / "other.json"),
+            "--witness", f"{witness.id}={fingerprint(witness.member.key.public())}", env=env,
+        )  # fmt: skip
+    finally:
+        await pool.close()
+
+    assert pinned.code == 1, pinned
+    assert "were reset" in pinned.json()["alarm"]
+    assert by_fingerprint.code == 1, by_fingerprint
+    assert "not the fingerprint you gave" in by_fingerprint.json()["alarm"]
+
+
+async def test_the_checkpoint_endpoint_gives_a_head_by_size_or_by_witness(
+    running_hub: Hub, settings: Settings
+) -> None:
+    hub_key = load_or_create_signing_key(settings.signing_key_file)
+    pool = await create_pool(str(settings.database_url))
+    try:
+        await running_hub.party("ie-platform-w", "platform", "IE")
+        await sequence_and_checkpoint(pool, hub_key, settings.hub_id, datetime.now(UTC))
+    finally:
+        await pool.close()
+    async with aiohttp.ClientSession() as session:
+        base = running_hub.url + "/v1/directory/checkpoint"
+        latest = await (await session.get(base)).json()
+        by_size = await session.get(base, params={"tree_size": str(latest["tree_size"])})
+        unknown_size = await session.get(base, params={"tree_size": str(latest["tree_size"] + 99)})
+        nobody = await session.get(base, params={"cosigned_by": "ie-platform-w"})
+        both = await session.get(base, params={"cosigned_by": "x", "tree_size": "1"})
+        assert (await by_size.json())["checkpoint"] == latest["checkpoint"]
+        assert unknown_size.status == 404
+        assert (await unknown_size.json())["type"].endswith("unknown-checkpoint")
+        assert nobody.status == 404
+        assert both.status == 400
+        assert (await both.json())["type"].endswith("invalid-parameter")

@@ -535,7 +535,17 @@ def _directory_paths() -> dict[str, Any]:
             "get": {
                 "operationId": "latestCheckpoint",
                 "summary": "The hub's latest signed tree head of its audit log (directory changes included)",
-                "responses": {"200": _json(_ref("LatestCheckpoint"), "The checkpoint"), **_problems(404)},
+                "description": "With tree_size, the head of exactly that many entries; with cosigned_by, "
+                "the largest head that witness cosigned (a client checks the latest extends it). Each "
+                "with the witnesses' cosignatures of it.",
+                "parameters": [
+                    _query("tree_size", "the head of exactly this many entries", _SIZE),
+                    _query("cosigned_by", "the largest head this witness cosigned", {"type": "string"}),
+                ],
+                "responses": {
+                    "200": _json(_ref("LatestCheckpoint"), "The checkpoint"),
+                    **_problems(400, 404),
+                },
             }
         },
         "/v1/directory/checkpoint/cosignatures": {

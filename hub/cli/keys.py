@@ -17,7 +17,6 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +26,7 @@ import aiohttp
 from hub.cli.errors import CliError
 from hub.cli.jwk_files import public_of
 from hub.cli.key_trust import add_trust_command, cmd_trust
+from hub.cli.witness_check import witnessed
 from hub.client.log_check import check_entry, extends
 from hub.core.binding import (
     BindingError,
@@ -36,10 +36,9 @@ from hub.core.binding import (
     delivery_document,
     fingerprint,
 )
-from hub.core.cosignature import CosignatureError, cosign, verify_cosignature
+from hub.core.cosignature import cosign
 from hub.core.directory_proof import NotYetLogged
 from hub.core.jose import PrivateSigningJwk, PublicJwk
-from hub.core.key_chain import listed_key, trusted_jwks
 from hub.core.log_watch import LogAlarm, Seen, read_checkpoint
 from hub.core.own_entry import entry_problems, seen_state
 from hub.keyfile import KeyFileError, read_signing_key
@@ -200,8 +199,9 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--witness",
         action="append",
         default=[],
-        metavar="ID",
-        help="require ID's cosignature of the latest checkpoint (exit 1 if it fails, 75 if none yet)",
+        metavar="ID[=FP]",
+        help="require that the latest checkpoint extends one ID cosigned, under ID's identity pinned by "
+        "FP or on first use (exit 1 if it fails, 75 if ID cosigned none yet)",
     )
     check.add_argument("--cosign-as", metavar="ID", help="as a witness: cosign the checkpoint once checked")
     check.add_argument(
@@ -277,43 +277,17 @@ async def _watch_log(args: argparse.Namespace, kept: dict[str, Any]) -> dict[str
             listed = (await get(f"/v1/participants/{quote(participant_id, safe='')}"))["jwks"]["keys"]
             # the proofs' checkpoint must be of the same log as the latest
             await check_entry(get, trusted, hub_id, participant_id, listed, latest)
-        witnessed = await _witnessed(get, args.witness, latest_answer, hub_id, latest)
+        pins = dict(kept.get("witnesses", {}))
+        witnessed_by = await witnessed(get, args.witness, hub_id, trusted, latest, pins)
         if args.cosign_as:
             await _cosign(session, args, hub_id, latest)
         return {
             "hub_id": hub_id,
             "hub_keys": sorted(pinned or {k.thumbprint() for k in trusted.values()}),
             "checkpoint": latest.to_json(),
-            "witnessed_by": witnessed,
+            "witnessed_by": witnessed_by,
+            "witnesses": pins,
         }
-
-
-async def _witnessed(
-    get: Callable[[str], Awaitable[dict[str, Any]]],
-    witnesses: list[str],
-    answer: dict[str, Any],
-    hub_id: str,
-    seen: Seen,
-) -> list[str]:
-    """The required witnesses whose cosignature of the latest checkpoint verifies with a key their own
-    bindings vouch for (`trusted_jwks`, as `HubClient.participant`); LogAlarm on a bad one, NotYetLogged
-    if one is absent."""
-    if not witnesses:
-        return []
-    if answer["tree_size"] != seen.tree_size:  # the kept head is larger: its cosignatures are not here
-        raise NotYetLogged("the hub's latest checkpoint is older than the one kept: ask again shortly")
-    served = {c["witness_id"]: c["cosignature"] for c in answer.get("cosignatures", [])}
-    for witness in witnesses:
-        if witness not in served:
-            raise NotYetLogged(f"{witness!r} has not cosigned the latest checkpoint yet: ask again shortly")
-        entry = await get(f"/v1/participants/{quote(witness, safe='')}")
-        listed = trusted_jwks(witness, hub_id, entry.get("jwks", {})).get("keys", [])
-        keys = {k["kid"]: listed_key(k) for k in listed}
-        try:
-            verify_cosignature(served[witness], keys, witness_id=witness, hub_id=hub_id, seen=seen)
-        except CosignatureError as exc:
-            raise LogAlarm(f"the cosignature the hub serves for {witness!r} does not verify: {exc}") from None
-    return list(witnesses)
 
 
 async def _cosign(session: aiohttp.ClientSession, args: argparse.Namespace, hub_id: str, seen: Seen) -> None:

@@ -167,5 +167,11 @@ async def add_cosignature(
     await conn.execute(query("insert_cosignature"), tree_size, witness_id, cosignature, at)
 
 
+async def latest_cosigned_by(conn: Conn, witness_id: str) -> int | None:
+    """The largest tree size the witness cosigned, None if it cosigned none."""
+    size = await conn.fetchval(query("latest_cosigned_by"), witness_id)
+    return None if size is None else int(size)
+
+
 async def cosignatures_at(conn: Conn, tree_size: int) -> list[asyncpg.Record]:
     return list(await conn.fetch(query("cosignatures_at"), tree_size))

@@ -126,9 +126,25 @@ async def own_entry(request: web.Request) -> web.Response:
 
 
 async def latest_checkpoint(request: web.Request) -> web.Response:
-    """`GET /v1/directory/checkpoint`: the hub's latest signed tree head of its audit log."""
+    """`GET /v1/directory/checkpoint`: the hub's latest signed tree head of its audit log, with the
+    witnesses' cosignatures of it; `?tree_size=N` the head of exactly N entries, `?cosigned_by=ID` the
+    largest head witness ID cosigned (a client then checks the latest extends it)."""
+    witness = request.query.get("cosigned_by")
+    if "tree_size" in request.query and witness is not None:
+        raise Refusal("invalid-parameter", "give tree_size or cosigned_by, not both")
     async with request.app[POOL].acquire() as conn:
-        row = await audit.latest_checkpoint(conn)
+        if witness is not None:
+            size = await audit.latest_cosigned_by(conn, witness[:200])
+            if size is None:
+                raise Refusal("unknown-checkpoint", f"{witness[:60]!r} has cosigned no checkpoint yet")
+            row = await audit.checkpoint_at(conn, size)
+        elif "tree_size" in request.query:
+            size = int_parameter(request, "tree_size", 1, 1, 2**62)
+            row = await audit.checkpoint_at(conn, size)
+            if row is None:
+                raise Refusal("unknown-checkpoint", f"the hub signed no checkpoint of {size} entries")
+        else:
+            row = await audit.latest_checkpoint(conn)
         if row is None:
             raise Refusal(
                 "unknown-checkpoint", "the hub has signed no checkpoint yet: ask again in a few seconds"

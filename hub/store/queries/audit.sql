@@ -89,5 +89,8 @@ INSERT INTO checkpoint_cosignatures (tree_size, witness_id, cosignature, signed_
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (tree_size, witness_id) DO UPDATE SET cosignature = excluded.cosignature, signed_at = excluded.signed_at;
 
+-- name: latest_cosigned_by
+SELECT max(tree_size) AS tree_size FROM checkpoint_cosignatures WHERE witness_id = $1;
+
 -- name: cosignatures_at
 SELECT witness_id, cosignature, signed_at FROM checkpoint_cosignatures WHERE tree_size = $1 ORDER BY witness_id;
