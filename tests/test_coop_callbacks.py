@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,12 @@ from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, parse_jws, sh
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.evidence.export import export_bundle
 from hub.evidence.verify import trust_from_keys, verify_bundle
+from hub.policies import load_retention_policy
 from hub.settings import Settings
 from hub.store import directory as directory_store
+from hub.store.case_keys import ShreddedError
 from hub.store.coop import open_callback
+from hub.store.purge import purge_due_cases
 from tests.factories import Member, delivery_worker, jose, register_keys, takedown
 from tests.test_coop_adapter import COOP_REPORT_SCHEMA
 
@@ -390,3 +394,23 @@ async def test_an_answer_the_case_does_not_allow_is_kept_as_evidence_and_refused
     ]
     events = [e["event"] for e in await hub.timeline(case_id)]
     assert "coop.not_applied" in events
+
+
+async def test_the_purge_shreds_the_kept_callbacks_and_a_late_one_is_refused(hub: CoopHub) -> None:
+    message_id, case_id = await hub.referral()
+    removed = action_body(message_id, "remove-ncii")
+    assert (await hub.call_back(removed)).status == 200
+    later = utc_now() + timedelta(days=366 * 3)  # past every retention period of the policy
+    assert await purge_due_cases(hub.app[POOL], load_retention_policy(), later) == [uuid.UUID(case_id)]
+
+    [row] = await hub.db.fetch("SELECT id, raw FROM coop_callbacks")
+    assert row["raw"] is None
+    with pytest.raises(ShreddedError):
+        await open_callback(hub.db, hub.app[KEYRING], row["id"])
+    detail = await hub.db.fetchval("SELECT detail FROM purges WHERE case_id = $1", uuid.UUID(case_id))
+    assert (json.loads(detail) if isinstance(detail, str) else detail)["coop_callbacks"] == 1
+
+    before = await hub.stored()
+    late = await hub.call_back(action_body(message_id, "ack-ncii"))
+    assert (late.status, (await late.json())["type"]) == (410, "urn:referral-hub:problem:case-purged")
+    assert await hub.stored() == before
