@@ -43,7 +43,7 @@ from hub.store.directory import reset_participant
 from tests.factories import takedown
 from tests.test_cli import Hub, assert_ok, assert_refused, hub, hub_env, running_hub, write_json
 from tests.test_cli_sealing import enc_key_file, messages_count, plaintext_request
-from tests.test_evidence import own_key, story
+from tests.test_evidence import impostor_of, own_key, story
 
 __all__ = ["running_hub"]
 
@@ -803,3 +803,27 @@ async def test_the_checkpoint_endpoint_gives_a_head_by_size_or_by_witness(
         assert nobody.status == 404
         assert both.status == 400
         assert (await both.json())["type"].endswith("invalid-parameter")
+
+
+async def test_a_bundle_verifies_against_the_hub_keys_a_log_monitor_pinned(
+    running_hub: Hub, aiohttp_client: Any, settings: Settings, directory: Any, db: asyncpg.Connection
+) -> None:
+    """The root a participant already holds: the state file of its own `check-log` runs. A bundle signed
+    by the hub it watched verifies; an impostor's bundle, with a key the monitor never saw, does not."""
+    told = await story(aiohttp_client, settings, directory, db)
+    state = running_hub.tmp_path / "log.json"
+    env = hub_env(running_hub.tmp_path)
+    assert_ok(await hub("keys", "check-log", "--hub", running_hub.url, "--state", str(state), env=env))
+    genuine = running_hub.tmp_path / "case.zip"
+    genuine.write_bytes(told.bundle)
+    forged = running_hub.tmp_path / "impostor.zip"
+    forged.write_bytes(impostor_of(told.bundle, told.hub_key))
+
+    accepted = await hub("evidence", "verify", str(genuine), "--log-state", str(state), env=env)
+    refused = await hub("evidence", "verify", str(forged), "--log-state", str(state), env=env)
+    unreadable = await hub("evidence", "verify", str(genuine), "--log-state", str(genuine), env=env)
+
+    assert_ok(accepted)
+    assert "your log monitor pinned" in accepted.out
+    assert refused.code == 1, refused
+    assert_refused(unreadable, "not a state file of hub keys check-log")

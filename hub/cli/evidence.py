@@ -24,6 +24,7 @@ from hub.evidence.verify import (
     trust_from_audit_log,
     trust_from_fingerprints,
     trust_from_jwks,
+    trust_from_log_state,
     verify_bundle,
 )
 from hub.keyfile import KeyFileError, load_or_create_signing_key, load_or_create_storage_key, read_signing_key
@@ -34,8 +35,9 @@ from hub.store.case_lookup import resolve_case
 from hub.store.database import create_pool, database_url
 
 NO_ROOT = (
-    "name the hub's key from outside the bundle: --hub-jwks FILE|URL, --hub-fingerprint FP or "
-    "--audit-log (a bundle can carry anyone's key under the hub's id, so its own copy proves nothing)"
+    "name the hub's key from outside the bundle: --hub-jwks FILE|URL, --hub-fingerprint FP, "
+    "--log-state FILE or --audit-log (a bundle can carry anyone's key under the hub's id, so its own copy "
+    "proves nothing)"
 )
 
 
@@ -84,16 +86,21 @@ def _out(args: argparse.Namespace, case_id: uuid.UUID) -> Path:
 
 
 def _root(args: argparse.Namespace, settings: Settings) -> TrustRoot:
-    chosen = [bool(args.hub_fingerprint), args.hub_jwks is not None, args.audit_log]
+    chosen = [
+        bool(args.hub_fingerprint),
+        args.hub_jwks is not None,
+        args.audit_log,
+        args.log_state is not None,
+    ]
     if not any(chosen):
         raise CliError(NO_ROOT, exit_code=2)
     if sum(chosen) > 1:
-        raise CliError("name one trust root: --hub-jwks, --hub-fingerprint or --audit-log", exit_code=2)
+        raise CliError(
+            "name one trust root: --hub-jwks, --hub-fingerprint, --log-state or --audit-log", exit_code=2
+        )
     try:
-        if args.hub_fingerprint:
-            return trust_from_fingerprints(args.hub_fingerprint)
-        if args.hub_jwks is not None:
-            return trust_from_jwks(read_jwks_source(args.hub_jwks), args.hub_jwks)
+        if not args.audit_log:
+            return _outside_root(args)
         key = read_signing_key(settings.signing_key_file).public()
     except TrustRootError as exc:
         raise CliError(str(exc)) from None
@@ -108,6 +115,19 @@ def _root(args: argparse.Namespace, settings: Settings) -> TrustRoot:
                 raise CliError(str(exc)) from None
 
     return asyncio.run(run())
+
+
+def _outside_root(args: argparse.Namespace) -> TrustRoot:
+    """The root a verifier without the hub's database brings: a log monitor's pins, fingerprints, a JWKS."""
+    if args.log_state is not None:
+        try:
+            state = Path(args.log_state).read_bytes()
+        except OSError as exc:
+            raise TrustRootError(f"cannot read {args.log_state}: {exc.strerror}") from None
+        return trust_from_log_state(state, args.log_state)
+    if args.hub_fingerprint:
+        return trust_from_fingerprints(args.hub_fingerprint)
+    return trust_from_jwks(read_jwks_source(args.hub_jwks), args.hub_jwks)
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -158,6 +178,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="append",
         metavar="FP",
         help="a pinned RFC 7638 thumbprint of a hub signing key (repeat for earlier keys)",
+    )
+    verify.add_argument(
+        "--log-state",
+        metavar="FILE",
+        help="the hub keys pinned in a state file of hub keys check-log (a log monitor you run)",
     )
     verify.add_argument(
         "--audit-log",

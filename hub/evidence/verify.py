@@ -5,6 +5,8 @@ The hub's keys never come from the bundle alone. The caller names one root:
   published them (read aloud, printed in a letter, on a web page); only a bundled key that has one is used;
 - `trust_from_jwks`: the hub's JWK Set, from a file (kept from earlier) or fetched from its URL
   (`https://<hub>/.well-known/jwks.json`) with `read_jwks_source`;
+- `trust_from_log_state`: the hub keys a log monitor pinned (`hub keys check-log --state FILE`), the
+  checkpoints it checked having been signed with them;
 - `trust_from_audit_log`: the hub's own audit log and the key in its key file (for the operator, or a
   court expert with access to the hub): the log must verify, and the bundle's checkpoint and audit
   entries must be the log's own.
@@ -50,6 +52,23 @@ def trust_from_fingerprints(fingerprints: Sequence[str]) -> TrustRoot:
                 f"{fingerprint[:60]!r} is not a key fingerprint (an RFC 7638 SHA-256 thumbprint, base64url)"
             )
     return TrustRoot(source=f"pinned fingerprint {', '.join(cleaned)}", fingerprints=frozenset(cleaned))
+
+
+def trust_from_log_state(document: bytes, where: str) -> TrustRoot:
+    """The hub keys a log monitor pinned (`hub keys check-log --state FILE`: the thumbprints of the keys
+    that signed the checkpoints it checked, kept from its first run) as the root."""
+    try:
+        state = inputs.loads(document, what="the log state")
+        pinned = [str(t) for t in state["hub_keys"]]
+    except (ValueError, KeyError, TypeError):
+        raise TrustRootError(f"{where} is not a state file of hub keys check-log") from None
+    if not pinned:
+        raise TrustRootError(f"{where} pins no hub key")
+    root = trust_from_fingerprints(pinned)
+    hub_id = str(state.get("hub_id", "?"))[:60]
+    return TrustRoot(
+        source=f"the keys of hub {hub_id} your log monitor pinned ({where})", fingerprints=root.fingerprints
+    )
 
 
 def trust_from_keys(keys: Sequence[PublicJwk], source: str) -> TrustRoot:
