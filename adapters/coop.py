@@ -189,6 +189,16 @@ def read_api_key(config: CoopConfig) -> str | None:
     return key
 
 
+def _report_id(content: bytes) -> str:
+    """Coop's `reportId` from its answer (for the operator to find the report in Coop), or '?'."""
+    try:
+        report_id = json.loads(content).get("reportId")
+    except (ValueError, AttributeError):
+        return "?"
+    ok = isinstance(report_id, str) and 0 < len(report_id) <= 100 and report_id.isprintable()
+    return report_id if ok else "?"
+
+
 class CoopAdapter:
     name: ClassVar[str] = "coop"
     config_type: ClassVar[type[CoopConfig]] = CoopConfig
@@ -225,7 +235,7 @@ class CoopAdapter:
             )
             detail = f"HTTP {response.status}"
             if verdict is Verdict.DELIVERED:
-                detail = f"reported to Coop (HTTP {response.status})"
+                detail = f"reported to Coop as report {_report_id(content)} (HTTP {response.status})"
             return DeliveryOutcome(
                 verdict,
                 detail,

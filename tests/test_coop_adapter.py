@@ -142,6 +142,7 @@ async def test_a_referral_becomes_a_coop_report_in_coops_own_shape(
         outcome = await CoopAdapter(context).deliver(message, destination(coop))
 
     assert (outcome.verdict, outcome.http_status) == (Verdict.DELIVERED, 201)
+    assert outcome.detail == "reported to Coop as report 0d3f1e2a-report (HTTP 201)"
     [report] = coop.reports
     [headers] = coop.headers
     assert headers["X-API-KEY"] == API_KEY
