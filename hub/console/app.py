@@ -82,6 +82,7 @@ def _routes(app: web.Application) -> None:
     router.add_get("/directory/self", own_entry.own_entry)
     router.add_post("/directory/self/accept", own_entry.accept)
     router.add_get("/cases", cases.case_list)
+    router.add_post("/cases/find", cases.case_search)
     router.add_get("/cases/{case_id}", cases.case_page)
     router.add_get("/cases/{case_id}/evidence.zip", cases.evidence_bundle)
     router.add_route("GET", "/new/{message_type}", compose.compose_new)

@@ -111,6 +111,10 @@ class Archive:
         found.sort(key=lambda k: k.accepted_at, reverse=True)
         return found[:limit]
 
+    def every(self) -> list[Kept]:
+        """Every message held, sent or received."""
+        return [k for folder in self._folders() for k in self._read(folder)]
+
     def mark_read(self, case_id: str, message_ids: list[str]) -> None:
         """Note that these received messages of the case were shown (their case page was opened)."""
         folder = self.root / _uuid(case_id)

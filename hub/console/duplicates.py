@@ -3,9 +3,10 @@
 A new takedown request is compared with the takedown requests this console sent before (its own signed
 record in the archive, read when the check runs): a request that named one of the same content URLs and
 one of the same recipients, on a case that is not closed and not withdrawn from that recipient, is a
-duplicate. The URLs are compared in memory and never written anywhere new (no index, no log line); the
-warning names the case and the platform, not the URL. The person may still send (a second upload of the
-same image is a new case for some hotlines): the form then carries the explicit choice.
+duplicate (URLs compared as `hub.console.search.url_key` says). The URLs are compared in memory and
+never written anywhere new (no index, no log line); the warning names the case and the platform, not the
+URL. The person may still send (a second upload of the same image is a new case for some hotlines): the
+form then carries the explicit choice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import aiohttp
 
 from hub.client import HubError
 from hub.console.gateway import HubGateway
+from hub.console.search import content_urls
 from hub.core.jose import JoseError, parse_jws
 
 CLOSED_FOR_RECIPIENT = ("withdrawn",)
@@ -30,12 +32,6 @@ class Duplicate:
     case_id: str
     recipient: str
     opened_at: str
-
-
-def content_urls(envelope: dict[str, Any]) -> set[str]:
-    body = envelope.get("body")
-    items = body.get("content") if isinstance(body, dict) else None
-    return {str(i["url"]) for i in items or () if isinstance(i, dict) and isinstance(i.get("url"), str)}
 
 
 async def open_duplicates(gateway: HubGateway, envelope: dict[str, Any]) -> list[Duplicate]:

@@ -22,6 +22,7 @@ from hub.console.keys import CONFIG, GATEWAY, JINJA
 from hub.console.next_steps import steps
 from hub.console.render import render
 from hub.console.sealing import open_all
+from hub.console.search import Found, find_in_messages, looks_like_url
 from hub.core.case_reference import CaseReferenceError
 from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import JoseError, parse_jws
@@ -31,6 +32,7 @@ SORTS = {"opened": "Newest first", "due": "Next due first"}  # the hub's orders 
 REFERRALS = ("takedown-request", "assistance-request")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PARTICIPANT = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+MAX_WANTED = 2048  # what "Find a case" reads of what was typed (a URL may be long)
 
 
 def case_id_of(request: web.Request) -> str:
@@ -65,20 +67,54 @@ def _filters(query: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 async def case_list(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    chosen, errors = _filters(request.query)
-    wanted = request.query.get("q", "").strip()
-    not_found: list[str] = []  # a search that finds nothing still shows the list
-    if wanted:
+    """The list; `?q=` finds a case by its id or a prefix of it (the search form posts: `case_search`)."""
+    return await _list_page(request, request.query.get("q", "").strip()[:MAX_WANTED], in_archive=False)
+
+
+async def case_search(request: web.Request) -> web.Response:
+    """ "Find a case" (POST, so that what was typed, a URL perhaps, is in no address): by the case's id or
+    a prefix of it, else by a reference or a content URL in the messages this console holds."""
+    wanted = (await request.post()).get("q", "")
+    return await _list_page(request, str(wanted).strip()[:MAX_WANTED], in_archive=True)
+
+
+async def _find(gateway: HubGateway, wanted: str, in_archive: bool) -> tuple[str | None, list[Found], str]:
+    """Where the search leads: one case, the cases found (several), or why none."""
+    why = ""
+    if not looks_like_url(wanted):
         # a case id or its first digits, looked up among the cases this participant may read (the hub's list)
         try:
-            return redirect(f"/cases/{await gateway.client.resolve_case(wanted)}")
+            return await gateway.client.resolve_case(wanted), [], ""
         except CaseReferenceError as exc:
-            not_found.append(f"Find a case: {exc}.")
+            why = f"Find a case: {exc}."
         except HubError as exc:
-            not_found.append(
-                f"Find a case: the hub refused: {exc.problem.get('detail', exc.problem.get('title'))}"
+            return (
+                None,
+                [],
+                f"Find a case: the hub refused: {exc.problem.get('detail', exc.problem.get('title'))}",
             )
+    if not in_archive:  # an address carries no content URL: only the form's search looks for one
+        return None, [], why or "Find a case: look for a content URL with the Find button."
+    found = find_in_messages(await asyncio.to_thread(gateway.archive.every), wanted)
+    if len(found) == 1:
+        return found[0].case_id, [], ""
+    if not found and looks_like_url(wanted):
+        why = "Find a case: no message this console holds names this content URL."
+    elif not found:
+        why = f"{why.removesuffix('.')}; nor is it a reference in the messages this console holds."
+    return None, found, why
+
+
+async def _list_page(request: web.Request, wanted: str, *, in_archive: bool) -> web.Response:
+    gateway = request.app[GATEWAY]
+    chosen, errors = _filters(request.query)
+    not_found: list[str] = []  # a search that finds nothing still shows the list
+    found: list[Found] = []
+    if wanted:
+        case_id, found, why = await _find(gateway, wanted, in_archive)
+        if case_id is not None:
+            return redirect(f"/cases/{case_id}")
+        not_found += [why] if why and not found else []
     listing: dict[str, Any] = {"cases": [], "next_cursor": None}
     if not errors:
         try:
@@ -108,6 +144,7 @@ async def case_list(request: web.Request) -> web.Response:
         "sorts": SORTS,
         "errors": errors,
         "wanted": wanted,
+        "found": found,
         "participants": await gateway.participants(),
         "unread_cases": {k.case_id for k in await asyncio.to_thread(gateway.archive.unread)},
         # a platform is the recipient of its cases: filtering them by recipient or its country finds nothing
