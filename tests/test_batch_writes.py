@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -32,8 +31,9 @@ from hub.store.case_keys import Keyring
 from hub.store.database import create_pool
 from hub.store.deferred_writes import ORDER, captured_writes, rows_json
 from hub.store.messages import SignedMessage
-from hub.store.queries import queries, query
+from hub.store.queries import query
 from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
+from tests.statement_count import Counted
 
 # Serial columns differ between two runs (sequences are not rolled back); everything else must match.
 TABLES = {
@@ -52,25 +52,6 @@ TABLES = {
 }
 SHA = "5" * 64  # fictitious hash values
 PDQ = "a" * 64
-
-
-class Counted:
-    """The statements a pool's connections send, by named query (BEGIN and COMMIT by their text)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.names = {text: name for name, text in queries().items()}
-
-    def __call__(self, record: Any) -> None:
-        text = record.query.strip()
-        if "typeinfo_tree" not in text and "'jit'" not in text:
-            self.counts[self.names.get(text, text.split()[0].rstrip(";"))] += 1
-
-    async def taken(self) -> Counter[str]:
-        for _ in range(3):
-            await asyncio.sleep(0)  # asyncpg hands records to its loggers with call_soon
-        counted, self.counts = self.counts, Counter()
-        return counted
 
 
 @pytest_asyncio.fixture

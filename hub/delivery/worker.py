@@ -2,10 +2,11 @@
 
 Design (several hub processes against one database, no coordinator of ours):
 
-- Work lives in `deliveries`. A worker finds destinations with claimable work, then for each one claims,
-  in one statement, as many deliveries as the destination has free in-flight slots (`FOR UPDATE SKIP
-  LOCKED`, a lease, `RETURNING`). Claims for a destination are serialised on its row, so the per-destination
-  cap holds across processes; processes never wait for each other.
+- Work lives in `deliveries`. Each round, one statement (`hub_claim_due_deliveries`, migration 0023) finds
+  the destinations with claimable work and claims for each as many deliveries as it has free in-flight
+  slots (`FOR UPDATE SKIP LOCKED`, a lease, `RETURNING`), up to what the worker can start. Claims for a
+  destination are serialised on its row, so the per-destination cap holds across processes; processes
+  never wait for each other.
 - A claimed delivery is leased. The outcome is recorded only while the lease is held. A worker that dies
   leaves its leases to expire; any worker then claims those deliveries again (the claim query). The
   recipient may so see a message twice and drops it by its `Idempotency-Key`.
@@ -144,33 +145,29 @@ class DeliveryWorker:
                     await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
 
     async def run_once(self) -> int:
-        """One round: claim what is due for each destination with work and start delivering it."""
-        claimed = 0
-        cap = self.config.max_in_flight_per_destination
-        await deliveries.hold_parked(self._pool, self._clock())
+        """One round: in one statement, show what parked destinations hold on its timelines and claim
+        what is due for each destination with work; then start delivering it."""
+        # Claim only what this worker can start at once: a claimed delivery never waits for a slot,
+        # so stop() is never held up behind one (a full worker's next round holds and claims).
+        capacity = self.config.max_concurrency - len(self._in_flight)
+        if self._stopping or capacity <= 0:
+            return 0
+        claimed = await deliveries.claim_due(
+            self._pool,
+            now=self._clock(),
+            worker=self.config.worker_id,
+            lease=self.config.lease,
+            max_in_flight=self.config.max_in_flight_per_destination,
+            token=uuid.uuid4(),
+            capacity=capacity,
+            keyring=self._keyring,
+        )
         self._tell_parked()
-        for destination in await deliveries.due_destinations(self._pool, self._clock(), max_in_flight=cap):
-            # Claim only what this worker can start at once: a claimed delivery never waits for a slot,
-            # so stop() is never held up behind one.
-            capacity = self.config.max_concurrency - len(self._in_flight)
-            if self._stopping or capacity <= 0:
-                break
-            for delivery in await deliveries.claim(
-                self._pool,
-                destination,
-                now=self._clock(),
-                worker=self.config.worker_id,
-                lease=self.config.lease,
-                max_in_flight=cap,
-                token=uuid.uuid4(),
-                capacity=capacity,
-                keyring=self._keyring,
-            ):
-                task = asyncio.create_task(self._deliver(delivery))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-                claimed += 1
-        return claimed
+        for delivery in claimed:
+            task = asyncio.create_task(self._deliver(delivery))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(claimed)
 
     def _tell_parked(self) -> None:
         """Tell newly parked destinations' recipients (`hub.services.park_notices`), beside the

@@ -107,9 +107,19 @@ async def flush_writes(conn: Conn) -> None:
         await _send(buffer)
 
 
+def rows_object(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """What `hub_record_rows` takes (before `encoded`): each named query's rows, the empty ones left out."""
+    return {name: rows[name] for name in ORDER if rows.get(name)}
+
+
 def rows_json(rows: dict[str, list[tuple[Any, ...]]]) -> str:
     """The argument of `hub_record_rows`: each named query's rows as JSON arrays of its arguments."""
-    return orjson.dumps({name: rows[name] for name in ORDER if rows.get(name)}, default=_json_value).decode()
+    return encoded(rows_object(rows))
+
+
+def encoded(value: object) -> str:
+    """JSON for a batch function: uuids and timestamps as strings (RFC 3339), bytea as hex."""
+    return orjson.dumps(value, default=_json_value).decode()
 
 
 def _json_value(value: object) -> str:

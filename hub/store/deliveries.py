@@ -24,10 +24,11 @@ from hub.core.case_state import RETRIEVABLE, RecipientState
 from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.core.global_id import home_hub_of
 from hub.core.hub_identity import TIMELINE_ACTOR as HUB_ACTOR
+from hub.core.policy import Clock
 from hub.store import deadlines
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
-from hub.store.deferred_writes import deferred_writes
+from hub.store.deferred_writes import captured_writes, encoded, rows_object
 from hub.store.events import record_event
 from hub.store.queries import query
 
@@ -100,15 +101,42 @@ async def claim(
     keyring: Keyring | None = None,
 ) -> list[ClaimedDelivery]:
     """Lease up to the destination's free in-flight slots and the worker's free `capacity`, oldest
-    first; [] if another process is claiming for this destination right now."""
+    first; [] if another process is claiming for this destination right now (one statement:
+    `hub_claim_for`, migration 0023)."""
     free = max_in_flight if capacity is None else capacity
-    async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval(query("lock_destination"), destination, now) is None:
-            return []
-        rows = await conn.fetch(
-            query("claim_deliveries"), destination, now, token, worker, lease, max_in_flight, free
-        )
-    return sorted((ClaimedDelivery.from_row(row, keyring) for row in rows), key=lambda d: d.seq)
+    rows = await pool.fetch(
+        query("claim_deliveries"), destination, now, token, worker, lease, max_in_flight, free
+    )
+    return [ClaimedDelivery.from_row(row, keyring) for row in rows]
+
+
+async def claim_due(
+    pool: asyncpg.Pool,
+    *,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    max_in_flight: int,
+    token: UUID,
+    capacity: int,
+    keyring: Keyring | None = None,
+    destinations: int = 100,
+) -> list[ClaimedDelivery]:
+    """A delivery round's claim in one statement (`hub_claim_due_deliveries`, migration 0023): the
+    deliveries parked destinations hold shown on their timelines (`hold_parked`), then `claim` for each
+    destination `due_destinations` lists, longest-waiting first, until `capacity` is used."""
+    rows = await pool.fetch(
+        query("claim_due_deliveries"),
+        now,
+        token,
+        worker,
+        lease,
+        max_in_flight,
+        capacity,
+        destinations,
+        HUB_ACTOR,
+    )
+    return [ClaimedDelivery.from_row(row, keyring) for row in rows]
 
 
 async def _attempt(conn: Conn, record: AttemptRecord) -> None:
@@ -128,18 +156,18 @@ async def _attempt(conn: Conn, record: AttemptRecord) -> None:
 async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: str) -> bool:
     """Record a successful push; False if the lease was lost (another worker owns the delivery now).
     The recipient is told now: the legal clocks held on the delivery start."""
-    async with pool.acquire() as conn, conn.transaction(), deferred_writes(conn):
-        return await _finish_delivered(conn, record, evidence)
+    [recorded] = await finish_pushes(pool, [(record, evidence)])
+    return recorded
 
 
 async def finish_delivered_batch(
     pool: asyncpg.Pool, batch: Sequence[tuple[AttemptRecord, str]]
 ) -> list[bool | Exception]:
-    """Several successful pushes in one transaction (group commit). If one fails, the batch is undone
-    and recorded one push per transaction, so that only the one at fault fails."""
+    """Several successful pushes in one statement (group commit), which is its own transaction. If it
+    fails, nothing of the batch is stored, and each push is recorded alone, so that only the one at
+    fault fails."""
     try:
-        async with pool.acquire() as conn, conn.transaction(), deferred_writes(conn):
-            return [await _finish_delivered(conn, record, evidence) for record, evidence in batch]
+        return list(await finish_pushes(pool, batch))
     except Exception:
         outcomes: list[bool | Exception] = []
         for record, evidence in batch:
@@ -150,76 +178,108 @@ async def finish_delivered_batch(
         return outcomes
 
 
-async def _finish_delivered(conn: Conn, record: AttemptRecord, evidence: str) -> bool:
-    """The push is recorded and the recipient told: a timeline event with the hub's signed evidence,
-    for a referral the recipient's move from `queued` to `retrieved`, and the clocks held on the
-    delivery started (for a recipient withdrawn meanwhile, only the one for confirming deletion)."""
+async def finish_pushes(pool: asyncpg.Pool, batch: Sequence[tuple[AttemptRecord, str]]) -> list[bool]:
+    """The pushes recorded and their recipients told, in one statement (`hub_finish_pushes`, migration
+    0023); for each, whether it was (False: the lease was lost). What a push writes once done depends
+    on what the statement finds (the recipient's state), so each outcome's rows are made here,
+    by the rules that write them one at a time (`record_event`, `deadlines.start_new_clocks`), and the
+    statement picks the ones that apply."""
+    async with pool.acquire() as conn:
+        pushes = [await _push(conn, record, evidence) for record, evidence in batch]
+        rows = await conn.fetch(query("finish_pushes"), encoded(pushes))
+    recorded = {row["seq"]: row["recorded"] for row in rows}
+    return [bool(recorded[record.delivery.seq]) for record, _ in batch]
+
+
+async def _push(conn: Conn, record: AttemptRecord, evidence: str) -> dict[str, Any]:
+    """One push for `hub_finish_pushes`: the delivery's finish, and the rows it writes once done: its
+    timeline entry with the hub's signed evidence (and a forwarding's, with the next hub's receipt);
+    for a referral, the recipient's move to `retrieved` from each state it may be found in; the clocks
+    held on the delivery started (for a recipient withdrawn before it was told, only the one for
+    confirming deletion: it owes no decision)."""
     d, at = record.delivery, record.finished_at
-    row = await conn.fetchrow(
-        query("finish_delivered"),
-        d.seq,
-        d.lease_token,
-        at,
-        evidence,
-        record.http_status,
-        d.attempt,
-        record.worker,
-        record.started_at,
-        record.detail,
-        str(RecipientState.RETRIEVED),
-        d.message_type in NEW_REFERRAL_TYPES,
-        list(RETRIEVABLE),
-        d.case_id,
-    )
-    if row is None:
-        return False
-    await record_event(
-        conn,
-        d.case_id,
-        at,
-        "message.delivered",
-        d.recipient_id,
-        message_id=d.message_id,
-        detail={"evidence": evidence},
-    )
-    peer = home_hub_of(d.recipient_id)
-    if record.hop_receipt is not None and peer is not None:  # the next hop, with its hub's evidence
+    referral = d.message_type in NEW_REFERRAL_TYPES
+    retrieved = str(RecipientState.RETRIEVED)
+    async with captured_writes(conn) as told:
         await record_event(
             conn,
             d.case_id,
             at,
-            "message.forwarded",
-            peer,
-            subject=d.recipient_id,
-            message_id=d.message_id,
-            detail={"receipt": record.hop_receipt},
-        )
-    state = row["party_state"]
-    if row["moved_to"] is not None:
-        await record_event(
-            conn,
-            d.case_id,
-            at,
-            "recipient.state_changed",
+            "message.delivered",
             d.recipient_id,
-            subject=d.recipient_id,
             message_id=d.message_id,
-            from_state=state,
-            to_state=row["moved_to"],
+            detail={"evidence": evidence},
         )
-    held = [deadlines.clock_from_json(c) for c in row["clocks"] or []]
-    if state == "withdrawn":  # withdrawn before it was told: it owes no decision, only deletion
-        held = [c for c in held if c.kind == "confirm_deletion"]
-    if held:  # a delivery is finished once (the lease check above), so its clocks are new
-        await deadlines.start_new_clocks(
-            conn,
-            case_id=d.case_id,
-            message_id=d.message_id,
-            recipient=d.recipient_id,
-            clocks=held,
-            told_at=at,
-        )
-    return True
+        peer = home_hub_of(d.recipient_id)
+        if record.hop_receipt is not None and peer is not None:  # the next hop, with its hub's evidence
+            await record_event(
+                conn,
+                d.case_id,
+                at,
+                "message.forwarded",
+                peer,
+                subject=d.recipient_id,
+                message_id=d.message_id,
+                detail={"receipt": record.hop_receipt},
+            )
+    moved = {}
+    for state in sorted(RETRIEVABLE) if referral else ():
+        async with captured_writes(conn) as change:
+            await record_event(
+                conn,
+                d.case_id,
+                at,
+                "recipient.state_changed",
+                d.recipient_id,
+                subject=d.recipient_id,
+                message_id=d.message_id,
+                from_state=state,
+                to_state=retrieved,
+            )
+        moved[state] = rows_object(change)
+    held = [deadlines.clock_from_json(c) for c in d.clocks or []]
+    withdrawn = str(RecipientState.WITHDRAWN)
+    return {
+        "finish": {
+            "seq": d.seq,
+            "lease_token": d.lease_token,
+            "at": at,
+            "evidence": evidence,
+            "http_status": record.http_status,
+            "attempt": d.attempt,
+            "worker": record.worker,
+            "started_at": record.started_at,
+            "detail": record.detail,
+            "case_id": d.case_id,
+            "referral": referral,
+            "to_state": retrieved,
+            "moves_from": sorted(RETRIEVABLE),
+        },
+        "told": rows_object(told),
+        "moved": moved,
+        "clocks": await _started(conn, d, held, at),
+        "clocks_when": {
+            withdrawn: await _started(conn, d, [c for c in held if c.kind == "confirm_deletion"], at)
+        },
+    }
+
+
+async def _started(
+    conn: Conn, d: ClaimedDelivery, clocks: Sequence[Clock], at: datetime
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows that start these clocks of the delivery's recipient now (a delivery is finished once, so
+    they are new)."""
+    async with captured_writes(conn) as rows:
+        if clocks:
+            await deadlines.start_new_clocks(
+                conn,
+                case_id=d.case_id,
+                message_id=d.message_id,
+                recipient=d.recipient_id,
+                clocks=clocks,
+                told_at=at,
+            )
+    return rows_object(rows)
 
 
 async def finish_retry(
@@ -304,26 +364,14 @@ async def _refused(
 
 
 async def hold_parked(pool: asyncpg.Pool, now: datetime) -> int:
-    """Show on their cases' timelines the deliveries queued for a destination while it is parked (the
-    delivery worker calls it every round; one parked destination costs one indexed look-up)."""
-    async with pool.acquire() as conn, conn.transaction():
-        return await _hold(conn, now, None)
+    """Show on their cases' timelines the deliveries queued for a destination while it is parked (each
+    round's claim does it too: `claim_due`; one parked destination costs one indexed look-up)."""
+    return await _hold(pool, now, None)
 
 
-async def _hold(conn: Conn, at: datetime, destination: str | None) -> int:
-    rows = await conn.fetch(query("hold_parked_deliveries"), destination)
-    for row in rows:
-        await record_event(
-            conn,
-            row["case_id"],
-            at,
-            "delivery.parked",
-            HUB_ACTOR,
-            subject=row["recipient_id"],
-            message_id=row["message_id"],
-            detail={"reason": row["parked_reason"], "refusals": row["consecutive_refusals"]},
-        )
-    return len(rows)
+async def _hold(conn: Conn | asyncpg.Pool, at: datetime, destination: str | None) -> int:
+    held = await conn.fetchval(query("hold_parked"), at, destination, HUB_ACTOR)
+    return int(held or 0)
 
 
 async def finish_dead(

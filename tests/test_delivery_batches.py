@@ -1,0 +1,219 @@
+"""A delivery round's claim and a batch of finished pushes, one statement each (issue 21, migration 0023).
+
+A round claims across every due destination in one statement, whatever their number; the timeline entry
+the claim writes for a parked destination's held delivery is the row `record_event` writes; a batch of
+finished pushes is one statement, picks for each push the rows that apply to what it finds (a lost lease:
+none; a recipient withdrawn before it was told: only the clock for confirming deletion); and a batch
+that fails inside the statement stores nothing, each push then recorded alone so that only the one at
+fault fails.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
+import asyncpg
+import pytest_asyncio
+
+from hub.core.clock import utc_now
+from hub.core.hub_identity import TIMELINE_ACTOR
+from hub.core.templates import TemplateCatalog
+from hub.policies import load_policy_book
+from hub.services.intake import Intake, submit_message
+from hub.store import deliveries
+from hub.store.database import create_pool
+from hub.store.deferred_writes import captured_writes
+from hub.store.deliveries import AttemptRecord, ClaimedDelivery
+from hub.store.events import record_event
+from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
+from tests.statement_count import Counted
+
+LEASE = timedelta(minutes=1)
+KINDS = ("acknowledge", "act")  # the EU DSA clocks a push holds, started once it is delivered
+
+
+@pytest_asyncio.fixture
+async def counted() -> Counted:
+    return Counted()
+
+
+@pytest_asyncio.fixture
+async def pool(database_url: str, counted: Counted) -> AsyncIterator[asyncpg.Pool]:
+    async def log(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(counted)
+
+    pool = await create_pool(database_url, on_connect=log)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest_asyncio.fixture
+async def intake(pool: asyncpg.Pool, catalog: TemplateCatalog) -> Intake:
+    return Intake(pool=pool, catalog=catalog, hub=fresh_identity(), policies=load_policy_book())
+
+
+async def platforms(db: asyncpg.Connection, n: int) -> list[Member]:
+    return [await add_with_endpoint(db, f"platform-{i}", "platform", "IE") for i in range(n)]
+
+
+async def send(intake: Intake, hotline: Member, *recipients: Member) -> None:
+    for recipient in recipients:
+        await submit_message(intake, hotline.sign(takedown(hotline, recipient)).encode(), utc_now())
+
+
+async def claim_all(pool: asyncpg.Pool, capacity: int = 64, cap: int = 4) -> list[ClaimedDelivery]:
+    return await deliveries.claim_due(
+        pool,
+        now=utc_now(),
+        worker="w-test",
+        lease=LEASE,
+        max_in_flight=cap,
+        token=uuid.uuid4(),
+        capacity=capacity,
+    )
+
+
+def delivered(claimed: ClaimedDelivery, evidence: str = "evidence") -> tuple[AttemptRecord, str]:
+    now = utc_now()
+    return AttemptRecord(claimed, "w-test", now, now, "delivered", 200, "HTTP 200"), evidence
+
+
+async def test_a_round_claims_every_destination_in_one_statement(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 5)
+    await send(intake, hotline, *many, *many, *many)  # three each
+    await counted.taken()
+    claimed = await claim_all(intake.pool, capacity=12, cap=2)
+    assert (await counted.taken()) == {"claim_due_deliveries": 1}
+    per_destination = {p.id: sum(1 for c in claimed if c.recipient_id == p.id) for p in many}
+    assert sum(per_destination.values()) == 10  # capped at 2 in flight per destination: 5 x 2 < 12
+    assert set(per_destination.values()) == {2}
+    assert len(await claim_all(intake.pool, capacity=12, cap=2)) == 0  # all five at their cap
+    assert len(await claim_all(intake.pool, capacity=3, cap=10)) == 3  # the worker's capacity holds
+
+
+async def test_a_held_delivery_is_shown_as_record_event_writes_it(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> None:
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    [platform] = await platforms(db, 1)
+    await send(intake, hotline, platform)
+    await db.execute(
+        "UPDATE destinations SET parked_at = now(), parked_reason = 'HTTP 401', consecutive_refusals = 3"
+        " WHERE participant_id = $1",
+        platform.id,
+    )
+    before = utc_now()
+    assert await claim_all(intake.pool) == []  # parked: nothing claimed, the delivery shown held
+    made = await db.fetchrow("SELECT * FROM case_events WHERE event = 'delivery.parked'")
+    audited = await db.fetchrow("SELECT * FROM audit_entries WHERE event = 'delivery.parked'")
+    assert made["occurred_at"] >= before
+    async with captured_writes(db) as rows:
+        await record_event(
+            db,
+            made["case_id"],
+            made["occurred_at"],
+            "delivery.parked",
+            TIMELINE_ACTOR,
+            subject=platform.id,
+            message_id=made["message_id"],
+            detail={"reason": "HTTP 401", "refusals": 3},
+        )
+    [expected] = rows["insert_event"]
+    stored = (
+        made["case_id"],
+        made["occurred_at"],
+        made["event"],
+        made["actor"],
+        made["subject"],
+        made["message_id"],
+        made["from_state"],
+        made["to_state"],
+        made["detail"],
+        audited["detail"],
+    )
+    assert stored == expected
+    assert (audited["recorded_at"], audited["case_id"], audited["actor"]) == (
+        made["occurred_at"],
+        made["case_id"],
+        TIMELINE_ACTOR,
+    )
+    assert await claim_all(intake.pool) == []
+    assert await db.fetchval("SELECT count(*) FROM case_events WHERE event = 'delivery.parked'") == 1  # once
+
+
+async def test_finished_pushes_are_one_statement_and_each_writes_what_applies(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    """Four pushes finish together: one lost its lease (nothing written), one's recipient withdrew
+    before it was told (no move to retrieved; of its held clocks only one for confirming deletion, and
+    it holds none), two are told and start their two EU DSA clocks."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 4)
+    await send(intake, hotline, *many)
+    claimed = sorted(await claim_all(intake.pool), key=lambda c: c.recipient_id)
+    lost, withdrawn, told = claimed[0], claimed[1], claimed[2:]
+    await db.execute(
+        "UPDATE case_parties SET state = 'withdrawn' WHERE case_id = $1 AND participant_id = $2",
+        withdrawn.case_id,
+        withdrawn.recipient_id,
+    )
+    batch = [delivered(replace(lost, lease_token=uuid.uuid4())), delivered(withdrawn)]
+    batch += [delivered(c) for c in told]
+    await counted.taken()
+    assert await deliveries.finish_delivered_batch(intake.pool, batch) == [False, True, True, True]
+    assert await counted.taken() == {"finish_pushes": 1}
+    states = dict(await db.fetch("SELECT recipient_id, state FROM deliveries"))
+    assert [states[c.recipient_id] for c in claimed] == ["in_flight", "delivered", "delivered", "delivered"]
+    parties = dict(await db.fetch("SELECT participant_id, state FROM case_parties WHERE role = 'recipient'"))
+    assert [parties[c.recipient_id] for c in claimed] == ["queued", "withdrawn", "retrieved", "retrieved"]
+    clocks = sorted(tuple(r) for r in await db.fetch("SELECT recipient_id, kind FROM deadlines"))
+    assert clocks == sorted((c.recipient_id, k) for c in told for k in KINDS)  # none for the withdrawn
+    events = await db.fetch("SELECT subject, event FROM case_events WHERE event <> 'message.accepted'")
+    assert [tuple(e) for e in events if e["subject"] == lost.recipient_id] == [
+        (lost.recipient_id, "recipient.state_changed")  # queued at intake, nothing since
+    ]
+    assert sum(1 for e in events if e["event"] == "recipient.state_changed") == 4 + 2
+    attempts = await db.fetchval("SELECT count(*) FROM delivery_attempts")
+    assert attempts == 3
+
+
+async def test_a_batch_that_fails_inside_the_statement_stores_nothing_then_only_its_push_fails(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 3)
+    await send(intake, hotline, *many)
+    claimed = sorted(await claim_all(intake.pool), key=lambda c: c.recipient_id)
+    doomed = claimed[1].seq
+    await db.execute(
+        f"""
+        CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.delivery_seq = {doomed} THEN RAISE EXCEPTION 'refused by the test trigger'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_one BEFORE INSERT ON delivery_attempts
+            FOR EACH ROW EXECUTE FUNCTION refuse_one();
+        """
+    )
+    await counted.taken()
+    outcomes = await deliveries.finish_delivered_batch(intake.pool, [delivered(c) for c in claimed])
+    assert outcomes[0] is True
+    assert outcomes[2] is True
+    assert isinstance(outcomes[1], asyncpg.RaiseError)
+    assert (await counted.taken())["finish_pushes"] == 1 + 3  # the batch, then each alone
+    states = dict(await db.fetch("SELECT seq, state FROM deliveries"))
+    assert [states[c.seq] for c in claimed] == ["delivered", "in_flight", "delivered"]
+    told = await db.fetch("SELECT message_id FROM case_events WHERE event = 'message.delivered'")
+    assert sorted(r["message_id"] for r in told) == sorted([claimed[0].message_id, claimed[2].message_id])
+    assert (
+        await db.fetchval("SELECT count(*) FROM deadlines WHERE message_id = $1", claimed[1].message_id) == 0
+    )
