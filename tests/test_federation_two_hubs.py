@@ -32,7 +32,7 @@ from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.services import vouching
 from hub.store import directory
 from hub.store.database import connect
-from tests.factories import Directory, FakeClock, Member, delivery_worker, jose, takedown
+from tests.factories import Directory, FakeClock, Member, acknowledgement, delivery_worker, jose, takedown
 from tests.test_cli import assert_ok, assert_refused, hub, hub_env
 from tests.test_federation_forwarding import hub_b_url, hub_settings  # noqa: F401  (a fixture)
 
@@ -121,20 +121,22 @@ class Federation:
     proxy: LosingProxy | None
     session: aiohttp.ClientSession
 
-    def worker(self) -> DeliveryWorker:
-        app = self.a.app
+    def worker(self, hub: Peer | None = None) -> DeliveryWorker:
+        """A delivery worker of hub A (or of `hub`), wired as `create_app` wires it."""
+        peer = hub or self.a
+        app = peer.app
         return delivery_worker(
             app[POOL],
             app[DSN],
             build_adapters(adapter_context(app, self.session)),
             app[INTAKE],
-            self.a.clock,
+            peer.clock,
             WorkerConfig(poll_interval=0.05, grace=5.0),
             rng=random.Random(7),
         )
 
-    async def forward_all(self) -> None:
-        worker = self.worker()
+    async def forward_all(self, hub: Peer | None = None) -> None:
+        worker = self.worker(hub)
         await worker.run_once()
         await worker.wait_idle()
 
@@ -419,3 +421,92 @@ async def test_hub_peers_sync_fails_in_one_line_and_changes_nothing(
         await f.a.db.execute("UPDATE participants SET endpoint = $2 WHERE id = $1", HUB_B, down)
         assert_refused(await hub("peers", "sync", HUB_B, env=env), "cannot reach")
     assert await f.a.db.fetchval("SELECT count(*) FROM participants WHERE home_hub IS NOT NULL") == 0
+
+
+async def test_an_acknowledgement_travels_back_from_hub_b_to_the_hotline_on_hub_a(
+    federation: Federation,
+) -> None:
+    """docs/federation.md, section 5: B's platform answers the hotline by its global id on B; B forwards
+    the answer to A with B's receipt, A takes it with its own, and each records the other's receipt. Both
+    hubs name the case alike (B opened it under the case id of A's receipt)."""
+    f = federation
+    sent = await f.send()
+    await f.forward_all()
+    assert await b_case_of(f, sent["message_id"]) == sent["case_id"]
+    remote_hotline = Member(f"de-hotline@{HUB_A}", "hotline", "DE", f.hotline.key, f.hotline.enc)
+    ack = acknowledgement(f.platform, remote_hotline, sent["case_id"], sent["message_id"])
+    signed = f.platform.sign(ack)
+    response = await f.b.client.post("/v1/messages", **jose(signed))
+    on_b = await response.json()
+    assert response.status == 202, on_b
+
+    await f.forward_all(f.b)
+
+    # the hotline on A pulls the platform's answer, its signature checked with the keys A mirrored from B
+    token = f.hotline.token(audience=HUB_A, now=f.a.clock.ts())
+    inbox = await f.a.client.get("/v1/inbox", headers={"Authorization": f"Bearer {token}"})
+    (item,) = (await inbox.json())["messages"]
+    assert item["message"] == signed
+    sender = await (await f.a.client.get(f"/v1/participants/ie-platform@{HUB_B}")).json()
+    a_jwks = await (await f.a.client.get("/.well-known/jwks.json")).json()
+    verified = verify_inbox_item(item, sender["jwks"], a_jwks, recipient="de-hotline")
+    assert verified.receipt["from"] == f"ie-platform@{HUB_B}"
+    # A's timeline: received from B with B's receipt; the platform's state moved on A too
+    ack_id, digest = uuid.UUID(ack["id"]), on_b["payload_sha256"]
+    a_view = await (
+        await f.a.client.get(
+            f"/v1/cases/{sent['case_id']}",
+            headers={"Authorization": f"Bearer {f.hotline.token(audience=HUB_A, now=f.a.clock.ts())}"},
+        )
+    ).json()
+    (received,) = [
+        e
+        for e in a_view["timeline"]
+        if e["event"] == "message.received_from_hub" and e["message_id"] == str(ack_id)
+    ]
+    assert (received["actor"], received["receipt"]) == (HUB_B, on_b["receipt"])
+    (state,) = [r for r in a_view["recipients"] if r["participant_id"] == f.remote_platform.id]
+    assert state["state"] == "acknowledged"
+    # B's timeline, as its operator reads it (the hotline's deliveries are not the platform's part):
+    # forwarded to A, with A's receipt for the answer
+    forwarded = await f.b.db.fetchrow(
+        "SELECT actor, detail FROM case_events WHERE case_id = $1 AND event = 'message.forwarded'",
+        uuid.UUID(sent["case_id"]),
+    )
+    assert forwarded["actor"] == HUB_A
+    a_receipt = verify_receipt(
+        forwarded["detail"]["receipt"],
+        issuer=HUB_A,
+        keys=[hub_key(f.a)],
+        message_id=ack_id,
+        payload_sha256=digest,
+    )
+    assert a_receipt["to"] == ["de-hotline"]
+
+
+async def test_a_forwarded_referral_under_a_case_id_this_hub_holds_is_refused(federation: Federation) -> None:
+    """A peer never joins one of B's cases by opening one under its id."""
+    f = federation
+    sent = await f.send()
+    await f.forward_all()
+    second = f.hotline.sign(takedown(f.hotline, f.remote_platform))
+    payload = parse_jws(second.encode()).payload
+    receipt = sign_receipt(
+        f.a.identity.key,
+        hub_id=HUB_A,
+        message_id=uuid.UUID(json.loads(payload)["id"]),
+        message_type="takedown-request",
+        sender="de-hotline",
+        recipients=[f.remote_platform.id],
+        case_id=uuid.UUID(sent["case_id"]),  # the case B already holds
+        payload_sha256=sha256_hex(payload),
+        accepted_at=f.a.clock(),
+    )
+    token = issue_token(f.a.identity.key, issuer=HUB_A, audience=HUB_B, now=f.b.clock.ts())
+    response = await f.b.client.post(
+        "/v1/federation/messages",
+        json={"message": second, "receipt": receipt},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert (response.status, (await response.json())["type"]) == (409, PROBLEM + "case-conflict")
+    assert await f.b.db.fetchval("SELECT count(*) FROM messages") == 1

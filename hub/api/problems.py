@@ -52,6 +52,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "request-timeout": (408, "Request not received in time"),
     "duplicate-id": (409, "Message id already used for other content"),
     "invalid-transition": (409, "State change not allowed"),
+    "case-conflict": (409, "The forwarded case id is already a case of this hub"),
     "schema-invalid": (422, "Message does not match its template"),
     "unknown-template": (422, "Unknown template or version"),
     "csam-referral": (422, "Possible child sexual abuse material: use the CSAM channel"),

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from hub.core.global_id import global_id, local_on
 from hub.core.jose import sha256_hex
@@ -59,11 +60,14 @@ async def receive_forwarded(
         if not isinstance(peer_receipt, str):
             raise Refusal("invalid-hop-receipt", "'receipt' must be the forwarding hub's receipt (a JWS)")
         try:
-            verify_receipt(
+            claims = verify_receipt(
                 peer_receipt, issuer=caller, keys=keys, message_id=envelope.id, payload_sha256=digest
             )
+            case_id = UUID(str(claims.get("case_id")))
         except ReceiptError as exc:
             raise Refusal("invalid-hop-receipt", str(exc)) from None
+        except ValueError:
+            raise Refusal("invalid-hop-receipt", "the forwarding hub's receipt names no case id") from None
         recipients = await _own_recipients(conn, intake.hub.hub_id, envelope.to)
     signed = SignedMessage(
         replace(envelope, sender=sender, to=recipients),
@@ -71,7 +75,7 @@ async def receive_forwarded(
         signed_form,
         digest,
         received_at,
-        received_from=Hop(caller, peer_receipt),
+        received_from=Hop(caller, peer_receipt, case_id),
     )
     return await record_forwarded(intake, signed)
 

@@ -381,7 +381,7 @@ async def _decide(
     # Only the issuer signs with the hub's key (a submission so signed was refused above), so this is
     # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
     issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
-    plan = admit(env, known, snapshot, uuid4(), hub_issued=issued_by_hub)
+    plan = admit(env, known, snapshot, await _new_case_id(conn, signed), hub_issued=issued_by_hub)
     # A forwarded message's sender sealed to its recipients under their global ids on this hub.
     written_as = intake.hub.hub_id if signed.received_from is not None else None
     await _check_sealed(conn, env, plan.recipients, signed.accepted_at, prefetched, written_as)
@@ -402,6 +402,18 @@ async def _decide(
     pulls = frozenset(r for r in plan.recipients if known[r].pulls) if plan.opens_case else None
     hash_signals = await _hash_signals(conn, env, known, prefetched) if plan.transitions and known else None
     return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls, hash_signals)
+
+
+async def _new_case_id(conn: Conn, signed: messages.SignedMessage) -> UUID:
+    """The id a new case would get: a fresh one, or for a referral a peer hub forwarded, the case id of
+    the peer's receipt, so both hubs name the case alike (docs/federation.md, section 5: answers carry it).
+    A forwarded case id this hub already holds is refused: a peer never joins a case by opening one."""
+    hop = signed.received_from
+    if hop is None or not signed.envelope.opens_case:
+        return uuid4()
+    if await messages.case_exists(conn, hop.case_id):
+        raise Refusal("case-conflict", "the forwarding hub's case id is already a case of this hub")
+    return hop.case_id
 
 
 async def _hash_signals(

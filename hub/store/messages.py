@@ -42,10 +42,12 @@ class StoredIdentity:
 @dataclass(frozen=True)
 class Hop:
     """The hop a message made to reach this hub from a peer hub (docs/federation.md, section 4): the
-    peer that forwarded it and the peer's signed receipt for it."""
+    peer that forwarded it, the peer's signed receipt for it, and the case that receipt names (a referral
+    opens its case here under the same id, so that answers name it alike on both hubs)."""
 
     peer: str
     receipt: str
+    case_id: UUID
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,10 @@ async def route_candidates(
             query("participants_of_kind"), str(route.get("kind")), str(route.get("country"))
         )
     return [RouteCandidate(row["id"], row["kind"], row["country"], tuple(row["domains"])) for row in rows]
+
+
+async def case_exists(conn: Conn, case_id: UUID) -> bool:
+    return await conn.fetchrow(query("get_case"), case_id) is not None
 
 
 async def load_case(conn: Conn, case_id: UUID) -> CaseSnapshot | None:
