@@ -121,7 +121,7 @@ async def hotline_sends_a_takedown(page: Any, platform: Member, shots: Path) -> 
     await summary.wait_for()
     url_field = page.get_by_label("Web address (URL)")
     assert await url_field.get_attribute("aria-invalid") == "true"
-    assert "must be a valid uri" in await page.locator("#f-body-content-0-url-error").inner_text()
+    assert "starting with https://" in await page.locator("#f-body-content-0-url-error").inner_text()
     await page.screenshot(path=str(shots / "form-error.png"), full_page=True, clip=CLIP_FORM)
 
     await url_field.fill(CONTENT_URL)

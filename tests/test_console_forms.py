@@ -112,8 +112,9 @@ def test_an_invalid_value_gets_the_schemas_message_at_its_field(catalog: Templat
     faults = catalog.validate(envelope)
     errors = map_faults(form, faults)
     assert [f.pointer for f in faults] == ["/body/content/0/url"]
-    assert errors.by_field == {"/body/content/0/url": [faults[0].message]}
-    assert errors.summary == [("f-body-content-0-url", "Web address (URL)", faults[0].message)]
+    said = "Give the full web address, starting with https://"  # plain words, not the schema's
+    assert errors.by_field == {"/body/content/0/url": [said]}
+    assert errors.summary == [("f-body-content-0-url", "Web address (URL)", said)]
 
 
 def test_missing_and_malformed_entries_land_where_they_belong(catalog: TemplateCatalog) -> None:
@@ -122,9 +123,11 @@ def test_missing_and_malformed_entries_land_where_they_belong(catalog: TemplateC
     del values["/body/illegality/explanation"], values["/body/contact#email"]
     envelope = replace_sealed(envelope_of(form, posted(values)), placeholder_sealed([PLATFORM]))
     errors = map_faults(form, catalog.validate(envelope))
-    assert errors.by_field["/body/illegality/explanation"] == ['required property "explanation" is missing']
-    assert errors.by_field["/body/contact"] == ['required property "contact" is missing']
-    assert errors.by_field["/body/jurisdictions"] == ["entry 2: does not have the required form"]
+    assert errors.by_field["/body/illegality/explanation"] == ["Fill this in"]
+    assert errors.by_field["/body/contact"] == ["Fill this in"]
+    assert errors.by_field["/body/jurisdictions"] == [
+        "Entry 2: Give two-letter country codes in capitals, like IE, or EU"
+    ]
 
 
 def test_no_recipient_chosen_is_said_at_the_recipients(catalog: TemplateCatalog) -> None:

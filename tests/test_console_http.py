@@ -218,7 +218,7 @@ async def test_invalid_value_shows_the_schema_message_and_nothing_is_sent(
     assert "Nothing was signed or sent" in html
     error = re.search(r'<p class="error" id="f-body-content-0-url-error">(.*?)</p>', html, re.S)
     assert error
-    assert "must be a valid uri" in error.group(1)
+    assert "Give the full web address, starting with https://" in error.group(1)  # not "must be a valid uri"
     described = 'aria-describedby="f-body-content-0-url-hint f-body-content-0-url-error"'
     assert f'{described} aria-invalid="true"' in html
     assert 'value="photos.example.com/p/1"' in html  # the form comes back as the user left it

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.console.plain_faults import plain_fault
 from hub.console.schema_form import MAX_REPEAT, Field, TemplateForm, Widget
 from hub.core import inputs
 from hub.core.jose import b64url_encode
@@ -180,11 +181,11 @@ def map_faults(form: TemplateForm, faults: Iterable[SchemaFault]) -> FormErrors:
     errors = FormErrors()
     for fault in faults:
         made = field_for(fields, fault.pointer)
-        message = fault.message
+        message = plain_fault(fault.message, made.name if made is not None else "")
         if made is not None and made.widget in (Widget.LINES, Widget.CHOICES, Widget.RECIPIENTS):
             rest = fault.pointer.removeprefix(made.pointer).strip("/")
             if rest.isdigit():
-                message = f"entry {int(rest) + 1}: {message}"
+                message = f"Entry {int(rest) + 1}: {message}"
         errors.add(made, message)
     return errors
 

@@ -114,6 +114,17 @@ def option_label(value: object) -> str:
     return OPTION_LABELS.get(text, humanise(text))
 
 
+def without_plaintext(description: str) -> str:
+    """A sealed field's description as its hint: without the "Plaintext: {...}" the console reads its parts
+    from (schema wording; the parts are the fields below it), nor the rest of that sentence."""
+    start = description.find("Plaintext:")
+    if start < 0:
+        return description
+    end = description.find(".", description.rfind("}", start) + 1)
+    rest = description[end + 1 :] if end >= 0 else ""
+    return (description[:start].rstrip() + " " + rest.strip()).strip()
+
+
 def sealed_parts(description: str) -> tuple[SealedPart, ...]:
     """The plaintext's members, as the sealed field's description names them; binary parts are left out
     (the console has no file upload). Without a description to go by, one free text."""
@@ -184,15 +195,15 @@ class FormBuilder:
         self, node: Mapping[str, Any], base: str, pointer: str, name: str, required: bool
     ) -> Field | None:
         if node.get("$ref") == SEALED_REF:
-            hint = str(node.get("description", ""))
+            description = str(node.get("description", ""))
             return Field(
                 pointer,
                 name,
                 LABELS.get(name, humanise(name)),
-                hint,
+                without_plaintext(description),
                 Widget.SEALED,
                 required,
-                parts=sealed_parts(hint),
+                parts=sealed_parts(description),
             )
         resolved, base = self._resolver.resolve(node, base)
         if resolved.get("not") == {}:
