@@ -194,10 +194,15 @@ def takedown_parts(sender: Member, *recipients: Member, **overrides: Any) -> lis
         "content",
         [{"url": fan_out_url(p), "platform_item_id": f"test-0001-{p.id}", "for": p.id} for p in platforms],
     )
-    whole = takedown(sender, *recipients, **overrides)
-    directory = [{"id": m.id, "kind": m.kind, "country": m.country} for m in (sender, *recipients)]
+    return split_takedown(takedown(sender, *recipients, **overrides), *recipients)
+
+
+def split_takedown(whole: dict[str, Any], *recipients: Member) -> list[dict[str, Any]]:
+    """`whole`, a takedown request to `recipients`, split by `split_referral` (each locator goes to the
+    platform its `"for"` names); a sealed contact is sealed anew to each part's own recipients."""
+    directory = [{"id": m.id, "kind": m.kind, "country": m.country} for m in recipients]
     parts = split_referral(whole, directory, str(whole["id"]))
-    if "contact" not in overrides:
+    if len(parts) > 1 and "sealed" in whole["body"].get("contact", {}):
         for part in parts:
             part["body"]["contact"] = sealed_for(*(r for r in recipients if r.id in part["to"]))
     return parts

@@ -94,13 +94,14 @@ async def cast(directory: Directory, db: asyncpg.Connection) -> tuple[Member, Me
     return hotline, pushed, pulling, opted_in
 
 
-def referrals(hotline: Member, pushed: Member, pulling: Member) -> list[dict[str, Any]]:
+def referrals(hotline: Member, pushed: Member, pulling: Member, relay: Member) -> list[dict[str, Any]]:
     hashed = [{"url": "https://photos.example.com/p/t-1", "hashes": [{"alg": "sha256", "value": SHA}]}]
     pdq = [{"url": "https://photos.example.com/p/t-2", "hashes": [{"alg": "pdq", "value": PDQ}]}]
     return [
         takedown(hotline, pushed),
         takedown(hotline, pulling),  # a pull recipient's clocks start at intake
-        takedown(hotline, pushed, pulling, content=hashed, hash_sharing_consent=True),  # fan-out, signals
+        # two recipients (one platform: each platform gets a request of its own), signals
+        takedown(hotline, pushed, relay, content=hashed, hash_sharing_consent=True),
         takedown(hotline, pulling, content=pdq),
     ]
 
@@ -133,9 +134,10 @@ async def test_the_batch_function_stores_what_the_per_row_queries_store(
     intake: Intake, directory: Directory, db: asyncpg.Connection
 ) -> None:
     hotline, pushed, pulling, _ = await cast(directory, db)
+    relay = await directory.add("hotline-fr", "hotline", "FR")  # a hotline abroad that relays referrals
     at = utc_now()
     signed = []
-    for envelope in referrals(hotline, pushed, pulling):
+    for envelope in referrals(hotline, pushed, pulling, relay):
         raw, digest = _signed(hotline, envelope)
         checked = intake_service.validated_envelope(intake.catalog, envelope)
         signed.append(SignedMessage(checked, hotline.key.kid, raw, digest, at))
@@ -162,7 +164,9 @@ async def test_the_batch_function_stores_what_the_per_row_queries_store(
     assert len(together["cases"]) == 4
     assert len(together["deliveries"]) == 5
     assert len(together["deadlines"]) >= 2
-    assert len(together["signal_copies"]) == 4  # the recipients' copies of both hashes, the opted-in one
+    assert (
+        len(together["signal_copies"]) == 3
+    )  # the platform recipients' copies of both hashes, the opted-in one
     assert len(together["case_parties"]) == 4 + 5  # the originators and the recipients
 
 

@@ -43,7 +43,7 @@ from hub.policies import load_retention_policy
 from hub.store.audit import sequence_and_checkpoint
 from hub.store.purge import purge_due_cases
 from tests.console_helpers import console_config, csrf_of, form_body, sign_in, takedown_values
-from tests.factories import acknowledgement, jose, removal, run_hub, takedown
+from tests.factories import acknowledgement, jose, refer, removal, run_hub, takedown, takedown_parts
 
 
 @dataclass
@@ -452,10 +452,18 @@ async def test_a_recipient_gets_the_audit_proofs_of_its_own_part_only(
     outsider = await directory.add("fr-platform-test", "platform", "FR")
     app = create_app(settings, background=False)
     client = await aiohttp_client(app)
-    request = takedown(hotline, first, second)
-    case_id = (await (await client.post("/v1/messages", **jose(hotline.sign(request)))).json())["case_id"]
-    await client.post("/v1/inbox/ack", json={"message_ids": [request["id"]]}, headers=first.auth())
-    answer = acknowledgement(first, hotline, case_id, request["id"])
+
+    async def accepted(envelope: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post("/v1/messages", **jose(hotline.sign(envelope)))
+        assert response.status == 202, await response.text()
+        receipt: dict[str, Any] = await response.json()
+        return receipt
+
+    request = await refer(accepted, takedown_parts(hotline, first, second))
+    case_id = request.case_id
+    ours = request.id_of(first)
+    await client.post("/v1/inbox/ack", json={"message_ids": [ours]}, headers=first.auth())
+    answer = acknowledgement(first, hotline, case_id, ours)
     assert (await client.post("/v1/messages", **jose(first.sign(answer)))).status == 202
     await sequence_and_checkpoint(app[POOL], app[HUB_KEY], settings.hub_id, utc_now())
     hub_keys = {app[HUB_KEY].kid: app[HUB_KEY].public()}

@@ -16,7 +16,7 @@ from hub.api.app import create_app
 from hub.api.keys import POOL
 from hub.policies import load_retention_policy
 from hub.store.purge import purge_due_cases
-from tests.factories import FakeClock, jose, removal, run_hub, takedown, withdrawal
+from tests.factories import FakeClock, jose, refer, removal, run_hub, takedown, takedown_parts, withdrawal
 
 # Fictitious hashes (not of any real image).
 PDQ = "f" * 16 + "0" * 16 + "a" * 16 + "5" * 16
@@ -81,25 +81,47 @@ async def test_a_withdrawal_withdraws_a_recipients_copies_and_every_copy_once_no
     opted = await directory.add("nl-platform-test", "platform", "NL")
     await opt_in(db, opted.id)
     client = await aiohttp_client(create_app(settings, background=False))
-    request = takedown(hotline, first, second, content=content(("pdq", PDQ)), hash_sharing_consent=True)
-    case_id = (await (await client.post("/v1/messages", **jose(hotline.sign(request)))).json())["case_id"]
 
-    partial = withdrawal(hotline, [first], case_id)
-    assert (await client.post("/v1/messages", **jose(hotline.sign(partial)))).status == 202
-    assert {k[0]: v for k, v in (await copies(db)).items()} == {
-        first.id: ("recipient", "withdrawn"),
-        second.id: ("recipient", "active"),
-        opted.id: ("opted-in", "active"),  # the request still stands for the second platform
+    async def accepted(envelope: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post("/v1/messages", **jose(hotline.sign(envelope)))
+        assert response.status == 202, await response.text()
+        receipt: dict[str, Any] = await response.json()
+        return receipt
+
+    # The same image on two platforms: a fan-out, one part per platform, each with its own locator.
+    on_first, on_second = content(("pdq", PDQ)), content(("pdq", PDQ), url="https://video.example.org/v/t-2")
+    located = [{**on_first[0], "for": first.id}, {**on_second[0], "for": second.id}]
+    parts = takedown_parts(hotline, first, second, content=located, hash_sharing_consent=True)
+    referral = await refer(accepted, parts)
+    part_of = {first.id: referral.id_of(first), second.id: referral.id_of(second)}
+
+    await accepted(withdrawal(hotline, [first], referral.case_id))
+    assert await copies_by_part(db) == {
+        (part_of[first.id], first.id): ("recipient", "withdrawn"),
+        (part_of[first.id], opted.id): ("opted-in", "withdrawn"),  # no recipient of its part is left
+        (part_of[second.id], second.id): ("recipient", "active"),
+        (part_of[second.id], opted.id): ("opted-in", "active"),  # the request still stands for `second`
     }
 
-    rest = withdrawal(hotline, [second], case_id)
-    assert (await client.post("/v1/messages", **jose(hotline.sign(rest)))).status == 202
-    assert {v[1] for v in (await copies(db)).values()} == {"withdrawn"}
+    await accepted(withdrawal(hotline, [second], referral.case_id))
+    assert {v[1] for v in (await copies_by_part(db)).values()} == {"withdrawn"}
     rows = await db.fetch("SELECT platform_id, status FROM signal_changes ORDER BY id")
     history = [(r["platform_id"], r["status"]) for r in rows]
-    assert set(history[:3]) == {(first.id, "active"), (opted.id, "active"), (second.id, "active")}
-    assert history[3] == (first.id, "withdrawn")
-    assert set(history[4:]) == {(second.id, "withdrawn"), (opted.id, "withdrawn")}
+    assert sorted(history[:4]) == sorted(
+        [(first.id, "active"), (second.id, "active")] + [(opted.id, "active")] * 2
+    )
+    assert set(history[4:6]) == {(first.id, "withdrawn"), (opted.id, "withdrawn")}
+    assert set(history[6:]) == {(second.id, "withdrawn"), (opted.id, "withdrawn")}
+    assert len(history) == 8  # every copy changed once
+
+
+async def copies_by_part(db: asyncpg.Connection) -> dict[tuple[str, str], tuple[str, str]]:
+    """(the part the signal came from, platform) -> (audience, status) of every signal copy."""
+    rows = await db.fetch(
+        "SELECT s.message_id::text AS part, c.platform_id, c.audience, c.status"
+        " FROM signal_copies c JOIN signals s ON s.id = c.signal_id"
+    )
+    return {(r["part"], r["platform_id"]): (r["audience"], r["status"]) for r in rows}
 
 
 async def test_the_purge_deletes_every_copy_and_forgets_the_hashes(

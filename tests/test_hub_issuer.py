@@ -146,9 +146,10 @@ async def test_the_hub_issues_only_its_own_messages_and_answers_it_attests(world
 async def test_the_webhook_body_is_the_inbox_item_of_the_same_message(
     world: Hub, directory: Directory
 ) -> None:
-    """One function makes both: a fan-out to a webhook platform and a pull platform gives each the same
-    object for the one message."""
-    puller = await directory.add("nl-platform-test", "platform", "NL")
+    """One function makes both: a takedown request to a webhook platform, with a copy to a hotline that
+    pulls its inbox (a platform gets a request of its own), gives each the same object for the one
+    message."""
+    puller = await directory.add("nl-hotline-test", "hotline", "NL")
     envelope = takedown(world.hotline, world.platform, puller)
     await submit_message(world.intake, world.hotline.sign(envelope).encode(), world.clock())
 

@@ -42,10 +42,13 @@ from tests.factories import (
     Directory,
     FakeClock,
     Member,
+    Referral,
     add_with_endpoint,
     delivery_worker,
     payload_of,
+    refer,
     routed,
+    split_takedown,
     takedown_body,
 )
 from tests.test_plaintext_search import Logs, capturing_logs, found_in
@@ -111,6 +114,17 @@ def referral(sender: Member, *to: Member, **overrides: Any) -> dict[str, Any]:
     body["notes"] = in_words(MARK["notes"])
     body.update(overrides)
     return new_envelope("takedown-request", sender=sender.id, to=[m.id for m in to], body=body)
+
+
+def marked_parts(sender: Member, *platforms: Member) -> list[dict[str, Any]]:
+    """The marked referral to several platforms, as the client sends it: one part each, each with its
+    own copy of the marked locator."""
+    whole = referral(sender, *platforms)
+    [locator] = whole["body"]["content"]
+    whole["body"]["content"] = [
+        {**locator, "url": f"{locator['url']}-{p.id}", "for": p.id} for p in platforms
+    ]
+    return split_takedown(whole, *platforms)
 
 
 def on_case(
@@ -269,23 +283,23 @@ async def world(
 # -- the whole pull flow ----------------------------------------------------------------------------------
 async def test_the_pull_flow_logs_no_personal_value(world: World, hub_logs: Logs) -> None:
     w, now = world, world.now()
-    request = referral(w.hotline, w.a, w.b)
-    case_id = (await w.accepted(w.hotline, request))["case_id"]
+    request = await refer(lambda part: w.accepted(w.hotline, part), marked_parts(w.hotline, w.a, w.b))
+    case_id = request.case_id
     share = {"participant_id": w.liaison.id}
     assert (await w.as_member(w.hotline, "POST", f"/v1/cases/{case_id}/shares", json=share))[0] == 201
 
     [item] = await w.empty_inbox(w.a)
     assert found_in(item["message"], *MARKERS) >= {MARK["description"], MARK["notes"]}  # the data arrives
     await w.empty_inbox(w.b)
-    await w.accepted(w.a, acknowledged(w.a, w.hotline, case_id, request["id"], now))
-    await w.accepted(w.a, actioned(w.a, w.hotline, case_id, request["id"], now))
+    await w.accepted(w.a, acknowledged(w.a, w.hotline, case_id, request.id_of(w.a), now))
+    await w.accepted(w.a, actioned(w.a, w.hotline, case_id, request.id_of(w.a), now))
     ask = question(w.b, w.hotline, case_id)
     await w.accepted(w.b, ask)
     await w.accepted(w.hotline, answered(w.hotline, w.b, case_id, ask["id"]))
     order = question(w.liaison, w.a, case_id, order=True)
     await w.accepted(w.liaison, order)
     await w.accepted(w.a, answered(w.a, w.liaison, case_id, order["id"]))
-    await w.accepted(w.b, declined(w.b, w.hotline, case_id, request["id"], now))
+    await w.accepted(w.b, declined(w.b, w.hotline, case_id, request.id_of(w.b), now))
     for member in (w.hotline, w.a, w.b, w.liaison):
         await w.empty_inbox(member)
         assert (await w.as_member(member, "GET", f"/v1/cases/{case_id}"))[0] == 200
@@ -307,9 +321,9 @@ async def test_the_pull_flow_logs_no_personal_value(world: World, hub_logs: Logs
 Refusal = Callable[[World], Awaitable[tuple[int, Any]]]
 
 
-async def _open_case(w: World) -> tuple[str, dict[str, Any]]:
-    request = referral(w.hotline, w.a, w.b)
-    return (await w.accepted(w.hotline, request))["case_id"], request
+async def _open_case(w: World) -> tuple[str, Referral]:
+    request = await refer(lambda part: w.accepted(w.hotline, part), marked_parts(w.hotline, w.a, w.b))
+    return request.case_id, request
 
 
 async def schema_invalid(w: World) -> tuple[int, Any]:
@@ -412,13 +426,13 @@ async def hub_only_type(w: World) -> tuple[int, Any]:
 
 async def not_a_party(w: World) -> tuple[int, Any]:
     case_id, request = await _open_case(w)
-    return await w.send(w.liaison, declined(w.liaison, w.hotline, case_id, request["id"], w.now()))
+    return await w.send(w.liaison, declined(w.liaison, w.hotline, case_id, request.id_of(w.a), w.now()))
 
 
 async def invalid_transition(w: World) -> tuple[int, Any]:
     case_id, request = await _open_case(w)
     await w.accepted(w.hotline, withdrawn(w.hotline, [w.a], case_id))
-    return await w.send(w.a, actioned(w.a, w.hotline, case_id, request["id"], w.now()))
+    return await w.send(w.a, actioned(w.a, w.hotline, case_id, request.id_of(w.a), w.now()))
 
 
 async def invalid_reply(w: World) -> tuple[int, Any]:
@@ -433,7 +447,7 @@ async def unknown_case(w: World) -> tuple[int, Any]:
 async def case_closed(w: World) -> tuple[int, Any]:
     case_id, request = await _open_case(w)
     await w.accepted(w.hotline, closure(w.hotline, [w.a, w.b], case_id))
-    return await w.send(w.a, actioned(w.a, w.hotline, case_id, request["id"], w.now()))
+    return await w.send(w.a, actioned(w.a, w.hotline, case_id, request.id_of(w.a), w.now()))
 
 
 async def share_not_a_party(w: World) -> tuple[int, Any]:
