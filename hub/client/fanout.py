@@ -32,7 +32,12 @@ ASSIGNED = "for"  # a locator's client-side member naming the platform it goes t
 
 
 class FanOutError(Exception):
-    """The referral cannot be split: a locator on no recipient's service, or assigned to no recipient."""
+    """The referral cannot be split: a locator on no recipient's service, or assigned to no recipient.
+    `pointer` is the locator's JSON Pointer (`/body/content/2`)."""
+
+    def __init__(self, message: str, pointer: str) -> None:
+        super().__init__(message)
+        self.pointer = pointer
 
 
 class SentParts(Protocol):
@@ -117,16 +122,21 @@ def _owner_of(locator: Any, platforms: Sequence[RouteCandidate], pointer: str) -
     assigned = locator.get(ASSIGNED) if isinstance(locator, Mapping) else None
     if assigned is not None:
         if assigned not in ids:
-            raise FanOutError(f"{pointer}/{ASSIGNED}: '{assigned}' is not a platform this referral goes to")
+            raise FanOutError(
+                f"{pointer}/{ASSIGNED}: '{assigned}' is not a platform this referral goes to", pointer
+            )
         return str(assigned)
     url = locator.get("url") if isinstance(locator, Mapping) else None
     if url is None:
-        raise FanOutError(f'{pointer}: a locator without a URL needs "{ASSIGNED}": the platform it goes to')
+        raise FanOutError(
+            f'{pointer}: a locator without a URL needs "{ASSIGNED}": the platform it goes to', pointer
+        )
     try:
         return platform_of(str(url), platforms, f"{pointer}/url")
     except Refusal as refusal:
         raise FanOutError(
-            f'{refusal.detail}; name its platform with "{ASSIGNED}" in the locator, or send it apart'
+            f'{refusal.detail}; name its platform with "{ASSIGNED}" in the locator, or send it apart',
+            pointer,
         ) from None
 
 

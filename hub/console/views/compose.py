@@ -15,7 +15,8 @@ without a DSA Art. 17 statement of reasons; "Sign and send" signs it, "Change" g
 Only the timestamps a form always asks for are filled in with "now", in sight; a time asked for only in
 some cases (`decided_at`) is the person's to give. The form token (`form_token`) makes every POST of
 one form the one message it was rendered for; a new takedown request that repeats an open case's URL
-and platform is held back with a warning (`duplicates`).
+and platform is held back with a warning (`duplicates`). A new takedown request to several platforms is
+sent as one signed message per platform under one case (`referral_parts`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import structlog
 from aiohttp import web
 
 from hub.client import HubError
-from hub.client.envelope import sign_message
 from hub.console.archive import Kept
 from hub.console.auth import SESSION, redirect
 from hub.console.duplicates import Duplicate, open_duplicates
@@ -52,9 +52,10 @@ from hub.console.form_data import (
 from hub.console.form_token import FormTokenError, issue_token, message_id_of
 from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
 from hub.console.next_steps import access_of, may_send, recipients
+from hub.console.referral_parts import UnsplittableError, accepted_before, partly_sent, parts_of, send_parts
 from hub.console.render import MESSAGE_TYPES, render
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
-from hub.console.sealing import NoEncryptionKeyError, SealingError, encryption_key, seal_to
+from hub.console.sealing import SealingError
 from hub.console.views.cases import case_id_of, my_kind
 from hub.console.views.review import review
 from hub.core import inputs
@@ -267,8 +268,9 @@ async def _send_once(
     if compose.unreachable:
         return _page(request, compose, form, values, problem=UNREACHABLE, status=503)
     gateway = request.app[GATEWAY]
-    same_form = gateway.sent_from_form(compose.action, content_print(form, values))
-    already = await asyncio.to_thread(gateway.archive.sent, same_form or message_id)
+    # The same content sent from this form before (Back, and send again) is that message, or those parts.
+    message_id = gateway.sent_from_form(compose.action, content_print(form, values)) or message_id
+    already = await asyncio.to_thread(gateway.archive.sent, message_id)
     if already is not None:
         return await _sent_before(request, compose, already)
     try:
@@ -311,18 +313,6 @@ def fingerprint(values: FormValues) -> str:
     return hashlib.sha256(json.dumps(kept).encode("utf-8")).hexdigest()
 
 
-async def _sealed(request: web.Request, envelope: dict[str, Any]) -> dict[str, Any]:
-    gateway = request.app[GATEWAY]
-    keys = []
-    for recipient in envelope["to"]:
-        try:
-            entry = await gateway.participant(recipient)
-        except HubError:
-            raise NoEncryptionKeyError(recipient) from None
-        keys.append((recipient, encryption_key(recipient, entry)))
-    return dict(replace_sealed(envelope, lambda marker: seal_to(marker.plaintext, keys)))
-
-
 async def _sent_before(request: web.Request, compose: Compose, kept: Kept) -> web.Response:
     """This form's message was sent already: replay the very same signed bytes (the hub answers with the
     same receipt and makes nothing new) and show its case."""
@@ -347,23 +337,20 @@ async def _send(
         return _page(request, compose, form, values, map_faults(form, faults), status=422)
     if compose.message_type in REVIEWED and first(values, "action") != SIGN:
         return await review(request, compose, envelope, values)
-    if compose.case is None and first(values, "action") != SEND_ANYWAY:
+    try:
+        parts = await parts_of(gateway, envelope)
+    except UnsplittableError as exc:
+        errors = map_faults(form, [SchemaFault(exc.pointer, str(exc))])
+        return _page(request, compose, form, values, errors, status=422)
+    kept = await accepted_before(gateway, parts)
+    if kept[0] is not None and all(kept):
+        return await _sent_before(request, compose, kept[0])
+    # A form some of whose parts were accepted repeats only itself: no duplicate warning then.
+    if compose.case is None and first(values, "action") != SEND_ANYWAY and not any(kept):
         duplicates = await open_duplicates(gateway, envelope)
         if duplicates:
             return _page(request, compose, form, values, duplicates=duplicates, status=409)
-    print_ = fingerprint(values)
-    signed = gateway.signed_before(envelope["id"], print_)
-    if signed is None:
-        try:
-            sealed = await _sealed(request, envelope)
-        except SealingError as exc:  # no key, or one its recipient did not bind (issue 18)
-            errors = FormErrors()
-            errors.add(form.envelope[0] if form.envelope else None, str(exc))
-            return _page(request, compose, form, values, errors, status=422)
-        signed = sign_message(sealed, request.app[CONFIG].key)
-        gateway.remember(envelope["id"], print_, signed)
-        log.info("console.message_signed", message_id=envelope["id"], message_type=compose.message_type)
-    response = await _submit(request, compose, form, values, envelope, signed)
+    response = await _submit(request, compose, form, values, parts)
     if response.status == 303:
         gateway.sent_form(compose.action, content_print(form, values), envelope["id"])
     return response
@@ -374,27 +361,39 @@ async def _submit(
     compose: Compose,
     form: TemplateForm,
     values: FormValues,
-    envelope: dict[str, Any],
-    signed: str,
+    parts: list[dict[str, Any]],
 ) -> web.Response:
-    gateway = request.app[GATEWAY]
+    receipts: list[dict[str, Any]] = []  # one per part the hub accepted, whatever fails after
     try:
-        receipt = await gateway.submit(envelope, signed)
+        await send_parts(request.app[GATEWAY], request.app[CONFIG].key, parts, fingerprint(values), receipts)
+    except SealingError as exc:  # no key, or one its recipient did not bind (issue 18)
+        errors = FormErrors()
+        errors.add(form.envelope[0] if form.envelope else None, str(exc) + partly_sent(parts, receipts))
+        return _page(request, compose, form, values, errors, status=422)
     except HubError as exc:
-        log.warning("console.message_refused", message_id=envelope["id"], problem=exc.code)
+        log.warning("console.message_refused", message_id=parts[len(receipts)]["id"], problem=exc.code)
         faults = [
             SchemaFault(str(e.get("pointer", "")), str(e.get("detail", "")))
             for e in exc.problem.get("errors", [])
             if isinstance(e, dict)
         ]
-        errors = map_faults(form, faults)
-        return _page(request, compose, form, values, errors, problem=exc.problem, status=422)
+        problem = {**exc.problem, "detail": f"{exc.problem.get('detail', '')}{partly_sent(parts, receipts)}"}
+        return _page(request, compose, form, values, map_faults(form, faults), problem=problem, status=422)
     except (aiohttp.ClientError, TimeoutError):
-        log.warning("console.hub_unreachable", message_id=envelope["id"])
-        return _page(request, compose, form, values, problem=UNREACHABLE, status=503)
-    heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
-    request[SESSION].flash.append(
-        f"{heading} sent and accepted by the hub at {receipt['accepted_at']}"
-        f" (message {receipt['message_id']})."
-    )
-    return redirect(f"/cases/{receipt['case_id']}")
+        log.warning("console.hub_unreachable", message_id=parts[len(receipts)]["id"])
+        problem = UNREACHABLE if not receipts else {**UNREACHABLE, "heading": "The hub cannot be reached"}
+        problem = {**problem, "detail": problem["detail"] + partly_sent(parts, receipts)}
+        return _page(request, compose, form, values, problem=problem, status=503)
+    heading, last = MESSAGE_TYPES.get(compose.message_type, compose.message_type), receipts[-1]
+    if len(parts) == 1:
+        flash = (
+            f"{heading} sent and accepted by the hub at {last['accepted_at']} (message {last['message_id']})."
+        )
+    else:
+        flash = (
+            f"{heading} sent as {len(parts)} messages under one case, one per platform"
+            f" ({', '.join(str(p['to'][0]) for p in parts)}), each with only the items on its own service;"
+            f" accepted by the hub at {last['accepted_at']}."
+        )
+    request[SESSION].flash.append(flash)
+    return redirect(f"/cases/{last['case_id']}")
