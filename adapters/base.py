@@ -75,13 +75,38 @@ PeerKeys = Callable[[str], Awaitable[Sequence[PublicJwk]]]
 
 
 @dataclass(frozen=True)
+class BankedContent:
+    """One content a hash bank holds for a recipient (adapter `hma`): what it was banked from, and the
+    bank's own id for it, which removing it takes."""
+
+    case_id: UUID
+    message_id: UUID
+    item: int  # the content item's index in the request
+    bank: str
+    content_id: str
+
+
+class BankLedger(Protocol):
+    """What the hub keeps of what a bank adapter banked, so that a withdrawal can remove it and a retry
+    does not bank it twice; given by the hub (hub/store/bank_contents.py), so no adapter reads the store."""
+
+    async def banked(self, recipient: str, case_id: UUID) -> list[BankedContent]: ...
+
+    async def record(self, recipient: str, content: BankedContent, at: datetime) -> None: ...
+
+    async def removed(self, recipient: str, content: BankedContent, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
 class AdapterContext:
-    """What adapters share: one HTTP session, the hub's identity and the clock, and the peer hubs' keys."""
+    """What adapters share: one HTTP session, the hub's identity and the clock, the peer hubs' keys, and
+    the ledger of what bank adapters banked."""
 
     session: aiohttp.ClientSession
     hub: HubIdentity
     clock: Clock
     peer_keys: PeerKeys | None = None
+    bank_ledger: BankLedger | None = None
 
 
 class AdapterConfigError(ValueError):

@@ -18,16 +18,21 @@ one bank content, its hashes named as python-threatexchange and HMA name them
 (`hub.core.signals.MATCHER_TYPE_NAMES`: `pdq`, `video_md5`, `video_sha256`), limited to the types the
 configuration lists (`signal_types`, the ones the platform's HMA has enabled), with the note
 `referral-hub <message id> item <n>` (never a URL). Delivered when every item is banked; the detail
-records the bank content ids, which is what removing them later takes (`DELETE /c/bank/<bank>/content/<id>`).
+records the bank content ids.
+
+The hub keeps what was banked (`AdapterContext.bank_ledger`, the `bank_contents` table; identifiers
+only), for two things HMA has no means for: a retry after a failure midway banks only the items not yet
+banked (HMA has no idempotency key), and a **withdrawal** delivered to the platform removes every content
+its case banked there, `DELETE <url>/c/bank/<bank>/content/<id>` (`bank_delete_content`; a 404, no such
+bank any more, leaves nothing to remove), delivered as `removed N contents from HMA (content ids ...)`.
 
 What a bank cannot take, it is told plainly rather than dropped: a takedown request without a hash of an
-enabled type, and any other message (a withdrawal, an escalation, a question) are **permanent**
-failures, dead-lettered and visible to the operator and the sender: an HMA bank holds hashes, not
-messages. A platform that must also read, answer or withdraw referrals takes them through its own
-adapter (pull, webhook, e-mail, Coop); docs/hash-exchange.md says what is left (withdrawals reaching the
-bank). A bank the HMA does not have (404) needs the operator (attention); 400 is permanent; 5xx, 429,
-timeouts are retried, and a retry banks again the items banked before the failure (HMA has no
-idempotency key: at worst a content is banked twice, with the same hashes).
+enabled type, and any other message (an escalation, a question) are **permanent** failures, dead-lettered
+and visible to the operator and the sender: an HMA bank holds hashes, not messages. A platform that must
+also read or answer referrals takes them through its own adapter (pull, webhook, e-mail, Coop). A bank
+the HMA does not have (404) needs the operator (attention); 400 is permanent; 5xx, 429 and timeouts are
+retried, the detail saying how far it got. Not done here: the purge at the end of retention sends no
+message, so it does not reach the bank (docs/hash-exchange.md).
 """
 
 from __future__ import annotations
@@ -35,13 +40,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
 
-from adapters.base import AdapterConfigError, AdapterContext, Destination, OutboundMessage, no_extra_keys
+from adapters.base import (
+    AdapterConfigError,
+    AdapterContext,
+    BankedContent,
+    BankLedger,
+    Destination,
+    OutboundMessage,
+    no_extra_keys,
+)
 from adapters.webhook import MAX_RESPONSE_BYTES, usable_url
 from hub.core.delivery_outcome import DeliveryOutcome, Verdict, classify_http
 from hub.core.jose import parse_jws
@@ -89,8 +102,8 @@ class HmaConfig:
         return f"{self.url}/c/bank/{self.bank}/signal"  # a bank name needs no escaping: [A-Z0-9_]
 
 
-def bank_requests(message: OutboundMessage, config: HmaConfig) -> list[dict[str, str]]:
-    """One body per content item with hashes of an enabled type, in HMA's shape, in the request's order."""
+def bank_requests(message: OutboundMessage, config: HmaConfig) -> list[tuple[int, dict[str, str]]]:
+    """(item, body) for each content item with hashes of an enabled type, in HMA's shape, in order."""
     if message.message_type != "takedown-request":
         return []
     try:
@@ -103,7 +116,7 @@ def bank_requests(message: OutboundMessage, config: HmaConfig) -> list[dict[str,
         if alg in config.signal_types:
             items.setdefault(item, {}).setdefault(MATCHER_TYPE_NAMES[alg], value)
     return [
-        {**signals, "note": f"referral-hub {message.message_id} item {item}"[:NOTE_MAX]}
+        (item, {**signals, "note": f"referral-hub {message.message_id} item {item}"[:NOTE_MAX]})
         for item, signals in sorted(items.items())
     ]
 
@@ -112,6 +125,12 @@ def _classify(status: int, retry_after: str | None, now: datetime) -> tuple[Verd
     if status == 404:  # HMA has no such bank: the configuration, not this message
         return Verdict.ATTENTION, None
     return classify_http(status, retry_after, now)
+
+
+def _progress(outcome: DeliveryOutcome, done: int, total: int, what: str) -> DeliveryOutcome:
+    """A failure after some of the work: the same verdict, saying how far it got."""
+    detail = outcome.detail + (f" after {what} {done} of {total} items" if done else "")
+    return replace(outcome, detail=detail)
 
 
 class HmaAdapter:
@@ -127,59 +146,92 @@ class HmaAdapter:
             config = HmaConfig.from_destination(destination)
         except AdapterConfigError as exc:
             return DeliveryOutcome(Verdict.ATTENTION, f"configuration: {exc}")
+        if message.message_type == "withdrawal" and self._context.bank_ledger is not None:
+            return await self._withdraw(
+                message, destination.participant_id, config, self._context.bank_ledger
+            )
         requests = bank_requests(message, config)
         if not requests:
             what = "a takedown request without a hash of an enabled type"
             if message.message_type != "takedown-request":
                 what = f"a {message.message_type}"
-            return DeliveryOutcome(
-                Verdict.PERMANENT, f"an HMA bank takes hashes only: {what} cannot be banked"
-            )
+            detail = f"an HMA bank takes hashes only: {what} cannot be banked"
+            return DeliveryOutcome(Verdict.PERMANENT, detail)
+        return await self._bank(message, destination.participant_id, config, requests)
+
+    async def _bank(
+        self,
+        message: OutboundMessage,
+        recipient: str,
+        config: HmaConfig,
+        requests: list[tuple[int, dict[str, str]]],
+    ) -> DeliveryOutcome:
+        ledger = self._context.bank_ledger
+        earlier = await ledger.banked(recipient, message.case_id) if ledger is not None else []
+        done = {c.item: c.content_id for c in earlier if c.message_id == message.message_id}
         banked: list[str] = []
-        for body in requests:
-            try:
-                outcome, content_id = await self._post(config, body)
-            except TimeoutError:
-                outcome, content_id = DeliveryOutcome(Verdict.RETRY, "timed out"), None
-            except aiohttp.ClientError as exc:
-                failed = f"connection failed: {exc.__class__.__name__}"
-                outcome, content_id = DeliveryOutcome(Verdict.RETRY, failed), None
+        for item, body in requests:
+            if item in done:  # banked by an attempt that failed later: not again
+                banked.append(done[item])
+                continue
+            outcome, answer = await self._call("POST", config.signal_url, body, config)
             if outcome.verdict is not Verdict.DELIVERED:
-                done = f" after banking {len(banked)} of {len(requests)} items" if banked else ""
-                return DeliveryOutcome(
-                    outcome.verdict,
-                    outcome.detail + done,
-                    http_status=outcome.http_status,
-                    retry_after=outcome.retry_after,
-                    response_body=outcome.response_body,
-                    response_type=outcome.response_type,
-                )
+                return _progress(outcome, len(banked), len(requests), "banking")
+            content_id = _content_id(answer)
             banked.append(content_id or "?")
+            if ledger is not None and content_id is not None:
+                content = BankedContent(message.case_id, message.message_id, item, config.bank, content_id)
+                await ledger.record(recipient, content, self._context.clock())
+        ids = ", ".join(banked)
+        return DeliveryOutcome(Verdict.DELIVERED, f"banked {len(banked)} items in HMA (content ids {ids})")
+
+    async def _withdraw(
+        self, message: OutboundMessage, recipient: str, config: HmaConfig, ledger: BankLedger
+    ) -> DeliveryOutcome:
+        """Remove what the case banked for this platform: `DELETE /c/bank/<bank>/content/<id>` each."""
+        contents = await ledger.banked(recipient, message.case_id)
+        removed: list[str] = []
+        for content in contents:
+            url = f"{config.url}/c/bank/{content.bank}/content/{content.content_id}"
+            outcome, _ = await self._call("DELETE", url, None, config)
+            # 404: HMA has no such bank any more, so nothing of it is left to remove
+            if outcome.verdict is not Verdict.DELIVERED and outcome.http_status != 404:
+                return _progress(outcome, len(removed), len(contents), "removing")
+            await ledger.removed(recipient, content, self._context.clock())
+            removed.append(content.content_id)
+        if not removed:
+            return DeliveryOutcome(Verdict.DELIVERED, "withdrawn: nothing of this case is banked in HMA")
+        ids = ", ".join(removed)
         return DeliveryOutcome(
-            Verdict.DELIVERED, f"banked {len(banked)} items in HMA (content ids {', '.join(banked)})"
+            Verdict.DELIVERED, f"removed {len(removed)} contents from HMA (content ids {ids})"
         )
 
-    async def _post(self, config: HmaConfig, body: dict[str, str]) -> tuple[DeliveryOutcome, str | None]:
+    async def _call(
+        self, method: str, url: str, body: dict[str, str] | None, config: HmaConfig
+    ) -> tuple[DeliveryOutcome, bytes]:
+        try:
+            return await self._request(method, url, body, config)
+        except TimeoutError:
+            return DeliveryOutcome(Verdict.RETRY, "timed out"), b""
+        except aiohttp.ClientError as exc:
+            return DeliveryOutcome(Verdict.RETRY, f"connection failed: {exc.__class__.__name__}"), b""
+
+    async def _request(
+        self, method: str, url: str, body: dict[str, str] | None, config: HmaConfig
+    ) -> tuple[DeliveryOutcome, bytes]:
         timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        async with self._context.session.post(
-            config.signal_url,
-            data=json.dumps(body, separators=(",", ":")).encode(),
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
+        headers = {"User-Agent": USER_AGENT}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body, separators=(",", ":")).encode()
+        async with self._context.session.request(
+            method, url, data=data, headers=headers, timeout=timeout, allow_redirects=False
         ) as response:
             content = await response.content.read(MAX_RESPONSE_BYTES)
             verdict, retry_after = _classify(
                 response.status, response.headers.get("Retry-After"), self._context.clock()
             )
-            content_id = None
-            if verdict is Verdict.DELIVERED:
-                try:
-                    answer = json.loads(content)
-                    content_id = str(int(answer["id"]))
-                except (ValueError, TypeError, KeyError):
-                    content_id = None
             outcome = DeliveryOutcome(
                 verdict,
                 f"HTTP {response.status}",
@@ -188,4 +240,13 @@ class HmaAdapter:
                 response_body=content,
                 response_type=response.content_type,
             )
-            return outcome, content_id
+            return outcome, content
+
+
+def _content_id(answer: bytes) -> str | None:
+    """The bank content's id in HMA's answer (`{"id": <int>, ...}`), or None."""
+    try:
+        value = json.loads(answer)["id"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -9,20 +9,31 @@ characters, 400 for no signals, a signal type it has not enabled or an invalid v
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+import aiohttp
+import asyncpg
 import pytest_asyncio
 from aiohttp import web
 
-from adapters.base import AdapterContext, Destination, OutboundMessage
+from adapters.base import AdapterContext, BankedContent, Destination, OutboundMessage
 from adapters.hma import HmaAdapter
+from adapters.registry import build_adapters, validate_config
+from hub.api.app import adapter_context, create_app
+from hub.api.keys import DSN, INTAKE, POOL
+from hub.core.clock import utc_now
 from hub.core.delivery_outcome import Verdict
-from tests.factories import takedown, withdrawal
+from hub.delivery.worker import WorkerConfig
+from hub.settings import Settings
+from hub.store import directory as directory_store
+from tests.factories import delivery_worker, jose, register_keys, takedown, withdrawal
 from tests.test_adapter_contract import MD5, PDQ, context, fictitious_member, outbound_message
 
 __all__ = ["context"]  # the fixture, shared with the contract suite
@@ -41,7 +52,8 @@ class Hma:
     url: str
     enabled: set[str] = field(default_factory=lambda: {"pdq", "video_md5"})
     banked: list[dict[str, Any]] = field(default_factory=list)
-    fail_after: int | None = None  # answer 503 once this many contents are banked
+    fail_after: int | None = None  # answer 503 once this many contents are banked (or one deleted)
+    deleted: set[int] = field(default_factory=set)
 
 
 def message_error(text: str, status: int) -> web.Response:
@@ -71,8 +83,19 @@ async def hma() -> AsyncIterator[Hma]:
         server.banked.append({"signals": data, "note": note})
         return web.json_response({"id": len(server.banked), "signals": data})
 
+    async def delete_content(request: web.Request) -> web.Response:
+        if request.match_info["bank_name"] != "NCII_HUB":
+            return message_error(f"bank '{request.match_info['bank_name']}' not found", 404)
+        if server.fail_after is not None and server.deleted:
+            return message_error("database unavailable", 503)
+        content_id = int(request.match_info["content_id"])
+        present = 0 < content_id <= len(server.banked) and content_id not in server.deleted
+        server.deleted.add(content_id)
+        return web.json_response({"deleted": int(present)})
+
     app = web.Application()
     app.router.add_post("/c/bank/{bank_name}/signal", add_signals)
+    app.router.add_delete("/c/bank/{bank_name}/content/{content_id:[0-9]+}", delete_content)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -158,3 +181,118 @@ async def test_what_a_bank_cannot_take_is_a_permanent_failure_and_nothing_is_sen
     only_sha = await adapter.deliver(two_item_referral(context), destination(hma, signal_types=["sha256"]))
     assert only_sha.verdict is Verdict.DELIVERED  # the first item's SHA-256; the second has none
     assert hma.banked == [{"signals": {"video_sha256": SHA256}, "note": hma.banked[0]["note"]}]
+
+
+class MemoryLedger:
+    """A `BankLedger` in memory, as the hub's (hub/services/bank_ledger.py) keeps it in PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, uuid.UUID, int], tuple[BankedContent, bool]] = {}
+
+    async def banked(self, recipient: str, case_id: uuid.UUID) -> list[BankedContent]:
+        return [
+            c
+            for (r, _, _), (c, gone) in self.rows.items()
+            if r == recipient and c.case_id == case_id and not gone
+        ]
+
+    async def record(self, recipient: str, content: BankedContent, at: datetime) -> None:
+        self.rows.setdefault((recipient, content.message_id, content.item), (content, False))
+
+    async def removed(self, recipient: str, content: BankedContent, at: datetime) -> None:
+        self.rows[(recipient, content.message_id, content.item)] = (content, True)
+
+
+async def test_a_retry_banks_only_what_was_not_banked_and_a_withdrawal_removes_it(
+    hma: Hma, context: AdapterContext
+) -> None:
+    ledger = MemoryLedger()
+    adapter = HmaAdapter(replace(context, bank_ledger=ledger))
+    chosen = destination(hma, signal_types=["pdq", "md5"])
+    message = two_item_referral(context)
+    hma.fail_after = 1
+    first = await adapter.deliver(message, chosen)
+    assert (first.verdict, first.detail) == (Verdict.RETRY, "HTTP 503 after banking 1 of 2 items")
+    hma.fail_after = None
+    second = await adapter.deliver(replace(message, attempt=2), chosen)
+    assert (second.verdict, second.detail) == (Verdict.DELIVERED, "banked 2 items in HMA (content ids 1, 2)")
+    assert len(hma.banked) == 2  # the first item once, not again on the retry
+
+    hotline = fictitious_member("de-hotline-test", "hotline", "DE")
+    platform = fictitious_member("ie-platform-test", "platform", "IE")
+    retraction = withdrawal(hotline, [platform], str(message.case_id), str(message.message_id))
+    withdrawn = replace(message, message_type="withdrawal", signed_form=hotline.sign(retraction))
+    outcome = await adapter.deliver(withdrawn, chosen)
+    assert (outcome.verdict, outcome.detail) == (
+        Verdict.DELIVERED,
+        "removed 2 contents from HMA (content ids 1, 2)",
+    )
+    assert hma.deleted == {1, 2}
+    assert await ledger.banked("ie-platform-test", message.case_id) == []
+    again = await adapter.deliver(withdrawn, chosen)  # delivered again: nothing left to remove
+    assert (again.verdict, again.detail) == (
+        Verdict.DELIVERED,
+        "withdrawn: nothing of this case is banked in HMA",
+    )
+
+
+async def test_through_the_hub_a_referral_is_banked_and_its_withdrawal_removes_it(
+    hma: Hma, settings: Settings, db: asyncpg.Connection, directory: Any, aiohttp_client: Any
+) -> None:
+    """The hub's delivery worker and its ledger (`bank_contents`): banked once, removed on withdrawal."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    config = {"url": hma.url, "bank": "NCII_HUB", "signal_types": ["pdq", "md5"]}
+    validate_config("hma", config, None)  # as `hub participants add --adapter hma` does
+    await directory_store.add_participant(
+        db,
+        participant_id="ie-platform-hma",
+        name="Fictitious platform banking in HMA",
+        kind="platform",
+        country="IE",
+        endpoint=None,
+        accepts=["takedown-request"],
+        adapter="hma",
+        adapter_config=config,
+    )
+    platform = fictitious_member("ie-platform-hma", "platform", "IE")
+    await register_keys(db, platform.id, platform.key, platform.enc)
+    client = await aiohttp_client(create_app(settings, background=False))
+    app = client.app
+    hashes = [{"alg": "pdq", "value": PDQ}, {"alg": "md5", "value": MD5}]
+    request = takedown(
+        hotline, platform, content=[{"url": "https://photos.example.com/p/1", "hashes": hashes}]
+    )
+    response = await client.post("/v1/messages", **jose(hotline.sign(request)))
+    assert response.status == 202, await response.text()
+    case_id = (await response.json())["case_id"]
+    async with aiohttp.ClientSession() as session:
+        worker = delivery_worker(
+            app[POOL],
+            app[DSN],
+            build_adapters(adapter_context(app, session), {"hma": HmaAdapter}),
+            app[INTAKE],
+            utc_now,
+            WorkerConfig(poll_interval=0.05, grace=5.0),
+        )
+        try:
+            assert await worker.run_once() == 1
+            await asyncio.wait_for(worker.wait_idle(), 15.0)
+            assert [b["signals"] for b in hma.banked] == [{"pdq": PDQ, "video_md5": MD5}]
+            rows = await db.fetch("SELECT content_id, removed_at FROM bank_contents")
+            assert [(r["content_id"], r["removed_at"]) for r in rows] == [("1", None)]
+
+            retraction = withdrawal(hotline, [platform], case_id, request["id"])
+            response = await client.post("/v1/messages", **jose(hotline.sign(retraction)))
+            assert response.status == 202, await response.text()
+            assert await worker.run_once() == 1
+            await asyncio.wait_for(worker.wait_idle(), 15.0)
+        finally:
+            await worker.stop()
+    assert hma.deleted == {1}
+    assert await db.fetchval("SELECT removed_at IS NOT NULL FROM bank_contents") is True
+    detail = await db.fetchval(
+        "SELECT a.detail FROM delivery_attempts a JOIN deliveries d ON d.seq = a.delivery_seq "
+        "WHERE d.message_id = $1",
+        uuid.UUID(retraction["id"]),
+    )
+    assert detail == "removed 1 contents from HMA (content ids 1)"

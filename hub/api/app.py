@@ -51,6 +51,7 @@ from hub.keyfile import load_or_create_signing_key, load_or_create_storage_key
 from hub.policies import load_policy_book, load_retention_policy
 from hub.schemas import load_catalog
 from hub.services.access import AccessBatches, purge_used_tokens
+from hub.services.bank_ledger import StoredBankLedger
 from hub.services.batcher import Batcher
 from hub.services.intake import Intake, inline_answers
 from hub.services.issuer import Issuer
@@ -199,7 +200,13 @@ def adapter_context(app: web.Application, session: aiohttp.ClientSession) -> Ada
     async def peer_keys(peer: str) -> list[PublicJwk]:
         return await peer_signing_keys(pool, peer, clock())
 
-    return AdapterContext(session=session, hub=app[HUB], clock=clock, peer_keys=peer_keys)
+    return AdapterContext(
+        session=session,
+        hub=app[HUB],
+        clock=clock,
+        peer_keys=peer_keys,
+        bank_ledger=StoredBankLedger(pool),
+    )
 
 
 async def _delivery(app: web.Application) -> AsyncIterator[None]:

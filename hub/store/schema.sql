@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 24
+-- schema version 25
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -42,6 +42,25 @@ CREATE TABLE audit_tree_nodes (
     CONSTRAINT audit_tree_nodes_idx_check CHECK ((idx >= 0)),
     CONSTRAINT audit_tree_nodes_level_check CHECK (((level >= 1) AND (level <= 62)))
 );
+
+CREATE TABLE bank_contents (
+    recipient_id text NOT NULL,
+    message_id uuid NOT NULL,
+    item integer NOT NULL,
+    case_id uuid NOT NULL,
+    bank text NOT NULL,
+    content_id text NOT NULL,
+    banked_at timestamp with time zone NOT NULL,
+    removed_at timestamp with time zone,
+    CONSTRAINT bank_contents_pkey PRIMARY KEY (recipient_id, message_id, item),
+    CONSTRAINT bank_contents_bank_check CHECK (((length(bank) >= 1) AND (length(bank) <= 200))),
+    CONSTRAINT bank_contents_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
+    CONSTRAINT bank_contents_content_id_check CHECK (((length(content_id) >= 1) AND (length(content_id) <= 40))),
+    CONSTRAINT bank_contents_item_check CHECK ((item >= 0)),
+    CONSTRAINT bank_contents_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id),
+    CONSTRAINT bank_contents_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES participants(id)
+);
+CREATE INDEX bank_contents_case_idx ON public.bank_contents USING btree (case_id, recipient_id) WHERE (removed_at IS NULL);
 
 CREATE TABLE case_events (
     seq bigint DEFAULT nextval('case_events_seq_seq'::regclass) NOT NULL,
