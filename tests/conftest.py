@@ -7,6 +7,7 @@ names. A template database is migrated once per run; every test gets its own clo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
@@ -42,9 +43,23 @@ def server_dsn() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="hub-test-pg-") as tmp:
         embedded = start_embedded_postgres(Path(tmp) / "postgres", cleanup="delete")
         try:
+            asyncio.run(_throwaway_settings(embedded.dsn()))
             yield embedded.dsn()
         finally:
             embedded.stop()
+
+
+async def _throwaway_settings(dsn: str) -> None:
+    """The tests' own embedded server is deleted after the run: it need not survive a power cut, so it
+    neither syncs to disk nor waits for it (every test clones and drops a database; a server named by
+    HUB_TEST_DATABASE_URL is left as it is)."""
+    admin = await asyncpg.connect(dsn)
+    try:
+        for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+            await admin.execute(f"ALTER SYSTEM SET {setting}")
+        await admin.execute("SELECT pg_reload_conf()")
+    finally:
+        await admin.close()
 
 
 @pytest_asyncio.fixture(scope="session")
