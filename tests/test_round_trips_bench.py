@@ -1,0 +1,21 @@
+"""The round-trip benchmark at a tiny size, to keep it working and to hold what it showed: its phases
+run on the test database, every referral is delivered, and the counts are the ones docs/performance.md
+gives (they are counts of statements, the same on any machine; no timing is asserted)."""
+
+from __future__ import annotations
+
+from bench.round_trips import _measure, report
+
+
+async def test_round_trips_bench_counts_one_statement_per_batch(database_url: str) -> None:
+    figures = await _measure(database_url, 8, 2)
+    assert figures["delivered_once"]
+    assert figures["intake_batched"]["statements"] == 5  # four reads and one write for the batch of 8
+    assert figures["intake_batched"]["by_statement"]["record_rows"] == 1
+    assert figures["intake_alone"]["per_item"] == 5.0
+    claims = figures["delivery_claim"]
+    assert claims["items"] == 8 + 2
+    assert claims["by_statement"] == {"claim_due_deliveries": claims["statements"]}  # one a round
+    finishes = figures["delivery_finish"]
+    assert finishes["by_statement"] == {"finish_pushes": finishes["finish_batches_and_items"][0]}
+    assert "in and out" in report(figures)
