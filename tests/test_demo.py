@@ -74,3 +74,39 @@ def test_demo_runs_the_whole_flow_and_leaves_nothing_behind(scratch: Path) -> No
     assert command_lines_naming(str(tmpdir)) == []
     # The wrapper's own `.lockfile` may stay in the temporary folder; the demo's directory must not.
     assert [p.name for p in tmpdir.iterdir() if p.name.startswith("hub-demo-")] == []
+
+
+def test_the_federated_demo_forwards_answers_back_and_leaves_nothing_behind(scratch: Path) -> None:
+    """`hub demo --federated`: two hubs with a database each; the request crosses, the answers come
+    back, every hop's receipt of the other hub verifies (the demo exits non-zero if one does not)."""
+    home, tmpdir = scratch / "home", scratch / "tmp"
+    home.mkdir()
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "XDG_"))}
+    env.update(HOME=str(home), TMPDIR=str(tmpdir))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", "demo", "--federated"],
+        env=env,
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    out = result.stdout
+    a_part, b_part = out.split("6. The case on hub A")[1].split("7. The case on hub B")
+    assert "status: actioned; ie-platform-demo@hub-b.demo.example: actioned" in a_part
+    assert (
+        "message.forwarded          by hub-b.demo.example [receipt of hub-b.demo.example verifies]" in a_part
+    )
+    assert a_part.count("message.received_from_hub  by hub-b.demo.example [receipt of") == 2  # the answers
+    assert "status: actioned; ie-platform-demo: actioned" in b_part
+    assert (
+        "message.received_from_hub  by hub-a.demo.example [receipt of hub-a.demo.example verifies]" in b_part
+    )
+    assert command_lines_naming(str(tmpdir)) == []
+    assert [p.name for p in tmpdir.iterdir() if p.name.startswith("hub-demo-")] == []

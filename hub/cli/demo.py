@@ -106,7 +106,8 @@ def _sealed(plaintext: dict[str, Any], recipient: str, key: PrivateEncryptionJwk
     }
 
 
-def takedown_body(platform_enc: PrivateEncryptionJwk) -> dict[str, Any]:
+def takedown_body(platform_enc: PrivateEncryptionJwk, platform: str = PLATFORM) -> dict[str, Any]:
+    """The demo's takedown request, its contact sealed to `platform` (as the hotline names it)."""
     return {
         "category": "intimate-image",
         "minor_depicted": "no",
@@ -132,7 +133,7 @@ def takedown_body(platform_enc: PrivateEncryptionJwk) -> dict[str, Any]:
             "signed_at": rfc3339(utc_now()),
             "reference": "DEMO-2026-0001",
         },
-        "contact": _sealed({"channel": "via-hotline", "reference": "DEMO-2026-0001"}, PLATFORM, platform_enc),
+        "contact": _sealed({"channel": "via-hotline", "reference": "DEMO-2026-0001"}, platform, platform_enc),
         "jurisdictions": ["EU", "DE", "IE"],
         "identical_copies": True,
     }

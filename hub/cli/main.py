@@ -109,7 +109,12 @@ def _hub_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="hub processes sharing the port, one per core (default HUB_PROCESSES, 1)",
     )
     commands.add_parser("migrate")
-    commands.add_parser("demo")
+    demo = commands.add_parser("demo")
+    demo.add_argument(
+        "--federated",
+        action="store_true",
+        help="two hubs, peers of each other: a takedown forwarded from one to the other and answered back",
+    )
 
     keys = commands.add_parser("keys").add_subparsers(dest="action", required=True)
     generate = keys.add_parser(
@@ -261,6 +266,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return cmd_console(args)
     if args.command == "demo":
+        if args.federated:
+            from hub.cli.demo_federated import cmd_demo_federated
+
+            return cmd_demo_federated()
         from hub.cli.demo import cmd_demo
 
         return cmd_demo()

@@ -220,7 +220,7 @@ async def _push(conn: Conn, record: AttemptRecord, evidence: str) -> dict[str, A
                 peer,
                 subject=d.recipient_id,
                 message_id=d.message_id,
-                detail={"receipt": record.hop_receipt},
+                detail={"receipt": record.hop_receipt, "payload_sha256": d.payload_sha256},
             )
     moved = {}
     for state in sorted(RETRIEVABLE) if referral else ():
