@@ -184,8 +184,10 @@ async def hotline_closes(page: Any, case_id: str, shots: Path) -> None:
     await page.wait_for_url(f"**/cases/{case_id}")
     assert "Closed" in await page.locator("h1").inner_text()
     timeline = await page.locator("ol.timeline").inner_text()
-    assert "Case closed" in timeline
-    assert "Deadline met" in timeline
+    assert "You closed the case (resolved)" in timeline  # who did what to whom, in words
+    assert "met the deadline: acknowledge" in timeline
+    assert "took it from the inbox" in timeline
+    assert "sent a takedown request to" in timeline
     assert await page.title() == f"Case {case_id[:8]} · Referral hub console"
     await page.screenshot(path=str(shots / "case-timeline.png"), full_page=True, clip=CLIP_CASE)
 

@@ -204,7 +204,7 @@ async def test_platform_answers_and_the_hotline_sees_the_case_actioned_then_clos
     assert closed.status == 303, await closed.text()
     final = await (await hotline_console.get(f"/cases/{case_id}")).text()
     assert "status-closed" in final
-    assert "Case closed" in final
+    assert "You closed the case" in final  # the timeline says who did it
 
 
 async def test_invalid_value_shows_the_schema_message_and_nothing_is_sent(

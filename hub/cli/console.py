@@ -27,6 +27,7 @@ from hub.console import ConsoleConfig, create_console_app
 from hub.console.archive import ArchiveError
 from hub.console.config import DEFAULT_LINK_SECONDS, LOOPBACK_HOSTS, MAX_LINK_SECONDS, MIN_LINK_SECONDS
 from hub.console.keys import LOGIN_LINKS
+from hub.console.render import time_zone
 from hub.core.jose import PrivateEncryptionJwk
 from hub.keyfile import KeyFileError, read_encryption_key, read_signing_key
 from hub.log import configure_logging
@@ -55,6 +56,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     console.add_argument(
         "--data-dir", help="where the console keeps the signed messages it sent and received"
+    )
+    console.add_argument(
+        "--time-zone",
+        default="UTC",
+        metavar="ZONE",
+        help="show times in this IANA time zone, e.g. Europe/Berlin (default: UTC)",
     )
     console.add_argument(
         "--link-seconds",
@@ -118,7 +125,16 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
         allowed_hosts=frozenset(allowed),
         link_seconds=_link_seconds(args),
         trust_store=Path(args.trust_store) if args.trust_store else default_path(),
+        time_zone=time_zone_option(args.time_zone),
     )
+
+
+def time_zone_option(name: str) -> str:
+    try:
+        time_zone(name)
+    except ValueError as exc:
+        raise CliError(f"--time-zone: {exc}") from None
+    return name
 
 
 def _trust(config: ConsoleConfig) -> TrustStore | None:

@@ -31,7 +31,7 @@ from hub.console.config import ConsoleConfig
 from hub.console.gateway import HubGateway
 from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, LOGIN_LINKS, OFFERS_REFERRALS, SESSIONS
 from hub.console.next_steps import starts_referrals
-from hub.console.render import make_environment, render
+from hub.console.render import make_environment, render, time_zone
 from hub.console.views import cases, compose, inbox, login, own_entry
 from hub.core.templates import TemplateCatalog
 from hub.schemas import load_catalog
@@ -62,7 +62,7 @@ def create_console_app(
     app[SESSIONS] = sessions
     app[LOGIN_LINKS] = LoginLinks(config.login_token, config.link_seconds, clock)
     app[CATALOG] = catalog or load_catalog()
-    app[JINJA] = make_environment()
+    app[JINJA] = make_environment(time_zone(config.time_zone))
     app[ARCHIVE] = Archive(config.data_dir)
     app.cleanup_ctx.append(_hub_connection)
     _routes(app)

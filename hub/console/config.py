@@ -35,3 +35,4 @@ class ConsoleConfig:
     link_seconds: int = DEFAULT_LINK_SECONDS
     cookie_name: str = field(default_factory=lambda: f"hub_console_{secrets.token_hex(4)}")
     trust_store: Path | None = None  # peers pinned and the log checkpoint kept (hub.client.trust_store)
+    time_zone: str = "UTC"  # where its people are: the pages show times in it (an IANA name)

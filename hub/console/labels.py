@@ -93,3 +93,27 @@ PART_LABELS = {
     "safe_to_leave_message": "Safe to leave a message?",
 }
 OPTION_LABELS = {"no": "No", "yes": "Yes", "unknown": "Not known"}
+
+# The words for a message type and for a recipient's state, wherever the console names one.
+MESSAGE_TYPES = {
+    "takedown-request": "Takedown request",
+    "assistance-request": "Assistance request",
+    "acknowledgement": "Acknowledgement",
+    "status-update": "Status update",
+    "withdrawal": "Withdrawal",
+    "case-closure": "Case closure",
+    "deletion-confirmation": "Deletion confirmation",
+    "counter-notice": "Counter-notice",
+    "information-request": "Information request",
+    "information-response": "Information response",
+    "escalation": "Escalation by the hub",
+    "match-report": "Match report",
+}
+STATES = {
+    "queued": "waiting in its inbox",
+    "retrieved": "retrieved, not yet acknowledged",
+    "acknowledged": "acknowledged, decision pending",
+    "actioned": "content removed or restricted",
+    "declined": "declined",
+    "withdrawn": "withdrawn",
+}

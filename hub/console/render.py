@@ -2,69 +2,26 @@
 
 Deadlines are shown as what they mean to the reader now ("due in 5 h 12 min", "overdue by 3 h"),
 computed on the server when the page is made, so the page needs no script; the exact time is in a
-`<time datetime>` beside it. Page titles name the screen and, at most, a case's short id: never a
-name, a contact detail or a reported URL.
+`<time datetime>` beside it. Times are shown to the minute in the console's time zone (`hub console
+--time-zone`, an IANA name; UTC unless given), with the zone's name. Page titles name the screen and,
+at most, a case's short id: never a name, a contact detail or a reported URL.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from aiohttp import web
 
 from hub.console.auth import SESSION
 from hub.console.keys import CONFIG, OFFERS_REFERRALS
+from hub.console.labels import MESSAGE_TYPES, STATES
 from hub.console.schema_form import humanise
 from hub.console.sealing import Opened
-
-EVENTS = {
-    "case.opened": "Case opened",
-    "case.shared": "Case shared",
-    "case.closed": "Case closed",
-    "case.purged": "Case data deleted (retention period over)",
-    "message.accepted": "Message accepted by the hub",
-    "message.delivered": "Message delivered",
-    "message.retrieved": "Message retrieved by its recipient",
-    "message.forwarded": "Message forwarded to the recipient's hub (its receipt kept)",
-    "message.received_from_hub": "Message received from the sender's hub (its receipt kept)",
-    "recipient.state_changed": "Recipient's state changed",
-    "deadline.started": "Deadline started",
-    "deadline.met": "Deadline met",
-    "deadline.breached": "Deadline missed",
-    "deadline.answered_late": "Answered after the deadline",
-    "deadline.reminder": "Reminder sent",
-    "deadline.reminded": "Reminder sent",
-    "deadline.cancelled": "Deadline stopped",
-    "delivery.dead": "Delivery failed for good",
-    "mail.unauthenticated": "Unauthenticated e-mail (kept as evidence, not applied)",
-    "mail.unrecognised": "E-mail reply not understood (kept as evidence)",
-    "mail.not_applied": "E-mail answer not applied to the case",
-    "signals.reported": "Matcher outcomes reported for hash signals",
-}
-MESSAGE_TYPES = {
-    "takedown-request": "Takedown request",
-    "assistance-request": "Assistance request",
-    "acknowledgement": "Acknowledgement",
-    "status-update": "Status update",
-    "withdrawal": "Withdrawal",
-    "case-closure": "Case closure",
-    "deletion-confirmation": "Deletion confirmation",
-    "counter-notice": "Counter-notice",
-    "information-request": "Information request",
-    "information-response": "Information response",
-    "escalation": "Escalation by the hub",
-    "match-report": "Match report",
-}
-STATES = {
-    "queued": "waiting in its inbox",
-    "retrieved": "retrieved, not yet acknowledged",
-    "acknowledged": "acknowledged, decision pending",
-    "actioned": "content removed or restricted",
-    "declined": "declined",
-    "withdrawn": "withdrawn",
-}
+from hub.console.timeline import timeline_line
 
 
 def parse_time(value: str) -> datetime:
@@ -87,31 +44,46 @@ def countdown(due_at: str, now: datetime | None = None) -> str:
     return f"due in {span(seconds)}" if seconds >= 0 else f"overdue by {span(seconds)}"
 
 
-def deadline_text(deadline: dict[str, Any], now: datetime | None = None) -> str:
+def deadline_text(deadline: dict[str, Any], now: datetime | None = None, zone: tzinfo = UTC) -> str:
     state = deadline.get("state")
     if state == "open":
         return countdown(str(deadline["due_at"]), now)
     if state == "met":
-        return f"met at {when(str(deadline.get('met_at', '')))}"
+        return f"met at {when(str(deadline.get('met_at', '')), zone)}"
     if state == "breached":
         late = deadline.get("answered_late_at")
-        return f"missed; answered late at {when(str(late))}" if late else "missed: no answer in time"
+        return f"missed; answered late at {when(str(late), zone)}" if late else "missed: no answer in time"
     return str(state or "")
 
 
-def when(value: str) -> str:
-    """A timestamp as people read it, in UTC."""
+def when(value: str, zone: tzinfo = UTC) -> str:
+    """A timestamp as people read it: to the minute, in the console's time zone, named (UTC, CET, CEST)."""
     try:
-        return parse_time(value).astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+        return parse_time(value).astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
     except ValueError:
         return value
+
+
+def time_zone(name: str) -> tzinfo:
+    """The IANA time zone of that name (e.g. Europe/Berlin); ValueError if there is none."""
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"no time zone named {name!r}: give an IANA name such as Europe/Berlin") from None
+
+
+def local_when(request: web.Request, value: str) -> str:
+    """`when` in this console's time zone, for what a view writes (a flash message)."""
+    return when(value, time_zone(request.app[CONFIG].time_zone))
 
 
 def short_id(value: object) -> str:
     return str(value)[:8]
 
 
-def make_environment() -> jinja2.Environment:
+def make_environment(zone: tzinfo = UTC) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("hub.console", "templates"),
         autoescape=True,
@@ -120,14 +92,14 @@ def make_environment() -> jinja2.Environment:
     )
     env.tests["opened"] = lambda value: isinstance(value, Opened)
     env.filters.update(
-        when=when,
+        when=lambda value: when(str(value), zone),
         short_id=short_id,
         countdown=countdown,
-        deadline_text=deadline_text,
+        deadline_text=lambda deadline: deadline_text(deadline, zone=zone),
         humanise=humanise,
-        event_label=lambda e: EVENTS.get(str(e), humanise(str(e))),
         type_label=lambda t: MESSAGE_TYPES.get(str(t), humanise(str(t))),
         state_label=lambda s: STATES.get(str(s), humanise(str(s))),
+        timeline_line=timeline_line,
     )
     return env
 

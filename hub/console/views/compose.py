@@ -51,9 +51,10 @@ from hub.console.form_data import (
 )
 from hub.console.form_token import FormTokenError, issue_token, message_id_of
 from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
+from hub.console.labels import MESSAGE_TYPES
 from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.referral_parts import UnsplittableError, accepted_before, partly_sent, parts_of, send_parts
-from hub.console.render import MESSAGE_TYPES, render
+from hub.console.render import local_when, render
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
 from hub.console.sealing import SealingError
 from hub.console.views.cases import case_id_of, my_kind
@@ -321,7 +322,8 @@ async def _sent_before(request: web.Request, compose: Compose, kept: Kept) -> we
     heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
     request[SESSION].flash.append(
         f"This form was already sent: {heading.lower()} {kept.message_id[:8]}, accepted by the hub at"
-        f" {kept.accepted_at}. Nothing new was sent; this is its case. To send another, open a new form."
+        f" {local_when(request, kept.accepted_at)}. Nothing new was sent; this is its case."
+        " To send another, open a new form."
     )
     log.info("console.form_sent_again", message_id=kept.message_id)
     return redirect(f"/cases/{kept.case_id}")
@@ -385,15 +387,14 @@ async def _submit(
         problem = {**problem, "detail": problem["detail"] + partly_sent(parts, receipts)}
         return _page(request, compose, form, values, problem=problem, status=503)
     heading, last = MESSAGE_TYPES.get(compose.message_type, compose.message_type), receipts[-1]
+    accepted = local_when(request, str(last["accepted_at"]))
     if len(parts) == 1:
-        flash = (
-            f"{heading} sent and accepted by the hub at {last['accepted_at']} (message {last['message_id']})."
-        )
+        flash = f"{heading} sent and accepted by the hub at {accepted} (message {last['message_id']})."
     else:
         flash = (
             f"{heading} sent as {len(parts)} messages under one case, one per platform"
             f" ({', '.join(str(p['to'][0]) for p in parts)}), each with only the items on its own service;"
-            f" accepted by the hub at {last['accepted_at']}."
+            f" accepted by the hub at {accepted}."
         )
     request[SESSION].flash.append(flash)
     return redirect(f"/cases/{last['case_id']}")

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from hub.console.form_data import FormValues, replace_sealed
 from hub.console.keys import GATEWAY, JINJA
-from hub.console.render import MESSAGE_TYPES, render
+from hub.console.labels import MESSAGE_TYPES
+from hub.console.render import render
 from hub.stats.dsa import EU_COUNTRIES
 
 if TYPE_CHECKING:
