@@ -41,6 +41,7 @@ async def test_participants_are_listed_with_their_key_sets(
         "trusted_flagger": False,
         "hash_signals": False,
         "contact_email_registered": False,  # the address itself is never published (issue 16.9)
+        "home_hub": None,  # one of this hub's own (docs/federation.md)
     }
 
     entry = await (await client.get(f"/v1/participants/{platform.id}")).json()

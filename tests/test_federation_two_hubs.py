@@ -251,6 +251,10 @@ async def test_a_takedown_crosses_two_hubs_with_each_hop_proven_on_both_timeline
     assert item["message"] == sent["signed"]
     sender = await (await f.b.client.get(f"/v1/participants/de-hotline@{HUB_A}")).json()
     b_jwks = await (await f.b.client.get("/.well-known/jwks.json")).json()
+    assert (sender["home_hub"], sender["adapter"]) == (HUB_A, "hub")  # B's directory marks its home hub
+    listed = await (await f.b.client.get("/v1/participants")).json()
+    homes = {p["id"]: p["home_hub"] for p in listed["participants"]}
+    assert (homes[f"de-hotline@{HUB_A}"], homes["ie-platform"]) == (HUB_A, None)
     verified = verify_inbox_item(item, sender["jwks"], b_jwks, recipient="ie-platform")
     assert verified.envelope["from"] == "de-hotline"
     assert verified.receipt["from"] == f"de-hotline@{HUB_A}"

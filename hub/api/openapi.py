@@ -142,6 +142,11 @@ def _schemas() -> dict[str, Any]:
                     "description": "the hub has a contact address for it (told there when its push "
                     "destination is parked); the address is shown only in its own entry",
                 },
+                "home_hub": {
+                    "type": ["string", "null"],
+                    "description": "for a participant of a peer hub (id '<id>@<hub>'), the hub whose "
+                    "vouching feed lists it (docs/federation.md); null for this hub's own",
+                },
                 "jwks": _ref("Jwks"),
             },
         },

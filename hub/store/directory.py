@@ -41,6 +41,7 @@ class Participant:
     adapter_config: dict[str, Any] = field(default_factory=dict)
     hash_signals: bool = False  # opted in to the hash signals of referrals not addressed to it
     contact_email: str | None = None  # its directory contact (told when its destination is parked)
+    home_hub: str | None = None  # the peer hub whose feed vouches for it (docs/federation.md); None: ours
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Participant:
@@ -58,6 +59,7 @@ class Participant:
             adapter_config=dict(row["adapter_config"]),
             hash_signals=row["hash_signals"],
             contact_email=row["contact_email"],
+            home_hub=row.get("home_hub"),
         )
 
 

@@ -56,6 +56,8 @@ def participant_view(participant: Participant) -> dict[str, Any]:
         "hash_signals": participant.hash_signals,
         # whether the hub can tell it things at a contact address (parking); the address is not public
         "contact_email_registered": participant.contact_email is not None,
+        # a participant of a peer hub, mirrored from that hub's vouching feed (docs/federation.md)
+        "home_hub": participant.home_hub,
     }
 
 

@@ -7,15 +7,15 @@ VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'), coalesce($8::boolean
 
 -- name: get_participant
 SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
-       hash_signals, contact_email FROM participants WHERE id = $1;
+       hash_signals, contact_email, home_hub FROM participants WHERE id = $1;
 
 -- name: list_participants
 SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
-       hash_signals, contact_email FROM participants ORDER BY id;
+       hash_signals, contact_email, home_hub FROM participants ORDER BY id;
 
 -- name: get_participants
 SELECT id, name, kind, country, endpoint, accepts, domains, trusted_flagger, adapter, adapter_config, created_at,
-       hash_signals, contact_email FROM participants WHERE id = ANY($1::text[]);
+       hash_signals, contact_email, home_hub FROM participants WHERE id = ANY($1::text[]);
 
 -- name: insert_key
 INSERT INTO participant_keys (kid, participant_id, use, jwk, not_before, not_after, origin, binding, epoch)
