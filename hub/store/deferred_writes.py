@@ -118,8 +118,9 @@ def rows_json(rows: dict[str, list[tuple[Any, ...]]]) -> str:
 
 
 def encoded(value: object) -> str:
-    """JSON for a batch function: uuids and timestamps as strings (RFC 3339), bytea as hex."""
-    return orjson.dumps(value, default=_json_value).decode()
+    """JSON for a batch function: uuids and timestamps as strings (RFC 3339; a naive one is UTC, as asyncpg
+    takes it), bytea as hex."""
+    return orjson.dumps(value, default=_json_value, option=orjson.OPT_NAIVE_UTC).decode()
 
 
 def _json_value(value: object) -> str:
