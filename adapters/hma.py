@@ -31,8 +31,8 @@ enabled type, and any other message (an escalation, a question) are **permanent*
 and visible to the operator and the sender: an HMA bank holds hashes, not messages. A platform that must
 also read or answer referrals takes them through its own adapter (pull, webhook, e-mail, Coop). A bank
 the HMA does not have (404) needs the operator (attention); 400 is permanent; 5xx, 429 and timeouts are
-retried, the detail saying how far it got. Not done here: the purge at the end of retention sends no
-message, so it does not reach the bank (docs/hash-exchange.md).
+retried, the detail saying how far it got. The purge at the end of retention sends no message: the bank
+sweep (`hub.services.bank_sweep`) removes a purged case's contents with `remove_case`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from uuid import UUID
 
 import aiohttp
 
@@ -50,7 +51,6 @@ from adapters.base import (
     AdapterConfigError,
     AdapterContext,
     BankedContent,
-    BankLedger,
     Destination,
     OutboundMessage,
     no_extra_keys,
@@ -147,9 +147,7 @@ class HmaAdapter:
         except AdapterConfigError as exc:
             return DeliveryOutcome(Verdict.ATTENTION, f"configuration: {exc}")
         if message.message_type == "withdrawal" and self._context.bank_ledger is not None:
-            return await self._withdraw(
-                message, destination.participant_id, config, self._context.bank_ledger
-            )
+            return await self.remove_case(message.case_id, destination)
         requests = bank_requests(message, config)
         if not requests:
             what = "a takedown request without a hash of an enabled type"
@@ -185,11 +183,18 @@ class HmaAdapter:
         ids = ", ".join(banked)
         return DeliveryOutcome(Verdict.DELIVERED, f"banked {len(banked)} items in HMA (content ids {ids})")
 
-    async def _withdraw(
-        self, message: OutboundMessage, recipient: str, config: HmaConfig, ledger: BankLedger
-    ) -> DeliveryOutcome:
-        """Remove what the case banked for this platform: `DELETE /c/bank/<bank>/content/<id>` each."""
-        contents = await ledger.banked(recipient, message.case_id)
+    async def remove_case(self, case_id: UUID, destination: Destination) -> DeliveryOutcome:
+        """Remove what the case banked for this platform, `DELETE /c/bank/<bank>/content/<id>` each: for
+        a withdrawal delivered to it, and for the case's purge (`hub.services.bank_sweep`)."""
+        ledger = self._context.bank_ledger
+        if ledger is None:
+            return DeliveryOutcome(Verdict.PERMANENT, "this hub keeps no ledger of what it banked")
+        try:
+            config = HmaConfig.from_destination(destination)
+        except AdapterConfigError as exc:
+            return DeliveryOutcome(Verdict.ATTENTION, f"configuration: {exc}")
+        recipient = destination.participant_id
+        contents = await ledger.banked(recipient, case_id)
         removed: list[str] = []
         for content in contents:
             url = f"{config.url}/c/bank/{content.bank}/content/{content.content_id}"
@@ -200,7 +205,7 @@ class HmaAdapter:
             await ledger.removed(recipient, content, self._context.clock())
             removed.append(content.content_id)
         if not removed:
-            return DeliveryOutcome(Verdict.DELIVERED, "withdrawn: nothing of this case is banked in HMA")
+            return DeliveryOutcome(Verdict.DELIVERED, "nothing of this case is banked in HMA")
         ids = ", ".join(removed)
         return DeliveryOutcome(
             Verdict.DELIVERED, f"removed {len(removed)} contents from HMA (content ids {ids})"

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -30,10 +30,13 @@ from hub.api.app import adapter_context, create_app
 from hub.api.keys import DSN, INTAKE, POOL
 from hub.core.clock import utc_now
 from hub.core.delivery_outcome import Verdict
-from hub.delivery.worker import WorkerConfig
+from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.policies import load_retention_policy
+from hub.services.bank_sweep import sweep_purged_banks
 from hub.settings import Settings
 from hub.store import directory as directory_store
-from tests.factories import delivery_worker, jose, register_keys, takedown, withdrawal
+from hub.store.purge import purge_due_cases
+from tests.factories import Member, delivery_worker, jose, register_keys, takedown, withdrawal
 from tests.test_adapter_contract import MD5, PDQ, context, fictitious_member, outbound_message
 
 __all__ = ["context"]  # the fixture, shared with the contract suite
@@ -232,15 +235,11 @@ async def test_a_retry_banks_only_what_was_not_banked_and_a_withdrawal_removes_i
     again = await adapter.deliver(withdrawn, chosen)  # delivered again: nothing left to remove
     assert (again.verdict, again.detail) == (
         Verdict.DELIVERED,
-        "withdrawn: nothing of this case is banked in HMA",
+        "nothing of this case is banked in HMA",
     )
 
 
-async def test_through_the_hub_a_referral_is_banked_and_its_withdrawal_removes_it(
-    hma: Hma, settings: Settings, db: asyncpg.Connection, directory: Any, aiohttp_client: Any
-) -> None:
-    """The hub's delivery worker and its ledger (`bank_contents`): banked once, removed on withdrawal."""
-    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+async def hma_platform(hma: Hma, db: asyncpg.Connection) -> Member:
     config = {"url": hma.url, "bank": "NCII_HUB", "signal_types": ["pdq", "md5"]}
     validate_config("hma", config, None)  # as `hub participants add --adapter hma` does
     await directory_store.add_participant(
@@ -256,36 +255,56 @@ async def test_through_the_hub_a_referral_is_banked_and_its_withdrawal_removes_i
     )
     platform = fictitious_member("ie-platform-hma", "platform", "IE")
     await register_keys(db, platform.id, platform.key, platform.enc)
-    client = await aiohttp_client(create_app(settings, background=False))
-    app = client.app
-    hashes = [{"alg": "pdq", "value": PDQ}, {"alg": "md5", "value": MD5}]
-    request = takedown(
-        hotline, platform, content=[{"url": "https://photos.example.com/p/1", "hashes": hashes}]
-    )
-    response = await client.post("/v1/messages", **jose(hotline.sign(request)))
+    return platform
+
+
+async def submit(client: Any, sender: Member, envelope: dict[str, Any]) -> str:
+    response = await client.post("/v1/messages", **jose(sender.sign(envelope)))
     assert response.status == 202, await response.text()
-    case_id = (await response.json())["case_id"]
+    case_id: str = (await response.json())["case_id"]
+    return case_id
+
+
+def hub_worker(app: Any, session: aiohttp.ClientSession) -> DeliveryWorker:
+    return delivery_worker(
+        app[POOL],
+        app[DSN],
+        build_adapters(adapter_context(app, session), {"hma": HmaAdapter}),
+        app[INTAKE],
+        utc_now,
+        WorkerConfig(poll_interval=0.05, grace=5.0),
+    )
+
+
+async def step(worker: DeliveryWorker) -> None:
+    assert await worker.run_once() == 1
+    await asyncio.wait_for(worker.wait_idle(), 15.0)
+
+
+def hashed_referral(hotline: Member, platform: Member) -> dict[str, Any]:
+    hashes = [{"alg": "pdq", "value": PDQ}, {"alg": "md5", "value": MD5}]
+    return takedown(hotline, platform, content=[{"url": "https://photos.example.com/p/1", "hashes": hashes}])
+
+
+async def test_through_the_hub_a_referral_is_banked_and_its_withdrawal_removes_it(
+    hma: Hma, settings: Settings, db: asyncpg.Connection, directory: Any, aiohttp_client: Any
+) -> None:
+    """The hub's delivery worker and its ledger (`bank_contents`): banked once, removed on withdrawal."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    platform = await hma_platform(hma, db)
+    client = await aiohttp_client(create_app(settings, background=False))
+    request = hashed_referral(hotline, platform)
+    case_id = await submit(client, hotline, request)
     async with aiohttp.ClientSession() as session:
-        worker = delivery_worker(
-            app[POOL],
-            app[DSN],
-            build_adapters(adapter_context(app, session), {"hma": HmaAdapter}),
-            app[INTAKE],
-            utc_now,
-            WorkerConfig(poll_interval=0.05, grace=5.0),
-        )
+        worker = hub_worker(client.app, session)
         try:
-            assert await worker.run_once() == 1
-            await asyncio.wait_for(worker.wait_idle(), 15.0)
+            await step(worker)
             assert [b["signals"] for b in hma.banked] == [{"pdq": PDQ, "video_md5": MD5}]
             rows = await db.fetch("SELECT content_id, removed_at FROM bank_contents")
             assert [(r["content_id"], r["removed_at"]) for r in rows] == [("1", None)]
-
             retraction = withdrawal(hotline, [platform], case_id, request["id"])
-            response = await client.post("/v1/messages", **jose(hotline.sign(retraction)))
-            assert response.status == 202, await response.text()
-            assert await worker.run_once() == 1
-            await asyncio.wait_for(worker.wait_idle(), 15.0)
+            await submit(client, hotline, retraction)
+            await step(worker)
         finally:
             await worker.stop()
     assert hma.deleted == {1}
@@ -296,3 +315,33 @@ async def test_through_the_hub_a_referral_is_banked_and_its_withdrawal_removes_i
         uuid.UUID(retraction["id"]),
     )
     assert detail == "removed 1 contents from HMA (content ids 1)"
+
+
+async def test_the_purge_reaches_the_bank_through_the_sweep(
+    hma: Hma, settings: Settings, db: asyncpg.Connection, directory: Any, aiohttp_client: Any
+) -> None:
+    """No message goes out at the purge: the sweep removes what the purged case banked."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    platform = await hma_platform(hma, db)
+    client = await aiohttp_client(create_app(settings, background=False))
+    request = hashed_referral(hotline, platform)
+    case_id = await submit(client, hotline, request)
+    async with aiohttp.ClientSession() as session:
+        worker = hub_worker(client.app, session)
+        try:
+            await step(worker)
+        finally:
+            await worker.stop()
+        # the hotline withdraws; the withdrawal is not delivered here, so only the purge can remove it
+        await submit(client, hotline, withdrawal(hotline, [platform], case_id, request["id"]))
+        context = adapter_context(client.app, session)
+        assert await sweep_purged_banks(client.app[POOL], context) == 0  # nothing due before the purge
+        assert hma.deleted == set()
+        later = utc_now() + timedelta(days=366 * 3)
+        assert await purge_due_cases(client.app[POOL], load_retention_policy(), later) == [uuid.UUID(case_id)]
+        due = await db.fetchval("SELECT remove_due_at IS NOT NULL FROM bank_contents")
+        assert due is True
+        assert await sweep_purged_banks(client.app[POOL], context) == 1
+        assert await sweep_purged_banks(client.app[POOL], context) == 0  # once
+    assert hma.deleted == {1}
+    assert await db.fetchval("SELECT removed_at IS NOT NULL FROM bank_contents") is True

@@ -37,3 +37,8 @@ async def mark_removed(
     conn: Conn | asyncpg.Pool, recipient: str, message_id: UUID, item: int, at: datetime
 ) -> None:
     await conn.execute(query("mark_bank_content_removed"), recipient, message_id, item, at)
+
+
+async def due_removals(conn: Conn | asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
+    """(case_id, recipient_id, adapter, endpoint, adapter_config) whose banked contents a purge made due."""
+    return list(await conn.fetch(query("due_bank_removals"), limit))

@@ -2,7 +2,8 @@
 
 Deleted: the signed forms of its messages (the URLs of reported content, the sender's words, sealed
 ciphertext), raw e-mails, raw Coop callbacks and the hashes of its content (each hash signal turns
-`deleted` on every platform's feed, `hub/core/signals.py`); destroyed: the case's data key, so copies in
+`deleted` on every platform's feed, `hub/core/signals.py`, and what platforms' HMA banks hold of them is
+due for the bank sweep, `hub/services/bank_sweep.py`); destroyed: the case's data key, so copies in
 backups cannot be read either (crypto-shredding). Kept: identifiers, times, states, digests, receipts,
 delivery evidences, clocks, the timeline, the audit log (whose entries never held personal data) and so
 the statistics. Each purge is recorded (`purges`, and `case.purged` on the timeline and in the audit
@@ -74,6 +75,7 @@ async def purge_case(
         await conn.execute(query("shred_case_key"), candidate.case_id, now)
         mails = await conn.fetch(query("purge_inbound_mail"), candidate.case_id)
         callbacks = await conn.fetch(query("purge_coop_callbacks"), candidate.case_id)
+        banked = await conn.fetch(query("purge_bank_contents"), candidate.case_id, now)
         deliveries = await conn.fetch(query("purge_pending_deliveries"), candidate.case_id)
         signals = await delete_signals(conn, candidate.case_id, now)
         await conn.execute(query("mark_case_purged"), candidate.case_id, now)
@@ -82,6 +84,7 @@ async def purge_case(
             "messages": len(messages),
             "emails": len(mails),
             "coop_callbacks": len(callbacks),
+            "bank_contents_due": len(banked),
             "undelivered": len(deliveries),
             "signal_copies": signals,
             "final_status": candidate.final_status,

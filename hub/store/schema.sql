@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 25
+-- schema version 26
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -52,6 +52,7 @@ CREATE TABLE bank_contents (
     content_id text NOT NULL,
     banked_at timestamp with time zone NOT NULL,
     removed_at timestamp with time zone,
+    remove_due_at timestamp with time zone,
     CONSTRAINT bank_contents_pkey PRIMARY KEY (recipient_id, message_id, item),
     CONSTRAINT bank_contents_bank_check CHECK (((length(bank) >= 1) AND (length(bank) <= 200))),
     CONSTRAINT bank_contents_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
@@ -61,6 +62,7 @@ CREATE TABLE bank_contents (
     CONSTRAINT bank_contents_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES participants(id)
 );
 CREATE INDEX bank_contents_case_idx ON public.bank_contents USING btree (case_id, recipient_id) WHERE (removed_at IS NULL);
+CREATE INDEX bank_contents_removal_idx ON public.bank_contents USING btree (remove_due_at) WHERE ((remove_due_at IS NOT NULL) AND (removed_at IS NULL));
 
 CREATE TABLE case_events (
     seq bigint DEFAULT nextval('case_events_seq_seq'::regclass) NOT NULL,

@@ -43,3 +43,9 @@ DELETE FROM inbound_mail WHERE case_id IS NULL AND received_at < $1 RETURNING id
 
 -- name: purge_coop_callbacks
 UPDATE coop_callbacks SET raw = NULL WHERE case_id = $1 AND raw IS NOT NULL RETURNING id;
+
+-- name: purge_bank_contents
+-- What the case banked in platforms' HMA is due for removal (the bank sweep removes it).
+UPDATE bank_contents SET remove_due_at = $2
+WHERE case_id = $1 AND removed_at IS NULL AND remove_due_at IS NULL
+RETURNING content_id;
