@@ -32,7 +32,17 @@ from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.services import vouching
 from hub.store import directory
 from hub.store.database import connect
-from tests.factories import Directory, FakeClock, Member, acknowledgement, delivery_worker, jose, takedown
+from tests.factories import (
+    Directory,
+    FakeClock,
+    Member,
+    acknowledgement,
+    deletion_confirmation,
+    delivery_worker,
+    jose,
+    takedown,
+    withdrawal,
+)
 from tests.test_cli import assert_ok, assert_refused, hub, hub_env
 from tests.test_federation_forwarding import hub_b_url, hub_settings  # noqa: F401  (a fixture)
 
@@ -514,3 +524,38 @@ async def test_a_forwarded_referral_under_a_case_id_this_hub_holds_is_refused(fe
     )
     assert (response.status, (await response.json())["type"]) == (409, PROBLEM + "case-conflict")
     assert await f.b.db.fetchval("SELECT count(*) FROM messages") == 1
+
+
+async def test_a_withdrawal_and_its_deletion_confirmation_cross_the_two_hubs(federation: Federation) -> None:
+    """The hotline withdraws its request (the person asked, delete the data): the withdrawal is a message
+    to the platform's global id on the shared case, forwarded as any; the platform's deletion
+    confirmation comes back the same way. Each hub moves the platform to `withdrawn` on its own case."""
+    f = federation
+    sent = await f.send()
+    await f.forward_all()
+    remote_hotline = Member(f"de-hotline@{HUB_A}", "hotline", "DE", f.hotline.key, f.hotline.enc)
+    pulled = await f.b.client.get(
+        "/v1/inbox",
+        headers={"Authorization": f"Bearer {f.platform.token(audience=HUB_B, now=f.b.clock.ts())}"},
+    )
+    assert len((await pulled.json())["messages"]) == 1
+
+    withdrawn = withdrawal(f.hotline, [f.remote_platform], sent["case_id"], sent["message_id"])
+    response = await f.a.client.post("/v1/messages", **jose(f.hotline.sign(withdrawn)))
+    assert response.status == 202, await response.json()
+    await f.forward_all()
+
+    b_view = await f.b.timeline(f.platform, sent["case_id"])
+    assert [e["to_state"] for e in b_view if e["event"] == "recipient.state_changed"][-1] == "withdrawn"
+    confirmation = deletion_confirmation(f.platform, remote_hotline, sent["case_id"], withdrawn["id"])
+    response = await f.b.client.post("/v1/messages", **jose(f.platform.sign(confirmation)))
+    assert response.status == 202, await response.json()
+    await f.forward_all(f.b)
+
+    a_view = await f.a.timeline(f.hotline, sent["case_id"])
+    moves = [(e["subject"], e["to_state"]) for e in a_view if e["event"] == "recipient.state_changed"]
+    assert (f.remote_platform.id, "withdrawn") in moves
+    accepted = [e.get("message_type") for e in a_view if e["event"] == "message.accepted"]
+    assert accepted == ["takedown-request", "withdrawal", "deletion-confirmation"]
+    hops = [e for e in a_view if e["event"] == "message.received_from_hub"]
+    assert [h["message_id"] for h in hops] == [confirmation["id"]]
