@@ -15,10 +15,14 @@ from hub.core.refusal import Refusal
 
 S = RecipientState
 HOTLINE, PLATFORM, OTHER, POLICE = "de-hotline", "ie-platform", "us-platform", "nl-police"
+REGULATOR, FR_HOTLINE = "ie-regulator", "fr-hotline"
 DIRECTORY = {
     PLATFORM: DirectoryEntry(PLATFORM, "platform", "IE", frozenset({"takedown-request"})),
     OTHER: DirectoryEntry(OTHER, "platform", "US", frozenset({"takedown-request"})),
     POLICE: DirectoryEntry(POLICE, "law-enforcement", "NL", frozenset()),
+    # a regulator its operator set to take copies of referrals, and a hotline abroad that relays them
+    REGULATOR: DirectoryEntry(REGULATOR, "regulator", "IE", frozenset({"takedown-request"})),
+    FR_HOTLINE: DirectoryEntry(FR_HOTLINE, "hotline", "FR", frozenset({"takedown-request"})),
 }
 CASE_ID, REQUEST_ID = uuid.uuid4(), uuid.uuid4()
 
@@ -59,7 +63,7 @@ def refusal_code(env: Envelope, snapshot: CaseSnapshot | None) -> str:
 def test_takedown_opens_a_case_with_one_queued_recipient_each() -> None:
     new_id = uuid.uuid4()
     plan = admit(
-        envelope("takedown-request", HOTLINE, [PLATFORM, OTHER], {"minor_depicted": "no"}),
+        envelope("takedown-request", HOTLINE, [PLATFORM, REGULATOR], {"minor_depicted": "no"}),
         DIRECTORY,
         None,
         new_id,
@@ -67,9 +71,45 @@ def test_takedown_opens_a_case_with_one_queued_recipient_each() -> None:
     assert plan == Admission(
         case_id=new_id,
         opens_case=True,
-        recipients=(PLATFORM, OTHER),
-        transitions=(Transition(PLATFORM, None, S.QUEUED), Transition(OTHER, None, S.QUEUED)),
+        recipients=(PLATFORM, REGULATOR),
+        transitions=(Transition(PLATFORM, None, S.QUEUED), Transition(REGULATOR, None, S.QUEUED)),
     )
+
+
+@pytest.mark.parametrize(
+    "to",
+    [[PLATFORM, OTHER], [OTHER, REGULATOR, PLATFORM], [PLATFORM, FR_HOTLINE, OTHER]],
+    ids=["two-platforms", "with-a-regulator-copy", "with-a-hotline"],
+)
+def test_a_takedown_to_several_platforms_is_refused_each_would_see_the_others_urls(to: list[str]) -> None:
+    with pytest.raises(Refusal) as refused:
+        admit(
+            envelope("takedown-request", HOTLINE, to, {"minor_depicted": "no"}), DIRECTORY, None, uuid.uuid4()
+        )
+
+    assert refused.value.code == "split-per-recipient"
+    assert refused.value.extra == {"platforms": sorted([PLATFORM, OTHER])}
+
+
+def test_a_further_part_to_several_new_platforms_is_refused_too() -> None:
+    snapshot = CaseSnapshot(
+        id=CASE_ID,
+        opened_by=HOTLINE,
+        parties={HOTLINE: Party("originator"), FR_HOTLINE: Party("recipient", S.QUEUED)},
+        message_types={REQUEST_ID: "takedown-request"},
+    )
+    part = envelope("takedown-request", HOTLINE, [PLATFORM, OTHER], {"minor_depicted": "no"}, case=CASE_ID)
+
+    assert refusal_code(part, snapshot) == "split-per-recipient"
+
+
+@pytest.mark.parametrize("to", [[PLATFORM], [PLATFORM, REGULATOR], [PLATFORM, FR_HOTLINE]])
+def test_one_platform_with_copies_to_non_platforms_is_admitted(to: list[str]) -> None:
+    plan = admit(
+        envelope("takedown-request", HOTLINE, to, {"minor_depicted": "no"}), DIRECTORY, None, uuid.uuid4()
+    )
+
+    assert plan.recipients == tuple(to)
 
 
 @pytest.mark.parametrize("answer_", ["yes", "unknown", None])

@@ -7,6 +7,7 @@ tests/test_delivery_worker.py)."""
 
 from __future__ import annotations
 
+import json
 from email.message import EmailMessage
 from typing import Any
 
@@ -15,6 +16,7 @@ import asyncpg
 from adapters.base import AdapterContext
 from adapters.email import EmailAdapter
 from adapters.registry import BUILT_IN, build_adapters
+from hub.api.app import create_app
 from hub.api.keys import DSN, INTAKE, POOL
 from hub.client import HubClient
 from hub.client.fanout import send_referral, split_referral
@@ -23,7 +25,16 @@ from hub.client.verify import verify_inbox_item
 from hub.core.clock import utc_now
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from tests import test_delivery_worker, test_email_adapter
-from tests.factories import Directory, add_with_endpoint, delivery_worker, payload_of, takedown
+from tests.factories import (
+    Directory,
+    add_with_endpoint,
+    delivery_worker,
+    jose,
+    payload_of,
+    refer,
+    split_takedown,
+    takedown,
+)
 from tests.test_email_adapter import EmailHub, mail_settings, step
 
 hub = test_email_adapter.hub
@@ -125,3 +136,59 @@ def webhook_and_email_worker(hub: EmailHub) -> DeliveryWorker:
 async def hub_get(hub: EmailHub, member: Any, path: str) -> tuple[int, Any]:
     response = await hub.client.get(path, headers=member.auth())
     return response.status, await response.json()
+
+
+# -- a hand-written takedown request to several platforms ----------------------------------------------------
+STORED = ("cases", "messages", "case_parties", "deliveries", "deadlines", "case_events", "audit_entries")
+
+
+async def stored(db: asyncpg.Connection) -> dict[str, int]:
+    return {table: await db.fetchval(f"SELECT count(*) FROM {table}") for table in STORED}
+
+
+async def test_a_hand_written_takedown_to_two_platforms_is_refused_and_stores_nothing_split_it_is_taken(
+    aiohttp_client: Any, settings: Any, directory: Directory, db: asyncpg.Connection
+) -> None:
+    hotline = await directory.add("de-hotline-hand", "hotline", "DE")
+    photos = await directory.add("ie-platform-photos", "platform", "IE")
+    video = await directory.add("us-platform-video", "platform", "US")
+    regulator = await directory.add("ie-regulator-copy", "regulator", "IE", accepts=["takedown-request"])
+    client = await aiohttp_client(create_app(settings, background=False))
+    own = {
+        photos.id: "https://photos.example.com/p/hand-0001",
+        video.id: "https://video.example.org/v/hand-0002",
+    }
+    locators = [{"url": url, "for": platform} for platform, url in own.items()]
+
+    async def submitted(envelope: dict[str, Any]) -> Any:
+        return await client.post("/v1/messages", **jose(hotline.sign(envelope)))
+
+    async def accepted(envelope: dict[str, Any]) -> dict[str, Any]:
+        response = await submitted(envelope)
+        assert response.status == 202, await response.text()
+        receipt: dict[str, Any] = await response.json()
+        return receipt
+
+    # Written by hand, as one message to both platforms (and a regulator): each would read the other's URL.
+    whole = takedown(hotline, photos, video, regulator, content=[{"url": u} for u in own.values()])
+    before = await stored(db)
+    response = await submitted(whole)
+
+    assert response.status == 422
+    problem = await response.json()
+    assert problem["type"] == "urn:referral-hub:problem:split-per-recipient"
+    assert problem["platforms"] == sorted(own)
+    assert [url for url in own.values() if url in json.dumps(problem)] == []
+    assert await stored(db) == before  # no case, no message, no delivery, no clock, no audit entry
+    for platform in (photos, video, regulator):
+        inbox = await (await client.get("/v1/inbox", headers=platform.auth())).json()
+        assert inbox["messages"] == []
+
+    # Split as the client library splits it: one part per platform (the regulator's copy with the first).
+    split = takedown(hotline, photos, video, regulator, content=locators)
+    referral = await refer(accepted, split_takedown(split, hotline, photos, video, regulator))
+    assert [part["to"] for part in referral.parts] == [[photos.id, regulator.id], [video.id]]
+    assert {r["case_id"] for r in referral.receipts} == {referral.case_id}
+    for platform, other in ((photos, video), (video, photos)):
+        [item] = (await (await client.get("/v1/inbox", headers=platform.auth())).json())["messages"]
+        assert own[other.id] not in json.dumps(payload_of(item["message"]))

@@ -7,10 +7,15 @@ parties locked) and applies the returned plan in one transaction. Rules:
   directory and accept that type; a takedown request that may depict a minor is refused: it is child
   sexual abuse material and belongs to the CSAM channel, never to the NCII path;
 - each recipient sees only its own part: a referral of content on several platforms is one signed
-  request per platform, carrying only that platform's locators (the client library and `hub send` split
-  it; a route by content that finds several platforms is refused, `hub.core.routing`): the first opens
-  the case, each further part names it in `case` and joins it, from the case's originator, for
-  recipients not yet party to it, under the same rules as the first;
+  request per platform, carrying only that platform's locators (the client library, `hub send` and the
+  console split it): the first opens the case, each further part names it in `case` and joins it, from
+  the case's originator, for recipients not yet party to it, under the same rules as the first. So a
+  takedown request (new or a further part) whose recipients, named in `to` or found by a route by
+  content, include more than one platform is refused (`split-per-recipient`): each platform would read
+  the others' URLs. Recipients that are no platform (a regulator, a police liaison, a hotline) may ride
+  with a part: they oversee or relay the referral and may see its locators. Only takedown requests carry
+  content locators to act on; an assistance request goes to hotlines and support services, and the
+  messages on a case carry no other platform's locators;
 - every other message joins a case, comes from a party to it, is addressed to parties the sender sees,
   and answers (if it names one) a message of that case the sender sees; a closed case takes only
   deletion confirmations. What a sender sees and may do is `hub/core/case_view.py`'s rule (a liaison a
@@ -46,6 +51,12 @@ from hub.core.case_view import MESSAGE_ACTIONS, Action, CaseAccess, case_access
 from hub.core.envelope import Envelope
 from hub.core.refusal import Refusal
 
+SPLIT_DETAIL = (
+    "the request goes to several platforms, and each may see only the content on its own service: send "
+    "one takedown request per platform with only its locators, the first opening the case and each "
+    "further one naming it in `case` (the hub's client library, `hub send` and the console split a "
+    "referral this way)"
+)
 CSAM_DETAIL = (
     "the request says a minor may be depicted: that is child sexual abuse material, which the hub "
     "never routes down the NCII path to a platform; report it through the CSAM channel (your national "
@@ -185,6 +196,10 @@ def _check_referral(envelope: Envelope, directory: Mapping[str, DirectoryEntry])
         raise Refusal("csam-referral", CSAM_DETAIL, csam_channel=True)
     for recipient in envelope.to:
         _check_recipient(envelope, directory.get(recipient), recipient)
+    if envelope.type == "takedown-request":
+        platforms = sorted({r for r in envelope.to if directory[r].kind == "platform"})
+        if len(platforms) > 1:
+            raise Refusal("split-per-recipient", SPLIT_DETAIL, platforms=platforms)
 
 
 def _check_recipient(envelope: Envelope, entry: DirectoryEntry | None, recipient: str) -> None:

@@ -5,8 +5,9 @@
 - `{"by": "content"}`: for each content locator of a takedown request, the platform that serves its
   URL's domain, from the domains registered in the directory; the most specific registered domain wins
   (`cdn.example.com` over `example.com`). A locator no platform serves, or one claimed by two platforms,
-  is refused; a request whose content is on several platforms is refused by admission
-  (`split-per-recipient`): each platform gets a request of its own, with only its own locators.
+  is refused. A request whose content is on several platforms resolves to all of them, and admission
+  refuses it as it refuses one naming them in `to` (`split-per-recipient`, `hub.core.admission`): each
+  platform gets a request of its own, with only its own locators.
 
 Errors point at the locator (`/body/content/2/url`), never quote the URL: it is reported content.
 """
@@ -19,12 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.core.refusal import Refusal
-
-SPLIT_DETAIL = (
-    "the content is on several platforms, and each may see only its own: send one takedown request per "
-    "platform with only its locators, the first opening the case and each further one naming it in `case` "
-    "(the hub's client library and `hub send` split a file this way)"
-)
 
 
 @dataclass(frozen=True)
@@ -88,8 +83,6 @@ def _by_content(body: Mapping[str, Any], platforms: Sequence[RouteCandidate]) ->
             recipients.append(owner)
     if not recipients:
         raise Refusal("unroutable", "the request names no content to route by", pointer="/body/content")
-    if len(recipients) > 1:
-        raise Refusal("split-per-recipient", SPLIT_DETAIL, platforms=sorted(recipients))
     return tuple(recipients)
 
 
