@@ -7,10 +7,12 @@ forwarding retried after its answer was lost is recorded once on both hubs."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import socket
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +25,17 @@ from aiohttp import web
 
 from adapters.registry import build_adapters
 from hub.api.app import adapter_context, create_app
-from hub.api.keys import DSN, HUB, INTAKE, POOL
+from hub.api.keys import DSN, HUB, HUB_KEY, INTAKE, KEYRING, POOL
 from hub.client.verify import verify_inbox_item
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk, PublicJwk, issue_token, parse_jws, sha256_hex
 from hub.core.receipt import sign_receipt, verify_receipt
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
+from hub.evidence.export import export_bundle
+from hub.evidence.verify import trust_from_keys, verify_bundle
 from hub.services import vouching
 from hub.store import directory
+from hub.store.audit import sequence_and_checkpoint
 from hub.store.database import connect
 from tests.factories import (
     Directory,
@@ -559,3 +564,35 @@ async def test_a_withdrawal_and_its_deletion_confirmation_cross_the_two_hubs(fed
     assert accepted == ["takedown-request", "withdrawal", "deletion-confirmation"]
     hops = [e for e in a_view if e["event"] == "message.received_from_hub"]
     assert [h["message_id"] for h in hops] == [confirmation["id"]]
+
+
+async def test_the_sending_hubs_evidence_bundle_verifies_offline_with_the_next_hops_receipt(
+    federation: Federation,
+) -> None:
+    """Hub A's evidence bundle of a forwarded case verifies offline with A's key alone, and carries B's
+    receipt for the hop, which verifies offline with B's key. (B's bundle of the same case does not verify
+    yet: the hotline's keys on B come from A's feed, and the bundle check of feed keys is planned.)"""
+    f = federation
+    sent = await f.send()
+    await f.forward_all()
+    app = f.a.app
+    await sequence_and_checkpoint(app[POOL], app[HUB_KEY], HUB_A, f.a.clock())
+    async with app[POOL].acquire() as conn:
+        bundle = await export_bundle(
+            conn, uuid.UUID(sent["case_id"]), hub_id=HUB_A, now=f.a.clock(), keyring=app[KEYRING]
+        )
+
+    report = verify_bundle(bundle, trust_from_keys([hub_key(f.a)], "hub A's key"))
+
+    assert report.ok, report.faults
+    with zipfile.ZipFile(io.BytesIO(bundle)) as files:
+        timeline = json.loads(files.read("timeline.json"))
+    events = timeline if isinstance(timeline, list) else timeline.get("events", timeline.get("timeline", []))
+    (hop,) = [e for e in events if e["event"] == "message.forwarded"]
+    verify_receipt(
+        hop.get("detail", hop)["receipt"],
+        issuer=HUB_B,
+        keys=[hub_key(f.b)],
+        message_id=uuid.UUID(sent["message_id"]),
+        payload_sha256=sent["payload_sha256"],
+    )
