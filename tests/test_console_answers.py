@@ -249,6 +249,8 @@ async def test_a_decision_is_reviewed_before_it_is_signed(
     assert "Review and sign" in shown
     assert "No statement of reasons (EU DSA Art. 17)" in shown
     assert "2026-01-05T11:00:00Z" in shown
+    assert "Removed" in shown  # the answers in the form's words: what is signed is "removed"
+    assert ">removed<" not in shown.replace("\n", "").replace(" ", "")
     assert (await hub_case(hub, hotline, case_id))["recipients"][0]["state"] == "retrieved"  # nothing sent
     changed = await platform_console.post(path, data=form_body(decision, csrf_of(page), "edit"))
     assert 'value="2026-01-05T11:00:00Z"' in await changed.text()  # back to the form, as it was

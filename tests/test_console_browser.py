@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "console"
 SEND = "Check, sign and send"
-CLIP_INBOX = {"x": 0, "y": 0, "width": 1200, "height": 420}
+CLIP_INBOX = {"x": 0, "y": 0, "width": 1200, "height": 540}
 CLIP_FORM = {"x": 0, "y": 0, "width": 1200, "height": 1150}
 CLIP_CASE = {"x": 0, "y": 0, "width": 1200, "height": 1500}
 

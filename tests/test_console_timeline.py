@@ -5,6 +5,7 @@ recipient); times to the minute in the console's time zone, named."""
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from hub.cli.console import time_zone_option as console_time_zone
 from hub.cli.errors import CliError
 from hub.console import create_console_app
 from hub.console.render import time_zone, when
+from hub.console.shown_body import labelled_body
 from hub.console.timeline import timeline_line
 from tests.console_helpers import MESSAGE_ID, console_config, csrf_of, form_body, sign_in, takedown_values
 
@@ -129,3 +131,18 @@ async def test_the_case_page_shows_its_times_in_the_console_s_zone_and_its_timel
     assert any(s.startswith(f"The hub started a clock for {platform.id}: acknowledge, due ") for s in said), (
         said
     )
+    message = re.search(r'<details class="message".*?</details>', page, re.S)
+    assert message
+    assert "Intimate image" in message[0]  # the answer in the form's words, not "intimate-image"
+    assert "intimate-image" not in message[0]
+
+
+def test_a_message_s_listed_answers_are_shown_in_the_form_s_words(catalog: Any) -> None:
+    envelope = json.loads(Path("schemas/takedown-request/examples/valid/full.json").read_text("utf-8"))
+    shown = labelled_body(catalog, envelope["type"], envelope["version"], envelope["body"])
+    assert (shown["category"], shown["minor_depicted"]) == ("Digital forgery", "No")
+    assert [h["alg"] for h in shown["content"][0]["hashes"]] == ["SHA-256", "PDQ"]
+    assert shown["content"][0]["url"] == envelope["body"]["content"][0]["url"]  # not an answer from a list
+    assert shown["authorisation"]["reference"] == envelope["body"]["authorisation"]["reference"]
+    assert shown["authorisation"]["method"] != envelope["body"]["authorisation"]["method"]
+    assert labelled_body(catalog, "no-such-template", "1.0", envelope["body"]) == envelope["body"]

@@ -92,7 +92,14 @@ PART_LABELS = {
     "safe_times": "Safe times to call",
     "safe_to_leave_message": "Safe to leave a message?",
 }
-OPTION_LABELS = {"no": "No", "yes": "Yes", "unknown": "Not known"}
+OPTION_LABELS = {
+    "no": "No",
+    "yes": "Yes",
+    "unknown": "Not known",
+    "md5": "MD5",
+    "sha256": "SHA-256",
+    "pdq": "PDQ",
+}
 
 # The words for a message type and for a recipient's state, wherever the console names one.
 MESSAGE_TYPES = {

@@ -125,6 +125,15 @@ def without_plaintext(description: str) -> str:
     return (description[:start].rstrip() + " " + rest.strip()).strip()
 
 
+def for_people(description: str) -> str:
+    """A description as a hint: without the sentences about the schema itself (written for integrators)."""
+    sentences = re.split(r"(?<=[.!?])\s+", description)
+    return " ".join(s for s in sentences if not _ABOUT_SCHEMA.search(s)).strip()
+
+
+_ABOUT_SCHEMA = re.compile(r"\bschema\b|\bschema error\b|JSON Pointer|\$ref", re.IGNORECASE)
+
+
 def sealed_parts(description: str) -> tuple[SealedPart, ...]:
     """The plaintext's members, as the sealed field's description names them; binary parts are left out
     (the console has no file upload). Without a description to go by, one free text."""
@@ -200,7 +209,7 @@ class FormBuilder:
                 pointer,
                 name,
                 LABELS.get(name, humanise(name)),
-                without_plaintext(description),
+                for_people(without_plaintext(description)),
                 Widget.SEALED,
                 required,
                 parts=sealed_parts(description),
@@ -209,7 +218,9 @@ class FormBuilder:
         if resolved.get("not") == {}:
             return None  # a property the template forbids here
         label = LABELS.get(name) or str(resolved.get("title") or humanise(name))
-        made = Field(pointer, name, label, str(resolved.get("description", "")), Widget.TEXT, required)
+        made = Field(
+            pointer, name, label, for_people(str(resolved.get("description", ""))), Widget.TEXT, required
+        )
         if "const" in resolved:
             return made if self._const(made, resolved["const"]) else None
         if "enum" in resolved:

@@ -18,11 +18,12 @@ from hub.console.archive import Kept
 from hub.console.auth import redirect
 from hub.console.evidence import bundle as evidence_bundle_of
 from hub.console.gateway import HubGateway
-from hub.console.keys import CONFIG, GATEWAY, JINJA
+from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
 from hub.console.next_steps import steps
 from hub.console.render import render
 from hub.console.sealing import open_all
 from hub.console.search import Found, find_in_messages, looks_like_url
+from hub.console.shown_body import labelled_body
 from hub.core.case_reference import CaseReferenceError
 from hub.core.clock import rfc3339, utc_now
 from hub.core.jose import JoseError, parse_jws
@@ -169,7 +170,14 @@ async def _shown(gateway: HubGateway, kept: Kept, request: web.Request) -> dict[
         envelope = {}
     problem = await gateway.verify(kept)
     sent = kept.direction == "sent"
-    body = open_all(envelope.get("body", {}), config.participant_id, config.enc_key, sent=sent)
+    # each answer from a list in the form's words; then what was sealed to this participant, opened
+    words = labelled_body(
+        request.app[CATALOG],
+        str(envelope.get("type", "")),
+        str(envelope.get("version", "")),
+        envelope.get("body", {}),
+    )
+    body = open_all(words, config.participant_id, config.enc_key, sent=sent)
     return {"kept": kept, "envelope": envelope, "body": body, "problem": problem}
 
 

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hub.console.form_data import FormValues, replace_sealed
-from hub.console.keys import GATEWAY, JINJA
+from hub.console.keys import CATALOG, GATEWAY, JINJA
 from hub.console.labels import MESSAGE_TYPES
 from hub.console.render import render
+from hub.console.shown_body import labelled_body
 from hub.stats.dsa import EU_COUNTRIES
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ async def review(
 ) -> web.Response:
     """ "Review and sign": exactly what will be signed, with what the person should know before."""
     me = await request.app[GATEWAY].participant(request.app[GATEWAY].me)
-    body = replace_sealed(envelope["body"], lambda m: {"sealed to the recipients": m.plaintext})
+    # each answer from a list in the form's words (the signed body keeps the values themselves)
+    words = labelled_body(request.app[CATALOG], compose.message_type, compose.version, envelope["body"])
+    body = replace_sealed(words, lambda m: {"sealed to the recipients": m.plaintext})
     heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
     context = {
         "title": f"Review and sign: {heading.lower()} for case {envelope['case'][:8]}",
