@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -63,6 +63,7 @@ from hub.core.signals import MATCHER_TYPE_NAMES, SIGNAL_ALGS, content_hashes
 USER_AGENT = "referral-hub/0.1 (+hma)"
 BANK_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")  # HMA's own rule (storage/postgres/database.py, _bank_name_ok)
 NOTE_MAX = 255  # HMA's `_validate_note`
+OPTED_IN_NOTE = "referral-hub: opted-in hash signal"
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,29 @@ class HmaAdapter:
                 await ledger.record(recipient, content, self._context.clock())
         ids = ", ".join(banked)
         return DeliveryOutcome(Verdict.DELIVERED, f"banked {len(banked)} items in HMA (content ids {ids})")
+
+    async def bank_opted_in(
+        self, content: BankedContent, hashes: Sequence[tuple[str, str]], destination: Destination
+    ) -> DeliveryOutcome:
+        """Bank one content item's hashes of a request not addressed to the platform, which it opted in
+        to (the person consented): hashes only, the note naming no request (`hub.services.bank_sweep`).
+        `content.content_id` is ignored: HMA gives it."""
+        ledger = self._context.bank_ledger
+        try:
+            config = HmaConfig.from_destination(destination)
+        except AdapterConfigError as exc:
+            return DeliveryOutcome(Verdict.ATTENTION, f"configuration: {exc}")
+        body = {MATCHER_TYPE_NAMES[alg]: value for alg, value in hashes if alg in config.signal_types}
+        if not body:
+            return DeliveryOutcome(Verdict.PERMANENT, "no hash of a type this HMA has enabled")
+        outcome, answer = await self._call("POST", config.signal_url, {**body, "note": OPTED_IN_NOTE}, config)
+        content_id = _content_id(answer)
+        if outcome.verdict is not Verdict.DELIVERED or content_id is None:
+            return outcome
+        if ledger is not None:
+            banked = replace(content, bank=config.bank, content_id=content_id)
+            await ledger.record(destination.participant_id, banked, self._context.clock())
+        return DeliveryOutcome(Verdict.DELIVERED, f"banked 1 item in HMA (content id {content_id})")
 
     async def remove_case(self, case_id: UUID, destination: Destination) -> DeliveryOutcome:
         """Remove what the case banked for this platform, `DELETE /c/bank/<bank>/content/<id>` each: for

@@ -32,11 +32,11 @@ from hub.core.clock import utc_now
 from hub.core.delivery_outcome import Verdict
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.policies import load_retention_policy
-from hub.services.bank_sweep import sweep_purged_banks
+from hub.services.bank_sweep import sweep_banks
 from hub.settings import Settings
 from hub.store import directory as directory_store
 from hub.store.purge import purge_due_cases
-from tests.factories import Member, delivery_worker, jose, register_keys, takedown, withdrawal
+from tests.factories import Member, delivery_worker, jose, register_keys, removal, takedown, withdrawal
 from tests.test_adapter_contract import MD5, PDQ, context, fictitious_member, outbound_message
 
 __all__ = ["context"]  # the fixture, shared with the contract suite
@@ -317,6 +317,30 @@ async def test_through_the_hub_a_referral_is_banked_and_its_withdrawal_removes_i
     assert detail == "removed 1 contents from HMA (content ids 1)"
 
 
+async def test_a_withdrawal_reaches_the_bank_through_the_sweep_even_undelivered(
+    hma: Hma, settings: Settings, db: asyncpg.Connection, directory: Any, aiohttp_client: Any
+) -> None:
+    """The withdrawal withdraws the platform's signal copies: the sweep removes what they banked even if
+    the withdrawal's own delivery has not happened (or failed)."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    platform = await hma_platform(hma, db)
+    client = await aiohttp_client(create_app(settings, background=False))
+    request = hashed_referral(hotline, platform)
+    case_id = await submit(client, hotline, request)
+    async with aiohttp.ClientSession() as session:
+        worker = hub_worker(client.app, session)
+        try:
+            await step(worker)
+        finally:
+            await worker.stop()
+        context = adapter_context(client.app, session)
+        assert await sweep_banks(client.app[POOL], context) == (0, 0)  # active: stays banked
+        await submit(client, hotline, withdrawal(hotline, [platform], case_id, request["id"]))
+        assert await sweep_banks(client.app[POOL], context) == (0, 1)
+        assert await sweep_banks(client.app[POOL], context) == (0, 0)  # once
+    assert hma.deleted == {1}
+
+
 async def test_the_purge_reaches_the_bank_through_the_sweep(
     hma: Hma, settings: Settings, db: asyncpg.Connection, directory: Any, aiohttp_client: Any
 ) -> None:
@@ -332,16 +356,42 @@ async def test_the_purge_reaches_the_bank_through_the_sweep(
             await step(worker)
         finally:
             await worker.stop()
-        # the hotline withdraws; the withdrawal is not delivered here, so only the purge can remove it
-        await submit(client, hotline, withdrawal(hotline, [platform], case_id, request["id"]))
+        # the platform removes the image and says so with its own key: the case is decided
+        await submit(client, platform, removal(platform, hotline, case_id, request["id"]))
         context = adapter_context(client.app, session)
-        assert await sweep_purged_banks(client.app[POOL], context) == 0  # nothing due before the purge
+        assert await sweep_banks(client.app[POOL], context) == (0, 0)  # nothing to remove before the purge
         assert hma.deleted == set()
         later = utc_now() + timedelta(days=366 * 3)
         assert await purge_due_cases(client.app[POOL], load_retention_policy(), later) == [uuid.UUID(case_id)]
         due = await db.fetchval("SELECT remove_due_at IS NOT NULL FROM bank_contents")
         assert due is True
-        assert await sweep_purged_banks(client.app[POOL], context) == 1
-        assert await sweep_purged_banks(client.app[POOL], context) == 0  # once
+        assert await sweep_banks(client.app[POOL], context) == (0, 1)
+        assert await sweep_banks(client.app[POOL], context) == (0, 0)  # once
     assert hma.deleted == {1}
     assert await db.fetchval("SELECT removed_at IS NOT NULL FROM bank_contents") is True
+
+
+async def test_opted_in_hashes_are_banked_once_and_removed_when_withdrawn(
+    hma: Hma, settings: Settings, db: asyncpg.Connection, directory: Any, aiohttp_client: Any
+) -> None:
+    """A request to another platform, with the person's consent to share its hashes: a platform on HMA
+    that opted in gets them banked, the note naming no request; the withdrawal removes them."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    addressed = await directory.add("fr-platform-test", "platform", "FR")
+    opted = await hma_platform(hma, db)
+    await db.execute("UPDATE participants SET hash_signals = true WHERE id = $1", opted.id)
+    client = await aiohttp_client(create_app(settings, background=False))
+    hashes = [{"alg": "pdq", "value": PDQ}, {"alg": "md5", "value": MD5}]
+    content = [{"url": "https://photos.example.com/p/1", "hashes": hashes}]
+    request = takedown(hotline, addressed, content=content, hash_sharing_consent=True)
+    case_id = await submit(client, hotline, request)
+    async with aiohttp.ClientSession() as session:
+        context = adapter_context(client.app, session)
+        assert await sweep_banks(client.app[POOL], context) == (1, 0)
+        assert await sweep_banks(client.app[POOL], context) == (0, 0)  # once
+        assert hma.banked == [
+            {"signals": {"pdq": PDQ, "video_md5": MD5}, "note": "referral-hub: opted-in hash signal"}
+        ]
+        await submit(client, hotline, withdrawal(hotline, [addressed], case_id, request["id"]))
+        assert await sweep_banks(client.app[POOL], context) == (0, 1)
+    assert hma.deleted == {1}

@@ -52,7 +52,7 @@ from hub.policies import load_policy_book, load_retention_policy
 from hub.schemas import load_catalog
 from hub.services.access import AccessBatches, purge_used_tokens
 from hub.services.bank_ledger import StoredBankLedger
-from hub.services.bank_sweep import sweep_purged_banks
+from hub.services.bank_sweep import sweep_banks
 from hub.services.batcher import Batcher
 from hub.services.intake import Intake, inline_answers
 from hub.services.issuer import Issuer
@@ -256,7 +256,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     retention = load_retention_policy(settings.retention_file)
 
-    session = aiohttp.ClientSession()  # the bank sweep's: what purged cases banked in platforms' HMA
+    session = aiohttp.ClientSession()  # the bank sweep's (hub/services/bank_sweep.py)
 
     async def run() -> None:
         rounds = 0
@@ -272,7 +272,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
                     purged = await purge_due_cases(app[POOL], retention, app[CLOCK]())
                     if purged:
                         log.info("retention.purged", cases=len(purged))
-                    await sweep_purged_banks(app[POOL], adapter_context(app, session))
+                    await sweep_banks(app[POOL], adapter_context(app, session))
                     await _mail_at_rest(app)
             except Exception as exc:  # housekeeping must never stop the hub
                 log.warning("housekeeping.failed", error=exc.__class__.__name__)

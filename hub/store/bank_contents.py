@@ -39,6 +39,12 @@ async def mark_removed(
     await conn.execute(query("mark_bank_content_removed"), recipient, message_id, item, at)
 
 
-async def due_removals(conn: Conn | asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
-    """(case_id, recipient_id, adapter, endpoint, adapter_config) whose banked contents a purge made due."""
-    return list(await conn.fetch(query("due_bank_removals"), limit))
+async def opted_in_to_bank(conn: Conn | asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
+    """Active opted-in signals of `hma` platforms not banked there yet, one row per content item."""
+    return list(await conn.fetch(query("opted_in_to_bank"), limit))
+
+
+async def to_remove(conn: Conn | asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
+    """(case_id, recipient_id, adapter, endpoint, adapter_config) with banked contents to remove: their
+    signal copies there are no longer active, or the purge made them due."""
+    return list(await conn.fetch(query("banked_but_withdrawn"), limit))

@@ -13,11 +13,30 @@ ON CONFLICT (recipient_id, message_id, item) DO NOTHING;
 UPDATE bank_contents SET removed_at = $4
 WHERE recipient_id = $1 AND message_id = $2 AND item = $3 AND removed_at IS NULL;
 
--- name: due_bank_removals
--- The cases whose banked contents the purge made due for removal, with each platform's adapter and its
--- configuration (only `hma` platforms are swept; a platform no longer on it keeps them due).
+-- name: opted_in_to_bank
+-- The active opted-in hash signals of platforms on the `hma` adapter not yet banked there, one row per
+-- content item of a request (its hashes together), with the platform's configuration.
+SELECT c.platform_id, p.endpoint, p.adapter_config, s.case_id, s.message_id, s.item,
+       array_agg(s.alg ORDER BY s.alg) AS algs, array_agg(s.value ORDER BY s.alg) AS hash_values
+FROM signal_copies c
+JOIN signals s ON s.id = c.signal_id
+JOIN participants p ON p.id = c.platform_id
+WHERE c.audience = 'opted-in' AND c.status = 'active' AND p.adapter = 'hma' AND s.value IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM bank_contents b
+                  WHERE b.recipient_id = c.platform_id AND b.message_id = s.message_id AND b.item = s.item)
+GROUP BY c.platform_id, p.endpoint, p.adapter_config, s.case_id, s.message_id, s.item
+ORDER BY s.case_id, s.message_id, s.item, c.platform_id
+LIMIT $1;
+
+-- name: banked_but_withdrawn
+-- The cases and platforms whose banked contents' signal copies are no longer active there (withdrawn,
+-- or deleted at the purge), or which the purge made due: to remove.
 SELECT DISTINCT b.case_id, b.recipient_id, p.adapter, p.endpoint, p.adapter_config
 FROM bank_contents b JOIN participants p ON p.id = b.recipient_id
-WHERE b.remove_due_at IS NOT NULL AND b.removed_at IS NULL
+WHERE b.removed_at IS NULL
+  AND (b.remove_due_at IS NOT NULL
+       OR EXISTS (SELECT 1 FROM signals s JOIN signal_copies c ON c.signal_id = s.id
+                  WHERE s.message_id = b.message_id AND s.item = b.item
+                    AND c.platform_id = b.recipient_id AND c.status <> 'active'))
 ORDER BY b.case_id, b.recipient_id
 LIMIT $1;
