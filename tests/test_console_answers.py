@@ -235,6 +235,7 @@ async def test_a_decision_is_reviewed_before_it_is_signed(
     href = links(await case_page(platform_console, case_id))["Report a decision"]
     page = await (await platform_console.get(href)).text()
     assert re.search(r'name="/body/decided_at"[^>]*value="[^"]+"', page) is None
+    assert "Add an item outcome</button>" in page  # "an", not "a item outcome"
     decision = {
         "message_id": MESSAGE_ID.search(page).group(1),  # type: ignore[union-attr]
         "in_reply_to": href.split("=", 1)[1],
