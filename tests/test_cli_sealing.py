@@ -131,6 +131,27 @@ async def test_send_splits_a_file_for_two_platforms_into_one_message_each_and_a_
     assert await db.fetchval("SELECT count(*) FROM cases") == 1
 
 
+async def test_send_refuses_a_file_naming_a_platform_none_of_its_locators_is_on(
+    running_hub: Hub, db: asyncpg.Connection
+) -> None:
+    """Sent as one message, the second platform would read the first one's URLs; split, it would get a
+    request with nothing to act on: `hub send` says so in one line and sends nothing."""
+    hotline = await running_hub.party("de-hotline-seal", "hotline", "DE")
+    platform = await running_hub.party("ie-platform-seal", "platform", "IE")
+    other = await running_hub.party("fr-platform-seal", "platform", "FR")
+    await db.execute("UPDATE participants SET domains = '{photos.example.com}' WHERE id = $1", platform.id)
+    request = plaintext_request(platform, other)
+    request["body"]["content"] = [{"url": "https://photos.example.com/p/test-0001"}]
+    path = write_json(running_hub.tmp_path / "request.json", request)
+
+    run = await running_hub.run(hotline, "send", str(path))
+
+    assert_refused(
+        run, f"/to: no locator of this request is on the service of {other.id}", "nothing was sent"
+    )
+    assert await messages_count(db) == 0
+
+
 async def test_send_seals_to_the_recipients_a_routing_selector_finds(
     running_hub: Hub, db: asyncpg.Connection
 ) -> None:

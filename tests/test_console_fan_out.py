@@ -140,3 +140,29 @@ async def test_an_item_on_none_of_the_chosen_platforms_is_said_at_its_field_and_
     assert 'id="f-body-content-1-url"' in html
     assert await table_counts(db) == before
     assert [await inbox(hub, p) for p in (photos, video)] == [[], []]
+
+
+async def test_a_chosen_platform_with_no_item_on_its_service_is_said_at_the_recipients(
+    hub: Any,
+    cast: tuple[Member, Member, Member],
+    aiohttp_client: Any,
+    tmp_path: Path,
+    db: asyncpg.Connection,
+) -> None:
+    """Both items are on the photos platform: sent as one message the video platform would read them,
+    sent apart it would get nothing to act on. The form says so and sends nothing."""
+    hotline, photos, video = cast
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path)
+    csrf, token = await opened_form(console)
+    same_service = two_items(photos, video, **{"/body/content/1/url": "https://photos.example.com/p/0004"})
+    before = await table_counts(db)
+
+    refused = await console.post(
+        "/new/takedown-request", data=form_body({**same_service, "message_id": token}, csrf)
+    )
+
+    assert refused.status == 422
+    html = await refused.text()
+    assert f"no item of this request is on the service of {video.id}" in html
+    assert await table_counts(db) == before
+    assert [await inbox(hub, p) for p in (photos, video)] == [[], []]

@@ -33,11 +33,13 @@ ASSIGNED = "for"  # a locator's client-side member naming the platform it goes t
 
 class FanOutError(Exception):
     """The referral cannot be split: a locator on no recipient's service, or assigned to no recipient.
-    `pointer` is the locator's JSON Pointer (`/body/content/2`)."""
+    `pointer` is the locator's JSON Pointer (`/body/content/2`), or `/to` with the `platforms` named there
+    that have no locator."""
 
-    def __init__(self, message: str, pointer: str) -> None:
+    def __init__(self, message: str, pointer: str, platforms: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.pointer = pointer
+        self.platforms = tuple(platforms)
 
 
 class SentParts(Protocol):
@@ -56,7 +58,8 @@ def split_referral(
 ) -> list[dict[str, Any]]:
     """The parts of `envelope`, one per platform, without `case` (the first opens it). `directory` is
     `GET /v1/participants`' list. A message that is not a takedown request to several platforms is one
-    part, unchanged but for a fixed `id` and `created_at`."""
+    part, unchanged but for a fixed `id` and `created_at`. Raises FanOutError for a locator on none of
+    the platforms, or a platform named in `to` with no locator of its own."""
     created_at = envelope.get("created_at") or rfc3339(utc_now())
     groups = _groups(envelope, directory)
     if len(groups) <= 1:
@@ -114,6 +117,15 @@ def _groups(envelope: Mapping[str, Any], directory: Sequence[Mapping[str, Any]])
     for index, locator in enumerate(body.get("content", [])):
         owner = _owner_of(locator, platforms, f"/body/content/{index}")
         groups.setdefault(owner, []).append(locator)
+    idle = [p.id for p in platforms if p.id not in groups]
+    if not by_content and idle:  # it would be sent the others' locators, or nothing to act on
+        raise FanOutError(
+            f"/to: no locator of this request is on the service of {', '.join(idle)} (by the domains"
+            f' it registered, or a "{ASSIGNED}" naming it): each platform is sent only its own locators,'
+            " so take it out of `to` or give it its locators",
+            "/to",
+            idle,
+        )
     return groups
 
 

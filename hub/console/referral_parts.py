@@ -34,13 +34,18 @@ log = structlog.get_logger("hub.console")
 
 
 class UnsplittableError(Exception):
-    """An item of the request is on none of the chosen platforms (by their registered domains)."""
+    """An item of the request is on none of the chosen platforms (by their registered domains), or a
+    chosen platform has no item on its service (`pointer` is then `/to`)."""
 
-    def __init__(self, pointer: str) -> None:
+    def __init__(self, pointer: str, platforms: Sequence[str] = ()) -> None:
         super().__init__(
-            "the console cannot tell which of the chosen platforms this item is on (a platform is told only"
-            " of the items on its own service, found by the domains it registered): send it to its"
-            " platform in a request of its own"
+            f"no item of this request is on the service of {', '.join(platforms)} (by the domains it"
+            " registered): each platform is sent only its own items, so take it out of the recipients or"
+            " send its items in a request of its own"
+            if pointer == "/to"
+            else "the console cannot tell which of the chosen platforms this item is on (a platform is"
+            " told only of the items on its own service, found by the domains it registered): send it"
+            " to its platform in a request of its own"
         )
         self.pointer = pointer
 
@@ -52,7 +57,7 @@ async def parts_of(gateway: HubGateway, envelope: dict[str, Any]) -> list[dict[s
     try:
         return split_referral(envelope, await gateway.participants(), str(envelope["id"]))
     except FanOutError as exc:
-        raise UnsplittableError(exc.pointer) from None
+        raise UnsplittableError(exc.pointer, exc.platforms) from None
 
 
 async def accepted_before(gateway: HubGateway, parts: Sequence[dict[str, Any]]) -> list[Kept | None]:
