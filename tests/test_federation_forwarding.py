@@ -232,3 +232,17 @@ async def test_a_forwarding_without_its_message_or_receipt_is_refused(
     )
     expected = "malformed-jws" if missing == "message" else "invalid-hop-receipt"
     assert (await response.json())["type"] == PROBLEM + expected
+
+
+async def test_a_caller_that_is_no_peer_is_refused_before_its_body_is_read(forwarding: Forwarding) -> None:
+    """Check 1 comes first: a participant's token with a body that is not even JSON is not-a-peer."""
+    f = forwarding
+    response = await f.client.post(
+        "/v1/federation/messages",
+        data=b"{not json",
+        headers={
+            "Authorization": f"Bearer {f.platform.token(audience=HUB_B)}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert (response.status, (await response.json())["type"]) == (403, PROBLEM + "not-a-peer")

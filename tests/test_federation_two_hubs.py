@@ -45,6 +45,7 @@ from tests.factories import (
     deletion_confirmation,
     delivery_worker,
     jose,
+    routed,
     takedown,
     withdrawal,
 )
@@ -596,3 +597,18 @@ async def test_the_sending_hubs_evidence_bundle_verifies_offline_with_the_next_h
         message_id=uuid.UUID(sent["message_id"]),
         payload_sha256=sent["payload_sha256"],
     )
+
+
+async def test_a_routing_selector_never_picks_a_peer_hubs_participant(federation: Federation) -> None:
+    """Routing by kind and country finds this hub's own participants only: the mirrored platform of B in
+    the same country neither makes the route ambiguous nor is routed to (it is named by its global id)."""
+    f = federation
+    local = await Directory(f.a.db).add("ie-local-platform", "platform", "IE")
+    envelope = routed(takedown(f.hotline, local), {"kind": "platform", "country": "IE"})
+    response = await f.a.client.post("/v1/messages", **jose(f.hotline.sign(envelope)))
+    body = await response.json()
+    assert response.status == 202, body
+    recipients = await f.a.db.fetchval(
+        "SELECT recipients FROM messages WHERE id = $1", uuid.UUID(body["message_id"])
+    )
+    assert recipients == ["ie-local-platform"]

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from hub.core.global_id import global_id, local_on
 from hub.core.jose import sha256_hex
 from hub.core.receipt import ReceiptError, verify_receipt
@@ -41,9 +43,7 @@ async def receive_forwarded(
 ) -> Accepted:
     """Check a forwarding from `caller` and take its message; B's receipt, or the Refusal."""
     pool = intake.pool
-    peer = await directory.get_participant(pool, caller)
-    if peer is None or peer.kind != "hub":
-        raise Refusal("not-a-peer", "only a registered peer hub forwards messages to this hub")
+    await check_peer(pool, caller)
     raw, peer_receipt = body.get("message"), body.get("receipt")
     if not isinstance(raw, str):
         raise Refusal("malformed-jws", "'message' must be the exact signed form, a JWS as a string")
@@ -78,6 +78,13 @@ async def receive_forwarded(
         received_from=Hop(caller, peer_receipt, case_id),
     )
     return await record_forwarded(intake, signed)
+
+
+async def check_peer(pool: asyncpg.Pool, caller: str) -> None:
+    """Check 1: the caller is a registered peer hub (kind `hub`), else not-a-peer."""
+    peer = await directory.get_participant(pool, caller)
+    if peer is None or peer.kind != "hub":
+        raise Refusal("not-a-peer", "only a registered peer hub forwards messages to this hub")
 
 
 async def _own_recipients(conn: Conn, hub_id: str, named: tuple[str, ...]) -> tuple[str, ...]:

@@ -98,10 +98,13 @@ UPDATE case_parties SET deletion_confirmed_at = $3 WHERE case_id = $1 AND partic
 UPDATE cases SET closed_at = $2, closed_by = $3, close_reason = $4 WHERE id = $1 AND closed_at IS NULL;
 
 -- name: platforms_serving
-SELECT id, kind, country, domains FROM participants WHERE kind = 'platform' AND domains && $1::text[];
+-- Routing candidates are this hub's own participants: a peer hub's (home_hub set) is named by its global
+-- id, never routed to (a routed message names no recipient its peer could check: docs/federation.md).
+SELECT id, kind, country, domains FROM participants
+WHERE kind = 'platform' AND domains && $1::text[] AND home_hub IS NULL;
 
 -- name: participants_of_kind
-SELECT id, kind, country, domains FROM participants WHERE kind = $1 AND country = $2;
+SELECT id, kind, country, domains FROM participants WHERE kind = $1 AND country = $2 AND home_hub IS NULL;
 
 -- name: takedown_to_recipient
 -- The case's ($1) first takedown request addressed to $2, with the case's wrapped key to open it.
