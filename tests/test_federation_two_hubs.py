@@ -283,6 +283,13 @@ async def test_a_takedown_crosses_two_hubs_with_each_hop_proven_on_both_timeline
     )
     assert b_receipt["to"] == ["ie-platform"]
     assert "message.delivered" in [e["event"] for e in a_timeline]
+    token = f.hotline.token(audience=HUB_A, now=f.a.clock.ts())
+    view = await (
+        await f.a.client.get(f"/v1/cases/{sent['case_id']}", headers={"Authorization": f"Bearer {token}"})
+    ).json()
+    (recipient,) = view["recipients"]
+    assert (recipient["state"], recipient["home_hub"]) == ("retrieved", HUB_B)  # B confirmed it
+    assert "waiting_for_hub" not in recipient
     # B's timeline: received from A with A's receipt (the one the hotline got), then accepted by B
     b_timeline = await f.b.timeline(f.platform, await b_case_of(f, sent["message_id"]))
     (received,) = [e for e in b_timeline if e["event"] == "message.received_from_hub"]
@@ -391,6 +398,17 @@ async def test_a_receipt_that_does_not_verify_is_no_delivery(federation: Federat
     events = [e["event"] for e in await f.a.timeline(f.hotline, sent["case_id"])]
     assert "message.forwarded" not in events
     assert "message.delivered" not in events
+    # the hotline sees on its case that the platform waits for its hub
+    token = f.hotline.token(audience=HUB_A, now=f.a.clock.ts())
+    view = await (
+        await f.a.client.get(f"/v1/cases/{sent['case_id']}", headers={"Authorization": f"Bearer {token}"})
+    ).json()
+    (recipient,) = view["recipients"]
+    assert (recipient["state"], recipient["home_hub"], recipient["waiting_for_hub"]) == (
+        "queued",
+        HUB_B,
+        HUB_B,
+    )
 
 
 async def test_the_operator_syncs_a_peer_with_hub_peers_sync(

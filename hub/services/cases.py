@@ -19,6 +19,7 @@ import asyncpg
 from hub.core.case_state import RecipientState, case_status
 from hub.core.case_view import CaseAccess, Member, case_access, share_part
 from hub.core.clock import rfc3339
+from hub.core.global_id import home_hub_of
 from hub.core.overdue import is_overdue
 from hub.core.refusal import Refusal
 from hub.store import cases as case_rows
@@ -193,6 +194,11 @@ def _recipient_view(party: asyncpg.Record, clocks: list[asyncpg.Record], now: da
         "since": rfc3339(party["state_changed_at"]),
         "deadlines": [_deadline_view(d, now) for d in clocks],
     }
+    home = home_hub_of(party["participant_id"])
+    if home is not None:  # a participant of a peer hub, reached through it (docs/federation.md)
+        view["home_hub"] = home
+        if party["state"] == RecipientState.QUEUED:  # its hub has not confirmed (no verified receipt yet)
+            view["waiting_for_hub"] = home
     if party["deletion_requested_at"] is not None:
         view["deletion"] = {
             "requested_at": rfc3339(party["deletion_requested_at"]),
