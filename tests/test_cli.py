@@ -662,7 +662,14 @@ async def test_inbox_and_status_print_tables_a_person_reads(running_hub: Hub) ->
     assert any(line.split()[:3] == ["acknowledge", platform.id, "open"] for line in lines)
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", lines[0])  # times to the minute, in UTC
     assert not re.search(r"\dT\d", status.out)
-    assert any("recipient.state_changed" in line and "queued -> retrieved" in line for line in lines)
+    said = (
+        f"{platform.id}: retrieved, not yet acknowledged (was: waiting in its inbox)"  # who, what, in words
+    )
+    assert any(line.endswith(said) for line in lines), lines
+    assert any(
+        line.endswith(f"{hotline.id} sent a takedown request to {platform.id}; the hub accepted it")
+        for line in lines
+    )
 
 
 async def test_status_without_a_case_lists_one_s_cases_as_a_table(running_hub: Hub) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 _TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d(\.\d+)?)?Z")
@@ -83,16 +84,7 @@ def case_table(case: Mapping[str, Any]) -> str:
         + [(case["opened_by"], case.get("deadlines_owed_by_originator", []))]
         for d in deadlines
     ]
-    events = [
-        (
-            e["at"],
-            e["event"],
-            e.get("actor"),
-            e.get("subject"),
-            f"{e.get('from_state') or ''} -> {e['to_state']}" if e.get("to_state") else None,
-        )
-        for e in case.get("timeline", [])
-    ]
+    events = [(e["at"], _said(e)) for e in case.get("timeline", [])]
     parts = ["\n".join(head)]
     if recipients:
         parts.append(table(("RECIPIENT", "STATE", "SINCE"), recipients))
@@ -102,7 +94,7 @@ def case_table(case: Mapping[str, Any]) -> str:
         shares = [(s["participant_id"], s["shared_by"], s["shared_at"]) for s in case["shared_with"]]
         parts.append(table(("SHARED WITH", "BY", "AT"), shares))
     if events:
-        parts.append(table(("AT", "EVENT", "BY", "SUBJECT", "STATE"), events))
+        parts.append(table(("AT", "WHAT HAPPENED"), events))
     return "\n\n".join(parts)
 
 
@@ -130,3 +122,25 @@ def case_list_table(listing: Mapping[str, Any]) -> str:
     if listing.get("next_cursor"):
         text += f"\n\nread on with --cursor {listing['next_cursor']}"
     return text
+
+
+def _said(event: Mapping[str, Any]) -> str:
+    """A timeline event as the console says it: who did what to whom (`hub.console.timeline`)."""
+    from hub.console.timeline import timeline_line  # the console's words; loaded only for a case table
+
+    line = timeline_line(event, "")
+    if event.get("due_at") and str(event.get("event", "")).startswith("deadline."):
+        line += f", due {_minute(str(event['due_at']))}"
+    return line
+
+
+def _minute(moment: str) -> str:
+    """Any RFC 3339 time (a `Z` or an offset, as the timeline's details carry them) to the minute, in UTC."""
+    try:
+        return (
+            datetime.fromisoformat(moment.replace("Z", "+00:00"))
+            .astimezone(UTC)
+            .strftime("%Y-%m-%d %H:%M UTC")
+        )
+    except ValueError:
+        return moment
