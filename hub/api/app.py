@@ -52,7 +52,7 @@ from hub.policies import load_policy_book, load_retention_policy
 from hub.schemas import load_catalog
 from hub.services.access import AccessBatches, purge_used_tokens
 from hub.services.bank_ledger import StoredBankLedger
-from hub.services.bank_sweep import sweep_banks
+from hub.services.bank_sweep import BankSweeper
 from hub.services.batcher import Batcher
 from hub.services.intake import Intake, inline_answers
 from hub.services.issuer import Issuer
@@ -257,6 +257,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     retention = load_retention_policy(settings.retention_file)
 
     session = aiohttp.ClientSession()  # the bank sweep's (hub/services/bank_sweep.py)
+    sweeper = BankSweeper(app[POOL], adapter_context(app, session))
 
     async def run() -> None:
         rounds = 0
@@ -272,7 +273,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
                     purged = await purge_due_cases(app[POOL], retention, app[CLOCK]())
                     if purged:
                         log.info("retention.purged", cases=len(purged))
-                    await sweep_banks(app[POOL], adapter_context(app, session))
+                    sweeper.start()  # beside housekeeping: a slow HMA never holds up the audit log
                     await _mail_at_rest(app)
             except Exception as exc:  # housekeeping must never stop the hub
                 log.warning("housekeeping.failed", error=exc.__class__.__name__)
@@ -282,6 +283,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await sweeper.stop()
     await session.close()
     try:  # a graceful stop seals and checkpoints what the last interval appended
         await seal_pending(app[POOL], app[HUB_KEY], settings.hub_id, app[CLOCK]())

@@ -17,6 +17,8 @@ the others.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import Any
 
@@ -67,3 +69,28 @@ async def _done(call: Awaitable[DeliveryOutcome], bound: Any) -> bool:
         return True
     bound.warning("bank.sweep_failed", verdict=str(outcome.verdict), detail=outcome.detail)
     return False
+
+
+class BankSweeper:
+    """Runs `sweep_banks` as a task of its own, one at a time: it calls platforms' HMA, so housekeeping
+    starts it and goes on (the audit log's checkpoints never wait on a slow HMA)."""
+
+    def __init__(self, pool: asyncpg.Pool, context: AdapterContext) -> None:
+        self._pool, self._context = pool, context
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        try:
+            await sweep_banks(self._pool, self._context)
+        except Exception as exc:  # the database or a platform's HMA: the next round tries again
+            log.warning("bank.sweep_failed", error=exc.__class__.__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
