@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hub.console import ConsoleConfig
+import pytest
+
+from hub.api.app import create_app
+from hub.console import ConsoleConfig, create_console_app
 from hub.core.clock import rfc3339, utc_now
 from tests.factories import Member
 
@@ -79,3 +82,17 @@ def form_body(values: dict[str, Any], csrf: str, action: str = "send") -> list[t
         for one in value if isinstance(value, list) else [value]:
             posted.append((name, one))
     return posted
+
+
+@pytest.fixture
+async def hub(settings: Any, aiohttp_client: Any) -> Any:
+    """The hub the consoles talk to, on a real port (import it into a test module to use it)."""
+    return await aiohttp_client(create_app(settings, background=False))
+
+
+async def console_for(aiohttp_client: Any, hub: Any, member: Member, data_dir: Path, **options: Any) -> Any:
+    """A console of `member` against `hub`, signed in."""
+    config = console_config(member, str(hub.make_url("")).rstrip("/"), data_dir, **options)
+    client = await aiohttp_client(create_console_app(config))
+    await sign_in(client, config)
+    return client

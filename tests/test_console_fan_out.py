@@ -12,13 +12,18 @@ from typing import Any
 import asyncpg
 import pytest
 
-from hub.api.app import create_app
-from hub.console import create_console_app
 from hub.core.jose import b64url_decode
 from hub.core.sealing import unseal
 from hub.store import directory as directory_store
 from tests.conftest import table_counts
-from tests.console_helpers import CONTACT_EMAIL, MESSAGE_ID, console_config, csrf_of, form_body, sign_in
+from tests.console_helpers import (
+    CONTACT_EMAIL,
+    MESSAGE_ID,
+    console_for,
+    csrf_of,
+    form_body,
+    hub,
+)
 from tests.console_helpers import takedown_values as form_values
 from tests.factories import Directory, Member, payload_of
 
@@ -27,10 +32,7 @@ URLS = {
     "us-platform-video": "https://video.example.org/v/console-fan-0002",
 }
 
-
-@pytest.fixture
-async def hub(settings: Any, aiohttp_client: Any) -> Any:
-    return await aiohttp_client(create_app(settings, background=False))
+__all__ = ["hub"]
 
 
 @pytest.fixture
@@ -41,13 +43,6 @@ async def cast(directory: Directory, db: asyncpg.Connection) -> tuple[Member, Me
     await directory_store.update_participant(db, photos.id, add_domains=["photos.example.com"])
     await directory_store.update_participant(db, video.id, add_domains=["example.org"])
     return hotline, photos, video
-
-
-async def console_for(aiohttp_client: Any, hub: Any, member: Member, data_dir: Path) -> Any:
-    config = console_config(member, str(hub.make_url("")).rstrip("/"), data_dir)
-    client = await aiohttp_client(create_console_app(config))
-    await sign_in(client, config)
-    return client
 
 
 async def opened_form(console: Any) -> tuple[str, str]:

@@ -17,8 +17,6 @@ import pytest
 from jwcrypto import jwk, jws
 from structlog.testing import capture_logs
 
-from hub.api.app import create_app
-from hub.console import create_console_app
 from hub.core.jose import PrivateEncryptionJwk, b64url_decode
 from hub.core.sealing import unseal
 from hub.schemas import load_catalog
@@ -26,13 +24,15 @@ from tests.console_helpers import (
     CONTACT_EMAIL,
     CONTENT_URL,
     MESSAGE_ID,
-    console_config,
+    console_for,
     csrf_of,
     form_body,
-    sign_in,
+    hub,
     takedown_values,
 )
 from tests.factories import Member, acknowledgement, jose, removal
+
+__all__ = ["hub"]
 
 
 def jwcrypto_payload(signed: str, jwks: dict[str, Any]) -> dict[str, Any]:
@@ -45,22 +45,10 @@ def jwcrypto_payload(signed: str, jwks: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def hub(settings: Any, aiohttp_client: Any) -> Any:
-    return await aiohttp_client(create_app(settings, background=False))
-
-
-@pytest.fixture
 async def parties(directory: Any) -> tuple[Member, Member]:
     hotline = await directory.add("de-hotline-console", "hotline", "DE")
     platform = await directory.add("ie-platform-console", "platform", "IE")
     return hotline, platform
-
-
-async def console_for(aiohttp_client: Any, hub: Any, member: Member, data_dir: Path, **options: Any) -> Any:
-    config = console_config(member, str(hub.make_url("")).rstrip("/"), data_dir, **options)
-    client = await aiohttp_client(create_console_app(config))
-    await sign_in(client, config)
-    return client
 
 
 async def open_form(console: Any, path: str) -> tuple[str, str]:

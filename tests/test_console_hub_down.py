@@ -9,26 +9,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from hub.api.app import create_app
-from hub.console import create_console_app
-from tests.console_helpers import MESSAGE_ID, console_config, csrf_of, form_body, sign_in, takedown_values
-from tests.factories import Member
+from tests.console_helpers import (
+    MESSAGE_ID,
+    console_for,
+    csrf_of,
+    form_body,
+    hub,
+    takedown_values,
+)
 
 NOTHING_SENT = "The hub cannot be reached: nothing was sent"
 
-
-@pytest.fixture
-async def hub(settings: Any, aiohttp_client: Any) -> Any:
-    return await aiohttp_client(create_app(settings, background=False))
-
-
-async def console_for(aiohttp_client: Any, hub: Any, member: Member, data_dir: Path) -> Any:
-    config = console_config(member, str(hub.make_url("")).rstrip("/"), data_dir)
-    client = await aiohttp_client(create_console_app(config))
-    await sign_in(client, config)
-    return client
+__all__ = ["hub"]
 
 
 def kept_messages(data_dir: Path) -> list[Path]:

@@ -10,28 +10,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from hub.api.app import create_app
-from hub.console import create_console_app
-from tests.console_helpers import console_config, csrf_of, sign_in
-from tests.factories import Member, jose, takedown
+from tests.console_helpers import console_for, csrf_of, hub
+from tests.factories import jose, takedown
 
 REFERRALS = 30
 CASE_LINK = re.compile(r'<td><a href="/cases/([0-9a-f-]{36})">Case')
 NEW_ROW = re.compile(r'<tr class="unread">')
 
-
-@pytest.fixture
-async def hub(settings: Any, aiohttp_client: Any) -> Any:
-    return await aiohttp_client(create_app(settings, background=False))
-
-
-async def console_for(aiohttp_client: Any, hub: Any, member: Member, data_dir: Path) -> Any:
-    config = console_config(member, str(hub.make_url("")).rstrip("/"), data_dir)
-    client = await aiohttp_client(create_console_app(config))
-    await sign_in(client, config)
-    return client
+__all__ = ["hub"]
 
 
 async def page(console: Any, path: str) -> str:

@@ -13,8 +13,7 @@ import asyncpg
 from hub.core.binding import bind_key, fingerprint
 from hub.core.jose import PrivateEncryptionJwk
 from hub.services.bindings import apply_binding
-from tests.console_helpers import csrf_of
-from tests.test_console_http import console_for, hub
+from tests.console_helpers import console_for, csrf_of, hub
 from tests.test_malicious_operator import insert_key
 
 __all__ = ["hub"]

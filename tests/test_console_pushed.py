@@ -9,32 +9,18 @@ import html as html_lib
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from hub.api.app import create_app
-from hub.console import create_console_app
 from tests.console_helpers import (
     CONTENT_URL,
     MESSAGE_ID,
-    console_config,
+    console_for,
     csrf_of,
     form_body,
-    sign_in,
+    hub,
     takedown_values,
 )
-from tests.factories import Member, add_with_endpoint
+from tests.factories import add_with_endpoint
 
-
-@pytest.fixture
-async def hub(settings: Any, aiohttp_client: Any) -> Any:
-    return await aiohttp_client(create_app(settings, background=False))
-
-
-async def console_for(aiohttp_client: Any, hub: Any, member: Member, data_dir: Path) -> Any:
-    config = console_config(member, str(hub.make_url("")).rstrip("/"), data_dir)
-    client = await aiohttp_client(create_console_app(config))
-    await sign_in(client, config)
-    return client
+__all__ = ["hub"]
 
 
 async def test_a_platform_served_by_webhook_reads_its_referral_in_its_console(
