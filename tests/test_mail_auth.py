@@ -232,8 +232,8 @@ async def refused(hub: MailInHub, case_id: str, raw: bytes, verdict: str, fault:
     view = await assert_unchanged(hub, case_id)
     [event] = [e for e in view["timeline"] if e["event"] == "mail.unauthenticated"]
     assert (event["actor"], event["fault"], event["claimed"]) == (hub.platform.id, str(fault), "removed")
-    label = make_environment().filters["event_label"](event["event"])  # as the console shows it
-    assert label.startswith("Unauthenticated e-mail")
+    line = make_environment().filters["timeline_line"](event, hub.hotline.id)  # as the console shows it
+    assert line == "An e-mail that could not be authenticated came (kept as evidence)"
     assert event["evidence_sha256"] == row["raw_sha256"]
     assert not [
         e for e in view["timeline"] if e["event"] == "message.accepted" and e["actor"] == hub.platform.id
