@@ -19,7 +19,6 @@ from typing import Any
 from uuid import UUID
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 
 from hub.api.app import create_app
@@ -36,7 +35,7 @@ from hub.services.bindings import bind_own_key
 from hub.services.peer_sync import sync_peer
 from hub.settings import Settings
 from hub.store import directory
-from hub.store.database import connect
+from hub.store.database import connect, create_databases
 from hub.store.embedded import start_embedded_postgres
 
 HUB_A, HUB_B = "hub-a.demo.example", "hub-b.demo.example"
@@ -125,12 +124,7 @@ async def _peer(hub: Hub, peer: Hub, session: aiohttp.ClientSession) -> None:
 async def _demo(tmp: Path, dsn_of: Any) -> None:
     (tmp / "a").mkdir()
     (tmp / "b").mkdir()
-    admin = await asyncpg.connect(dsn_of())
-    try:
-        for name in ("hub_a", "hub_b"):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await create_databases(dsn_of(), ("hub_a", "hub_b"))
     say("Referral hub demo, federated: a takedown request from a hotline on hub A to a platform on hub B")
     say("(two hubs, each its own database, key and worker; all data fictitious)\n")
     async with AsyncExitStack() as stack:

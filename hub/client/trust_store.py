@@ -75,7 +75,13 @@ class TrustStore:
             self.save()
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(self._data, indent=2, sort_keys=True) + "\n", "utf-8")
-        os.replace(temporary, self.path)
+        write_json_atomically(self.path, self._data)
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    """`data` as JSON in `path`, written whole to a temporary file and renamed: a reader sees the old file
+    or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(temporary, path)

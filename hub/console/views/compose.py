@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -36,6 +35,7 @@ from aiohttp import web
 from hub.client import HubError
 from hub.console.archive import Kept
 from hub.console.auth import SESSION, redirect
+from hub.console.compose_target import Compose
 from hub.console.duplicates import Duplicate, open_duplicates
 from hub.console.form_data import (
     FormErrors,
@@ -69,18 +69,6 @@ SEND_ANYWAY = "send-anyway"  # the person saw the duplicate warning and sends al
 SIGN = "sign"  # pressed on the review page: what it showed is signed and sent
 REVIEWED = ("status-update",)  # a decision is reviewed before it is signed ("Review and sign")
 NEW_REFERRALS = ("takedown-request", "assistance-request")
-
-
-@dataclass
-class Compose:
-    message_type: str
-    version: str
-    action: str
-    case: dict[str, Any] | None = None
-    in_reply_to: str | None = None
-    to: list[str] | None = None  # fixed recipients of an answer
-    options: list[tuple[str, str]] = field(default_factory=list)
-    unreachable: bool = False  # the hub did not answer: the form is shown again as filled, nothing sent
 
 
 # What the form says when the hub does not answer at send: nothing left the console, what was typed stays.

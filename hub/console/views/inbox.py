@@ -111,7 +111,7 @@ class InboxView:
         page = inputs.parse_decimal(query.get("page", "1"), 1, 10**6) or 1
         return cls(query.get("show") == "unread", query.get("order") == "oldest", page)
 
-    def query(self, **changes: Any) -> str:
+    def url_query(self, **changes: Any) -> str:
         """This view's address parameters, with some changed (the pager's and the filters' links)."""
         chosen = {"unread_only": self.unread_only, "oldest_first": self.oldest_first, "page": self.page}
         chosen.update(changes)
@@ -173,8 +173,8 @@ async def inbox(request: web.Request) -> web.Response:
         "pages": pages,
         "listed": len(listed),
         "unread_count": sum(1 for row in every_row if row[2]),
-        "previous_query": view.query(page=page - 1) if page > 1 else None,
-        "next_query": view.query(page=page + 1) if page < pages else None,
+        "previous_query": view.url_query(page=page - 1) if page > 1 else None,
+        "next_query": view.url_query(page=page + 1) if page < pages else None,
         "unverified": gateway.unverified,
         "fetched_at": gateway.fetched_at,
         "problem": problem,

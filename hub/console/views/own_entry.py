@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from hub.client import HubError
+from hub.client.trust_store import write_json_atomically
 from hub.console.auth import SESSION, redirect
 from hub.console.keys import CONFIG, GATEWAY, JINJA
 from hub.console.render import render
@@ -43,13 +44,6 @@ def _read_state(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return kept if isinstance(kept, dict) else {}
-
-
-def _write_state(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(state, indent=2) + "\n", "utf-8")
-    temporary.replace(path)
 
 
 async def _entry(request: web.Request) -> tuple[str, dict[str, Any]] | web.Response:
@@ -100,7 +94,7 @@ async def own_entry(request: web.Request) -> web.Response:
     state = await asyncio.to_thread(_read_state, path)
     problems = entry_problems(me, hub_id, entry, state)
     if not problems:
-        await asyncio.to_thread(_write_state, path, seen_state(me, hub_id, entry))
+        await asyncio.to_thread(write_json_atomically, path, seen_state(me, hub_id, entry))
     context = {
         "title": "Your directory entry",
         "problems": problems,
@@ -119,6 +113,6 @@ async def accept(request: web.Request) -> web.Response:
     hub_id, entry = found
     config = request.app[CONFIG]
     state = seen_state(config.participant_id, hub_id, entry)
-    await asyncio.to_thread(_write_state, config.data_dir / STATE_FILE, state)
+    await asyncio.to_thread(write_json_atomically, config.data_dir / STATE_FILE, state)
     request[SESSION].flash.append("Noted: the entry as listed now is what you expect.")
     return redirect("/directory/self")

@@ -19,7 +19,7 @@ from hub.console.shown_body import labelled_body
 from hub.stats.dsa import EU_COUNTRIES
 
 if TYPE_CHECKING:
-    from hub.console.views.compose import Compose
+    from hub.console.compose_target import Compose
 
 
 async def review(
