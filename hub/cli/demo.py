@@ -19,9 +19,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from hub.api.app import create_app
 from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.cli.audit import checkpoint_reader
+from hub.cli.demo_server import running_hub
 from hub.client import HubClient, HubError, new_envelope, verify_inbox_item
 from hub.core.audit_verify import verify_log
 from hub.core.binding import fingerprint
@@ -143,30 +143,11 @@ async def _demo(data_dir: Path, dsn: str) -> None:
     say("Referral hub demo: a takedown request across three countries (all data fictitious)\n")
     say("1. The operator registers three participants and their public keys:")
     keys = await _register(dsn)
-    settings = Settings(
-        database_url=dsn,
-        data_dir=data_dir,
-        hub_id=DEMO_HUB_ID,
-        host="127.0.0.1",
-        port=0,
-        signing_key_file=data_dir / "hub-signing-key.jwk",
-        log_level="warning",
-    )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
+    async with running_hub(DEMO_HUB_ID, dsn, data_dir) as hub:
         async with aiohttp.ClientSession() as session:
-            clients = {
-                pid: HubClient(session, f"http://{host}:{port}", pid, keys[pid][0]) for pid, *_ in PARTIES
-            }
+            clients = {pid: HubClient(session, hub.url, pid, keys[pid][0]) for pid, *_ in PARTIES}
             case_id = await _story(clients, keys)
-        await _proof(app, settings, case_id, data_dir)
-    finally:
-        await runner.cleanup()
+        await _proof(hub.app, hub.settings, case_id, data_dir)
     say("\nDone: the request was signed, verified, stored, delivered, acknowledged and actioned, provably.")
 
 

@@ -12,28 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import aiohttp
-from aiohttp import web
 
-from hub.api.app import create_app
-from hub.api.keys import HUB
 from hub.cli.demo import say, takedown_body
+from hub.cli.demo_server import DemoHub, running_hub
 from hub.client import HubClient, new_envelope, verify_inbox_item
 from hub.core.clock import rfc3339, utc_now
 from hub.core.global_id import global_id
-from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk
 from hub.core.receipt import ReceiptError, verify_receipt
 from hub.log import configure_logging
 from hub.services.bindings import bind_own_key
 from hub.services.peer_sync import sync_peer
-from hub.settings import Settings
 from hub.store import directory
 from hub.store.database import connect, create_databases
 from hub.store.embedded import start_embedded_postgres
@@ -54,42 +49,8 @@ def cmd_demo_federated() -> int:
     return 0
 
 
-class Hub:
-    """One running hub: its id, its base URL, its database and its key."""
-
-    def __init__(self, hub_id: str, url: str, dsn: str, app: web.Application) -> None:
-        self.hub_id, self.url, self.dsn, self.app = hub_id, url, dsn, app
-
-    @property
-    def identity(self) -> HubIdentity:
-        return self.app[HUB]
-
-
-@asynccontextmanager
-async def _running(hub_id: str, dsn: str, data_dir: Path) -> AsyncIterator[Hub]:
-    settings = Settings(
-        database_url=dsn,
-        data_dir=data_dir,
-        hub_id=hub_id,
-        host="127.0.0.1",
-        port=0,
-        signing_key_file=data_dir / "hub-signing-key.jwk",
-        log_level="warning",
-    )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield Hub(hub_id, f"http://{host}:{port}", dsn, app)
-    finally:
-        await runner.cleanup()
-
-
 async def _member(
-    hub: Hub, pid: str, name: str, kind: str, country: str, accepts: list[str]
+    hub: DemoHub, pid: str, name: str, kind: str, country: str, accepts: list[str]
 ) -> tuple[PrivateSigningJwk, PrivateEncryptionJwk]:
     sig, enc = PrivateSigningJwk.generate(f"{pid}-sig"), PrivateEncryptionJwk.generate(f"{pid}-enc")
     async with connect(hub.dsn) as conn:
@@ -104,7 +65,7 @@ async def _member(
     return sig, enc
 
 
-async def _peer(hub: Hub, peer: Hub, session: aiohttp.ClientSession) -> None:
+async def _peer(hub: DemoHub, peer: DemoHub, session: aiohttp.ClientSession) -> None:
     """`hub participants add PEER --kind hub ...` then `hub peers sync PEER`, on `hub`."""
     async with connect(hub.dsn) as conn:
         await directory.add_participant(
@@ -128,8 +89,8 @@ async def _demo(tmp: Path, dsn_of: Any) -> None:
     say("Referral hub demo, federated: a takedown request from a hotline on hub A to a platform on hub B")
     say("(two hubs, each its own database, key and worker; all data fictitious)\n")
     async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(_running(HUB_A, dsn_of("hub_a"), tmp / "a"))
-        b = await stack.enter_async_context(_running(HUB_B, dsn_of("hub_b"), tmp / "b"))
+        a = await stack.enter_async_context(running_hub(HUB_A, dsn_of("hub_a"), tmp / "a"))
+        b = await stack.enter_async_context(running_hub(HUB_B, dsn_of("hub_b"), tmp / "b"))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         say("1. Each operator registers its own participant:")
         hotline_keys = await _member(
@@ -152,8 +113,8 @@ async def _demo(tmp: Path, dsn_of: Any) -> None:
 
 async def _story(
     session: aiohttp.ClientSession,
-    a: Hub,
-    b: Hub,
+    a: DemoHub,
+    b: DemoHub,
     hotline: HubClient,
     platform: HubClient,
     platform_enc: PrivateEncryptionJwk,
@@ -206,7 +167,7 @@ async def _story(
     _timeline(await platform.case(case_id), a)
 
 
-async def _raw_entry(session: aiohttp.ClientSession, hub: Hub, participant_id: str) -> dict[str, Any]:
+async def _raw_entry(session: aiohttp.ClientSession, hub: DemoHub, participant_id: str) -> dict[str, Any]:
     """A directory entry as the hub lists it. (The client library trusts a key only by its participant's
     binding for this hub; a federated participant's keys come from its home hub's feed, whose check by
     binding chain is planned: docs/federation.md, section 3.)"""
@@ -224,7 +185,7 @@ async def _until_actioned(hotline: HubClient, case_id: str) -> dict[str, Any]:
     raise RuntimeError("the platform's answers did not reach the hotline's case on hub A")
 
 
-def _timeline(case: dict[str, Any], other: Hub) -> None:
+def _timeline(case: dict[str, Any], other: DemoHub) -> None:
     say(
         f"  status: {case['status']}; "
         + ", ".join(f"{r['participant_id']}: {r['state']}" for r in case["recipients"])
@@ -236,7 +197,7 @@ def _timeline(case: dict[str, Any], other: Hub) -> None:
         say(f"  {event['at']}  {event['event']:<26} by {event['actor']}{change}{kind}{proof}")
 
 
-def _checked_receipt(event: dict[str, Any], other: Hub) -> str:
+def _checked_receipt(event: dict[str, Any], other: DemoHub) -> str:
     """The other hub's receipt on a hop, checked with that hub's public key: it names this message."""
     try:
         verify_receipt(
