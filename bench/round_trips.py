@@ -23,7 +23,11 @@ each counted on its own, after a warm-up that goes through all of them:
 - delivery claim: the worker's rounds (`run_once`, the default 4 in flight per destination), with the
   receiver holding its answers, so no delivery finishes during a round;
 - delivery finish: the receiver answers; the worker records the outcomes (finished pushes share a
-  transaction when they finish together, so the batches depend on timing: they are printed).
+  transaction when they finish together, so the batches depend on timing: they are printed);
+- delivery failed: N more referrals, the receiver answering `503` to every push. Each failure backs its
+  destination off, so between rounds the worker's clock is moved an hour on (past the policy's cap);
+  what is counted is the recording of the failures (the rounds' claims are counted apart). Then the
+  receiver answers `200` again and they are delivered, uncounted.
 
 The figures are counts, not timings: the same on a loaded machine as on an idle one.
 """
@@ -41,6 +45,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +71,7 @@ from hub.store.directory import ensure_hub_participant
 from hub.store.queries import queries
 
 HUB_ID = "bench-hub"
+PHASES = ("intake_batched", "intake_alone", "delivery_claim", "delivery_finish", "delivery_failed")
 INTROSPECTION = ("WITH RECURSIVE typeinfo_tree", "current_setting('jit')", "set_config('jit'")
 
 
@@ -93,18 +99,32 @@ class StatementCounter:
 
 
 class GatedReceiver:
-    """Webhook endpoints that answer 200 once the gate is open, and count each message once."""
+    """Webhook endpoints that answer `status` (200) once the gate is open, and count each message
+    taken (2xx) once."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.gate.set()
         self.arrived: set[str] = set()
+        self.status = 200
 
     async def webhook(self, request: web.Request) -> web.Response:
         await request.read()
         await self.gate.wait()
+        if self.status >= 300:
+            return web.Response(status=self.status, text="down for the benchmark")
         self.arrived.add(request.headers.get("Idempotency-Key", ""))
         return web.Response(status=200, text="{}", content_type="application/json")
+
+
+@dataclass
+class MovableClock:
+    """The worker's clock: now, moved on by `ahead` (past a failed destination's backoff)."""
+
+    ahead: timedelta = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.ahead
 
 
 @asynccontextmanager
@@ -127,6 +147,7 @@ class Hub:
     receiver: GatedReceiver
     counter: StatementCounter
     cast: Cast
+    clock: MovableClock
     sent: int = 0
 
     def referrals(self, n: int) -> list[bytes]:
@@ -167,6 +188,30 @@ class Hub:
             made += claimed
         return claims, finishes, made, [batches.batches - before[0], batches.items - before[1]]
 
+    async def fail_all(self, expected: int) -> tuple[Counter[str], Counter[str], int]:
+        """Rounds in which every push fails (503), the clock moved past the backoff after each: the
+        statements recording the failures, those of the rounds' claims, and the failures recorded."""
+        claims: Counter[str] = Counter()
+        failures: Counter[str] = Counter()
+        failed = 0
+        self.receiver.status = 503
+        await self.counter.settled()
+        try:
+            while failed < expected:
+                self.receiver.gate.clear()
+                claimed = await self.worker.run_once()
+                claims += await self.counter.settled()
+                self.receiver.gate.set()
+                await self.worker.wait_idle()
+                failures += await self.counter.settled()
+                failed += claimed
+                self.clock.ahead += timedelta(hours=1)
+                if claimed == 0:
+                    raise RuntimeError(f"{failed} of {expected} pushes failed, then nothing was due")
+        finally:
+            self.receiver.status = 200
+        return claims, failures, failed
+
 
 async def run(referrals: int, platforms: int, url: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hub-round-trips-") as tmp:
@@ -199,17 +244,18 @@ async def _measure(dsn: str, referrals: int, platforms: int) -> dict[str, Any]:
                 group_commit=Batcher(max_batch=64),
                 key_lookup=Batcher(max_batch=64),
             )
+            clock = MovableClock()
             worker = DeliveryWorker(
                 pool,
                 dsn,
-                build_adapters(AdapterContext(session=session, hub=identity, clock=utc_now)),
+                build_adapters(AdapterContext(session=session, hub=identity, clock=clock)),
                 identity,
-                utc_now,
+                clock,
                 WorkerConfig(worker_id="bench-worker"),
                 keyring=intake.keyring,
                 on_answer=inline_answers(intake),
             )
-            hub = Hub(intake, worker, receiver, counter, cast)
+            hub = Hub(intake, worker, receiver, counter, cast, clock)
             return await _phases(hub, referrals)
     finally:
         await pool.close()
@@ -230,6 +276,13 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
     claims, finishes, made, batches = await hub.deliver_all()
     if made != len(batched) + len(alone):
         raise RuntimeError(f"{made} deliveries made for {len(batched) + len(alone)} referrals")
+    failing = hub.referrals(referrals)
+    await hub.submit_together(failing)
+    await hub.counter.settled()
+    _, failures, failed = await hub.fail_all(len(failing))
+    _, _, redone, _ = await hub.deliver_all()
+    if redone != len(failing):
+        raise RuntimeError(f"{redone} deliveries made for {len(failing)} referrals after failing")
     return {
         "referrals": referrals,
         "platforms": len(hub.cast.platforms),
@@ -237,6 +290,7 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
         "intake_alone": _phase(intake_alone, len(alone)),
         "delivery_claim": _phase(claims, made),
         "delivery_finish": {**_phase(finishes, made), "finish_batches_and_items": batches},
+        "delivery_failed": _phase(failures, failed),
         "delivered_once": len(hub.receiver.arrived) >= made,
         "asyncpg_type_introspection_not_counted": hub.counter.introspection,
     }
@@ -258,14 +312,14 @@ def report(figures: dict[str, Any]) -> str:
         "statements sent to PostgreSQL (one each a round trip)",
         f"{'phase':<28} {'items':>6} {'statements':>11} {'per item':>9}",
     ]
-    for name in ("intake_batched", "intake_alone", "delivery_claim", "delivery_finish"):
+    for name in PHASES:
         phase = figures[name]
         lines.append(f"{name:<28} {phase['items']:>6} {phase['statements']:>11} {phase['per_item']:>9}")
     per_referral = sum(
         figures[name]["per_item"] for name in ("intake_batched", "delivery_claim", "delivery_finish")
     )
     lines.append(f"{'in and out (batched intake)':<28} {'':>6} {'':>11} {round(per_referral, 3):>9}")
-    for name in ("intake_batched", "intake_alone", "delivery_claim", "delivery_finish"):
+    for name in PHASES:
         detail = ", ".join(f"{k} {v}" for k, v in figures[name]["by_statement"].items())
         lines.append(f"  {name}: {detail}")
     lines.append(f"  finished-push batches, items: {figures['delivery_finish']['finish_batches_and_items']}")

@@ -5,7 +5,9 @@ the claim writes for a parked destination's held delivery is the row `record_eve
 finished pushes is one statement, picks for each push the rows that apply to what it finds (a lost lease:
 none; a recipient withdrawn before it was told: only the clock for confirming deletion); and a batch
 that fails inside the statement stores nothing, each push then recorded alone so that only the one at
-fault fails.
+fault fails. Failed pushes likewise (migration 0027): a batch of retries, refusals and dead letters is
+one statement, each backed off by the policy's wait for the count the statement finds, parked at the
+policy's limit, its dead letter's entry the one `record_event` writes.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from hub.core.hub_identity import TIMELINE_ACTOR
 from hub.core.templates import TemplateCatalog
 from hub.policies import load_policy_book
 from hub.services.intake import Intake, submit_message
-from hub.store import deliveries
+from hub.store import deliveries, delivery_failures
 from hub.store.database import create_pool
 from hub.store.deferred_writes import captured_writes
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
+from hub.store.delivery_failures import Failure
 from hub.store.events import record_event
 from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
 from tests.statement_count import Counted
@@ -217,3 +220,121 @@ async def test_a_batch_that_fails_inside_the_statement_stores_nothing_then_only_
     assert (
         await db.fetchval("SELECT count(*) FROM deadlines WHERE message_id = $1", claimed[1].message_id) == 0
     )
+
+
+def failed(claimed: ClaimedDelivery, verdict: str = "retry", status: int = 503) -> AttemptRecord:
+    now = utc_now()
+    return AttemptRecord(claimed, "w-test", now, now, verdict, status, f"HTTP {status}")
+
+
+WAITS = (timedelta(seconds=1), timedelta(seconds=2), timedelta(seconds=4))
+
+
+async def test_failed_pushes_are_one_statement_and_each_does_what_applies(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    """Five failures recorded together: one lost its lease (nothing written or counted); a server error
+    at the destination's second failure (the policy's second wait); a refusal that is the third and
+    parks (its delivery shown held); a first refusal that does not; a dead letter whose last try counts
+    and backs off (the policy's only wait)."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 5)
+    await send(intake, hotline, *many)
+    lost, retry, parks, refused, dead = sorted(await claim_all(intake.pool), key=lambda c: c.recipient_id)
+    await db.execute(
+        "UPDATE destinations SET consecutive_failures = 1 WHERE participant_id = $1", retry.recipient_id
+    )
+    await db.execute(
+        "UPDATE destinations SET consecutive_failures = 2, consecutive_refusals = 2"
+        " WHERE participant_id = $1",
+        parks.recipient_id,
+    )
+    parking = (False, False, True)
+    batch = [
+        Failure(failed(replace(lost, lease_token=uuid.uuid4())), "retry", WAITS),
+        Failure(failed(retry), "retry", WAITS),
+        Failure(failed(parks, "attention", 401), "refused", WAITS, parking),
+        Failure(failed(refused, "attention", 403), "refused", WAITS, parking),
+        Failure(failed(dead), "dead", (timedelta(seconds=5),), reason="retry budget exhausted"),
+    ]
+    await counted.taken()
+    done = await delivery_failures.finish_failures_batch(intake.pool, batch)
+    assert await counted.taken() == {"finish_failures": 1}
+    assert done[0] is None
+    assert [(r.failures, r.refusals, r.parked, r.wait) for r in done[1:]] == [  # type: ignore[union-attr]
+        (2, None, False, WAITS[1]),
+        (3, 3, True, None),
+        (1, 1, False, WAITS[0]),
+        (1, None, False, timedelta(seconds=5)),
+    ]
+    rows = {r["recipient_id"]: r for r in await db.fetch("SELECT * FROM deliveries")}
+    destinations = {r["participant_id"]: r for r in await db.fetch("SELECT * FROM destinations")}
+    assert rows[lost.recipient_id]["state"] == "in_flight"
+    assert destinations[lost.recipient_id]["consecutive_failures"] == 0
+    for claimed, wait in ((retry, WAITS[1]), (refused, WAITS[0])):
+        at = batch[[f.record.delivery for f in batch].index(claimed)].record.finished_at
+        assert (rows[claimed.recipient_id]["state"], rows[claimed.recipient_id]["due_at"]) == (
+            "pending",
+            at + wait,
+        )
+        assert destinations[claimed.recipient_id]["next_attempt_at"] == at + wait
+    parked = destinations[parks.recipient_id]
+    assert (parked["parked_at"], parked["parked_reason"]) == (batch[2].record.finished_at, "HTTP 401")
+    assert rows[parks.recipient_id]["held_since"] == parked["parked_at"]
+    assert rows[parks.recipient_id]["due_at"] == batch[2].record.finished_at
+    assert rows[dead.recipient_id]["state"] == "dead"
+    assert rows[dead.recipient_id]["dead_reason"] == "retry budget exhausted"
+    assert destinations[dead.recipient_id]["next_attempt_at"] == batch[4].record.finished_at + timedelta(
+        seconds=5
+    )
+    made = await db.fetchrow("SELECT * FROM case_events WHERE event = 'delivery.dead'")
+    async with captured_writes(db) as expected:
+        await record_event(
+            db,
+            dead.case_id,
+            batch[4].record.finished_at,
+            "delivery.dead",
+            TIMELINE_ACTOR,
+            subject=dead.recipient_id,
+            message_id=dead.message_id,
+            detail={"reason": "retry budget exhausted", "attempts": dead.attempt},
+        )
+    stored = tuple(made[k] for k in ("case_id", "occurred_at", "event", "actor", "subject", "message_id"))
+    assert stored == expected["insert_event"][0][:6]
+    held = await db.fetch("SELECT subject FROM case_events WHERE event = 'delivery.parked'")
+    assert [r["subject"] for r in held] == [parks.recipient_id]
+    attempts = await db.fetch("SELECT delivery_seq, verdict FROM delivery_attempts ORDER BY delivery_seq")
+    assert sorted(tuple(a) for a in attempts) == sorted(
+        (f.record.delivery.seq, f.record.verdict) for f in batch[1:]
+    )
+
+
+async def test_a_failure_batch_that_fails_inside_the_statement_is_retried_alone(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 3)
+    await send(intake, hotline, *many)
+    claimed = sorted(await claim_all(intake.pool), key=lambda c: c.recipient_id)
+    doomed = claimed[1].seq
+    await db.execute(
+        f"""
+        CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.delivery_seq = {doomed} THEN RAISE EXCEPTION 'refused by the test trigger'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_one BEFORE INSERT ON delivery_attempts
+            FOR EACH ROW EXECUTE FUNCTION refuse_one();
+        """
+    )
+    await counted.taken()
+    batch = [Failure(failed(c), "retry", WAITS) for c in claimed]
+    outcomes = await delivery_failures.finish_failures_batch(intake.pool, batch)
+    assert isinstance(outcomes[1], asyncpg.RaiseError)
+    assert [o.failures for o in (outcomes[0], outcomes[2])] == [1, 1]  # type: ignore[union-attr]
+    assert (await counted.taken())["finish_failures"] == 1 + 3  # the batch, then each alone
+    states = dict(await db.fetch("SELECT seq, state FROM deliveries"))
+    assert [states[c.seq] for c in claimed] == ["pending", "in_flight", "pending"]
+    counts = dict(await db.fetch("SELECT participant_id, consecutive_failures FROM destinations"))
+    assert [counts[c.recipient_id] for c in claimed] == [1, 0, 1]  # the doomed one's count undone

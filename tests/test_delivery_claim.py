@@ -17,7 +17,7 @@ import pytest_asyncio
 from hub.core.clock import utc_now
 from hub.core.templates import TemplateCatalog
 from hub.services.intake import Intake, submit_message
-from hub.store import deliveries
+from hub.store import deliveries, delivery_failures
 from hub.store.database import create_pool
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
 from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
@@ -303,19 +303,19 @@ async def test_a_stale_lease_cannot_finish_a_delivery_another_worker_reclaimed(
         await deliveries.finish_delivered(pool, attempt(stale, later, "delivered", 200), "evidence") is False
     )
     assert (
-        await deliveries.finish_retry(
-            pool, attempt(stale, later, "retry", 503), lambda n: timedelta(seconds=n)
+        await delivery_failures.finish_retry(
+            pool, attempt(stale, later, "retry", 503), (timedelta(seconds=1),)
         )
         is None
     )
     assert (
-        await deliveries.finish_refused(
-            pool, attempt(stale, later, "attention", 401), lambda n: True, lambda n: timedelta(seconds=n)
+        await delivery_failures.finish_refused(
+            pool, attempt(stale, later, "attention", 401), (True,), (timedelta(seconds=1),)
         )
         is None
     )
-    assert await deliveries.finish_dead(pool, attempt(stale, later, "retry", 503), "budget") is False
-    assert await deliveries.finish_dead(pool, attempt(stale, later, "permanent", 404), "gone") is False
+    assert await delivery_failures.finish_dead(pool, attempt(stale, later, "retry", 503), "budget") is False
+    assert await delivery_failures.finish_dead(pool, attempt(stale, later, "permanent", 404), "gone") is False
 
     assert await snapshot(db, platform.id) == before  # nothing stored, nothing counted
     # The worker that holds the lease still records its outcome.
@@ -336,6 +336,6 @@ async def test_a_finished_delivery_cannot_be_finished_again(
     assert await deliveries.finish_delivered(pool, attempt(claimed, t0, "delivered", 200), "evidence")
     before = await snapshot(db, platform.id)
     assert await deliveries.finish_delivered(pool, attempt(claimed, t0, "delivered", 200), "other") is False
-    assert await deliveries.finish_dead(pool, attempt(claimed, t0, "permanent", 410), "gone") is False
+    assert await delivery_failures.finish_dead(pool, attempt(claimed, t0, "permanent", 410), "gone") is False
     assert await snapshot(db, platform.id) == before
     assert await claim(pool, platform.id, t0 + timedelta(days=1)) == []

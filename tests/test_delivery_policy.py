@@ -132,6 +132,25 @@ def test_the_smallest_valid_policy_is_accepted() -> None:
     assert SECOND / 2 <= policy.backoff(5, random.Random(3)) <= SECOND
 
 
+def test_waits_are_the_policy_s_wait_for_every_count_until_it_stops_growing() -> None:
+    """What a statement that learns the failure count itself is given (hub_finish_failures)."""
+    policy = RetryPolicy()  # 2 s doubling to a 10 min cap: capped from the 10th failure on
+    waits = policy.waits(None, FixedRandom(0.5))
+    assert waits == tuple(policy.backoff(n, FixedRandom(0.5)) for n in range(1, 11))
+    assert waits[-1] == policy.backoff(40, FixedRandom(0.5))  # the last holds for any higher count
+    assert waits[-2] < waits[-1]
+    assert policy.waits(timedelta(seconds=120), FixedRandom(0.5)) == (timedelta(seconds=120),)
+    small = RetryPolicy(base=SECOND, cap=SECOND, max_attempts=1, max_age=SECOND)
+    assert len(small.waits(None, FixedRandom(0.0))) == 1
+
+
+def test_parking_is_parks_for_every_refusal_count_up_to_the_first_that_parks() -> None:
+    policy = RetryPolicy(park_after=3)
+    assert policy.parking() == (False, False, True)
+    assert policy.parking()[-1] == policy.parks(7)
+    assert RetryPolicy(park_after=1).parking() == (True,)
+
+
 # -- classifying an HTTP answer -----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("status", "verdict"),

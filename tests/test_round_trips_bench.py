@@ -18,4 +18,8 @@ async def test_round_trips_bench_counts_one_statement_per_batch(database_url: st
     assert claims["by_statement"] == {"claim_due_deliveries": claims["statements"]}  # one a round
     finishes = figures["delivery_finish"]
     assert finishes["by_statement"] == {"finish_pushes": finishes["finish_batches_and_items"][0]}
+    failed = figures["delivery_failed"]
+    assert failed["items"] == 8
+    assert failed["by_statement"] == {"finish_failures": failed["statements"]}  # one per batch of failures
+    assert failed["statements"] < failed["items"]
     assert "in and out" in report(figures)

@@ -60,6 +60,23 @@ class RetryPolicy:
             return min(max(retry_after, self.base), self.cap)
         return self.backoff(failures, rng)
 
+    def waits(self, retry_after: timedelta | None, rng: random.Random | None = None) -> tuple[timedelta, ...]:
+        """`wait` after the 1st, 2nd, ... consecutive failure, up to the count from which the backoff stops
+        growing; the last holds for any higher count. For a statement that learns the count itself and
+        picks its entry (`hub_finish_failures`, migration 0027): each entry is a draw of its own."""
+        if retry_after is not None:
+            return (self.wait(1, retry_after, rng),)
+        waits = []
+        for failures in range(1, 66):
+            waits.append(self.backoff(failures, rng))
+            if self.base.total_seconds() * 2.0 ** (failures - 1) >= self.cap.total_seconds():
+                break
+        return tuple(waits)
+
+    def parking(self) -> tuple[bool, ...]:
+        """`parks` for the 1st, 2nd, ... refusal; the last holds for any higher count (see `waits`)."""
+        return tuple(self.parks(refusals) for refusals in range(1, self.park_after + 1))
+
     def parks(self, refusals: int) -> bool:
         """True when a destination's `refusals`-th refusal since its last success parks it (its
         deliveries wait for an operator); before that a refusal is retried like a server error."""

@@ -50,10 +50,11 @@ from hub.core.retry import RetryPolicy
 from hub.services.batcher import Batcher
 from hub.services.intake import Accepted
 from hub.services.park_notices import ParkNotices
-from hub.store import deadlines, deliveries
+from hub.store import deadlines, deliveries, delivery_failures
 from hub.store.case_keys import Keyring
 from hub.store.database import UNAVAILABLE
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
+from hub.store.delivery_failures import Failure, Recorded
 
 log = structlog.get_logger("hub.delivery")
 CHANNEL = "hub_delivery"
@@ -100,6 +101,7 @@ class DeliveryWorker:
         self._loop_task: asyncio.Task[None] | None = None
         # Successful pushes finishing together are recorded in one transaction (group commit).
         self._delivered: Batcher[tuple[AttemptRecord, str], bool] = Batcher()
+        self._failed: Batcher[Failure, Recorded | None] = Batcher()  # failed pushes likewise
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -265,31 +267,28 @@ class DeliveryWorker:
             attempt=delivery.attempt,
         )
         policy = self.config.policy
-
-        def wait_after(failures: int) -> timedelta:
-            return policy.wait(failures, outcome.retry_after, self._rng)
-
         if outcome.verdict is Verdict.DELIVERED:
             done = await self._delivered.submit(
                 (record, self._evidence(delivery, outcome, now)),
                 lambda batch: deliveries.finish_delivered_batch(self._pool, batch),
             )
             event, detail = "delivery.delivered", outcome.detail
-        elif outcome.verdict is Verdict.ATTENTION:
-            done, event, detail = await self._refused(record, outcome, wait_after)
-        elif outcome.verdict is Verdict.PERMANENT:
-            detail = f"refused by the recipient: {outcome.detail}"
-            done = await deliveries.finish_dead(self._pool, record, detail)
-            event = "delivery.dead"
-        elif policy.exhausted(delivery.attempt, delivery.first_attempt_at, now):
-            detail = f"retry budget exhausted after {delivery.attempt} attempts: {outcome.detail}"
-            done = await deliveries.finish_dead(self._pool, record, detail, wait_after)
-            event = "delivery.dead"
         else:
-            wait = await deliveries.finish_retry(self._pool, record, wait_after)
-            done = wait is not None
-            event = "delivery.attempt_failed"
-            detail = f"{outcome.detail}; retry in {wait.total_seconds():.1f} s" if wait else outcome.detail
+            waits = policy.waits(outcome.retry_after, self._rng)
+            if outcome.verdict is Verdict.ATTENTION:
+                failure = Failure(record, "refused", waits, policy.parking())
+            elif outcome.verdict is Verdict.PERMANENT:
+                failure = Failure(record, "dead", reason=f"refused by the recipient: {outcome.detail}")
+            elif policy.exhausted(delivery.attempt, delivery.first_attempt_at, now):
+                reason = f"retry budget exhausted after {delivery.attempt} attempts: {outcome.detail}"
+                failure = Failure(record, "dead", waits, reason=reason)
+            else:
+                failure = Failure(record, "retry", waits)
+            recorded = await self._failed.submit(
+                failure, lambda batch: delivery_failures.finish_failures_batch(self._pool, batch)
+            )
+            done = recorded is not None
+            event, detail = self._failure_log(failure, outcome, recorded)
         if done:
             level = (
                 bound.info if event in ("delivery.delivered", "delivery.attempt_failed") else bound.warning
@@ -297,23 +296,24 @@ class DeliveryWorker:
             level(event, detail=detail)
         return done
 
-    async def _refused(
-        self, record: AttemptRecord, outcome: DeliveryOutcome, wait_after: Callable[[int], timedelta]
-    ) -> tuple[bool, str, str]:
-        """A refusal (401/403): retried with backoff, or, at the policy's limit, the destination parked."""
-        policy = self.config.policy
-        refused = await deliveries.finish_refused(self._pool, record, policy.parks, wait_after)
-        if refused is None:
-            return False, "delivery.refused", outcome.detail
-        if refused.parked:
+    def _failure_log(
+        self, failure: Failure, outcome: DeliveryOutcome, recorded: Recorded | None
+    ) -> tuple[str, str]:
+        """The log event and detail of a recorded failure."""
+        if failure.kind == "dead":
+            return "delivery.dead", failure.reason or outcome.detail
+        wait = recorded.wait if recorded is not None else None
+        retry_in = f"retry in {(wait or timedelta(0)).total_seconds():.1f} s"
+        if failure.kind == "retry":
+            return "delivery.attempt_failed", f"{outcome.detail}; {retry_in}" if recorded else outcome.detail
+        if recorded is None:
+            return "delivery.refused", outcome.detail
+        if recorded.parked:
             self._wake.set()  # the next round tells the recipient
-            return True, "delivery.destination_parked", f"{outcome.detail}; {refused.refusals} refusals"
-        wait = refused.wait or timedelta(0)
+            return "delivery.destination_parked", f"{outcome.detail}; {recorded.refusals} refusals"
         return (
-            True,
             "delivery.refused",
-            f"{outcome.detail}; refusal {refused.refusals} of {policy.park_after}, "
-            f"retry in {wait.total_seconds():.1f} s",
+            f"{outcome.detail}; refusal {recorded.refusals} of {self.config.policy.park_after}, {retry_in}",
         )
 
     def _evidence(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome, now: datetime) -> str:

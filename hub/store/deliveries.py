@@ -12,7 +12,7 @@ operator resumes the destination.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,10 +31,6 @@ from hub.store.database import Conn
 from hub.store.deferred_writes import captured_writes, encoded, rows_object
 from hub.store.events import record_event
 from hub.store.queries import query
-
-
-class _LeaseLost(Exception):
-    """Internal: the lease was taken over; raised to roll the transaction back."""
 
 
 @dataclass(frozen=True)
@@ -137,20 +133,6 @@ async def claim_due(
         HUB_ACTOR,
     )
     return [ClaimedDelivery.from_row(row, keyring) for row in rows]
-
-
-async def _attempt(conn: Conn, record: AttemptRecord) -> None:
-    await conn.execute(
-        query("insert_attempt"),
-        record.delivery.seq,
-        record.delivery.attempt,
-        record.worker,
-        record.started_at,
-        record.finished_at,
-        record.verdict,
-        record.http_status,
-        record.detail,
-    )
 
 
 async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: str) -> bool:
@@ -282,87 +264,6 @@ async def _started(
     return rows_object(rows)
 
 
-async def finish_retry(
-    pool: asyncpg.Pool, record: AttemptRecord, wait_after: Callable[[int], timedelta]
-) -> timedelta | None:
-    """Count a failure of the destination, back it off by `wait_after(consecutive failures)`, and put the
-    delivery back due then. Returns the wait, or None if the lease was lost."""
-    try:
-        return await _retry_later(pool, record, wait_after)
-    except _LeaseLost:
-        return None
-
-
-async def _retry_later(
-    pool: asyncpg.Pool, record: AttemptRecord, wait_after: Callable[[int], timedelta]
-) -> timedelta:
-    d, at = record.delivery, record.finished_at
-    async with pool.acquire() as conn, conn.transaction():
-        failures = await conn.fetchval(query("count_destination_failure"), d.recipient_id, at)
-        wait = wait_after(int(failures or 1))
-        done = await conn.fetchval(
-            query("finish_retry"), d.seq, d.lease_token, at + wait, record.http_status, record.detail
-        )
-        if done is None:
-            raise _LeaseLost  # roll back the failure count too
-        await _attempt(conn, record)
-        await conn.execute(query("back_off_destination"), d.recipient_id, at, wait)
-    return wait
-
-
-@dataclass(frozen=True)
-class Refused:
-    """What a refusal (401/403) did: the destination's refusals since its last success, whether it is
-    parked now, and otherwise the wait before the next try."""
-
-    refusals: int
-    parked: bool
-    wait: timedelta | None
-
-
-async def finish_refused(
-    pool: asyncpg.Pool,
-    record: AttemptRecord,
-    parks: Callable[[int], bool],
-    wait_after: Callable[[int], timedelta],
-) -> Refused | None:
-    """The destination refuses us (401/403). Counted as a failure and a refusal; if `parks(refusals)`
-    (the retry policy's rule) it is parked for an operator, the delivery waits due now and every delivery
-    it holds is shown held on its case's timeline; else it backs off by `wait_after(failures)` like a
-    server error. None if the lease was lost."""
-    try:
-        return await _refused(pool, record, parks, wait_after)
-    except _LeaseLost:
-        return None
-
-
-async def _refused(
-    pool: asyncpg.Pool,
-    record: AttemptRecord,
-    parks: Callable[[int], bool],
-    wait_after: Callable[[int], timedelta],
-) -> Refused:
-    d, at = record.delivery, record.finished_at
-    async with pool.acquire() as conn, conn.transaction():
-        counts = await conn.fetchrow(query("count_destination_refusal"), d.recipient_id, at)
-        failures, refusals = (1, 1) if counts is None else (int(counts[0]), int(counts[1]))
-        parked = parks(refusals)
-        wait = None if parked else wait_after(failures)
-        due = at if wait is None else at + wait
-        done = await conn.fetchval(
-            query("finish_retry"), d.seq, d.lease_token, due, record.http_status, record.detail
-        )
-        if done is None:
-            raise _LeaseLost  # roll back the counts too
-        await _attempt(conn, record)
-        if wait is None:
-            await conn.execute(query("park_destination"), d.recipient_id, at, record.detail)
-            await _hold(conn, at, d.recipient_id)
-        else:
-            await conn.execute(query("back_off_destination"), d.recipient_id, at, wait)
-    return Refused(refusals, parked, wait)
-
-
 async def hold_parked(pool: asyncpg.Pool, now: datetime) -> int:
     """Show on their cases' timelines the deliveries queued for a destination while it is parked (each
     round's claim does it too: `claim_due`; one parked destination costs one indexed look-up)."""
@@ -372,40 +273,6 @@ async def hold_parked(pool: asyncpg.Pool, now: datetime) -> int:
 async def _hold(conn: Conn | asyncpg.Pool, at: datetime, destination: str | None) -> int:
     held = await conn.fetchval(query("hold_parked"), at, destination, HUB_ACTOR)
     return int(held or 0)
-
-
-async def finish_dead(
-    pool: asyncpg.Pool,
-    record: AttemptRecord,
-    reason: str,
-    wait_after: Callable[[int], timedelta] | None = None,
-) -> bool:
-    """Dead-letter the delivery and tell the sender on the case's timeline. A last failed try still
-    counts against the destination and backs it off by `wait_after(failures)`."""
-    d, at = record.delivery, record.finished_at
-    async with pool.acquire() as conn, conn.transaction():
-        if (
-            await conn.fetchval(query("finish_dead"), d.seq, d.lease_token, at, reason, record.http_status)
-            is None
-        ):
-            return False
-        await _attempt(conn, record)
-        if record.verdict == "retry":
-            failures = await conn.fetchval(query("count_destination_failure"), d.recipient_id, at)
-            if wait_after is not None:
-                wait = wait_after(int(failures or 1))
-                await conn.execute(query("back_off_destination"), d.recipient_id, at, wait)
-        await record_event(
-            conn,
-            d.case_id,
-            at,
-            "delivery.dead",
-            HUB_ACTOR,
-            subject=d.recipient_id,
-            message_id=d.message_id,
-            detail={"reason": reason, "attempts": d.attempt},
-        )
-    return True
 
 
 async def list_destinations(conn: Conn) -> list[dict[str, Any]]:

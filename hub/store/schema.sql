@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 26
+-- schema version 27
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -474,6 +474,7 @@ CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_a
 -- function hub_claim_due_deliveries(p_at timestamp with time zone, p_token
 -- function hub_claim_for(p_destination text, p_at timestamp with time zone
 -- function hub_due_destinations(p_at timestamp with time zone, p_limit int
+-- function hub_finish_failures(failures jsonb)
 -- function hub_finish_pushes(pushes jsonb)
 -- function hub_hold_parked(p_at timestamp with time zone, p_destination te
 -- function hub_record_rows(rows jsonb)

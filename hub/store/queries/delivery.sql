@@ -18,35 +18,10 @@ SELECT * FROM hub_claim_due_deliveries($1, $2, $3, $4, $5, $6, $7, $8);
 -- hub_finish_pushes, migration 0023.
 SELECT seq, recorded FROM hub_finish_pushes($1::text::jsonb);
 
--- name: finish_retry
-UPDATE deliveries
-SET state = 'pending', due_at = $3, last_status = $4, last_error = $5, lease_token = NULL, lease_expires_at = NULL
-WHERE seq = $1 AND lease_token = $2
-RETURNING seq;
-
--- name: finish_dead
-UPDATE deliveries
-SET state = 'dead', dead_at = $3, dead_reason = $4, last_status = $5, last_error = $4,
-    lease_token = NULL, lease_expires_at = NULL, due_at = NULL
-WHERE seq = $1 AND lease_token = $2
-RETURNING seq;
-
--- name: insert_attempt
-INSERT INTO delivery_attempts (delivery_seq, attempt, worker, started_at, finished_at, verdict, http_status, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
-
--- name: count_destination_failure
-UPDATE destinations SET consecutive_failures = consecutive_failures + 1, last_failure_at = $2
-WHERE participant_id = $1
-RETURNING consecutive_failures;
-
--- name: count_destination_refusal
--- A refusal (401/403) is a failure too (it backs off like one) and is counted since the last success.
-UPDATE destinations
-SET consecutive_failures = consecutive_failures + 1, consecutive_refusals = consecutive_refusals + 1,
-    last_failure_at = $2
-WHERE participant_id = $1
-RETURNING consecutive_failures, consecutive_refusals;
+-- name: finish_failures
+-- Failed pushes recorded (retried later, refused, dead-lettered), with what each did to its destination
+-- ($1: JSON, see delivery_failures.finish_failures): hub_finish_failures, migration 0027.
+SELECT seq, recorded, failures_now, refusals_now, parked, wait FROM hub_finish_failures($1::text::jsonb);
 
 -- name: hold_parked
 -- Deliveries of parked destinations ($2: that one; NULL: every one) shown held on their timelines, by
@@ -60,15 +35,6 @@ UPDATE deliveries d SET held_since = NULL
 FROM messages m
 WHERE d.recipient_id = $1 AND d.held_since IS NOT NULL AND m.id = d.message_id
 RETURNING d.message_id, d.recipient_id, d.state, m.case_id;
-
--- name: back_off_destination
--- Back off to the later of the current wait and this one: concurrent failures never shorten a wait.
-UPDATE destinations SET next_attempt_at = greatest(coalesce(next_attempt_at, $2), $2 + $3::interval)
-WHERE participant_id = $1;
-
--- name: park_destination
-UPDATE destinations SET parked_at = $2, parked_reason = $3, last_failure_at = $2
-WHERE participant_id = $1 AND parked_at IS NULL;
 
 -- name: unpark_destination
 UPDATE destinations
