@@ -1,10 +1,11 @@
 """When to try a push delivery again, and when to give up: pure policy, no I/O.
 
-Failures are counted per destination (a platform that is down is down for all its deliveries), and
-the next attempt waits a capped, jittered exponential backoff: `base * 2**(failures-1)`, capped, then
-spread by "equal jitter" (half fixed, half random) so that many hubs retrying one platform do not
-arrive in lock-step while the wait never collapses to nothing. A `Retry-After` the destination sent
-wins over our backoff, within the same cap and never below `base`.
+Failures are counted per destination (a platform that is down is down for all its deliveries; a peer hub
+that is down is down for all its participants, so a forwarding's failures count against the peer hub:
+`hub_destination_of`, migration 0028), and the next attempt waits a capped, jittered exponential backoff:
+`base * 2**(failures-1)`, capped, then spread by "equal jitter" (half fixed, half random) so that many hubs
+retrying one platform do not arrive in lock-step while the wait never collapses to nothing. A `Retry-After`
+the destination sent wins over our backoff, within the same cap and never below `base`.
 
 A delivery is given up (dead-lettered) when it has used its attempts or its time: whichever comes
 first. The sender is told; the operator can re-queue it.

@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 27
+-- schema version 28
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -473,10 +473,13 @@ CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_a
 
 -- function hub_claim_due_deliveries(p_at timestamp with time zone, p_token
 -- function hub_claim_for(p_destination text, p_at timestamp with time zone
+-- function hub_destination_of(p_recipient text)
 -- function hub_due_destinations(p_at timestamp with time zone, p_limit int
 -- function hub_finish_failures(failures jsonb)
 -- function hub_finish_pushes(pushes jsonb)
 -- function hub_hold_parked(p_at timestamp with time zone, p_destination te
+-- function hub_peer_holds(p_recipient text, p_at timestamp with time zone)
+-- function hub_peer_in_flight(p_peer text, p_at timestamp with time zone)
 -- function hub_record_rows(rows jsonb)
 -- function hub_text_array(value jsonb)
 -- function signal_changes_append_only()
