@@ -129,10 +129,14 @@ def admit(
     new_case_id: UUID,
     *,
     hub_issued: bool = False,
+    first_part_here: bool = False,
 ) -> Admission:
+    """`first_part_here`: a further part of a fan-out a peer hub forwarded, whose case this hub does not
+    hold (its first part went to another hub): it opens the case here, under the case's own id
+    (`new_case_id`), as a first part would (docs/federation.md, section 5)."""
     if hub_issued:
         return _admit_hub_message(envelope, case)
-    if envelope.opens_case:
+    if envelope.opens_case or (first_part_here and envelope.joins_referral and case is None):
         return _admit_referral(envelope, directory, new_case_id)
     if envelope.joins_referral:
         if case is None:

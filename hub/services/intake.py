@@ -363,7 +363,8 @@ async def _decide(
         return replay
     env = await _routed(conn, signed.envelope)
     signed = replace(signed, envelope=env)
-    if env.opens_case:
+    first_here = await _first_part_here(conn, signed)
+    if env.opens_case or first_here:
         parties = [env.sender, *env.to]
         known = prefetched.entries(parties) if prefetched else None
         if known is None:  # routed, or a participant that does not exist: ask the database
@@ -381,7 +382,14 @@ async def _decide(
     # Only the issuer signs with the hub's key (a submission so signed was refused above), so this is
     # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
     issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
-    plan = admit(env, known, snapshot, await _new_case_id(conn, signed), hub_issued=issued_by_hub)
+    plan = admit(
+        env,
+        known,
+        snapshot,
+        await _new_case_id(conn, signed, first_here),
+        hub_issued=issued_by_hub,
+        first_part_here=first_here,
+    )
     # A forwarded message's sender sealed to its recipients under their global ids on this hub.
     written_as = intake.hub.hub_id if signed.received_from is not None else None
     await _check_sealed(conn, env, plan.recipients, signed.accepted_at, prefetched, written_as)
@@ -404,11 +412,29 @@ async def _decide(
     return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls, hash_signals)
 
 
-async def _new_case_id(conn: Conn, signed: messages.SignedMessage) -> UUID:
+async def _first_part_here(conn: Conn, signed: messages.SignedMessage) -> bool:
+    """A further part of a fan-out a peer hub forwarded, of a case this hub does not hold: its first part
+    went to another hub, so this part opens the case here (docs/federation.md, section 5)."""
+    env = signed.envelope
+    return (
+        signed.received_from is not None
+        and env.joins_referral
+        and env.case is not None
+        and not await messages.case_exists(conn, env.case)
+    )
+
+
+async def _new_case_id(conn: Conn, signed: messages.SignedMessage, first_here: bool = False) -> UUID:
     """The id a new case would get: a fresh one, or for a referral a peer hub forwarded, the case id of
     the peer's receipt, so both hubs name the case alike (docs/federation.md, section 5: answers carry it).
-    A forwarded case id this hub already holds is refused: a peer never joins a case by opening one."""
+    A forwarded case id this hub already holds is refused: a peer never joins a case by opening one. A
+    further part opening its case here (`first_here`) keeps the case it names, which the peer's receipt
+    must name too."""
     hop = signed.received_from
+    if hop is not None and first_here:
+        if hop.case_id != signed.envelope.case:
+            raise Refusal("invalid-hop-receipt", "the forwarding hub's receipt names another case")
+        return hop.case_id
     if hop is None or not signed.envelope.opens_case:
         return uuid4()
     if await messages.case_exists(conn, hop.case_id):
