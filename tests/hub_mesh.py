@@ -96,7 +96,7 @@ class Mesh:
         for hub in self.hubs.values():
             hub.clock.advance(**delta)
 
-    def worker(self, hub: MeshHub) -> DeliveryWorker:
+    def worker(self, hub: MeshHub, grace: float = 5.0) -> DeliveryWorker:
         app = hub.app
         return delivery_worker(
             app[POOL],
@@ -104,7 +104,7 @@ class Mesh:
             build_adapters(adapter_context(app, self.session)),
             app[INTAKE],
             hub.clock,
-            WorkerConfig(poll_interval=0.05, grace=5.0),
+            WorkerConfig(poll_interval=0.05, grace=grace),
             rng=random.Random(7),
         )
 
