@@ -1,7 +1,9 @@
 """The e-mail notice: a referral rendered for the people who read a platform's abuse mailbox.
 
 One template set per language under `templates/email/<lang>/`: `subject.txt.j2`, `notice.txt.j2`,
-`notice.html.j2` (autoescaped) and `legal.j2` (what each jurisdiction's law asks, in that language).
+`notice.html.j2` (autoescaped); what each jurisdiction's law asks (`legal.j2`), the deadlines' names
+and the dates in words are the texts of the one catalogue the console uses too (`hub.core.wording`,
+`say(language, text)` in the templates).
 The notice is built from the signed message's own payload (the hub verified it when it accepted it),
 never from anything else, and reads no sealed field: it says which fields are sealed and to which key.
 The subject names the message type and a short case id only: no URL, no name, no content.
@@ -27,6 +29,7 @@ from hub.core.clock import rfc3339
 from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.core.jose import parse_jws
 from hub.settings import MailSettings
+from hub.wording import load_wording
 
 if TYPE_CHECKING:
     import jinja2
@@ -45,7 +48,7 @@ def _environment() -> jinja2.Environment:
     """The templates' environment, built once, when the first notice is rendered (not at import)."""
     import jinja2
 
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_ROOT),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
@@ -53,6 +56,9 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # the texts the notices share with the console, in the notice's language (`hub.core.wording`)
+    environment.globals["say"] = load_wording().say
+    return environment
 
 
 def render_notice(
@@ -151,49 +157,9 @@ def notice_context(message: OutboundMessage, reply_to: str) -> dict[str, Any]:
     }
 
 
-_WEEKDAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
-}
-_MONTHS = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "de": (
-        "Januar",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ),
-}
-
-
 def plain_date(moment: datetime, language: str) -> str:
-    """A due time in words, in UTC to the minute (rounded down: never later than the clock's)."""
-    utc = moment.astimezone(UTC)
-    weekday, month = _WEEKDAYS[language][utc.weekday()], _MONTHS[language][utc.month - 1]
-    if language == "de":
-        return f"{weekday}, {utc.day}. {month} {utc.year}, {utc:%H:%M} Uhr UTC"
-    return f"{weekday}, {utc.day} {month} {utc.year}, {utc:%H:%M} UTC"
+    """A due time in words, in UTC to the minute, as the console says one (`hub.core.wording`)."""
+    return load_wording().long_date(moment, language, UTC)
 
 
 def _clocks(message: OutboundMessage, language: str) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from hub.console.auth import (
 from hub.console.config import ConsoleConfig
 from hub.console.gateway import HubGateway
 from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, LOGIN_LINKS, OFFERS_REFERRALS, SESSIONS
+from hub.console.language import choose_language, language_middleware, say
 from hub.console.next_steps import starts_referrals
 from hub.console.render import make_environment, render, time_zone
 from hub.console.views import cases, compose, inbox, login, own_entry
@@ -52,6 +53,7 @@ def create_console_app(
     app = web.Application(
         middlewares=[
             security_middleware(config),
+            language_middleware,
             session_middleware(config, sessions),
             hub_error_middleware,
             menu_middleware,
@@ -76,6 +78,7 @@ def _routes(app: web.Application) -> None:
     router.add_post("/login/link", login.new_link)
     router.add_post("/logout", login.logout)
     router.add_get("/static/console.css", stylesheet)
+    router.add_get("/language", choose_language)
     router.add_get("/", home)
     router.add_get("/inbox", inbox.inbox)
     router.add_post("/inbox/fetch", inbox.fetch)
@@ -135,20 +138,24 @@ async def hub_error_middleware(request: web.Request, handler: Handler) -> web.St
         status = 404 if exc.status in (403, 404) else 502
         log.warning("console.hub_refused", problem=exc.code, status=exc.status)
         context = {
-            "title": "The hub refused",
-            "heading": str(exc.problem.get("title") or "The hub refused"),
+            "title": say(request, "The hub refused"),
+            "heading": str(exc.problem.get("title") or say(request, "The hub refused")),
             "detail": str(exc.problem.get("detail") or ""),
         }
         return render(request.app[JINJA], request, "problem.html", context, status=status)
     except (aiohttp.ClientError, TimeoutError):
-        context = {
-            "title": "The hub cannot be reached",
-            "heading": "The hub cannot be reached",
-            "detail": f"The console could not reach the hub at {request.app[CONFIG].hub_url}. Try again.",
-        }
+        heading = say(request, "The hub cannot be reached")
+        detail = say(
+            request,
+            "The console could not reach the hub at {url}. Try again.",
+            url=request.app[CONFIG].hub_url,
+        )
+        context = {"title": heading, "heading": heading, "detail": detail}
         return render(request.app[JINJA], request, "problem.html", context, status=502)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        context = {"title": exc.reason, "heading": exc.reason, "detail": exc.text or ""}
+        # the views' reasons are English texts of the catalogue, said in the viewer's language
+        heading = say(request, exc.reason)
+        context = {"title": heading, "heading": heading, "detail": say(request, exc.text or "")}
         return render(request.app[JINJA], request, "problem.html", context, status=exc.status)

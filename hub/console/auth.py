@@ -37,7 +37,7 @@ from hub.console.config import ConsoleConfig
 
 log = structlog.get_logger("hub.console")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PUBLIC_PATHS = frozenset({"/login", "/login/link", "/static/console.css"})
+PUBLIC_PATHS = frozenset({"/login", "/login/link", "/static/console.css", "/language"})
 CSRF_FIELD = "csrf"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

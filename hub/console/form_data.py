@@ -24,6 +24,8 @@ from hub.console.schema_form import MAX_REPEAT, Field, TemplateForm, Widget
 from hub.core import inputs
 from hub.core.jose import b64url_encode
 from hub.core.templates import SchemaFault
+from hub.core.wording import DEFAULT_LANGUAGE
+from hub.wording import load_wording
 
 FormValues = dict[str, list[str]]
 _INTEGER = re.compile(r"^-?[0-9]{1,15}$")
@@ -157,10 +159,11 @@ class FormErrors:
     by_field: dict[str, list[str]] = field(default_factory=dict)
     summary: list[tuple[str, str, str]] = field(default_factory=list)  # (field id, label, message)
 
-    def add(self, made: Field | None, message: str) -> None:
+    def add(self, made: Field | None, message: str, whole: str = "The message") -> None:
+        """`message` at `made`'s field; a fault of no field is of the message as a whole (`whole`)."""
         if made is not None:
             self.by_field.setdefault(made.pointer, []).append(message)
-        self.summary.append((made.id if made else "", made.label if made else "The message", message))
+        self.summary.append((made.id if made else "", made.label if made else whole, message))
 
     def __bool__(self) -> bool:
         return bool(self.summary)
@@ -176,17 +179,20 @@ def field_for(fields: Iterable[Field], pointer: str) -> Field | None:
     return best
 
 
-def map_faults(form: TemplateForm, faults: Iterable[SchemaFault]) -> FormErrors:
+def map_faults(
+    form: TemplateForm, faults: Iterable[SchemaFault], language: str = DEFAULT_LANGUAGE
+) -> FormErrors:
     fields = list(form.fields())
     errors = FormErrors()
     for fault in faults:
         made = field_for(fields, fault.pointer)
-        message = plain_fault(fault.message, made.name if made is not None else "")
+        message = plain_fault(fault.message, made.name if made is not None else "", language)
         if made is not None and made.widget in (Widget.LINES, Widget.CHOICES, Widget.RECIPIENTS):
             rest = fault.pointer.removeprefix(made.pointer).strip("/")
             if rest.isdigit():
-                message = f"Entry {int(rest) + 1}: {message}"
-        errors.add(made, message)
+                entry = load_wording().say(language, "Entry {number}", number=int(rest) + 1)
+                message = f"{entry}: {message}"
+        errors.add(made, message, load_wording().say(language, "The message"))
     return errors
 
 

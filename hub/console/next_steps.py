@@ -18,8 +18,8 @@ adds *when* each is due, read from the case the hub shows the viewer:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.core.case_view import MESSAGE_ACTIONS, CaseAccess, Member, case_access
@@ -30,11 +30,13 @@ REFERRALS = ("takedown-request", "assistance-request")
 
 @dataclass(frozen=True)
 class Step:
-    """One form due on the case: its template, the message it answers, its button's words."""
+    """One form due on the case: its template, its button's words (English, the catalogue's key,
+    filled in with `values`), the message it answers."""
 
     message_type: str
     label: str
     in_reply_to: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
 
     def href(self, case_id: str) -> str:
         path = f"/cases/{case_id}/reply/{self.message_type}"
@@ -107,8 +109,10 @@ def steps(
         found.append(Step("information-request", "Ask for information"))
     for asked in messages(case, "information-request"):
         if me in asked.get("to", []) and asked["message_id"] not in done:
-            label = f"Answer the information request {asked['message_id'][:8]}"
-            found.append(Step("information-response", label, asked["message_id"]))
+            label = "Answer the information request {id}"
+            found.append(
+                Step("information-response", label, asked["message_id"], {"id": asked["message_id"][:8]})
+            )
     return [s for s in found if may_send(access, s.message_type)]
 
 
@@ -120,8 +124,8 @@ def _originator_steps(case: dict[str, Any], done: set[str]) -> list[Step]:
     for appeal in messages(case, "counter-notice"):
         platform = appeal.get("actor")
         if appeal["message_id"] not in done and states.get(platform) not in (None, "withdrawn"):
-            label = f"Answer the counter-notice: withdraw from {platform}"
-            found.append(Step("withdrawal", label, appeal["message_id"]))
+            label = "Answer the counter-notice: withdraw from {platform}"
+            found.append(Step("withdrawal", label, appeal["message_id"], {"platform": str(platform)}))
     found.append(Step("case-closure", "Close the case"))
     return found
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from hub.console.labels import LABELS
 from hub.console.schema_form import humanise
+from hub.core.wording import DEFAULT_LANGUAGE
+from hub.wording import load_wording
 
 FORMATS = {
     "uri": "Give the full web address, starting with https://",
@@ -36,65 +38,98 @@ FORMS = {
 }
 
 
-def _label(name: str) -> str:
-    return LABELS.get(name, humanise(name))
+Said = tuple[str, dict[str, object]]  # English (the catalogue's key) and its values
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
+def _count(n: str, one: str, many: str) -> Said:
+    return (one if n == "1" else many), {"count": n}
 
 
-def _count(n: str, one: str, many: str) -> str:
-    return f"{n} {one if n == '1' else many}"
+def _one_of(m: re.Match[str], language: str) -> Said:
+    say = load_wording().say
+    names = [say(language, LABELS.get(n, humanise(n))) for n in re.findall(r'"([^"]+)"', m[1])]
+    listed = ", ".join(n[:1].lower() + n[1:] if language == DEFAULT_LANGUAGE else n for n in names)
+    return "Give at least one of: {fields}", {"fields": listed}
 
 
-_PLAIN: list[tuple[re.Pattern[str], Callable[[re.Match[str], str], str]]] = [
-    (re.compile(r'required property "([^"]+)" is missing'), lambda m, f: "Fill this in"),
+_PLAIN: list[tuple[re.Pattern[str], Callable[[re.Match[str], str, str], Said]]] = [
+    (re.compile(r'required property "([^"]+)" is missing'), lambda m, f, lang: ("Fill this in", {})),
+    (re.compile(r"one of (.+) is required"), lambda m, f, lang: _one_of(m, lang)),
     (
-        re.compile(r"one of (.+) is required"),
-        lambda m, f: (
-            "Give at least one of: "
-            + ", ".join(_lower_first(_label(n)) for n in re.findall(r'"([^"]+)"', m[1]))
+        re.compile(r'property "([^"]+)" is not allowed here'),
+        lambda m, f, lang: ("This form does not ask for this", {}),
+    ),
+    (
+        re.compile(r"matches none of the allowed forms"),
+        lambda m, f, lang: ("This is not in a form that is accepted", {}),
+    ),
+    (
+        re.compile(r"has a value that is not allowed here"),
+        lambda m, f, lang: ("This answer is not accepted here", {}),
+    ),
+    (re.compile(r"is not allowed here"), lambda m, f, lang: ("Leave this empty in this case", {})),
+    (
+        re.compile(r"must be a valid (.+)"),
+        lambda m, f, lang: (
+            (FORMATS[m[1]], {}) if m[1] in FORMATS else ("This is not a valid {what}", {"what": m[1]})
         ),
     ),
-    (re.compile(r'property "([^"]+)" is not allowed here'), lambda m, f: "This form does not ask for this"),
-    (re.compile(r"matches none of the allowed forms"), lambda m, f: "This is not in a form that is accepted"),
-    (re.compile(r"has a value that is not allowed here"), lambda m, f: "This answer is not accepted here"),
-    (re.compile(r"is not allowed here"), lambda m, f: "Leave this empty in this case"),
-    (re.compile(r"must be a valid (.+)"), lambda m, f: FORMATS.get(m[1], f"This is not a valid {m[1]}")),
     (
         re.compile(r"does not have the required form"),
-        lambda m, f: FORMS.get(f, "This is not in the expected form: see the hint"),
+        lambda m, f, lang: (FORMS.get(f, "This is not in the expected form: see the hint"), {}),
     ),
-    (re.compile(r"must be at least (\d+) characters long"), lambda m, f: f"Write at least {m[1]} characters"),
-    (re.compile(r"must be at most (\d+) characters long"), lambda m, f: f"Write at most {m[1]} characters"),
+    (
+        re.compile(r"must be at least (\d+) characters long"),
+        lambda m, f, lang: ("Write at least {count} characters", {"count": m[1]}),
+    ),
+    (
+        re.compile(r"must be at most (\d+) characters long"),
+        lambda m, f, lang: ("Write at most {count} characters", {"count": m[1]}),
+    ),
     (
         re.compile(r"must have at least (\d+) item\(s\)"),
-        lambda m, f: f"Give at least {_count(m[1], 'entry', 'entries')}",
+        lambda m, f, lang: _count(m[1], "Give at least {count} entry", "Give at least {count} entries"),
     ),
     (
         re.compile(r"must have at most (\d+) item\(s\)"),
-        lambda m, f: f"Give at most {_count(m[1], 'entry', 'entries')}",
+        lambda m, f, lang: _count(m[1], "Give at most {count} entry", "Give at most {count} entries"),
     ),
-    (re.compile(r"must not repeat an item"), lambda m, f: "An entry is given twice: give each once"),
-    (re.compile(r"must be at least (\S+)$"), lambda m, f: f"Give {m[1]} or more"),
-    (re.compile(r"must be at most (\S+)$"), lambda m, f: f"Give {m[1]} or less"),
-    (re.compile(r"must be greater than (\S+)"), lambda m, f: f"Give more than {m[1]}"),
-    (re.compile(r"must be less than (\S+)"), lambda m, f: f"Give less than {m[1]}"),
-    (re.compile(r"must be of type (.+)"), lambda m, f: "This is not the kind of answer asked for"),
-    (re.compile(r"must be one of "), lambda m, f: "Choose one of the listed answers"),
-    (re.compile(r"must be True$"), lambda m, f: "Tick this box to make the statement"),
-    (re.compile(r"must be (.+)$"), lambda m, f: "This answer is not accepted here"),
-    (re.compile(r"must have at least (\d+) member\(s\)"), lambda m, f: "Give at least one of these details"),
-    (re.compile(r"must have at most (\d+) member\(s\)"), lambda m, f: "Give fewer of these details"),
-    (re.compile(r"does not satisfy '"), lambda m, f: "This answer is not accepted"),
+    (
+        re.compile(r"must not repeat an item"),
+        lambda m, f, lang: ("An entry is given twice: give each once", {}),
+    ),
+    (re.compile(r"must be at least (\S+)$"), lambda m, f, lang: ("Give {limit} or more", {"limit": m[1]})),
+    (re.compile(r"must be at most (\S+)$"), lambda m, f, lang: ("Give {limit} or less", {"limit": m[1]})),
+    (
+        re.compile(r"must be greater than (\S+)"),
+        lambda m, f, lang: ("Give more than {limit}", {"limit": m[1]}),
+    ),
+    (re.compile(r"must be less than (\S+)"), lambda m, f, lang: ("Give less than {limit}", {"limit": m[1]})),
+    (
+        re.compile(r"must be of type (.+)"),
+        lambda m, f, lang: ("This is not the kind of answer asked for", {}),
+    ),
+    (re.compile(r"must be one of "), lambda m, f, lang: ("Choose one of the listed answers", {})),
+    (re.compile(r"must be True$"), lambda m, f, lang: ("Tick this box to make the statement", {})),
+    (re.compile(r"must be (.+)$"), lambda m, f, lang: ("This answer is not accepted here", {})),
+    (
+        re.compile(r"must have at least (\d+) member\(s\)"),
+        lambda m, f, lang: ("Give at least one of these details", {}),
+    ),
+    (
+        re.compile(r"must have at most (\d+) member\(s\)"),
+        lambda m, f, lang: ("Give fewer of these details", {}),
+    ),
+    (re.compile(r"does not satisfy '"), lambda m, f, lang: ("This answer is not accepted", {})),
 ]
 
 
-def plain_fault(message: str, name: str = "") -> str:
-    """The fault `message` (of the property `name`) as the person is told it at the field."""
-    for pattern, say in _PLAIN:
+def plain_fault(message: str, name: str = "", language: str = DEFAULT_LANGUAGE) -> str:
+    """The fault `message` (of the property `name`) as the person is told it at the field, in the
+    person's language; a message not known here is shown as it came (the hub's words)."""
+    for pattern, said in _PLAIN:
         found = pattern.search(message)
         if found:
-            return say(found, name)
+            text, values = said(found, name, language)
+            return load_wording().say(language, text, **values)
     return message

@@ -26,6 +26,8 @@ from typing import Any
 from hub.console.labels import ITEM_LABELS, LABELS, OPTION_LABELS, PART_LABELS
 from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.core.templates import SCHEMA_ID_PREFIX, TemplateCatalog, schema_id
+from hub.core.wording import DEFAULT_LANGUAGE
+from hub.wording import load_wording
 
 SEALED_REF = "urn:referral-hub:schema:common:1.0#/$defs/sealed"
 MAX_REPEAT = 50
@@ -173,10 +175,21 @@ class SchemaResolver:
 class FormBuilder:
     """Turns a template into a `TemplateForm`; `counts` says how many entries each repeated group has."""
 
-    def __init__(self, catalog: TemplateCatalog, counts: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        catalog: TemplateCatalog,
+        counts: Mapping[str, int] | None = None,
+        language: str = DEFAULT_LANGUAGE,
+    ) -> None:
         self._resolver = SchemaResolver(catalog)
         self._catalog = catalog
         self._counts = dict(counts or {})
+        self._language = language
+
+    def _say(self, text: str) -> str:
+        """A label, a hint, a title in the form's language (the English is the key, `hub.core.wording`;
+        a schema's descriptions and titles have their German in `hub/wording/schemas.de.json`)."""
+        return load_wording().words(self._language, text) if text else text
 
     def template(self, name: str, version: str, envelope: list[Field]) -> TemplateForm:
         schema = self._catalog.schema(name, version)
@@ -193,8 +206,8 @@ class FormBuilder:
         return TemplateForm(
             name=name,
             version=version,
-            title=str(schema.get("title", humanise(name))).removesuffix(f" {version}"),
-            description=str(schema.get("description", "")),
+            title=self._say(str(schema.get("title", humanise(name))).removesuffix(f" {version}")),
+            description=self._say(str(schema.get("description", ""))),
             opens_case=opens_case,
             envelope=envelope,
             body=body,
@@ -208,24 +221,26 @@ class FormBuilder:
             return Field(
                 pointer,
                 name,
-                LABELS.get(name, humanise(name)),
-                for_people(without_plaintext(description)),
+                self._say(LABELS.get(name, humanise(name))),
+                self._say(for_people(without_plaintext(description))),
                 Widget.SEALED,
                 required,
-                parts=sealed_parts(description),
+                parts=tuple(
+                    SealedPart(p.name, self._say(p.label), p.boolean, p.multiline)
+                    for p in sealed_parts(description)
+                ),
             )
         resolved, base = self._resolver.resolve(node, base)
         if resolved.get("not") == {}:
             return None  # a property the template forbids here
-        label = LABELS.get(name) or str(resolved.get("title") or humanise(name))
-        made = Field(
-            pointer, name, label, for_people(str(resolved.get("description", ""))), Widget.TEXT, required
-        )
+        label = self._say(LABELS.get(name) or str(resolved.get("title") or humanise(name)))
+        hint = self._say(for_people(str(resolved.get("description", ""))))
+        made = Field(pointer, name, label, hint, Widget.TEXT, required)
         if "const" in resolved:
             return made if self._const(made, resolved["const"]) else None
         if "enum" in resolved:
             made.widget = Widget.SELECT
-            made.options = tuple((str(v), option_label(v)) for v in resolved["enum"])
+            made.options = tuple((str(v), self._say(option_label(v))) for v in resolved["enum"])
             return made
         kind = resolved.get("type")
         if kind == "object" or "properties" in resolved:
@@ -273,10 +288,10 @@ class FormBuilder:
         made.max_items = min(int(node.get("maxItems", MAX_REPEAT)), MAX_REPEAT)
         if "enum" in items:
             made.widget = Widget.CHOICES
-            made.options = tuple((str(v), option_label(v)) for v in items["enum"])
+            made.options = tuple((str(v), self._say(option_label(v))) for v in items["enum"])
         elif items.get("type") == "object":
             made.widget = Widget.REPEAT
-            made.item_label = ITEM_LABELS.get(made.name, "Item")
+            made.item_label = self._say(ITEM_LABELS.get(made.name, "Item"))
             default = max(made.min_items, 1) if made.required else 0  # optional: none until added
             count = max(0, min(self._counts.get(made.pointer, default), made.max_items))
             for index in range(count):

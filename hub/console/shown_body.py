@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.console.schema_form import FormBuilder, Widget
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
+from hub.core.wording import DEFAULT_LANGUAGE
 
 LISTED = (Widget.SELECT, Widget.CHOICES)
 
@@ -29,12 +30,16 @@ def _counts(value: Any, pointer: str) -> Iterator[tuple[str, int]]:
             yield from _counts(inner, f"{pointer}/{index}")
 
 
-def labelled_body(catalog: TemplateCatalog, message_type: str, version: str, body: Any) -> Any:
+def labelled_body(
+    catalog: TemplateCatalog, message_type: str, version: str, body: Any, language: str = DEFAULT_LANGUAGE
+) -> Any:
     """The body with each value the template lists replaced by the words the form shows for it."""
     if not isinstance(body, dict):
         return body
     try:
-        form = FormBuilder(catalog, dict(_counts(body, "/body"))).template(message_type, version, [])
+        form = FormBuilder(catalog, dict(_counts(body, "/body")), language).template(
+            message_type, version, []
+        )
     except (UnknownTemplateError, KeyError, ValueError):
         return body
     words = {f.pointer: dict(f.options) for f in form.fields() if f.widget in LISTED and f.options}

@@ -14,7 +14,12 @@ _PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{5,35}")
 
 
 class CaseReferenceError(Exception):
-    """A case reference that is no case id, or a prefix that names no case or several."""
+    """A case reference that is no case id, or a prefix that names no case or several. `text` is the
+    English with its `{placeholders}` (the catalogue's key, `hub.core.wording`), `values` fill them."""
+
+    def __init__(self, text: str, **values: object) -> None:
+        super().__init__(text.format(**values))
+        self.text, self.values = text, values
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,9 @@ def parse_case_reference(reference: str) -> CaseReference:
         return CaseReference(full, str(full))
     if not _PREFIX.fullmatch(wanted):
         raise CaseReferenceError(
-            f"not a case id, nor the start of one (at least {SHORT_ID_MIN} hex digits): {reference[:40]!r}"
+            "not a case id, nor the start of one (at least {count} hex digits): {given}",
+            count=SHORT_ID_MIN,
+            given=repr(reference[:40]),
         )
     return CaseReference(None, wanted)
 
@@ -44,9 +51,10 @@ def parse_case_reference(reference: str) -> CaseReference:
 def the_one_match(prefix: str, found: list[str]) -> str:
     """The case a prefix names, given the ids that start with it (at most two need be looked up)."""
     if not found:
-        raise CaseReferenceError(f"no case you can read has an id starting with {prefix}")
+        raise CaseReferenceError("no case you can read has an id starting with {prefix}", prefix=prefix)
     if len(found) > 1:
         raise CaseReferenceError(
-            f"more than one case you can read has an id starting with {prefix}: give more of the id"
+            "more than one case you can read has an id starting with {prefix}: give more of the id",
+            prefix=prefix,
         )
     return found[0]

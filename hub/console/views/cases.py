@@ -19,6 +19,7 @@ from hub.console.auth import redirect
 from hub.console.evidence import bundle as evidence_bundle_of
 from hub.console.gateway import HubGateway
 from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
+from hub.console.language import language_of, say
 from hub.console.next_steps import steps
 from hub.console.render import render
 from hub.console.sealing import open_all
@@ -43,20 +44,21 @@ def case_id_of(request: web.Request) -> str:
         raise web.HTTPNotFound(text="No such case.") from None
 
 
-def _filters(query: Any) -> tuple[dict[str, Any], list[str]]:
+def _filters(request: web.Request) -> tuple[dict[str, Any], list[str]]:
+    query = request.query
     state = query.get("state", "")
     sort = query.get("sort", "")
     country = query.get("country", "").strip().upper()
     recipient = query.get("recipient", "").strip()
     errors = []
     if state and state not in STATUSES:
-        errors.append("State: choose one of the listed states.")
+        errors.append(say(request, "State: choose one of the listed states."))
     if country and not _COUNTRY.match(country):
-        errors.append("Country: give a two-letter country code, e.g. IE.")
+        errors.append(say(request, "Country: give a two-letter country code, e.g. IE."))
     if recipient and not _PARTICIPANT.match(recipient):
-        errors.append("Recipient: give a participant id, e.g. ie-platform.")
+        errors.append(say(request, "Recipient: give a participant id, e.g. ie-platform."))
     if sort and sort not in SORTS:
-        errors.append("Order: choose one of the listed orders.")
+        errors.append(say(request, "Order: choose one of the listed orders."))
     chosen = {
         "sort": sort or None,
         "state": state or None,
@@ -79,40 +81,39 @@ async def case_search(request: web.Request) -> web.Response:
     return await _list_page(request, str(wanted).strip()[:MAX_WANTED], in_archive=True)
 
 
-async def _find(gateway: HubGateway, wanted: str, in_archive: bool) -> tuple[str | None, list[Found], str]:
+async def _find(request: web.Request, wanted: str, in_archive: bool) -> tuple[str | None, list[Found], str]:
     """Where the search leads: one case, the cases found (several), or why none."""
+    gateway = request.app[GATEWAY]
     why = ""
     if not looks_like_url(wanted):
         # a case id or its first digits, looked up among the cases this participant may read (the hub's list)
         try:
             return await gateway.client.resolve_case(wanted), [], ""
         except CaseReferenceError as exc:
-            why = f"Find a case: {exc}."
+            why = say(request, "Find a case: {why}.", why=say(request, exc.text, **exc.values))
         except HubError as exc:
-            return (
-                None,
-                [],
-                f"Find a case: the hub refused: {exc.problem.get('detail', exc.problem.get('title'))}",
-            )
+            refusal = exc.problem.get("detail", exc.problem.get("title"))
+            return None, [], say(request, "Find a case: the hub refused: {why}", why=refusal)
     if not in_archive:  # an address carries no content URL: only the form's search looks for one
-        return None, [], why or "Find a case: look for a content URL with the Find button."
+        return None, [], why or say(request, "Find a case: look for a content URL with the Find button.")
     found = find_in_messages(await asyncio.to_thread(gateway.archive.every), wanted)
     if len(found) == 1:
         return found[0].case_id, [], ""
     if not found and looks_like_url(wanted):
-        why = "Find a case: no message this console holds names this content URL."
+        why = say(request, "Find a case: no message this console holds names this content URL.")
     elif not found:
-        why = f"{why.removesuffix('.')}; nor is it a reference in the messages this console holds."
+        nor = say(request, "nor is it a reference in the messages this console holds")
+        why = f"{why.removesuffix('.')}; {nor}."
     return None, found, why
 
 
 async def _list_page(request: web.Request, wanted: str, *, in_archive: bool) -> web.Response:
     gateway = request.app[GATEWAY]
-    chosen, errors = _filters(request.query)
+    chosen, errors = _filters(request)
     not_found: list[str] = []  # a search that finds nothing still shows the list
     found: list[Found] = []
     if wanted:
-        case_id, found, why = await _find(gateway, wanted, in_archive)
+        case_id, found, why = await _find(request, wanted, in_archive)
         if case_id is not None:
             return redirect(f"/cases/{case_id}")
         not_found += [why] if why and not found else []
@@ -121,16 +122,15 @@ async def _list_page(request: web.Request, wanted: str, *, in_archive: bool) -> 
         try:
             listing = await gateway.client.cases(**chosen, cursor=request.query.get("cursor") or None)
         except HubError as exc:
-            errors.append(
-                f"The hub refused these filters: {exc.problem.get('detail', exc.problem.get('title'))}"
-            )
+            refusal = exc.problem.get("detail", exc.problem.get("title"))
+            errors.append(say(request, "The hub refused these filters: {why}", why=refusal))
     errors += not_found
     next_query = {k: v for k, v in request.query.items() if k not in ("cursor", "q") and v}
     first_query = dict(next_query)
     if listing.get("next_cursor"):
         next_query["cursor"] = listing["next_cursor"]
     context = {
-        "title": "Cases",
+        "title": say(request, "Cases"),
         "cases": listing.get("cases", []),
         "due_today": listing.get("due_today"),
         "next_query": next_query if listing.get("next_cursor") else None,
@@ -176,6 +176,7 @@ async def _shown(gateway: HubGateway, kept: Kept, request: web.Request) -> dict[
         str(envelope.get("type", "")),
         str(envelope.get("version", "")),
         envelope.get("body", {}),
+        language_of(request),
     )
     body = open_all(words, config.participant_id, config.enc_key, sent=sent)
     return {"kept": kept, "envelope": envelope, "body": body, "problem": problem}
@@ -198,10 +199,13 @@ async def my_kind(gateway: HubGateway) -> str:
     return str((await gateway.participant(gateway.me)).get("kind", ""))
 
 
-async def actions(gateway: HubGateway, case: dict[str, Any], kept: list[Kept]) -> list[dict[str, str]]:
+async def actions(request: web.Request, case: dict[str, Any], kept: list[Kept]) -> list[dict[str, str]]:
     """What this organisation may send next on the case, as links to the forms."""
+    gateway = request.app[GATEWAY]
     due = steps(case, gateway.me, await my_kind(gateway), answered_by_me(kept), referral_id(case, kept))
-    return [{"href": step.href(case["case_id"]), "label": step.label} for step in due]
+    return [
+        {"href": step.href(case["case_id"]), "label": say(request, step.label, **step.values)} for step in due
+    ]
 
 
 async def case_page(request: web.Request) -> web.Response:
@@ -219,10 +223,10 @@ async def case_page(request: web.Request) -> web.Response:
     await asyncio.to_thread(gateway.archive.mark_read, case_id, received)
     context = {
         "unverified": copied.unverified,
-        "title": f"Case {case_id[:8]}",
+        "title": say(request, "Case {id}", id=case_id[:8]),
         "case": case,
         "messages": messages,
-        "actions": await actions(gateway, case, kept),
+        "actions": await actions(request, case, kept),
         "has_evidence": bool(kept),
         "enc_key": request.app[CONFIG].enc_key is not None,
     }

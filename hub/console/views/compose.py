@@ -52,6 +52,7 @@ from hub.console.form_data import (
 from hub.console.form_token import FormTokenError, issue_token, message_id_of
 from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
 from hub.console.labels import MESSAGE_TYPES
+from hub.console.language import language_of, say
 from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.referral_parts import UnsplittableError, accepted_before, partly_sent, parts_of, send_parts
 from hub.console.render import local_when, render
@@ -63,20 +64,28 @@ from hub.core import inputs
 from hub.core.case_view import MESSAGE_ACTIONS
 from hub.core.clock import rfc3339, utc_now
 from hub.core.templates import SchemaFault
+from hub.core.wording import DEFAULT_LANGUAGE
 
 log = structlog.get_logger("hub.console")
 SEND_ANYWAY = "send-anyway"  # the person saw the duplicate warning and sends all the same
 SIGN = "sign"  # pressed on the review page: what it showed is signed and sent
 REVIEWED = ("status-update",)  # a decision is reviewed before it is signed ("Review and sign")
 NEW_REFERRALS = ("takedown-request", "assistance-request")
+NOT_THIS_SESSION = "This form was not opened in this session (the console restarted, or you signed in again). Nothing was signed or sent: open the form again."  # noqa: E501
 
 
 # What the form says when the hub does not answer at send: nothing left the console, what was typed stays.
 UNREACHABLE = {
     "heading": "The hub cannot be reached: nothing was sent",
-    "detail": "What you filled in is kept below. When the hub answers again, press 'Check, sign and send'"
-    " once more: the very same message goes, never a second one.",
+    "detail": "What you filled in is kept below. When the hub answers again, press 'Check, sign and send' once more: the very same message goes, never a second one.",  # noqa: E501
 }
+
+
+def unreachable(
+    request: web.Request, heading: str = UNREACHABLE["heading"], more: str = ""
+) -> dict[str, str]:
+    """The problem shown when the hub does not answer at send, in the viewer's language."""
+    return {"heading": say(request, heading), "detail": say(request, UNREACHABLE["detail"]) + more}
 
 
 def latest_version(request: web.Request, message_type: str) -> str:
@@ -109,8 +118,10 @@ async def _answer(request: web.Request, posted: FormValues | None) -> Compose:
     case = await gateway.client.case(case_id)
     access = access_of(case, gateway.me, await my_kind(gateway))
     if not may_send(access, message_type):
-        heading = MESSAGE_TYPES.get(message_type, message_type)
-        raise web.HTTPForbidden(text=f"Your part in this case does not let you send: {heading}.")
+        heading = say(request, MESSAGE_TYPES.get(message_type, message_type))
+        raise web.HTTPForbidden(
+            text=say(request, "Your part in this case does not let you send: {what}.", what=heading)
+        )
     raw = first(posted, "in_reply_to") if posted is not None else request.query.get("in_reply_to", "")
     in_reply_to = None
     if raw:
@@ -127,11 +138,12 @@ async def _answer(request: web.Request, posted: FormValues | None) -> Compose:
 def _form(request: web.Request, compose: Compose, counts: dict[str, int]) -> TemplateForm:
     envelope: list[Field] = []
     if compose.to is None:
-        hint = "The participants this goes to. Sealed details are sealed to each one's key."
+        hint = say(request, "The participants this goes to. Sealed details are sealed to each one's key.")
+        label = say(request, "Send to")
         envelope.append(
-            Field("/to", "to", "Send to", hint, Widget.RECIPIENTS, True, options=tuple(compose.options))
+            Field("/to", "to", label, hint, Widget.RECIPIENTS, True, options=tuple(compose.options))
         )
-    builder = FormBuilder(request.app[CATALOG], counts)
+    builder = FormBuilder(request.app[CATALOG], counts, language_of(request))
     return builder.template(compose.message_type, compose.version, envelope)
 
 
@@ -147,8 +159,12 @@ def _page(
     status: int = 200,
 ) -> web.Response:
     case = compose.case
-    heading = MESSAGE_TYPES.get(compose.message_type, form.title)
-    title = f"{heading} for case {case['case_id'][:8]}" if case else f"New {heading.lower()}"
+    heading = say(request, MESSAGE_TYPES.get(compose.message_type, form.title))
+    if case:
+        title = say(request, "{what} for case {case}", what=heading, case=case["case_id"][:8])
+    else:
+        what = heading.lower() if language_of(request) == DEFAULT_LANGUAGE else heading
+        title = say(request, "New {what}", what=what)
     context = {
         "title": title,
         "form": form,
@@ -229,10 +245,7 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
     try:
         message_id = message_id_of(request[SESSION].csrf, compose.action, first(values, "message_id"))
     except FormTokenError:
-        raise web.HTTPBadRequest(
-            text="This form was not opened in this session (the console restarted, or you signed in again)."
-            " Nothing was signed or sent: open the form again."
-        ) from None
+        raise web.HTTPBadRequest(text=say(request, NOT_THIS_SESSION)) from None
     action = first(values, "action")
     counts = counts_of(values)
     if action.startswith("add:"):
@@ -246,7 +259,9 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
             counts[pointer] = max(counts.get(pointer, 1) - 1, 0)
     form = _form(request, compose, counts)
     if action not in ("send", SEND_ANYWAY, SIGN):
-        return _page(request, compose, form, values, problem=UNREACHABLE if compose.unreachable else None)
+        return _page(
+            request, compose, form, values, problem=unreachable(request) if compose.unreachable else None
+        )
     return await _send_once(request, compose, form, values, message_id)
 
 
@@ -255,7 +270,7 @@ async def _send_once(
 ) -> web.Response:
     """Send the form's message unless it was sent already; the hub down at any step sends nothing."""
     if compose.unreachable:
-        return _page(request, compose, form, values, problem=UNREACHABLE, status=503)
+        return _page(request, compose, form, values, problem=unreachable(request), status=503)
     gateway = request.app[GATEWAY]
     # The same content sent from this form before (Back, and send again) is that message, or those parts.
     message_id = gateway.sent_from_form(compose.action, content_print(form, values)) or message_id
@@ -265,7 +280,7 @@ async def _send_once(
     try:
         return await _send(request, compose, form, values, message_id)
     except (aiohttp.ClientError, TimeoutError):  # the directory's keys, a duplicate check, the review
-        return _page(request, compose, form, values, problem=UNREACHABLE, status=503)
+        return _page(request, compose, form, values, problem=unreachable(request), status=503)
 
 
 def _envelope(
@@ -307,11 +322,15 @@ async def _sent_before(request: web.Request, compose: Compose, kept: Kept) -> we
     same receipt and makes nothing new) and show its case."""
     with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
         await request.app[GATEWAY].submit({"type": kept.message_type}, kept.message)
-    heading = MESSAGE_TYPES.get(compose.message_type, compose.message_type)
+    heading = say(request, MESSAGE_TYPES.get(compose.message_type, compose.message_type))
     request[SESSION].flash.append(
-        f"This form was already sent: {heading.lower()} {kept.message_id[:8]}, accepted by the hub at"
-        f" {local_when(request, kept.accepted_at)}. Nothing new was sent; this is its case."
-        " To send another, open a new form."
+        say(
+            request,
+            "This form was already sent: {what} {id}, accepted by the hub at {time}. Nothing new was sent; this is its case. To send another, open a new form.",  # noqa: E501
+            what=heading.lower() if language_of(request) == DEFAULT_LANGUAGE else heading,
+            id=kept.message_id[:8],
+            time=local_when(request, kept.accepted_at),
+        )
     )
     log.info("console.form_sent_again", message_id=kept.message_id)
     return redirect(f"/cases/{kept.case_id}")
@@ -324,13 +343,15 @@ async def _send(
     catalog, gateway = request.app[CATALOG], request.app[GATEWAY]
     faults = catalog.validate(replace_sealed(envelope, placeholder_sealed(envelope["to"])))
     if faults:
-        return _page(request, compose, form, values, map_faults(form, faults), status=422)
+        return _page(
+            request, compose, form, values, map_faults(form, faults, language_of(request)), status=422
+        )
     if compose.message_type in REVIEWED and first(values, "action") != SIGN:
         return await review(request, compose, envelope, values)
     try:
         parts = await parts_of(gateway, envelope)
     except UnsplittableError as exc:
-        errors = map_faults(form, [SchemaFault(exc.pointer, str(exc))])
+        errors = map_faults(form, [SchemaFault(exc.pointer, str(exc))], language_of(request))
         return _page(request, compose, form, values, errors, status=422)
     kept = await accepted_before(gateway, parts)
     if kept[0] is not None and all(kept):
@@ -368,21 +389,32 @@ async def _submit(
             if isinstance(e, dict)
         ]
         problem = {**exc.problem, "detail": f"{exc.problem.get('detail', '')}{partly_sent(parts, receipts)}"}
-        return _page(request, compose, form, values, map_faults(form, faults), problem=problem, status=422)
+        errors = map_faults(form, faults, language_of(request))
+        return _page(request, compose, form, values, errors, problem=problem, status=422)
     except (aiohttp.ClientError, TimeoutError):
         log.warning("console.hub_unreachable", message_id=parts[len(receipts)]["id"])
-        problem = UNREACHABLE if not receipts else {**UNREACHABLE, "heading": "The hub cannot be reached"}
-        problem = {**problem, "detail": problem["detail"] + partly_sent(parts, receipts)}
+        heading = UNREACHABLE["heading"] if not receipts else "The hub cannot be reached"
+        problem = unreachable(request, heading, partly_sent(parts, receipts))
         return _page(request, compose, form, values, problem=problem, status=503)
-    heading, last = MESSAGE_TYPES.get(compose.message_type, compose.message_type), receipts[-1]
+    heading = say(request, MESSAGE_TYPES.get(compose.message_type, compose.message_type))
+    last = receipts[-1]
     accepted = local_when(request, str(last["accepted_at"]))
     if len(parts) == 1:
-        flash = f"{heading} sent and accepted by the hub at {accepted} (message {last['message_id']})."
+        flash = say(
+            request,
+            "{what} sent and accepted by the hub at {time} (message {id}).",
+            what=heading,
+            time=accepted,
+            id=last["message_id"],
+        )
     else:
-        flash = (
-            f"{heading} sent as {len(parts)} messages under one case, one per platform"
-            f" ({', '.join(str(p['to'][0]) for p in parts)}), each with only the items on its own service;"
-            f" accepted by the hub at {accepted}."
+        flash = say(
+            request,
+            "{what} sent as {count} messages under one case, one per platform ({platforms}), each with only the items on its own service; accepted by the hub at {time}.",  # noqa: E501
+            what=heading,
+            count=len(parts),
+            platforms=", ".join(str(p["to"][0]) for p in parts),
+            time=accepted,
         )
     request[SESSION].flash.append(flash)
     return redirect(f"/cases/{last['case_id']}")

@@ -29,6 +29,7 @@ from hub.console.archive import Kept
 from hub.console.auth import SESSION, redirect
 from hub.console.gateway import Fetched, HubGateway
 from hub.console.keys import CONFIG, GATEWAY, JINJA
+from hub.console.language import say
 from hub.console.render import render
 from hub.core import inputs
 
@@ -154,7 +155,9 @@ async def inbox(request: web.Request) -> web.Response:
         cases = await _cases(gateway, case_ids)
         pushed = await pushed_to(gateway)
     except (aiohttp.ClientError, TimeoutError):
-        problem = f"The hub at {config.hub_url} cannot be reached; showing the messages kept here."
+        problem = say(
+            request, "The hub at {url} cannot be reached; showing the messages kept here.", url=config.hub_url
+        )
     rows = [
         {
             "kept": k,
@@ -166,7 +169,7 @@ async def inbox(request: web.Request) -> web.Response:
         for k, acknowledged, unread in on_page
     ]
     context = {
-        "title": "Inbox",
+        "title": say(request, "Inbox"),
         "rows": rows,
         "view": view,
         "page": page,
@@ -197,15 +200,19 @@ async def fetch(request: web.Request) -> web.Response:
             gateway.unverified = fetched.unverified + copied.unverified
             fetched = Fetched(fetched.kept + copied.kept, gateway.unverified)
     except HubError as exc:
-        notes.append(f"The hub refused to hand over the inbox: {exc.problem.get('title', exc.status)}.")
+        why = exc.problem.get("title", exc.status)
+        notes.append(say(request, "The hub refused to hand over the inbox: {why}.", why=why))
         return redirect(where)
     except (aiohttp.ClientError, TimeoutError):
-        notes.append(f"The hub at {config.hub_url} cannot be reached; nothing was fetched.")
+        notes.append(
+            say(request, "The hub at {url} cannot be reached; nothing was fetched.", url=config.hub_url)
+        )
         return redirect(where)
     if fetched.kept:
-        notes.append(f"Fetched {fetched.kept} new {'message' if fetched.kept == 1 else 'messages'}.")
+        text = "Fetched {count} new message." if fetched.kept == 1 else "Fetched {count} new messages."
+        notes.append(say(request, text, count=fetched.kept))
     else:
-        notes.append("No new messages.")
+        notes.append(say(request, "No new messages."))
     if fetched.unverified:
-        notes.append(f"{len(fetched.unverified)} did not verify: see the inbox.")
+        notes.append(say(request, "{count} did not verify: see the inbox.", count=len(fetched.unverified)))
     return redirect(where)

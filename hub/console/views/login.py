@@ -12,12 +12,11 @@ from aiohttp import web
 
 from hub.console.auth import check_login, end_session, redirect, start_session
 from hub.console.keys import CONFIG, JINJA, LOGIN_LINKS, SESSIONS
+from hub.console.language import say
 from hub.console.render import render
 
-SPENT = (
-    "This sign-in link has been used, has expired or was replaced by a newer one. Each link signs in once,"
-    " within {minutes} minutes of being printed. Ask for a new one below."
-)
+SPENT = "This sign-in link has been used, has expired or was replaced by a newer one. Each link signs in once, within {minutes} minutes of being printed. Ask for a new one below."  # noqa: E501
+NEW_LINK = "A new sign-in link was printed where the console runs (its terminal). It works once, within {minutes} minutes."  # noqa: E501
 
 
 def _minutes(request: web.Request) -> int:
@@ -27,7 +26,7 @@ def _minutes(request: web.Request) -> int:
 def _form(request: web.Request, token: str, error: str, status: int, note: str = "") -> web.Response:
     config = request.app[CONFIG]
     context = {
-        "title": "Sign in",
+        "title": say(request, "Sign in"),
         "token": token,
         "needs_passphrase": config.passphrase is not None,
         "error": error,
@@ -40,15 +39,11 @@ def _form(request: web.Request, token: str, error: str, status: int, note: str =
 async def login_page(request: web.Request) -> web.Response:
     token = request.query.get("token")
     if request.query.get("new") == "1":
-        note = (
-            "A new sign-in link was printed where the console runs (its terminal)."
-            f" It works once, within {_minutes(request)} minutes."
-        )
-        return _form(request, "", "", 200, note)
+        return _form(request, "", "", 200, say(request, NEW_LINK, minutes=_minutes(request)))
     if token is None:
         return _form(request, "", "", 200)
     if not request.app[LOGIN_LINKS].usable(token):
-        return _form(request, "", SPENT.format(minutes=_minutes(request)), 403)
+        return _form(request, "", say(request, SPENT, minutes=_minutes(request)), 403)
     return _form(request, token, "", 200)
 
 
@@ -63,8 +58,8 @@ async def login_submit(request: web.Request) -> web.Response:
         start_session(config, sessions, response)
         return response
     if not links.usable(token_text):
-        return _form(request, "", SPENT.format(minutes=_minutes(request)), 403)
-    return _form(request, token_text, "Not signed in: the passphrase is not right.", 403)
+        return _form(request, "", say(request, SPENT, minutes=_minutes(request)), 403)
+    return _form(request, token_text, say(request, "Not signed in: the passphrase is not right."), 403)
 
 
 async def new_link(request: web.Request) -> web.Response:

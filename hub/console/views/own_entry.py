@@ -22,6 +22,7 @@ from hub.client import HubError
 from hub.client.trust_store import write_json_atomically
 from hub.console.auth import SESSION, redirect
 from hub.console.keys import CONFIG, GATEWAY, JINJA
+from hub.console.language import say
 from hub.console.render import render
 from hub.core.binding import fingerprint
 from hub.core.jose import JoseError
@@ -51,14 +52,17 @@ async def _entry(request: web.Request) -> tuple[str, dict[str, Any]] | web.Respo
     try:
         return await gateway.client.hub_id(), await gateway.client.own_entry()
     except HubError as exc:
-        detail = f"The hub refused to show your entry: {exc.problem.get('title', exc.status)}."
+        why = exc.problem.get("title", exc.status)
+        detail = say(request, "The hub refused to show your entry: {why}.", why=why)
     except (aiohttp.ClientError, TimeoutError):
-        detail = f"The hub at {request.app[CONFIG].hub_url} cannot be reached."
-    context = {"title": "Your directory entry", "heading": "Your directory entry", "detail": detail}
+        detail = say(request, "The hub at {url} cannot be reached.", url=request.app[CONFIG].hub_url)
+    heading = say(request, "Your directory entry")
+    context = {"title": heading, "heading": heading, "detail": detail}
     return render(request.app[JINJA], request, "problem.html", context, status=503)
 
 
-def _key_rows(me: str, hub_id: str, entry: dict[str, Any], own_kid: str) -> list[dict[str, Any]]:
+def _key_rows(request: web.Request, hub_id: str, entry: dict[str, Any], own_kid: str) -> list[dict[str, Any]]:
+    me = request.app[CONFIG].participant_id
     listed = [k for k in entry.get("jwks", {}).get("keys", []) if isinstance(k, dict)]
     chain = key_chain(me, hub_id, listed)
     rows = []
@@ -67,14 +71,14 @@ def _key_rows(me: str, hub_id: str, entry: dict[str, Any], own_kid: str) -> list
         try:
             shown = fingerprint(listed_key(key))
         except JoseError:
-            shown = "(not a usable key)"
+            shown = say(request, "(not a usable key)")
         rows.append(
             {
                 "kid": kid,
-                "use": "Encryption" if key.get("crv") == "X25519" else "Signing",
+                "use": say(request, "Encryption" if key.get("crv") == "X25519" else "Signing"),
                 "fingerprint": shown,
-                "origin": ORIGINS.get(str(key.get("origin")), str(key.get("origin"))),
-                "status": str(key.get("status", "active")),
+                "origin": say(request, ORIGINS.get(str(key.get("origin")), str(key.get("origin")))),
+                "status": say(request, str(key.get("status", "active"))),
                 "trusted": kid in chain.trusted,
                 "why": chain.refused.get(kid),
                 "this_console": kid == own_kid,
@@ -96,10 +100,10 @@ async def own_entry(request: web.Request) -> web.Response:
     if not problems:
         await asyncio.to_thread(write_json_atomically, path, seen_state(me, hub_id, entry))
     context = {
-        "title": "Your directory entry",
+        "title": say(request, "Your directory entry"),
         "problems": problems,
         "first_check": not state,
-        "keys": _key_rows(me, hub_id, entry, config.key.kid),
+        "keys": _key_rows(request, hub_id, entry, config.key.kid),
         "delivery": entry.get("delivery") or {},
     }
     return render(request.app[JINJA], request, "own_entry.html", context)
@@ -114,5 +118,5 @@ async def accept(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     state = seen_state(config.participant_id, hub_id, entry)
     await asyncio.to_thread(write_json_atomically, config.data_dir / STATE_FILE, state)
-    request[SESSION].flash.append("Noted: the entry as listed now is what you expect.")
+    request[SESSION].flash.append(say(request, "Noted: the entry as listed now is what you expect."))
     return redirect("/directory/self")

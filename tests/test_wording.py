@@ -1,0 +1,79 @@
+"""The one catalogue of the console's and the e-mail notices' words (hub.core.wording, hub/wording)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hub.core.wording import Wording, pick_language, placeholders
+from hub.wording import FILES, load_wording, read_german
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = sorted((ROOT / "hub" / "console" / "templates").glob("*.html"))
+IN_TEMPLATE = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+
+
+def template_texts() -> set[str]:
+    """Every literal text the console's templates say through `_`."""
+    found = set()
+    for path in TEMPLATES:
+        for double, single in IN_TEMPLATE.findall(path.read_text("utf-8")):
+            found.add((double or single).replace('\\"', '"').replace("\\'", "'"))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("chosen", "accept", "language"),
+    [
+        ("de", "en", "de"),
+        ("en", "de-DE,de;q=0.9", "en"),
+        (None, "de-DE,de;q=0.9,en;q=0.8", "de"),
+        (None, "fr-FR, de;q=0.5, en;q=0.7", "en"),
+        (None, "de;q=0, en;q=0.1", "en"),
+        (None, "fr", "en"),
+        ("xx", "de-AT", "de"),
+        (None, "", "en"),
+        (None, "de;q=nonsense", "en"),
+    ],
+)
+def test_the_choice_wins_then_the_browser_then_english(
+    chosen: str | None, accept: str, language: str
+) -> None:
+    assert pick_language(chosen, accept) == language
+
+
+def test_dates_in_words_in_both_languages() -> None:
+    wording = load_wording()
+    due = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
+    assert wording.long_date(due, "en", UTC) == "Monday, 2 March 2026, 09:05 UTC"
+    assert wording.long_date(due, "de", UTC) == "Montag, 2. März 2026, 09:05 Uhr UTC"
+    berlin = ZoneInfo("Europe/Berlin")
+    assert wording.short_date(due, "en", berlin) == "02 Mar 2026, 10:05 CET"
+    assert wording.short_date(due, "de", berlin) == "02. März 2026, 10:05 CET"
+
+
+def test_a_text_without_german_is_said_in_english_and_values_fill_in() -> None:
+    wording = Wording({"Case {id}": "Fall {id}"})
+    assert wording.say("de", "Case {id}", id="3f2a9c1e") == "Fall 3f2a9c1e"
+    assert wording.say("en", "Case {id}", id="3f2a9c1e") == "Case 3f2a9c1e"
+    assert wording.say("de", "Not in the catalogue") == "Not in the catalogue"
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_translation_has_words_and_only_the_english_placeholders(name: str) -> None:
+    for english, german in read_german(name).items():
+        assert german.strip(), english
+        text = english.partition("|")[2] if "|" in english.split(" ")[0] else english
+        assert placeholders(german) <= placeholders(text), english
+
+
+def test_no_text_is_in_two_files() -> None:
+    seen: dict[str, str] = {}
+    for name in FILES:
+        for english in read_german(name):
+            assert english not in seen, f"{english!r} is in {seen[english]} and {name}"
+            seen[english] = name
