@@ -63,8 +63,9 @@ class Member:
 class Directory:
     """Registers fictitious participants straight into a test database, as an operator would."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, hub_id: str = "test-hub") -> None:
         self.conn = conn
+        self.hub_id = hub_id  # the hub its participants' bindings name
 
     async def add(
         self,
@@ -100,7 +101,7 @@ class Directory:
             at = not_after - timedelta(seconds=1)
         if not_before is not None and at < not_before:
             at = not_before
-        await bind_encryption_key(self.conn, participant_id, key, enc, at=at)
+        await bind_encryption_key(self.conn, participant_id, key, enc, hub_id=self.hub_id, at=at)
         return Member(participant_id, kind, country, key, enc)
 
 

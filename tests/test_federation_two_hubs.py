@@ -15,6 +15,7 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,10 @@ async def register_peer(conn: asyncpg.Connection, peer: HubIdentity, endpoint: s
 
 
 async def sync(into: Peer, source: Peer) -> list[str]:
-    """`into` mirrors the feed `source` serves (what `hub peers sync` does)."""
+    """`into` mirrors the feed `source` serves (what `hub peers sync` does), once `source` has signed a
+    checkpoint over its directory (as its checkpoint task does), so the feed's log proofs cover it."""
+    app = source.app
+    await sequence_and_checkpoint(app[POOL], app[HUB_KEY], source.identity.hub_id, source.clock())
     feed = await (await source.client.get("/v1/federation/participants")).text()
     verified = await vouching.peer_feed(into.db, source.identity.hub_id, feed)
     return await vouching.mirror_feed(into.db, verified, into.clock())
@@ -172,8 +176,9 @@ async def two_hubs(
     *,
     lose_first_answer: bool = False,
     synced: bool = True,
+    clock_start: datetime | None = None,
 ) -> AsyncIterator[Federation]:
-    clock_a, clock_b = FakeClock(), FakeClock()
+    clock_a, clock_b = FakeClock(clock_start), FakeClock(clock_start)
     client_a = await aiohttp_client(
         create_app(hub_settings(HUB_A, a_url, tmp_path / "a"), clock=clock_a, background=False)
     )
@@ -195,8 +200,8 @@ async def two_hubs(
             b_endpoint = f"http://127.0.0.1:{proxy_runner.addresses[0][1]}"
         await register_peer(db_a, b.identity, b_endpoint)
         await register_peer(db_b, a.identity, a.url)
-        hotline = await Directory(db_a).add("de-hotline", "hotline", "DE")
-        platform = await Directory(db_b).add("ie-platform", "platform", "IE")
+        hotline = await Directory(db_a, HUB_A).add("de-hotline", "hotline", "DE")
+        platform = await Directory(db_b, HUB_B).add("ie-platform", "platform", "IE")
         if synced:
             assert await sync(b, a) == [f"de-hotline@{HUB_A}"]
             assert await sync(a, b) == [f"ie-platform@{HUB_B}"]

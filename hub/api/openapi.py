@@ -147,6 +147,12 @@ def _schemas() -> dict[str, Any]:
                     "description": "for a participant of a peer hub (id '<id>@<hub>'), the hub whose "
                     "vouching feed lists it (docs/federation.md); null for this hub's own",
                 },
+                "home_proof": {
+                    "oneOf": [_ref("ParticipantLog"), {"type": "null"}],
+                    "description": "for a participant of a peer hub (shown by GET /v1/participants/{id}): "
+                    "its home hub's log document of it, as its latest feed carried it; a client trusts "
+                    "its keys only by this proof, checked with the home hub's key (docs/federation.md)",
+                },
                 "jwks": _ref("Jwks"),
             },
         },

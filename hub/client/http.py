@@ -15,8 +15,10 @@ from hub.client.sealing import seal_envelope
 from hub.client.trust_store import TrustStore
 from hub.core.case_reference import CaseReferenceError, parse_case_reference, the_one_match
 from hub.core.directory_proof import NotYetLogged
+from hub.core.global_id import home_hub_of
+from hub.core.home_chain import home_jwks
 from hub.core.jose import PrivateSigningJwk, PublicJwk, issue_token
-from hub.core.key_chain import trusted_jwks
+from hub.core.key_chain import listed_key, trusted_jwks
 from hub.core.log_watch import LogAlarm
 from hub.core.pins import apply_pin, identity_of, refuse_all
 
@@ -177,14 +179,46 @@ class HubClient:
         With a trust store, the entry must also be the identity pinned for the participant (its first
         use pins it: `hub.core.pins`) and the one the hub's audit log records, under a checkpoint that
         extends the one kept (`hub.client.log_check`); else every key is refused and `jwks.alarm` says
-        why. A change newer than the latest checkpoint is noted in `jwks.unlogged`, not refused."""
+        why. A change newer than the latest checkpoint is noted in `jwks.unlogged`, not refused.
+
+        A participant of a peer hub (a global id, `home_hub` set) has its keys trusted only through its
+        home hub (`hub.core.home_chain`): the home hub's key as this hub's directory registers the peer
+        (chained, pinned and checked against this hub's log like any entry), then the home hub's own
+        log proof of the participant's bindings, which this hub keeps with the mirrored entry."""
         entry = await self._request("GET", f"/v1/participants/{quote(participant_id, safe='')}", auth=False)
         if entry.get("kind") != "hub":
             hub_id = await self.hub_id()
-            entry["jwks"] = trusted_jwks(participant_id, hub_id, entry.get("jwks", {}))
+            home = home_hub_of(participant_id) or entry.get("home_hub")
+            if home is None:
+                entry["jwks"] = trusted_jwks(participant_id, hub_id, entry.get("jwks", {}))
+            else:
+                proof, keys = entry.get("home_proof"), await self._home_hub_keys(str(home))
+                entry["jwks"] = home_jwks(participant_id, entry.get("jwks", {}), proof, keys)
             if self._trust is not None:
                 entry["jwks"] = await self._checked(self._trust, participant_id, hub_id, entry["jwks"])
         return entry
+
+    async def _home_hub_keys(self, home: str) -> dict[str, PublicJwk]:
+        """The signing keys of the peer hub `home` this client trusts: its entry in this hub's directory
+        (kind `hub`), cut down by the same chain rule and, with a trust store, pinned and checked
+        against this hub's log. None at all if this hub lists no such peer."""
+        try:
+            entry = await self._request("GET", f"/v1/participants/{quote(home, safe='')}", auth=False)
+        except HubError as exc:
+            if exc.status == 404:
+                return {}
+            raise
+        if entry.get("kind") != "hub":
+            return {}
+        hub_id = await self.hub_id()
+        jwks = trusted_jwks(home, hub_id, entry.get("jwks", {}))
+        if self._trust is not None:
+            jwks = await self._checked(self._trust, home, hub_id, jwks)
+        return {
+            str(k["kid"]): listed_key(k)
+            for k in jwks["keys"]
+            if k.get("crv") == "Ed25519" and k.get("status", "active") == "active"
+        }
 
     async def _checked(
         self, trust: TrustStore, participant_id: str, hub_id: str, jwks: dict[str, Any]

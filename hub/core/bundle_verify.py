@@ -26,8 +26,9 @@ from typing import Any
 from hub.core import inputs
 from hub.core.attestation import AttestationError, provenance, signed_by_hub
 from hub.core.bundle import FORMAT, HUB_KEYS, MANIFEST, leaf_data
-from hub.core.bundle_keys import PartyKeys, party_keys, signing_key_fault
+from hub.core.bundle_keys import PartyKeys, hub_party_keys, party_keys, signing_key_fault
 from hub.core.clock import parse_rfc3339
+from hub.core.global_id import home_hub_of
 from hub.core.jose import JoseError, ParsedJws, PublicJwk, parse_jws, sha256_hex, verify_signature
 from hub.core.merkle import leaf_hash, verify_inclusion
 
@@ -187,6 +188,7 @@ def _participant_keys(
 ) -> dict[str, tuple[dict[str, PublicJwk], PartyKeys]]:
     found: dict[str, tuple[dict[str, PublicJwk], PartyKeys]] = {}
     proofs = manifest.get("key_proofs") or {}
+    read: dict[str, tuple[dict[str, Any], dict[str, PublicJwk], Mapping[str, Any] | None]] = {}
     for participant, name in manifest["keys"].items():
         if participant != hub_id and name in files:
             try:
@@ -197,11 +199,21 @@ def _participant_keys(
             except (ValueError, JoseError):
                 report.faults.append(f"{name}: not a JWK Set")
                 continue
-            party = party_keys(participant, hub_id, listing, proof, hub_keys)
-            found[participant] = (keys, party)
-            report.faults.extend(party.faults)
-            if party.logged is not None:
-                report.count("key proofs")
+            read[participant] = (listing, keys, proof)
+    # this hub's own participants and its peer hubs first: a peer's participant is checked through them
+    for participant in sorted(read, key=lambda p: home_hub_of(p) is not None):
+        listing, keys, proof = read[participant]
+        home = home_hub_of(participant)
+        home_keys = None
+        if home is not None and home in found:
+            home_keys = hub_party_keys(home, *found[home])
+        party = party_keys(participant, hub_id, listing, proof, hub_keys, home_keys)
+        found[participant] = (keys, party)
+        report.faults.extend(party.faults)
+        if party.logged is not None:
+            report.count("key proofs")
+        if home is not None and party.refused is not None and not set(keys) & set(party.refused):
+            report.count("home-hub key proofs")
     return found
 
 

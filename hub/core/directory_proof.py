@@ -40,6 +40,7 @@ class KeyHistory:
     added: dict[str, str] = field(default_factory=dict)  # kid -> RFC 7638 thumbprint, as logged
     revoked: set[str] = field(default_factory=set)
     pending: int = 0  # entries of the participant no checkpoint covers yet
+    entries: list[Mapping[str, Any]] = field(default_factory=list)  # the proven entries, in log order
 
 
 def verify_history(
@@ -58,6 +59,7 @@ def verify_history(
         index = _proven(entry, seen.tree_size, head)
         if entry.get("subject") != participant_id or entry.get("case_id") is not None:
             raise LogAlarm(f"audit entry {index} is not a directory change of {participant_id!r}")
+        history.entries.append(entry)
         detail = entry.get("detail") or {}
         if entry["event"] in ADDED:
             try:

@@ -109,7 +109,11 @@ def trusted_jwks(participant_id: str, hub_id: str, jwks: Mapping[str, Any]) -> d
     """A JWK Set of only the trusted keys, with `refused` naming the others and why (what
     `hub.client.verify` and `hub.client.sealing` read)."""
     listed = [k for k in jwks.get("keys", []) if isinstance(k, Mapping)]
-    chain = key_chain(participant_id, hub_id, listed)
+    return chain_jwks(listed, key_chain(participant_id, hub_id, listed))
+
+
+def chain_jwks(listed: Sequence[Mapping[str, Any]], chain: Chain) -> dict[str, Any]:
+    """The listing cut down to the keys `chain` trusts, in the shape clients read (`trusted_jwks`)."""
     kept = [dict(k) for k in listed if str(k.get("kid")) in chain.trusted]
     refused = dict(chain.refused)
     refused_x25519 = [

@@ -3,9 +3,12 @@
 A compact JWS by the hub's key, `typ` `hub-federation-feed+jwt`, over `{"iss", "iat", "participants"}`.
 Each entry names one of the hub's own participants (never a peer hub, never one learnt from a peer) with
 the keys a client of that hub would trust (its registration, reset or bound keys, unrevoked) and their
-bindings, so a peer can check them by `hub.core.key_chain`'s rule. A peer verifies the feed with the
-publishing hub's key as registered in its own directory, never with a key the feed or its endpoint
-offers; a feed that does not verify, or names another issuer, is refused with the reason.
+bindings, so a peer can check them by `hub.core.key_chain`'s rule, and (`log`) the hub's log document of
+the participant: its directory entries with inclusion proofs to a checkpoint the hub signed, which the
+peer keeps so that its clients check each key against this hub's log (`hub.core.home_chain`). A peer
+verifies the feed with the publishing hub's key as registered in its own directory, never with a key
+the feed or its endpoint offers; a feed that does not verify, or names another issuer, is refused with
+the reason.
 """
 
 from __future__ import annotations
@@ -76,4 +79,6 @@ def _contents(claims: Mapping[str, Any]) -> tuple[int, tuple[Mapping[str, Any], 
             raise FeedError(f"each participant of a feed has {', '.join(ENTRY_MEMBERS)}")
         if "@" in str(entry["id"]):
             raise FeedError("a hub vouches only for its own participants, never for another hub's")
+        if not isinstance(entry.get("log", {}), dict):
+            raise FeedError("a participant's 'log' is its log document (an object)")
     return issued_at, tuple(entries)

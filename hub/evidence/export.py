@@ -2,8 +2,9 @@
 
 It gathers every message of the case in its exact signed bytes with the hub's receipt, the hub-signed
 delivery evidences, the public keys of every party and of the hub (with validity and revocation), the
-case's audit-log entries each with its inclusion proof against a hub-signed checkpoint, and the case as
-its originator sees it, and hands them to the one format (`hub/core/bundle.py`). A purged case still
+case's audit-log entries each with its inclusion proof against a hub-signed checkpoint, each party's key
+proof (and, for a participant of a peer hub, its home hub's log proof and the home hub's keys), and the
+case as its originator sees it, and hands them to the one format (`hub/core/bundle.py`). A purged case still
 exports: its messages are gone, but its receipts, evidences and audit entries remain, and the bundle
 says it was purged. Sealed fields stay sealed: the bundle holds ciphertext only.
 """
@@ -16,11 +17,12 @@ from uuid import UUID
 
 from hub.core.bundle import BundleContents, BundleMessage, assemble
 from hub.core.clock import rfc3339
+from hub.core.global_id import home_hub_of
 from hub.evidence.files import pack
 from hub.services.cases import read_case_for_operator
 from hub.services.directory_log import log_document
 from hub.services.proofs import case_proofs
-from hub.store import evidence
+from hub.store import directory, evidence
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 
@@ -57,6 +59,15 @@ async def export_bundle(
         s["participant_id"] for s in case["shared_with"]
     }
     proofs = await case_proofs(conn, case_id, lambda entry: True)
+    # a participant of a peer hub: its home hub's log proof of its keys, and the home hub's own keys
+    # (its registration here, with this hub's log proof), so its keys verify offline through the home hub
+    home_proofs = await directory.home_proofs_of(conn, sorted(parties))
+    parties |= {home for p in home_proofs if (home := home_hub_of(p)) is not None}
+    keys = await _keys(conn, sorted(parties))
+    for participant, home_proof in home_proofs.items():
+        keys.setdefault(participant, {"keys": []}).update(
+            home_hub=home_hub_of(participant), home_proof=home_proof
+        )
     contents = BundleContents(
         case_id=str(case_id),
         hub_id=hub_id,
@@ -65,7 +76,7 @@ async def export_bundle(
         timeline=case,
         messages=messages,
         delivery_evidences=evidences,
-        keys=await _keys(conn, sorted(parties)),
+        keys=keys,
         key_proofs={p: await log_document(conn, p) for p in sorted(parties - {hub_id})},
         audit_entries=proofs.entries,
         audit_checkpoint=proofs.checkpoint,

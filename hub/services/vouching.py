@@ -13,6 +13,7 @@ from hub.core.jose import BadSignatureError, PublicJwk, verify_signature
 from hub.core.refusal import Refusal
 from hub.core.vouching_feed import Feed, FeedError, sign_feed, verify_feed
 from hub.services.bindings import TRUSTED_ORIGINS
+from hub.services.directory_log import log_document
 from hub.services.intake import parse_submission, payload_object
 from hub.store import directory
 from hub.store.database import Conn
@@ -37,6 +38,8 @@ async def own_feed(conn: Conn, hub: HubIdentity, issued_at: int) -> str:
                 "country": participant.country,
                 "accepts": list(participant.accepts),
                 "keys": keys,
+                # the home hub's log proof of these keys (issue 18's key proof), for the peer's clients
+                "log": await log_document(conn, participant.id),
             }
         )
     return sign_feed(hub.key, hub_id=hub.hub_id, issued_at=issued_at, participants=entries)
@@ -67,8 +70,10 @@ async def peer_signing_keys(conn: Conn | asyncpg.Pool, peer_id: str, at: datetim
 
 async def mirror_feed(conn: Conn, feed: Feed, at: datetime) -> list[str]:
     """Mirror a verified peer feed into this hub's directory: each entry becomes `<id>@<peer>` (home hub
-    the peer) with the keys listed (origin 'feed'); a key no longer listed, and every key of a participant
-    no longer listed, is revoked, so nothing more is taken in its name. Returns the global ids listed."""
+    the peer) with the keys listed (origin 'feed') and the peer's log proof of them (`log`, kept as the
+    entry's home proof: what clients check the keys by, `hub.core.home_chain`); a key no longer listed,
+    and every key of a participant no longer listed, is revoked, so nothing more is taken in its name.
+    Returns the global ids listed."""
     listed: list[str] = []
     async with conn.transaction():
         for entry in feed.participants:
@@ -85,6 +90,7 @@ async def mirror_feed(conn: Conn, feed: Feed, at: datetime) -> list[str]:
                 elif held.participant_id != global_id:
                     raise FeedError(f"the feed gives '{global_id}' a kid this directory holds for another")
             await directory.revoke_keys_not_in(conn, global_id, kids, "dropped from its home hub's feed")
+            await directory.set_home_proof(conn, global_id, entry.get("log"))
             listed.append(global_id)
         for gone in set(await directory.federated_participants_of(conn, feed.issuer)) - set(listed):
             await directory.revoke_keys_not_in(conn, gone, [], "no longer in its home hub's feed")

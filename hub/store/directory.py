@@ -550,3 +550,13 @@ async def revoke_keys_not_in(conn: Conn, participant_id: str, kids: Sequence[str
 
 async def federated_participants_of(conn: Conn, home_hub: str) -> list[str]:
     return [row["id"] for row in await conn.fetch(query("federated_participants_of"), home_hub)]
+
+
+async def set_home_proof(conn: Conn, participant_id: str, proof: Mapping[str, Any] | None) -> None:
+    """Keep the home hub's log proof of a mirrored participant's keys (hub/core/home_chain.py)."""
+    await conn.execute(query("set_home_proof"), participant_id, None if proof is None else dict(proof))
+
+
+async def home_proofs_of(conn: Conn | asyncpg.Pool, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The home proofs kept for those of these participants that are mirrored from a peer hub."""
+    return {row["id"]: row["home_proof"] for row in await conn.fetch(query("home_proofs_of"), list(ids))}

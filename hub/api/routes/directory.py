@@ -74,6 +74,8 @@ async def show(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     view = participant_view(participant)
     view["jwks"] = {"keys": [key_view(k, now) for k in await directory.keys_of(pool, participant.id)]}
+    if participant.home_hub is not None:  # its home hub's log proof of those keys (hub/core/home_chain.py)
+        view["home_proof"] = (await directory.home_proofs_of(pool, [participant.id])).get(participant.id)
     return web.json_response(view)
 
 

@@ -116,3 +116,10 @@ SELECT id FROM participants WHERE home_hub = $1 ORDER BY id;
 UPDATE participant_keys SET revoked_at = now(), revocation_reason = $3
 WHERE participant_id = $1 AND revoked_at IS NULL AND kid <> ALL($2::text[])
 RETURNING kid;
+
+-- name: set_home_proof
+-- The home hub's log proof of a mirrored participant's keys, as its latest feed carried it.
+UPDATE participants SET home_proof = $2 WHERE id = $1 AND home_hub IS NOT NULL RETURNING id;
+
+-- name: home_proofs_of
+SELECT id, home_proof FROM participants WHERE id = ANY($1::text[]) AND home_proof IS NOT NULL;

@@ -1,0 +1,240 @@
+"""Issue 20, "a federated participant's keys come only from its home hub's feed (checked against that
+hub's transparency log)": two hubs in this process, each its own database (tests/test_federation_two_hubs).
+
+A participant of hub A is listed on hub B under its global id, its keys mirrored from A's feed, which
+carries A's log proof of them; B keeps that proof with the entry (`home_proof`). A participant's tools
+talking to B (`hub send`, `hub inbox`, the client library with a trust store) and B's evidence bundle
+trust such a key only through A: A's key as B registers the peer (under B's log), then A's own log proof
+of the participant's bindings (hub/core/home_chain.py). A key B's operator slips in without A's proof, or
+a participant A does not vouch for, is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from hub.api.keys import HUB_KEY, KEYRING, POOL
+from hub.client import HubClient
+from hub.client.trust_store import TrustStore
+from hub.client.verify import VerificationError, verify_inbox_item
+from hub.core.audit import CHECKPOINT_TYPE
+from hub.core.clock import utc_now
+from hub.core.jose import PrivateSigningJwk, parse_jws, sha256_hex, sign_compact
+from hub.core.receipt import sign_receipt
+from hub.evidence.export import export_bundle
+from hub.evidence.verify import trust_from_keys, verify_bundle
+from hub.keyfile import write_private_jwk
+from hub.store import directory
+from hub.store.audit import sequence_and_checkpoint
+from tests.factories import Member, acknowledgement, takedown
+from tests.test_cli import assert_ok, hub, hub_env, write_json
+from tests.test_cli_sealing import CONTACT
+from tests.test_federation_forwarding import hub_b_url
+from tests.test_federation_two_hubs import HUB_A, HUB_B, Federation, Peer, hub_key, sync, two_hubs
+
+__all__ = ["hub_b_url"]
+
+HOTLINE = f"de-hotline@{HUB_A}"
+PLATFORM = f"ie-platform@{HUB_B}"
+
+
+@pytest_asyncio.fixture
+async def federation(
+    hub_b_url: str,
+    database_url: str,
+    aiohttp_client: Any,
+    tmp_path: Path,
+) -> AsyncIterator[Federation]:
+    """The two hubs, their clocks close enough to real time for the client library's own tokens
+    (`HubClient` signs with the real time; a token lives 5 minutes)."""
+    start = utc_now() + timedelta(minutes=2)
+    async for f in two_hubs(aiohttp_client, database_url, hub_b_url, tmp_path, clock_start=start):
+        yield f
+
+
+async def checkpoint(peer: Peer) -> None:
+    app = peer.app
+    await sequence_and_checkpoint(app[POOL], app[HUB_KEY], peer.identity.hub_id, peer.clock())
+
+
+def key_file(tmp_path: Path, member: Member) -> Path:
+    path = tmp_path / f"{member.id}.jwk"
+    write_private_jwk(path, member.key)
+    return path
+
+
+async def test_a_hotline_seals_to_a_platform_of_another_hub_and_that_hubs_bundle_verifies_offline(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """`hub send` on A, with a trust store, seals to the platform's encryption key that A mirrored from
+    B (trusted through B's key and B's log proof); B's evidence bundle of the case verifies offline with
+    B's key alone, the hotline's signing key proven through A."""
+    f = federation
+    request = {
+        "type": "takedown-request",
+        "version": "1.0",
+        "to": [PLATFORM],
+        "body": takedown(f.hotline, f.remote_platform)["body"] | {"contact": {"seal": CONTACT}},
+    }
+    identity = ("--key", str(key_file(tmp_path, f.hotline)), "--as", "de-hotline", "--hub", f.a.url)
+    trust = ("--trust-store", str(tmp_path / "hotline-trust.json"))
+    path = write_json(tmp_path / "request.json", request)
+    sent = await hub("send", str(path), *identity, *trust, env=hub_env(tmp_path))
+    assert_ok(sent)
+    receipt = sent.json()
+    await f.forward_all()
+
+    token = f.platform.token(audience=HUB_B, now=f.b.clock.ts())
+    inbox = await f.b.client.get("/v1/inbox", headers={"Authorization": f"Bearer {token}"})
+    (item,) = (await inbox.json())["messages"]
+    sealed = json.loads(parse_jws(item["message"].encode()).payload)["body"]["contact"]["sealed"]
+    assert [(s["to"], s["kid"]) for s in sealed] == [(PLATFORM, f.platform.enc.kid)]
+
+    await checkpoint(f.b)
+    app = f.b.app
+    async with app[POOL].acquire() as conn:
+        bundle = await export_bundle(
+            conn, uuid.UUID(receipt["case_id"]), hub_id=HUB_B, now=f.b.clock(), keyring=app[KEYRING]
+        )
+    report = verify_bundle(bundle, trust_from_keys([hub_key(f.b)], "hub B's key"))
+    assert report.ok, report.faults
+    assert report.checked["home-hub key proofs"] == 1
+    assert report.checked["message signatures"] == 1
+
+
+async def test_a_platform_answers_across_hubs_and_each_side_verifies_with_its_trust_store(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """The platform on B reads the hotline's referral with the client library and a trust store (the
+    hotline's key trusted through A), answers; the hotline on A reads the answer with `hub inbox`."""
+    f = federation
+    sent = await f.send()
+    await f.forward_all()
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(
+            session, f.b.url, "ie-platform", f.platform.key, trust=TrustStore(tmp_path / "platform.json")
+        )
+        (item,) = (await client.inbox())["messages"]
+        sender = await client.participant(item["from"])
+        assert sender["jwks"]["refused"] == {}
+        assert [k["kid"] for k in sender["jwks"]["keys"]] == [f.hotline.key.kid, f.hotline.enc.kid]
+        verified = verify_inbox_item(item, sender["jwks"], await client.hub_jwks(), recipient="ie-platform")
+        assert verified.envelope["from"] == "de-hotline"
+        remote_hotline = Member(HOTLINE, "hotline", "DE", f.hotline.key, f.hotline.enc)
+        await client.send(acknowledgement(f.platform, remote_hotline, sent["case_id"], sent["message_id"]))
+    await f.forward_all(f.b)
+
+    identity = ("--key", str(key_file(tmp_path, f.hotline)), "--as", "de-hotline", "--hub", f.a.url)
+    trust = ("--trust-store", str(tmp_path / "hotline-trust.json"))
+    run = await hub("inbox", "--json", *identity, *trust, env=hub_env(tmp_path))
+    assert_ok(run)
+    (answer,) = run.json()["messages"]
+    assert (answer["from"], answer["verified"]) == (PLATFORM, True), answer.get("verification_error")
+    assert answer["envelope"]["type"] == "acknowledgement"
+
+
+async def forged_item(f: Federation, forger: PrivateSigningJwk) -> dict[str, Any]:
+    """What B's operator, holding B's database and key, puts in the platform's inbox as the hotline's:
+    a takedown signed by its own key, with B's genuine receipt."""
+    envelope = takedown(f.hotline, f.remote_platform)
+    signed = Member("de-hotline", "hotline", "DE", forger, f.hotline.enc).sign(envelope)
+    payload = parse_jws(signed.encode()).payload
+    case_id = uuid.uuid4()
+    receipt = sign_receipt(
+        f.b.identity.key,
+        hub_id=HUB_B,
+        message_id=uuid.UUID(envelope["id"]),
+        message_type="takedown-request",
+        sender=HOTLINE,
+        recipients=["ie-platform"],
+        case_id=case_id,
+        payload_sha256=sha256_hex(payload),
+        accepted_at=f.b.clock(),
+    )
+    return {
+        "message": signed,
+        "receipt": receipt,
+        "from": HOTLINE,
+        "message_id": envelope["id"],
+        "type": "takedown-request",
+        "case_id": str(case_id),
+    }
+
+
+async def test_a_key_hub_bs_operator_mirrors_without_the_home_hubs_proof_is_refused(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """B's operator adds a signing key to the hotline's mirrored entry the way a feed would (origin
+    `feed`, written into B's log and checkpointed, so B's own log backs it): A's log never recorded it,
+    so the platform's client refuses it and the message it signed, while the hotline's own key stays
+    trusted. A participant A does not vouch for, dressed up with the hotline's genuine proof, is refused."""
+    f = federation
+    forger = PrivateSigningJwk.generate("de-hotline-sig-operator")
+    await directory.add_mirrored_key(f.b.db, HOTLINE, {"jwk": forger.public().to_dict()}, HUB_A, f.b.clock())
+    ghost = f"ghost@{HUB_A}"
+    entry = {"name": "Fictitious ghost", "kind": "hotline", "country": "DE", "accepts": []}
+    assert await directory.upsert_federated(f.b.db, ghost, entry, HUB_A) == ghost
+    ghost_key = PrivateSigningJwk.generate("ghost-sig")
+    await directory.add_mirrored_key(f.b.db, ghost, {"jwk": ghost_key.public().to_dict()}, HUB_A, f.b.clock())
+    genuine = await f.b.db.fetchval("SELECT home_proof::text FROM participants WHERE id = $1", HOTLINE)
+    await directory.set_home_proof(f.b.db, ghost, json.loads(genuine))
+    await checkpoint(f.b)
+
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(
+            session, f.b.url, "ie-platform", f.platform.key, trust=TrustStore(tmp_path / "platform.json")
+        )
+        sender = await client.participant(HOTLINE)
+        assert "log records no such key" in sender["jwks"]["refused"][forger.kid]
+        assert HUB_A in sender["jwks"]["refused"][forger.kid]
+        assert [k["kid"] for k in sender["jwks"]["keys"]] == [f.hotline.key.kid, f.hotline.enc.kid]
+        with pytest.raises(VerificationError, match="not the sender's own"):
+            verify_inbox_item(await forged_item(f, forger), sender["jwks"], await client.hub_jwks())
+        impostor = await client.participant(ghost)
+        assert impostor["jwks"]["keys"] == []
+        assert "another participant" in impostor["jwks"]["refused"][ghost_key.kid]
+
+
+async def test_a_home_proof_resigned_by_a_key_hub_bs_operator_gave_the_peer_is_refused(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """B's operator lists its own key as a second registration of hub A in B's directory and re-signs
+    A's checkpoint in the hotline's proof with it: the peer's chain on B refuses that key (a second
+    root), so the proof, and every key it was to back, is refused. The genuine proof still works after
+    a second sync."""
+    f = federation
+    await sync(f.b, f.a)
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, f.b.url, "ie-platform", f.platform.key)
+        assert (await client.participant(HOTLINE))["jwks"]["refused"] == {}
+        forger = PrivateSigningJwk.generate("hub-a-key-operator")
+        await f.b.db.execute(
+            "INSERT INTO participant_keys (kid, participant_id, use, jwk, origin)"
+            " VALUES ($1, $2, 'sig', $3, $4)",
+            forger.kid,
+            HUB_A,
+            forger.public().to_dict(),
+            "registration",
+        )
+        genuine = json.loads(
+            await f.b.db.fetchval("SELECT home_proof::text FROM participants WHERE id = $1", HOTLINE)
+        )
+        payload = parse_jws(genuine["checkpoint"].encode()).payload
+        resigned = sign_compact(payload, forger, {"typ": CHECKPOINT_TYPE})
+        await directory.set_home_proof(f.b.db, HOTLINE, genuine | {"checkpoint": resigned})
+
+        refused = (await client.participant(HOTLINE))["jwks"]
+
+    assert refused["keys"] == []
+    reason = refused["refused"][f.hotline.key.kid]
+    assert "does not verify" in reason
+    assert forger.kid in reason
