@@ -1,8 +1,10 @@
 """Test fixtures on a real PostgreSQL.
 
 The server is the embedded one (a throwaway data directory per run) or the one `HUB_TEST_DATABASE_URL`
-names. A template database is migrated once per run; every test gets its own clone of it
-(`CREATE DATABASE ... TEMPLATE`), so tests never see each other's rows and never mock the database.
+names. A template database is migrated once per run; every test gets a database that holds exactly what
+the template holds: a clone of it (`CREATE DATABASE ... TEMPLATE`), or the previous test's database once
+checked to have the template's schema and emptied (`tests/databases.py`), so tests never see each other's
+rows and never mock the database.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -26,12 +27,8 @@ from hub.settings import Settings
 from hub.store.database import connect
 from hub.store.embedded import start_embedded_postgres
 from hub.store.migrate import migrate
+from tests.databases import Clones, Template, with_database
 from tests.factories import Directory
-
-
-def with_database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 @pytest.fixture(scope="session")
@@ -76,16 +73,23 @@ async def template_dsn(server_dsn: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest_asyncio.fixture
-async def database_url(server_dsn: str, template_dsn: str) -> AsyncIterator[str]:
-    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+@pytest_asyncio.fixture(scope="session")
+async def clones(server_dsn: str, template_dsn: str) -> AsyncIterator[Clones]:
+    async with connect(with_database(server_dsn, template_dsn)) as conn:
+        template = await Template.read(template_dsn, conn)
     admin = await asyncpg.connect(server_dsn)
+    clones = Clones(server_dsn=server_dsn, admin=admin, template=template)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_dsn}"')
-        yield with_database(server_dsn, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield clones
     finally:
-        await admin.close()
+        await clones.close()
+
+
+@pytest_asyncio.fixture
+async def database_url(server_dsn: str, clones: Clones) -> AsyncIterator[str]:
+    name = await clones.take()
+    yield with_database(server_dsn, name)
+    await clones.give_back(name)
 
 
 @pytest_asyncio.fixture
