@@ -98,6 +98,7 @@ def test_the_federated_demo_forwards_answers_back_and_leaves_nothing_behind(scra
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     out = result.stdout
+    assert "the hotline's signature verifies (its key proven by hub hub-a.demo.example's log)" in out
     a_part, b_part = out.split("6. The case on hub A")[1].split("7. The case on hub B")
     assert "status: actioned; ie-platform-demo@hub-b.demo.example: actioned" in a_part
     assert (

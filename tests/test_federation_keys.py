@@ -35,6 +35,7 @@ from hub.evidence.verify import trust_from_keys, verify_bundle
 from hub.keyfile import write_private_jwk
 from hub.store import directory
 from hub.store.audit import sequence_and_checkpoint
+from tests.console_helpers import console_for, csrf_of
 from tests.factories import Member, acknowledgement, takedown
 from tests.test_cli import assert_ok, hub, hub_env, write_json
 from tests.test_cli_sealing import CONTACT
@@ -238,3 +239,25 @@ async def test_a_home_proof_resigned_by_a_key_hub_bs_operator_gave_the_peer_is_r
     reason = refused["refused"][f.hotline.key.kid]
     assert "does not verify" in reason
     assert forger.kid in reason
+
+
+async def test_the_platforms_console_bundle_of_a_forwarded_case_verifies_offline(
+    federation: Federation, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """The platform on B downloads the case's evidence bundle from its console: the hotline's key in it
+    is proven through A (its home proof and A's registration on B), and it verifies with B's key."""
+    f = federation
+    sent = await f.send()
+    await f.forward_all()
+    await checkpoint(f.b)
+    console = await console_for(aiohttp_client, f.b.client, f.platform, tmp_path / "console")
+    csrf = csrf_of(await (await console.get("/inbox")).text())
+    fetched = await console.post("/inbox/fetch", data={"csrf": csrf, "next": "/inbox"})
+    assert "Fetched 1 new message." in await fetched.text()  # verified, so kept (an unverified one is not)
+
+    download = await console.get(f"/cases/{sent['case_id']}/evidence.zip")
+
+    assert download.status == 200, await download.text()
+    report = verify_bundle(await download.read(), trust_from_keys([hub_key(f.b)], "hub B's key"))
+    assert report.ok, report.faults
+    assert report.checked["home-hub key proofs"] == 1

@@ -594,8 +594,8 @@ async def test_the_sending_hubs_evidence_bundle_verifies_offline_with_the_next_h
     federation: Federation,
 ) -> None:
     """Hub A's evidence bundle of a forwarded case verifies offline with A's key alone, and carries B's
-    receipt for the hop, which verifies offline with B's key. (B's bundle of the same case does not verify
-    yet: the hotline's keys on B come from A's feed, and the bundle check of feed keys is planned.)"""
+    receipt for the hop, which verifies offline with B's key. (B's bundle of the same case verifies too,
+    the hotline's key proven through A's log: tests/test_federation_keys.py.)"""
     f = federation
     sent = await f.send()
     await f.forward_all()

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import aiohttp
 
+from hub.api.keys import HUB_KEY, POOL
 from hub.cli.demo import say, takedown_body
 from hub.cli.demo_server import DemoHub, running_hub
 from hub.client import HubClient, new_envelope, verify_inbox_item
@@ -30,6 +31,7 @@ from hub.log import configure_logging
 from hub.services.bindings import bind_own_key
 from hub.services.peer_sync import sync_peer
 from hub.store import directory
+from hub.store.audit import sequence_and_checkpoint
 from hub.store.database import connect, create_databases
 from hub.store.embedded import start_embedded_postgres
 
@@ -78,6 +80,8 @@ async def _peer(hub: DemoHub, peer: DemoHub, session: aiohttp.ClientSession) -> 
             accepts=[],
         )
         await directory.add_key(conn, participant_id=peer.hub_id, jwk=peer.identity.public_jwk())
+        # the peer's checkpoint task, at once: its feed's log proofs then cover the participants it lists
+        await sequence_and_checkpoint(peer.app[POOL], peer.app[HUB_KEY], peer.hub_id, utc_now())
         listed = await sync_peer(conn, session, peer.hub_id, utc_now())
     say(f"  {hub.hub_id}: peer {peer.hub_id} registered, its feed synced: {', '.join(listed)}")
 
@@ -104,7 +108,7 @@ async def _demo(tmp: Path, dsn_of: Any) -> None:
         await _peer(b, a, session)
         hotline = HubClient(session, a.url, HOTLINE, hotline_keys[0])
         platform = HubClient(session, b.url, PLATFORM, platform_keys[0])
-        await _story(session, a, b, hotline, platform, platform_keys[1])
+        await _story(a, b, hotline, platform, platform_keys[1])
     say(
         "\nDone: forwarded hub to hub with the hotline's signature untouched, answered back,"
         " every hop proven."
@@ -112,7 +116,6 @@ async def _demo(tmp: Path, dsn_of: Any) -> None:
 
 
 async def _story(
-    session: aiohttp.ClientSession,
     a: DemoHub,
     b: DemoHub,
     hotline: HubClient,
@@ -136,11 +139,12 @@ async def _story(
     if not page["messages"]:
         raise RuntimeError("the forwarded request did not reach the platform's inbox on hub B")
     item = page["messages"][0]
-    sender = await _raw_entry(session, b, remote_hotline)
+    # the hotline's keys as the client library trusts them: only through hub A's own log proof
+    sender = await platform.participant(remote_hotline)
     verify_inbox_item(item, sender["jwks"], await platform.hub_jwks(), recipient=PLATFORM)
     say(
         f"  {item['type']} from {item['from']}: the hotline's signature verifies"
-        " (keys from A's feed), B's receipt too"
+        f" (its key proven by hub {HUB_A}'s log), B's receipt too"
     )
     await platform.ack([item["message_id"]])
 
@@ -165,15 +169,6 @@ async def _story(
     _timeline(case, b)
     say("\n7. The case on hub B, as the platform sees it (each hop with hub A's receipt, checked):")
     _timeline(await platform.case(case_id), a)
-
-
-async def _raw_entry(session: aiohttp.ClientSession, hub: DemoHub, participant_id: str) -> dict[str, Any]:
-    """A directory entry as the hub lists it. (The client library trusts a key only by its participant's
-    binding for this hub; a federated participant's keys come from its home hub's feed, whose check by
-    binding chain is planned: docs/federation.md, section 3.)"""
-    async with session.get(f"{hub.url}/v1/participants/{participant_id}") as response:
-        entry: dict[str, Any] = await response.json()
-    return entry
 
 
 async def _until_actioned(hotline: HubClient, case_id: str) -> dict[str, Any]:

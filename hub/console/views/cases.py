@@ -27,6 +27,7 @@ from hub.console.search import Found, find_in_messages, looks_like_url
 from hub.console.shown_body import labelled_body
 from hub.core.case_reference import CaseReferenceError
 from hub.core.clock import rfc3339, utc_now
+from hub.core.global_id import home_hub_of
 from hub.core.jose import JoseError, parse_jws
 
 STATUSES = ("open", "actioned", "declined", "partially-actioned", "withdrawn", "closed")
@@ -242,11 +243,16 @@ async def evidence_bundle(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="This console holds no signed message of this case.")
     senders = {k.sender for k in kept}
     keys = {s: (await gateway.participant(s)).get("jwks", {}) for s in senders}
+    # a sender of a peer hub is proven through its home hub: the bundle carries that hub's keys as this
+    # hub registers it, with their key proof (hub/core/bundle_keys.py)
+    homes = {home for s in senders if (home := home_hub_of(s)) is not None}
+    for home in homes:
+        keys[home] = (await gateway.participant(home)).get("jwks", {})
     proofs: dict[str, Any] | None = None
     with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
         proofs = await gateway.client.case_proofs(case_id)
     key_proofs: dict[str, dict[str, Any]] = {}
-    for sender in senders - {await gateway.client.hub_id()}:
+    for sender in (senders | homes) - {await gateway.client.hub_id()}:
         with contextlib.suppress(HubError, aiohttp.ClientError, TimeoutError):
             key_proofs[sender] = await gateway.client.participant_log(sender)
     data = evidence_bundle_of(
