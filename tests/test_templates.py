@@ -15,6 +15,7 @@ from hub.core.templates import (
     TemplateCatalog,
     TemplateCatalogError,
     UnknownTemplateError,
+    is_valid_schema,
     schema_id,
 )
 from hub.schemas import default_schema_root, load_catalog
@@ -346,3 +347,41 @@ def test_unreadable_json_does_not_load(tmp_path: Path) -> None:
 def test_catalogue_schemas_are_what_is_on_disk(catalog: TemplateCatalog) -> None:
     for path in _schema_files():
         assert catalog.schema(path.parent.name, path.stem) == _read(path)
+
+
+BROKEN_SCHEMAS = [
+    {"type": 5},
+    {"type": "text"},
+    {"pattern": "(["},
+    {"pattern": "\\p{L}+"},  # ECMA takes it, Python's re (the reference validator's faults) does not
+    {"patternProperties": {"(?P<": {}}},
+    {"properties": {"a": {"pattern": "a{2,1}"}}},
+    {"$id": "::not a uri"},
+    {"$ref": "##%%"},
+    {"format": 5},
+    {"minLength": -1},
+    {"maxItems": 1.5},
+    {"required": "id"},
+    {"required": ["id", "id"]},
+    {"enum": "a"},
+    {"properties": {"a": 5}},
+    {"allOf": []},
+    {"$defs": {"x": {"type": ["string", "strin"]}}},
+    {"unevaluatedProperties": "no"},
+    {"items": [{"type": "string"}]},
+    {"dependentRequired": {"a": "b"}},
+]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [pytest.param(_read(path), id=f"{path.parent.name}/{path.name}") for path in _schema_files()]
+    + [pytest.param(schema, id=json.dumps(schema)) for schema in BROKEN_SCHEMAS],
+)
+def test_the_fast_schema_check_agrees_with_the_reference_validator(schema: Any) -> None:
+    """Loading decides with jsonschema-rs (`is_valid_schema`); the reference validator's `check_schema`
+    must give the same verdict on every shipped schema and every broken one."""
+    reference = Draft202012Validator(
+        Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    assert is_valid_schema(schema) == reference.is_valid(schema)

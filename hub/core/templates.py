@@ -18,6 +18,7 @@ never from the value sent: precise enough to fix the message, safe to return in 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -128,14 +129,56 @@ def _check_schema(name: str, version: str, schema: object) -> None:
     where = f"schema {name} {version}"
     if not isinstance(schema, Mapping):
         raise TemplateCatalogError(f"{where}: not a JSON object")
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise TemplateCatalogError(f"{where}: not a valid 2020-12 schema: {exc.message}") from exc
+    if not is_valid_schema(schema):
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise TemplateCatalogError(f"{where}: not a valid 2020-12 schema: {exc.message}") from exc
+        raise TemplateCatalogError(f"{where}: not a valid 2020-12 schema")
     if schema.get("$schema") != Draft202012Validator.META_SCHEMA["$id"]:
         raise TemplateCatalogError(f"{where}: $schema must be {Draft202012Validator.META_SCHEMA['$id']}")
     if schema.get("$id") != schema_id(name, version):
         raise TemplateCatalogError(f"{where}: $id must be {schema_id(name, version)}")
+
+
+def is_valid_schema(schema: Mapping[str, Any]) -> bool:
+    """Whether `schema` is a valid 2020-12 schema, formats included, every regex one Python compiles.
+
+    The same verdict as the reference validator's `check_schema` (which then says what is wrong), as for
+    documents: jsonschema-rs decides (under a millisecond for the whole catalogue, against 70 ms), and
+    the regexes are compiled by Python's `re` too, which the reference validator's faults use and which
+    takes fewer than ECMA's (`\\p{L}`). `tests/test_templates.py` feeds both the same schemas."""
+    return _metaschema().is_valid(dict(schema)) and all(_compiles(p) for p in _patterns(schema))
+
+
+@functools.cache
+def _metaschema() -> jsonschema_rs.Validator:
+    return jsonschema_rs.Draft202012Validator(
+        {"$ref": Draft202012Validator.META_SCHEMA["$id"]}, validate_formats=True
+    )
+
+
+def _patterns(node: object) -> Iterator[str]:
+    """Every `pattern` and `patternProperties` regex of a schema (and any other string under a "pattern"
+    key: stricter, never weaker)."""
+    if isinstance(node, Mapping):
+        if isinstance(node.get("pattern"), str):
+            yield node["pattern"]
+        if isinstance(node.get("patternProperties"), Mapping):
+            yield from (key for key in node["patternProperties"] if isinstance(key, str))
+        for value in node.values():
+            yield from _patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _patterns(value)
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
 
 
 def _check_refs(registry: Registry[Any], base: str, schema: Mapping[str, Any]) -> None:
