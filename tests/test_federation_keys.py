@@ -27,16 +27,20 @@ from hub.client import HubClient
 from hub.client.trust_store import TrustStore
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.audit import CHECKPOINT_TYPE
+from hub.core.binding import bind_key, bind_revocation
 from hub.core.clock import utc_now
 from hub.core.jose import PrivateSigningJwk, parse_jws, sha256_hex, sign_compact
 from hub.core.receipt import sign_receipt
+from hub.core.vouching_feed import FeedError, sign_feed
 from hub.evidence.export import export_bundle
 from hub.evidence.verify import trust_from_keys, verify_bundle
 from hub.keyfile import write_private_jwk
+from hub.services import vouching
+from hub.services.bindings import apply_binding
 from hub.store import directory
 from hub.store.audit import sequence_and_checkpoint
 from tests.console_helpers import console_for, csrf_of
-from tests.factories import Member, acknowledgement, takedown
+from tests.factories import Directory, Member, acknowledgement, jose, takedown
 from tests.test_cli import assert_ok, hub, hub_env, write_json
 from tests.test_cli_sealing import CONTACT
 from tests.test_federation_forwarding import hub_b_url
@@ -261,3 +265,73 @@ async def test_the_platforms_console_bundle_of_a_forwarded_case_verifies_offline
     report = verify_bundle(await download.read(), trust_from_keys([hub_key(f.b)], "hub B's key"))
     assert report.ok, report.faults
     assert report.checked["home-hub key proofs"] == 1
+
+
+async def test_a_participant_that_rotated_its_signing_key_on_its_home_hub_is_trusted_on_the_other(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """A hotline registered on A binds a new signing key with its first one, then revokes the first:
+    A's feed lists only the new keys, but the chain is rebuilt from A's log, where the revoked root
+    still anchors the new key. The platform on B trusts it and verifies a message it signed."""
+    f = federation
+    first = await Directory(f.a.db, HUB_A).add("at-hotline", "hotline", "AT")
+    second = PrivateSigningJwk.generate("at-hotline-sig-2")
+    now = utc_now()
+    added = bind_key(
+        first.key,
+        participant_id="at-hotline",
+        hub_id=HUB_A,
+        key=second.public(),
+        issued_at=int(now.timestamp()),
+        new_signing_key=second,
+    )
+    await apply_binding(f.a.db, hub_id=HUB_A, text=added, now=now)
+    later = utc_now() + timedelta(seconds=1)  # once the new key is valid
+    revoked = bind_revocation(
+        second,
+        participant_id="at-hotline",
+        hub_id=HUB_A,
+        kid=first.key.kid,
+        reason="rotated",
+        issued_at=int(later.timestamp()),
+    )
+    await apply_binding(f.a.db, hub_id=HUB_A, text=revoked, now=later)
+    await sync(f.b, f.a)
+    rotated = Member("at-hotline", "hotline", "AT", second, first.enc)
+    response = await f.a.client.post(
+        "/v1/messages", **jose(rotated.sign(takedown(rotated, f.remote_platform)))
+    )
+    assert response.status == 202, await response.json()
+    await f.forward_all()
+
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(
+            session, f.b.url, "ie-platform", f.platform.key, trust=TrustStore(tmp_path / "platform.json")
+        )
+        sender = await client.participant(f"at-hotline@{HUB_A}")
+        assert sender["jwks"]["refused"] == {}
+        assert {k["kid"] for k in sender["jwks"]["keys"]} == {second.kid, first.enc.kid}
+        (item,) = (await client.inbox())["messages"]
+        verified = verify_inbox_item(item, sender["jwks"], await client.hub_jwks(), recipient="ie-platform")
+        assert verified.envelope["from"] == "at-hotline"
+
+
+async def test_a_peer_whose_feed_lists_a_key_its_own_log_does_not_record_is_refused(
+    federation: Federation,
+) -> None:
+    """Hub A shows B a key for its hotline that A's own log (which the hotline monitors) never recorded:
+    a split view. B refuses the whole feed, and mirrors nothing of it."""
+    f = federation
+    await checkpoint(f.a)
+    genuine = await (await f.a.client.get("/v1/federation/participants")).text()
+    claims = json.loads(parse_jws(genuine.encode()).payload)
+    (entry,) = claims["participants"]
+    shown = PrivateSigningJwk.generate("de-hotline-sig-shown-to-b")
+    entry["keys"].append({"jwk": shown.public().to_dict(), "origin": "binding", "epoch": 0, "binding": None})
+    forked = sign_feed(f.a.identity.key, hub_id=HUB_A, issued_at=claims["iat"], participants=[entry])
+    feed = await vouching.peer_feed(f.b.db, HUB_A, forked)  # A's signature is genuine
+
+    with pytest.raises(FeedError, match="its own log does not record"):
+        await vouching.mirror_feed(f.b.db, feed, f.b.clock())
+
+    assert await directory.get_key(f.b.db, shown.kid) is None

@@ -102,6 +102,8 @@ def _refusal(
     except JoseError as exc:
         return f"not a usable public key: {exc}"
     if kid not in history.added:
+        if history.pending:
+            return f"not yet under its home hub {home}'s checkpoint when this hub last synced (sync again)"
         return f"its home hub {home}'s log records no such key for {local} (not vouched for by {home})"
     if kid not in chain.trusted:
         return f"not bound by {local} on its home hub {home}: {chain.refused.get(kid, 'no chain')}"
@@ -125,3 +127,38 @@ def home_jwks(
     found = chain_jwks(listed, home_chain(participant_id, listed, proof, home_keys))
     # kept with the keys, so that a bundle made from this set (the console's) proves them offline
     return found | {"home_hub": home_hub_of(participant_id), "home_proof": proof}
+
+
+def feed_key_fault(
+    participant_id: str,
+    keys: Sequence[Mapping[str, Any]],
+    proof: Mapping[str, Any] | None,
+    home_keys: Mapping[str, PublicJwk],
+) -> str | None:
+    """Why a peer's feed entry is not taken (None: it is): the peer's own log proof (`proof`, the
+    entry's `log`) contradicts the keys it lists (`keys`, the feed's `{"jwk": ...}` items), so the peer
+    shows this hub other keys than its log records (a split view). Nothing to check without a proof or
+    before the peer's checkpoint covers the participant; a key newer than that checkpoint is taken, its
+    proof comes with a later feed, and clients refuse it until then."""
+    local = None if (home := home_hub_of(participant_id)) is None else local_on(participant_id, home)
+    if proof is None or home is None or local is None:
+        return None
+    try:
+        history = verify_history(proof, home_keys, home, local)
+    except NotYetLogged:
+        return None
+    except (LogAlarm, KeyError, TypeError, ValueError) as exc:
+        return f"its log proof of {local} does not verify ({exc})"
+    for key in keys:
+        try:
+            shown = listed_key(key["jwk"])
+        except (JoseError, KeyError, TypeError):
+            return f"it lists a key of {local} that is not a usable public key"
+        logged = history.added.get(shown.kid)
+        if logged is None and not history.pending:
+            return f"it lists key {shown.kid!r} of {local}, which its own log does not record"
+        if logged is not None and logged != shown.thumbprint():
+            return f"it lists key {shown.kid!r} of {local} with other key material than its log records"
+        if shown.kid in history.revoked:
+            return f"it lists key {shown.kid!r} of {local}, which its own log records as revoked"
+    return None

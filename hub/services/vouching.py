@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.core.home_chain import feed_key_fault
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import BadSignatureError, PublicJwk, verify_signature
 from hub.core.refusal import Refusal
@@ -50,12 +51,15 @@ async def peer_feed(conn: Conn, peer_id: str, text: str) -> Feed:
     peer = await directory.get_participant(conn, peer_id)
     if peer is None or peer.kind != "hub":
         raise FeedError(f"'{peer_id}' is not a registered peer hub")
-    keys = [
+    return verify_feed(text, peer_id, await _peer_keys(conn, peer_id))
+
+
+async def _peer_keys(conn: Conn, peer_id: str) -> list[PublicJwk]:
+    return [
         PublicJwk.from_dict(k.jwk)
         for k in await directory.keys_of(conn, peer_id)
         if k.use == "sig" and k.revoked_at is None
     ]
-    return verify_feed(text, peer_id, keys)
 
 
 async def peer_signing_keys(conn: Conn | asyncpg.Pool, peer_id: str, at: datetime) -> list[PublicJwk]:
@@ -73,11 +77,16 @@ async def mirror_feed(conn: Conn, feed: Feed, at: datetime) -> list[str]:
     the peer) with the keys listed (origin 'feed') and the peer's log proof of them (`log`, kept as the
     entry's home proof: what clients check the keys by, `hub.core.home_chain`); a key no longer listed,
     and every key of a participant no longer listed, is revoked, so nothing more is taken in its name.
+    A feed whose log proof contradicts the keys it lists is refused whole (`feed_key_fault`).
     Returns the global ids listed."""
     listed: list[str] = []
+    peer_keys = {k.kid: k for k in await _peer_keys(conn, feed.issuer)}
     async with conn.transaction():
         for entry in feed.participants:
             global_id = f"{entry['id']}@{feed.issuer}"
+            fault = feed_key_fault(global_id, entry["keys"], entry.get("log"), peer_keys)
+            if fault is not None:
+                raise FeedError(f"the entry of '{global_id}' contradicts its home hub's log: {fault}")
             if await directory.upsert_federated(conn, global_id, entry, feed.issuer) is None:
                 raise FeedError(
                     f"'{global_id}' is already in the directory, not as a participant of the peer"
