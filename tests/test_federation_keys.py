@@ -27,7 +27,7 @@ from hub.client import HubClient
 from hub.client.trust_store import TrustStore
 from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.audit import CHECKPOINT_TYPE
-from hub.core.binding import bind_key, bind_revocation
+from hub.core.binding import bind_key, bind_revocation, fingerprint
 from hub.core.clock import utc_now
 from hub.core.jose import PrivateSigningJwk, parse_jws, sha256_hex, sign_compact
 from hub.core.receipt import sign_receipt
@@ -335,3 +335,45 @@ async def test_a_peer_whose_feed_lists_a_key_its_own_log_does_not_record_is_refu
         await vouching.mirror_feed(f.b.db, feed, f.b.clock())
 
     assert await directory.get_key(f.b.db, shown.kid) is None
+
+
+async def test_a_reset_on_the_home_hub_is_an_alarm_for_a_client_of_the_other_hub(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """The platform's client on B pinned the hotline's identity through A. A's operator resets the
+    hotline (a new root key, epoch 1); B mirrors it under that epoch, and the client refuses every key of
+    the new identity, naming its fingerprint, until a person accepts it."""
+    f = federation
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(
+            session, f.b.url, "ie-platform", f.platform.key, trust=TrustStore(tmp_path / "platform.json")
+        )
+        assert (await client.participant(HOTLINE))["jwks"]["epoch"] == 0  # pinned on first use
+        new_root = PrivateSigningJwk.generate("de-hotline-sig-after-reset")
+        await directory.reset_participant(
+            f.a.db, participant_id="de-hotline", jwk=new_root.public().to_dict(), reason="lost", at=utc_now()
+        )
+        await sync(f.b, f.a)
+
+        after = (await client.participant(HOTLINE))["jwks"]
+
+    listed = await (await f.b.client.get(f"/v1/participants/{HOTLINE}")).json()
+    (mirrored,) = [k for k in listed["jwks"]["keys"] if k["kid"] == new_root.kid]
+    assert (mirrored["origin"], mirrored["epoch"], mirrored["status"]) == ("feed", 1, "active")
+    assert after["keys"] == []
+    assert "reset" in after["alarm"]
+    assert fingerprint(new_root.public()) in after["alarm"]
+
+    # a person compared the new fingerprint with the hotline: `hub keys trust` pins the new identity
+    store = tmp_path / "platform.json"
+    trusted = await hub(
+        "keys", "trust", HOTLINE, "--fingerprint", fingerprint(new_root.public()),
+        "--hub", f.b.url, "--trust-store", str(store), env=hub_env(tmp_path),
+    )  # fmt: skip
+    assert_ok(trusted)
+    assert trusted.json()["replaced_epoch"] == 0
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, f.b.url, "ie-platform", f.platform.key, trust=TrustStore(store))
+        accepted = (await client.participant(HOTLINE))["jwks"]
+    assert [k["kid"] for k in accepted["keys"] if k["status"] == "active"] == [new_root.kid]
+    assert "alarm" not in accepted

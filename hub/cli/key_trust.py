@@ -20,6 +20,8 @@ import aiohttp
 from hub.cli.errors import CliError
 from hub.client.trust_store import TrustStoreError, open_store
 from hub.core.binding import matches_thumbprint
+from hub.core.global_id import home_hub_of
+from hub.core.home_chain import home_jwks, signing_keys
 from hub.core.key_chain import trusted_jwks
 from hub.core.pins import identity_of
 
@@ -49,7 +51,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
         hub_id, jwks = asyncio.run(_entry(args.hub, args.participant))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise CliError(f"cannot reach the hub at {args.hub}: {exc.__class__.__name__}") from None
-    identity = identity_of(trusted_jwks(args.participant, hub_id, jwks))
+    identity = identity_of(jwks)
     if identity is None:
         raise CliError(f"{args.participant} has no registered root key in the directory: nothing to trust")
     if not matches_thumbprint(args.fingerprint, identity.root):
@@ -82,4 +84,14 @@ async def _entry(hub: str, participant_id: str) -> tuple[str, dict[str, Any]]:
 
         hub_id = str((await get("/healthz"))["hub_id"])
         entry = await get(f"/v1/participants/{quote(participant_id, safe='')}")
-        return hub_id, dict(entry.get("jwks", {}))
+        home = home_hub_of(participant_id)
+        if home is None:
+            return hub_id, trusted_jwks(participant_id, hub_id, entry.get("jwks", {}))
+        # a participant of a peer hub: its identity is the one its home hub's log proves (as clients see it)
+        peer = await get(f"/v1/participants/{quote(home, safe='')}")
+        keys = (
+            signing_keys(trusted_jwks(home, hub_id, peer.get("jwks", {})))
+            if peer.get("kind") == "hub"
+            else {}
+        )
+        return hub_id, home_jwks(participant_id, entry.get("jwks", {}), entry.get("home_proof"), keys)

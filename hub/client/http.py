@@ -16,9 +16,9 @@ from hub.client.trust_store import TrustStore
 from hub.core.case_reference import CaseReferenceError, parse_case_reference, the_one_match
 from hub.core.directory_proof import NotYetLogged
 from hub.core.global_id import home_hub_of
-from hub.core.home_chain import home_jwks
+from hub.core.home_chain import home_jwks, signing_keys
 from hub.core.jose import PrivateSigningJwk, PublicJwk, issue_token
-from hub.core.key_chain import listed_key, trusted_jwks
+from hub.core.key_chain import trusted_jwks
 from hub.core.log_watch import LogAlarm
 from hub.core.pins import apply_pin, identity_of, refuse_all
 
@@ -214,11 +214,7 @@ class HubClient:
         jwks = trusted_jwks(home, hub_id, entry.get("jwks", {}))
         if self._trust is not None:
             jwks = await self._checked(self._trust, home, hub_id, jwks)
-        return {
-            str(k["kid"]): listed_key(k)
-            for k in jwks["keys"]
-            if k.get("crv") == "Ed25519" and k.get("status", "active") == "active"
-        }
+        return signing_keys(jwks)
 
     async def _checked(
         self, trust: TrustStore, participant_id: str, hub_id: str, jwks: dict[str, Any]

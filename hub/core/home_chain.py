@@ -162,3 +162,13 @@ def feed_key_fault(
         if shown.kid in history.revoked:
             return f"it lists key {shown.kid!r} of {local}, which its own log records as revoked"
     return None
+
+
+def signing_keys(jwks: Mapping[str, Any]) -> dict[str, PublicJwk]:
+    """The active Ed25519 keys of a cut-down key set (`trusted_jwks`'s answer for a peer hub's entry):
+    what a home proof's checkpoint may be signed with."""
+    return {
+        str(k["kid"]): listed_key(k)
+        for k in jwks.get("keys", [])
+        if isinstance(k, Mapping) and k.get("crv") == "Ed25519" and k.get("status", "active") == "active"
+    }

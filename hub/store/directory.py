@@ -519,11 +519,14 @@ async def upsert_federated(conn: Conn, global_id: str, entry: Mapping[str, Any],
 async def add_mirrored_key(
     conn: Conn, participant_id: str, key: Mapping[str, Any], home_hub: str, at: datetime
 ) -> None:
-    """A key of a peer's participant, from the peer's feed; its binding goes in the audit log."""
+    """A key of a peer's participant, from the peer's feed, under the participant's epoch on its home
+    hub; its binding goes in the audit log (and the home hub's log proof of it stays with the entry)."""
     jwk = dict(key["jwk"])
+    epoch = key.get("epoch")
+    epoch = epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else 0
     try:
         await conn.execute(
-            query("insert_key"), jwk["kid"], participant_id, jwk["use"], jwk, at, None, "feed", None, 0
+            query("insert_key"), jwk["kid"], participant_id, jwk["use"], jwk, at, None, "feed", None, epoch
         )
     except asyncpg.UniqueViolationError:
         raise DirectoryError(f"a key with kid '{jwk['kid']}' is already registered") from None
@@ -538,6 +541,7 @@ async def add_mirrored_key(
             "use": jwk["use"],
             "jwk": jwk,
             "origin": "feed",
+            "epoch": epoch,
             "binding": key.get("binding"),
         },
     )
