@@ -77,3 +77,56 @@ def test_no_text_is_in_two_files() -> None:
         for english in read_german(name):
             assert english not in seen, f"{english!r} is in {seen[english]} and {name}"
             seen[english] = name
+
+
+def test_every_text_of_the_console_templates_has_its_german() -> None:
+    german = load_wording().german
+    missing = sorted(t for t in template_texts() if t not in german)
+    assert not missing, missing
+    assert len(template_texts()) > 150  # the extraction finds the templates' texts
+
+
+def test_every_label_and_word_the_console_shows_has_its_german() -> None:
+    from hub.console import labels, plain_faults
+    from hub.console.views import cases, own_entry
+
+    tables = (
+        labels.LABELS,
+        labels.ITEM_LABELS,
+        labels.PART_LABELS,
+        labels.OPTION_LABELS,
+        labels.MESSAGE_TYPES,
+        labels.STATES,
+        own_entry.ORIGINS,
+        plain_faults.FORMATS,
+        plain_faults.FORMS,
+        cases.SORTS,
+    )
+    german = load_wording().german
+    missing = sorted(t for table in tables for t in table.values() if t not in german)
+    assert not missing, missing
+
+
+def test_every_hint_and_choice_of_every_form_has_its_german() -> None:
+    """Each form the console offers, built in German: no label, hint, choice or title left in English."""
+    from hub.console.next_steps import REFERRALS
+    from hub.console.schema_form import FormBuilder
+    from hub.core.case_view import MESSAGE_ACTIONS
+    from hub.schemas import load_catalog
+
+    catalog = load_catalog()
+    english_forms = {}
+    for name in sorted({*MESSAGE_ACTIONS, *REFERRALS} - {"match-report"}):  # a matcher's, not a person's
+        version = max(v for t, v in catalog.templates() if t == name)
+        counts = {p: 1 for p in ("/body/content", "/body/illegality/laws", "/body/items", "/body/retained")}
+        english = FormBuilder(catalog, counts).template(name, version, [])
+        german = FormBuilder(catalog, counts, "de").template(name, version, [])
+        english_forms[name] = english
+        assert german.title != english.title, name
+        assert german.description != english.description, name
+        for en, de in zip(english.fields(), german.fields(), strict=True):
+            assert not en.label or de.label != en.label or en.label in load_wording().german, (name, en.label)
+            assert not en.hint or de.hint != en.hint, (name, en.pointer, en.hint)
+            for (_, en_text), (_, de_text) in zip(en.options, de.options, strict=True):
+                assert de_text != en_text or en_text in load_wording().german, (name, en.pointer, en_text)
+    assert "takedown-request" in english_forms

@@ -125,7 +125,7 @@ def make_environment(zone: tzinfo = UTC) -> jinja2.Environment:
         humanise=in_language(lambda lang, value: say(lang, humanise(str(value)))),
         type_label=in_language(lambda lang, t: say(lang, MESSAGE_TYPES.get(str(t), humanise(str(t))))),
         state_label=in_language(lambda lang, s: say(lang, STATES.get(str(s), humanise(str(s))))),
-        timeline_line=in_language(lambda lang, event, me: timeline_line(event, me, lang)),
+        timeline_line=timeline_line,  # e|timeline_line(me, lang): callable outside a page too
         case_link=lambda case_id: Markup('<a href="/cases/{}">{}</a>').format(case_id, short_id(case_id)),
         field_label=in_language(lambda lang, name: say(lang, humanise(str(name)))),
         inner=in_language(lambda lang, words: words.lower() if lang == DEFAULT_LANGUAGE else words),

@@ -68,12 +68,11 @@ def _article(noun: str) -> str:
 
 def _sent(e: Event, s: _Speaker) -> Line:
     label = s.message(e)
-    values: dict[str, object] = {
-        "who": s.who(e.get("actor")),
-        "message": _article(label.lower()) if label else "a message",
-        "type": label or s.say("Message"),
-        "to": s.to(e),
-    }
+    if s.language == DEFAULT_LANGUAGE:
+        message = _article(label.lower()) if label else "a message"
+    else:  # German names the type after the sentence's own noun ("eine Nachricht ... (Rücknahme)")
+        message = label or s.say("Message")
+    values: dict[str, object] = {"who": s.who(e.get("actor")), "message": message, "to": s.to(e)}
     if e.get("attested_by"):
         values["channel"] = s.say("e-mail") if e.get("channel") == "email" else str(e.get("channel"))
         if values["to"]:

@@ -2,7 +2,8 @@
 
 `de.json` holds the texts of the console and the notices; `schemas.de.json` the German of the
 templates' titles and descriptions where the console shows them as a form's hints (the English stays in
-the schema, for integrators). Both are read once, when first asked for, never at import.
+the schema, for integrators); `policies.de.json` the German of the deadline policies' legal bases (the
+English stays in `policies/`). They are read once, when first asked for, never at import.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from hub.core.wording import Wording
 
 FOLDER = Path(__file__).parent
-FILES = ("de.json", "schemas.de.json")
+FILES = ("de.json", "schemas.de.json", "policies.de.json")
 
 
 def read_german(name: str) -> dict[str, str]:

@@ -56,7 +56,7 @@ from hub.console.language import language_of, say
 from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.referral_parts import UnsplittableError, accepted_before, partly_sent, parts_of, send_parts
 from hub.console.render import local_when, render
-from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget
+from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget, humanise
 from hub.console.sealing import SealingError
 from hub.console.views.cases import case_id_of, my_kind
 from hub.console.views.review import review
@@ -101,7 +101,7 @@ async def _new_referral(request: web.Request) -> Compose:
         raise web.HTTPNotFound(text="No such form.")
     gateway = request.app[GATEWAY]
     options = [
-        (p["id"], f"{p['name']} ({p['kind']}, {p['country']})")
+        (p["id"], f"{p['name']} ({say(request, humanise(str(p['kind'])))}, {p['country']})")
         for p in await gateway.participants()
         if message_type in p.get("accepts", ()) and p["id"] != gateway.me
     ]
