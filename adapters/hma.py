@@ -138,6 +138,9 @@ class HmaAdapter:
     name: ClassVar[str] = "hma"
     config_type: ClassVar[type[HmaConfig]] = HmaConfig
     pushes: ClassVar[bool] = True
+    # What a bank holds: as a participant's further destination (beside its webhook, say), it is given
+    # only these (migration 0030); as its only one, any other message fails permanently, visibly.
+    carries: ClassVar[tuple[str, ...]] = ("takedown-request", "withdrawal")
 
     def __init__(self, context: AdapterContext) -> None:
         self._context = context

@@ -84,3 +84,13 @@ def validate_config(name: str, data: Mapping[str, Any], endpoint: str | None) ->
         if config_type is None:
             raise AdapterConfigError(f"adapter '{name}' declares no config_type")
     config_type.from_mapping(data, endpoint)
+
+
+def destination_traits(name: str) -> tuple[bool, tuple[str, ...] | None]:
+    """Whether adapter `name` pushes, and the message types it `carries` (None: every type), as a
+    further destination of a participant needs them (a bank carries only what holds hashes)."""
+    factory = BUILT_IN.get(name) or plugin_factories().get(name)
+    if factory is None:
+        raise AdapterConfigError(f"no adapter named '{name}'")
+    carries = getattr(factory, "carries", None)
+    return bool(getattr(factory, "pushes", False)), None if carries is None else tuple(carries)

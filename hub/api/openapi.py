@@ -213,8 +213,20 @@ def _schemas() -> dict[str, Any]:
             "required": ["participant_id", "operation", "subject"],
             "properties": {
                 "participant_id": {"type": "string"},
-                "operation": {"type": "string", "enum": ["add-key", "revoke-key", "set-delivery"]},
-                "subject": {"type": "string", "description": "the kid added or revoked, or 'delivery'"},
+                "operation": {
+                    "type": "string",
+                    "enum": [
+                        "add-key",
+                        "revoke-key",
+                        "set-delivery",
+                        "add-destination",
+                        "remove-destination",
+                    ],
+                },
+                "subject": {
+                    "type": "string",
+                    "description": "the kid added or revoked, 'delivery', or the destination's name",
+                },
             },
         },
         "OwnEntry": {
@@ -225,6 +237,22 @@ def _schemas() -> dict[str, Any]:
                 "jwks": _ref("Jwks"),
                 "delivery": any_object,
                 "delivery_binding": {"type": ["string", "null"]},
+                "destinations": {
+                    "type": "array",
+                    "description": "further destinations each message also goes to (issue 19), each "
+                    "with the add-destination binding its participant signed",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "endpoint", "adapter", "adapter_config", "binding"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "endpoint": {"type": ["string", "null"]},
+                            "adapter": {"type": "string"},
+                            "adapter_config": any_object,
+                            "binding": {"type": "string"},
+                        },
+                    },
+                },
                 "epoch": {"type": "integer", "minimum": 0},
             },
         },

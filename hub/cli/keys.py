@@ -31,9 +31,12 @@ from hub.client.log_check import check_entry, extends
 from hub.core.binding import (
     BindingError,
     bind_delivery,
+    bind_destination,
+    bind_destination_removal,
     bind_key,
     bind_revocation,
     delivery_document,
+    destination_document,
     fingerprint,
 )
 from hub.core.cosignature import cosign
@@ -81,9 +84,19 @@ def cmd_bind(args: argparse.Namespace) -> int:
         signer = read_signing_key(Path(args.key))
     except KeyFileError as exc:
         raise CliError(str(exc)) from None
-    chosen = [args.add_key is not None, args.revoke is not None, args.delivery_adapter is not None]
-    if sum(chosen) != 1:
-        raise CliError("bind one change: --add-key FILE, --revoke KID or --adapter NAME", exit_code=2)
+    chosen = [
+        args.add_key is not None,
+        args.revoke is not None,
+        args.delivery_adapter is not None and args.add_destination is None,
+        args.add_destination is not None,
+        args.remove_destination is not None,
+    ]
+    if sum(chosen) != 1 or (args.add_destination is not None and args.delivery_adapter is None):
+        raise CliError(
+            "bind one change: --add-key FILE, --revoke KID, --adapter NAME, "
+            "--add-destination NAME --adapter NAME or --remove-destination NAME",
+            exit_code=2,
+        )
     if args.hub is None and args.hub_id is None:
         raise CliError(
             "name the hub: --hub URL (publishes the binding) or --hub-id ID (prints it)", exit_code=2
@@ -141,12 +154,17 @@ def _binding(args: argparse.Namespace, signer: PrivateSigningJwk, hub_id: str) -
         return bind_key(signer, key=key, new_signing_key=new_signing_key, **common)
     if args.revoke is not None:
         return bind_revocation(signer, kid=args.revoke, reason=args.reason, **common)
+    if args.remove_destination is not None:
+        return bind_destination_removal(signer, name=args.remove_destination, **common)
     try:
         config = json.loads(args.adapter_config) if args.adapter_config else {}
     except json.JSONDecodeError:
         raise CliError("--adapter-config must be a JSON object") from None
     if not isinstance(config, dict):
         raise CliError("--adapter-config must be a JSON object")
+    if args.add_destination is not None:
+        document = destination_document(args.add_destination, args.endpoint, args.delivery_adapter, config)
+        return bind_destination(signer, destination=document, **common)
     return bind_delivery(
         signer, delivery=delivery_document(args.endpoint, args.delivery_adapter, config), **common
     )
@@ -169,6 +187,13 @@ def add_key_commands(keys: argparse._SubParsersAction[argparse.ArgumentParser]) 
     bind.add_argument("--adapter", dest="delivery_adapter", metavar="NAME", help="deliver with this adapter")
     bind.add_argument("--endpoint", help="the delivery URL (webhook adapters)")
     bind.add_argument("--adapter-config", help="the adapter's configuration as a JSON object")
+    bind.add_argument(
+        "--add-destination",
+        metavar="NAME",
+        help="deliver also to a further destination of this name, with --adapter (e.g. an HMA bank "
+        "beside your webhook)",
+    )
+    bind.add_argument("--remove-destination", metavar="NAME", help="stop delivering to that destination")
     bind.add_argument("--out", metavar="FILE", help="also write the binding to FILE")
     add_trust_command(keys)
     monitor = keys.add_parser(

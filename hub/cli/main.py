@@ -201,6 +201,9 @@ def _directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     reset.add_argument("--jwk", required=True, help="the new signing key's public JWK")
     reset.add_argument("--fingerprint", help="its fingerprint as the participant read it to you")
     reset.add_argument("--reason", required=True, help="why (recorded in the transparency log)")
+    from hub.cli.destinations import add_destination_commands
+
+    add_destination_commands(participants)
 
 
 def _participant_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

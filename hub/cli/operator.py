@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import structlog
 
+from hub.cli.destinations import add_destination, destinations_shown, remove_destination
 from hub.cli.errors import CliError
 from hub.cli.jwk_files import read_public_jwk
 from hub.core.binding import BindingError, fingerprint, matches_fingerprint, read_binding
@@ -271,6 +272,7 @@ async def _show(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
         "adapter_config": participant.adapter_config,
         "contact_email": participant.contact_email,
         "keys": keys,
+        "destinations": await destinations_shown(conn, args.id),
     }
 
 
@@ -372,4 +374,6 @@ _PARTICIPANT_ACTIONS = {
     "apply-binding": _apply_binding,
     "reset": _reset,
     "revoke-key": _revoke_key,
+    "add-destination": add_destination,
+    "remove-destination": remove_destination,
 }

@@ -8,7 +8,10 @@ participant (`iss`), the hub (`aud`), the time (`iat`) and one operation:
 - `add-key` with the public `jwk` (a new signing key also carries `possession`: the same claims, without
   `possession`, signed by the new key itself, so nobody binds a key they do not hold);
 - `revoke-key` with the `kid` and a `reason`;
-- `set-delivery` with the `delivery` (endpoint, adapter, adapter configuration) the hub must use.
+- `set-delivery` with the `delivery` (endpoint, adapter, adapter configuration) the hub must use;
+- `add-destination` with a further `destination` (its `name`, endpoint, adapter, adapter configuration)
+  that each message to the participant also goes to, e.g. an HMA bank beside its webhook (issue 19), and
+  `remove-destination` with the `name` of one to stop.
 
 The hub keeps each binding beside what it changed and writes it into the audit log, so that clients and
 monitors can check, from the log alone, that every key and delivery address is the participant's own
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +39,8 @@ from hub.core.jose import (
 )
 
 BINDING_TYPE = "hub-directory-binding+jwt"
-OPERATIONS = ("add-key", "revoke-key", "set-delivery")
+OPERATIONS = ("add-key", "revoke-key", "set-delivery", "add-destination", "remove-destination")
+DESTINATION_NAME = re.compile(r"[a-z][a-z0-9_-]{0,40}")  # the store's rule (participant_destinations)
 MAX_BINDING_BYTES = 16_384
 
 
@@ -71,6 +76,18 @@ class Binding:
     @property
     def delivery(self) -> dict[str, Any]:
         return dict(self.claims["delivery"])
+
+    @property
+    def destination(self) -> dict[str, Any]:
+        """The further destination an `add-destination` binding adds (`destination_document`'s shape)."""
+        return dict(self.claims["destination"])
+
+    @property
+    def destination_name(self) -> str:
+        """The name of the destination an `add-destination` or `remove-destination` binding names."""
+        if self.operation == "add-destination":
+            return str(self.claims["destination"]["name"])
+        return str(self.claims["name"])
 
 
 # -- fingerprints -----------------------------------------------------------------------------------------
@@ -165,6 +182,34 @@ def delivery_document(
     return {"endpoint": endpoint, "adapter": adapter, "adapter_config": dict(adapter_config)}
 
 
+def bind_destination(
+    signer: PrivateSigningJwk,
+    *,
+    participant_id: str,
+    hub_id: str,
+    destination: Mapping[str, Any],
+    issued_at: int,
+) -> str:
+    """A binding of a further destination (`destination_document`)."""
+    return sign_binding(
+        signer,
+        _claims(participant_id, hub_id, issued_at, "add-destination", destination=dict(destination)),
+    )
+
+
+def bind_destination_removal(
+    signer: PrivateSigningJwk, *, participant_id: str, hub_id: str, name: str, issued_at: int
+) -> str:
+    return sign_binding(signer, _claims(participant_id, hub_id, issued_at, "remove-destination", name=name))
+
+
+def destination_document(
+    name: str, endpoint: str | None, adapter: str, adapter_config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A further destination as a binding names it and as the directory lists it (one shape)."""
+    return {"name": name, **delivery_document(endpoint, adapter, adapter_config)}
+
+
 # -- reading and verifying (the hub's and every client's side) --------------------------------------------
 def read_binding(text: str) -> Binding:
     """Parse a binding and check its shape, not its signature (`verify_binding` does both)."""
@@ -202,10 +247,29 @@ def _check_operation(op: str, claims: Mapping[str, Any]) -> None:
     elif op == "revoke-key":
         if not isinstance(claims.get("kid"), str) or not isinstance(claims.get("reason"), str):
             raise BindingError("a revoke-key binding names the 'kid' and a 'reason'")
+    elif op == "add-destination":
+        destination = claims.get("destination")
+        if not isinstance(destination, dict) or set(destination) != {
+            "name",
+            "endpoint",
+            "adapter",
+            "adapter_config",
+        }:
+            raise BindingError(
+                "an add-destination binding names 'destination': name, endpoint, adapter, adapter_config"
+            )
+        _check_name(destination["name"])
+    elif op == "remove-destination":
+        _check_name(claims.get("name"))
     else:
         delivery = claims.get("delivery")
         if not isinstance(delivery, dict) or set(delivery) != {"endpoint", "adapter", "adapter_config"}:
             raise BindingError("a set-delivery binding names 'delivery': endpoint, adapter, adapter_config")
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not DESTINATION_NAME.fullmatch(name):
+        raise BindingError("a destination's name is 1 to 41 of a-z, 0-9, '_' and '-', starting with a letter")
 
 
 def verify_binding(text: str, signer: PublicJwk, *, participant_id: str, hub_id: str) -> Binding:

@@ -2,7 +2,9 @@
 
 Like the receipt, a compact JWS by the hub's key over a small JSON object that names the message by id
 and by the SHA-256 of its payload, the recipient, the time, the channel (push or pull) and, for a push,
-the HTTP status the recipient answered. It carries no message content and no endpoint URL.
+the HTTP status the recipient answered, and, for a further destination of the recipient's (an HMA bank
+beside its webhook, `participant_destinations`), that destination's name. It carries no message content
+and no endpoint URL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def sign_delivery_evidence(
     channel: str,
     attempt: int | None = None,
     http_status: int | None = None,
+    destination: str | None = None,
 ) -> str:
     claims: dict[str, object] = {
         "iss": hub_id,
@@ -41,5 +44,7 @@ def sign_delivery_evidence(
         claims["attempt"] = attempt
     if http_status is not None:
         claims["http_status"] = http_status
+    if destination:  # a further destination of the recipient (an HMA bank), not the one that tells it
+        claims["destination"] = destination
     payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
     return sign_compact(payload, key, {"typ": EVIDENCE_TYPE})

@@ -327,6 +327,7 @@ class DeliveryWorker:
             channel="push",
             attempt=delivery.attempt,
             http_status=outcome.http_status,
+            destination=delivery.destination,
         )
 
     async def _take_answer(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> bool:

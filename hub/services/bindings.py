@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.core.binding import (
@@ -21,11 +21,12 @@ from hub.core.binding import (
     BindingError,
     bind_key,
     delivery_document,
+    destination_document,
     read_binding,
     verify_binding,
 )
 from hub.core.jose import PrivateSigningJwk, PublicJwk, sha256_hex
-from hub.store import directory
+from hub.store import destinations, directory
 from hub.store.database import Conn
 from hub.store.directory import DirectoryError
 
@@ -47,7 +48,7 @@ class BindingRefused(Exception):
 class Applied:
     participant_id: str
     operation: str
-    subject: str  # the kid added or revoked, or "delivery"
+    subject: str  # the kid added or revoked, "delivery", or the destination's name
 
     def document(self) -> dict[str, Any]:
         return {"participant_id": self.participant_id, "operation": self.operation, "subject": self.subject}
@@ -63,7 +64,7 @@ async def apply_binding(
     except BindingError as exc:
         raise BindingRefused("invalid-binding", str(exc)) from None
     try:
-        return await _apply(conn, binding)
+        return await _apply(conn, binding, now)
     except DirectoryError as exc:
         raise BindingRefused("directory-conflict", str(exc)) from None
 
@@ -107,7 +108,7 @@ async def _verified(conn: Conn, hub_id: str, text: str, now: datetime, caller: s
     return binding
 
 
-async def _apply(conn: Conn, binding: Binding) -> Applied:
+async def _apply(conn: Conn, binding: Binding, now: datetime) -> Applied:
     participant_id, op = binding.participant_id, binding.operation
     if op == "add-key":
         key = binding.key
@@ -133,6 +134,8 @@ async def _apply(conn: Conn, binding: Binding) -> Applied:
             binding=binding.text,
         )
         return Applied(participant_id, op, kid)
+    if op in ("add-destination", "remove-destination"):
+        return await _apply_destination(conn, binding, now)
     delivery = _checked_delivery(binding.delivery)
     await directory.set_delivery(
         conn,
@@ -144,7 +147,7 @@ async def _apply(conn: Conn, binding: Binding) -> Applied:
     return Applied(participant_id, op, "delivery")
 
 
-def _checked_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
+def _checked_delivery(delivery: dict[str, Any], what: str = "delivery") -> dict[str, Any]:
     from adapters.base import AdapterConfigError
     from adapters.registry import validate_config
 
@@ -157,8 +160,55 @@ def _checked_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
         directory.check_endpoint(endpoint)
         validate_config(adapter, config, endpoint)
     except (AdapterConfigError, DirectoryError, KeyError) as exc:
-        raise BindingError(f"delivery: {exc}") from None
+        raise BindingError(f"{what}: {exc}") from None
     return delivery_document(endpoint, adapter, config)
+
+
+async def _apply_destination(conn: Conn, binding: Binding, now: datetime) -> Applied:
+    participant_id, name = binding.participant_id, binding.destination_name
+    bound_at = datetime.fromtimestamp(binding.issued_at, UTC)
+    if binding.operation == "remove-destination":
+        await destinations.remove_destination(
+            conn, participant_id=participant_id, name=name, at=now, binding=binding.text, bound_at=bound_at
+        )
+        return Applied(participant_id, binding.operation, name)
+    document = _checked_delivery(binding.destination, what="destination")
+    carries = await _further_destination_rule(conn, participant_id, name, document["adapter"])
+    await destinations.add_destination(
+        conn,
+        participant_id=participant_id,
+        document=destination_document(
+            name, document["endpoint"], document["adapter"], document["adapter_config"]
+        ),
+        document_sha256=delivery_sha256(binding.destination),
+        carries=carries,
+        binding=binding.text,
+        bound_at=bound_at,
+        at=now,
+    )
+    return Applied(participant_id, binding.operation, name)
+
+
+async def _further_destination_rule(
+    conn: Conn, participant_id: str, name: str, adapter: str
+) -> tuple[str, ...] | None:
+    """A further destination is pushed to (an inbox is the participant's own destination or none) and
+    uses an adapter none of the participant's other destinations uses: what a bank adapter keeps of
+    what it banked is per participant (`bank_contents`). Returns the message types it carries."""
+    from adapters.base import AdapterConfigError
+    from adapters.registry import destination_traits
+
+    try:
+        pushes, carries = destination_traits(adapter)
+    except AdapterConfigError as exc:
+        raise BindingError(f"destination: {exc}") from None
+    if not pushes or adapter == "hub":
+        raise BindingError(f"destination: adapter '{adapter}' cannot be a further destination")
+    participant = await directory.get_participant(conn, participant_id)
+    others = [d for d in await destinations.destinations_of(conn, participant_id) if d.name != name]
+    if participant is not None and adapter in (participant.adapter, *(d.adapter for d in others)):
+        raise DirectoryError(f"'{participant_id}' already has a destination with adapter '{adapter}'")
+    return carries
 
 
 def delivery_sha256(delivery: dict[str, Any]) -> str:

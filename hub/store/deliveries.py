@@ -53,6 +53,7 @@ class ClaimedDelivery:
     endpoint: str | None
     adapter_config: dict[str, Any]
     clocks: list[dict[str, Any]]  # the clocks the delivery starts (`deadlines.clock_to_json`)
+    destination: str = ""  # '' the recipient's own destination; else the name of a further one
 
     @classmethod
     def from_row(cls, row: asyncpg.Record, keyring: Keyring | None = None) -> ClaimedDelivery:
@@ -79,9 +80,22 @@ class AttemptRecord:
 async def due_destinations(
     pool: asyncpg.Pool, now: datetime, limit: int = 100, *, max_in_flight: int = 1_000_000
 ) -> list[str]:
-    """Destinations with claimable work and a free slot under `max_in_flight`, longest-waiting first."""
+    """Destinations with claimable work and a free slot under `max_in_flight`, longest-waiting first:
+    a participant's own by its id, a further one as `ID/NAME` (`destination_label`)."""
     rows = await pool.fetch(query("due_destinations"), now, limit, max_in_flight)
-    return [row["recipient_id"] for row in rows]
+    return [destination_label(row["recipient_id"], row["name"]) for row in rows]
+
+
+def destination_label(participant_id: str, name: str) -> str:
+    """How a destination is named to a person: the participant's id for its own, `ID/NAME` for a further
+    one (no participant id has a '/')."""
+    return f"{participant_id}/{name}" if name else participant_id
+
+
+def parse_destination(label: str) -> tuple[str, str]:
+    """(participant id, name) of a `destination_label`."""
+    participant_id, _, name = label.partition("/")
+    return participant_id, name
 
 
 async def claim(
@@ -100,8 +114,9 @@ async def claim(
     first; [] if another process is claiming for this destination right now (one statement:
     `hub_claim_for`, migration 0023)."""
     free = max_in_flight if capacity is None else capacity
+    participant_id, name = parse_destination(destination)
     rows = await pool.fetch(
-        query("claim_deliveries"), destination, now, token, worker, lease, max_in_flight, free
+        query("claim_deliveries"), participant_id, now, token, worker, lease, max_in_flight, free, name
     )
     return [ClaimedDelivery.from_row(row, keyring) for row in rows]
 
@@ -180,7 +195,8 @@ async def _push(conn: Conn, record: AttemptRecord, evidence: str) -> dict[str, A
     held on the delivery started (for a recipient withdrawn before it was told, only the one for
     confirming deletion: it owes no decision)."""
     d, at = record.delivery, record.finished_at
-    referral = d.message_type in NEW_REFERRAL_TYPES
+    # only the recipient's own destination tells it: a further one (an HMA bank) moves no state
+    referral = d.message_type in NEW_REFERRAL_TYPES and not d.destination
     retrieved = str(RecipientState.RETRIEVED)
     async with captured_writes(conn) as told:
         await record_event(
@@ -190,7 +206,9 @@ async def _push(conn: Conn, record: AttemptRecord, evidence: str) -> dict[str, A
             "message.delivered",
             d.recipient_id,
             message_id=d.message_id,
-            detail={"evidence": evidence},
+            detail={"evidence": evidence, "destination": d.destination}
+            if d.destination
+            else {"evidence": evidence},
         )
         peer = home_hub_of(d.recipient_id)
         if record.hop_receipt is not None and peer is not None:  # the next hop, with its hub's evidence
@@ -271,23 +289,30 @@ async def hold_parked(pool: asyncpg.Pool, now: datetime) -> int:
 
 
 async def _hold(conn: Conn | asyncpg.Pool, at: datetime, destination: str | None) -> int:
-    held = await conn.fetchval(query("hold_parked"), at, destination, HUB_ACTOR)
+    participant_id, name = (None, None) if destination is None else parse_destination(destination)
+    held = await conn.fetchval(query("hold_parked"), at, participant_id, HUB_ACTOR, name)
     return int(held or 0)
 
 
 async def list_destinations(conn: Conn) -> list[dict[str, Any]]:
-    return [dict(row.items()) for row in await conn.fetch(query("list_destinations"))]
+    """Every push destination, `destination` its `destination_label`."""
+    rows = await conn.fetch(query("list_destinations"))
+    return [
+        {**dict(row.items()), "destination": destination_label(row["participant_id"], row["name"])}
+        for row in rows
+    ]
 
 
 async def unpark(conn: Conn, destination: str, now: datetime, operator: str = "operator") -> int | None:
     """Resume a parked destination: its failure and refusal counts reset, and each delivery it held and
     still waiting gets a `delivery.unparked` event on its case's timeline. Returns how many resume, or
-    None if there is no such push destination."""
+    None if there is no such push destination (`destination_label`: `ID` or `ID/NAME`)."""
+    participant_id, name = parse_destination(destination)
     async with conn.transaction():
-        if await conn.fetchval(query("unpark_destination"), destination) is None:
+        if await conn.fetchval(query("unpark_destination"), participant_id, name) is None:
             return None
         resumed = 0
-        for row in await conn.fetch(query("release_held_deliveries"), destination):
+        for row in await conn.fetch(query("release_held_deliveries"), participant_id, name):
             if row["state"] not in ("pending", "in_flight"):
                 continue  # finished meanwhile (delivered, withdrawn, purged): nothing resumes
             await record_event(
@@ -361,7 +386,7 @@ async def claim_park_notices(pool: asyncpg.Pool) -> list[ParkNotice]:
     rows = await pool.fetch(query("claim_park_notices"))
     return [
         ParkNotice(
-            r["participant_id"],
+            destination_label(r["participant_id"], r["name"]),
             r["parked_at"],
             r["parked_reason"],
             int(r["consecutive_refusals"]),
@@ -374,12 +399,17 @@ async def claim_park_notices(pool: asyncpg.Pool) -> list[ParkNotice]:
 
 
 async def release_park_notice(pool: asyncpg.Pool, notice: ParkNotice) -> None:
-    await pool.execute(query("release_park_notice"), notice.destination, notice.parked_at)
+    participant_id, name = parse_destination(notice.destination)
+    await pool.execute(query("release_park_notice"), participant_id, notice.parked_at, name)
 
 
 async def delivered_before(pool: asyncpg.Pool, delivery: ClaimedDelivery) -> tuple[UUID, ...]:
     """The messages of the delivery's case delivered to its recipient before it, oldest first."""
     rows = await pool.fetch(
-        query("delivered_before"), delivery.case_id, delivery.recipient_id, delivery.message_id
+        query("delivered_before"),
+        delivery.case_id,
+        delivery.recipient_id,
+        delivery.message_id,
+        delivery.destination,
     )
     return tuple(r["message_id"] for r in rows)

@@ -94,6 +94,9 @@ async def _item(conn: Conn, failure: Failure) -> dict[str, Any]:
     d, at = record.delivery, record.finished_at
     dead: dict[str, list[tuple[Any, ...]]] = {}
     if failure.kind == "dead":
+        detail: dict[str, object] = {"reason": failure.reason, "attempts": d.attempt}
+        if d.destination:  # a further destination of the recipient's (an HMA bank)
+            detail["destination"] = d.destination
         async with captured_writes(conn) as rows:
             await record_event(
                 conn,
@@ -103,7 +106,7 @@ async def _item(conn: Conn, failure: Failure) -> dict[str, Any]:
                 HUB_ACTOR,
                 subject=d.recipient_id,
                 message_id=d.message_id,
-                detail={"reason": failure.reason, "attempts": d.attempt},
+                detail=detail,
             )
         dead = rows_object(rows)
     return {
@@ -118,6 +121,7 @@ async def _item(conn: Conn, failure: Failure) -> dict[str, Any]:
             "started_at": record.started_at,
             "verdict": record.verdict,
             "recipient_id": d.recipient_id,
+            "destination": d.destination,  # '' the recipient's own; else a further one's name
             "kind": failure.kind,
             "reason": failure.reason,
             "counts": record.verdict == "retry",  # a dead letter's last try counts if a server error

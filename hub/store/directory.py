@@ -363,6 +363,7 @@ async def reset_participant(
             "binding": None,
             "reason": reason,
             "revoked": list(row["revoked"]),
+            "destinations_removed": list(row["destinations_removed"]),
         },
     )
     return epoch

@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 29
+-- schema version 30
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE audit_entries (
     CONSTRAINT audit_entries_leaf_index_key UNIQUE (leaf_index)
 );
 CREATE INDEX audit_entries_case_idx ON public.audit_entries USING btree (case_id, leaf_index);
-CREATE INDEX audit_entries_directory_idx ON public.audit_entries USING btree (subject, id) WHERE (event = ANY (ARRAY['participant.added'::text, 'participant.updated'::text, 'participant.reset'::text, 'key.added'::text, 'key.revoked'::text, 'key.bound'::text, 'delivery.bound'::text]));
+CREATE INDEX audit_entries_directory_idx ON public.audit_entries USING btree (subject, id) WHERE (event = ANY (ARRAY['participant.added'::text, 'participant.updated'::text, 'participant.reset'::text, 'key.added'::text, 'key.revoked'::text, 'key.bound'::text, 'delivery.bound'::text, 'destination.bound'::text, 'destination.removed'::text]));
 CREATE INDEX audit_entries_unsequenced_idx ON public.audit_entries USING btree (id) WHERE (leaf_index IS NULL);
 
 CREATE TABLE audit_tree_nodes (
@@ -229,22 +229,23 @@ CREATE TABLE deliveries (
     evidence text,
     clocks jsonb DEFAULT '[]'::jsonb NOT NULL,
     held_since timestamp with time zone,
+    destination text DEFAULT ''::text NOT NULL,
     CONSTRAINT deliveries_pkey PRIMARY KEY (seq),
     CONSTRAINT deliveries_channel_check CHECK ((channel = ANY (ARRAY['pull'::text, 'push'::text]))),
     CONSTRAINT deliveries_lease_complete CHECK (((state = 'in_flight'::text) = ((lease_token IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
     CONSTRAINT deliveries_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id),
-    CONSTRAINT deliveries_message_id_recipient_id_key UNIQUE (message_id, recipient_id),
+    CONSTRAINT deliveries_message_id_recipient_id_destination_key UNIQUE (message_id, recipient_id, destination),
     CONSTRAINT deliveries_push_has_adapter CHECK (((channel = 'push'::text) = (adapter IS NOT NULL))),
     CONSTRAINT deliveries_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES participants(id),
     CONSTRAINT deliveries_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'retrieved'::text, 'in_flight'::text, 'delivered'::text, 'dead'::text, 'purged'::text])))
 );
 CREATE INDEX deliveries_dead_idx ON public.deliveries USING btree (dead_at) WHERE (state = 'dead'::text);
 CREATE INDEX deliveries_held_idx ON public.deliveries USING btree (recipient_id) WHERE (held_since IS NOT NULL);
-CREATE INDEX deliveries_in_flight_idx ON public.deliveries USING btree (recipient_id, lease_expires_at) WHERE (state = 'in_flight'::text);
+CREATE INDEX deliveries_in_flight_idx ON public.deliveries USING btree (recipient_id, destination, lease_expires_at) WHERE (state = 'in_flight'::text);
 CREATE INDEX deliveries_inbox_idx ON public.deliveries USING btree (recipient_id, seq) WHERE ((state = 'pending'::text) AND (channel = 'pull'::text));
 CREATE INDEX deliveries_push_due_idx ON public.deliveries USING btree (due_at) WHERE ((state = 'pending'::text) AND (channel = 'push'::text));
 CREATE INDEX deliveries_push_lease_idx ON public.deliveries USING btree (lease_expires_at) WHERE (state = 'in_flight'::text);
-CREATE INDEX deliveries_push_pending_idx ON public.deliveries USING btree (recipient_id, seq) WHERE ((state = 'pending'::text) AND (channel = 'push'::text));
+CREATE INDEX deliveries_push_pending_idx ON public.deliveries USING btree (recipient_id, destination, seq) WHERE ((state = 'pending'::text) AND (channel = 'push'::text));
 
 CREATE TABLE delivery_attempts (
     id bigint DEFAULT nextval('delivery_attempts_id_seq'::regclass) NOT NULL,
@@ -272,7 +273,8 @@ CREATE TABLE destinations (
     last_failure_at timestamp with time zone,
     consecutive_refusals integer DEFAULT 0 NOT NULL,
     park_notice_for timestamp with time zone,
-    CONSTRAINT destinations_pkey PRIMARY KEY (participant_id),
+    name text DEFAULT ''::text NOT NULL,
+    CONSTRAINT destinations_pkey PRIMARY KEY (participant_id, name),
     CONSTRAINT destinations_consecutive_refusals_check CHECK ((consecutive_refusals >= 0)),
     CONSTRAINT destinations_participant_id_fkey FOREIGN KEY (participant_id) REFERENCES participants(id)
 );
@@ -331,6 +333,23 @@ CREATE TABLE messages (
     CONSTRAINT messages_sender_id_fkey FOREIGN KEY (sender_id) REFERENCES participants(id)
 );
 CREATE INDEX messages_case_idx ON public.messages USING btree (case_id, accepted_at);
+
+CREATE TABLE participant_destinations (
+    participant_id text NOT NULL,
+    name text NOT NULL,
+    adapter text NOT NULL,
+    endpoint text,
+    adapter_config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    carries text[],
+    binding text NOT NULL,
+    bound_at timestamp with time zone NOT NULL,
+    added_at timestamp with time zone NOT NULL,
+    removed_at timestamp with time zone,
+    CONSTRAINT participant_destinations_pkey PRIMARY KEY (participant_id, name),
+    CONSTRAINT participant_destinations_adapter_check CHECK ((adapter ~ '^[a-z][a-z0-9_-]{1,40}$'::text)),
+    CONSTRAINT participant_destinations_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,40}$'::text)),
+    CONSTRAINT participant_destinations_participant_id_fkey FOREIGN KEY (participant_id) REFERENCES participants(id)
+);
 
 CREATE TABLE participant_keys (
     kid text NOT NULL,
@@ -474,16 +493,18 @@ CREATE TABLE used_tokens (
 CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_at);
 
 -- function hub_claim_due_deliveries(p_at timestamp with time zone, p_token
--- function hub_claim_for(p_destination text, p_at timestamp with time zone
+-- function hub_claim_for(p_destination text, p_name text, p_at timestamp w
 -- function hub_destination_of(p_recipient text)
 -- function hub_due_destinations(p_at timestamp with time zone, p_limit int
 -- function hub_finish_failures(failures jsonb)
 -- function hub_finish_pushes(pushes jsonb)
+-- function hub_further_deliveries()
 -- function hub_hold_parked(p_at timestamp with time zone, p_destination te
 -- function hub_peer_holds(p_recipient text, p_at timestamp with time zone)
 -- function hub_peer_in_flight(p_peer text, p_at timestamp with time zone)
 -- function hub_record_rows(rows jsonb)
 -- function hub_text_array(value jsonb)
 -- function signal_changes_append_only()
+-- trigger hub_further_deliveries ON deliveries
 -- trigger signal_changes_append_only ON signal_changes
 -- type hub_claimed_delivery

@@ -16,12 +16,12 @@ from aiohttp import web
 
 from hub.api.keys import CLOCK, HUB_KEY, POOL, SETTINGS
 from hub.api.request import caller_of, int_parameter, json_body
-from hub.core.binding import delivery_document
+from hub.core.binding import delivery_document, destination_document
 from hub.core.clock import rfc3339
 from hub.core.refusal import Refusal
 from hub.services import directory_log, proofs, witnesses
 from hub.services.bindings import BindingRefused, apply_binding
-from hub.store import audit, directory
+from hub.store import audit, destinations, directory
 from hub.store.directory import KeyRecord, Participant
 
 
@@ -124,6 +124,13 @@ async def own_entry(request: web.Request) -> web.Response:
         participant.endpoint, participant.adapter, participant.adapter_config
     )
     view["delivery_binding"] = None if delivery is None else delivery["delivery_binding"]
+    view["destinations"] = [  # further destinations (issue 19), each with the binding that added it
+        {
+            **destination_document(d.name, d.endpoint, d.adapter, d.adapter_config),
+            "binding": d.binding,
+        }
+        for d in await destinations.destinations_of(pool, participant.id)
+    ]
     view["contact_email"] = participant.contact_email  # its own: it can check where it is told
     view["epoch"] = 0 if delivery is None else int(delivery["epoch"])
     return web.json_response(view)

@@ -54,7 +54,10 @@ FROM messages m LEFT JOIN case_keys k ON k.case_id = m.case_id
 WHERE m.case_id = $1 ORDER BY m.accepted_at, m.id;
 
 -- name: evidence_deliveries
-SELECT d.message_id, d.recipient_id, d.evidence FROM deliveries d JOIN messages m ON m.id = d.message_id
+-- A further destination's as `recipient+name` (the bundle's file name; no participant id has a '+').
+SELECT d.message_id, d.recipient_id || CASE WHEN d.destination = '' THEN '' ELSE '+' || d.destination END
+       AS recipient_id, d.evidence
+FROM deliveries d JOIN messages m ON m.id = d.message_id
 WHERE m.case_id = $1 AND d.evidence IS NOT NULL ORDER BY d.seq;
 
 -- name: evidence_keys

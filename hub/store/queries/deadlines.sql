@@ -59,7 +59,7 @@ FROM deadlines WHERE case_id = $1 ORDER BY recipient_id, due_at, id;
 SELECT id FROM participants WHERE kind = 'regulator' AND country = $1 ORDER BY id;
 
 -- name: delivery_evidence
-SELECT evidence FROM deliveries WHERE message_id = $1 AND recipient_id = $2;
+SELECT evidence FROM deliveries WHERE message_id = $1 AND recipient_id = $2 AND destination = '';
 
 -- name: party_state
 SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2;

@@ -34,8 +34,17 @@ SELECT epoch FROM participants WHERE id = $1 FOR UPDATE;
 -- A lost-key recovery: a new identity (epoch + 1) whose every earlier key is revoked.
 WITH bumped AS (UPDATE participants SET epoch = epoch + 1 WHERE id = $1 AND kind <> 'hub' RETURNING epoch),
      revoked AS (UPDATE participant_keys SET revoked_at = $2, revocation_reason = 'reset'
-                 WHERE participant_id = $1 AND revoked_at IS NULL RETURNING kid)
-SELECT (SELECT epoch FROM bumped) AS epoch, ARRAY(SELECT kid FROM revoked ORDER BY kid) AS revoked;
+                 WHERE participant_id = $1 AND revoked_at IS NULL RETURNING kid),
+     -- the new identity has bound no further destination (issue 19): those of the old one stop
+     dropped AS (UPDATE participant_destinations SET removed_at = $2
+                 WHERE participant_id = $1 AND removed_at IS NULL RETURNING name),
+     stopped AS (UPDATE deliveries
+                 SET state = 'dead', dead_at = $2, dead_reason = 'the destination was removed from the directory',
+                     due_at = NULL, lease_token = NULL, lease_expires_at = NULL
+                 WHERE recipient_id = $1 AND destination <> '' AND state IN ('pending', 'in_flight')
+                   AND EXISTS (SELECT 1 FROM bumped) RETURNING seq)
+SELECT (SELECT epoch FROM bumped) AS epoch, ARRAY(SELECT kid FROM revoked ORDER BY kid) AS revoked,
+       ARRAY(SELECT name FROM dropped ORDER BY name) AS destinations_removed;
 
 -- name: set_delivery
 UPDATE participants SET endpoint = $2, adapter = $3, adapter_config = $4, delivery_binding = $5
@@ -50,7 +59,8 @@ SELECT endpoint, adapter, adapter_config, delivery_binding, epoch FROM participa
 SELECT id, leaf_index, leaf_hash, recorded_at, event, actor, subject, case_id, message_id, detail
 FROM audit_entries
 WHERE subject = $1 AND event IN ('participant.added', 'participant.updated', 'participant.reset', 'key.added',
-                                 'key.revoked', 'key.bound', 'delivery.bound')
+                                 'key.revoked', 'key.bound', 'delivery.bound', 'destination.bound',
+                                 'destination.removed')
 ORDER BY id;
 
 -- name: get_key

@@ -34,7 +34,7 @@ UPDATE deliveries SET evidence = $2 WHERE seq = $1;
 -- the deliveries' (message_id, recipient_id) key.
 SELECT m.id AS message_id, m.case_id, m.sender_id, m.message_type, m.version, m.accepted_at,
        m.signed_form, m.receipt, m.form_encrypted, k.wrapped_key
-FROM messages m JOIN deliveries d ON d.message_id = m.id AND d.recipient_id = $2
+FROM messages m JOIN deliveries d ON d.message_id = m.id AND d.recipient_id = $2 AND d.destination = ''
 LEFT JOIN case_keys k ON k.case_id = m.case_id
 WHERE m.case_id = $1 AND m.signed_form IS NOT NULL AND d.state <> 'purged'
   AND NOT (d.channel = 'pull' AND d.state = 'pending')

@@ -63,10 +63,11 @@ WITH inserted AS (
 ), destination AS (
     -- Insert only a missing row: an insert that meets an existing row would wait for the transaction
     -- holding that row's lock (a claim, a finished push) to end.
-    INSERT INTO destinations (participant_id)
-    SELECT i.recipient_id FROM inserted i
-    WHERE i.channel = 'push' AND NOT EXISTS (SELECT 1 FROM destinations t WHERE t.participant_id = i.recipient_id)
-    ON CONFLICT (participant_id) DO NOTHING
+    INSERT INTO destinations (participant_id, name)
+    SELECT i.recipient_id, '' FROM inserted i
+    WHERE i.channel = 'push'
+      AND NOT EXISTS (SELECT 1 FROM destinations t WHERE t.participant_id = i.recipient_id AND t.name = '')
+    ON CONFLICT (participant_id, name) DO NOTHING
 )
 SELECT seq, recipient_id, channel,
        CASE WHEN channel = 'push' THEN pg_notify('hub_delivery', '') ELSE pg_notify('hub_inbox', recipient_id) END
