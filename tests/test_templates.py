@@ -25,6 +25,7 @@ TEMPLATES = [
     "acknowledgement",
     "assistance-request",
     "case-closure",
+    "clock-result",
     "counter-notice",
     "deletion-confirmation",
     "escalation",

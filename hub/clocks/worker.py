@@ -6,6 +6,9 @@ clock never fires twice even with several hub processes, and a crash mid-way fir
 rather than never. Clocks live in the database, so they survive restarts; times come from the injected
 clock, so tests can move time forward.
 
+A clock of this hub's own participant that ends on a message a peer hub's participant sent is reported
+to that participant afterwards (`hub.services.clock_reports`), each in its own transaction.
+
 Several reminders due at once (after downtime) are sent as one; a breach is final: an answer after it
 is recorded as late (`deadline.answered_late`) and the breach stays on the record.
 """
@@ -20,6 +23,7 @@ import asyncpg
 import structlog
 
 from hub.core.clock import Clock
+from hub.services.clock_reports import report_next
 from hub.services.escalation import issue_escalation
 from hub.services.issuer import Issuer
 from hub.store import deadlines
@@ -57,7 +61,20 @@ class ClockWorker:
                 await asyncio.wait_for(self._stopping.wait(), self._poll)
 
     async def run_once(self) -> int:
-        """Fire every clock due now; the number fired."""
+        """Fire every clock due now, then report the clock ends a peer hub's participants are owed
+        (`hub.services.clock_reports`); the number fired."""
+        fired = await self._fire_due()
+        await self._report_ends()
+        return fired
+
+    async def _report_ends(self) -> None:
+        """Each queued clock end reported in a transaction of its own, until none is left."""
+        while not self._stopping.is_set():
+            async with self._pool.acquire() as conn, conn.transaction():
+                if not await report_next(conn, self._issuer, self._clock()):
+                    return
+
+    async def _fire_due(self) -> int:
         fired = 0
         while not self._stopping.is_set():
             now = self._clock()

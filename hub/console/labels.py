@@ -114,6 +114,7 @@ MESSAGE_TYPES = {
     "information-request": "Information request",
     "information-response": "Information response",
     "escalation": "Escalation by the hub",
+    "clock-result": "Deadline result from the recipient's hub",
     "match-report": "Match report",
 }
 STATES = {

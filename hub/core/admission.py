@@ -31,7 +31,8 @@ parties locked) and applies the returned plan in one transaction. Rules:
   reports a located copy (an outcome with a `location`) starts for its sender the clocks the case's
   takedown request started (`hub.services.intake`, by the policy book's one rule); escalation is
   the hub's own and never accepted from a participant;
-- a message the hub issues itself (`hub_issued`: an escalation, made by `hub.services.issuer`) joins a
+- a message the hub issues itself (`hub_issued`: an escalation or a clock result, made by
+  `hub.services.issuer`; or one a peer hub issued and forwarded, docs/federation.md section 6) joins a
   case, is addressed to its parties and answers one of its messages; the hub is no party to the
   case, so the party rules above do not apply to it, and it moves no state.
 
@@ -142,14 +143,16 @@ def admit(
         if case is None:
             raise Refusal("unknown-case", "the message names a case the hub does not know")
         return _admit_further_part(envelope, directory, case)
-    if envelope.type == "escalation":
-        raise Refusal("hub-only-type", "escalations are issued by the hub itself, never by a participant")
+    if envelope.type in HUB_ISSUED_TYPES:
+        raise Refusal("hub-only-type", f"'{envelope.type}' is issued by a hub itself, never by a participant")
     if case is None:
         raise Refusal("unknown-case", "the message names a case the hub does not know")
     return _admit_case_message(envelope, case)
 
 
-HUB_ISSUED_TYPES = frozenset({"escalation"})
+# A hub's own messages: its escalations, and the results of its participants' clocks it tells a peer
+# hub's participant of (docs/federation.md, section 6).
+HUB_ISSUED_TYPES = frozenset({"escalation", "clock-result"})
 
 
 def _admit_hub_message(envelope: Envelope, case: CaseSnapshot | None) -> Admission:
@@ -163,7 +166,7 @@ def _admit_hub_message(envelope: Envelope, case: CaseSnapshot | None) -> Admissi
                 "unknown-recipient", f"'{recipient}' is not a party to this case", recipient=recipient
             )
     if envelope.in_reply_to is None or envelope.in_reply_to not in case.message_types:
-        raise Refusal("invalid-reply", "an escalation names the message of this case whose clock it is")
+        raise Refusal("invalid-reply", f"'{envelope.type}' names the message of this case whose clock it is")
     return Admission(case_id=case.id, opens_case=False, recipients=envelope.to)
 
 

@@ -3,7 +3,9 @@
 The checks run in the contract's order, each with its problem: (1) the caller is a registered peer (kind
 `hub`), (2) `message` is a one-signature JWS of a valid envelope, (3, 4) its sender is one the peer
 vouches for and its untouched signature verifies with a key the peer's feed gave
-(`hub.services.vouching.vouched_sender`), (5) the peer's receipt for it verifies with the peer's key and
+(`hub.services.vouching.vouched_sender`; a message the peer hub issued itself, `from` the peer, is
+checked against the peer's own key and must concern one of the peer's participants on the case:
+`_peer_itself`), (5) the peer's receipt for it verifies with the peer's key and
 names it, (6) every recipient is one of this hub's own participants, by its global id. Only then is it
 read in this hub's namespace (`from` becomes `<from>@<peer>`, `<x>@<this hub>` becomes `<x>`; the signed
 bytes are never rewritten) and taken by intake like any message (`hub.services.intake.record_forwarded`),
@@ -20,8 +22,10 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.core.admission import HUB_ISSUED_TYPES
+from hub.core.envelope import Envelope
 from hub.core.global_id import global_id, local_on
-from hub.core.jose import sha256_hex
+from hub.core.jose import BadSignatureError, ParsedJws, PublicJwk, sha256_hex, verify_signature
 from hub.core.receipt import ReceiptError, verify_receipt
 from hub.core.refusal import Refusal
 from hub.services.intake import (
@@ -33,7 +37,7 @@ from hub.services.intake import (
     validated_envelope,
 )
 from hub.services.vouching import peer_signing_keys, vouched_sender
-from hub.store import directory
+from hub.store import directory, messages
 from hub.store.database import Conn
 from hub.store.messages import Hop, SignedMessage
 
@@ -54,7 +58,10 @@ async def receive_forwarded(
         raise Refusal("hub-only-type", "only a hub marks a message as hub-attested, for its own hub")
     envelope = validated_envelope(intake.catalog, payload)
     async with pool.acquire() as conn:
-        sender = await vouched_sender(conn, caller, signed_form, received_at)
+        if envelope.sender == caller and envelope.type in HUB_ISSUED_TYPES:
+            sender = await _peer_itself(conn, caller, jws, envelope, received_at)
+        else:
+            sender = await vouched_sender(conn, caller, signed_form, received_at)
         keys = await peer_signing_keys(conn, caller, received_at)
         digest = sha256_hex(jws.payload)
         if not isinstance(peer_receipt, str):
@@ -78,6 +85,31 @@ async def receive_forwarded(
         received_from=Hop(caller, peer_receipt, case_id),
     )
     return await record_forwarded(intake, signed)
+
+
+async def _peer_itself(conn: Conn, caller: str, jws: ParsedJws, envelope: Envelope, at: datetime) -> str:
+    """Checks 3 and 4 for a message the peer hub issued itself (a `clock-result`, an `escalation`: docs/
+    federation.md, section 6): signed by a valid key of the peer's own entry, and about a participant the
+    peer vouches for that is a party to the case here (a hub reports only its own participants' clocks)."""
+    key = await directory.get_key(conn, jws.signatures[0].kid)
+    if key is None or key.use != "sig" or key.participant_id != caller:
+        raise Refusal("sender-not-vouched", f"a message from '{caller}' itself is signed by its own key")
+    problem = key.problem_at(at)
+    if problem is not None:
+        raise Refusal("key-not-valid", f"the signing key is {problem}")
+    try:
+        verify_signature(jws, jws.signatures[0], PublicJwk.from_dict(key.jwk))
+    except BadSignatureError:
+        raise Refusal("bad-signature", "the signature does not verify with the key the kid names") from None
+    about = envelope.body.get("recipient")
+    subject = global_id(about, caller) if isinstance(about, str) and "@" not in about else None
+    entry = await directory.get_participant(conn, subject) if subject is not None else None
+    case = await messages.load_case(conn, envelope.case) if envelope.case is not None else None
+    if entry is None or entry.home_hub != caller or case is None or subject not in case.parties:
+        raise Refusal(
+            "sender-not-vouched", f"'{caller}' speaks only of its own participants' clocks on this case"
+        )
+    return caller
 
 
 async def check_peer(pool: asyncpg.Pool, caller: str) -> None:

@@ -24,7 +24,7 @@ import structlog
 from hub.core import inputs
 from hub.core.admission import Admission, DirectoryEntry, admit
 from hub.core.envelope import Envelope
-from hub.core.global_id import global_id
+from hub.core.global_id import global_id, home_hub_of
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import (
     BadSignatureError,
@@ -382,6 +382,9 @@ async def _decide(
     # Only the issuer signs with the hub's key (a submission so signed was refused above), so this is
     # the hub speaking for itself, not an attested answer, exactly when the message is `from` the hub.
     issued_by_hub = signed.kid == intake.hub.kid and env.sender == intake.hub.hub_id
+    # A peer hub's own message (its clock results, its escalations), checked as the peer's by
+    # hub.services.federation: admitted as a hub's message, party to no case.
+    issued_by_hub |= signed.received_from is not None and env.sender == signed.received_from.peer
     plan = admit(
         env,
         known,
@@ -543,7 +546,11 @@ async def _clocks(
     jurisdictions: tuple[str, ...],
     known: Mapping[str, DirectoryEntry],
 ) -> dict[str, list[Clock]]:
-    if not jurisdictions or not policies.rules:
+    """The legal clocks the message starts for each recipient: this hub's own participants only. A
+    participant of a peer hub has its clocks counted by its home hub, from its delivery there, which
+    reports how each ends (`hub.services.clock_reports`, docs/federation.md section 6)."""
+    recipients = tuple(r for r in recipients if home_hub_of(r) is None)
+    if not jurisdictions or not policies.rules or not recipients:
         return {}
     parties = [env.sender, *recipients]
     facts = known if all(p in known for p in parties) else await messages.load_directory(conn, parties)
@@ -570,8 +577,8 @@ async def _located_copy_clocks(
     """A located copy (a match-report's outcome with a location) starts for its reporter the clocks the
     case's takedown request to it started: the same rule (`PolicyBook.clocks_for`) over that request,
     counted from the report, when the reporter knew of the copy."""
-    if env.case is None or not jurisdictions or not intake.policies.rules:
-        return {}
+    if env.case is None or not jurisdictions or not intake.policies.rules or home_hub_of(env.sender):
+        return {}  # (a peer hub's participant: its home hub counts its clocks)
     request = await messages.takedown_to(conn, env.case, env.sender, intake.keyring)
     if request is None:
         return {}

@@ -3,12 +3,14 @@
 The hub writes messages of two kinds:
 
 - its own, `from` the hub: escalations (a reminder before a legal deadline, a negative evidence after
-  it, `hub.services.escalation`);
+  it, `hub.services.escalation`) and clock results for a peer hub's participants
+  (`hub.services.clock_reports`);
 - answers it attests on a participant's behalf: an answer that reached the hub another way than a
   signed message (a platform's e-mail reply, `hub.mailin`). `from` names the participant; the
   `attestation` member names the hub, the channel and the evidence the hub keeps.
 
-Later, federation (a message another hub vouches for) comes through here too. Whatever the kind, the
+(A message a peer hub forwards, even one the peer issued itself, is taken by intake's `record_forwarded`,
+not here: `hub.services.federation`.) Whatever the kind, the
 message is checked against its template (the hub never signs a message its own templates refuse), signed
 with the hub's key (`HubIdentity`), and recorded by intake's one path (`record_issued`): `admit()`, the
 legal clocks, the receipt, storage, deliveries and the timeline, exactly as for a participant's message.

@@ -139,7 +139,9 @@ async def meet(
             message_id=message_id,
             detail={"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()},
         )
+        await queue_report(conn, row["id"], "met", at, answered_by=message_id)
     for row in await conn.fetch(query("answer_late"), case_id, participant, kinds, at, message_id, answers):
+        await queue_report(conn, row["id"], "answered-late", at, answered_by=message_id)
         await record_event(
             conn,
             case_id,
@@ -196,6 +198,31 @@ async def postpone(conn: Conn, deadline_id: int, until: datetime) -> None:
 
 async def mark_breached(conn: Conn, deadline_id: int, at: datetime, escalation: UUID) -> None:
     await conn.execute(query("mark_breached"), deadline_id, at, escalation)
+    await queue_report(conn, deadline_id, "breached", at, escalation=escalation)
+
+
+async def queue_report(
+    conn: Conn,
+    deadline_id: int,
+    result: str,
+    at: datetime,
+    *,
+    answered_by: UUID | None = None,
+    escalation: UUID | None = None,
+) -> None:
+    """Queue the end of a clock for its report to a peer hub's participant who asked (migration 0030):
+    only a clock of this hub's own participant on a message a peer hub's participant sent is queued."""
+    await conn.execute(query("queue_clock_report"), deadline_id, result, at, answered_by, escalation)
+
+
+async def claim_report(conn: Conn) -> asyncpg.Record | None:
+    """One clock end not yet reported, locked in the caller's transaction; None when there is none."""
+    claimed: asyncpg.Record | None = await conn.fetchrow(query("claim_clock_report"))
+    return claimed
+
+
+async def mark_reported(conn: Conn, report_seq: int, at: datetime, report_id: UUID | None) -> None:
+    await conn.execute(query("mark_clock_reported"), report_seq, at, report_id)
 
 
 async def set_reminders(conn: Conn, deadline_id: int, remaining: Sequence[datetime]) -> None:

@@ -143,6 +143,26 @@ CREATE TABLE checkpoint_cosignatures (
     CONSTRAINT checkpoint_cosignatures_witness_id_fkey FOREIGN KEY (witness_id) REFERENCES participants(id)
 );
 
+CREATE TABLE clock_reports (
+    id bigint DEFAULT nextval('clock_reports_id_seq'::regclass) NOT NULL,
+    deadline_id bigint NOT NULL,
+    result text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    answered_by uuid,
+    escalation uuid,
+    reported_at timestamp with time zone,
+    report_id uuid,
+    CONSTRAINT clock_reports_pkey PRIMARY KEY (id),
+    CONSTRAINT clock_reports_answered_by_fkey FOREIGN KEY (answered_by) REFERENCES messages(id),
+    CONSTRAINT clock_reports_check CHECK (((report_id IS NULL) OR (reported_at IS NOT NULL))),
+    CONSTRAINT clock_reports_deadline_id_fkey FOREIGN KEY (deadline_id) REFERENCES deadlines(id),
+    CONSTRAINT clock_reports_deadline_id_result_key UNIQUE (deadline_id, result),
+    CONSTRAINT clock_reports_escalation_fkey FOREIGN KEY (escalation) REFERENCES messages(id),
+    CONSTRAINT clock_reports_report_id_fkey FOREIGN KEY (report_id) REFERENCES messages(id),
+    CONSTRAINT clock_reports_result_check CHECK ((result = ANY (ARRAY['met'::text, 'answered-late'::text, 'breached'::text])))
+);
+CREATE INDEX clock_reports_due_idx ON public.clock_reports USING btree (id) WHERE (reported_at IS NULL);
+
 CREATE TABLE coop_callbacks (
     id uuid NOT NULL,
     received_at timestamp with time zone NOT NULL,

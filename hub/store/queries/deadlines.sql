@@ -68,3 +68,26 @@ SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2;
 -- The open clocks of a recipient on a case, earliest first (what its next notice states).
 SELECT kind, jurisdiction, legal_basis, due_at FROM deadlines
 WHERE case_id = $1 AND recipient_id = $2 AND state = 'open' ORDER BY due_at, id;
+
+-- name: queue_clock_report
+-- The end of clock $1 ($2 result, $3 when, $4 the answer, $5 the escalation) queued for its report, when
+-- the clock is this hub's own participant's (no home hub) on a message a peer hub's participant sent.
+INSERT INTO clock_reports (deadline_id, result, at, answered_by, escalation)
+SELECT d.id, $2, $3, $4, $5
+FROM deadlines d JOIN messages m ON m.id = d.message_id
+     JOIN participants s ON s.id = m.sender_id JOIN participants r ON r.id = d.recipient_id
+WHERE d.id = $1 AND s.home_hub IS NOT NULL AND r.home_hub IS NULL
+ON CONFLICT (deadline_id, result) DO NOTHING;
+
+-- name: claim_clock_report
+-- One clock end not yet reported, locked (another process skips it), with its clock and who asked.
+SELECT q.id AS report_seq, q.result, q.at, q.answered_by, q.escalation, d.case_id, d.message_id,
+       d.recipient_id, d.kind, d.jurisdiction, d.rule_id, d.legal_basis, d.started_at, d.due_at,
+       m.sender_id
+FROM clock_reports q JOIN deadlines d ON d.id = q.deadline_id JOIN messages m ON m.id = d.message_id
+WHERE q.id = (
+    SELECT id FROM clock_reports WHERE reported_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+);
+
+-- name: mark_clock_reported
+UPDATE clock_reports SET reported_at = $2, report_id = $3 WHERE id = $1 AND reported_at IS NULL;
