@@ -27,7 +27,9 @@ each counted on its own, after a warm-up that goes through all of them:
 - delivery failed: N more referrals, the receiver answering `503` to every push. Each failure backs its
   destination off, so between rounds the worker's clock is moved an hour on (past the policy's cap);
   what is counted is the recording of the failures (the rounds' claims are counted apart). Then the
-  receiver answers `200` again and they are delivered, uncounted.
+  receiver answers `200` again and they are delivered, uncounted;
+- answers, batched: each platform's acknowledgement of every referral of the batched phase, handed at
+  once to `submit_message` as the referrals were (they answer one case each; a batch holds up to 64).
 
 The figures are counts, not timings: the same on a loaded machine as on an idle one.
 """
@@ -56,22 +58,31 @@ from aiohttp import web
 from adapters.base import AdapterContext
 from adapters.registry import build_adapters
 from bench.common import Cast, database, free_port, register_cast, signed_referral
-from hub.core.clock import utc_now
+from hub.client import new_envelope, sign_message
+from hub.core.clock import rfc3339, utc_now
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk
+from hub.core.receipt import read_receipt
 from hub.delivery.worker import DeliveryWorker, WorkerConfig
 from hub.log import configure_logging
 from hub.policies import load_policy_book
 from hub.schemas import load_catalog
 from hub.services.batcher import Batcher
-from hub.services.intake import Intake, inline_answers, submit_message
+from hub.services.intake import Accepted, Intake, inline_answers, submit_message
 from hub.store.case_keys import Keyring
 from hub.store.database import create_pool
 from hub.store.directory import ensure_hub_participant
 from hub.store.queries import queries
 
 HUB_ID = "bench-hub"
-PHASES = ("intake_batched", "intake_alone", "delivery_claim", "delivery_finish", "delivery_failed")
+PHASES = (
+    "intake_batched",
+    "intake_alone",
+    "delivery_claim",
+    "delivery_finish",
+    "delivery_failed",
+    "answers_batched",
+)
 INTROSPECTION = ("WITH RECURSIVE typeinfo_tree", "current_setting('jit')", "set_config('jit'")
 
 
@@ -149,18 +160,40 @@ class Hub:
     cast: Cast
     clock: MovableClock
     sent: int = 0
+    recipient_of: dict[str, str] = field(default_factory=dict)  # referral id -> its platform
 
     def referrals(self, n: int) -> list[bytes]:
         out = []
         for _ in range(n):
             platform = self.cast.platforms[self.sent % len(self.cast.platforms)]
-            out.append(signed_referral(self.cast.hotline, self.cast.hotline_key, platform, self.sent)[1])
+            message_id, raw = signed_referral(self.cast.hotline, self.cast.hotline_key, platform, self.sent)
+            self.recipient_of[message_id] = platform.id
+            out.append(raw)
             self.sent += 1
         return out
 
-    async def submit_together(self, raws: list[bytes]) -> None:
+    async def submit_together(self, raws: list[bytes]) -> list[Accepted]:
         at = utc_now()
-        await asyncio.gather(*(submit_message(self.intake, raw, at) for raw in raws))
+        return list(await asyncio.gather(*(submit_message(self.intake, raw, at) for raw in raws)))
+
+    def acknowledgements(self, accepted: list[Accepted]) -> list[bytes]:
+        """Each referral's platform acknowledging it (the referrals were sent round robin from `sent`)."""
+        by_id = {p.id: p for p in self.cast.platforms}
+        out = []
+        for receipt in (read_receipt(a.receipt) for a in accepted):
+            platform = by_id[self.recipient_of[receipt.message_id]]
+            envelope = new_envelope(
+                "acknowledgement",
+                sender=platform.id,
+                to=[self.cast.hotline],
+                body={"received_at": rfc3339(utc_now())},
+                case=receipt.case_id,
+                in_reply_to=receipt.message_id,
+            )
+            if platform.sig_key is None:
+                raise RuntimeError(f"{platform.id} has no signing key")
+            out.append(sign_message(envelope, platform.sig_key).encode())
+        return out
 
     async def submit_one_by_one(self, raws: list[bytes]) -> None:
         for raw in raws:
@@ -265,10 +298,12 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
     await hub.submit_together(hub.referrals(referrals))  # warm-up: every statement prepared once
     await hub.submit_one_by_one(hub.referrals(4))
     await hub.deliver_all()
+    await hub.submit_together(hub.acknowledgements(await hub.submit_together(hub.referrals(4))))
+    await hub.deliver_all()
 
     await hub.counter.settled()
     batched = hub.referrals(referrals)
-    await hub.submit_together(batched)
+    accepted = await hub.submit_together(batched)
     intake_batched = await hub.counter.settled()
     alone = hub.referrals(max(1, referrals // 4))
     await hub.submit_one_by_one(alone)
@@ -283,6 +318,13 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
     _, _, redone, _ = await hub.deliver_all()
     if redone != len(failing):
         raise RuntimeError(f"{redone} deliveries made for {len(failing)} referrals after failing")
+    answers = hub.acknowledgements(accepted)
+    await hub.counter.settled()
+    taken = await hub.submit_together(answers)
+    answers_batched = await hub.counter.settled()
+    if any(a.replayed for a in taken):
+        raise RuntimeError("an acknowledgement was answered as a replay")
+    await hub.deliver_all()
     return {
         "referrals": referrals,
         "platforms": len(hub.cast.platforms),
@@ -291,6 +333,7 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
         "delivery_claim": _phase(claims, made),
         "delivery_finish": {**_phase(finishes, made), "finish_batches_and_items": batches},
         "delivery_failed": _phase(failures, failed),
+        "answers_batched": _phase(answers_batched, len(answers)),
         "delivered_once": len(hub.receiver.arrived) >= made,
         "asyncpg_type_introspection_not_counted": hub.counter.introspection,
     }

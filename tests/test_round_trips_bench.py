@@ -10,9 +10,9 @@ from bench.round_trips import _measure, report
 async def test_round_trips_bench_counts_one_statement_per_batch(database_url: str) -> None:
     figures = await _measure(database_url, 8, 2)
     assert figures["delivered_once"]
-    assert figures["intake_batched"]["statements"] == 5  # four reads and one write for the batch of 8
+    assert figures["intake_batched"]["statements"] == 3  # keys, the snapshot, the write: batch of 8
     assert figures["intake_batched"]["by_statement"]["record_rows"] == 1
-    assert figures["intake_alone"]["per_item"] == 5.0
+    assert figures["intake_alone"]["per_item"] == 3.0
     claims = figures["delivery_claim"]
     assert claims["items"] == 8 + 2
     assert claims["by_statement"] == {"claim_due_deliveries": claims["statements"]}  # one a round
@@ -22,4 +22,7 @@ async def test_round_trips_bench_counts_one_statement_per_batch(database_url: st
     assert failed["items"] == 8
     assert failed["by_statement"] == {"finish_failures": failed["statements"]}  # one per batch of failures
     assert failed["statements"] < failed["items"]
+    answers = figures["answers_batched"]["by_statement"]
+    assert answers["batch_snapshot"] == 1  # the answered cases read (and locked) once for the batch
+    assert not {"get_case", "lock_case_parties", "get_case_key", "get_participants"} & set(answers)
     assert "in and out" in report(figures)

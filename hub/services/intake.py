@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 
 from hub.core import inputs
-from hub.core.admission import Admission, DirectoryEntry, admit
+from hub.core.admission import Admission, CaseSnapshot, DirectoryEntry, admit
 from hub.core.envelope import Envelope
 from hub.core.global_id import global_id, home_hub_of
 from hub.core.hub_identity import HubIdentity
@@ -46,6 +46,7 @@ from hub.core.signals import SignalPlan, consents_to_sharing, plan_signals
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.services.batcher import Batcher
 from hub.store import directory, messages, signals
+from hub.store.batch_snapshot import read_snapshot
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
 from hub.store.deferred_writes import deferred_writes, flush_writes
@@ -238,7 +239,8 @@ async def _record_batch(
         async with intake.pool.acquire() as conn, conn.transaction(), deferred_writes(conn):
             prefetched = await _Prefetched.read(conn, batch)
             for signed in batch:
-                if not signed.envelope.opens_case:
+                case = signed.envelope.case
+                if not signed.envelope.opens_case and not (case and prefetched.fresh_case(case)):
                     await flush_writes(conn)  # what it reads may be among the deferred rows
                 outcome = await _decide_and_write(intake, conn, signed, prefetched)
                 outcomes.append(outcome if isinstance(outcome, Accepted | Refusal) else outcome[1])
@@ -293,7 +295,8 @@ async def _decide_and_write(
         return decision
     if deferred_only and (not decision.plan.opens_case or decision.pull_recipients is None):
         raise _NotDeferrableError(f"{signed.envelope.id} does not only insert")
-    await _write(intake, conn, decision)
+    await _write(intake, conn, decision, prefetched.case_keys.get(decision.plan.case_id))
+    prefetched.written.add(decision.plan.case_id)
     env = signed.envelope
     stored = messages.StoredIdentity(env.sender, signed.payload_sha256, decision.receipt)
     prefetched.identities[env.id] = stored  # a repeat of the id later in the batch is answered from it
@@ -320,22 +323,42 @@ async def _outcome(accepting: Awaitable[Accepted]) -> Accepted | Exception:
 
 @dataclass
 class _Prefetched:
-    """What a batch reads once for all its messages: which ids are already stored (and, as the batch
-    goes, which it has stored), the directory entries of the participants its new referrals name, and
-    when first needed, their encryption keys and the platforms that take every hash signal."""
+    """What a batch reads once for all its messages, in one statement (`batch_snapshot`): which ids are
+    already stored (and, as the batch goes, which it has stored), the directory entries and encryption
+    keys of the participants it names, the cases its answers answer (their parties locked: the batch
+    is then in a transaction) with their data keys; when first needed, the platforms that take every
+    hash signal. A case a message of the batch has written to is read again by the next that answers it
+    (`fresh_case`), after the batch's deferred rows are sent."""
 
     identities: dict[UUID, messages.StoredIdentity]
     directory: dict[str, DirectoryEntry]
     named: list[str]
     encryption_keys: dict[str, list[KeyRecord]] | None = None
     opted_in: list[str] | None = None
+    cases: dict[UUID, CaseSnapshot] = field(default_factory=dict)
+    case_keys: dict[UUID, bytes] = field(default_factory=dict)
+    answered: frozenset[UUID] = frozenset()  # the cases read (those that exist are in `cases`)
+    written: set[UUID] = field(default_factory=set)  # cases the batch's messages have written to
 
     @classmethod
     async def read(cls, conn: Conn, batch: Sequence[messages.SignedMessage]) -> _Prefetched:
         ids = [signed.envelope.id for signed in batch]
-        named = {p for s in batch if s.envelope.opens_case for p in (s.envelope.sender, *s.envelope.to)}
-        identities = await messages.find_identities(conn, ids)
-        return cls(identities, await messages.load_directory(conn, list(named)), sorted(named))
+        named = {p for s in batch for p in (s.envelope.sender, *s.envelope.to)}
+        answered = frozenset(s.envelope.case for s in batch if not s.envelope.opens_case and s.envelope.case)
+        snapshot = await read_snapshot(conn, ids, sorted(named), sorted(answered))
+        return cls(
+            snapshot.identities,
+            snapshot.directory,
+            sorted(named),
+            snapshot.encryption_keys,
+            cases=snapshot.cases,
+            case_keys=snapshot.case_keys,
+            answered=answered,
+        )
+
+    def fresh_case(self, case_id: UUID) -> bool:
+        """Whether the snapshot holds this case as it is now (read, and not written to since)."""
+        return case_id in self.answered and case_id not in self.written
 
     def entries(self, ids: Sequence[str]) -> dict[str, DirectoryEntry] | None:
         found = {i: self.directory[i] for i in ids if i in self.directory}
@@ -372,7 +395,7 @@ async def _decide(
         snapshot = None
         jurisdictions = jurisdictions_of(env)
     else:
-        snapshot = await messages.load_case(conn, env.case) if env.case else None
+        snapshot = await _case(conn, env.case, prefetched)
         known, jurisdictions = {}, snapshot.jurisdictions if snapshot else ()
         if env.joins_referral:  # a further part of a fan-out: its new recipients' directory entries
             known = await messages.load_directory(conn, [env.sender, *env.to])
@@ -396,7 +419,8 @@ async def _decide(
     # A forwarded message's sender sealed to its recipients under their global ids on this hub.
     written_as = intake.hub.hub_id if signed.received_from is not None else None
     await _check_sealed(conn, env, plan.recipients, signed.accepted_at, prefetched, written_as)
-    clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, known)
+    facts = known or (prefetched.directory if prefetched else {})
+    clocks = await _clocks(intake.policies, conn, env, plan.recipients, jurisdictions, facts)
     if plan.reports_located_copy:
         clocks.update(await _located_copy_clocks(intake, conn, env, jurisdictions))
     receipt = sign_receipt(
@@ -413,6 +437,16 @@ async def _decide(
     pulls = frozenset(r for r in plan.recipients if known[r].pulls) if plan.opens_case else None
     hash_signals = await _hash_signals(conn, env, known, prefetched) if plan.transitions and known else None
     return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls, hash_signals)
+
+
+async def _case(conn: Conn, case_id: UUID | None, prefetched: _Prefetched | None) -> CaseSnapshot | None:
+    """The answered case, from the batch's snapshot while it holds it as it is now, else read (and its
+    parties locked) here."""
+    if case_id is None:
+        return None
+    if prefetched is not None and prefetched.fresh_case(case_id):
+        return prefetched.cases.get(case_id)
+    return await messages.load_case(conn, case_id)
 
 
 async def _first_part_here(conn: Conn, signed: messages.SignedMessage) -> bool:
@@ -487,7 +521,7 @@ async def _check_sealed(
     check_sealed_to(env.body, current)
 
 
-async def _write(intake: Intake, conn: Conn, decision: _Decision) -> None:
+async def _write(intake: Intake, conn: Conn, decision: _Decision, wrapped_key: bytes | None = None) -> None:
     await messages.record_message(
         conn,
         decision.signed,
@@ -498,6 +532,7 @@ async def _write(intake: Intake, conn: Conn, decision: _Decision) -> None:
         intake.keyring,
         decision.pull_recipients,
         decision.hash_signals,
+        wrapped_key,
     )
 
 

@@ -35,9 +35,12 @@ class Keyring:
             raise ShreddedError("this message does not open with its case key") from None
 
 
-async def case_key(conn: Conn, keyring: Keyring, case_id: UUID, at: datetime) -> bytes:
-    """The case's data key, created on first use."""
-    wrapped = await conn.fetchval(query("get_case_key"), case_id)
+async def case_key(
+    conn: Conn, keyring: Keyring, case_id: UUID, at: datetime, wrapped: bytes | None = None
+) -> bytes:
+    """The case's data key, created on first use (`wrapped`: as the caller read it already)."""
+    if wrapped is None:
+        wrapped = await conn.fetchval(query("get_case_key"), case_id)
     if wrapped is None:
         key = new_key()
         await conn.execute(query("insert_case_key"), case_id, wrap(keyring.storage_key, key), at)
@@ -47,5 +50,7 @@ async def case_key(conn: Conn, keyring: Keyring, case_id: UUID, at: datetime) ->
     return unwrap(keyring.storage_key, bytes(wrapped))
 
 
-async def encrypt_for_case(conn: Conn, keyring: Keyring, case_id: UUID, data: bytes, at: datetime) -> bytes:
-    return seal_with(await case_key(conn, keyring, case_id, at), data)
+async def encrypt_for_case(
+    conn: Conn, keyring: Keyring, case_id: UUID, data: bytes, at: datetime, wrapped: bytes | None = None
+) -> bytes:
+    return seal_with(await case_key(conn, keyring, case_id, at, wrapped), data)

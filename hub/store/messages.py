@@ -31,6 +31,8 @@ from hub.store.events import record_event
 from hub.store.queries import query
 from hub.store.stats import signed_payload
 
+Row = asyncpg.Record | dict[str, Any]  # a named query's row, or the same columns of `batch_snapshot`
+
 
 @dataclass(frozen=True)
 class StoredIdentity:
@@ -68,14 +70,22 @@ async def find_identity(conn: Conn, message_id: UUID) -> StoredIdentity | None:
 
 
 async def find_identities(conn: Conn, message_ids: Sequence[UUID]) -> dict[UUID, StoredIdentity]:
-    rows = await conn.fetch(query("get_message_identities"), list(message_ids))
+    return identities_of(await conn.fetch(query("get_message_identities"), list(message_ids)))
+
+
+def identities_of(rows: Sequence[Row]) -> dict[UUID, StoredIdentity]:
+    """Rows of `get_message_identities` (or of `batch_snapshot`'s identities) by message id."""
     return {
         row["id"]: StoredIdentity(row["sender_id"], row["payload_sha256"], row["receipt"]) for row in rows
     }
 
 
 async def load_directory(conn: Conn, ids: Sequence[str]) -> dict[str, DirectoryEntry]:
-    rows = await conn.fetch(query("get_participants"), list(ids))
+    return directory_of(await conn.fetch(query("get_participants"), list(ids)))
+
+
+def directory_of(rows: Sequence[Row]) -> dict[str, DirectoryEntry]:
+    """Rows of `get_participants` (or of `batch_snapshot`'s directory) as admission reads them."""
     return {
         row["id"]: DirectoryEntry(
             row["id"],
@@ -109,21 +119,28 @@ async def load_case(conn: Conn, case_id: UUID) -> CaseSnapshot | None:
     case = await conn.fetchrow(query("get_case"), case_id)
     if case is None:
         return None
-    parties = {
+    parties = await conn.fetch(query("lock_case_parties"), case_id)
+    return case_of(case, parties, await conn.fetch(query("case_message_ids"), case_id))
+
+
+def case_of(case: Row, parties: Sequence[Row], messages: Sequence[Row]) -> CaseSnapshot:
+    """A case as admission reads it, from its row (`get_case`), its parties' rows (`lock_case_parties`)
+    and its messages' (`case_message_ids`), or the same columns of `batch_snapshot`."""
+    case_id = case["id"]
+    parties_by_id = {
         row["participant_id"]: Party(
             row["role"],
             RecipientState(row["state"]) if row["state"] else None,
             row["kind"],
             None if row["sees_parts"] is None else frozenset(row["sees_parts"]),
         )
-        for row in await conn.fetch(query("lock_case_parties"), case_id)
+        for row in parties
     }
-    messages = await conn.fetch(query("case_message_ids"), case_id)
     types = {row["id"]: row["message_type"] for row in messages}
     return CaseSnapshot(
         id=case_id,
         opened_by=case["opened_by"],
-        parties=parties,
+        parties=parties_by_id,
         message_types=types,
         closed=case["closed_at"] is not None,
         jurisdictions=tuple(case["jurisdictions"]),
@@ -167,12 +184,13 @@ async def record_message(
     keyring: Keyring | None = None,
     pull_recipients: frozenset[str] | None = None,
     hash_signals: SignalPlan | None = None,
+    wrapped_key: bytes | None = None,
 ) -> None:
     """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline,
     the hash signals of a takedown request's content.
     With a keyring the exact signed form is stored encrypted with the case's data key. A message that
     opens a case, when the caller knows which recipients pull, only inserts: its writes can be deferred
-    (see `deferred_writes`)."""
+    (see `deferred_writes`). `wrapped_key`: the case's data key as the caller read it (`batch_snapshot`)."""
     if plan.opens_case and pull_recipients is not None:
         await _record_new_case(
             conn, message, plan, receipt, clocks or {}, jurisdictions, keyring, pull_recipients, hash_signals
@@ -189,7 +207,8 @@ async def record_message(
         if data_key is not None:
             stored_form = seal_with(data_key, message.signed_form)
     elif keyring is not None:
-        stored_form = await encrypt_for_case(conn, keyring, plan.case_id, message.signed_form, at)
+        form = message.signed_form
+        stored_form = await encrypt_for_case(conn, keyring, plan.case_id, form, at, wrapped_key)
     await conn.execute(query("insert_message"), *_message_row(message, plan, receipt, stored_form, keyring))
     if hash_signals is not None:
         await signals.record_signals(conn, plan.case_id, env.id, hash_signals, at)
