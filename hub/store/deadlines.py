@@ -210,7 +210,7 @@ async def queue_report(
     answered_by: UUID | None = None,
     escalation: UUID | None = None,
 ) -> None:
-    """Queue the end of a clock for its report to a peer hub's participant who asked (migration 0030):
+    """Queue the end of a clock for its report to a peer hub's participant who asked (migration 0031):
     only a clock of this hub's own participant on a message a peer hub's participant sent is queued."""
     await conn.execute(query("queue_clock_report"), deadline_id, result, at, answered_by, escalation)
 
