@@ -432,3 +432,28 @@ async def test_a_further_hma_gets_the_opted_in_hashes_through_the_sweep_and_no_u
         assert await sweep_banks(client.app[POOL], context) == (0, 1)
     assert hma.deleted == {1}
     assert receiver.posts == []
+
+
+def test_the_monitor_reports_a_destination_added_changed_or_gone_since_the_last_check() -> None:
+    """`hub keys monitor --state` and the console's "Your keys" remember the destinations they saw."""
+    from hub.core.own_entry import seen_state
+
+    key = PrivateSigningJwk.generate("ie-platform-test-sig")
+    jwk = key.public().to_dict() | {"origin": "registration", "epoch": 0, "binding": None, "status": "active"}
+    document = destination_document("hma", None, "hma", {"url": "http://hma.internal:5000", **HMA_CONFIG})
+    signed = bind_destination(
+        key, participant_id=PLATFORM, hub_id="test-hub", destination=document, issued_at=1
+    )
+    bare = {"jwks": {"keys": [jwk]}, "delivery": {}, "destinations": []}
+    with_bank = bare | {"destinations": [document | {"binding": signed}]}
+    before = seen_state(PLATFORM, "test-hub", bare)
+    assert entry_problems(PLATFORM, "test-hub", bare, before) == []
+    assert entry_problems(PLATFORM, "test-hub", with_bank, {}) == []  # signed by its own key
+    assert entry_problems(PLATFORM, "test-hub", with_bank, before) == [
+        "destination hma changed since the last check"
+    ]
+    after = seen_state(PLATFORM, "test-hub", with_bank)
+    assert entry_problems(PLATFORM, "test-hub", with_bank, after) == []
+    assert entry_problems(PLATFORM, "test-hub", bare, after) == [
+        "destination hma changed since the last check"
+    ]

@@ -114,4 +114,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     requeue.add_argument("--all-dead", action="store_true")
     requeue.add_argument("--recipient", help="with --all-dead: only this recipient's")
     actions.add_parser("destinations", help="push destinations: failures, backoff, parking")
-    actions.add_parser("unpark", help="resume a parked destination").add_argument("participant_id")
+    actions.add_parser(
+        "unpark", help="resume a parked destination: ID, or ID/NAME for a further one (hub participants show)"
+    ).add_argument("participant_id")

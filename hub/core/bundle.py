@@ -6,7 +6,8 @@ what it made. Files, by name:
 
 - `messages/<n>-<type>-<id>.jws`: each message exactly as signed (absent for a purged case);
 - `messages/<n>-<type>-<id>.receipt.jws`: the hub's signed receipt for it (kept after a purge);
-- `deliveries/<message id>-<recipient>.evidence.jws`: the hub's signed delivery evidences;
+- `deliveries/<message id>-<recipient>.evidence.jws`: the hub's signed delivery evidences (a further
+  destination of the recipient's, such as its HMA bank, as `<recipient>+<name>`);
 - `keys/<participant>.jwks.json`, `keys/hub.jwks.json`: public keys as the hub's directory lists them
   (the hub's own are a copy for convenience: a verifier takes the hub's key from outside the bundle);
 - `keys/<participant>.log.json`: the key proof, the participant's directory entries with inclusion
