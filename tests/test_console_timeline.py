@@ -50,6 +50,10 @@ ME = "de-hotline"
             "ie-platform sent an acknowledgement to you; the hub accepted it",
         ),
         ({"event": "message.delivered", "actor": "ie-platform"}, "The hub delivered it to ie-platform"),
+        (
+            {"event": "message.delivered", "actor": "ie-platform", "destination": "hma"},
+            "The hub delivered it to ie-platform (further destination hma)",
+        ),
         ({"event": "message.retrieved", "actor": "ie-platform"}, "ie-platform took it from the inbox"),
         (
             {

@@ -128,8 +128,11 @@ _LINES: dict[str, Callable[[Event, _Speaker], Line]] = {
     "case.purged": lambda e, s: ("the hub deleted the case's personal data (retention period over)", {}),
     "message.accepted": _sent,
     "message.delivered": lambda e, s: (
-        "the hub delivered it to {who}",
-        {"who": s.who(e.get("actor"), OBJECT)},
+        # a further destination of the recipient's (an HMA bank beside its webhook) tells no one
+        "the hub delivered it to {who} (further destination {destination})"
+        if e.get("destination")
+        else "the hub delivered it to {who}",
+        {"who": s.who(e.get("actor"), OBJECT), "destination": str(e.get("destination", ""))},
     ),
     "message.retrieved": _actor("{who} took it from the inbox"),
     "message.forwarded": lambda e, s: (
