@@ -377,3 +377,10 @@ async def test_a_reset_on_the_home_hub_is_an_alarm_for_a_client_of_the_other_hub
         accepted = (await client.participant(HOTLINE))["jwks"]
     assert [k["kid"] for k in accepted["keys"] if k["status"] == "active"] == [new_root.kid]
     assert "alarm" not in accepted
+    # B's operator brings the hotline's first key back to life on B: A's log records the reset that
+    # revoked it, so it is refused
+    await f.b.db.execute("UPDATE participant_keys SET revoked_at = NULL WHERE kid = $1", f.hotline.key.kid)
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(session, f.b.url, "ie-platform", f.platform.key)
+        revived = (await client.participant(HOTLINE))["jwks"]
+    assert "records its revocation" in revived["refused"][f.hotline.key.kid]

@@ -66,6 +66,8 @@ def verify_history(
                 history.added[str(detail["kid"])] = PublicJwk.from_dict(detail["jwk"]).thumbprint()
             except (KeyError, TypeError, InvalidJwkError):
                 raise LogAlarm(f"audit entry {index} records a key without valid key material") from None
+            if entry["event"] == "participant.reset":  # a reset revokes every earlier key
+                history.revoked.update(str(kid) for kid in detail.get("revoked") or ())
         elif entry["event"] == "key.revoked":
             history.revoked.add(str(detail.get("kid")))
     return history
