@@ -28,11 +28,14 @@ from tests.factories import (
     Directory,
     Member,
     acknowledgement,
+    case_closure,
     declined,
+    deletion_confirmation,
     fan_out_url,
     removal,
     takedown,
     takedown_parts,
+    withdrawal,
 )
 from tests.hub_mesh import Mesh, MeshHub, as_seen_on, mesh_of
 
@@ -277,3 +280,41 @@ async def test_a_further_part_opens_its_case_on_a_hub_only_under_the_case_it_nam
     )
     assert status == 202, accepted
     assert accepted["case_id"] == parts[1]["case"]
+
+
+async def test_one_withdrawal_and_one_closure_reach_platforms_on_two_hubs(three: Three) -> None:
+    """A message to recipients on several hubs (docs/federation.md, check 6): A forwards it to each hub,
+    which takes it for its own recipient. The hotline withdraws its request from both platforms in one
+    message, each confirms the deletion on its own hub, and the hotline closes the case in one message."""
+    t, mesh = three, three.mesh
+    case_id, _, receipts = await t.refer()
+    await mesh.settle()
+    both = [t.remote(t.b_platform), t.remote(t.c_platform)]
+
+    withdrawn = await mesh.submit(t.a, t.hotline, withdrawal(t.hotline, both, case_id))
+    assert await mesh.settle() == 2
+    for hub, platform in ((t.b, t.b_platform), (t.c, t.c_platform)):
+        items = await mesh.inbox(hub, platform)
+        assert [i["message"] for i in items][-1] == withdrawn["signed"]
+        (state,) = [r for r in (await mesh.case(hub, platform, case_id))["recipients"]]
+        assert state["state"] == "withdrawn"
+        received = await hub.db.fetchval(
+            "SELECT recipients FROM messages WHERE id = $1", uuid.UUID(withdrawn["message_id"])
+        )
+        assert received == [platform.id]  # taken for its own recipient only
+        confirmation = deletion_confirmation(platform, t.remote(t.hotline), case_id, withdrawn["message_id"])
+        await mesh.submit(hub, platform, confirmation)
+    assert await mesh.settle() == 2
+    view = await mesh.case(t.a, t.hotline, case_id)
+    assert {r["state"] for r in view["recipients"]} == {"withdrawn"}
+    assert all(r["deletion"]["confirmed"] for r in view["recipients"])
+
+    closed = await mesh.submit(t.a, t.hotline, case_closure(t.hotline, both, case_id))
+    assert await mesh.settle() == 2
+    for hub in (t.a, t.b, t.c):
+        status = await hub.db.fetchval(
+            "SELECT closed_at IS NOT NULL FROM cases WHERE id = $1", uuid.UUID(case_id)
+        )
+        assert status, hub.hub_id
+    assert closed["message_id"]
+    assert receipts

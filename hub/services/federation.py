@@ -6,7 +6,8 @@ vouches for and its untouched signature verifies with a key the peer's feed gave
 (`hub.services.vouching.vouched_sender`; a message the peer hub issued itself, `from` the peer, is
 checked against the peer's own key and must concern one of the peer's participants on the case:
 `_peer_itself`), (5) the peer's receipt for it verifies with the peer's key and
-names it, (6) every recipient is one of this hub's own participants, by its global id. Only then is it
+names it, (6) its recipients here are this hub's own participants, by their global ids (others, of
+other hubs, are forwarded to by their own hubs). Only then is it
 read in this hub's namespace (`from` becomes `<from>@<peer>`, `<x>@<this hub>` becomes `<x>`; the signed
 bytes are never rewritten) and taken by intake like any message (`hub.services.intake.record_forwarded`),
 with the hop, the peer's receipt, on the case's timeline in the same transaction. A refusal stores nothing.
@@ -24,7 +25,7 @@ import asyncpg
 
 from hub.core.admission import HUB_ISSUED_TYPES
 from hub.core.envelope import Envelope
-from hub.core.global_id import global_id, local_on
+from hub.core.global_id import global_id, home_hub_of, local_on
 from hub.core.jose import BadSignatureError, ParsedJws, PublicJwk, sha256_hex, verify_signature
 from hub.core.receipt import ReceiptError, verify_receipt
 from hub.core.refusal import Refusal
@@ -120,16 +121,21 @@ async def check_peer(pool: asyncpg.Pool, caller: str) -> None:
 
 
 async def _own_recipients(conn: Conn, hub_id: str, named: tuple[str, ...]) -> tuple[str, ...]:
-    """The local ids of the recipients a forwarded message names as `<x>@<this hub>`; not-for-this-hub
-    unless every one is so named and is this hub's own participant (not a peer, not a peer's)."""
-    local = tuple(x for x in (local_on(r, hub_id) for r in named) if x is not None)
-    if not named or len(local) != len(named):
+    """Check 6: the local ids of the recipients a forwarded message names as `<x>@<this hub>`, each this
+    hub's own participant (not a peer, not a peer's). A message to recipients on several hubs is forwarded
+    to each of their hubs, so the others may be named too, each by its global id on another hub: this hub
+    takes it for its own recipients only. not-for-this-hub unless one at least is this hub's and every
+    other is another hub's."""
+    own = tuple(x for x in (local_on(r, hub_id) for r in named) if x is not None)
+    elsewhere = [r for r in named if local_on(r, hub_id) is None]
+    if not own or any(home_hub_of(r) in (None, hub_id) for r in elsewhere):
         raise Refusal(
             "not-for-this-hub",
-            f"a forwarded message names its recipients here as '{global_id('<id>', hub_id)}', only",
+            f"a forwarded message names its recipients here as '{global_id('<id>', hub_id)}', and others"
+            " by their global ids on their own hubs",
         )
-    found = await directory.get_participants(conn, list(local))
-    strangers = [r for r in local if r not in found or found[r].kind == "hub"]
+    found = await directory.get_participants(conn, list(own))
+    strangers = [r for r in own if r not in found or found[r].kind == "hub"]
     if strangers:
         raise Refusal("not-for-this-hub", f"{len(strangers)} recipient(s) are no participant of this hub")
-    return local
+    return own
