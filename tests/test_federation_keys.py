@@ -384,3 +384,24 @@ async def test_a_reset_on_the_home_hub_is_an_alarm_for_a_client_of_the_other_hub
         client = HubClient(session, f.b.url, "ie-platform", f.platform.key)
         revived = (await client.participant(HOTLINE))["jwks"]
     assert "records its revocation" in revived["refused"][f.hotline.key.kid]
+
+
+async def test_a_key_a_reset_revoked_shown_active_again_on_its_own_hub_is_refused(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """The same rule on the home hub itself: A's operator resets the hotline, then shows its first key
+    as active again; a client of A with a trust store finds the reset's revocation in A's log."""
+    f = federation
+    new_root = PrivateSigningJwk.generate("de-hotline-sig-reset-on-a")
+    await directory.reset_participant(
+        f.a.db, participant_id="de-hotline", jwk=new_root.public().to_dict(), reason="lost", at=utc_now()
+    )
+    await f.a.db.execute("UPDATE participant_keys SET revoked_at = NULL WHERE kid = $1", f.hotline.key.kid)
+    await checkpoint(f.a)
+    async with aiohttp.ClientSession() as session:
+        client = HubClient(
+            session, f.a.url, PLATFORM, f.platform.key, hub_id=HUB_A, trust=TrustStore(tmp_path / "t.json")
+        )
+        jwks = (await client.participant("de-hotline"))["jwks"]
+    assert jwks["keys"] == []
+    assert "records its revocation" in jwks["alarm"]
