@@ -114,6 +114,7 @@ class Clones:
     parts: dict[str, list[asyncpg.Record]] = field(default_factory=dict)
     cloned: int = 0
     reused: int = 0
+    dropped: int = 0
 
     async def take(self) -> str:
         if self.free:
@@ -169,6 +170,7 @@ class Clones:
 
     async def drop(self, name: str) -> None:
         await self.admin.execute(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
+        self.dropped += 1
 
     async def close(self) -> None:
         for name, _ in self.free:
