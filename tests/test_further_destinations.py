@@ -27,7 +27,13 @@ import pytest_asyncio
 from adapters.registry import build_adapters
 from hub.api.app import adapter_context, create_app
 from hub.api.keys import DSN, HUB_KEY, INTAKE, KEYRING, POOL
-from hub.core.binding import bind_destination, bind_destination_removal, destination_document
+from hub.core.binding import (
+    bind_delivery,
+    bind_destination,
+    bind_destination_removal,
+    delivery_document,
+    destination_document,
+)
 from hub.core.clock import utc_now
 from hub.core.jose import PrivateSigningJwk, parse_jws
 from hub.core.own_entry import entry_problems
@@ -457,3 +463,45 @@ def test_the_monitor_reports_a_destination_added_changed_or_gone_since_the_last_
     assert entry_problems(PLATFORM, "test-hub", bare, after) == [
         "destination hma changed since the last check"
     ]
+
+
+async def test_the_platform_publishes_its_destination_itself_and_no_one_else_can(
+    hma: Hma,
+    receiver: Receiver,
+    settings: Settings,
+    db: asyncpg.Connection,
+    directory: Any,
+    aiohttp_client: Any,
+) -> None:
+    """`POST /v1/directory/bindings` (what `hub keys bind --hub URL` calls) with the platform's own token;
+    another participant passing it on is refused, and so is moving the own delivery onto a destination's
+    adapter."""
+    platform = await add_with_endpoint(db, PLATFORM, endpoint=receiver.url)
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    client = await aiohttp_client(create_app(settings, background=False))
+    now = int(utc_now().timestamp())
+    text = bind_destination(
+        platform.key,
+        participant_id=PLATFORM,
+        hub_id=settings.hub_id,
+        destination=hma_destination(hma),
+        issued_at=now,
+    )
+    refused = await client.post("/v1/directory/bindings", json={"binding": text}, headers=hotline.auth())
+    assert refused.status == 403, await refused.text()
+    assert (await refused.json())["type"].endswith("binding-not-yours")
+    published = await client.post("/v1/directory/bindings", json={"binding": text}, headers=platform.auth())
+    assert published.status == 201, await published.text()
+    assert (await published.json())["operation"] == "add-destination"
+    entry = await (await client.get("/v1/directory/self", headers=platform.auth())).json()
+    assert [(d["name"], d["adapter"], d["binding"]) for d in entry["destinations"]] == [("hma", "hma", text)]
+    move = bind_delivery(
+        platform.key,
+        participant_id=PLATFORM,
+        hub_id=settings.hub_id,
+        delivery=delivery_document(None, "hma", {"url": hma.url, **HMA_CONFIG}),
+        issued_at=now,
+    )
+    conflict = await client.post("/v1/directory/bindings", json={"binding": move}, headers=platform.auth())
+    assert conflict.status == 409, await conflict.text()
+    assert "one destination per adapter" in (await conflict.json())["detail"]

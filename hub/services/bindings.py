@@ -137,6 +137,12 @@ async def _apply(conn: Conn, binding: Binding, now: datetime) -> Applied:
     if op in ("add-destination", "remove-destination"):
         return await _apply_destination(conn, binding, now)
     delivery = _checked_delivery(binding.delivery)
+    further = await destinations.destinations_of(conn, participant_id)
+    if delivery["adapter"] in {d.adapter for d in further}:
+        raise DirectoryError(
+            f"'{participant_id}' has a further destination with adapter '{delivery['adapter']}': "
+            "remove it first (one destination per adapter)"
+        )
     await directory.set_delivery(
         conn,
         participant_id=participant_id,
