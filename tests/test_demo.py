@@ -104,7 +104,9 @@ def test_the_federated_demo_forwards_answers_back_and_leaves_nothing_behind(scra
     assert (
         "message.forwarded          by hub-b.demo.example [receipt of hub-b.demo.example verifies]" in a_part
     )
-    assert a_part.count("message.received_from_hub  by hub-b.demo.example [receipt of") == 2  # the answers
+    # the two answers, and B's results of the platform's two clocks (acknowledge, act: both met)
+    assert a_part.count("message.received_from_hub  by hub-b.demo.example [receipt of") == 4
+    assert a_part.count("message.accepted           by hub-b.demo.example (clock-result)") == 2
     assert "status: actioned; ie-platform-demo: actioned" in b_part
     assert (
         "message.received_from_hub  by hub-a.demo.example [receipt of hub-a.demo.example verifies]" in b_part

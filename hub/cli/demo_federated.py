@@ -4,7 +4,8 @@ One embedded PostgreSQL holds two databases, one per hub; each hub is its own ai
 port, with its own key and its own delivery worker. Hub A has a German hotline, hub B an Irish platform.
 Each registers the other as a peer (kind `hub`) and syncs the other's vouching feed; the hotline sends a
 takedown request to the platform's global id; A forwards it, B takes it and the platform pulls it; the
-platform answers, and B forwards the answers back. Both hubs' timelines are printed, each hop with the
+platform answers, and B forwards the answers back, and the results of the platform's legal clocks, which
+B counts and A does not. Both hubs' timelines are printed, each hop with the
 other hub's signed receipt. All data is fictitious; nothing is left behind.
 """
 
@@ -163,7 +164,12 @@ async def _story(
         )
         await platform.send(answer)
         say(f"  {message_type} accepted by B")
-    case = await _until_actioned(hotline, case_id)
+    await _until_actioned(hotline, case_id)
+    say("\n   B counts the platform's clocks (A counts none of them) and tells A how each ended:")
+    case = await _until_reported(hotline, case_id)
+    for event in case["timeline"]:
+        if event["event"] == "message.accepted" and event.get("message_type") == "clock-result":
+            say(f"  clock-result from {event['actor']} accepted by A")
 
     say("\n6. The case on hub A, as the hotline sees it (each hop with hub B's receipt, checked):")
     _timeline(case, b)
@@ -178,6 +184,18 @@ async def _until_actioned(hotline: HubClient, case_id: str) -> dict[str, Any]:
             return case
         await asyncio.sleep(0.2)
     raise RuntimeError("the platform's answers did not reach the hotline's case on hub A")
+
+
+async def _until_reported(hotline: HubClient, case_id: str) -> dict[str, Any]:
+    """The case on A once B's results of the platform's two clocks (acknowledge and act, both met by its
+    answers) are on it (docs/federation.md, section 6)."""
+    for _ in range(WAIT_SECONDS * 5):
+        case = await hotline.case(case_id)
+        results = [e for e in case["timeline"] if e.get("message_type") == "clock-result"]
+        if len([e for e in results if e["event"] == "message.accepted"]) >= 2:
+            return case
+        await asyncio.sleep(0.2)
+    raise RuntimeError("hub B's clock results did not reach the hotline's case on hub A")
 
 
 def _timeline(case: dict[str, Any], other: DemoHub) -> None:
