@@ -179,3 +179,43 @@ async def test_a_cursor_the_hub_did_not_give_is_refused_and_reading_on_confirms_
     position = await db.fetchrow("SELECT platform_id, position FROM signal_feed_positions")
     assert position["platform_id"] == platform.id
     assert f"sig1.{position['position']}" == page["cursor"]
+
+
+async def test_no_feed_carries_a_content_url_and_a_non_recipient_learns_no_request(
+    aiohttp_client: Any, settings: Any, directory: Any, db: asyncpg.Connection
+) -> None:
+    """Two requests, each to one platform, both with consent to share the hashes; every platform opted in,
+    and one that did not. Each platform's feed, read whole: no URL anywhere (not even of its own
+    request); of the request not addressed to it, the hashes only (no case, request or item); the
+    platform that did not opt in sees nothing of a request not addressed to it."""
+    hotline = await directory.add("de-hotline-test", "hotline", "DE")
+    first = await directory.add("ie-platform-test", "platform", "IE")
+    second = await directory.add("nl-platform-test", "platform", "NL")
+    bystander = await directory.add("fr-platform-test", "platform", "FR")
+    await db.execute(
+        "UPDATE participants SET hash_signals = true WHERE id = ANY($1::text[])", [first.id, second.id]
+    )
+    client = await aiohttp_client(create_app(settings, background=False))
+    urls = {
+        first.id: "https://photos.example.com/p/first-marker",
+        second.id: "https://video.example.net/v/second-marker",
+    }
+    values = {first.id: pdq(11), second.id: pdq(12)}
+    for platform in (first, second):
+        content = [{"url": urls[platform.id], "hashes": [{"alg": "pdq", "value": values[platform.id]}]}]
+        request = takedown(hotline, platform, content=content, hash_sharing_consent=True)
+        assert (await client.post("/v1/messages", **jose(hotline.sign(request)))).status == 202
+    for platform, other in ((first, second), (second, first)):
+        text = await (await client.get("/v1/signals", headers=platform.auth())).text()
+        for url in urls.values():
+            assert url not in text
+        assert "photos.example.com" not in text
+        assert "video.example.net" not in text
+        items = json.loads(text)["signals"]
+        own = [i for i in items if i["value"] == values[platform.id]]
+        theirs = [i for i in items if i["value"] == values[other.id]]
+        assert [i["audience"] for i in own] == ["recipient"]
+        assert [i["audience"] for i in theirs] == ["opted-in"]
+        assert not {"case_id", "message_id", "content_item"} & set(theirs[0])
+    quiet = await (await client.get("/v1/signals", headers=bystander.auth())).json()
+    assert quiet["signals"] == []
