@@ -1,5 +1,9 @@
 """`hub console` as a user starts it: a process that prints its sign-in link once, serves the console
-on 127.0.0.1, talks to a real hub, and stops cleanly on SIGTERM; clear errors for bad key files."""
+on 127.0.0.1, talks to a real hub, and stops cleanly on SIGTERM; clear errors for bad key files.
+
+The refusals (bad files, a hub or participant or key that does not check out) run in this process
+(`tests.factories.run_hub`: `main`'s exit code and its own stderr); starting, the printed link and SIGTERM
+run in a real one."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import pytest
 from hub.api.app import create_app
 from hub.core.jose import PrivateSigningJwk
 from hub.keyfile import write_private_jwk
-from tests.factories import Member
+from tests.factories import Member, run_hub
 
 LINK = re.compile(r"http://127\.0\.0\.1:([0-9]+)/login\?token=([A-Za-z0-9_-]+)")
 
@@ -28,6 +32,11 @@ def key_files(member: Member, folder: Path) -> tuple[Path, Path]:
     write_private_jwk(sig, member.key)
     write_private_jwk(enc, member.enc)
     return sig, enc
+
+
+async def refused(*args: str) -> tuple[int, str, str]:
+    """`hub console ARGS` in this process, for a refusal before it starts (it never serves)."""
+    return await run_hub("console", *args, env={**os.environ, "HUB_CONSOLE_PASSPHRASE": ""})
 
 
 async def run_console(*args: str) -> asyncio.subprocess.Process:
@@ -120,10 +129,9 @@ async def test_bad_key_and_passphrase_files_are_refused_plainly(
     else:
         (tmp_path / "passphrase").write_text("\n")
         args += ["--passphrase-file", str(tmp_path / "passphrase")]
-    process = await run_console(*args)
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 1
-    assert expected in stderr.decode()
+    code, _, stderr = await refused(*args)
+    assert code == 1
+    assert expected in stderr
     assert enc.exists()
 
 
@@ -151,12 +159,11 @@ async def test_the_console_checks_the_hub_the_participant_and_the_key_before_it_
         sig = sig.with_name("other.jwk")
     else:
         await db.execute("UPDATE participant_keys SET revoked_at = now() WHERE kid = $1", member.key.kid)
-    process = await run_console(
+    code, stdout, stderr = await refused(
         "--key", str(sig), "--as", who, "--hub", hub_url, "--port", "0", "--data-dir", str(tmp_path / "c")
     )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 1
-    lines = stderr.decode().splitlines()
+    assert code == 1
+    lines = stderr.splitlines()
     assert len(lines) == 1, lines
     assert expected in lines[0]
-    assert b"login?token=" not in stdout  # it did not start
+    assert "login?token=" not in stdout  # it did not start
