@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from hub.store import deliveries
 from tests.factories import Directory, Member, jose, takedown
 from tests.test_federation_forwarding import hub_b_url, hub_settings  # noqa: F401  (fixtures)
 from tests.test_federation_two_hubs import HUB_A, HUB_B, Federation, federation, sync  # noqa: F401
@@ -24,11 +25,12 @@ class SwitchProxy:
 
     def __init__(self, target: str) -> None:
         self.target, self.down, self.hits, self.passed = target, True, 0, 0
+        self.status = 503  # what it answers while down (403: B refuses A)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits += 1
         if self.down:
-            return web.Response(status=503, text="down")
+            return web.Response(status=self.status, text="down")
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k in ("Authorization", "Idempotency-Key")}
         async with (
@@ -146,3 +148,45 @@ async def test_a_peer_hub_down_backs_off_once_for_all_its_participants_then_drai
     attempts = await f.a.db.fetchval("SELECT sum(attempts) FROM deliveries")
     assert attempts == 5
     assert uuid.UUID(first["message_id"])
+
+
+async def test_a_peer_hub_that_refuses_this_hub_is_parked_for_all_its_participants(
+    federation: Federation,  # noqa: F811
+) -> None:
+    """B answers 403 (A's token or key is refused, whoever the recipient): the refusals count against B,
+    and at the policy's limit B is parked; every delivery to any of its participants is shown held on its
+    case, also one queued after. The operator unparks B: they resume, and drain once B takes them."""
+    f = federation
+    fr = await Directory(f.b.db).add("fr-platform", "platform", "FR")
+    await sync(f.a, f.b)
+    other = Member(f"fr-platform@{HUB_B}", "platform", "FR", fr.key, fr.enc)
+    async for proxy in switch_proxy(f):
+        proxy.status = 403
+        first = await send(f, f.remote_platform)
+        refusals = "SELECT consecutive_refusals, parked_at FROM destinations WHERE participant_id = $1"
+        for n in range(1, 7):
+            await drain(f)
+            row = await f.a.db.fetchrow(refusals, HUB_B)
+            assert row["consecutive_refusals"] == n
+            advance(f, 15)
+        assert row["parked_at"] is not None  # the 6th refusal parked B
+        assert (await f.a.db.fetchrow(refusals, f.remote_platform.id))["consecutive_refusals"] == 0
+        hits = proxy.hits
+        later = await send(f, other)
+        await drain(f)
+        assert proxy.hits == hits  # nothing more is tried while B is parked
+        for sent, to in ((first, f.remote_platform), (later, other)):
+            held = await f.a.db.fetch(
+                "SELECT subject FROM case_events WHERE case_id = $1 AND event = 'delivery.parked'",
+                uuid.UUID(sent["case_id"]),
+            )
+            assert [r["subject"] for r in held] == [to.id]
+
+        proxy.down = False
+        assert await deliveries.unpark(f.a.db, HUB_B, f.a.clock()) == 2
+        await drain(f)
+    states = await f.a.db.fetch("SELECT state FROM deliveries ORDER BY seq")
+    assert [r["state"] for r in states] == ["delivered", "delivered"]
+    assert await f.b.db.fetchval("SELECT count(*) FROM messages") == 2
+    unparked = "SELECT count(*) FROM case_events WHERE event = 'delivery.unparked'"
+    assert await f.a.db.fetchval(unparked) == 2

@@ -30,11 +30,14 @@ SELECT seq, recorded, failures_now, refusals_now, parked, wait FROM hub_finish_f
 SELECT hub_hold_parked($1, $2, $4, $3);
 
 -- name: release_held_deliveries
--- The destination resumes: its held deliveries are no longer held; those still waiting get a
--- `delivery.unparked` event.
+-- The destination resumes: its held deliveries (a peer hub's, those to its participants: migration 0032)
+-- are no longer held; those still waiting get a `delivery.unparked` event.
 UPDATE deliveries d SET held_since = NULL
 FROM messages m
-WHERE d.recipient_id = $1 AND d.destination = $2 AND d.held_since IS NOT NULL AND m.id = d.message_id
+WHERE (d.recipient_id = $1 AND d.destination = $2
+       OR $2 = '' AND d.destination = ''
+          AND d.recipient_id IN (SELECT q.id FROM participants q WHERE q.home_hub = $1))
+  AND d.held_since IS NOT NULL AND m.id = d.message_id
 RETURNING d.message_id, d.recipient_id, d.state, m.case_id;
 
 -- name: unpark_destination
