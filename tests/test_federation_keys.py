@@ -41,10 +41,11 @@ from hub.store import directory
 from hub.store.audit import sequence_and_checkpoint
 from tests.console_helpers import console_for, csrf_of
 from tests.factories import Directory, Member, acknowledgement, jose, takedown
-from tests.test_cli import assert_ok, hub, hub_env, write_json
+from tests.test_cli import assert_ok, assert_refused, hub, hub_env, write_json
 from tests.test_cli_sealing import CONTACT
 from tests.test_federation_forwarding import hub_b_url
 from tests.test_federation_two_hubs import HUB_A, HUB_B, Federation, Peer, hub_key, sync, two_hubs
+from tests.test_malicious_operator import rewrite_first_entry
 
 __all__ = ["hub_b_url"]
 
@@ -405,3 +406,30 @@ async def test_a_key_a_reset_revoked_shown_active_again_on_its_own_hub_is_refuse
         jwks = (await client.participant("de-hotline"))["jwks"]
     assert jwks["keys"] == []
     assert "records its revocation" in jwks["alarm"]
+
+
+async def test_a_peer_that_comes_back_with_a_rewritten_history_is_refused(
+    federation: Federation, hub_b_url: str, tmp_path: Path
+) -> None:
+    """`hub peers sync` on B keeps the largest checkpoint of A's log it has seen, and takes a later feed
+    only if A's consistency proof joins the two heads: an honest A that grew is taken; an A whose log
+    was rewritten (an old entry changed, every later head re-signed) is refused and nothing changes."""
+    f = federation
+    env = hub_env(tmp_path, hub_b_url)
+    assert_ok(await hub("peers", "sync", HUB_A, env=env))
+    kept = await f.b.db.fetchval("SELECT peer_checkpoint FROM participants WHERE id = $1", HUB_A)
+    assert kept is not None
+    await Directory(f.a.db, HUB_A).add("at-hotline", "hotline", "AT")
+    await checkpoint(f.a)
+    grown = await hub("peers", "sync", HUB_A, env=env)
+    assert_ok(grown)
+    assert f"at-hotline@{HUB_A}" in grown.json()["participants"]
+    kept = await f.b.db.fetchval("SELECT peer_checkpoint FROM participants WHERE id = $1", HUB_A)
+
+    await rewrite_first_entry(f.a.db, f.a.identity.key, HUB_A)
+    await Directory(f.a.db, HUB_A).add("nl-hotline", "hotline", "NL")
+    refused = await hub("peers", "sync", HUB_A, env=env)
+
+    assert_refused(refused, "does not extend", "rewritten")
+    assert await directory.get_participant(f.b.db, f"nl-hotline@{HUB_A}") is None
+    assert await f.b.db.fetchval("SELECT peer_checkpoint FROM participants WHERE id = $1", HUB_A) == kept

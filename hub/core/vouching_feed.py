@@ -20,6 +20,7 @@ from typing import Any
 
 from hub.core import inputs
 from hub.core.jose import JoseError, PrivateSigningJwk, PublicJwk, parse_jws, sign_compact, verify_signature
+from hub.core.log_watch import Seen, read_checkpoint
 
 FEED_TYPE = "hub-federation-feed+jwt"
 ENTRY_MEMBERS = ("id", "name", "kind", "country", "accepts", "keys")
@@ -82,3 +83,15 @@ def _contents(claims: Mapping[str, Any]) -> tuple[int, tuple[Mapping[str, Any], 
         if not isinstance(entry.get("log", {}), dict):
             raise FeedError("a participant's 'log' is its log document (an object)")
     return issued_at, tuple(entries)
+
+
+def feed_heads(feed: Feed, peer_keys: Mapping[str, PublicJwk], kept: Seen | None) -> list[Seen]:
+    """The tree heads of the peer's log the feed's log proofs show, with the one this hub kept, in the
+    order their consistency is checked (smallest first, each distinct once). LogAlarm if one of the
+    feed's is not a checkpoint one of `peer_keys` signed for the peer's own id."""
+    logs = [e.get("log") or {} for e in feed.participants]
+    signed = {str(log["checkpoint"]) for log in logs if log.get("checkpoint")}
+    heads = {read_checkpoint(text, peer_keys, feed.issuer) for text in signed}
+    if kept is not None:
+        heads.add(kept)
+    return sorted(heads, key=lambda seen: (seen.tree_size, seen.root_hash))

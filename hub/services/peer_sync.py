@@ -7,17 +7,22 @@ which, and changes nothing."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from datetime import datetime
 
 import aiohttp
 
-from hub.core.vouching_feed import FeedError
+from hub.core.jose import PublicJwk
+from hub.core.log_watch import LogAlarm, Seen, check_advance, read_checkpoint
+from hub.core.vouching_feed import Feed, FeedError, feed_heads
 from hub.services.vouching import mirror_feed, peer_feed
 from hub.store import directory
 from hub.store.database import Conn
 from hub.store.directory import DirectoryError
 
 FEED_PATH = "/v1/federation/participants"
+CONSISTENCY_PATH = "/v1/directory/consistency"
 MAX_FEED_BYTES = 8 * 1024 * 1024
 
 
@@ -34,11 +39,48 @@ async def sync_peer(
         raise PeerSyncError(f"'{peer_id}' is not a registered peer hub (kind hub)")
     if not peer.endpoint:
         raise PeerSyncError(f"the peer hub '{peer_id}' has no endpoint in the directory")
-    text = await _fetch(session, peer.endpoint.rstrip("/") + FEED_PATH, peer_id, wait_seconds)
+    base = peer.endpoint.rstrip("/")
+    text = await _fetch(session, base + FEED_PATH, peer_id, wait_seconds)
     try:
-        return await mirror_feed(conn, await peer_feed(conn, peer_id, text), at)
+        feed = await peer_feed(conn, peer_id, text)
+        heads = await _extending_heads(conn, session, base, feed, wait_seconds)
+        async with conn.transaction():
+            listed = await mirror_feed(conn, feed, at)
+            if heads:
+                await directory.set_peer_checkpoint(conn, peer_id, heads[-1].checkpoint)
+        return listed
     except (FeedError, DirectoryError) as exc:
         raise PeerSyncError(f"the feed of '{peer_id}' is refused: {exc}") from None
+    except LogAlarm as exc:
+        raise PeerSyncError(
+            f"the feed of '{peer_id}' is refused, its log does not extend the one this hub kept: {exc}"
+        ) from None
+
+
+async def _extending_heads(
+    conn: Conn, session: aiohttp.ClientSession, base: str, feed: Feed, wait_seconds: float
+) -> list[Seen]:
+    """The peer's tree heads this feed shows and the one kept, each checked to extend the one before
+    by the peer's consistency proof (`GET /v1/directory/consistency`): a peer that comes back with a
+    rewritten history (or shows this hub another log than its participants see) fails here. LogAlarm."""
+    keys = [k for k in await directory.keys_of(conn, feed.issuer) if k.use == "sig"]
+    kept_text = await directory.peer_checkpoint_of(conn, feed.issuer)
+    # the kept head was checked when it was kept; the key that signed it may have been revoked since
+    every = {k.kid: PublicJwk.from_dict(k.jwk) for k in keys}
+    kept = None if kept_text is None else read_checkpoint(kept_text, every, feed.issuer)
+    current = {k.kid: every[k.kid] for k in keys if k.revoked_at is None}
+    heads = feed_heads(feed, current, kept)
+    for before, after in itertools.pairwise(heads):
+        proof: list[str] = []
+        if before.tree_size != after.tree_size:
+            path = f"{CONSISTENCY_PATH}?first={before.tree_size}&second={after.tree_size}"
+            answer = await _fetch(session, base + path, feed.issuer, wait_seconds)
+            try:
+                proof = [str(p) for p in json.loads(answer)["proof"]]
+            except (ValueError, KeyError, TypeError):
+                raise LogAlarm("its consistency proof is not a consistency proof") from None
+        check_advance(before, after, proof)
+    return heads
 
 
 async def _fetch(session: aiohttp.ClientSession, url: str, peer_id: str, wait_seconds: float) -> str:

@@ -565,3 +565,13 @@ async def set_home_proof(conn: Conn, participant_id: str, proof: Mapping[str, An
 async def home_proofs_of(conn: Conn | asyncpg.Pool, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The home proofs kept for those of these participants that are mirrored from a peer hub."""
     return {row["id"]: row["home_proof"] for row in await conn.fetch(query("home_proofs_of"), list(ids))}
+
+
+async def peer_checkpoint_of(conn: Conn, peer_id: str) -> str | None:
+    """The largest checkpoint of the peer hub's log this hub has seen (docs/federation.md, section 3)."""
+    found = await conn.fetchval(query("peer_checkpoint_of"), peer_id)
+    return None if found is None else str(found)
+
+
+async def set_peer_checkpoint(conn: Conn, peer_id: str, checkpoint: str) -> None:
+    await conn.execute(query("set_peer_checkpoint"), peer_id, checkpoint)

@@ -133,3 +133,9 @@ UPDATE participants SET home_proof = $2 WHERE id = $1 AND home_hub IS NOT NULL R
 
 -- name: home_proofs_of
 SELECT id, home_proof FROM participants WHERE id = ANY($1::text[]) AND home_proof IS NOT NULL;
+
+-- name: peer_checkpoint_of
+SELECT peer_checkpoint FROM participants WHERE id = $1 AND kind = 'hub';
+
+-- name: set_peer_checkpoint
+UPDATE participants SET peer_checkpoint = $2 WHERE id = $1 AND kind = 'hub' RETURNING id;
