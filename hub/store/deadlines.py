@@ -125,33 +125,35 @@ async def meet(
     """The participant's answer (`message_id`, answering `answers`) meets its open clocks of these kinds
     on the message answered, or all of them when that message started none; a clock already breached
     records the late answer, and stays breached."""
-    kinds = list(kinds)
-    for row in await conn.fetch(
-        query("meet_deadlines"), case_id, participant, kinds, at, message_id, answers
-    ):
-        await record_event(
-            conn,
-            case_id,
-            at,
-            "deadline.met",
-            participant,
-            subject=participant,
-            message_id=message_id,
-            detail={"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()},
-        )
-        await queue_report(conn, row["id"], "met", at, answered_by=message_id)
-    for row in await conn.fetch(query("answer_late"), case_id, participant, kinds, at, message_id, answers):
-        await queue_report(conn, row["id"], "answered-late", at, answered_by=message_id)
-        await record_event(
-            conn,
-            case_id,
-            at,
-            "deadline.answered_late",
-            participant,
-            subject=participant,
-            message_id=message_id,
-            detail={"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()},
-        )
+    rows = await conn.fetch(
+        query("meet_deadlines"), case_id, participant, list(kinds), at, message_id, answers
+    )
+    for row in rows:
+        detail = {"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()}
+        if row["outcome"] == "met":
+            await record_event(
+                conn,
+                case_id,
+                at,
+                "deadline.met",
+                participant,
+                subject=participant,
+                message_id=message_id,
+                detail=detail,
+            )
+            await queue_report(conn, row["id"], "met", at, answered_by=message_id)
+        else:
+            await queue_report(conn, row["id"], "answered-late", at, answered_by=message_id)
+            await record_event(
+                conn,
+                case_id,
+                at,
+                "deadline.answered_late",
+                participant,
+                subject=participant,
+                message_id=message_id,
+                detail=detail,
+            )
 
 
 async def cancel(

@@ -7,23 +7,30 @@ ON CONFLICT (message_id, recipient_id, kind) DO NOTHING
 RETURNING id;
 
 -- name: meet_deadlines
--- $6: the message answered; when it has clocks of these kinds, only those are met (answering one
--- production order leaves another's clock running), else every such clock the participant owes.
-UPDATE deadlines SET state = 'met', met_at = $4, met_by = $5, next_fire_at = NULL
-WHERE case_id = $1 AND recipient_id = $2 AND kind = ANY($3::text[]) AND state = 'open'
-  AND ($6::uuid IS NULL OR message_id = $6 OR NOT EXISTS (
-        SELECT 1 FROM deadlines a WHERE a.case_id = $1 AND a.recipient_id = $2 AND a.message_id = $6
-          AND a.kind = ANY($3::text[])))
-RETURNING id, kind, rule_id, due_at;
-
--- name: answer_late
-UPDATE deadlines SET answered_late_at = $4, met_by = $5
-WHERE case_id = $1 AND recipient_id = $2 AND kind = ANY($3::text[]) AND state = 'breached'
-  AND answered_late_at IS NULL
-  AND ($6::uuid IS NULL OR message_id = $6 OR NOT EXISTS (
-        SELECT 1 FROM deadlines a WHERE a.case_id = $1 AND a.recipient_id = $2 AND a.message_id = $6
-          AND a.kind = ANY($3::text[])))
-RETURNING id, kind, rule_id, due_at;
+-- An answer ($5) by $2 meets its open clocks of these kinds ($3) and records itself on those already
+-- breached (answered late; they stay breached), in one statement: the two updates touch different rows
+-- (open, breached). $6: the message answered; when it has clocks of these kinds, only those are met or
+-- answered (answering one production order leaves another's clock running), else every such clock the
+-- participant owes. Returns each clock changed and how (`met` first, then `answered-late`).
+WITH answered AS (
+    SELECT d.id FROM deadlines d
+    WHERE d.case_id = $1 AND d.recipient_id = $2 AND d.kind = ANY($3::text[])
+      AND ($6::uuid IS NULL OR d.message_id = $6 OR NOT EXISTS (
+            SELECT 1 FROM deadlines a WHERE a.case_id = $1 AND a.recipient_id = $2 AND a.message_id = $6
+              AND a.kind = ANY($3::text[])))
+), met AS (
+    UPDATE deadlines SET state = 'met', met_at = $4, met_by = $5, next_fire_at = NULL
+    WHERE id IN (SELECT id FROM answered) AND state = 'open'
+    RETURNING id, kind, rule_id, due_at
+), late AS (
+    UPDATE deadlines SET answered_late_at = $4, met_by = $5
+    WHERE id IN (SELECT id FROM answered) AND state = 'breached' AND answered_late_at IS NULL
+    RETURNING id, kind, rule_id, due_at
+)
+SELECT 'met' AS outcome, id, kind, rule_id, due_at FROM met
+UNION ALL
+SELECT 'answered-late', id, kind, rule_id, due_at FROM late
+ORDER BY 1 DESC, 2;
 
 -- name: cancel_deadlines
 UPDATE deadlines SET state = 'cancelled', cancelled_at = $3, next_fire_at = NULL
