@@ -44,6 +44,7 @@ TABLES = {
     "signals": (),
     "signal_copies": (),
     "signal_changes": ("id",),
+    "content_url_digests": (),
     "deliveries": ("seq",),
     "destinations": (),
     "deadlines": ("id",),

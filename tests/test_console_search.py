@@ -64,7 +64,7 @@ async def test_a_case_is_found_by_the_sender_s_reference_or_a_content_url(
     assert (by_reference.status, by_reference.headers["Location"]) == (303, f"/cases/{second}")
     assert (by_url.status, by_url.headers["Location"]) == (303, f"/cases/{first}")
     assert other_query.status == 422  # the query is the platform's: another one names other content
-    assert "no message this console holds names this content URL" in html_lib.unescape(
+    assert "no message you sent or received names this content URL" in html_lib.unescape(
         await other_query.text()
     )
     listed = html_lib.unescape(await several.text())
@@ -89,3 +89,26 @@ async def test_a_case_is_found_by_the_sender_s_reference_or_a_content_url(
     await platform_console.post("/inbox/fetch", data={"csrf": csrf_of(inbox), "next": "/inbox"})
     found = await find(platform_console, "DE-2026-02002")
     assert (found.status, found.headers["Location"]) == (303, f"/cases/{second}")
+
+
+async def test_a_console_that_holds_no_message_finds_the_case_at_the_hub(
+    hub: Any, directory: Any, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """The hub's keyed digests answer for a URL the console's own record does not hold (another desk's
+    console, a platform that receives by webhook); a stranger's console finds nothing."""
+    hotline = await directory.add("de-hotline-search-hub", "hotline", "DE")
+    platform = await directory.add("ie-platform-search-hub", "platform", "IE")
+    stranger = await directory.add("nl-platform-search-hub", "platform", "NL")
+    sender = await console_for(aiohttp_client, hub, hotline, tmp_path / "desk-1")
+    case_id = await refer(sender, platform, "DE-2026-03001", FIRST_URL)
+    other_desk = await console_for(aiohttp_client, hub, hotline, tmp_path / "desk-2")
+    recipient = await console_for(aiohttp_client, hub, platform, tmp_path / "platform")
+    outsider = await console_for(aiohttp_client, hub, stranger, tmp_path / "stranger")
+    with capture_logs() as logs:
+        at_desk_2 = await find(other_desk, "https://PHOTOS.example.com/p/search-0001?size=Large")
+        at_platform = await find(recipient, FIRST_URL)  # nothing fetched yet: its console holds nothing
+        at_stranger = await find(outsider, FIRST_URL)
+    assert (at_desk_2.status, at_desk_2.headers["Location"]) == (303, f"/cases/{case_id}")
+    assert (at_platform.status, at_platform.headers["Location"]) == (303, f"/cases/{case_id}")
+    assert at_stranger.status == 422
+    assert "search-0001" not in repr(logs)

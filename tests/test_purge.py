@@ -74,6 +74,8 @@ async def test_a_case_past_retention_is_purged_provably(
         "SELECT signed_form, case_id FROM messages WHERE id = $1", uuid.UUID(request["id"])
     )
     assert await database_holds(db, MARKER) == []  # encrypted at rest: not even before the purge
+    digests = "SELECT count(*) FROM content_url_digests WHERE case_id = $1"
+    assert await db.fetchval(digests, stored["case_id"]) == 1  # what a search by its URL matches
 
     # Not yet: retention runs from the decision.
     clock.now += timedelta(days=179)
@@ -96,6 +98,7 @@ async def test_a_case_past_retention_is_purged_provably(
     clock.now += timedelta(days=2)
     assert await purge_due_cases(pool, policy, clock()) == [uuid.UUID(case_id)]
     assert await purge_due_cases(pool, policy, clock()) == []  # once
+    assert await db.fetchval(digests, stored["case_id"]) == 0  # no search by its URL finds it now
 
     # The personal data is gone, and the old ciphertext no longer opens: its key was destroyed.
     assert (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.api.openapi_case_search import case_search_paths, case_search_schemas
 from hub.api.openapi_coop import coop_paths, coop_schemas
 from hub.api.openapi_federation import federation_paths, federation_schemas
 from hub.api.openapi_parts import (
@@ -319,6 +320,7 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
         **_message_paths(catalog),
         **_inbox_paths(),
         **_case_paths(),
+        **case_search_paths(),
         **_directory_paths(),
         **federation_paths(),
         **_stats_paths(),
@@ -332,7 +334,13 @@ def _paths(catalog: TemplateCatalog) -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     """The schemas the operations name, and how a participant authenticates."""
     return {
-        "schemas": {**_schemas(), **signal_schemas(), **federation_schemas(), **coop_schemas()},
+        "schemas": {
+            **_schemas(),
+            **case_search_schemas(),
+            **signal_schemas(),
+            **federation_schemas(),
+            **coop_schemas(),
+        },
         "securitySchemes": {
             "bearerAuth": {
                 "type": "http",

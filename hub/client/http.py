@@ -160,6 +160,12 @@ class HubClient:
             params["cursor"] = cursor
         return await self._request("GET", "/v1/cases", params=params)
 
+    async def cases_by_content_url(self, url: str) -> list[dict[str, Any]]:
+        """The cases whose takedown requests this participant sent or got name `url` (the hub matches a
+        keyed digest of it; the URL travels in the body, never in an address)."""
+        found = await self._request("POST", "/v1/search/cases", json={"content_url": url})
+        return [c for c in found.get("cases", []) if isinstance(c, dict)]
+
     async def share(self, case_id: str, participant_id: str) -> dict[str, Any]:
         return await self._request(
             "POST", f"/v1/cases/{case_id}/shares", json={"participant_id": participant_id}

@@ -3,14 +3,17 @@
 A hotline analyst has the file number of its signature (`DE-2026-02001`, the takedown request's
 `authorisation.reference`), a platform reviewer its ticket number (an acknowledgement's `reference`),
 either of them the URL a victim reported. The console looks for them in its own record, the signed
-messages it sent or received (`Archive`), in memory: a URL typed into the search is written nowhere, not
-in an address (the search form posts), not in a log line, not in an index, and the hub is not asked (it
-keeps the signed forms encrypted and holds no URL in clear to match against). A case found this way is
-opened through the hub like any other, so the hub's rule still decides what the person sees of it.
+messages it sent or received (`Archive`), in memory, and asks the hub for a URL too: the hub keeps no
+URL in clear but a keyed digest of each takedown request's URLs, and matches the same digest of the URL
+asked for (`POST /v1/search/cases`), among the messages this participant sent or got. A URL typed into
+the search is written nowhere: not in an address (the search form posts, and so does the client), not
+in a log line. A case found either way is opened through the hub like any other, so the hub's rule
+still decides what the person sees of it.
 
-References match whole, ignoring case and surrounding space; URLs match as `url_key` says: scheme and
-host are case-insensitive and a fragment names no other content, the rest must be exact (a path or a
-query may be case-sensitive on the platform). `hub/console/duplicates.py` compares URLs by the same key.
+References match whole, ignoring case and surrounding space; URLs match by their normal form, the one
+rule of `hub.core.content_url` (scheme and host case-insensitive, no default port, no fragment; the rest
+exact), by which the hub also matches the digests it keeps (`HubClient.cases_by_content_url`);
+`hub/console/duplicates.py` compares URLs by the same form.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from hub.console.archive import Kept
+from hub.core.content_url import looks_like_url, normalised
 from hub.core.jose import JoseError, parse_jws
 
 
@@ -36,17 +39,9 @@ class Found:
     accepted_at: str
 
 
-def looks_like_url(text: str) -> bool:
-    return text.strip().lower().startswith(("http://", "https://"))
-
-
 def url_key(url: str) -> str:
-    """What two content URLs must share to name the same content."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+    """What two content URLs must share to name the same content (`hub.core.content_url`)."""
+    return normalised(url)
 
 
 def content_urls(envelope: dict[str, Any]) -> set[str]:

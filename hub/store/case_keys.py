@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from uuid import UUID
 
+from hub.core.content_url import digest_key
 from hub.core.vault import VaultError, new_key, open_with, seal_with, unwrap, wrap
 from hub.store.database import Conn
 from hub.store.queries import query
@@ -17,9 +19,14 @@ class ShreddedError(Exception):
 
 @dataclass(frozen=True)
 class Keyring:
-    """The hub's storage key (from its file, never from the database)."""
+    """The hub's storage key (from its file, never from the database), and the key of the content-URL
+    digests derived from it (`hub.core.content_url`)."""
 
     storage_key: bytes
+
+    @cached_property
+    def content_url_key(self) -> bytes:
+        return digest_key(self.storage_key)
 
     def open(self, wrapped: bytes | None, stored: bytes | None, encrypted: bool) -> bytes:
         """A stored form as written: decrypted with the case key when it was stored encrypted."""

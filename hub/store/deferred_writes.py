@@ -34,6 +34,7 @@ ORDER = (
     "open_case",
     "insert_message",
     "insert_signals",
+    "insert_url_digests",
     "insert_party",
     "insert_deliveries",
     "insert_deadline",

@@ -18,12 +18,13 @@ import asyncpg
 from hub.core.admission import Admission, CaseSnapshot, DirectoryEntry, Party
 from hub.core.case_state import RecipientState, next_state
 from hub.core.case_view import parts_of_new_party
+from hub.core.content_url import request_urls, url_digests
 from hub.core.envelope import NEW_REFERRAL_TYPES, Envelope
 from hub.core.policy import Clock
 from hub.core.routing import RouteCandidate, content_hosts
 from hub.core.signals import SignalPlan
 from hub.core.vault import new_key, seal_with, wrap
-from hub.store import deadlines, signals
+from hub.store import content_urls, deadlines, signals
 from hub.store.case_keys import Keyring, ShreddedError, encrypt_for_case
 from hub.store.database import Conn
 from hub.store.deferred_writes import write
@@ -210,6 +211,7 @@ async def record_message(
         form = message.signed_form
         stored_form = await encrypt_for_case(conn, keyring, plan.case_id, form, at, wrapped_key)
     await conn.execute(query("insert_message"), *_message_row(message, plan, receipt, stored_form, keyring))
+    await _record_url_digests(conn, message, plan, keyring)
     if hash_signals is not None:
         await signals.record_signals(conn, plan.case_id, env.id, hash_signals, at)
     await _record_accepted(conn, message, plan)
@@ -253,6 +255,7 @@ async def _record_new_case(
     await record_event(conn, case_id, at, "case.opened", env.sender, detail={"case_type": env.type})
     row = _message_row(message, plan, receipt, stored_form, keyring)
     await write(conn, "insert_message", *row, message_id=env.id)
+    await _record_url_digests(conn, message, plan, keyring)
     if hash_signals is not None:
         await signals.record_signals(conn, case_id, env.id, hash_signals, at)
     await _record_accepted(conn, message, plan)
@@ -290,6 +293,18 @@ async def _record_new_case(
                 clocks=clocks[recipient],
                 told_at=at,
             )
+
+
+async def _record_url_digests(
+    conn: Conn, message: SignedMessage, plan: Admission, keyring: Keyring | None
+) -> None:
+    """The keyed digests of a takedown request's content URLs, so a search by URL finds its case without
+    the URL being stored (`hub.core.content_url`); none without the hub's key (tools, tests)."""
+    env = message.envelope
+    urls = request_urls(env.type, env.body)
+    if keyring is not None and urls:
+        digests = url_digests(keyring.content_url_key, urls)
+        await content_urls.record_url_digests(conn, plan.case_id, env.id, digests)
 
 
 def _message_row(

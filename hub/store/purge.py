@@ -24,6 +24,7 @@ import asyncpg
 
 from hub.core.case_state import RecipientState, case_status
 from hub.core.retention import RetentionPolicy, final_at, purge_at, unmatched_mail_cutoff
+from hub.store.content_urls import delete_url_digests
 from hub.store.events import record_event
 from hub.store.queries import query
 from hub.store.signals import delete_signals
@@ -78,6 +79,7 @@ async def purge_case(
         banked = await conn.fetch(query("purge_bank_contents"), candidate.case_id, now)
         deliveries = await conn.fetch(query("purge_pending_deliveries"), candidate.case_id)
         signals = await delete_signals(conn, candidate.case_id, now)
+        await delete_url_digests(conn, candidate.case_id)  # what a search by content URL would match
         await conn.execute(query("mark_case_purged"), candidate.case_id, now)
         retention = policy.period(candidate.case_type, candidate.final_status)
         detail = {

@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 33
+-- schema version 34
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -162,6 +162,17 @@ CREATE TABLE clock_reports (
     CONSTRAINT clock_reports_result_check CHECK ((result = ANY (ARRAY['met'::text, 'answered-late'::text, 'breached'::text])))
 );
 CREATE INDEX clock_reports_due_idx ON public.clock_reports USING btree (id) WHERE (reported_at IS NULL);
+
+CREATE TABLE content_url_digests (
+    case_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    digest bytea NOT NULL,
+    CONSTRAINT content_url_digests_pkey PRIMARY KEY (message_id, digest),
+    CONSTRAINT content_url_digests_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
+    CONSTRAINT content_url_digests_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id)
+);
+CREATE INDEX content_url_digests_by_case ON public.content_url_digests USING btree (case_id);
+CREATE INDEX content_url_digests_by_digest ON public.content_url_digests USING btree (digest);
 
 CREATE TABLE coop_callbacks (
     id uuid NOT NULL,

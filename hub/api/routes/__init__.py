@@ -25,6 +25,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/inbox", inbox.read)
     app.router.add_post("/v1/inbox/ack", inbox.ack)
     app.router.add_get("/v1/cases", cases.list_all)
+    app.router.add_post("/v1/search/cases", cases.search)
     app.router.add_get("/v1/cases/{case_id}", cases.read)
     app.router.add_get("/v1/cases/{case_id}/messages", cases.messages)
     app.router.add_get("/v1/cases/{case_id}/proofs", cases.proofs)

@@ -1,4 +1,5 @@
-"""`GET /v1/cases/{case_id}`, its `/messages` and `/proofs`, and `POST /v1/cases/{case_id}/shares`."""
+"""`GET /v1/cases/{case_id}`, its `/messages` and `/proofs`, `POST /v1/cases/{case_id}/shares`, and
+`POST /v1/search/cases` (by a content URL, in the body so that it is in no address or access log)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hub.api.parameters import CASES_LIMIT
 from hub.api.request import caller_of, json_body
 from hub.core.refusal import Refusal
 from hub.services.case_list import CaseFilter, list_cases
+from hub.services.case_search import cases_by_content_url
 from hub.services.cases import read_case, share_case
 from hub.services.inbox import case_messages
 from hub.services.proofs import proofs_for_party
@@ -69,6 +71,16 @@ async def list_all(request: web.Request) -> web.Response:
         sort=request.query.get("sort", "opened"),
     )
     return web.json_response(listing)
+
+
+async def search(request: web.Request) -> web.Response:
+    """The caller's cases whose takedown requests name this content URL (matched by its keyed digest)."""
+    caller = await caller_of(request)
+    body = await json_body(request)
+    found = await cases_by_content_url(
+        request.app[POOL], request.app[INTAKE].keyring, caller.participant_id, body.get("content_url")
+    )
+    return web.json_response({"cases": found})
 
 
 async def share(request: web.Request) -> web.Response:

@@ -23,10 +23,11 @@ from hub.console.language import language_of, say
 from hub.console.next_steps import steps
 from hub.console.render import render
 from hub.console.sealing import open_all
-from hub.console.search import Found, find_in_messages, looks_like_url
+from hub.console.search import Found, find_in_messages
 from hub.console.shown_body import labelled_body
 from hub.core.case_reference import CaseReferenceError
 from hub.core.clock import rfc3339, utc_now
+from hub.core.content_url import looks_like_url
 from hub.core.global_id import home_hub_of
 from hub.core.jose import JoseError, parse_jws
 
@@ -98,14 +99,40 @@ async def _find(request: web.Request, wanted: str, in_archive: bool) -> tuple[st
     if not in_archive:  # an address carries no content URL: only the form's search looks for one
         return None, [], why or say(request, "Find a case: look for a content URL with the Find button.")
     found = find_in_messages(await asyncio.to_thread(gateway.archive.every), wanted)
+    if looks_like_url(wanted):  # the hub matches its keyed digests too (messages this console never held)
+        found = merged(found, await _found_at_hub(gateway, wanted))
     if len(found) == 1:
         return found[0].case_id, [], ""
     if not found and looks_like_url(wanted):
-        why = say(request, "Find a case: no message this console holds names this content URL.")
+        why = say(
+            request,
+            "Find a case: no message you sent or received names this content URL, in this console or at the hub.",  # noqa: E501
+        )
     elif not found:
         nor = say(request, "nor is it a reference in the messages this console holds")
         why = f"{why.removesuffix('.')}; {nor}."
     return None, found, why
+
+
+async def _found_at_hub(gateway: HubGateway, url: str) -> list[Found]:
+    """The cases the hub finds by the URL's keyed digest; none when it cannot be asked (the console's
+    own record still answers)."""
+    try:
+        cases = await gateway.client.cases_by_content_url(url)
+    except (HubError, aiohttp.ClientError, TimeoutError):
+        return []
+    return [
+        Found(str(c["case_id"]), "content URL", str(c.get("message_type", "")), str(c.get("accepted_at", "")))
+        for c in cases
+        if c.get("case_id")
+    ]
+
+
+def merged(kept: list[Found], at_hub: list[Found]) -> list[Found]:
+    """One entry per case, the console's own first, newest first."""
+    found = {f.case_id: f for f in at_hub}
+    found.update({f.case_id: f for f in kept})
+    return sorted(found.values(), key=lambda f: f.accepted_at, reverse=True)
 
 
 async def _list_page(request: web.Request, wanted: str, *, in_archive: bool) -> web.Response:
