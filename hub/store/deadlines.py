@@ -124,7 +124,8 @@ async def meet(
 ) -> None:
     """The participant's answer (`message_id`, answering `answers`) meets its open clocks of these kinds
     on the message answered, or all of them when that message started none; a clock already breached
-    records the late answer, and stays breached."""
+    records the late answer, and stays breached. Each clock's end is queued for a peer hub's report by
+    the same statement (`queue_report`'s rule, `hub_queue_clock_report`)."""
     rows = await conn.fetch(
         query("meet_deadlines"), case_id, participant, list(kinds), at, message_id, answers
     )
@@ -141,9 +142,7 @@ async def meet(
                 message_id=message_id,
                 detail=detail,
             )
-            await queue_report(conn, row["id"], "met", at, answered_by=message_id)
         else:
-            await queue_report(conn, row["id"], "answered-late", at, answered_by=message_id)
             await record_event(
                 conn,
                 case_id,

@@ -11,7 +11,8 @@ RETURNING id;
 -- breached (answered late; they stay breached), in one statement: the two updates touch different rows
 -- (open, breached). $6: the message answered; when it has clocks of these kinds, only those are met or
 -- answered (answering one production order leaves another's clock running), else every such clock the
--- participant owes. Returns each clock changed and how (`met` first, then `answered-late`).
+-- participant owes. Returns each clock changed and how (`met` first, then `answered-late`), each queued
+-- for a peer hub's report as queue_clock_report would (migration 0034).
 WITH answered AS (
     SELECT d.id FROM deadlines d
     WHERE d.case_id = $1 AND d.recipient_id = $2 AND d.kind = ANY($3::text[])
@@ -27,9 +28,12 @@ WITH answered AS (
     WHERE id IN (SELECT id FROM answered) AND state = 'breached' AND answered_late_at IS NULL
     RETURNING id, kind, rule_id, due_at
 )
-SELECT 'met' AS outcome, id, kind, rule_id, due_at FROM met
-UNION ALL
-SELECT 'answered-late', id, kind, rule_id, due_at FROM late
+SELECT c.outcome, c.id, c.kind, c.rule_id, c.due_at
+FROM (SELECT 'met' AS outcome, id, kind, rule_id, due_at FROM met
+      UNION ALL
+      SELECT 'answered-late', id, kind, rule_id, due_at FROM late) c
+-- each clock's end queued for a peer hub's report where that applies (hub_queue_clock_report)
+CROSS JOIN LATERAL hub_queue_clock_report(c.id, c.outcome, $4, $5, NULL) AS queued
 ORDER BY 1 DESC, 2;
 
 -- name: cancel_deadlines
@@ -78,13 +82,9 @@ WHERE case_id = $1 AND recipient_id = $2 AND state = 'open' ORDER BY due_at, id;
 
 -- name: queue_clock_report
 -- The end of clock $1 ($2 result, $3 when, $4 the answer, $5 the escalation) queued for its report, when
--- the clock is this hub's own participant's (no home hub) on a message a peer hub's participant sent.
-INSERT INTO clock_reports (deadline_id, result, at, answered_by, escalation)
-SELECT d.id, $2, $3, $4, $5
-FROM deadlines d JOIN messages m ON m.id = d.message_id
-     JOIN participants s ON s.id = m.sender_id JOIN participants r ON r.id = d.recipient_id
-WHERE d.id = $1 AND s.home_hub IS NOT NULL AND r.home_hub IS NULL
-ON CONFLICT (deadline_id, result) DO NOTHING;
+-- the clock is this hub's own participant's on a message a peer hub's participant sent:
+-- hub_queue_clock_report, migration 0034.
+SELECT hub_queue_clock_report($1, $2, $3, $4, $5);
 
 -- name: claim_clock_report
 -- One clock end not yet reported, locked (another process skips it), with its clock and who asked.
