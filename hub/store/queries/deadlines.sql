@@ -12,7 +12,7 @@ RETURNING id;
 -- (open, breached). $6: the message answered; when it has clocks of these kinds, only those are met or
 -- answered (answering one production order leaves another's clock running), else every such clock the
 -- participant owes. Returns each clock changed and how (`met` first, then `answered-late`), each queued
--- for a peer hub's report as queue_clock_report would (migration 0034).
+-- for a peer hub's report as queue_clock_report would (migration 0035).
 WITH answered AS (
     SELECT d.id FROM deadlines d
     WHERE d.case_id = $1 AND d.recipient_id = $2 AND d.kind = ANY($3::text[])
@@ -83,7 +83,7 @@ WHERE case_id = $1 AND recipient_id = $2 AND state = 'open' ORDER BY due_at, id;
 -- name: queue_clock_report
 -- The end of clock $1 ($2 result, $3 when, $4 the answer, $5 the escalation) queued for its report, when
 -- the clock is this hub's own participant's on a message a peer hub's participant sent:
--- hub_queue_clock_report, migration 0034.
+-- hub_queue_clock_report, migration 0035.
 SELECT hub_queue_clock_report($1, $2, $3, $4, $5);
 
 -- name: claim_clock_report
