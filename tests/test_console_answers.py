@@ -12,6 +12,7 @@ refused by the console before anything is signed.
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -293,3 +294,53 @@ async def test_a_police_liaison_asks_the_platform_it_was_shared_with_and_is_answ
     await answer(platform_console, case_id, label, {"/body/answers": "The account example-uploader-1."})
     [responded] = accepted(await hub_case(hub, hotline, case_id), "information-response")
     assert (responded["actor"], responded["to"]) == (platform.id, [police.id])
+
+
+async def test_a_form_takes_times_in_the_viewer_s_zone_and_signs_them_in_utc(
+    hub: Any, directory: Any, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Issue 17: a reviewer in Berlin types the decision time as the clock on the wall shows it; the
+    form says which zone, fills in "now" in it, and the message carries the time in UTC."""
+    from hub.core.jose import parse_jws
+
+    hotline = await directory.add("de-hotline-zone", "hotline", "DE")
+    platform = await directory.add("ie-platform-zone", "platform", "IE")
+    hotline_console = await console_for(aiohttp_client, hub, hotline, tmp_path / "hotline")
+    berlin = await console_for(
+        aiohttp_client, hub, platform, tmp_path / "platform", time_zone="Europe/Berlin"
+    )
+    form = await (await hotline_console.get("/new/takedown-request")).text()
+    values = {**takedown_values(platform.id), "message_id": MESSAGE_ID.search(form).group(1)}  # type: ignore[union-attr]
+    sent = await hotline_console.post(
+        "/new/takedown-request", data=form_body(values, csrf_of(form)), allow_redirects=False
+    )
+    case_id = sent.headers["Location"].removeprefix("/cases/")
+    acknowledging = await (await berlin.get(links(await case_page(berlin, case_id))["Acknowledge"])).text()
+    assert "time in Europe/Berlin" in acknowledging
+    now_shown = re.search(r'name="/body/received_at"[^>]*value="([^"]+)"', acknowledging)
+    assert now_shown is not None
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", now_shown.group(1))  # local, to the minute
+    href = links(await case_page(berlin, case_id))["Report a decision"]
+    page = await (await berlin.get(href)).text()
+    decision = {
+        "message_id": MESSAGE_ID.search(page).group(1),  # type: ignore[union-attr]
+        "in_reply_to": href.split("=", 1)[1],
+        "/body/status": "declined",
+        "/body/decline_reason": "The item is not on our service.",
+        "/body/decided_at": "2026-07-05 12:30",  # CEST, UTC+2
+    }
+    path = href.split("?")[0]
+    review = await berlin.post(path, data=form_body(decision, csrf_of(page)), allow_redirects=False)
+    assert review.status == 200, await review.text()
+    assert "2026-07-05T10:30:00Z" in await review.text()  # exactly what will be signed
+    wrong = await berlin.post(
+        path, data=form_body({**decision, "/body/decided_at": "5 July, half past noon"}, csrf_of(page))
+    )
+    assert wrong.status == 422
+    assert "Give a date and time, like 2026-01-05 11:00" in html_lib.unescape(await wrong.text())
+    signed = await berlin.post(path, data=form_body(decision, csrf_of(page), "sign"), allow_redirects=False)
+    assert signed.status == 303, await signed.text()
+    inbox = await (await hub.get("/v1/inbox", headers=hotline.auth())).json()
+    envelopes = [json.loads(parse_jws(i["message"]).payload) for i in inbox["messages"]]
+    [update] = [e for e in envelopes if e["type"] == "status-update"]
+    assert update["body"]["decided_at"] == "2026-07-05T10:30:00Z"

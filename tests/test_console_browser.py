@@ -161,7 +161,7 @@ async def platform_acts(page: Any, case_id: str, shots: Path) -> None:
     await page.get_by_label("Ground for the decision").select_option("illegal-content")
     await page.get_by_label("Legal ground").fill("Non-consensual intimate image, Directive (EU) 2024/1385.")
     await page.get_by_role("checkbox", name="Internal complaint").check()
-    await page.get_by_label("When the decision was taken (UTC)").fill("2026-01-05T11:00:00Z")
+    await page.get_by_label(re.compile("^When the decision was taken")).fill("2026-01-05T11:00:00Z")
     await page.get_by_role("button", name=SEND).last.click()
     # Review and sign: exactly what will be signed, the decision time the reviewer typed in sight.
     review = await page.get_by_role("region", name="What will be signed").inner_text()

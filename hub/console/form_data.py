@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
+from hub.console.local_time import signed_time
 from hub.console.plain_faults import plain_fault
 from hub.console.schema_form import MAX_REPEAT, Field, TemplateForm, Widget
 from hub.core import inputs
@@ -70,10 +72,12 @@ def counts_of(values: Mapping[str, list[str]]) -> dict[str, int]:
     return counts
 
 
-def collect(made: Field, values: Mapping[str, list[str]]) -> Any:
-    """The JSON value of one field, or MISSING."""
+def collect(made: Field, values: Mapping[str, list[str]], zone: tzinfo = UTC) -> Any:
+    """The JSON value of one field, or MISSING; a time typed in `zone` (the viewer's) becomes UTC."""
     raw = first(values, made.pointer)
     widget = made.widget
+    if widget == Widget.TEXT and made.timestamp:
+        return signed_time(raw, zone) or MISSING
     if widget in (Widget.TEXT, Widget.SELECT, Widget.FIXED):
         return raw.strip() or MISSING
     if widget == Widget.TEXTAREA:
@@ -91,18 +95,18 @@ def collect(made: Field, values: Mapping[str, list[str]]) -> Any:
         return [v for v in values.get(made.pointer, []) if v] or MISSING
     if widget == Widget.SEALED:
         return _sealed(made, values)
-    return _compound(made, values)
+    return _compound(made, values, zone)
 
 
-def _compound(made: Field, values: Mapping[str, list[str]]) -> Any:
+def _compound(made: Field, values: Mapping[str, list[str]], zone: tzinfo) -> Any:
     if made.widget == Widget.REPEAT:
-        entries = [collect(child, values) for child in made.children]
+        entries = [collect(child, values, zone) for child in made.children]
         if all(entry is MISSING or entry == {} for entry in entries) and not made.required:
             return MISSING
         return [{} if entry is MISSING else entry for entry in entries] if entries else []
     members = {}
     for child in made.children:
-        value = collect(child, values)
+        value = collect(child, values, zone)
         if value is not MISSING:
             members[child.name] = value
     if not members and not made.required:

@@ -22,7 +22,7 @@ from hub.wording import load_wording
 
 FORMATS = {
     "uri": "Give the full web address, starting with https://",
-    "date-time": "Give a date and time in UTC, like 2026-01-05T11:00:00Z",
+    "date-time": "Give a date and time, like 2026-01-05 11:00",
     "date": "Give a date, like 2026-01-05",
     "email": "Give an e-mail address, like name@example.org",
     "uuid": "Give an id of 32 hexadecimal digits in five groups, like 3f2a9c1e-0b4d-4e8a-9c1f-2a7b5d6e8f90",

@@ -166,6 +166,7 @@ def render(
         "path": request.path,
         "here": request.path_qs if request.method in ("GET", "HEAD") else request.path,
         "me": request.app[CONFIG].participant_id,
+        "zone_name": request.app[CONFIG].time_zone,  # the times a form takes are in it
         "offers_referrals": request.get(OFFERS_REFERRALS, True),
         **context,
     }

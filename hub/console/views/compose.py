@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import uuid
+from datetime import tzinfo
 from typing import Any
 
 import aiohttp
@@ -53,9 +54,10 @@ from hub.console.form_token import FormTokenError, issue_token, message_id_of
 from hub.console.keys import CATALOG, CONFIG, GATEWAY, JINJA
 from hub.console.labels import MESSAGE_TYPES
 from hub.console.language import language_of, say
+from hub.console.local_time import shown_time
 from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.referral_parts import UnsplittableError, accepted_before, partly_sent, parts_of, send_parts
-from hub.console.render import local_when, render
+from hub.console.render import local_when, render, time_zone
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget, humanise
 from hub.console.sealing import SealingError
 from hub.console.views.cases import case_id_of, my_kind
@@ -177,10 +179,10 @@ def _page(
     return render(request.app[JINJA], request, "compose.html", context, status=status)
 
 
-def _prefill(form: TemplateForm, values: FormValues) -> None:
-    """ "Now" in the timestamps the form always asks for, in sight; a time asked for only in some cases
-    (a decision's `decided_at`) is left for the person to give."""
-    now = rfc3339(utc_now())
+def _prefill(form: TemplateForm, values: FormValues, zone: tzinfo) -> None:
+    """ "Now" in the timestamps the form always asks for, in sight and in the viewer's zone; a time asked
+    for only in some cases (a decision's `decided_at`) is left for the person to give."""
+    now = shown_time(utc_now(), zone)
     for made in form.fields():
         if made.timestamp and made.required and made.pointer not in values:
             values[made.pointer] = [now]
@@ -239,7 +241,7 @@ async def _show_or_send(request: web.Request, compose: Compose) -> web.Response:
         if compose.in_reply_to:
             values["in_reply_to"] = [compose.in_reply_to]
         form = _form(request, compose, {})
-        _prefill(form, values)
+        _prefill(form, values, time_zone(request.app[CONFIG].time_zone))
         return _page(request, compose, form, values)
     values = form_values((await request.post()).items())
     try:
@@ -286,8 +288,9 @@ async def _send_once(
 def _envelope(
     request: web.Request, compose: Compose, form: TemplateForm, values: FormValues, message_id: str
 ) -> dict[str, Any]:
-    to = compose.to if compose.to is not None else collect(form.envelope[0], values)
-    body = collect(form.body, values)
+    zone = time_zone(request.app[CONFIG].time_zone)  # the times typed are the viewer's
+    to = compose.to if compose.to is not None else collect(form.envelope[0], values, zone)
+    body = collect(form.body, values, zone)
     envelope: dict[str, Any] = {
         "id": message_id,
         "type": compose.message_type,
