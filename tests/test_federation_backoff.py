@@ -182,6 +182,10 @@ async def test_a_peer_hub_that_refuses_this_hub_is_parked_for_all_its_participan
             )
             assert [r["subject"] for r in held] == [to.id]
 
+        # the operator's list shows B parked, holding both (`hub deliveries destinations`)
+        (peer,) = [d for d in await deliveries.list_destinations(f.a.db) if d["participant_id"] == HUB_B]
+        assert (peer["pending"], peer["parked_at"] is not None) == (2, True)
+
         proxy.down = False
         assert await deliveries.unpark(f.a.db, HUB_B, f.a.clock()) == 2
         await drain(f)

@@ -48,6 +48,7 @@ WHERE participant_id = $1 AND name = $2
 RETURNING participant_id;
 
 -- name: list_destinations
+-- A peer hub's own row (name '') counts the deliveries to its participants (migration 0032).
 SELECT t.participant_id, t.name, t.consecutive_failures, t.consecutive_refusals, t.next_attempt_at, t.parked_at,
        t.parked_reason,
        t.last_success_at, t.last_failure_at,
@@ -55,7 +56,11 @@ SELECT t.participant_id, t.name, t.consecutive_failures, t.consecutive_refusals,
        count(d.seq) FILTER (WHERE d.state = 'in_flight') AS in_flight,
        count(d.seq) FILTER (WHERE d.state = 'dead') AS dead
 FROM destinations t
-LEFT JOIN deliveries d ON d.recipient_id = t.participant_id AND d.destination = t.name AND d.channel = 'push'
+LEFT JOIN deliveries d
+    ON (d.recipient_id = t.participant_id AND d.destination = t.name
+        OR t.name = '' AND d.destination = ''
+           AND d.recipient_id IN (SELECT q.id FROM participants q WHERE q.home_hub = t.participant_id))
+   AND d.channel = 'push'
 GROUP BY t.participant_id, t.name ORDER BY t.participant_id, t.name;
 
 -- name: list_deliveries

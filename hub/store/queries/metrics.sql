@@ -10,10 +10,14 @@ SELECT recipient_id, count(*) AS n FROM deliveries
 WHERE state = 'pending' AND channel = 'push' GROUP BY recipient_id;
 
 -- name: metrics_parked_destinations
--- Parked push destinations and how many deliveries each holds.
+-- Parked push destinations and how many deliveries each holds (a peer hub's: those to its participants,
+-- migration 0032).
 SELECT t.participant_id, count(d.seq) AS n FROM destinations t
-LEFT JOIN deliveries d ON d.recipient_id = t.participant_id AND d.channel = 'push'
-                      AND d.state IN ('pending', 'in_flight')
+LEFT JOIN deliveries d ON (d.recipient_id = t.participant_id
+                           OR t.name = '' AND d.destination = ''
+                              AND d.recipient_id IN (SELECT q.id FROM participants q
+                                                     WHERE q.home_hub = t.participant_id))
+                      AND d.channel = 'push' AND d.state IN ('pending', 'in_flight')
 WHERE t.parked_at IS NOT NULL GROUP BY t.participant_id;
 
 -- name: metrics_deadlines
