@@ -19,7 +19,13 @@ import pytest
 from hub.api.app import create_app
 from tests.console_helpers import CONTACT_EMAIL, CONTENT_URL
 from tests.factories import Member
-from tests.test_console_browser import CHROMIUM_ARGS, chromium, start_console  # noqa: F401 (fixture)
+from tests.test_console_browser import (  # noqa: F401 (fixtures)
+    CHROMIUM_ARGS,
+    CLIP_CASE,
+    chromium,
+    shots,
+    start_console,
+)
 
 SEND = "Prüfen, signieren und senden"
 # Words that are English and not German: one of them on a page is a text the catalogue lacks.
@@ -178,6 +184,7 @@ async def test_every_page_in_german_in_a_real_browser(
     aiohttp_client: Any,
     aiohttp_server: Any,
     chromium: str,  # noqa: F811 (the fixture)
+    shots: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
 ) -> None:
     async_api = pytest.importorskip("playwright.async_api", reason="playwright is a test dependency")
@@ -208,11 +215,13 @@ async def test_every_page_in_german_in_a_real_browser(
             await hotline_page.goto(f"{base}/cases/{case_id}")
             text = await assert_german(hotline_page, "the hotline's decided case")
             assert "Inhalte entfernt oder beschränkt" in text
+            await hotline_page.screenshot(path=str(shots / "case-de.png"), full_page=True, clip=CLIP_CASE)
             await lists_and_keys(hotline_page, base, case_id)
             await hotline_page.get_by_role("link", name="English").click()
             assert "Your directory entry" in await hotline_page.locator("h1").inner_text()
         finally:
             await browser.close()
+    assert (shots / "case-de.png").stat().st_size > 10_000
 
 
 def test_the_check_finds_english_and_lets_names_pass() -> None:
