@@ -266,12 +266,19 @@ class LoadBench:
         delivered = sum(p["delivery"]["delivered"] for p in phases)
         conn = await asyncpg.connect(dsn)
         try:
-            states = {
-                r["state"]: r["n"]
-                for r in await conn.fetch(
-                    "SELECT state, count(*) AS n FROM deliveries WHERE channel = 'push' GROUP BY state"
-                )
-            }
+            # The receiver counts a message when it arrives, the hub records the delivery when its answer
+            # is back and the batch commits: wait for the last ones in flight to be recorded
+            until = time.monotonic() + self.o.drain_timeout
+            while True:
+                states = {
+                    r["state"]: r["n"]
+                    for r in await conn.fetch(
+                        "SELECT state, count(*) AS n FROM deliveries WHERE channel = 'push' GROUP BY state"
+                    )
+                }
+                if "in_flight" not in states or time.monotonic() >= until:
+                    break
+                await asyncio.sleep(0.1)
         finally:
             await conn.close()
         self.figures["totals"] = {
