@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from hub.api.keys import HUB_KEY, KEYRING, POOL
 from hub.client import HubClient
@@ -433,3 +434,36 @@ async def test_a_peer_that_comes_back_with_a_rewritten_history_is_refused(
     assert_refused(refused, "does not extend", "rewritten")
     assert await directory.get_participant(f.b.db, f"nl-hotline@{HUB_A}") is None
     assert await f.b.db.fetchval("SELECT peer_checkpoint FROM participants WHERE id = $1", HUB_A) == kept
+
+
+async def test_a_replayed_older_feed_of_the_peer_is_refused(
+    federation: Federation, hub_b_url: str, aiohttp_server: Any, tmp_path: Path
+) -> None:
+    """A feed A really signed, but older than the last one B took (its log's head is smaller), served
+    again at A's address, would drop what A has vouched for since: `hub peers sync` refuses it."""
+    f = federation
+    env = hub_env(tmp_path, hub_b_url)
+    assert_ok(await hub("peers", "sync", HUB_A, env=env))
+    stale = await (await f.a.client.get("/v1/federation/participants")).text()
+    await Directory(f.a.db, HUB_A).add("at-hotline", "hotline", "AT")
+    await checkpoint(f.a)
+    assert_ok(await hub("peers", "sync", HUB_A, env=env))
+
+    async def serve_stale(_: web.Request) -> web.Response:
+        return web.Response(text=stale, content_type="application/jose")
+
+    replay = web.Application()
+    replay.router.add_get("/v1/federation/participants", serve_stale)
+    server = await aiohttp_server(replay)
+    await f.b.db.execute(
+        "UPDATE participants SET endpoint = $2 WHERE id = $1", HUB_A, str(server.make_url("")).rstrip("/")
+    )
+
+    refused = await hub("peers", "sync", HUB_A, env=env)
+
+    assert_refused(refused, "older than the last one taken")
+    row = await f.b.db.fetchrow(
+        "SELECT revoked_at FROM participant_keys WHERE participant_id = $1 AND use = 'sig'",
+        f"at-hotline@{HUB_A}",
+    )
+    assert row["revoked_at"] is None  # still vouched for

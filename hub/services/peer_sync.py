@@ -70,6 +70,12 @@ async def _extending_heads(
     kept = None if kept_text is None else read_checkpoint(kept_text, every, feed.issuer)
     current = {k.kid: every[k.kid] for k in keys if k.revoked_at is None}
     heads = feed_heads(feed, current, kept)
+    shown = feed_heads(feed, current, None)
+    if kept is not None and shown and shown[-1].tree_size < kept.tree_size:  # a log only grows
+        raise FeedError(
+            f"it is older than the last one taken (its log's head has {shown[-1].tree_size} entries, "
+            f"the last one's {kept.tree_size}): a replayed feed"
+        )
     for before, after in itertools.pairwise(heads):
         proof: list[str] = []
         if before.tree_size != after.tree_size:
