@@ -1,6 +1,8 @@
 """What a test's database costs: CREATE DATABASE ... TEMPLATE and DROP on a throwaway embedded server,
 with the server's defaults and with the tests' settings (fsync, synchronous_commit and full_page_writes
-off: `tests/conftest.py`). Prints milliseconds per clone and per drop.
+off: `tests/conftest.py`), by both strategies (WAL_LOG, PostgreSQL's default, and FILE_COPY); then what
+handing a used database to the next test costs instead (`tests/databases.py`: end its connections,
+rename it, check its catalogs, empty it), with a few rows in it. Prints milliseconds per operation.
 
     python -m bench.db_clone [--rounds 20]
 """
@@ -48,9 +50,45 @@ async def measure(rounds: int) -> None:
                     dropped += time.perf_counter() - start
                 per_clone, per_drop = created / rounds * 1000, dropped / rounds * 1000
                 print(f"{label}: clone {per_clone:.1f} ms, drop {per_drop:.1f} ms")
+            for strategy in ("WAL_LOG", "FILE_COPY"):
+                created = 0.0
+                for _ in range(rounds):
+                    name = f"clone_{uuid.uuid4().hex[:8]}"
+                    start = time.perf_counter()
+                    clone = f'CREATE DATABASE "{name}" TEMPLATE "template_bench" STRATEGY {strategy}'
+                    await admin.execute(clone)
+                    created += time.perf_counter() - start
+                    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                print(f"the tests' settings, STRATEGY {strategy}: clone {created / rounds * 1000:.1f} ms")
             await admin.close()
+            await reuse(server.dsn(), rounds)
         finally:
             server.stop()
+
+
+async def reuse(dsn: str, rounds: int) -> None:
+    from tests.databases import Clones, Template, with_database
+
+    async with connect(with_database(dsn, "template_bench")) as conn:
+        template = await Template.read("template_bench", conn)
+    clones = Clones(server_dsn=dsn, admin=await asyncpg.connect(dsn), template=template)
+    try:
+        name = await clones.take()
+        spent = 0.0
+        for _ in range(rounds):
+            conn = await asyncpg.connect(with_database(dsn, name))  # a test's rows, a connection left open
+            await conn.execute(
+                "INSERT INTO participants (id, name, kind, country) VALUES ('de-b', 'B', 'hotline', 'DE')"
+            )
+            start = time.perf_counter()
+            await clones.give_back(name)
+            name = await clones.take()
+            spent += time.perf_counter() - start
+            conn.terminate()
+        print(f"reuse (end connections, rename, check, empty): {spent / rounds * 1000:.1f} ms")
+        print(f"  {clones.cloned} clone(s), {clones.reused} reused, {clones.dropped} dropped")
+    finally:
+        await clones.close()
 
 
 def main() -> None:

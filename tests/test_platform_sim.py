@@ -49,6 +49,7 @@ from tests.factories import (
     keyring_of,
     payload_of,
     register_keys,
+    run_cli,
     stored_form,
     takedown,
 )
@@ -439,13 +440,9 @@ async def test_in_pull_mode_the_platform_retrieves_acknowledges_and_decides(worl
 
 
 # -- the command line -------------------------------------------------------------------------------------
-async def test_the_command_line_help() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub", "platform-sim", "--help", stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), GUARD)
-    assert process.returncode == 0
-    text = out.decode()
+def test_the_command_line_help() -> None:
+    code, text, _ = run_cli(["platform-sim", "--help"], dict(os.environ))  # in this process: argparse's exit
+    assert code == 0
     for option in ("--key", "--as", "--hub", "--host", "--port", "--decide", "--delay", "--pull"):
         assert option in text
 
