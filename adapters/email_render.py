@@ -1,9 +1,10 @@
 """The e-mail notice: a referral rendered for the people who read a platform's abuse mailbox.
 
-One template set per language under `templates/email/<lang>/`: `subject.txt.j2`, `notice.txt.j2`,
-`notice.html.j2` (autoescaped); what each jurisdiction's law asks (`legal.j2`), the deadlines' names
-and the dates in words are the texts of the one catalogue the console uses too (`hub.core.wording`,
-`say(language, text)` in the templates).
+One template set under `templates/email/`: `subject.txt.j2`, `notice.txt.j2`, `notice.html.j2`
+(autoescaped), `legal.j2` (what each jurisdiction's law asks, what each clock asks), the parking and
+unreadable-reply notices. Each text in them is English, said in the notice's language through the one
+catalogue the console uses too (`hub.core.wording`, German in `hub/wording/de.json`): `t(text, ...)` in
+a template, `tm` where the sentence holds markup (HTML); dates in words come from the same catalogue.
 The notice is built from the signed message's own payload (the hub verified it when it accepted it),
 never from anything else, and reads no sealed field: it says which fields are sealed and to which key.
 The subject names the message type and a short case id only: no URL, no name, no content.
@@ -19,15 +20,18 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+from markupsafe import Markup, escape
 
 from adapters.base import OutboundMessage
 from hub.core.clock import rfc3339
 from hub.core.envelope import NEW_REFERRAL_TYPES
 from hub.core.jose import parse_jws
+from hub.core.wording import LANGUAGES
 from hub.settings import MailSettings
 from hub.wording import load_wording
 
@@ -37,10 +41,9 @@ if TYPE_CHECKING:
 TEMPLATE_ROOT = Path(__file__).parent / "templates" / "email"
 
 
-@cache
 def languages() -> tuple[str, ...]:
-    """The languages with a template set, read from the disk once, when first asked."""
-    return tuple(sorted(p.name for p in TEMPLATE_ROOT.iterdir() if (p / "notice.txt.j2").is_file()))
+    """The languages a notice can be written in: the catalogue's."""
+    return tuple(sorted(LANGUAGES))
 
 
 @cache
@@ -56,7 +59,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    # the texts the notices share with the console, in the notice's language (`hub.core.wording`)
+    # the texts the notices share with the console, in a language the macros are given
     environment.globals["say"] = load_wording().say
     return environment
 
@@ -119,7 +122,14 @@ def answering_headers(message_id: object, references: object) -> dict[str, str]:
 
 
 def _render(language: str, name: str, context: Mapping[str, Any]) -> str:
-    return _environment().get_template(f"{language}/{name}").render(context)
+    """`name` in `language`: its texts said through the catalogue (`t`; `tm` keeps markup values)."""
+    wording = load_wording()
+
+    def with_markup(text: str, /, **values: object) -> Markup:
+        return escape(wording.words(language, text)).format(**values)  # values escaped unless markup
+
+    said = {"language": language, "t": partial(wording.say, language), "tm": with_markup}
+    return _environment().get_template(name).render({**context, **said})
 
 
 def notice_context(message: OutboundMessage, reply_to: str) -> dict[str, Any]:

@@ -130,3 +130,32 @@ def test_every_hint_and_choice_of_every_form_has_its_german() -> None:
             for (_, en_text), (_, de_text) in zip(en.options, de.options, strict=True):
                 assert de_text != en_text or en_text in load_wording().german, (name, en.pointer, en_text)
     assert "takedown-request" in english_forms
+
+
+def said_in_templates(folder: Path, names: tuple[str, ...]) -> set[str]:
+    """Every literal text the templates in `folder` say through one of `names` (read by Jinja's parser)."""
+    import jinja2
+    from jinja2 import nodes
+
+    environment = jinja2.Environment()
+    found = set()
+    for path in sorted(folder.glob("*.j*")):
+        tree = environment.parse(path.read_text("utf-8"))
+        for call in tree.find_all(nodes.Call):
+            if isinstance(call.node, nodes.Name) and call.node.name in names and call.args:
+                first = call.args[0]
+                if isinstance(first, nodes.Const) and isinstance(first.value, str):
+                    found.add(first.value)
+    return found
+
+
+def test_every_text_of_the_e_mail_notices_has_its_german() -> None:
+    folder = ROOT / "adapters" / "templates" / "email"
+    texts = said_in_templates(folder, ("t", "tm"))
+    laws = ROOT / "adapters" / "templates" / "email" / "legal.j2"
+    assert len(texts) > 80
+    german = load_wording().german
+    missing = sorted(t for t in texts if t not in german)
+    assert not missing, missing
+    assert "Europäische Union" in german[next(k for k in german if k.startswith("European Union:"))]
+    assert laws.is_file()
