@@ -172,6 +172,8 @@ async def lists_and_keys(page: Any, base: str, case_id: str) -> None:
     await assert_german(page, "the case list with wrong filters")
     await page.goto(f"{base}/new/no-such-form")
     await assert_german(page, "a form that is not there")
+    await page.goto(f"{base}/no/such/page")
+    await assert_german(page, "an address that is no page")
     await page.goto(f"{base}/cases/{case_id}")
     await page.get_by_role("link", name="Ihre Schlüssel").click()
     await page.wait_for_url("**/directory/self")

@@ -157,5 +157,6 @@ async def hub_error_middleware(request: web.Request, handler: Handler) -> web.St
             raise
         # the views' reasons are English texts of the catalogue, said in the viewer's language
         heading = say(request, exc.reason)
-        context = {"title": heading, "heading": heading, "detail": say(request, exc.text or "")}
+        detail = "" if exc.text in (None, f"{exc.status}: {exc.reason}") else say(request, exc.text or "")
+        context = {"title": heading, "heading": heading, "detail": detail}  # aiohttp's own text: the heading
         return render(request.app[JINJA], request, "problem.html", context, status=exc.status)
