@@ -159,3 +159,12 @@ def test_every_text_of_the_e_mail_notices_has_its_german() -> None:
     assert not missing, missing
     assert "Europäische Union" in german[next(k for k in german if k.startswith("European Union:"))]
     assert laws.is_file()
+
+
+def test_every_problem_title_of_the_hub_has_its_german() -> None:
+    """The console shows the title of a refusal in the viewer's language (the detail stays the hub's)."""
+    from hub.api.problems import PROBLEMS
+
+    german = load_wording().german
+    missing = sorted(title for _, title in PROBLEMS.values() if title not in german)
+    assert not missing, missing

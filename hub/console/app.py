@@ -139,7 +139,7 @@ async def hub_error_middleware(request: web.Request, handler: Handler) -> web.St
         log.warning("console.hub_refused", problem=exc.code, status=exc.status)
         context = {
             "title": say(request, "The hub refused"),
-            "heading": str(exc.problem.get("title") or say(request, "The hub refused")),
+            "heading": say(request, str(exc.problem.get("title") or "The hub refused")),
             "detail": str(exc.problem.get("detail") or ""),
         }
         return render(request.app[JINJA], request, "problem.html", context, status=status)
