@@ -30,7 +30,7 @@ from hub.client.verify import VerificationError, verify_inbox_item
 from hub.core.audit import CHECKPOINT_TYPE
 from hub.core.binding import bind_key, bind_revocation, fingerprint
 from hub.core.clock import utc_now
-from hub.core.jose import PrivateSigningJwk, parse_jws, sha256_hex, sign_compact
+from hub.core.jose import PrivateSigningJwk, issue_token, parse_jws, sha256_hex, sign_compact
 from hub.core.receipt import sign_receipt
 from hub.core.vouching_feed import FeedError, sign_feed
 from hub.evidence.export import export_bundle
@@ -45,7 +45,7 @@ from tests.factories import Directory, Member, acknowledgement, jose, takedown
 from tests.test_cli import assert_ok, assert_refused, hub, hub_env, write_json
 from tests.test_cli_sealing import CONTACT
 from tests.test_federation_forwarding import hub_b_url
-from tests.test_federation_two_hubs import HUB_A, HUB_B, Federation, Peer, hub_key, sync, two_hubs
+from tests.test_federation_two_hubs import HUB_A, HUB_B, PROBLEM, Federation, Peer, hub_key, sync, two_hubs
 from tests.test_malicious_operator import rewrite_first_entry
 
 __all__ = ["hub_b_url"]
@@ -431,9 +431,28 @@ async def test_a_peer_that_comes_back_with_a_rewritten_history_is_refused(
     await Directory(f.a.db, HUB_A).add("nl-hotline", "hotline", "NL")
     refused = await hub("peers", "sync", HUB_A, env=env)
 
-    assert_refused(refused, "does not extend", "rewritten")
+    assert_refused(refused, "does not extend", "rewritten", "--accept-rewritten-log")
     assert await directory.get_participant(f.b.db, f"nl-hotline@{HUB_A}") is None
     assert await f.b.db.fetchval("SELECT peer_checkpoint FROM participants WHERE id = $1", HUB_A) == kept
+    # nor does B take A's forwardings any more (its worker is refused with a 403, and parks)
+    assert await forwarding_status(f) == (403, PROBLEM + "not-a-peer")
+
+    # A's operator explained the rewrite to B's, out of band: B takes A's log as it is now
+    assert_ok(await hub("peers", "sync", HUB_A, "--accept-rewritten-log", env=env))
+    assert await directory.get_participant(f.b.db, f"nl-hotline@{HUB_A}") is not None
+    assert await forwarding_status(f) == (422, PROBLEM + "invalid-hop-receipt")  # past check 1 again
+
+
+async def forwarding_status(f: Federation) -> tuple[int, str]:
+    """What B answers A's forwarding of a message A never received (checks 1, then 2 to 5)."""
+    signed = f.hotline.sign(takedown(f.hotline, f.remote_platform))
+    token = issue_token(f.a.identity.key, issuer=HUB_A, audience=HUB_B, now=f.b.clock.ts())
+    response = await f.b.client.post(
+        "/v1/federation/messages",
+        json={"message": signed, "receipt": "not-a-receipt"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return response.status, (await response.json())["type"]
 
 
 async def test_a_replayed_older_feed_of_the_peer_is_refused(

@@ -21,7 +21,14 @@ def cmd_peers(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> list[str]:
         async with operator_connection(settings) as conn, aiohttp.ClientSession() as session:
             try:
-                return await sync_peer(conn, session, args.peer, utc_now(), wait_seconds=args.timeout)
+                return await sync_peer(
+                    conn,
+                    session,
+                    args.peer,
+                    utc_now(),
+                    wait_seconds=args.timeout,
+                    accept_rewritten_log=args.accept_rewritten_log,
+                )
             except PeerSyncError as exc:
                 raise CliError(str(exc)) from None
 
@@ -36,3 +43,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sync = actions.add_parser("sync", help="fetch, verify and mirror a peer hub's vouching feed")
     sync.add_argument("peer", metavar="PEER", help="the peer hub's id (a participant of kind hub)")
     sync.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the peer (30)")
+    sync.add_argument(
+        "--accept-rewritten-log",
+        action="store_true",
+        help="after checking with the peer's operator out of band: forget the head of its log kept, take "
+        "its log as it is now, and take its forwardings again",
+    )

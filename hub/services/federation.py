@@ -118,6 +118,10 @@ async def check_peer(pool: asyncpg.Pool, caller: str) -> None:
     peer = await directory.get_participant(pool, caller)
     if peer is None or peer.kind != "hub":
         raise Refusal("not-a-peer", "only a registered peer hub forwards messages to this hub")
+    if await directory.peer_log_alarm_of(pool, caller) is not None:  # docs/federation.md, section 3
+        raise Refusal(
+            "not-a-peer", f"this hub no longer takes forwardings from '{caller}': its log was rewritten"
+        )
 
 
 async def _own_recipients(conn: Conn, hub_id: str, named: tuple[str, ...]) -> tuple[str, ...]:

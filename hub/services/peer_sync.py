@@ -31,9 +31,18 @@ class PeerSyncError(Exception):
 
 
 async def sync_peer(
-    conn: Conn, session: aiohttp.ClientSession, peer_id: str, at: datetime, *, wait_seconds: float = 30.0
+    conn: Conn,
+    session: aiohttp.ClientSession,
+    peer_id: str,
+    at: datetime,
+    *,
+    wait_seconds: float = 30.0,
+    accept_rewritten_log: bool = False,
 ) -> list[str]:
-    """Fetch, verify and mirror `peer_id`'s feed; the global ids it lists."""
+    """Fetch, verify and mirror `peer_id`'s feed; the global ids it lists. A feed whose log does not
+    extend the head kept sets the peer's log alarm (its forwardings are refused until it is cleared);
+    `accept_rewritten_log` (a person checked with the peer's operator) forgets the head kept, takes the
+    peer's log as it is now and clears the alarm."""
     peer = await directory.get_participant(conn, peer_id)
     if peer is None or peer.kind != "hub":
         raise PeerSyncError(f"'{peer_id}' is not a registered peer hub (kind hub)")
@@ -43,28 +52,33 @@ async def sync_peer(
     text = await _fetch(session, base + FEED_PATH, peer_id, wait_seconds)
     try:
         feed = await peer_feed(conn, peer_id, text)
-        heads = await _extending_heads(conn, session, base, feed, wait_seconds)
+        heads = await _extending_heads(conn, session, base, feed, wait_seconds, forget=accept_rewritten_log)
         async with conn.transaction():
             listed = await mirror_feed(conn, feed, at)
             if heads:
                 await directory.set_peer_checkpoint(conn, peer_id, heads[-1].checkpoint)
+            if accept_rewritten_log:
+                await directory.set_peer_log_alarm(conn, peer_id, None)
         return listed
     except (FeedError, DirectoryError) as exc:
         raise PeerSyncError(f"the feed of '{peer_id}' is refused: {exc}") from None
     except LogAlarm as exc:
+        alarm = f"its log does not extend the one this hub kept: {exc}"
+        await directory.set_peer_log_alarm(conn, peer_id, alarm)
         raise PeerSyncError(
-            f"the feed of '{peer_id}' is refused, its log does not extend the one this hub kept: {exc}"
+            f"the feed of '{peer_id}' is refused, {alarm}; its forwardings are refused until a person "
+            f"has checked with its operator: hub peers sync {peer_id} --accept-rewritten-log"
         ) from None
 
 
 async def _extending_heads(
-    conn: Conn, session: aiohttp.ClientSession, base: str, feed: Feed, wait_seconds: float
+    conn: Conn, session: aiohttp.ClientSession, base: str, feed: Feed, wait_seconds: float, *, forget: bool
 ) -> list[Seen]:
     """The peer's tree heads this feed shows and the one kept, each checked to extend the one before
     by the peer's consistency proof (`GET /v1/directory/consistency`): a peer that comes back with a
     rewritten history (or shows this hub another log than its participants see) fails here. LogAlarm."""
     keys = [k for k in await directory.keys_of(conn, feed.issuer) if k.use == "sig"]
-    kept_text = await directory.peer_checkpoint_of(conn, feed.issuer)
+    kept_text = None if forget else await directory.peer_checkpoint_of(conn, feed.issuer)
     # the kept head was checked when it was kept; the key that signed it may have been revoked since
     every = {k.kid: PublicJwk.from_dict(k.jwk) for k in keys}
     kept = None if kept_text is None else read_checkpoint(kept_text, every, feed.issuer)

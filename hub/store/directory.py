@@ -575,3 +575,13 @@ async def peer_checkpoint_of(conn: Conn, peer_id: str) -> str | None:
 
 async def set_peer_checkpoint(conn: Conn, peer_id: str, checkpoint: str) -> None:
     await conn.execute(query("set_peer_checkpoint"), peer_id, checkpoint)
+
+
+async def peer_log_alarm_of(conn: Conn | asyncpg.Pool, peer_id: str) -> str | None:
+    """Why this hub no longer takes the peer's word (its log was found rewritten), or None."""
+    found = await conn.fetchval(query("peer_log_alarm_of"), peer_id)
+    return None if found is None else str(found)
+
+
+async def set_peer_log_alarm(conn: Conn, peer_id: str, alarm: str | None) -> None:
+    await conn.execute(query("set_peer_log_alarm"), peer_id, alarm)

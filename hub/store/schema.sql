@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 35
+-- schema version 36
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -425,6 +425,7 @@ CREATE TABLE participants (
     home_hub text,
     home_proof jsonb,
     peer_checkpoint text,
+    peer_log_alarm text,
     CONSTRAINT participants_pkey PRIMARY KEY (id),
     CONSTRAINT participants_adapter_check CHECK ((adapter ~ '^[a-z][a-z0-9_-]{1,40}$'::text)),
     CONSTRAINT participants_contact_email_check CHECK (((contact_email IS NULL) OR ((length(contact_email) >= 3) AND (length(contact_email) <= 254)))),
@@ -436,7 +437,8 @@ CREATE TABLE participants (
     CONSTRAINT participants_id_check CHECK ((id ~ '^[a-z0-9][a-z0-9._-]{1,62}(@[a-z0-9][a-z0-9._-]{1,62})?$'::text)),
     CONSTRAINT participants_kind_check CHECK ((kind = ANY (ARRAY['hotline'::text, 'platform'::text, 'regulator'::text, 'law-enforcement'::text, 'support-service'::text, 'hub'::text]))),
     CONSTRAINT participants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
-    CONSTRAINT participants_peer_checkpoint_check CHECK (((peer_checkpoint IS NULL) OR (kind = 'hub'::text)))
+    CONSTRAINT participants_peer_checkpoint_check CHECK (((peer_checkpoint IS NULL) OR (kind = 'hub'::text))),
+    CONSTRAINT participants_peer_log_alarm_check CHECK (((peer_log_alarm IS NULL) OR (kind = 'hub'::text)))
 );
 CREATE INDEX participants_domains_idx ON public.participants USING gin (domains);
 CREATE INDEX participants_kind_country_idx ON public.participants USING btree (kind, country);

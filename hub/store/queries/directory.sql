@@ -139,3 +139,9 @@ SELECT peer_checkpoint FROM participants WHERE id = $1 AND kind = 'hub';
 
 -- name: set_peer_checkpoint
 UPDATE participants SET peer_checkpoint = $2 WHERE id = $1 AND kind = 'hub' RETURNING id;
+
+-- name: peer_log_alarm_of
+SELECT peer_log_alarm FROM participants WHERE id = $1 AND kind = 'hub';
+
+-- name: set_peer_log_alarm
+UPDATE participants SET peer_log_alarm = $2 WHERE id = $1 AND kind = 'hub' RETURNING id;
