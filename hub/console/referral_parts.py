@@ -29,6 +29,8 @@ from hub.console.form_data import replace_sealed
 from hub.console.gateway import HubGateway
 from hub.console.sealing import NoEncryptionKeyError, encryption_key, seal_to
 from hub.core.jose import PrivateSigningJwk
+from hub.core.wording import DEFAULT_LANGUAGE
+from hub.wording import load_wording
 
 log = structlog.get_logger("hub.console")
 
@@ -106,12 +108,15 @@ async def send_parts(
         receipts.append(receipt)
 
 
-def partly_sent(parts: Sequence[dict[str, Any]], receipts: Sequence[dict[str, Any]]) -> str:
+PARTLY_SENT = " The parts for {platforms} were accepted under case {case}; send again to send the rest: a part that was accepted is not sent twice."  # noqa: E501
+
+
+def partly_sent(
+    parts: Sequence[dict[str, Any]], receipts: Sequence[dict[str, Any]], language: str = DEFAULT_LANGUAGE
+) -> str:
     """What to add when a part failed after others were accepted: which, under which case."""
     if len(parts) == 1 or not receipts:
         return ""
     sent = ", ".join(str(part["to"][0]) for part in parts[: len(receipts)])
-    return (
-        f" The parts for {sent} were accepted under case {str(receipts[0]['case_id'])[:8]}; send again to"
-        " send the rest: a part that was accepted is not sent twice."
-    )
+    case = str(receipts[0]["case_id"])[:8]
+    return load_wording().say(language, PARTLY_SENT, platforms=sent, case=case)

@@ -382,7 +382,10 @@ async def _submit(
         await send_parts(request.app[GATEWAY], request.app[CONFIG].key, parts, fingerprint(values), receipts)
     except SealingError as exc:  # no key, or one its recipient did not bind (issue 18)
         errors = FormErrors()
-        errors.add(form.envelope[0] if form.envelope else None, str(exc) + partly_sent(parts, receipts))
+        errors.add(
+            form.envelope[0] if form.envelope else None,
+            str(exc) + partly_sent(parts, receipts, language_of(request)),
+        )
         return _page(request, compose, form, values, errors, status=422)
     except HubError as exc:
         log.warning("console.message_refused", message_id=parts[len(receipts)]["id"], problem=exc.code)
@@ -391,13 +394,16 @@ async def _submit(
             for e in exc.problem.get("errors", [])
             if isinstance(e, dict)
         ]
-        problem = {**exc.problem, "detail": f"{exc.problem.get('detail', '')}{partly_sent(parts, receipts)}"}
+        problem = {
+            **exc.problem,
+            "detail": f"{exc.problem.get('detail', '')}{partly_sent(parts, receipts, language_of(request))}",
+        }
         errors = map_faults(form, faults, language_of(request))
         return _page(request, compose, form, values, errors, problem=problem, status=422)
     except (aiohttp.ClientError, TimeoutError):
         log.warning("console.hub_unreachable", message_id=parts[len(receipts)]["id"])
         heading = UNREACHABLE["heading"] if not receipts else "The hub cannot be reached"
-        problem = unreachable(request, heading, partly_sent(parts, receipts))
+        problem = unreachable(request, heading, partly_sent(parts, receipts, language_of(request)))
         return _page(request, compose, form, values, problem=problem, status=503)
     heading = say(request, MESSAGE_TYPES.get(compose.message_type, compose.message_type))
     last = receipts[-1]
