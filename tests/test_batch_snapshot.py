@@ -172,3 +172,30 @@ async def test_two_answers_on_one_case_in_a_batch_apply_one_after_the_other(
         UUID(case_id),
     )
     assert [tuple(c) for c in changes][-2:] == [("queued", "acknowledged"), ("acknowledged", "actioned")]
+
+
+async def test_a_lone_answer_reads_what_it_needs_in_one_statement(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    platforms = [await directory.add(f"platform-{i}", "platform", "IE") for i in range(2)]
+    cases = await opened(intake, hotline, platforms)
+    answers = [
+        p.sign(acknowledgement(p, hotline, case_id, message_id)).encode()
+        for p, (case_id, message_id) in zip(platforms, cases, strict=True)
+    ]
+    await submit_message(intake, answers[0], utc_now())  # every statement prepared once
+    await counted.taken()
+    accepted = await submit_message(intake, answers[1], utc_now())
+    assert not accepted.replayed
+    sent = await counted.taken()
+    assert sent["batch_snapshot"] == 1
+    assert not [name for name in PER_ANSWER_READS if sent[name]]
+    again = await submit_message(intake, answers[1], utc_now())  # a resubmission: the stored receipt
+    assert (again.replayed, again.receipt) == (True, accepted.receipt)
+    state = await db.fetchval(
+        "SELECT state FROM case_parties WHERE case_id = $1 AND participant_id = $2",
+        UUID(cases[1][0]),
+        platforms[1].id,
+    )
+    assert state == "acknowledged"

@@ -211,10 +211,11 @@ class _Decision:
 
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
     async with conn.transaction(), deferred_writes(conn):
-        decision = await _decide(intake, conn, signed)
+        prefetched = await _Prefetched.read(conn, [signed])  # what it reads, in one statement
+        decision = await _decide(intake, conn, signed, prefetched)
         if isinstance(decision, Accepted):
             return decision
-        await _write(intake, conn, decision)
+        await _write(intake, conn, decision, prefetched.case_keys.get(decision.plan.case_id))
     _log_accepted(decision)
     return Accepted(receipt=decision.receipt, replayed=False)
 
