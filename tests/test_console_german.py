@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from hub.api.app import create_app
+from hub.core.jose import PrivateEncryptionJwk
 from tests.console_helpers import CONTACT_EMAIL, CONTENT_URL
 from tests.factories import Member
 from tests.test_console_browser import (  # noqa: F401 (fixtures)
@@ -26,6 +27,7 @@ from tests.test_console_browser import (  # noqa: F401 (fixtures)
     shots,
     start_console,
 )
+from tests.test_malicious_operator import insert_key
 
 SEND = "Prüfen, signieren und senden"
 # Words that are English and not German: one of them on a page is a text the catalogue lacks.
@@ -51,7 +53,7 @@ ALLOWED = [
     re.compile(r"\b[a-z]{2}-[a-z-]+-de\b"),  # participant ids
     re.compile(r"\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"),
     re.compile(r"TAKE IT DOWN Act|Online Safety Act|Digital Services Act|e-Evidence|e-CODEX|Section"),
-    re.compile(r"--enc-key|hub keys fingerprint FILE|in_reply_to"),
+    re.compile(r"--enc-key|hub keys fingerprint FILE|hub keys bind|in_reply_to"),
 ]
 
 
@@ -218,7 +220,11 @@ async def test_every_page_in_german_in_a_real_browser(
             text = await assert_german(hotline_page, "the hotline's decided case")
             assert "Inhalte entfernt oder beschränkt" in text
             await hotline_page.screenshot(path=str(shots / "case-de.png"), full_page=True, clip=CLIP_CASE)
+            # the operator adds a key the hotline did not bind: "Your keys" says so, in German
+            operator_key = PrivateEncryptionJwk.generate("de-hotline-de-enc-operator")
+            await insert_key(directory.conn, hotline.id, operator_key.public().to_dict())
             await lists_and_keys(hotline_page, base, case_id)
+            assert "Sie haben ihn nicht gebunden" in await hotline_page.get_by_role("alert").inner_text()
             await hotline_page.get_by_role("link", name="English").click()
             assert "Your directory entry" in await hotline_page.locator("h1").inner_text()
         finally:

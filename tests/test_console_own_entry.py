@@ -42,6 +42,28 @@ async def test_your_keys_shows_the_entry_and_what_you_did_not_sign(
     assert "<strong>No</strong>: not bound by ie-platform-keys" in changed
 
 
+async def test_your_keys_says_its_problems_in_german(
+    aiohttp_client: Any, hub: Any, directory: Any, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    platform = await directory.add("ie-platform-keys", "platform", "IE")
+    console = await console_for(aiohttp_client, hub, platform, tmp_path / "console")
+    german = {"Accept-Language": "de-DE"}
+    assert "Geprüft" in await (await console.get("/directory/self", headers=german)).text()
+    operator_key = PrivateEncryptionJwk.generate("ie-platform-keys-enc-operator")
+    await insert_key(db, platform.id, operator_key.public().to_dict())
+
+    page = await (await console.get("/directory/self", headers=german)).text()
+
+    assert 'role="alert"' in page
+    assert (
+        "Schlüssel ie-platform-keys-enc-operator ist eingetragen, aber Sie haben ihn nicht gebunden: "
+        "nicht mit dem eigenen Signaturschlüssel von ie-platform-keys gebunden"
+    ) in page
+    assert "<strong>Nein</strong>: nicht mit dem eigenen Signaturschlüssel von ie-platform-keys" in page
+    assert "listed but you did not bind" not in page
+    assert "not bound by" not in page
+
+
 async def test_a_key_you_bound_yourself_is_a_change_until_you_say_it_is_yours(
     aiohttp_client: Any, hub: Any, directory: Any, db: asyncpg.Connection, tmp_path: Path
 ) -> None:

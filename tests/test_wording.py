@@ -168,3 +168,28 @@ def test_every_problem_title_of_the_hub_has_its_german() -> None:
     german = load_wording().german
     missing = sorted(title for _, title in PROBLEMS.values() if title not in german)
     assert not missing, missing
+
+
+def test_every_problem_the_your_keys_page_shows_has_its_german() -> None:
+    """Each problem of one's own entry and each reason a key is refused is a `Phrase` built from one
+    of the named texts, and each has its German (the console says it; `hub keys monitor` prints the
+    English)."""
+    import ast
+
+    from hub.core import key_chain, own_entry
+
+    texts = {*own_entry.PROBLEMS, *key_chain.REASONS}
+    for module in (own_entry, key_chain):
+        tree = ast.parse(Path(str(module.__file__)).read_text("utf-8"))
+        built = {
+            call.args[0].id
+            for call in ast.walk(tree)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Phrase"
+            if isinstance(call.args[0], ast.Name)
+        }
+        assert built, module.__name__
+        assert {getattr(module, name) for name in built} <= texts, module.__name__
+    german = load_wording().german
+    missing = sorted(t for t in texts if t not in german)
+    assert not missing, missing
+    assert len(texts) == 18

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from hub.console.auth import redirect
 from hub.console.keys import CONFIG, LANGUAGE
-from hub.core.wording import LANGUAGES, pick_language
+from hub.core.wording import LANGUAGES, Phrase, pick_language
 from hub.wording import load_wording
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,6 +31,11 @@ def language_of(request: web.Request) -> str:
 def say(request: web.Request, text: str, /, **values: object) -> str:
     """`text` (English, the catalogue's key) in the viewer's language."""
     return load_wording().say(language_of(request), text, **values)
+
+
+def say_phrase(request: web.Request, phrase: Phrase) -> str:
+    """A phrase built in core (`hub.core.wording.Phrase`) in the viewer's language."""
+    return load_wording().say_phrase(language_of(request), phrase)
 
 
 @web.middleware

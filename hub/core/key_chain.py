@@ -21,8 +21,34 @@ from typing import Any
 
 from hub.core.binding import BindingError, read_binding, verify_binding
 from hub.core.jose import JoseError, PublicJwk
+from hub.core.wording import Phrase
 
 ROOT_ORIGINS = ("registration", "reset")
+
+# Why a key is refused: the English is the catalogue's key (hub.core.wording), said with its values.
+UNUSABLE = "not a usable public key: {error}"
+NO_EPOCH = "the directory gives it no identity number (epoch)"
+SECOND_ROOT = "a second root of identity {epoch}: roots are registered signing keys"
+NOT_BOUND = (
+    "not bound by {participant}'s own signing key (added by the operator, or before bindings; its "
+    "participant must sign a binding: hub keys bind)"
+)
+NO_BINDING = "listed as bound, but the directory shows no binding"
+NO_ROOT = "bound in identity {epoch}, which has no registered root key"
+UNTRUSTED_SIGNER = "its binding is signed by {signer}, which is not a trusted key of {participant}"
+NOT_VERIFIED = "its binding does not verify: {error}"
+OTHER_KEY = "its binding binds another key"
+REASONS = (
+    UNUSABLE,
+    NO_EPOCH,
+    SECOND_ROOT,
+    NOT_BOUND,
+    NO_BINDING,
+    NO_ROOT,
+    UNTRUSTED_SIGNER,
+    NOT_VERIFIED,
+    OTHER_KEY,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +57,7 @@ class Chain:
     root: str | None  # RFC 7638 thumbprint of the current identity's root key
     trusted: dict[str, PublicJwk] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # kid -> why it is not trusted
+    reasons: dict[str, Phrase] = field(default_factory=dict)  # kid -> the same, to be said in a language
 
 
 def listed_key(listed: Mapping[str, Any]) -> PublicJwk:
@@ -43,22 +70,22 @@ def key_chain(participant_id: str, hub_id: str, listed: Sequence[Mapping[str, An
     epochs = [int(k.get("epoch", 0)) for k in listed if isinstance(k.get("epoch", 0), int)]
     current = max(epochs, default=0)
     trusted: dict[str, PublicJwk] = {}
-    refused: dict[str, str] = {}
+    refused: dict[str, Phrase] = {}
     roots: dict[int, PublicJwk] = {}
     for entry in listed:
         kid = str(entry.get("kid"))
         try:
             key = listed_key(entry)
         except JoseError as exc:
-            refused[kid] = f"not a usable public key: {exc}"
+            refused[kid] = Phrase(UNUSABLE, {"error": exc})
             continue
         epoch = entry.get("epoch", 0)
         origin = entry.get("origin")
         if not isinstance(epoch, int):
-            refused[kid] = "the directory gives it no identity number (epoch)"
+            refused[kid] = Phrase(NO_EPOCH)
         elif origin in ROOT_ORIGINS:
             if epoch in roots or key.use != "sig":
-                refused[kid] = f"a second root of identity {epoch}: roots are registered signing keys"
+                refused[kid] = Phrase(SECOND_ROOT, {"epoch": epoch})
             else:
                 roots[epoch] = key
                 trusted[kid] = key
@@ -69,12 +96,10 @@ def key_chain(participant_id: str, hub_id: str, listed: Sequence[Mapping[str, An
             else:
                 refused[kid] = reason
         else:
-            refused[kid] = (
-                f"not bound by {participant_id}'s own signing key (added by the operator, or before "
-                "bindings; its participant must sign a binding: hub keys bind)"
-            )
+            refused[kid] = Phrase(NOT_BOUND, {"participant": participant_id})
     root = roots.get(current)
-    return Chain(current, None if root is None else root.thumbprint(), trusted, refused)
+    said = {kid: str(reason) for kid, reason in refused.items()}
+    return Chain(current, None if root is None else root.thumbprint(), trusted, said, refused)
 
 
 def _bound(
@@ -85,23 +110,23 @@ def _bound(
     epoch: int,
     trusted: Mapping[str, PublicJwk],
     roots: Mapping[int, PublicJwk],
-) -> str | None:
+) -> Phrase | None:
     """None if the entry's binding makes `key` trusted, else why not."""
     text = entry.get("binding")
     if not isinstance(text, str):
-        return "listed as bound, but the directory shows no binding"
+        return Phrase(NO_BINDING)
     if epoch not in roots:
-        return f"bound in identity {epoch}, which has no registered root key"
+        return Phrase(NO_ROOT, {"epoch": epoch})
     try:
         signer_kid = read_binding(text).signer_kid
         signer = trusted.get(signer_kid)
         if signer is None:
-            return f"its binding is signed by {signer_kid!r}, which is not a trusted key of {participant_id}"
+            return Phrase(UNTRUSTED_SIGNER, {"signer": repr(signer_kid), "participant": participant_id})
         binding = verify_binding(text, signer, participant_id=participant_id, hub_id=hub_id)
     except BindingError as exc:
-        return f"its binding does not verify: {exc}"
+        return Phrase(NOT_VERIFIED, {"error": exc})
     if binding.operation != "add-key" or binding.key != key:
-        return "its binding binds another key"
+        return Phrase(OTHER_KEY)
     return None
 
 

@@ -44,6 +44,19 @@ SHORT_DATE = "{day} {month} {year}, {time} {zone}"  # a time on a page
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """A text built where the rule is (core, pure) and said later, in the reader's language: its English
+    (the catalogue's key) and its values, of which one may be a `Phrase` itself. `str` is its English,
+    as the command line prints it."""
+
+    text: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text.format(**{k: str(v) for k, v in self.values.items()})
+
+
+@dataclass(frozen=True)
 class Wording:
     """The catalogue: the German of each English text."""
 
@@ -59,6 +72,15 @@ class Wording:
         and having it done to it): its key is `context|text`."""
         words = self.words(language, text, context)
         return words.format(**values) if values else words
+
+    def say_phrase(self, language: str, phrase: Phrase | str) -> str:
+        """A `Phrase` in `language`, each value that is a phrase said in it too; a plain `str` as `say`."""
+        if isinstance(phrase, str):
+            return self.say(language, phrase)
+        values = {
+            k: self.say_phrase(language, v) if isinstance(v, Phrase) else v for k, v in phrase.values.items()
+        }
+        return self.say(language, phrase.text, **values)
 
     def words(self, language: str, text: str, context: str = "") -> str:
         """`text` in `language`, its placeholders left as they are."""

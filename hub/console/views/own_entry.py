@@ -22,12 +22,12 @@ from hub.client import HubError
 from hub.client.trust_store import write_json_atomically
 from hub.console.auth import SESSION, redirect
 from hub.console.keys import CONFIG, GATEWAY, JINJA
-from hub.console.language import say
+from hub.console.language import say, say_phrase
 from hub.console.render import render
 from hub.core.binding import fingerprint
 from hub.core.jose import JoseError
 from hub.core.key_chain import key_chain, listed_key
-from hub.core.own_entry import entry_problems, seen_state
+from hub.core.own_entry import entry_findings, seen_state
 
 STATE_FILE = "own-entry.json"
 ORIGINS = {
@@ -80,7 +80,7 @@ def _key_rows(request: web.Request, hub_id: str, entry: dict[str, Any], own_kid:
                 "origin": say(request, ORIGINS.get(str(key.get("origin")), str(key.get("origin")))),
                 "status": say(request, str(key.get("status", "active"))),
                 "trusted": kid in chain.trusted,
-                "why": chain.refused.get(kid),
+                "why": say_phrase(request, chain.reasons[kid]) if kid in chain.reasons else None,
                 "this_console": kid == own_kid,
             }
         )
@@ -96,12 +96,12 @@ async def own_entry(request: web.Request) -> web.Response:
     me = config.participant_id
     path = config.data_dir / STATE_FILE
     state = await asyncio.to_thread(_read_state, path)
-    problems = entry_problems(me, hub_id, entry, state)
+    problems = entry_findings(me, hub_id, entry, state)
     if not problems:
         await asyncio.to_thread(write_json_atomically, path, seen_state(me, hub_id, entry))
     context = {
         "title": say(request, "Your directory entry"),
-        "problems": problems,
+        "problems": [say_phrase(request, problem) for problem in problems],
         "first_check": not state,
         "keys": _key_rows(request, hub_id, entry, config.key.kid),
         "delivery": entry.get("delivery") or {},
