@@ -160,6 +160,8 @@ class Settings:
     policy_dir: Path | None = env_setting(None, "HUB_POLICY_DIR")
     clock_poll_interval: float = env_setting(1.0, "HUB_CLOCK_POLL_SECONDS", 0.01, 60.0)
     audit_interval: float = env_setting(5.0, "HUB_AUDIT_INTERVAL_SECONDS", 0.1, 3600.0)
+    # every registered peer hub's vouching feed taken this often (docs/federation.md, section 3); 0: off
+    peer_sync_interval: float = env_setting(300.0, "HUB_PEER_SYNC_SECONDS", 0.0, 86400.0)
     # most messages committed in one transaction (group commit); 1: one each
     intake_batch: int = env_setting(64, "HUB_INTAKE_BATCH", 1, 1000)
     # hub processes sharing the port (SO_REUSEPORT), each with its API and workers: one per core

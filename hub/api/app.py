@@ -1,7 +1,8 @@
 """The application factory. Every resource is opened and closed in `cleanup_ctx`, in order:
 the hub's signing key, the database (embedded or `HUB_DATABASE_URL`; migrated on start), the inbox
-notifier, and, unless `background=False` (tests that drive workers themselves), housekeeping and the
-push-delivery worker, which is stopped first on shutdown. Nothing is done at import time.
+notifier, and, unless `background=False` (tests that drive workers themselves), housekeeping, the
+push-delivery worker, the clock worker and the periodic peer sync, stopped in the reverse order.
+Nothing is done at import time.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from hub.services.intake import Intake, inline_answers
 from hub.services.issuer import Issuer
 from hub.services.notifier import InboxNotifier
 from hub.services.park_notices import ParkNotices
+from hub.services.peer_sync import PeerSyncer
 from hub.services.vouching import peer_signing_keys
 from hub.settings import Settings
 from hub.store.audit import seal_pending, sequence_and_checkpoint
@@ -112,6 +114,7 @@ def create_app(
         app.cleanup_ctx.append(_housekeeping)
         app.cleanup_ctx.append(_delivery)
         app.cleanup_ctx.append(_clocks)
+        app.cleanup_ctx.append(_peer_sync)
     add_routes(app)
     return app
 
@@ -241,6 +244,22 @@ async def _clocks(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await worker.stop()
+
+
+async def _peer_sync(app: web.Application) -> AsyncIterator[None]:
+    """Every registered peer hub's vouching feed taken every `HUB_PEER_SYNC_SECONDS` (0: only by `hub
+    peers sync`)."""
+    settings = app[SETTINGS]
+    if settings.peer_sync_interval <= 0:
+        yield
+        return
+    async with aiohttp.ClientSession() as session:
+        syncer = PeerSyncer(app[POOL], session, settings.hub_id, app[CLOCK], settings.peer_sync_interval)
+        syncer.start()
+        try:
+            yield
+        finally:
+            await syncer.stop()
 
 
 async def _mail_at_rest(app: web.Application) -> None:

@@ -3,16 +3,28 @@
 the peer's registered keys (`hub.services.vouching.peer_feed`) and mirror it (`mirror_feed`, one
 transaction). Anything that fails (the peer unknown or unreachable, an answer that is not its signed feed,
 a feed that does not verify or names an id held by another) is a `PeerSyncError` with one line saying
-which, and changes nothing."""
+which, and changes nothing.
+
+The operator runs it for one peer (`hub peers sync PEER`); the hub's workers run it for every registered
+peer every `HUB_PEER_SYNC_SECONDS` (`PeerSyncer`, one round `sync_all_peers`): the same `sync_peer`, so
+the same checks. A round is run by one hub process at a time (an advisory lock; another process skips
+its round), each peer on a connection of its own, and one peer's failure is logged (the peer's id and
+the one-line reason, never participant data) and never stops the others."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiohttp
+import asyncpg
+import structlog
 
+from hub.core.clock import Clock
 from hub.core.jose import PublicJwk
 from hub.core.log_watch import LogAlarm, Seen, check_advance, read_checkpoint
 from hub.core.vouching_feed import Feed, FeedError, feed_heads
@@ -24,6 +36,8 @@ from hub.store.directory import DirectoryError
 FEED_PATH = "/v1/federation/participants"
 CONSISTENCY_PATH = "/v1/directory/consistency"
 MAX_FEED_BYTES = 8 * 1024 * 1024
+
+log = structlog.get_logger("hub.peer_sync")
 
 
 class PeerSyncError(Exception):
@@ -69,6 +83,73 @@ async def sync_peer(
             f"the feed of '{peer_id}' is refused, {alarm}; its forwardings are refused until a person "
             f"has checked with its operator: hub peers sync {peer_id} --accept-rewritten-log"
         ) from None
+
+
+@dataclass(frozen=True)
+class SyncRound:
+    """One round of the periodic sync: per peer, how many participants its feed listed, or why not."""
+
+    synced: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+async def sync_all_peers(
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    hub_id: str,
+    clock: Clock,
+    *,
+    wait_seconds: float = 30.0,
+) -> SyncRound | None:
+    """`sync_peer` for every peer hub registered here, each on a connection of its own; None if another
+    hub process is running a round (the lock is held by a transaction of its own for the round)."""
+    async with pool.acquire() as holder, holder.transaction():
+        if not await directory.try_peer_sync_lock(holder):
+            return None
+        done = SyncRound()
+        for peer_id in await directory.peer_hubs(holder, hub_id):
+            try:
+                async with pool.acquire() as conn:
+                    listed = await sync_peer(conn, session, peer_id, clock(), wait_seconds=wait_seconds)
+            except PeerSyncError as exc:
+                done.failed[peer_id] = str(exc)
+            except Exception as exc:  # the database, or a fault of ours: named by its class, never its text
+                done.failed[peer_id] = exc.__class__.__name__
+            else:
+                done.synced[peer_id] = len(listed)
+                log.info("peer_sync.synced", peer=peer_id, participants=len(listed))
+                continue
+            log.warning("peer_sync.failed", peer=peer_id, reason=done.failed[peer_id])
+        return done
+
+
+class PeerSyncer:
+    """Runs `sync_all_peers` every `interval` seconds as a task of the hub's workers (started by
+    `hub.api.app` when `HUB_PEER_SYNC_SECONDS` is not 0); the first round one interval after start."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, session: aiohttp.ClientSession, hub_id: str, clock: Clock, interval: float
+    ) -> None:
+        self._pool, self._session, self._hub_id, self._clock = pool, session, hub_id, clock
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await sync_all_peers(self._pool, self._session, self._hub_id, self._clock)
+            except Exception as exc:  # the database down: the next round tries again, the hub goes on
+                log.warning("peer_sync.round_failed", error=exc.__class__.__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 async def _extending_heads(

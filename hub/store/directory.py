@@ -585,3 +585,14 @@ async def peer_log_alarm_of(conn: Conn | asyncpg.Pool, peer_id: str) -> str | No
 
 async def set_peer_log_alarm(conn: Conn, peer_id: str, alarm: str | None) -> None:
     await conn.execute(query("set_peer_log_alarm"), peer_id, alarm)
+
+
+async def peer_hubs(conn: Conn | asyncpg.Pool, hub_id: str) -> list[str]:
+    """The ids of the peer hubs registered here (kind `hub`), this hub's own entry left out."""
+    return [row["id"] for row in await conn.fetch(query("peer_hubs"), hub_id)]
+
+
+async def try_peer_sync_lock(conn: Conn) -> bool:
+    """The periodic peer sync's lock, held until the caller's transaction ends; False if another
+    process holds it."""
+    return bool(await conn.fetchval(query("peer_sync_lock")))

@@ -145,3 +145,11 @@ SELECT peer_log_alarm FROM participants WHERE id = $1 AND kind = 'hub';
 
 -- name: set_peer_log_alarm
 UPDATE participants SET peer_log_alarm = $2 WHERE id = $1 AND kind = 'hub' RETURNING id;
+
+-- name: peer_hubs
+-- The peer hubs registered here (kind hub), not this hub itself: the periodic sync takes each one's feed.
+SELECT id FROM participants WHERE kind = 'hub' AND id <> $1 ORDER BY id;
+
+-- name: peer_sync_lock
+-- One hub process at a time runs a round of the periodic peer sync; another skips its round.
+SELECT pg_try_advisory_xact_lock(7094851203951);
