@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -17,6 +18,7 @@ import pytest_asyncio
 from hub.api.app import create_app
 from hub.api.keys import INTAKE, POOL
 from hub.clocks.worker import ClockWorker
+from hub.core.clock import end_of_today
 from hub.services import case_list
 from hub.services.issuer import Issuer
 from hub.settings import Settings
@@ -261,6 +263,46 @@ async def test_due_today_counts_the_cases_with_a_clock_the_viewer_sees_due_befor
     # c's acknowledgement is due today; a acknowledged and its next clock is later; another hotline sees none
     assert [(await world.listing(v))["due_today"] for v in viewers] == [1, 0, 1, 0]
     assert (await world.listing(world.hotline, "?state=closed"))["due_today"] == 1  # whatever the filters
+
+
+async def test_due_today_counts_the_day_in_the_viewer_s_time_zone(world: World) -> None:
+    """A deadline at 23:30 UTC is due today by UTC's day but tomorrow in Berlin, until Berlin's midnight."""
+
+    async def acknowledge_due(member: Member, case_id: str) -> datetime:
+        deadlines = (await world.api.case(member, case_id))["recipients"][0]["deadlines"]
+        return datetime.fromisoformat(next(d["due_at"] for d in deadlines if d["deadline"] == "acknowledge"))
+
+    measured, _ = await world.refer(world.b)  # how long a platform has to acknowledge
+    allowed = await acknowledge_due(world.b, measured) - world.clock.now
+    target = datetime(2027, 1, 20, 23, 30, tzinfo=UTC)  # 00:30 on 21 January in Berlin (CET)
+    world.clock.now = target - allowed
+    case_id, _ = await world.refer(world.c)
+    assert await acknowledge_due(world.c, case_id) == target
+
+    world.clock.now = datetime(2027, 1, 20, 22, 0, tzinfo=UTC)  # 23:00 in Berlin, 20 January
+    assert (await world.listing(world.c))["due_today"] == 1  # by UTC's day (the default)
+    assert (await world.listing(world.c, "?time_zone=Europe/Berlin"))["due_today"] == 0
+    world.clock.now = datetime(2027, 1, 20, 23, 0, 1, tzinfo=UTC)  # just past midnight in Berlin
+    assert (await world.listing(world.c, "?time_zone=Europe/Berlin"))["due_today"] == 1
+    assert (await world.listing(world.c, "?time_zone=America/New_York"))["due_today"] == 1  # 18:00 there
+
+    status, problem = await world.api.get(world.c, "/v1/cases?time_zone=Mars/Olympus")
+    assert status == 400, problem
+    assert problem["parameter"] == "time_zone"
+
+
+@pytest.mark.parametrize(
+    ("now", "ends"),
+    [
+        (datetime(2027, 1, 20, 22, 59, tzinfo=UTC), datetime(2027, 1, 20, 23, 0, tzinfo=UTC)),
+        (datetime(2027, 1, 20, 23, 0, tzinfo=UTC), datetime(2027, 1, 21, 23, 0, tzinfo=UTC)),
+        (datetime(2027, 3, 27, 23, 30, tzinfo=UTC), datetime(2027, 3, 28, 22, 0, tzinfo=UTC)),  # 23 h
+        (datetime(2027, 10, 30, 22, 30, tzinfo=UTC), datetime(2027, 10, 31, 23, 0, tzinfo=UTC)),  # 25 h
+    ],
+)
+def test_today_ends_at_the_zone_s_next_midnight(now: datetime, ends: datetime) -> None:
+    assert end_of_today(now, ZoneInfo("Europe/Berlin")) == ends
+    assert end_of_today(now, UTC) == datetime.combine(now.date() + timedelta(days=1), time(), UTC)
 
 
 # -- paging -----------------------------------------------------------------------------------------------

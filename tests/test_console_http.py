@@ -260,6 +260,31 @@ async def test_add_and_remove_entries_of_a_repeated_group(
     assert (await (await hub.get("/v1/inbox", headers=platform.auth())).json())["messages"] == []
 
 
+async def test_due_today_is_counted_by_the_day_of_the_console_s_time_zone(
+    hub: Any,
+    parties: tuple[Member, Member],
+    aiohttp_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hub.client.http import HubClient
+
+    hotline, _ = parties
+    asked: list[str | None] = []
+    listed = HubClient.cases
+
+    async def spy(self: HubClient, **options: Any) -> dict[str, Any]:
+        asked.append(options.get("time_zone"))
+        return await listed(self, **options)
+
+    monkeypatch.setattr(HubClient, "cases", spy)
+    console = await console_for(aiohttp_client, hub, hotline, tmp_path, time_zone="Europe/Berlin")
+    page = await (await console.get("/cases")).text()
+    assert "Due today: 0 cases" in page
+    assert "with a deadline that ends today (Europe/Berlin) or has passed" in page
+    assert asked == ["Europe/Berlin"]  # the hub counts Berlin's day (tests/test_case_list.py)
+
+
 async def test_case_list_filters_and_evidence_bundle(
     hub: Any, parties: tuple[Member, Member], aiohttp_client: Any, tmp_path: Path
 ) -> None:

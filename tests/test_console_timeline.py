@@ -16,9 +16,10 @@ from hub.api.app import create_app
 from hub.cli.console import time_zone_option as console_time_zone
 from hub.cli.errors import CliError
 from hub.console import create_console_app
-from hub.console.render import time_zone, when
+from hub.console.render import when
 from hub.console.shown_body import labelled_body
 from hub.console.timeline import timeline_line
+from hub.core.clock import time_zone
 from tests.console_helpers import MESSAGE_ID, console_config, csrf_of, form_body, sign_in, takedown_values
 
 ME = "de-hotline"

@@ -96,7 +96,8 @@ def _schemas() -> dict[str, Any]:
                     "type": "integer",
                     "minimum": 0,
                     "description": "how many of the caller's cases (whatever the filters) have a clock it "
-                    "sees running and due before the end of the current UTC day, past due ones included",
+                    "sees running and due before the end of the current day in time_zone (UTC unless "
+                    "given), past due ones included",
                 },
             },
         },
@@ -457,6 +458,11 @@ def _case_paths() -> dict[str, Any]:
                         "opened: newest first (default); due: the cases with a clock running that the "
                         "caller sees, the soonest due first (a cursor belongs to its order)",
                         {"type": "string", "enum": ["opened", "due"]},
+                    ),
+                    _query(
+                        "time_zone",
+                        "the IANA time zone whose day due_today counts (e.g. Europe/Berlin; default UTC)",
+                        {"type": "string"},
                     ),
                     CURSOR,
                     CASES_LIMIT.openapi(),

@@ -27,7 +27,7 @@ from hub.console import ConsoleConfig, create_console_app
 from hub.console.archive import ArchiveError
 from hub.console.config import DEFAULT_LINK_SECONDS, LOOPBACK_HOSTS, MAX_LINK_SECONDS, MIN_LINK_SECONDS
 from hub.console.keys import LOGIN_LINKS
-from hub.console.render import time_zone
+from hub.core.clock import time_zone
 from hub.core.jose import PrivateEncryptionJwk
 from hub.keyfile import KeyFileError, read_encryption_key, read_signing_key
 from hub.log import configure_logging

@@ -145,13 +145,20 @@ class HubClient:
         cursor: str | None = None,
         limit: int = 50,
         sort: str | None = None,
+        time_zone: str | None = None,
     ) -> dict[str, Any]:
         """The cases this participant may read (as originator, recipient or liaison), newest first; with
-        `sort="due"`, those with a clock running, the soonest due first."""
+        `sort="due"`, those with a clock running, the soonest due first. `due_today` counts the day in
+        `time_zone` (an IANA name; the hub's default is UTC)."""
         params = {"limit": str(limit)}
         if sort:
             params["sort"] = sort
-        for name, value in (("state", state), ("country", country), ("recipient", recipient)):
+        for name, value in (
+            ("state", state),
+            ("country", country),
+            ("recipient", recipient),
+            ("time_zone", time_zone),
+        ):
             if value:
                 params[name] = value
         if overdue is not None:

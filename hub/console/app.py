@@ -32,8 +32,9 @@ from hub.console.gateway import HubGateway
 from hub.console.keys import ARCHIVE, CATALOG, CONFIG, GATEWAY, JINJA, LOGIN_LINKS, OFFERS_REFERRALS, SESSIONS
 from hub.console.language import choose_language, language_middleware, say
 from hub.console.next_steps import starts_referrals
-from hub.console.render import make_environment, render, time_zone
+from hub.console.render import make_environment, render
 from hub.console.views import cases, compose, inbox, login, own_entry
+from hub.core.clock import time_zone
 from hub.core.templates import TemplateCatalog
 from hub.schemas import load_catalog
 

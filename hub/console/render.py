@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from aiohttp import web
@@ -28,6 +27,7 @@ from hub.console.language import language_of
 from hub.console.schema_form import humanise
 from hub.console.sealing import Opened
 from hub.console.timeline import timeline_line
+from hub.core.clock import time_zone
 from hub.core.wording import DEFAULT_LANGUAGE, LANGUAGE_NAMES
 from hub.wording import load_wording
 
@@ -79,16 +79,6 @@ def when(value: str, zone: tzinfo = UTC, language: str = DEFAULT_LANGUAGE) -> st
         return load_wording().short_date(parse_time(value), language, zone)
     except ValueError:
         return value
-
-
-def time_zone(name: str) -> tzinfo:
-    """The IANA time zone of that name (e.g. Europe/Berlin); ValueError if there is none."""
-    if name.upper() == "UTC":
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"no time zone named {name!r}: give an IANA name such as Europe/Berlin") from None
 
 
 def local_when(request: web.Request, value: str) -> str:

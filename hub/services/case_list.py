@@ -9,13 +9,13 @@ a case with nothing running has nothing to do and is not in it). A cursor belong
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from hub.core.clock import rfc3339
+from hub.core.clock import end_of_today, rfc3339
 from hub.core.jose import JoseError, b64url_decode, b64url_encode
 from hub.core.refusal import Refusal
 from hub.store import cases as case_rows
@@ -90,6 +90,7 @@ async def list_cases(
     limit: int,
     now: datetime,
     sort: str = "opened",
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """A page of cases. Candidates come in keyset order from an index, a chunk at a time, and only they
     are filtered and given their status: a page costs the same with ten thousand cases or a million
@@ -130,9 +131,8 @@ async def list_cases(
     if len(rows) == limit:
         last = rows[-1]
         next_cursor = encode_cursor(places[last["id"]] if by_due else last["opened_at"], last["id"], sort)
-    # over all the viewer's cases, whatever the filters and page: "due today" as the console reads it
-    end_of_day = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(), UTC)
-    due_today = await case_rows.count_due_by(conn, viewer, end_of_day)
+    # over all the viewer's cases, whatever the filters and page: "due today" by the viewer's clock
+    due_today = await case_rows.count_due_by(conn, viewer, end_of_today(now, zone))
     return {"cases": cases, "next_cursor": next_cursor, "due_today": due_today}
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.api.keys import CLOCK, INTAKE, POOL
 from hub.api.parameters import CASES_LIMIT
 from hub.api.request import caller_of, json_body
+from hub.core.clock import time_zone
 from hub.core.refusal import Refusal
 from hub.services.case_list import CaseFilter, list_cases
 from hub.services.case_search import cases_by_content_url
@@ -61,6 +62,10 @@ async def list_all(request: web.Request) -> web.Response:
         country=request.query.get("country"),
         recipient=request.query.get("recipient"),
     )
+    try:
+        zone = time_zone(request.query.get("time_zone", "UTC"))
+    except ValueError as exc:
+        raise Refusal("invalid-parameter", str(exc), parameter="time_zone") from None
     listing = await list_cases(
         request.app[POOL],
         viewer=caller.participant_id,
@@ -69,6 +74,7 @@ async def list_all(request: web.Request) -> web.Response:
         limit=CASES_LIMIT.read(request),
         now=request.app[CLOCK](),
         sort=request.query.get("sort", "opened"),
+        zone=zone,
     )
     return web.json_response(listing)
 

@@ -148,7 +148,11 @@ async def _list_page(request: web.Request, wanted: str, *, in_archive: bool) -> 
     listing: dict[str, Any] = {"cases": [], "next_cursor": None}
     if not errors:
         try:
-            listing = await gateway.client.cases(**chosen, cursor=request.query.get("cursor") or None)
+            listing = await gateway.client.cases(
+                **chosen,
+                cursor=request.query.get("cursor") or None,
+                time_zone=request.app[CONFIG].time_zone,  # "due today" by the viewer's day
+            )
         except HubError as exc:
             refusal = exc.problem.get("detail", exc.problem.get("title"))
             errors.append(say(request, "The hub refused these filters: {why}", why=refusal))

@@ -57,14 +57,14 @@ from hub.console.language import language_of, say
 from hub.console.local_time import shown_time
 from hub.console.next_steps import access_of, may_send, recipients
 from hub.console.referral_parts import UnsplittableError, accepted_before, partly_sent, parts_of, send_parts
-from hub.console.render import local_when, render, time_zone
+from hub.console.render import local_when, render
 from hub.console.schema_form import MAX_REPEAT, Field, FormBuilder, TemplateForm, Widget, humanise
 from hub.console.sealing import SealingError
 from hub.console.views.cases import case_id_of, my_kind
 from hub.console.views.review import review
 from hub.core import inputs
 from hub.core.case_view import MESSAGE_ACTIONS
-from hub.core.clock import rfc3339, utc_now
+from hub.core.clock import rfc3339, time_zone, utc_now
 from hub.core.templates import SchemaFault
 from hub.core.wording import DEFAULT_LANGUAGE
 
