@@ -69,6 +69,8 @@ class DeliverySettings:
     park_after_refusals: int = env_setting(6, "HUB_PARK_AFTER_REFUSALS", 1, 100)
     shutdown_grace_seconds: float = env_setting(20.0, "HUB_SHUTDOWN_GRACE_SECONDS", 0.0, 3600.0)
     worker_id: str = env_setting("", "HUB_WORKER_ID")  # empty: host name and process id
+    # false: `hub serve` takes requests only and `hub worker` processes beside it push (split roles)
+    in_serve: bool = env_setting(True, "HUB_DELIVERY_WORKER")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeliverySettings:

@@ -73,6 +73,7 @@ async def start(
     port: int,
     storage_key: Path | None = None,
     *args: str,
+    extra_env: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
@@ -87,6 +88,7 @@ async def start(
         HUB_STORAGE_KEY_FILE=str(storage_key or tmp_path / "hub-storage-key"),
         HUB_LOG_LEVEL="info",
     )
+    env.update(extra_env or {})
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -177,6 +179,58 @@ async def test_hub_worker_delivers_without_serving_the_api(
         with contextlib.suppress(aiohttp.ClientError):  # no API is served by a worker
             async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz"):
                 raise AssertionError("hub worker served HTTP")
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(worker.communicate(), 30)
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+    assert worker.returncode == 0, stderr.decode()[-2000:]
+    assert receiver.keys == [envelope["id"]]
+
+
+async def test_split_roles_serve_only_takes_requests_and_hub_worker_pushes(
+    aiohttp_server: Any,
+    aiohttp_client: Any,
+    settings: Any,
+    database_url: str,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    """HUB_DELIVERY_WORKER=false: `hub serve` runs everything but the push worker (its housekeeping,
+    clocks and peer sync included); `hub worker` pushes whatever the setting says."""
+    from dataclasses import replace
+
+    from hub.api.app import create_app
+    from hub.api.keys import WORKER
+
+    receiver = SlowReceiver()
+    receiver.release.set()
+    app = web.Application()
+    app.router.add_post("/webhook", receiver.handle)
+    server = await aiohttp_server(app)
+    hotline, platform = await register(db, str(server.make_url("/webhook")))
+    api_only = replace(settings, delivery=replace(settings.delivery, in_serve=False, poll_interval=0.05))
+    hub_app = create_app(api_only)  # background work on, the push worker off
+    api = await aiohttp_client(hub_app)
+    assert WORKER not in hub_app
+    envelope = takedown(hotline, platform)
+    assert (await api.post("/v1/messages", **jose(hotline.sign(envelope)))).status == 202
+    await asyncio.sleep(0.5)  # ten of a worker's polls: none runs in this process
+    pending = await db.fetchval("SELECT count(*) FROM deliveries WHERE state = 'pending' AND channel = 'push'")
+    assert (pending, receiver.keys) == (1, [])
+
+    port = free_port()
+    worker = await start(
+        "worker",
+        database_url,
+        tmp_path,
+        port,
+        settings.storage_key_path,
+        extra_env={"HUB_DELIVERY_WORKER": "false"},  # the split deployment's shared configuration
+    )
+    try:
+        await asyncio.wait_for(receiver.arrived.wait(), 30)
         worker.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(worker.communicate(), 30)
     finally:

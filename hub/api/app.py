@@ -112,7 +112,8 @@ def create_app(
     app.cleanup_ctx.append(_notifier)
     if background:
         app.cleanup_ctx.append(_housekeeping)
-        app.cleanup_ctx.append(_delivery)
+        if settings.delivery.in_serve:  # else `hub worker` processes push (HUB_DELIVERY_WORKER=false)
+            app.cleanup_ctx.append(_delivery)
         app.cleanup_ctx.append(_clocks)
         app.cleanup_ctx.append(_peer_sync)
     add_routes(app)

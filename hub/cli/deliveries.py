@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import signal
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -29,7 +30,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level)
 
     async def run() -> None:
-        runner = web.AppRunner(create_app(settings), handle_signals=False)
+        # HUB_DELIVERY_WORKER=false keeps the worker out of `hub serve`, never out of `hub worker`
+        worker_settings = replace(settings, delivery=replace(settings.delivery, in_serve=True))
+        runner = web.AppRunner(create_app(worker_settings), handle_signals=False)
         await runner.setup()  # opens every resource in cleanup_ctx, the worker included
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
