@@ -207,17 +207,9 @@ class HubFiles:
         write_private_jwk(self.signing_key, PrivateSigningJwk.generate())
 
 
-def start_hub(
-    index: int,
-    port: int,
-    dsn: str,
-    files: HubFiles,
-    extra_env: dict[str, str] | None = None,
-    processes: int = 1,
-) -> subprocess.Popen[bytes]:
-    """`hub serve [--processes N]` on `port`, on `dsn`, with the run's shared keys; its log in the work
-    directory."""
-    env = {
+def hub_env(index: int, dsn: str, files: HubFiles, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of one of the run's hub processes: its database, the run's shared keys."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATABASE_URL": dsn,
         "HUB_DATA_DIR": str(files.work / f"hub-{index}"),
@@ -228,12 +220,33 @@ def start_hub(
         "HUB_LOG_LEVEL": "error",
         **(extra_env or {}),
     }
+
+
+def start_hub(
+    index: int,
+    port: int,
+    dsn: str,
+    files: HubFiles,
+    extra_env: dict[str, str] | None = None,
+    processes: int = 1,
+) -> subprocess.Popen[bytes]:
+    """`hub serve [--processes N]` on `port`, on `dsn`, with the run's shared keys; its log in the work
+    directory."""
+    command = ["serve", "--port", str(port), "--processes", str(processes)]
+    return _start(command, index, hub_env(index, dsn, files, extra_env), files)
+
+
+def start_worker(
+    index: int, dsn: str, files: HubFiles, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`hub worker` (push delivery without the API) on `dsn`, with the run's shared keys."""
+    return _start(["worker"], index, hub_env(index, dsn, files, extra_env), files)
+
+
+def _start(command: list[str], index: int, env: dict[str, str], files: HubFiles) -> subprocess.Popen[bytes]:
     log = (files.work / f"hub-{index}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--port", str(port), "--processes", str(processes)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "hub", *command], env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
 

@@ -18,7 +18,7 @@ async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp
     out = tmp_path / "load.json"
     args = ["--referrals", "50", "--warmup", "0", "--concurrency", "8", "--rates", "25"]
     args += ["--open-seconds", "1", "--raw-seconds", "1", "--platforms", "2", "--drain-timeout", "60"]
-    args += ["--strace-referrals", "10", "--hub-processes", "2"]
+    args += ["--strace-referrals", "10", "--hub-processes", "2", "--drain-referrals", "20"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -53,12 +53,18 @@ async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp
             assert {"p50_ms", "p99_ms"} <= latency.keys()
         assert phase["accepted_per_s"] > 0
         assert phase["hub_cpu_ms_per_referral"] > 0  # the hub did the work (its processes were measured)
+    backlog = figures["backlog_drain"]  # queued by an API-only hub, then pushed by hub worker alone
+    assert (backlog["queued"], backlog["delivered"], backlog["lost"]) == (20, 20, 0)
+    assert backlog["per_s"] > 0
+    assert backlog["worker_cpu_ms_per_delivery"] > 0
+    assert backlog["exit_codes"] == {"api": [0], "worker": [0]}
     totals = figures["totals"]
-    # 50 closed, 25 open, and the 10 counted under strace (issue 21), by two hub processes on one port
-    assert (totals["submitted"], totals["accepted"], totals["delivered"]) == (85, 85, 85)
+    # 50 closed, 25 open, the 10 counted under strace (issue 21), by two hub processes on one port,
+    # and the backlog of 20
+    assert (totals["submitted"], totals["accepted"], totals["delivered"]) == (105, 105, 105)
     assert (totals["lost"], totals["duplicates"]) == (0, 0)
-    assert totals["push_deliveries_by_state"] == {"delivered": 85}
-    assert figures["receiver"] == {"unique": 85, "requests": 85, "duplicates": 0}
+    assert totals["push_deliveries_by_state"] == {"delivered": 105}
+    assert figures["receiver"] == {"unique": 105, "requests": 105, "duplicates": 0}
     syscalls = figures["syscalls"]
     if "skipped" not in syscalls:  # strace installed and allowed
         assert syscalls["referrals"] == 10

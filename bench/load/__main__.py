@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
     parser.add_argument(
         "--strace-referrals", type=int, default=1_000, help="referrals counted under strace (0: none)"
     )
+    parser.add_argument(
+        "--drain-referrals",
+        type=int,
+        default=4_000,
+        help="queued with no push worker, then drained by hub worker alone (0: none)",
+    )
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="a RabbitMQ for the peer figure")
     parser.add_argument("--json", type=Path, help="write all figures to this file")
     args = parser.parse_args(argv)
@@ -56,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
         hub_env=parse_env(args.hub_env),
         strace_referrals=args.strace_referrals,
         broker_url=args.broker_url,
+        drain_referrals=args.drain_referrals,
     )
     return options, args.json
 

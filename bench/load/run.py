@@ -44,6 +44,7 @@ class Options:
     hub_env: dict[str, str] = field(default_factory=dict)
     strace_referrals: int = 1_000  # 0: no system-call count
     broker_url: str = DEFAULT_BROKER_URL
+    drain_referrals: int = 4_000  # queued with no worker, then pushed by `hub worker` alone (0: none)
 
 
 @dataclass
@@ -169,10 +170,15 @@ class LoadBench:
             )
             self.hub_pids = common.serving_pids(hubs[0].pid, self.o.hub_processes)
             await self._phases(gen, RssSampler(self.hub_pids), dsn)
+            self.figures["hub_exit_codes"] = common.stop_processes(hubs)
+            hubs = []
+            if self.o.drain_referrals:
+                await self._backlog_drain(gen, dsn, files, port)
         finally:
             if gen is not None:
                 gen.stop()
-            self.figures["hub_exit_codes"] = common.stop_processes(hubs)
+            if hubs:
+                self.figures["hub_exit_codes"] = common.stop_processes(hubs)
             receiver_process.terminate()
             receiver_process.join(10)
 
@@ -243,6 +249,89 @@ class LoadBench:
         self.figures["syscalls"] = await count_during(self.hub_pids, closed_loop)
         _progress_syscalls(self.figures["syscalls"])
 
+    async def _backlog_drain(self, gen: Worker, dsn: str, files: common.HubFiles, port: int) -> None:
+        """The delivery side alone: a backlog accepted by `hub serve` with no push worker
+        (`HUB_DELIVERY_WORKER=false`), then pushed by one `hub worker` with nothing else running. Its rate
+        is from the backlog's first arrival to its last; its CPU per delivery is the worker's over the
+        same span (its start-up left out)."""
+        n, env = self.o.drain_referrals, {**self.o.hub_env, "HUB_DELIVERY_WORKER": "false"}
+        api = common.start_hub(1, port, dsn, files, env, self.o.hub_processes)
+        try:
+            async with aiohttp.ClientSession() as session:
+                await common.wait_ready(session, f"http://127.0.0.1:{port}", time.monotonic() + 60)
+            await gen.call("sign", count=n)
+            raw = await gen.call("closed", count=n, concurrency=self.o.concurrency)
+        finally:
+            api_codes = common.stop_processes([api])
+        queued = summarise_submissions(raw)
+        ids = {m for i, m in enumerate(raw["ids"]) if raw["status"][i] == 202}
+        before = await self._receiver_count()
+        worker = common.start_worker(2, dsn, files, env)
+        try:
+            first_seen = await self._first_arrival(before, worker)
+            cpu_first, count_first = common.cpu_seconds([worker.pid]), await self._receiver_count()
+            arrivals = await self._drain(self.accepted_total + len(ids))
+            cpu_last, count_last = common.cpu_seconds([worker.pid]), await self._receiver_count()
+            states = await self._settled(dsn)
+        finally:
+            worker_codes = common.stop_processes([worker])
+        times = sorted(t for m, t in arrivals.items() if m in ids)
+        self.accepted_total += len(ids)
+        pushed = count_last - count_first
+        self.figures["backlog_drain"] = {
+            "queued": len(ids),
+            "queued_per_s": queued["accepted_per_s"],
+            "refused_or_errors": queued["submitted"] - queued["accepted"],
+            "delivered": len(times),
+            "lost": len(ids) - len(times),
+            "per_s": round((len(times) - 1) / (times[-1] - times[0]), 1) if len(times) > 1 else None,
+            "worker_cpu_ms_per_delivery": round((cpu_last - cpu_first) * 1000 / max(pushed, 1), 3),
+            "first_arrival_after_start_s": round(first_seen, 2),
+            "exit_codes": {"api": api_codes, "worker": worker_codes},
+            "settings": env,
+        }
+        _progress_backlog(self.figures["backlog_drain"])
+        totals = self.figures["totals"]
+        totals["submitted"] += queued["submitted"]
+        totals["accepted"] += len(ids)
+        totals["delivered"] += len(times)
+        totals["lost"] += len(ids) - len(times)
+        totals["duplicates"] = self.figures["receiver"]["duplicates"]
+        totals["push_deliveries_by_state"] = states
+
+    async def _receiver_count(self) -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(self.receiver_url + "/_bench/count") as response,
+        ):
+            return int((await response.json())["unique"])
+
+    async def _first_arrival(self, before: int, worker: Any) -> float:
+        """Seconds from the worker's start to its first push (start-up: imports, pool, first claim)."""
+        started = time.monotonic()
+        while await self._receiver_count() <= before:
+            if worker.poll() is not None:
+                raise RuntimeError(f"hub worker exited with {worker.returncode} before pushing")
+            if time.monotonic() - started > self.o.drain_timeout:
+                raise RuntimeError("hub worker pushed nothing before the drain timeout")
+            await asyncio.sleep(0.01)
+        return time.monotonic() - started
+
+    async def _settled(self, dsn: str) -> dict[str, int]:
+        """Push deliveries by state once none is in flight (the hub records a push when its answer is
+        back and its batch commits, after the receiver counted it), or at the drain timeout."""
+        conn = await asyncpg.connect(dsn)
+        try:
+            until = time.monotonic() + self.o.drain_timeout
+            query = "SELECT state, count(*) AS n FROM deliveries WHERE channel = 'push' GROUP BY state"
+            while True:
+                states = {r["state"]: r["n"] for r in await conn.fetch(query)}
+                if "in_flight" not in states or time.monotonic() >= until:
+                    return states
+                await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+
     async def _drain(self, expected: int) -> dict[str, float]:
         """Wait until the receiver has `expected` distinct messages (or the drain timeout): arrivals."""
         until = time.monotonic() + self.o.drain_timeout
@@ -264,23 +353,7 @@ class LoadBench:
         submitted = sum(p["submitted"] for p in phases)
         accepted = sum(p["accepted"] for p in phases)
         delivered = sum(p["delivery"]["delivered"] for p in phases)
-        conn = await asyncpg.connect(dsn)
-        try:
-            # The receiver counts a message when it arrives, the hub records the delivery when its answer
-            # is back and the batch commits: wait for the last ones in flight to be recorded
-            until = time.monotonic() + self.o.drain_timeout
-            while True:
-                states = {
-                    r["state"]: r["n"]
-                    for r in await conn.fetch(
-                        "SELECT state, count(*) AS n FROM deliveries WHERE channel = 'push' GROUP BY state"
-                    )
-                }
-                if "in_flight" not in states or time.monotonic() >= until:
-                    break
-                await asyncio.sleep(0.1)
-        finally:
-            await conn.close()
+        states = await self._settled(dsn)
         self.figures["totals"] = {
             "submitted": submitted,
             "accepted": accepted,
@@ -346,6 +419,14 @@ def _progress(name: str, figures: dict[str, Any]) -> None:
     )
 
 
+def _progress_backlog(b: dict[str, Any]) -> None:
+    print(
+        f"  backlog        {b['queued']} queued with no worker, pushed by hub worker alone: "
+        f"{b['per_s']} deliveries/s, {b['worker_cpu_ms_per_delivery']} ms CPU each, lost {b['lost']}",
+        flush=True,
+    )
+
+
 def _progress_syscalls(figures: dict[str, Any]) -> None:
     if "skipped" in figures:
         print(f"  syscalls       skipped: {figures['skipped']}", flush=True)
@@ -392,7 +473,8 @@ def _footer(figures: dict[str, Any]) -> str:
             f"ratio hub/raw: {figures['ratio_hub_to_raw']}",
             _syscall_line(figures.get("syscalls", {"skipped": "not run"})),
             _broker_line(figures.get("broker", {"skipped": "not run"})),
-            f"backlog drain after the closed loop: {drain} deliveries/s",
+            f"backlog drain after the closed loop (intake still finishing): {drain} deliveries/s",
+            _backlog_line(figures.get("backlog_drain")),
             f"totals: submitted {totals['submitted']}, accepted {totals['accepted']}, delivered "
             f"{totals['delivered']}, lost {totals['lost']}, duplicates {totals['duplicates']}",
             f"hub RSS: {rss['after_warmup_mib']} MiB after warm-up, peak {rss['peak_mib']}, end "
@@ -400,6 +482,15 @@ def _footer(figures: dict[str, Any]) -> str:
             f"machine: {m['cores']} cores {m['cpu_model']}, PostgreSQL {m['postgresql']['server_version']}, "
             f"Python {m['python']}, commit {m['git_commit']}",
         ]
+    )
+
+
+def _backlog_line(b: dict[str, Any] | None) -> str:
+    if not b:
+        return "backlog drain by hub worker alone: skipped (--drain-referrals 0)"
+    return (
+        f"backlog drain by hub worker alone ({b['queued']} queued while none ran): {b['per_s']} "
+        f"deliveries/s, worker CPU {b['worker_cpu_ms_per_delivery']} ms per delivery, lost {b['lost']}"
     )
 
 
