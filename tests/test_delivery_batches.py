@@ -338,3 +338,32 @@ async def test_a_failure_batch_that_fails_inside_the_statement_is_retried_alone(
     assert [states[c.seq] for c in claimed] == ["pending", "in_flight", "pending"]
     counts = dict(await db.fetch("SELECT participant_id, consecutive_failures FROM destinations"))
     assert [counts[c.recipient_id] for c in claimed] == [1, 0, 1]  # the doomed one's count undone
+
+
+async def test_a_round_with_nothing_parked_reads_no_delivery_to_hold(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> None:
+    """The hold of parked destinations' deliveries starts from the parked destinations: with none, it
+    reads no delivery (it scanned every pending push in every round before, migration 0037)."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 3)
+    await send(intake, hotline, *many, *many)
+    async with intake.pool.acquire() as conn, conn.transaction():
+        held = await conn.fetchval("SELECT hub_hold_parked(now(), NULL, NULL, 'hub')")
+        read = await conn.fetchrow(
+            "SELECT seq_scan, coalesce(idx_scan, 0) AS idx_scan FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'deliveries'"
+        )
+    assert held == 0
+    assert (read["seq_scan"], read["idx_scan"]) == (0, 0)
+    await db.execute("UPDATE destinations SET parked_at = now() WHERE participant_id = $1", many[0].id)
+    assert await claim_all(intake.pool) != []  # the others' deliveries still claimed
+    held_for = await db.fetch("SELECT DISTINCT recipient_id FROM deliveries WHERE held_since IS NOT NULL")
+    assert [r["recipient_id"] for r in held_for] == [many[0].id]  # only the parked one's, both of them
+    assert await db.fetchval("SELECT count(*) FROM deliveries WHERE held_since IS NOT NULL") == 2
+
+
+async def test_the_hubs_sessions_run_without_jit(intake: Intake) -> None:
+    """JIT compiling cost a delivery round 60-750 ms on a large backlog (docs/performance.md)."""
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("SHOW jit") == "off"

@@ -42,6 +42,13 @@ def database_url(url: str | None, data_dir: Path) -> tuple[str, EmbeddedPostgres
     return embedded.dsn(), embedded
 
 
+# Sent with the connection's start-up (no round trip of its own). The hub's statements are short and
+# index-driven; PostgreSQL's JIT compiles a plan whose estimate crosses `jit_above_cost`, which a
+# statement over a large backlog does, and the compile cost 60-750 ms against 11 ms of execution
+# (docs/performance.md, step 21.10), in every delivery round. No hub statement gains from it.
+SESSION_SETTINGS = {"jit": "off"}
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -58,7 +65,12 @@ async def create_pool(
             await on_connect(conn)
 
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init, reset=_keep_session
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init,
+        reset=_keep_session,
+        server_settings=SESSION_SETTINGS,
     )
     if pool is None:  # asyncpg types this as optional
         raise RuntimeError("asyncpg returned no pool")
@@ -74,7 +86,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 @asynccontextmanager
 async def connect(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings=SESSION_SETTINGS)
     await _init_connection(conn)
     try:
         yield conn
