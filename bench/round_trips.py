@@ -29,7 +29,9 @@ each counted on its own, after a warm-up that goes through all of them:
   what is counted is the recording of the failures (the rounds' claims are counted apart). Then the
   receiver answers `200` again and they are delivered, uncounted;
 - answers, batched: each platform's acknowledgement of every referral of the batched phase, handed at
-  once to `submit_message` as the referrals were (they answer one case each; a batch holds up to 64).
+  once to `submit_message` as the referrals were (they answer one case each; a batch holds up to 64);
+- answers, one at a time: the acknowledgements of the referrals taken one at a time, each awaited
+  before the next (batches of one: the lone answer's path, also a message retried alone).
 
 The figures are counts, not timings: the same on a loaded machine as on an idle one.
 """
@@ -82,6 +84,7 @@ PHASES = (
     "delivery_finish",
     "delivery_failed",
     "answers_batched",
+    "answers_alone",
 )
 INTROSPECTION = ("WITH RECURSIVE typeinfo_tree", "current_setting('jit')", "set_config('jit'")
 
@@ -306,7 +309,7 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
     accepted = await hub.submit_together(batched)
     intake_batched = await hub.counter.settled()
     alone = hub.referrals(max(1, referrals // 4))
-    await hub.submit_one_by_one(alone)
+    accepted_alone = [(await hub.submit_together([raw]))[0] for raw in alone]
     intake_alone = await hub.counter.settled()
     claims, finishes, made, batches = await hub.deliver_all()
     if made != len(batched) + len(alone):
@@ -324,6 +327,9 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
     answers_batched = await hub.counter.settled()
     if any(a.replayed for a in taken):
         raise RuntimeError("an acknowledgement was answered as a replay")
+    lone_answers = hub.acknowledgements(accepted_alone)
+    await hub.submit_one_by_one(lone_answers)
+    answers_alone = await hub.counter.settled()
     await hub.deliver_all()
     return {
         "referrals": referrals,
@@ -334,6 +340,7 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
         "delivery_finish": {**_phase(finishes, made), "finish_batches_and_items": batches},
         "delivery_failed": _phase(failures, failed),
         "answers_batched": _phase(answers_batched, len(answers)),
+        "answers_alone": _phase(answers_alone, len(lone_answers)),
         "delivered_once": len(hub.receiver.arrived) >= made,
         "asyncpg_type_introspection_not_counted": hub.counter.introspection,
     }
