@@ -1,5 +1,6 @@
 """One statement per batch (issue 21): the rows a batch defers are written by `hub_record_rows`
-(migration 0021), and a batch of new referrals opens no transaction around it.
+(migration 0021, with an answer's conditional rows since 0037), and a batch of new referrals opens no
+transaction around it.
 
 The function is the twin of the named queries the per-row path runs (`deferred_writes.write` with no
 buffer open): the same rows, captured from intake deciding real referrals, are stored both ways and
@@ -7,6 +8,13 @@ every row compared. Then intake through group commit: a batch of new referrals c
 statements whatever its size; a failure part-way through the function stores nothing of the batch, which
 is retried one referral at a time so that only the one at fault fails; repeated ids in one batch are
 answered from the batch itself.
+
+Answers (messages on a case that exists) too: their rows, captured from intake deciding real answers
+(a clock met, one answered late, a move of state, an order starting a pull recipient's clock), are
+stored by the named queries one by one and by the function, and by the whole per-row path (no buffer
+open) and the batch, and compared; a batch of answers costs the same statements at 2 and 6 answers
+and a lone answer five; a move whose condition fails inside the function undoes the batch, and after
+the retry alone only that answer fails.
 """
 
 from __future__ import annotations
@@ -14,13 +22,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 import asyncpg
+import pytest
 import pytest_asyncio
 
 from hub.core.clock import utc_now
 from hub.core.jose import sha256_hex
+from hub.core.receipt import read_receipt
 from hub.core.refusal import Refusal
 from hub.core.templates import TemplateCatalog
 from hub.policies import load_policy_book
@@ -29,10 +41,20 @@ from hub.services.batcher import Batcher
 from hub.services.intake import Accepted, Intake, submit_message
 from hub.store.case_keys import Keyring
 from hub.store.database import create_pool
-from hub.store.deferred_writes import ORDER, captured_writes, rows_json
+from hub.store.deadlines import add_whole_case_party
+from hub.store.deferred_writes import ORDER, captured_writes, deferred_writes, rows_json
 from hub.store.messages import SignedMessage
 from hub.store.queries import query
-from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
+from tests.factories import (
+    Directory,
+    Member,
+    acknowledgement,
+    add_with_endpoint,
+    fresh_identity,
+    information_request,
+    removal,
+    takedown,
+)
 from tests.statement_count import Counted
 
 # Serial columns differ between two runs (sequences are not rolled back); everything else must match.
@@ -51,6 +73,8 @@ TABLES = {
     "case_events": ("seq",),
     "audit_entries": ("id",),
 }
+ANSWERS_ONLY = ("meet_deadlines", "set_party_state")  # rows only a message on an existing case writes
+ANSWER_ROWS = ("insert_message", *ANSWERS_ONLY, "insert_deliveries", "insert_deadline", "insert_event")
 SHA = "5" * 64  # fictitious hash values
 PDQ = "a" * 64
 
@@ -147,8 +171,8 @@ async def test_the_batch_function_stores_what_the_per_row_queries_store(
             decision = await intake_service._decide(intake, conn, message)
             assert not isinstance(decision, Accepted)
             await intake_service._write(intake, conn, decision)
-    held = {name: len(rows[name]) for name in ORDER}
-    assert all(held.values()), held  # every kind of row is exercised
+    held = {name: len(rows[name]) for name in ORDER if name not in ANSWERS_ONLY}
+    assert all(held.values()), held  # every kind of row a referral writes is exercised
 
     async def per_row(conn: asyncpg.Connection) -> None:
         for name in ORDER:
@@ -255,3 +279,265 @@ async def test_repeated_ids_in_one_batch_are_answered_from_the_batch(
     assert results[1] == Accepted(receipt=results[1].receipt, replayed=False)
     assert await db.fetchval("SELECT count(*) FROM messages") == 2
     assert await db.fetchval("SELECT count(*) FROM deliveries") == 2
+
+
+# -- answers ------------------------------------------------------------------------------------------
+
+
+async def opened(intake: Intake, hotline: Member, platforms: Sequence[Member]) -> list[tuple[str, str]]:
+    """One referral to each platform, committed: (case id, message id) of each."""
+    results = await submit_all(intake, [hotline.sign(takedown(hotline, p)).encode() for p in platforms])
+    out = []
+    for result in results:
+        assert isinstance(result, Accepted)
+        claims = read_receipt(result.receipt)
+        out.append((claims.case_id, claims.message_id))
+    return out
+
+
+async def answered_cases(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> tuple[list[SignedMessage], Member]:
+    """Five cases and one answer to each, signed, not submitted: an acknowledgement meeting an open
+    clock, one answering a breached clock late, a removal meeting two clocks and moving its sender to
+    actioned, a liaison's production order starting a pull platform's clock, a pushed platform's
+    acknowledgement with no clock to meet (its clocks wait on its push)."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    pulling = [await directory.add(f"platform-pull-{i}", "platform", "IE") for i in range(4)]
+    pushed = await add_with_endpoint(db, "platform-push", "platform", "IE")
+    liaison = await directory.add("nl-police-test", "law-enforcement", "NL")
+    cases = await opened(intake, hotline, [*pulling, pushed])
+    late_case = UUID(cases[1][0])
+    await db.execute(
+        "UPDATE deadlines SET state = 'breached', breached_at = now(), next_fire_at = NULL"
+        " WHERE case_id = $1 AND kind = 'acknowledge'",
+        late_case,
+    )
+    await add_whole_case_party(db, UUID(cases[3][0]), liaison.id, hotline.id, utc_now())
+    envelopes = [
+        (pulling[0], acknowledgement(pulling[0], hotline, *cases[0])),
+        (pulling[1], acknowledgement(pulling[1], hotline, *cases[1])),
+        (pulling[2], removal(pulling[2], hotline, *cases[2])),
+        (liaison, information_request(liaison, pulling[3], cases[3][0], urgency="routine")),
+        (pushed, acknowledgement(pushed, hotline, *cases[4])),
+    ]
+    at = utc_now()
+    signed = []
+    for sender, envelope in envelopes:
+        raw, digest = _signed(sender, envelope)
+        checked = intake_service.validated_envelope(intake.catalog, envelope)
+        signed.append(SignedMessage(checked, sender.key.kid, raw, digest, at))
+    return signed, hotline
+
+
+async def decide_and_write(intake: Intake, conn: asyncpg.Connection, batch: Sequence[SignedMessage]) -> None:
+    """Intake's batch path on `conn`, in the caller's transaction: one snapshot, each message decided on
+    it and written (deferred or not, as the caller has it)."""
+    prefetched = await intake_service._Prefetched.read(conn, batch)
+    for message in batch:
+        decision = await intake_service._decide(intake, conn, message, prefetched)
+        assert not isinstance(decision, Accepted)
+        await intake_service._write(intake, conn, decision, prefetched.case_keys.get(decision.plan.case_id))
+        prefetched.written.add(decision.plan.case_id)
+
+
+async def timeline_order(conn: asyncpg.Connection) -> list[tuple[Any, ...]]:
+    """The timeline entries in the order written (by seq), then the audit log's (by id)."""
+    events = await conn.fetch(
+        "SELECT case_id, event, subject, message_id, detail::text FROM case_events ORDER BY seq"
+    )
+    audited = await conn.fetch(
+        "SELECT case_id, event, subject, message_id, detail::text FROM audit_entries ORDER BY id"
+    )
+    return [tuple(r) for r in events] + [("audit", *r) for r in audited]
+
+
+async def test_answers_in_the_function_store_what_the_per_row_queries_store(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> None:
+    """The rows an answer defers (its conditional ones included: a clock met or answered late, with the
+    entries made beforehand for each clock it could change; a move of state), captured once, then stored
+    by the named queries one by one (an entry made for a clock's change only if the named
+    `meet_deadlines` changed that clock so) and by `hub_record_rows`: every column the same."""
+    signed, _ = await answered_cases(intake, directory, db)
+    async with intake.pool.acquire() as conn:
+        try:
+            async with conn.transaction(), captured_writes(conn) as rows:
+                await decide_and_write(intake, conn, signed)
+                raise _Undo
+        except _Undo:
+            pass
+    held = {name: len(rows[name]) for name in ANSWER_ROWS}
+    assert all(held.values()), held  # every kind of row these answers write is exercised
+    assert len(rows["meet_deadlines"]) == 4  # each platform's answer (the liaison's meets nothing)
+    assert len(rows["set_party_state"]) == 4
+    conditional = [args for args in rows["insert_event"] if len(args) == 11]
+    assert {args[10].split(":")[0] for args in conditional} == {"met", "answered-late"}
+
+    async def per_row(conn: asyncpg.Connection) -> None:
+        changed: set[str] = set()
+        for name in ORDER:
+            for args in rows[name]:
+                if name == "meet_deadlines":
+                    found = await conn.fetch(query(name), *args)
+                    changed |= {f"{r['outcome']}:{r['id']}" for r in found}
+                elif name == "insert_event" and len(args) == 11:
+                    if args[10] in changed:
+                        await conn.execute(query(name), *args[:10])
+                else:
+                    await conn.execute(query(name), *args)
+
+    async def batched(conn: asyncpg.Connection) -> None:
+        await conn.execute(query("record_rows"), rows_json(rows))
+
+    before = await snapshot(db)
+    one_by_one, together = await stored_by(db, per_row), await stored_by(db, batched)
+    assert together == one_by_one
+    assert await snapshot(db) == before
+    assert together != before
+    _assert_answered(together)
+
+
+def _assert_answered(stored: dict[str, list[str]]) -> None:
+    """What the five answers of `answered_cases` did, in a `snapshot` of the tables."""
+    clocks = [orjson_loads(row) for row in stored["deadlines"]]
+    assert sorted(c["kind"] for c in clocks if c["state"] == "met") == ["acknowledge", "acknowledge", "act"]
+    assert [c["kind"] for c in clocks if c["answered_late_at"] is not None] == ["acknowledge"]
+    assert [c["kind"] for c in clocks if c["state"] == "open" and c["kind"] == "respond"] == ["respond"]
+    events = [orjson_loads(row)["event"] for row in stored["case_events"]]
+    assert events.count("deadline.met") == 3
+    assert events.count("deadline.answered_late") == 1
+    states = [orjson_loads(row)["state"] for row in stored["case_parties"]]
+    assert states.count("acknowledged") == 3
+    assert states.count("actioned") == 1
+
+
+def orjson_loads(row: str) -> dict[str, Any]:
+    import json
+
+    loaded: dict[str, Any] = json.loads(row)
+    return loaded
+
+
+async def test_answers_through_the_function_store_what_the_per_row_path_stores(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> None:
+    """The whole of intake's writing of the same answers, once with no buffer open (the per-row path:
+    every statement through its named query, `meet_deadlines` read back and its entries recorded from
+    what it returns) and once deferred into the batch's one statement: every column the same, and the
+    timeline and audit entries in the same order. (No storage key: the stored forms are then the same
+    bytes both ways.)"""
+    signed, _ = await answered_cases(intake, directory, db)
+    plain = replace(intake, keyring=None)
+
+    async def per_row(conn: asyncpg.Connection) -> None:
+        await decide_and_write(plain, conn, signed)
+
+    async def batched(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(sent)
+        async with deferred_writes(conn):
+            await decide_and_write(plain, conn, signed)
+        conn.remove_query_logger(sent)
+
+    sent = Counted()
+
+    async def with_order(store: Any) -> Any:
+        async def both(conn: asyncpg.Connection) -> None:
+            await store(conn)
+            orders.append(await timeline_order(conn))
+
+        return await stored_by(db, both)
+
+    orders: list[list[tuple[Any, ...]]] = []
+    one_by_one, together = await with_order(per_row), await with_order(batched)
+    assert together == one_by_one
+    assert orders[0] == orders[1]
+    _assert_answered(together)
+    assert await sent.taken() == {"batch_snapshot": 1, "record_rows": 1}  # all five folded
+
+
+async def test_a_batch_of_answers_costs_no_statement_per_answer(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    """Acknowledgements meeting their clocks and moving their senders, 2 then 6 in a batch, then one
+    alone: the same five statements each time (the key look-up, the snapshot and the one write in a
+    transaction), none per answer."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    platforms = [await directory.add(f"platform-{i}", "platform", "IE") for i in range(9)]
+    cases = await opened(intake, hotline, platforms)
+    answers = [
+        p.sign(acknowledgement(p, hotline, case_id, message_id)).encode()
+        for p, (case_id, message_id) in zip(platforms, cases, strict=True)
+    ]
+    await counted.taken()
+    sent = {}
+    for size, batch in ((2, answers[:2]), (6, answers[2:8]), (1, answers[8:])):
+        results = await submit_all(intake, batch)
+        assert all(isinstance(r, Accepted) and not r.replayed for r in results)
+        sent[size] = await counted.taken()
+    expected = {"get_keys": 1, "BEGIN": 1, "batch_snapshot": 1, "record_rows": 1, "COMMIT": 1}
+    assert sent[2] == sent[6] == sent[1] == expected
+    met = await db.fetchval("SELECT count(*) FROM deadlines WHERE kind = 'acknowledge' AND state = 'met'")
+    assert met == 9
+    states = await db.fetch("SELECT DISTINCT state FROM case_parties WHERE role = 'recipient'")
+    assert [r["state"] for r in states] == ["acknowledged"]
+    assert await db.fetchval("SELECT count(*) FROM case_events WHERE event = 'deadline.met'") == 9
+
+
+async def test_a_move_refused_inside_the_function_undoes_the_batch_and_only_its_answer_fails(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    """A platform's party row that will not move (a test trigger skips its update, as if it were no longer
+    in the state admission saw): `hub_set_party_state` raises inside the batch's statement, the batch's
+    earlier rows (messages, clocks met) are undone with it, and after each answer is retried alone only
+    that one fails, its clock still open and nothing of it stored."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    platforms = [await directory.add(f"platform-{i}", "platform", "IE") for i in range(4)]
+    cases = await opened(intake, hotline, platforms)
+    doomed = platforms[2]
+    await db.execute(
+        f"""
+        CREATE FUNCTION keep_state() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.participant_id = '{doomed.id}' AND NEW.state = 'acknowledged' THEN RETURN NULL; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER keep_state BEFORE UPDATE ON case_parties FOR EACH ROW EXECUTE FUNCTION keep_state();
+        """
+    )
+    envelopes = [
+        acknowledgement(p, hotline, case_id, message_id)
+        for p, (case_id, message_id) in zip(platforms, cases, strict=True)
+    ]
+    await counted.taken()
+    signed = [p.sign(e).encode() for p, e in zip(platforms, envelopes, strict=True)]
+    results = await submit_all(intake, signed)
+    assert [isinstance(r, Accepted) for r in results] == [True, True, False, True]
+    assert isinstance(results[2], asyncpg.RaiseError)
+    assert "hub_set_party_state" in str(results[2])
+    sent = await counted.taken()
+    assert sent["record_rows"] == 1 + 4  # the batch, then each answer alone
+    kept = {UUID(e["id"]) for i, e in enumerate(envelopes) if i != 2}
+    answers = await db.fetch("SELECT id FROM messages WHERE message_type = 'acknowledgement'")
+    assert {r["id"] for r in answers} == kept
+    clocks = dict(await db.fetch("SELECT recipient_id, state FROM deadlines WHERE kind = 'acknowledge'"))
+    assert clocks == {p.id: "open" if p is doomed else "met" for p in platforms}
+    met = await db.fetch("SELECT subject FROM case_events WHERE event = 'deadline.met'")
+    assert sorted(r["subject"] for r in met) == sorted(p.id for p in platforms if p is not doomed)
+    audited = await db.fetchval("SELECT count(*) FROM audit_entries WHERE event = 'deadline.met'")
+    assert audited == 3
+
+
+async def test_a_clock_met_with_no_entry_made_for_it_fails_the_statement(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> None:
+    """`hub_record_rows` writes an answer's clock entries only as made beforehand: a clock its
+    `meet_deadlines` row changes with no entry for it (one the batch's snapshot did not hold) raises, so
+    the batch is retried alone rather than a clock met without its timeline entry."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    platform = await directory.add("platform-0", "platform", "IE")
+    [(case_id, message_id)] = await opened(intake, hotline, [platform])
+    meeting = (UUID(case_id), platform.id, ["acknowledge"], utc_now(), UUID(message_id), None)
+    with pytest.raises(asyncpg.RaiseError, match="no timeline entry"):
+        await db.execute(query("record_rows"), rows_json({"meet_deadlines": [meeting]}))
+    assert await db.fetchval("SELECT state FROM deadlines WHERE kind = 'acknowledge'") == "open"

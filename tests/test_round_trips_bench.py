@@ -25,4 +25,9 @@ async def test_round_trips_bench_counts_one_statement_per_batch(database_url: st
     answers = figures["answers_batched"]["by_statement"]
     assert answers["batch_snapshot"] == 1  # the answered cases read (and locked) once for the batch
     assert not {"get_case", "lock_case_parties", "get_case_key", "get_participants"} & set(answers)
+    per_batch = {"get_keys": 1, "BEGIN;": 1, "batch_snapshot": 1, "record_rows": 1, "COMMIT;": 1}
+    assert answers == per_batch  # nothing per answer: their writes are in the batch's one statement
+    lone = figures["answers_alone"]
+    assert lone["items"] == 2
+    assert lone["by_statement"] == {name: 2 for name in per_batch}  # five statements a lone answer
     assert "in and out" in report(figures)

@@ -49,6 +49,7 @@ from hub.store import directory, messages, signals
 from hub.store.batch_snapshot import read_snapshot
 from hub.store.case_keys import Keyring
 from hub.store.database import Conn
+from hub.store.deadlines import OwedClock
 from hub.store.deferred_writes import deferred_writes, flush_writes
 from hub.store.directory import KeyRecord
 
@@ -205,8 +206,9 @@ class _Decision:
     clocks: dict[str, list[Clock]]
     jurisdictions: tuple[str, ...]
     receipt: str
-    pull_recipients: frozenset[str] | None  # known for a new case: its writes can then be deferred
+    pull_recipients: frozenset[str] | None  # known from the directory: its writes can then be deferred
     hash_signals: SignalPlan | None  # a takedown request's content hashes, for the platforms' matchers
+    owed: tuple[OwedClock, ...] | None = None  # the answered case's clocks it could change (its snapshot's)
 
 
 async def _record(intake: Intake, conn: Conn, signed: messages.SignedMessage) -> Accepted:
@@ -327,9 +329,9 @@ class _Prefetched:
     """What a batch reads once for all its messages, in one statement (`batch_snapshot`): which ids are
     already stored (and, as the batch goes, which it has stored), the directory entries and encryption
     keys of the participants it names, the cases its answers answer (their parties locked: the batch
-    is then in a transaction) with their data keys; when first needed, the platforms that take every
-    hash signal. A case a message of the batch has written to is read again by the next that answers it
-    (`fresh_case`), after the batch's deferred rows are sent."""
+    is then in a transaction) with their data keys and the clocks an answer could change; when first
+    needed, the platforms that take every hash signal. A case a message of the batch has written to is
+    read again by the next that answers it (`fresh_case`), after the batch's deferred rows are sent."""
 
     identities: dict[UUID, messages.StoredIdentity]
     directory: dict[str, DirectoryEntry]
@@ -338,6 +340,7 @@ class _Prefetched:
     opted_in: list[str] | None = None
     cases: dict[UUID, CaseSnapshot] = field(default_factory=dict)
     case_keys: dict[UUID, bytes] = field(default_factory=dict)
+    clocks: dict[UUID, tuple[OwedClock, ...]] = field(default_factory=dict)
     answered: frozenset[UUID] = frozenset()  # the cases read (those that exist are in `cases`)
     written: set[UUID] = field(default_factory=set)  # cases the batch's messages have written to
 
@@ -354,6 +357,7 @@ class _Prefetched:
             snapshot.encryption_keys,
             cases=snapshot.cases,
             case_keys=snapshot.case_keys,
+            clocks=snapshot.clocks,
             answered=answered,
         )
 
@@ -435,9 +439,21 @@ async def _decide(
         payload_sha256=signed.payload_sha256,
         accepted_at=signed.accepted_at,
     )
-    pulls = frozenset(r for r in plan.recipients if known[r].pulls) if plan.opens_case else None
+    pulls = _pull_recipients(plan.recipients, facts)
     hash_signals = await _hash_signals(conn, env, known, prefetched) if plan.transitions and known else None
-    return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls, hash_signals)
+    owed = None
+    if not plan.opens_case and prefetched is not None and prefetched.fresh_case(plan.case_id):
+        owed = prefetched.clocks.get(plan.case_id)
+    return _Decision(signed, plan, clocks, jurisdictions, receipt, pulls, hash_signals, owed)
+
+
+def _pull_recipients(recipients: Sequence[str], facts: Mapping[str, DirectoryEntry]) -> frozenset[str] | None:
+    """Which recipients read a pull inbox (their clocks start at intake), when the directory entries at
+    hand name every recipient: the message's deliveries and clocks can then wait with the batch's
+    rows; else None."""
+    if any(r not in facts for r in recipients):
+        return None
+    return frozenset(r for r in recipients if facts[r].pulls)
 
 
 async def _case(conn: Conn, case_id: UUID | None, prefetched: _Prefetched | None) -> CaseSnapshot | None:
@@ -534,6 +550,7 @@ async def _write(intake: Intake, conn: Conn, decision: _Decision, wrapped_key: b
         decision.pull_recipients,
         decision.hash_signals,
         wrapped_key,
+        decision.owed,
     )
 
 

@@ -5,6 +5,7 @@ with several hub processes each reminder and each breach fires exactly once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,9 +15,21 @@ import asyncpg
 from hub.core.hub_identity import TIMELINE_ACTOR as HUB_ACTOR
 from hub.core.policy import Clock
 from hub.store.database import Conn
-from hub.store.deferred_writes import write
+from hub.store.deferred_writes import is_deferring, write
 from hub.store.events import record_event
 from hub.store.queries import query
+
+
+@dataclass(frozen=True)
+class OwedClock:
+    """A clock a party of a case owes that an answer could still change: open, or breached and not yet
+    answered (read with the case in the batch's snapshot, `batch_snapshot`)."""
+
+    id: int
+    recipient: str
+    kind: str
+    rule_id: str
+    due_at: datetime
 
 
 def clock_to_json(clock: Clock) -> dict[str, Any]:
@@ -121,38 +134,61 @@ async def meet(
     message_id: UUID,
     at: datetime,
     answers: UUID | None = None,
+    owed: Sequence[OwedClock] | None = None,
 ) -> None:
     """The participant's answer (`message_id`, answering `answers`) meets its open clocks of these kinds
     on the message answered, or all of them when that message started none; a clock already breached
     records the late answer, and stays breached. Each clock's end is queued for a peer hub's report by
-    the same statement (`queue_report`'s rule, `hub_queue_clock_report`)."""
+    the same statement (`queue_report`'s rule, `hub_queue_clock_report`).
+
+    With `owed` (the case's clocks an answer could change, as the batch's snapshot read them) and writes
+    deferred, the statement waits with the batch's rows, and the timeline entry of each change it could
+    make is made now, for `hub_record_rows` to write those it does make (migration 0037): which clocks
+    are met stays the statement's rule alone (`hub_meet_deadlines`)."""
+    if owed is not None and is_deferring(conn):
+        await write(conn, "meet_deadlines", case_id, participant, list(kinds), at, message_id, answers)
+        could = sorted(
+            (c for c in owed if c.recipient == participant and c.kind in kinds), key=lambda c: c.id
+        )
+        for outcome in ("met", "answered-late"):  # the statement's order: met first, then by clock
+            for clock in could:
+                when = f"{outcome}:{clock.id}"
+                await _record_meeting(conn, case_id, participant, message_id, at, outcome, clock, when)
+        return
     rows = await conn.fetch(
         query("meet_deadlines"), case_id, participant, list(kinds), at, message_id, answers
     )
     for row in rows:
-        detail = {"deadline": row["kind"], "rule": row["rule_id"], "due_at": row["due_at"].isoformat()}
-        if row["outcome"] == "met":
-            await record_event(
-                conn,
-                case_id,
-                at,
-                "deadline.met",
-                participant,
-                subject=participant,
-                message_id=message_id,
-                detail=detail,
-            )
-        else:
-            await record_event(
-                conn,
-                case_id,
-                at,
-                "deadline.answered_late",
-                participant,
-                subject=participant,
-                message_id=message_id,
-                detail=detail,
-            )
+        clock = OwedClock(row["id"], participant, row["kind"], row["rule_id"], row["due_at"])
+        await _record_meeting(conn, case_id, participant, message_id, at, row["outcome"], clock)
+
+
+async def _record_meeting(
+    conn: Conn,
+    case_id: UUID,
+    participant: str,
+    message_id: UUID,
+    at: datetime,
+    outcome: str,
+    clock: OwedClock,
+    when: str | None = None,
+) -> None:
+    detail: dict[str, object] = {
+        "deadline": clock.kind,
+        "rule": clock.rule_id,
+        "due_at": clock.due_at.isoformat(),
+    }
+    await record_event(
+        conn,
+        case_id,
+        at,
+        "deadline.met" if outcome == "met" else "deadline.answered_late",
+        participant,
+        subject=participant,
+        message_id=message_id,
+        detail=detail,
+        when=when,
+    )
 
 
 async def cancel(

@@ -1,4 +1,4 @@
-"""Deferred writes: the rows a batch inserts, sent in one statement.
+"""Deferred writes: the rows a batch writes, sent in one statement.
 
 A referral that opens a case only inserts: the case, its message, its recipients, their deliveries, the
 clocks of pull recipients and its timeline entries. Nothing in the same transaction reads those rows
@@ -7,6 +7,13 @@ buffer and go out together: one call of `hub_record_rows` (migration 0021), whic
 what the row's named query does, in an order that satisfies the foreign keys (a case before its message,
 a message before its deliveries). Timeline entries (`insert_event`) recorded while a buffer is open
 wait in it too. Whoever is about to read what may be buffered flushes first (`flush_writes`).
+
+An answer (a message on a case that exists) writes there too: its message, its recipients' moves
+(`set_party_state`, from the state admission saw: the batch holds the party rows locked since its
+snapshot), the clocks it meets (`meet_deadlines`) with the timeline entries made beforehand for each clock
+it could change (an entry's 11th element, 'outcome:id', says for which; the function writes those whose
+clock changed so), its deliveries and its pull recipients' clocks. A condition that fails inside the
+function raises, and the batch is undone and retried one message at a time.
 
 One statement is one transaction when none is open, so a batch that only inserts needs no BEGIN and no
 COMMIT of its own: its rows are stored all together or not at all.
@@ -30,12 +37,17 @@ from hub.store.database import Conn
 from hub.store.queries import query
 
 # Foreign keys point up this list: flushing in this order never inserts a row before what it names.
+# An answer's conditional writes are rows too (migration 0037): `meet_deadlines` after the messages (a
+# clock met names its answer) and before the clocks the batch starts, `set_party_state` after the new
+# parties; each raises inside the function when its condition fails, which undoes the batch.
 ORDER = (
     "open_case",
     "insert_message",
+    "meet_deadlines",
     "insert_signals",
     "insert_url_digests",
     "insert_party",
+    "set_party_state",
     "insert_deliveries",
     "insert_deadline",
     "insert_event",

@@ -28,7 +28,11 @@ async def record_event(
     from_state: str | None = None,
     to_state: str | None = None,
     detail: dict[str, object] | None = None,
+    when: str | None = None,
 ) -> None:
+    """`when`: an entry made beforehand for a clock an answer may change ('met:ID', 'answered-late:ID'),
+    held with the batch's rows and written only if the answer's `meet_deadlines` row changes that clock
+    so (`hub_record_rows`, migration 0037); only while writes are deferred."""
     # The same fact goes in the tamper-evident log (its fields, the states included, all covered by the
     # leaf), in the same statement.
     audited = dict(detail or {})
@@ -48,7 +52,11 @@ async def record_event(
         detail or {},
         audited,
     )
-    if is_deferring(conn):
+    if when is not None:
+        if not is_deferring(conn):
+            raise ValueError("an entry for a clock's possible change is only held with a batch's rows")
+        await write(conn, "insert_event", *row, when)
+    elif is_deferring(conn):
         await write(conn, "insert_event", *row)
     else:
         await conn.execute(query("insert_event"), *row)

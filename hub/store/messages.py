@@ -27,7 +27,7 @@ from hub.core.vault import new_key, seal_with, wrap
 from hub.store import content_urls, deadlines, signals
 from hub.store.case_keys import Keyring, ShreddedError, encrypt_for_case
 from hub.store.database import Conn
-from hub.store.deferred_writes import write
+from hub.store.deferred_writes import is_deferring, write
 from hub.store.events import record_event
 from hub.store.queries import query
 from hub.store.stats import signed_payload
@@ -186,12 +186,20 @@ async def record_message(
     pull_recipients: frozenset[str] | None = None,
     hash_signals: SignalPlan | None = None,
     wrapped_key: bytes | None = None,
+    owed: Sequence[deadlines.OwedClock] | None = None,
 ) -> None:
     """Store the message and everything it does: case, parties, states, clocks, deliveries, timeline,
     the hash signals of a takedown request's content.
     With a keyring the exact signed form is stored encrypted with the case's data key. A message that
     opens a case, when the caller knows which recipients pull, only inserts: its writes can be deferred
-    (see `deferred_writes`). `wrapped_key`: the case's data key as the caller read it (`batch_snapshot`)."""
+    (see `deferred_writes`). `wrapped_key`: the case's data key as the caller read it (`batch_snapshot`).
+
+    An answer's writes are deferred too when a buffer is open, the caller knows which recipients pull,
+    and, if it meets clocks, which clocks of the case it could change (`owed`, from the batch's snapshot):
+    its recipients' moves and its meetings go out as conditional rows of the batch's statement. An
+    answer that also withdraws, asks for or confirms deletion, closes the case or reports on hash
+    signals (`_folds`) sends its own statements, as does every message with no buffer open (the per-row
+    path, through the same named queries)."""
     if plan.opens_case and pull_recipients is not None:
         await _record_new_case(
             conn, message, plan, receipt, clocks or {}, jurisdictions, keyring, pull_recipients, hash_signals
@@ -199,6 +207,7 @@ async def record_message(
         return
     env, at = message.envelope, message.accepted_at
     stored_form = message.signed_form
+    folded = pull_recipients is not None and _folds(plan, owed) and is_deferring(conn)
     if plan.opens_case:
         data_key, wrapped = (None, None) if keyring is None else _new_case_key(keyring)
         await conn.execute(
@@ -210,28 +219,59 @@ async def record_message(
     elif keyring is not None:
         form = message.signed_form
         stored_form = await encrypt_for_case(conn, keyring, plan.case_id, form, at, wrapped_key)
-    await conn.execute(query("insert_message"), *_message_row(message, plan, receipt, stored_form, keyring))
+    row = _message_row(message, plan, receipt, stored_form, keyring)
+    await _put(conn, folded, "insert_message", *row, message_id=env.id)
     await _record_url_digests(conn, message, plan, keyring)
     if hash_signals is not None:
         await signals.record_signals(conn, plan.case_id, env.id, hash_signals, at)
     await _record_accepted(conn, message, plan)
     for move in plan.transitions:
-        await _apply_transition(conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at)
-    await apply_lifecycle(conn, plan, env, at)
-    owed = clocks or {}
+        await _apply_transition(
+            conn, plan.case_id, env, move.participant, move.from_state, move.to_state, at, folded
+        )
+    await apply_lifecycle(conn, plan, env, at, owed if folded else None)
+    starts = clocks or {}
     if plan.signal_outcomes:
         await signals.record_outcomes(conn, plan.case_id, env.sender, env.id, plan.signal_outcomes, at)
-    if plan.reports_located_copy and owed.get(env.sender):  # its reporter knows of it now
+    if plan.reports_located_copy and starts.get(env.sender):  # its reporter knows of it now
         await deadlines.start_clocks(
             conn,
             case_id=plan.case_id,
             message_id=env.id,
             recipient=env.sender,
-            clocks=owed[env.sender],
+            clocks=starts[env.sender],
             told_at=at,
         )
-    rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at, _held(plan, owed))
-    await _start_clocks_of_pull_recipients(conn, plan.case_id, env.id, rows, owed, at)
+    if folded and pull_recipients is not None:
+        await write(conn, "insert_deliveries", env.id, list(plan.recipients), at, _held(plan, starts))
+        await _start_clocks_of_pulls(conn, plan.case_id, env.id, plan.recipients, pull_recipients, starts, at)
+        return
+    held = _held(plan, starts)
+    rows = await conn.fetch(query("insert_deliveries"), env.id, list(plan.recipients), at, held)
+    await _start_clocks_of_pull_recipients(conn, plan.case_id, env.id, rows, starts, at)
+
+
+def _folds(plan: Admission, owed: Sequence[deadlines.OwedClock] | None) -> bool:
+    """Whether an answer's writes can all wait with the batch's rows: its moves and meetings can (the
+    latter with the clocks it could change known), the less common parts of a plan send statements of
+    their own, whose rows the deferred ones could not yet see (a case closed, clocks cancelled,
+    deliveries withheld, signals withdrawn or reported on)."""
+    return (
+        (owed is not None or not plan.meets)
+        and not plan.cancels_for
+        and not plan.closes
+        and not plan.confirms_deletion
+        and not plan.requests_deletion
+        and not plan.signal_outcomes
+    )
+
+
+async def _put(conn: Conn, deferred: bool, name: str, *args: Any, message_id: UUID | None = None) -> None:
+    """A write with the batch's rows (`deferred`), else now, through its named query."""
+    if deferred:
+        await write(conn, name, *args, message_id=message_id)
+    else:
+        await conn.execute(query(name), *args)
 
 
 async def _record_new_case(
@@ -283,12 +323,26 @@ async def _record_new_case(
             to_state=move.to_state,
         )
     await write(conn, "insert_deliveries", env.id, list(plan.recipients), at, _held(plan, clocks))
-    for recipient in plan.recipients:
+    await _start_clocks_of_pulls(conn, case_id, env.id, plan.recipients, pull_recipients, clocks, at)
+
+
+async def _start_clocks_of_pulls(
+    conn: Conn,
+    case_id: UUID,
+    message_id: UUID,
+    recipients: Sequence[str],
+    pull_recipients: frozenset[str],
+    clocks: Mapping[str, Sequence[Clock]],
+    at: datetime,
+) -> None:
+    """The clocks of a message's pull recipients (told now: it is in their inbox), known beforehand
+    from the directory, in inserts only (the message is new: it has no clock yet)."""
+    for recipient in recipients:
         if recipient in pull_recipients and clocks.get(recipient):
             await deadlines.start_new_clocks(
                 conn,
                 case_id=case_id,
-                message_id=env.id,
+                message_id=message_id,
                 recipient=recipient,
                 clocks=clocks[recipient],
                 told_at=at,
@@ -412,9 +466,15 @@ async def _start_clocks_of_pull_recipients(
             )
 
 
-async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: datetime) -> None:
+async def apply_lifecycle(
+    conn: Conn,
+    plan: Admission,
+    env: Envelope,
+    at: datetime,
+    owed: Sequence[deadlines.OwedClock] | None = None,
+) -> None:
     """Clocks met or cancelled, deletion requested (and the hash signals withdrawn) or confirmed, the case
-    closed."""
+    closed. `owed`: the case's clocks the meeting could change, when it is to wait with the batch's rows."""
     if plan.meets:
         await deadlines.meet(
             conn,
@@ -424,6 +484,7 @@ async def apply_lifecycle(conn: Conn, plan: Admission, env: Envelope, at: dateti
             message_id=env.id,
             at=at,
             answers=env.in_reply_to,
+            owed=owed,
         )
     if plan.cancels_for:
         keep = () if plan.closes else ("confirm_deletion",)
@@ -513,10 +574,15 @@ async def _apply_transition(
     from_state: RecipientState | None,
     to_state: RecipientState,
     at: datetime,
+    deferred: bool = False,
 ) -> None:
+    """A recipient added to the case, or moved on from the state admission saw (`set_party_state`,
+    which raises when it is not in it); with the batch's rows when `deferred`."""
     if from_state is None:
-        await conn.execute(
-            query("insert_party"),
+        await _put(
+            conn,
+            deferred,
+            "insert_party",
             case_id,
             participant,
             "recipient",
@@ -526,7 +592,8 @@ async def _apply_transition(
             parts_of_new_party("recipient", participant),
         )
     else:
-        await conn.execute(query("set_party_state"), case_id, participant, str(from_state), str(to_state), at)
+        moved = (case_id, participant, str(from_state), str(to_state), at)
+        await _put(conn, deferred, "set_party_state", *moved)
     await record_event(
         conn,
         case_id,

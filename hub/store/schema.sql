@@ -535,10 +535,12 @@ CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_a
 -- function hub_finish_pushes(pushes jsonb)
 -- function hub_further_deliveries()
 -- function hub_hold_parked(p_at timestamp with time zone, p_destination te
+-- function hub_meet_deadlines(p_case uuid, p_participant text, p_kinds tex
 -- function hub_peer_holds(p_recipient text, p_at timestamp with time zone)
 -- function hub_peer_in_flight(p_peer text, p_at timestamp with time zone)
 -- function hub_queue_clock_report(p_deadline bigint, p_result text, p_at t
 -- function hub_record_rows(rows jsonb)
+-- function hub_set_party_state(p_case uuid, p_participant text, p_from tex
 -- function hub_text_array(value jsonb)
 -- function signal_changes_append_only()
 -- trigger hub_further_deliveries ON deliveries

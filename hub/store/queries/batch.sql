@@ -8,7 +8,9 @@ SELECT hub_record_rows($1::text::jsonb);
 -- encryption keys of the participants it names ($2, as get_participants and encryption_keys_of), and the
 -- cases its answers answer ($3): each case's row (get_case), its party rows locked as lock_case_parties
 -- locks them (all the batch's, in case and participant order), its messages (case_message_ids) and its
--- wrapped data key (get_case_key). Each array's record columns are named in batch_snapshot.py.
+-- wrapped data key (get_case_key), and the clocks an answer could change (open, or breached and not yet
+-- answered: each answer's meetings are written with the batch's rows, their timeline entries made
+-- beforehand for these). Each array's record columns are named in batch_snapshot.py.
 SELECT
     ARRAY(SELECT ROW(m.id, m.sender_id, m.payload_sha256, m.receipt)
           FROM messages m WHERE m.id = ANY($1::uuid[])) AS identities,
@@ -25,4 +27,9 @@ SELECT
           WHERE cp.case_id = ANY($3::uuid[])
           ORDER BY cp.case_id, cp.participant_id FOR UPDATE OF cp) AS parties,
     ARRAY(SELECT ROW(m.case_id, m.id, m.message_type, m.sender_id, m.recipients)
-          FROM messages m WHERE m.case_id = ANY($3::uuid[])) AS case_messages;
+          FROM messages m WHERE m.case_id = ANY($3::uuid[])) AS case_messages,
+    ARRAY(SELECT ROW(d.case_id, d.id, d.recipient_id, d.kind, d.rule_id, d.due_at)
+          FROM deadlines d
+          WHERE d.case_id = ANY($3::uuid[])
+            AND (d.state = 'open' OR (d.state = 'breached' AND d.answered_late_at IS NULL))
+          ORDER BY d.case_id, d.id) AS clocks;

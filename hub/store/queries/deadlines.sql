@@ -8,33 +8,12 @@ RETURNING id;
 
 -- name: meet_deadlines
 -- An answer ($5) by $2 meets its open clocks of these kinds ($3) and records itself on those already
--- breached (answered late; they stay breached), in one statement: the two updates touch different rows
--- (open, breached). $6: the message answered; when it has clocks of these kinds, only those are met or
--- answered (answering one production order leaves another's clock running), else every such clock the
--- participant owes. Returns each clock changed and how (`met` first, then `answered-late`), each queued
--- for a peer hub's report as queue_clock_report would (migration 0035).
-WITH answered AS (
-    SELECT d.id FROM deadlines d
-    WHERE d.case_id = $1 AND d.recipient_id = $2 AND d.kind = ANY($3::text[])
-      AND ($6::uuid IS NULL OR d.message_id = $6 OR NOT EXISTS (
-            SELECT 1 FROM deadlines a WHERE a.case_id = $1 AND a.recipient_id = $2 AND a.message_id = $6
-              AND a.kind = ANY($3::text[])))
-), met AS (
-    UPDATE deadlines SET state = 'met', met_at = $4, met_by = $5, next_fire_at = NULL
-    WHERE id IN (SELECT id FROM answered) AND state = 'open'
-    RETURNING id, kind, rule_id, due_at
-), late AS (
-    UPDATE deadlines SET answered_late_at = $4, met_by = $5
-    WHERE id IN (SELECT id FROM answered) AND state = 'breached' AND answered_late_at IS NULL
-    RETURNING id, kind, rule_id, due_at
-)
-SELECT c.outcome, c.id, c.kind, c.rule_id, c.due_at
-FROM (SELECT 'met' AS outcome, id, kind, rule_id, due_at FROM met
-      UNION ALL
-      SELECT 'answered-late', id, kind, rule_id, due_at FROM late) c
--- each clock's end queued for a peer hub's report where that applies (hub_queue_clock_report)
-CROSS JOIN LATERAL hub_queue_clock_report(c.id, c.outcome, $4, $5, NULL) AS queued
-ORDER BY 1 DESC, 2;
+-- breached (answered late; they stay breached). $6: the message answered; when it has clocks of these
+-- kinds, only those are met or answered (answering one production order leaves another's clock
+-- running), else every such clock the participant owes. Returns each clock changed and how (`met`
+-- first, then `answered-late`), each queued for a peer hub's report as queue_clock_report would. The
+-- rule is hub_meet_deadlines (migration 0037), which hub_record_rows calls for a batch's answers.
+SELECT outcome, id, kind, rule_id, due_at FROM hub_meet_deadlines($1, $2, $3, $4, $5, $6);
 
 -- name: cancel_deadlines
 UPDATE deadlines SET state = 'cancelled', cancelled_at = $3, next_fire_at = NULL

@@ -43,8 +43,9 @@ VALUES ($1, $2, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE $6::timestampt
 ON CONFLICT (case_id, participant_id) DO NOTHING;
 
 -- name: set_party_state
-UPDATE case_parties SET state = $4, state_changed_at = $5
-WHERE case_id = $1 AND participant_id = $2 AND state = $3;
+-- The recipient $2 moves from $3 (the state admission saw, held by the party row's lock) to $4; raises
+-- when it is not in $3 (hub_set_party_state, migration 0037: hub_record_rows does the same for a batch).
+SELECT hub_set_party_state($1, $2, $3, $4, $5);
 
 -- name: insert_deliveries
 -- One delivery per recipient. A recipient whose adapter pushes (webhook, email...) is pushed to, due at
