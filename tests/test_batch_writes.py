@@ -1,5 +1,5 @@
 """One statement per batch (issue 21): the rows a batch defers are written by `hub_record_rows`
-(migration 0021, with an answer's conditional rows since 0037), and a batch of new referrals opens no
+(migration 0021, with an answer's conditional rows since 0038), and a batch of new referrals opens no
 transaction around it.
 
 The function is the twin of the named queries the per-row path runs (`deferred_writes.write` with no

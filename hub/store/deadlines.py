@@ -143,7 +143,7 @@ async def meet(
 
     With `owed` (the case's clocks an answer could change, as the batch's snapshot read them) and writes
     deferred, the statement waits with the batch's rows, and the timeline entry of each change it could
-    make is made now, for `hub_record_rows` to write those it does make (migration 0037): which clocks
+    make is made now, for `hub_record_rows` to write those it does make (migration 0038): which clocks
     are met stays the statement's rule alone (`hub_meet_deadlines`)."""
     if owed is not None and is_deferring(conn):
         await write(conn, "meet_deadlines", case_id, participant, list(kinds), at, message_id, answers)

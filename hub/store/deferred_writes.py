@@ -37,7 +37,7 @@ from hub.store.database import Conn
 from hub.store.queries import query
 
 # Foreign keys point up this list: flushing in this order never inserts a row before what it names.
-# An answer's conditional writes are rows too (migration 0037): `meet_deadlines` after the messages (a
+# An answer's conditional writes are rows too (migration 0038): `meet_deadlines` after the messages (a
 # clock met names its answer) and before the clocks the batch starts, `set_party_state` after the new
 # parties; each raises inside the function when its condition fails, which undoes the batch.
 ORDER = (

@@ -32,7 +32,7 @@ async def record_event(
 ) -> None:
     """`when`: an entry made beforehand for a clock an answer may change ('met:ID', 'answered-late:ID'),
     held with the batch's rows and written only if the answer's `meet_deadlines` row changes that clock
-    so (`hub_record_rows`, migration 0037); only while writes are deferred."""
+    so (`hub_record_rows`, migration 0038); only while writes are deferred."""
     # The same fact goes in the tamper-evident log (its fields, the states included, all covered by the
     # leaf), in the same statement.
     audited = dict(detail or {})

@@ -12,7 +12,7 @@ RETURNING id;
 -- kinds, only those are met or answered (answering one production order leaves another's clock
 -- running), else every such clock the participant owes. Returns each clock changed and how (`met`
 -- first, then `answered-late`), each queued for a peer hub's report as queue_clock_report would. The
--- rule is hub_meet_deadlines (migration 0037), which hub_record_rows calls for a batch's answers.
+-- rule is hub_meet_deadlines (migration 0038), which hub_record_rows calls for a batch's answers.
 SELECT outcome, id, kind, rule_id, due_at FROM hub_meet_deadlines($1, $2, $3, $4, $5, $6);
 
 -- name: cancel_deadlines

@@ -44,7 +44,7 @@ ON CONFLICT (case_id, participant_id) DO NOTHING;
 
 -- name: set_party_state
 -- The recipient $2 moves from $3 (the state admission saw, held by the party row's lock) to $4; raises
--- when it is not in $3 (hub_set_party_state, migration 0037: hub_record_rows does the same for a batch).
+-- when it is not in $3 (hub_set_party_state, migration 0038: hub_record_rows does the same for a batch).
 SELECT hub_set_party_state($1, $2, $3, $4, $5);
 
 -- name: insert_deliveries
