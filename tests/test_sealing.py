@@ -8,7 +8,15 @@ import pytest
 
 from hub.core.jose import InvalidJwkError, JoseError, PrivateEncryptionJwk, PrivateSigningJwk, PublicJwk
 from hub.core.refusal import Refusal
-from hub.core.sealing import EncryptionKey, UnsealError, check_sealed_to, current_kid, seal, unseal
+from hub.core.sealing import (
+    EncryptionKey,
+    UnsealError,
+    check_sealed_to,
+    current_kid,
+    seal,
+    sealed_values,
+    unseal,
+)
 
 SECRET = b'{"victim_contact":"+31 6 1234 5678","evidence_sha256":"00ff"}'
 
@@ -130,3 +138,23 @@ def test_the_current_key_is_the_usable_one_valid_since_last() -> None:
     ]
     assert current_kid(keys) == "new"
     assert current_kid(keys[2:]) is None
+
+
+def test_sealed_values_are_found_in_document_order_with_their_pointers() -> None:
+    copy = {"sealed": [_copy("ie-platform", "ie-enc-2")]}
+    body = {
+        "a/b": copy,
+        "notes": "clear",
+        "items": [{"n": 1}, {"x~y": copy, "deep": [[copy]]}],
+        "not_sealed": {"sealed": "a text", "other": 1},
+        "two_names": {"sealed": [], "extra": copy},
+    }
+    found = [pointer for pointer, _ in sealed_values(body, "/body")]
+    assert found == [
+        "/body/a~1b",
+        "/body/items/1/x~0y",
+        "/body/items/1/deep/0/0",
+        "/body/two_names/extra",
+    ]
+    assert list(sealed_values(copy)) == [("", copy)]
+    assert list(sealed_values({"notes": "nothing sealed"})) == []

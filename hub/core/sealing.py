@@ -75,26 +75,56 @@ def current_kid(keys: Iterable[EncryptionKey]) -> str | None:
 
 
 def is_sealed(value: object) -> bool:
+    if type(value) is dict:  # what JSON gives: no ABC check, no set built
+        return len(value) == 1 and "sealed" in value and isinstance(value["sealed"], list)
     return isinstance(value, Mapping) and set(value) == {"sealed"} and isinstance(value["sealed"], list)
 
 
 def sealed_values(node: object, pointer: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(JSON pointer, value) for every sealed value in `node`, however deep."""
+    """(JSON pointer, value) for every sealed value in `node`, however deep, in document order.
+
+    One walk of the tree on the referral's hot path: the names on the way down are kept in a list and
+    a pointer is made only for a sealed value found, not for every member passed."""
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    _find_sealed(node, pointer, [], found)
+    return iter(found)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _find_sealed(
+    node: object, pointer: str, path: list[str], found: list[tuple[str, Mapping[str, Any]]]
+) -> None:
     if is_sealed(node):
-        yield pointer, node  # type: ignore[misc]
-    elif isinstance(node, Mapping):
+        found.append((pointer + "".join(f"/{_escape(part)}" for part in path), node))  # type: ignore[arg-type]
+    elif type(node) is dict or isinstance(node, Mapping):
         for name, inner in node.items():
-            yield from sealed_values(inner, f"{pointer}/{_escape(str(name))}")
-    elif isinstance(node, list):
+            if type(inner) not in _SCALARS:
+                path.append(str(name))
+                _find_sealed(inner, pointer, path, found)
+                path.pop()
+    elif type(node) is list or isinstance(node, list):
         for index, inner in enumerate(node):
-            yield from sealed_values(inner, f"{pointer}/{index}")
+            if type(inner) not in _SCALARS:
+                path.append(str(index))
+                _find_sealed(inner, pointer, path, found)
+                path.pop()
 
 
 def check_sealed_to(body: Mapping[str, Any], current: Mapping[str, str | None]) -> None:
     """Refuse a message whose sealed values are not each sealed exactly once to every recipient's
     current encryption key (`current`: recipient -> its current kid, None if it has none), and to no one
     else: a copy to another key is one its recipient can never open, and the hub cannot tell."""
-    for pointer, value in sealed_values(body, "/body"):
+    check_sealed_copies(sealed_values(body, "/body"), current)
+
+
+def check_sealed_copies(
+    found: Iterable[tuple[str, Mapping[str, Any]]], current: Mapping[str, str | None]
+) -> None:
+    """`check_sealed_to` over the sealed values already found in the body (`sealed_values(body,
+    "/body")`), so that a caller which first asks whether there are any walks the body once."""
+    for pointer, value in found:
         seen: set[str] = set()
         for copy in value["sealed"]:
             to, kid = str(copy.get("to", "")), str(copy.get("kid", ""))

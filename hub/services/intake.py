@@ -41,7 +41,7 @@ from hub.core.policy import Clock, PolicyBook
 from hub.core.receipt import sign_receipt
 from hub.core.refusal import Refusal
 from hub.core.routing import resolve_route
-from hub.core.sealing import EncryptionKey, check_sealed_to, current_kid, sealed_values
+from hub.core.sealing import EncryptionKey, check_sealed_copies, current_kid, sealed_values
 from hub.core.signals import SignalPlan, consents_to_sharing, plan_signals
 from hub.core.templates import TemplateCatalog, UnknownTemplateError
 from hub.services.batcher import Batcher
@@ -520,10 +520,11 @@ async def _check_sealed(
     global_on: str | None = None,
 ) -> None:
     """A message with sealed values must seal each to every recipient's encryption key current at
-    receipt (`hub.core.sealing.check_sealed_to`); the directory is asked only when there are some,
-    once per batch. `global_on`: the sender named the recipients by their global ids on that hub (this
-    one)."""
-    if next(sealed_values(env.body), None) is None:
+    receipt (`hub.core.sealing.check_sealed_to`, over the values found in one walk of the body); the
+    directory is asked only when there are some, once per batch. `global_on`: the sender named the
+    recipients by their global ids on that hub (this one)."""
+    found = list(sealed_values(env.body, "/body"))  # one walk of the body, for both questions
+    if not found:
         return
     if prefetched is not None:
         held = await prefetched.keys_of(conn, recipients)
@@ -535,7 +536,7 @@ async def _check_sealed(
         )
         for r in recipients
     }
-    check_sealed_to(env.body, current)
+    check_sealed_copies(found, current)
 
 
 async def _write(intake: Intake, conn: Conn, decision: _Decision, wrapped_key: bytes | None = None) -> None:
