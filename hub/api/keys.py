@@ -10,6 +10,7 @@ from hub.core.clock import Clock
 from hub.core.hub_identity import HubIdentity
 from hub.core.jose import PrivateSigningJwk
 from hub.core.policy import PolicyBook
+from hub.core.receipt import ReceiptClaims
 from hub.core.templates import TemplateCatalog
 from hub.delivery.worker import DeliveryWorker
 from hub.services.access import AccessBatches
@@ -32,3 +33,7 @@ POLICIES = web.AppKey("policies", PolicyBook)
 KEYRING = web.AppKey("keyring", Keyring)
 WORKER = web.AppKey("worker", DeliveryWorker)
 GUARD = web.AppKey("guard", ConnectionGuard)
+
+# On a `202` for a message taken: what its receipt names, read once when the answer is made, for the
+# accepted-messages counter (`hub.api.metrics`), which would otherwise parse the answer again.
+ACCEPTED = web.ResponseKey("accepted", ReceiptClaims)

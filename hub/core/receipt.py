@@ -19,8 +19,10 @@ from hub.core.clock import rfc3339
 from hub.core.jose import (
     BadSignatureError,
     JoseError,
+    MalformedJwsError,
     PrivateSigningJwk,
     PublicJwk,
+    b64url_decode,
     parse_jws,
     sign_compact,
     verify_signature,
@@ -56,8 +58,15 @@ def sign_receipt(
 
 
 def receipt_claims(receipt: str) -> dict[str, Any]:
-    """The claims of a receipt the hub itself issued (no verification: it comes from our store)."""
-    claims: dict[str, Any] = json.loads(parse_jws(receipt).payload)
+    """The claims of a receipt the hub itself issued (no verification: it comes from our store, or was
+    just signed). A receipt is a compact JWS (`sign_receipt`): only its payload segment is decoded, not
+    its header, which nothing here reads. ValueError (or MalformedJwsError) if it is not one."""
+    parts = receipt.split(".") if isinstance(receipt, str) else ()
+    if len(parts) != 3:
+        raise MalformedJwsError("a receipt is a compact JWS of three segments")
+    claims = json.loads(b64url_decode(parts[1], what="the receipt's payload"))
+    if not isinstance(claims, dict):
+        raise ValueError("a receipt's claims are a JSON object")
     return claims
 
 

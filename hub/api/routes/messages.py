@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.api.keys import CLOCK, INTAKE
+from hub.api.keys import ACCEPTED, CLOCK, INTAKE
 from hub.core import inputs
 from hub.core.receipt import read_receipt
 from hub.core.refusal import Refusal
@@ -39,7 +39,9 @@ def accepted_response(receipt: str) -> web.Response:
         "accepted_at": claims.accepted_at,
         "receipt": receipt,
     }
-    return web.json_response(body, status=202, headers={"Location": f"/v1/cases/{claims.case_id}"})
+    response = web.json_response(body, status=202, headers={"Location": f"/v1/cases/{claims.case_id}"})
+    response[ACCEPTED] = claims  # the counter's message type, without reading the answer back
+    return response
 
 
 def _require_json(raw: bytes) -> None:
