@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from hashlib import sha1
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -109,6 +110,17 @@ def signal_id(message_id: UUID, item: int, alg: str, value: str) -> UUID:
     return uuid5(SIGNAL_NAMESPACE, f"{message_id}/{item}/{alg}/{value}")
 
 
+_NAMESPACE_BYTES = SIGNAL_NAMESPACE.bytes
+
+
+def _signal_ids(message_id: UUID, hashes: Iterable[tuple[int, str, str]]) -> list[UUID]:
+    """`signal_id` of each hash of one message: the same uuid5 (SHA-1 of the namespace and the name,
+    RFC 4122 4.3), with the message id written out once rather than once per hash."""
+    prefix = _NAMESPACE_BYTES + f"{message_id}/".encode()
+    digests = (sha1(prefix + f"{i}/{a}/{v}".encode(), usedforsecurity=False).digest() for i, a, v in hashes)
+    return [UUID(bytes=digest[:16], version=5) for digest in digests]
+
+
 def plan_signals(
     envelope: Envelope, recipient_kinds: Mapping[str, str], opted_in: Iterable[str]
 ) -> SignalPlan | None:
@@ -120,7 +132,8 @@ def plan_signals(
     hashes = content_hashes(envelope.body)
     if not hashes:
         return None
-    signals = tuple(NewSignal(signal_id(envelope.id, i, a, v), i, a, v) for i, a, v in hashes)
+    ids = _signal_ids(envelope.id, hashes)
+    signals = tuple(NewSignal(sid, i, a, v) for sid, (i, a, v) in zip(ids, hashes, strict=True))
     audience = {r: Audience.RECIPIENT for r in envelope.to if recipient_kinds.get(r) == "platform"}
     if consents_to_sharing(envelope.body):
         for platform in opted_in:
@@ -128,9 +141,8 @@ def plan_signals(
                 audience.setdefault(platform, Audience.OPTED_IN)
     if not audience:
         return None
-    copies = tuple(
-        SignalCopy(s.id, platform, kind) for s in signals for platform, kind in sorted(audience.items())
-    )
+    ordered = sorted(audience.items())
+    copies = tuple(SignalCopy(s.id, platform, kind) for s in signals for platform, kind in ordered)
     return SignalPlan(signals, copies)
 
 
