@@ -24,7 +24,8 @@ from hub.api.metrics import _accepted_type
 from hub.api.routes.messages import accepted_response
 from hub.core.clock import utc_now
 from hub.core.content_url import request_urls, url_digests
-from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, sha256_hex, verify_signature
+from hub.core.evidence import sign_delivery_evidence
+from hub.core.jose import PrivateEncryptionJwk, PrivateSigningJwk, issue_token, sha256_hex, verify_signature
 from hub.core.receipt import sign_receipt
 from hub.core.sealing import check_sealed_copies, sealed_values
 from hub.core.signals import plan_signals
@@ -93,6 +94,18 @@ def steps() -> dict[str, Callable[[], Any]]:
             accepted_at=now,
         ),
         "answer": answer,
+        "token": lambda: issue_token(hub_key, issuer="bench-hub", audience=platform.id, now=int(time.time())),
+        "evidence": lambda: sign_delivery_evidence(
+            hub_key,
+            hub_id="bench-hub",
+            message_id=env.id,
+            payload_sha256=sha256_hex(jws.payload),
+            recipient=platform.id,
+            delivered_at=now,
+            channel="push",
+            attempt=1,
+            http_status=200,
+        ),
         "signals": lambda: plan_signals(env, {platform.id: "platform"}, ()),
         "url_digests": lambda: url_digests(url_key, request_urls(env.type, env.body)),
         "request_id": request_id,

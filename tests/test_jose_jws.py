@@ -376,3 +376,22 @@ def test_eight_signatures_are_accepted() -> None:
 
 def test_sha256_hex() -> None:
     assert sha256_hex(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_the_protected_header_is_the_same_for_each_signature_and_its_extra_header() -> None:
+    key = make_key("hub-1")
+    receipt = sign_compact(b'{"a":1}', key, {"typ": "hub-receipt+jwt"})
+    again = sign_compact(b'{"a":2}', key, {"typ": "hub-receipt+jwt"})
+    token = sign_compact(b'{"a":1}', key, {"typ": "JWT"})
+    plain = sign_compact(b'{"a":1}', key)
+    headers = [parse_jws(jws).signatures[0].protected for jws in (receipt, again, token, plain)]
+    assert headers == [
+        {"alg": "EdDSA", "kid": "hub-1", "typ": "hub-receipt+jwt"},
+        {"alg": "EdDSA", "kid": "hub-1", "typ": "hub-receipt+jwt"},
+        {"alg": "EdDSA", "kid": "hub-1", "typ": "JWT"},
+        {"alg": "EdDSA", "kid": "hub-1"},
+    ]
+    assert parse_jws(sign_compact(b"{}", make_key("hub-2"), {"typ": "JWT"})).signatures[0].kid == "hub-2"
+    for _ in range(2):  # refused every time, not only before anything was kept
+        with pytest.raises(ValueError, match="must not set"):
+            sign_compact(b"{}", key, {"kid": "other"})

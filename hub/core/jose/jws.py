@@ -243,7 +243,26 @@ def verify_signature(jws: ParsedJws, signature: JwsSignature, key: PublicJwk) ->
     verify_ed25519(key, signing_input, signature.signature)
 
 
+# The encoded protected header of each (kid, extra header) the hub signs with: the same few for every
+# receipt, token and evidence it signs (`_signed_protected`), so each is made once, not per signature.
+_PROTECTED: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
+_PROTECTED_MAX = 256
+
+
 def _signed_protected(key: PrivateSigningJwk, extra_header: Mapping[str, Any] | None) -> str:
+    items = tuple(extra_header.items()) if extra_header else ()
+    if all(type(value) is str for _, value in items):  # a header of plain strings can be kept
+        cache_key = (key.kid, items)
+        cached = _PROTECTED.get(cache_key)
+        if cached is None:
+            if len(_PROTECTED) >= _PROTECTED_MAX:
+                _PROTECTED.clear()
+            cached = _PROTECTED[cache_key] = _encoded_protected(key, extra_header)
+        return cached
+    return _encoded_protected(key, extra_header)
+
+
+def _encoded_protected(key: PrivateSigningJwk, extra_header: Mapping[str, Any] | None) -> str:
     extra = dict(extra_header or {})
     if "alg" in extra or "kid" in extra:
         raise ValueError("extra_header must not set 'alg' or 'kid'")
