@@ -167,7 +167,11 @@ class ConnectionGuard:
                 if request.content_length is not None and request.content_length > max_body_bytes:
                     raise too_large()
                 try:
-                    await asyncio.wait_for(request.read(), seconds)
+                    if request.content.is_eof():  # all of it came with the headers: no wait, no timer
+                        await request.read()
+                    else:  # a timer, not a task of its own per request (asyncio.wait_for)
+                        async with asyncio.timeout(seconds):
+                            await request.read()
                 except web.HTTPRequestEntityTooLarge:
                     raise too_large() from None
                 except TimeoutError:
