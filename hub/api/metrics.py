@@ -79,6 +79,7 @@ class HubMetrics:
             ["route", "method"],
             registry=registry,
         )
+        self._latency_of: dict[tuple[str, str], Histogram] = {}
         self.deliveries = Gauge(
             "hub_deliveries",
             "Deliveries by state and channel (read from the database when scraped)",
@@ -143,7 +144,11 @@ class HubMetrics:
         )
 
     def observe(self, request: web.Request, response: web.StreamResponse, seconds: float) -> None:
-        self.latency.labels(route=route_of(request), method=request.method).observe(seconds)
+        key = (route_of(request), request.method)
+        latency = self._latency_of.get(key)
+        if latency is None:  # a route template and method (both bounded): its child made once
+            latency = self._latency_of[key] = self.latency.labels(route=key[0], method=key[1])
+        latency.observe(seconds)
         if not isinstance(response, web.Response):
             return
         if response.content_type == PROBLEM_CONTENT_TYPE:
