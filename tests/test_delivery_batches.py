@@ -27,10 +27,11 @@ from hub.policies import load_policy_book
 from hub.services.intake import Intake, submit_message
 from hub.store import deliveries, delivery_failures
 from hub.store.database import create_pool
-from hub.store.deferred_writes import captured_writes
+from hub.store.deferred_writes import captured_writes, encoded
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
 from hub.store.delivery_failures import Failure
 from hub.store.events import record_event
+from hub.store.queries import query
 from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
 from tests.statement_count import Counted
 
@@ -367,3 +368,30 @@ async def test_the_hubs_sessions_run_without_jit(intake: Intake) -> None:
     """JIT compiling cost a delivery round 60-750 ms on a large backlog (docs/performance.md)."""
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("SHOW jit") == "off"
+
+
+async def test_a_batch_of_finished_pushes_writes_its_rows_in_one_call(
+    intake: Intake, directory: Directory, db: asyncpg.Connection
+) -> None:
+    """The rows of every recorded push of a batch (timeline entries, clocks) go to hub_record_rows once,
+    not two or three times per push (migration 0041), each kind in the pushes' order."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 3)
+    await send(intake, hotline, *many)
+    claimed = await claim_all(intake.pool)
+    async with intake.pool.acquire() as conn, conn.transaction():
+        pushes = [await deliveries._push(conn, *delivered(c, f"evidence-{c.seq}")) for c in claimed]
+        await conn.execute("SET LOCAL track_functions = 'all'")
+        rows = await conn.fetch(query("finish_pushes"), encoded(pushes))
+        calls = await conn.fetchval(
+            "SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'hub_record_rows'"
+        )
+    assert [r["recorded"] for r in rows] == [True, True, True]
+    assert calls == 1
+    told = await db.fetch(
+        "SELECT detail->>'evidence' AS evidence FROM case_events"
+        " WHERE event = 'message.delivered' ORDER BY seq"
+    )
+    assert [r["evidence"] for r in told] == [f"evidence-{c.seq}" for c in claimed]  # in the pushes order
+    started = await db.fetchval("SELECT count(*) FROM deadlines")
+    assert started == sum(len(c.clocks or ()) for c in claimed) >= 3 * len(KINDS)  # each push's clocks
