@@ -23,7 +23,9 @@ each counted on its own, after a warm-up that goes through all of them:
 - delivery claim: the worker's rounds (`run_once`, the default 4 in flight per destination), with the
   receiver holding its answers, so no delivery finishes during a round;
 - delivery finish: the receiver answers; the worker records the outcomes (finished pushes share a
-  transaction when they finish together, so the batches depend on timing: they are printed);
+  statement when they finish together, so the batches depend on timing: they are printed), and each
+  batch's statement claims the deliveries the slots it frees can start (`hub_finish_and_claim`), which
+  the receiver answers at once, until nothing is due: under load no round follows a finished batch;
 - delivery failed: N more referrals, the receiver answering `503` to every push. Each failure backs its
   destination off, so between rounds the worker's clock is moved an hour on (past the policy's cap);
   what is counted is the recording of the failures (the rounds' claims are counted apart). Then the
@@ -203,12 +205,13 @@ class Hub:
             await submit_message(self.intake, raw, utc_now())
 
     async def deliver_all(self) -> tuple[Counter[str], Counter[str], int, list[int]]:
-        """Rounds of claims (answers held) and finishes until nothing is due: the statements of each,
-        the deliveries made, and the size of each batch of finished pushes."""
+        """Rounds of claims (answers held) and finishes, with the claims they make, until nothing is
+        due: the statements of each, the deliveries made, the batches of finished pushes and their
+        items, and how many of the deliveries the rounds claimed (the rest the finished batches did)."""
         claims: Counter[str] = Counter()
         finishes: Counter[str] = Counter()
-        made = 0
-        batches = self.worker._delivered  # the worker's group commit of finished pushes, for its counts
+        by_rounds = 0
+        batches = self.worker._finished  # the worker's group commit of finished pushes, for its counts
         before = (batches.batches, batches.items)
         await self.counter.settled()
         while True:
@@ -221,14 +224,17 @@ class Hub:
             if claimed == 0:  # the round that finds nothing left is not counted
                 break
             claims += claiming
-            made += claimed
-        return claims, finishes, made, [batches.batches - before[0], batches.items - before[1]]
+            by_rounds += claimed
+        made = batches.items - before[1]
+        return claims, finishes, made, [batches.batches - before[0], made, by_rounds]
 
     async def fail_all(self, expected: int) -> tuple[Counter[str], Counter[str], int]:
         """Rounds in which every push fails (503), the clock moved past the backoff after each: the
         statements recording the failures, those of the rounds' claims, and the failures recorded."""
         claims: Counter[str] = Counter()
         failures: Counter[str] = Counter()
+        batches = self.worker._finished
+        before = batches.items
         failed = 0
         self.receiver.status = 503
         await self.counter.settled()
@@ -240,7 +246,7 @@ class Hub:
                 self.receiver.gate.set()
                 await self.worker.wait_idle()
                 failures += await self.counter.settled()
-                failed += claimed
+                failed = batches.items - before
                 self.clock.ahead += timedelta(hours=1)
                 if claimed == 0:
                     raise RuntimeError(f"{failed} of {expected} pushes failed, then nothing was due")
@@ -372,7 +378,11 @@ def report(figures: dict[str, Any]) -> str:
     for name in PHASES:
         detail = ", ".join(f"{k} {v}" for k, v in figures[name]["by_statement"].items())
         lines.append(f"  {name}: {detail}")
-    lines.append(f"  finished-push batches, items: {figures['delivery_finish']['finish_batches_and_items']}")
+    batches, items, by_rounds = figures["delivery_finish"]["finish_batches_and_items"]
+    lines.append(
+        f"  finished-push batches {batches}, items {items}; deliveries claimed by rounds {by_rounds}, "
+        f"by finished batches {items - by_rounds}"
+    )
     lines.append(f"  asyncpg type look-ups, not counted: {figures['asyncpg_type_introspection_not_counted']}")
     return "\n".join(lines)
 

@@ -29,8 +29,9 @@ from hub.store import deliveries, delivery_failures
 from hub.store.database import create_pool
 from hub.store.deferred_writes import captured_writes, encoded
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
-from hub.store.delivery_failures import Failure
+from hub.store.delivery_failures import Failure, Recorded
 from hub.store.events import record_event
+from hub.store.finish_and_claim import Claim, Finished, finish_and_claim_batch
 from hub.store.queries import query
 from tests.factories import Directory, Member, add_with_endpoint, fresh_identity, takedown
 from tests.statement_count import Counted
@@ -380,7 +381,7 @@ async def test_a_batch_of_finished_pushes_writes_its_rows_in_one_call(
     await send(intake, hotline, *many)
     claimed = await claim_all(intake.pool)
     async with intake.pool.acquire() as conn, conn.transaction():
-        pushes = [await deliveries._push(conn, *delivered(c, f"evidence-{c.seq}")) for c in claimed]
+        pushes = [await deliveries.push_item(conn, *delivered(c, f"evidence-{c.seq}")) for c in claimed]
         await conn.execute("SET LOCAL track_functions = 'all'")
         rows = await conn.fetch(query("finish_pushes"), encoded(pushes))
         calls = await conn.fetchval(
@@ -395,3 +396,112 @@ async def test_a_batch_of_finished_pushes_writes_its_rows_in_one_call(
     assert [r["evidence"] for r in told] == [f"evidence-{c.seq}" for c in claimed]  # in the pushes order
     started = await db.fetchval("SELECT count(*) FROM deadlines")
     assert started == sum(len(c.clocks or ()) for c in claimed) >= 3 * len(KINDS)  # each push's clocks
+
+
+# -- a finished batch and the claim of what it frees, one statement (step 21.7, migration 0037) ----------
+def a_claim(capacity: int = 64, cap: int = 1) -> Claim:
+    return Claim(utc_now(), "w-test", LEASE, cap, uuid.uuid4(), capacity)
+
+
+async def test_a_finished_batch_claims_the_slots_it_frees_in_the_same_statement(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    """Four destinations, two deliveries each, one in flight each (the cap is 1). One statement records
+    a success of the first, a server error of the second, and a success of the third, and claims: the
+    first's and the third's next deliveries (their slots are free), not the second's (backed off by the
+    failure it just recorded), nor the fourth's (its one slot held by another worker's lease)."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 4)
+    await send(intake, hotline, *many, *many)
+    first = sorted(await claim_all(intake.pool, cap=1), key=lambda c: c.recipient_id)
+    assert len(first) == 4
+    ok, failing, also_ok, elsewhere = first
+    batch: list[Finished] = [delivered(ok), Failure(failed(failing), "retry", WAITS), delivered(also_ok)]
+    claim = a_claim(cap=1)
+    await counted.taken()
+    done = await finish_and_claim_batch(intake.pool, batch, claim)
+    assert await counted.taken() == {"finish_and_claim": 1}
+    assert done.outcomes[0] is True
+    assert done.outcomes[2] is True
+    assert isinstance(done.outcomes[1], Recorded)
+    assert (done.outcomes[1].failures, done.outcomes[1].wait) == (1, WAITS[0])
+    assert done.claimed is not None
+    assert sorted(c.recipient_id for c in done.claimed) == [ok.recipient_id, also_ok.recipient_id]
+    assert {c.lease_token for c in done.claimed} == {claim.token}
+    assert all(c.attempt == 1 and c.seq not in {f.seq for f in first} for c in done.claimed)
+    rows = await db.fetch("SELECT recipient_id, state, count(*) AS n FROM deliveries GROUP BY 1, 2")
+    states = {(r["recipient_id"], r["state"]): r["n"] for r in rows}
+    assert states == {
+        (ok.recipient_id, "delivered"): 1,
+        (ok.recipient_id, "in_flight"): 1,
+        (failing.recipient_id, "pending"): 2,  # its failed one back due after the wait, the other not tried
+        (also_ok.recipient_id, "delivered"): 1,
+        (also_ok.recipient_id, "in_flight"): 1,
+        (elsewhere.recipient_id, "in_flight"): 1,  # the other worker's, under its lease
+        (elsewhere.recipient_id, "pending"): 1,
+    }
+    # what the claim took is what a round would have taken: nothing more is claimable now
+    assert await claim_all(intake.pool, cap=1) == []
+
+
+async def test_a_finished_batch_claims_no_more_than_the_workers_capacity_and_none_at_zero(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 3)
+    await send(intake, hotline, *many, *many)
+    await counted.taken()
+    a, b, c = sorted(await claim_all(intake.pool, cap=1), key=lambda d: d.recipient_id)
+    done = await finish_and_claim_batch(intake.pool, [delivered(a), delivered(b)], a_claim(capacity=1))
+    assert done.outcomes == [True, True]
+    assert done.claimed is not None
+    assert len(done.claimed) == 1  # two slots free, the worker can start one
+    stopping = await finish_and_claim_batch(intake.pool, [delivered(c)], a_claim(capacity=0))
+    assert (stopping.outcomes, stopping.claimed) == ([True], [])  # a stopping worker claims nothing
+    assert await counted.taken() == {"claim_due_deliveries": 1, "finish_and_claim": 2}
+    assert len(await claim_all(intake.pool, cap=1)) == 2  # what was left is still there for a round
+
+
+async def test_a_finished_batch_that_fails_claims_nothing_then_each_push_is_recorded_alone(
+    intake: Intake, directory: Directory, db: asyncpg.Connection, counted: Counted
+) -> None:
+    """A trigger fails one push inside the statement: nothing of it is stored, the claim included;
+    each push is then recorded alone (by the statement that records one, with no claim) and only that
+    one fails; a round then claims the freed slots, each delivery once."""
+    hotline = await directory.add("hotline-de", "hotline", "DE")
+    many = await platforms(db, 3)
+    await send(intake, hotline, *many, *many)
+    first = sorted(await claim_all(intake.pool, cap=1), key=lambda c: c.recipient_id)
+    doomed = first[1].seq
+    await db.execute(
+        f"""
+        CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.delivery_seq = {doomed} THEN RAISE EXCEPTION 'refused by the test trigger'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_one BEFORE INSERT ON delivery_attempts
+            FOR EACH ROW EXECUTE FUNCTION refuse_one();
+        """
+    )
+    batch: list[Finished] = [
+        delivered(first[0]),
+        delivered(first[1]),
+        Failure(failed(first[2]), "retry", WAITS),
+    ]
+    await counted.taken()
+    done = await finish_and_claim_batch(intake.pool, batch, a_claim(cap=1))
+    assert done.claimed is None  # no claim made: the caller runs a round
+    assert done.outcomes[0] is True
+    assert isinstance(done.outcomes[1], asyncpg.RaiseError)
+    assert isinstance(done.outcomes[2], Recorded)
+    assert await counted.taken() == {"finish_and_claim": 1, "finish_pushes": 2, "finish_failures": 1}
+    rows = await db.fetch("SELECT seq, state, attempts FROM deliveries ORDER BY seq")
+    by_seq = {r["seq"]: (r["state"], r["attempts"]) for r in rows}
+    assert [by_seq[c.seq][0] for c in first] == ["delivered", "in_flight", "pending"]
+    second = [seq for seq in by_seq if seq not in {c.seq for c in first}]
+    assert [by_seq[seq] for seq in second] == [("pending", 0)] * 3  # the undone claim took none of them
+    claimed = await claim_all(intake.pool, cap=1)
+    assert [c.recipient_id for c in claimed] == [first[0].recipient_id]  # the doomed one's slot still held
+    assert claimed[0].attempt == 1
+    assert await claim_all(intake.pool, cap=1) == []

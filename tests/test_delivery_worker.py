@@ -54,6 +54,7 @@ from tests.factories import (
     takedown,
     withdrawal,
 )
+from tests.statement_count import Counted
 
 GUARD = 15.0  # seconds: a bound on waits that should end much sooner; never a timing assertion
 
@@ -1001,3 +1002,97 @@ async def test_stop_keeps_to_the_grace_when_the_worker_is_at_its_concurrency_lim
         release.set()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(stopping, GUARD)
+
+
+# -- a finished batch claims its successors in its own statement (issue 21, step 21.7) ------------------
+@pytest.mark.parametrize("cap", [1, 4, 6])
+async def test_finished_pushes_claim_their_successors_with_no_round_of_their_own(hub: Hub, cap: int) -> None:
+    """Under load the statement recording a batch of finished pushes claims the slots it frees: after
+    the loop's first two rounds (the second finds every slot taken) the worker sends no round, whatever
+    the in-flight cap, and keeps to the cap."""
+    counted = Counted()
+
+    async def log(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(counted)
+
+    pool = await create_pool(str(hub.settings.database_url), on_connect=log)
+    try:
+        release = asyncio.Event()
+        hub.receiver.hold_until(release)
+        ids = [(await hub.submit())[0] for _ in range(12)]
+        config = WorkerConfig(poll_interval=60.0, grace=5.0, max_in_flight_per_destination=cap)
+        adapters = build_adapters(hub.context())
+        worker = delivery_worker(
+            pool, str(hub.settings.database_url), adapters, hub.intake, hub.clock, config
+        )
+        await counted.taken()
+        await worker.start()
+
+        async def held() -> bool:
+            return hub.receiver.concurrent == cap
+
+        await until(held, "the first round's pushes to arrive")
+        await asyncio.sleep(0.3)  # the loop's second round finds no free slot, then waits (60 s)
+        release.set()
+
+        async def all_delivered() -> bool:
+            return await hub.states() == {"delivered": 12}
+
+        await until(all_delivered, "all twelve delivered")
+        await worker.wait_idle()
+        counts = await counted.taken()
+        await worker.stop()
+    finally:
+        await pool.close()
+    assert counts["claim_due_deliveries"] == 2  # the loop's two rounds, none after a finished batch
+    assert set(counts) == {"claim_due_deliveries", "finish_and_claim"}
+    assert counts["finish_and_claim"] <= 12
+    assert hub.receiver.peak == cap
+    assert sorted(hub.receiver.keys()) == sorted(ids)  # each pushed once
+    assert await hub.db.fetchval("SELECT max(attempts) FROM deliveries") == 1
+
+
+async def test_finished_batches_keep_to_the_workers_concurrency(hub: Hub) -> None:
+    release = asyncio.Event()
+    hub.receiver.hold_until(release)
+    ids = [(await hub.submit())[0] for _ in range(10)]
+    worker = hub.worker(max_concurrency=3, max_in_flight_per_destination=8)
+    await worker.start()
+
+    async def held() -> bool:
+        return hub.receiver.concurrent == 3
+
+    await until(held, "three requests in flight")
+    await asyncio.sleep(0.2)
+    assert len(hub.receiver.posts) == 3
+    release.set()
+
+    async def all_delivered() -> bool:
+        return await hub.states() == {"delivered": 10}
+
+    await until(all_delivered, "all ten delivered")
+    assert hub.receiver.peak == 3
+    assert sorted(hub.receiver.keys()) == sorted(ids)
+
+
+async def test_a_stopping_worker_claims_nothing_when_its_pushes_finish(hub: Hub) -> None:
+    release = asyncio.Event()
+    hub.receiver.hold_until(release)
+    for _ in range(4):
+        await hub.submit()
+    worker = hub.worker(max_in_flight_per_destination=2, grace=GUARD)
+    await worker.start()
+
+    async def held() -> bool:
+        return hub.receiver.concurrent == 2
+
+    await until(held, "two requests in flight")
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(0.1)
+    assert not stopping.done()  # waiting for the two pushes
+    release.set()
+    await asyncio.wait_for(stopping, GUARD)
+
+    assert await hub.states() == {"delivered": 2, "pending": 2}
+    assert len(hub.receiver.posts) == 2
+    assert await hub.db.fetchval("SELECT count(*) FROM deliveries WHERE attempts > 0") == 2

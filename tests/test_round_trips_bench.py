@@ -15,12 +15,15 @@ async def test_round_trips_bench_counts_one_statement_per_batch(database_url: st
     assert figures["intake_alone"]["per_item"] == 3.0
     claims = figures["delivery_claim"]
     assert claims["items"] == 8 + 2
-    assert claims["by_statement"] == {"claim_due_deliveries": claims["statements"]}  # one a round
+    # one round: it claims 4 per platform (the cap); each finished batch claims what follows (step 21.7)
+    assert claims["by_statement"] == {"claim_due_deliveries": 1}
     finishes = figures["delivery_finish"]
-    assert finishes["by_statement"] == {"finish_pushes": finishes["finish_batches_and_items"][0]}
+    batches, items, by_rounds = finishes["finish_batches_and_items"]
+    assert (items, by_rounds) == (8 + 2, 8)
+    assert finishes["by_statement"] == {"finish_and_claim": batches}  # one per batch, its claim in it
     failed = figures["delivery_failed"]
     assert failed["items"] == 8
-    assert failed["by_statement"] == {"finish_failures": failed["statements"]}  # one per batch of failures
+    assert failed["by_statement"] == {"finish_and_claim": failed["statements"]}  # one per batch of failures
     assert failed["statements"] < failed["items"]
     answers = figures["answers_batched"]["by_statement"]
     assert answers["batch_snapshot"] == 1  # the answered cases read (and locked) once for the batch

@@ -7,6 +7,11 @@ Design (several hub processes against one database, no coordinator of ours):
   slots (`FOR UPDATE SKIP LOCKED`, a lease, `RETURNING`), up to what the worker can start. Claims for a
   destination are serialised on its row, so the per-destination cap holds across processes; processes
   never wait for each other.
+- Pushes finishing together are recorded in one statement, which also claims what the slots they free
+  (and any other free ones of the worker) can start (`hub_finish_and_claim`, migration 0037): under load
+  a finished batch starts its successors with no round of its own. The worker's free capacity is its
+  `max_concurrency` less the pushes under way and the slots claims under way have asked for; a push no
+  longer counts once its attempt has ended (while it is recorded, and an inline answer taken).
 - A claimed delivery is leased. The outcome is recorded only while the lease is held. A worker that dies
   leaves its leases to expire; any worker then claims those deliveries again (the claim query). The
   recipient may so see a message twice and drops it by its `Idempotency-Key`.
@@ -18,13 +23,15 @@ Design (several hub processes against one database, no coordinator of ours):
   budget, or refused for good, is dead-lettered and the sender told on the case's timeline.
 - NOTIFY `hub_delivery` wakes a worker early; it polls anyway, so a lost notification only delays. A wake
   that arrives during a round is kept (the event is cleared before a round, not after), so none is lost.
+  A finished batch wakes it only if its statement claimed nothing for want of capacity or failed.
 - Database outages are survived: a failed round is retried after a pause; an outcome that cannot be
   recorded is retried until the lease would expire, after which the delivery will be redone.
 - A recipient may answer inline (a signed message in the 2xx body). The worker does not judge it: it hands
   the bytes to the `on_answer` callback it was given (in the hub, intake's `submit_message`, so the answer
   is taken exactly as if it had been posted) and logs what became of it.
-- `stop()` stops claiming, lets in-flight deliveries finish within the grace period, then cancels the
-  rest (their leases expire and they are redone).
+- `stop()` stops claiming (a finished batch's statement sent from then on claims nothing), lets in-flight
+  deliveries finish within the grace period (and those a statement sent before it claimed), then cancels
+  the rest (their leases expire and they are redone).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -50,11 +57,12 @@ from hub.core.retry import RetryPolicy
 from hub.services.batcher import Batcher
 from hub.services.intake import Accepted
 from hub.services.park_notices import ParkNotices
-from hub.store import deadlines, deliveries, delivery_failures
+from hub.store import deadlines, deliveries
 from hub.store.case_keys import Keyring
 from hub.store.database import UNAVAILABLE
 from hub.store.deliveries import AttemptRecord, ClaimedDelivery
 from hub.store.delivery_failures import Failure, Recorded
+from hub.store.finish_and_claim import Claim, Finished, Outcome, finish_and_claim_batch
 
 log = structlog.get_logger("hub.delivery")
 CHANNEL = "hub_delivery"
@@ -97,11 +105,13 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._pushing: set[asyncio.Task[None]] = set()  # deliveries whose attempt has not ended
+        self._asked = 0  # slots asked for by claims under way (a round's, a finished batch's)
         self._listener: asyncpg.Connection | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        # Successful pushes finishing together are recorded in one transaction (group commit).
-        self._delivered: Batcher[tuple[AttemptRecord, str], bool] = Batcher()
-        self._failed: Batcher[Failure, Recorded | None] = Batcher()  # failed pushes likewise
+        # Pushes finishing together, delivered or failed, are recorded in one statement (group commit),
+        # which claims the slots they free.
+        self._finished: Batcher[Finished, Outcome] = Batcher()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -113,11 +123,16 @@ class DeliveryWorker:
         self._wake.set()
         if self._loop_task is not None:
             await self._loop_task
-        if self._in_flight:
-            _, pending = await asyncio.wait(self._in_flight, timeout=self.config.grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        # A finished batch's statement sent before stop() may still claim: what it claims is started
+        # before the pushes it records end, so waiting until nothing is in flight waits for it too.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.grace
+        while self._in_flight and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._in_flight), timeout=left)
+        pending = set(self._in_flight)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._close_listener()
         log.info("delivery.worker_stopped", worker=self.config.worker_id, abandoned=len(self._in_flight))
 
@@ -150,26 +165,66 @@ class DeliveryWorker:
         """One round: in one statement, show what parked destinations hold on its timelines and claim
         what is due for each destination with work; then start delivering it."""
         # Claim only what this worker can start at once: a claimed delivery never waits for a slot,
-        # so stop() is never held up behind one (a full worker's next round holds and claims).
-        capacity = self.config.max_concurrency - len(self._in_flight)
-        if self._stopping or capacity <= 0:
+        # so stop() is never held up behind one (a full worker's next finished batch claims).
+        capacity = self._capacity()
+        if capacity <= 0:
             return 0
-        claimed = await deliveries.claim_due(
-            self._pool,
+        self._asked += capacity
+        try:
+            claimed = await deliveries.claim_due(
+                self._pool,
+                now=self._clock(),
+                worker=self.config.worker_id,
+                lease=self.config.lease,
+                max_in_flight=self.config.max_in_flight_per_destination,
+                token=uuid.uuid4(),
+                capacity=capacity,
+                keyring=self._keyring,
+            )
+            self._start(claimed)
+        finally:
+            self._asked -= capacity
+        self._tell_parked()
+        return len(claimed)
+
+    def _capacity(self) -> int:
+        """How many deliveries this worker can start now; none once it is stopping."""
+        if self._stopping:
+            return 0
+        return max(0, self.config.max_concurrency - len(self._pushing) - self._asked)
+
+    def _start(self, claimed: list[ClaimedDelivery]) -> None:
+        for delivery in claimed:
+            task = asyncio.create_task(self._deliver(delivery))
+            for tasks in (self._in_flight, self._pushing):
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+    def _claim(self, capacity: int) -> Claim:
+        return Claim(
             now=self._clock(),
             worker=self.config.worker_id,
             lease=self.config.lease,
             max_in_flight=self.config.max_in_flight_per_destination,
             token=uuid.uuid4(),
             capacity=capacity,
-            keyring=self._keyring,
         )
-        self._tell_parked()
-        for delivery in claimed:
-            task = asyncio.create_task(self._deliver(delivery))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-        return len(claimed)
+
+    async def _finish(self, batch: Sequence[Finished]) -> list[Outcome | Exception]:
+        """A batch of finished pushes recorded, and what the worker can start claimed, in one statement;
+        what it claims is started before the pushes it records end. If the statement failed (each push
+        was then recorded alone and nothing claimed), or could not claim, a round claims instead."""
+        capacity = self._capacity()
+        self._asked += capacity
+        try:
+            done = await finish_and_claim_batch(self._pool, batch, self._claim(capacity), self._keyring)
+            if done.claimed is not None:
+                self._start(done.claimed)
+        finally:
+            self._asked -= capacity
+        if done.claimed is None or (capacity == 0 and not self._stopping):
+            self._wake.set()
+        return done.outcomes
 
     def _tell_parked(self) -> None:
         """Tell newly parked destinations' recipients (`hub.services.park_notices`), beside the
@@ -196,7 +251,13 @@ class DeliveryWorker:
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         started = self._clock()
         try:
-            outcome = await self._attempt(delivery)
+            try:
+                outcome = await self._attempt(delivery)
+            finally:
+                task = asyncio.current_task()
+                if task is not None:
+                    self._pushing.discard(task)  # a slot of the worker is free for the next claim
+            # Recorded with the claim of the slots it frees (`_finish`): no round of its own.
             recorded = await self._with_database(
                 lambda: self._record_once(delivery, outcome, started), delivery, "delivery.outcome_lost"
             )
@@ -204,8 +265,9 @@ class DeliveryWorker:
                 await self._with_database(
                     lambda: self._take_answer(delivery, outcome), delivery, "delivery.answer_lost"
                 )
-        finally:
-            self._wake.set()  # a slot of this destination is free: claim its next delivery now
+        except BaseException:
+            self._wake.set()  # not recorded by a batch that claimed: a round claims the freed slot
+            raise
 
     async def _attempt(self, delivery: ClaimedDelivery) -> DeliveryOutcome:
         adapter = self._adapters.get(delivery.adapter)
@@ -268,9 +330,8 @@ class DeliveryWorker:
         )
         policy = self.config.policy
         if outcome.verdict is Verdict.DELIVERED:
-            done = await self._delivered.submit(
-                (record, self._evidence(delivery, outcome, now)),
-                lambda batch: deliveries.finish_delivered_batch(self._pool, batch),
+            done = bool(
+                await self._finished.submit((record, self._evidence(delivery, outcome, now)), self._finish)
             )
             event, detail = "delivery.delivered", outcome.detail
         else:
@@ -284,9 +345,9 @@ class DeliveryWorker:
                 failure = Failure(record, "dead", waits, reason=reason)
             else:
                 failure = Failure(record, "retry", waits)
-            recorded = await self._failed.submit(
-                failure, lambda batch: delivery_failures.finish_failures_batch(self._pool, batch)
-            )
+            recorded = await self._finished.submit(failure, self._finish)
+            if isinstance(recorded, bool):
+                raise TypeError("a failure recorded as a success")
             done = recorded is not None
             event, detail = self._failure_log(failure, outcome, recorded)
         if done:

@@ -32,6 +32,31 @@ from hub.store.deferred_writes import captured_writes, encoded, rows_object
 from hub.store.events import record_event
 from hub.store.queries import query
 
+# The columns of a claimed delivery (`hub_claimed_delivery`, migration 0030), as a claim returns them.
+CLAIMED_COLUMNS = (
+    "seq",
+    "message_id",
+    "recipient_id",
+    "adapter",
+    "attempts",
+    "first_attempt_at",
+    "lease_token",
+    "case_id",
+    "sender_id",
+    "message_type",
+    "version",
+    "accepted_at",
+    "payload_sha256",
+    "signed_form",
+    "receipt",
+    "endpoint",
+    "adapter_config",
+    "form_encrypted",
+    "clocks",
+    "wrapped_key",
+    "destination",
+)
+
 
 @dataclass(frozen=True)
 class ClaimedDelivery:
@@ -57,7 +82,8 @@ class ClaimedDelivery:
 
     @classmethod
     def from_row(cls, row: asyncpg.Record, keyring: Keyring | None = None) -> ClaimedDelivery:
-        values = dict(row.items())
+        """From a claim's row (`hub_claimed_delivery`); other columns of the row are not the delivery's."""
+        values = {name: row[name] for name in CLAIMED_COLUMNS}
         values["attempt"] = values.pop("attempts")
         encrypted, wrapped = values.pop("form_encrypted"), values.pop("wrapped_key")
         if keyring is not None:
@@ -182,13 +208,13 @@ async def finish_pushes(pool: asyncpg.Pool, batch: Sequence[tuple[AttemptRecord,
     by the rules that write them one at a time (`record_event`, `deadlines.start_new_clocks`), and the
     statement picks the ones that apply."""
     async with pool.acquire() as conn:
-        pushes = [await _push(conn, record, evidence) for record, evidence in batch]
+        pushes = [await push_item(conn, record, evidence) for record, evidence in batch]
         rows = await conn.fetch(query("finish_pushes"), encoded(pushes))
     recorded = {row["seq"]: row["recorded"] for row in rows}
     return [bool(recorded[record.delivery.seq]) for record, _ in batch]
 
 
-async def _push(conn: Conn, record: AttemptRecord, evidence: str) -> dict[str, Any]:
+async def push_item(conn: Conn, record: AttemptRecord, evidence: str) -> dict[str, Any]:
     """One push for `hub_finish_pushes`: the delivery's finish, and the rows it writes once done: its
     timeline entry with the hub's signed evidence (and a forwarding's, with the next hub's receipt);
     for a referral, the recipient's move to `retrieved` from each state it may be found in; the clocks

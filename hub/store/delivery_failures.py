@@ -58,7 +58,7 @@ class Recorded:
 async def finish_failures(pool: asyncpg.Pool, batch: Sequence[Failure]) -> list[Recorded | None]:
     """The failures recorded in one statement; for each, what it did, or None if the lease was lost."""
     async with pool.acquire() as conn:
-        items = [await _item(conn, failure) for failure in batch]
+        items = [await failure_item(conn, failure) for failure in batch]
         rows = await conn.fetch(query("finish_failures"), encoded(items))
     by_seq = {row["seq"]: row for row in rows}
     out: list[Recorded | None] = []
@@ -89,7 +89,7 @@ async def finish_failures_batch(
         return outcomes
 
 
-async def _item(conn: Conn, failure: Failure) -> dict[str, Any]:
+async def failure_item(conn: Conn, failure: Failure) -> dict[str, Any]:
     record = failure.record
     d, at = record.delivery, record.finished_at
     dead: dict[str, list[tuple[Any, ...]]] = {}

@@ -24,6 +24,13 @@ SELECT seq, recorded FROM hub_finish_pushes($1::text::jsonb);
 -- ($1: JSON, see delivery_failures.finish_failures): hub_finish_failures, migration 0027.
 SELECT seq, recorded, failures_now, refusals_now, parked, wait FROM hub_finish_failures($1::text::jsonb);
 
+-- name: finish_and_claim
+-- A batch of finished pushes ($1 successes, $2 failures: JSON, see finish_and_claim.finish_and_claim)
+-- recorded, then the freed slots claimed for the worker as claim_due_deliveries does ($3 now, $4 lease
+-- token, $5 worker, $6 lease, $7 in-flight cap per destination, $8 the worker's free capacity, 0: no
+-- claim, $9 how many destinations, $10 the hub's timeline actor): hub_finish_and_claim, migration 0037.
+SELECT * FROM hub_finish_and_claim($1::text::jsonb, $2::text::jsonb, $3, $4, $5, $6, $7, $8, $9, $10);
+
 -- name: hold_parked
 -- Deliveries of parked destinations ($2, $4: that participant's destination of that name; NULL: every
 -- one) shown held on their timelines, by $3 (the hub): hub_hold_parked, migration 0030. Returns how many.
