@@ -33,7 +33,11 @@ each counted on its own, after a warm-up that goes through all of them:
 - answers, batched: each platform's acknowledgement of every referral of the batched phase, handed at
   once to `submit_message` as the referrals were (they answer one case each; a batch holds up to 64);
 - answers, one at a time: the acknowledgements of the referrals taken one at a time, each awaited
-  before the next (batches of one: the lone answer's path, also a message retried alone).
+  before the next (batches of one: the lone answer's path, also a message retried alone);
+- delivery drain (`--drain`, default 256): that many referrals queued, then the worker's own loop
+  started, as in the hub, with the receiver answering at once, until every one is delivered: the
+  statements of a backlog's delivery, rounds included (before step 21.7 a round followed each batch of
+  finished pushes), with this process's CPU time and the rate (timings, unlike the counts).
 
 The figures are counts, not timings: the same on a loaded machine as on an idle one.
 """
@@ -46,6 +50,7 @@ import contextlib
 import json
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -87,7 +92,9 @@ PHASES = (
     "delivery_failed",
     "answers_batched",
     "answers_alone",
+    "delivery_drain",
 )
+FINISHES = ("finish_pushes", "finish_failures", "finish_and_claim")  # one a batch of finished pushes
 INTROSPECTION = ("WITH RECURSIVE typeinfo_tree", "current_setting('jit')", "set_config('jit'")
 
 
@@ -164,6 +171,7 @@ class Hub:
     counter: StatementCounter
     cast: Cast
     clock: MovableClock
+    observer: asyncpg.Connection  # the benchmark's own reads, not counted
     sent: int = 0
     recipient_of: dict[str, str] = field(default_factory=dict)  # referral id -> its platform
 
@@ -211,8 +219,7 @@ class Hub:
         claims: Counter[str] = Counter()
         finishes: Counter[str] = Counter()
         by_rounds = 0
-        batches = self.worker._finished  # the worker's group commit of finished pushes, for its counts
-        before = (batches.batches, batches.items)
+        before = await self.attempts()
         await self.counter.settled()
         while True:
             self.receiver.gate.clear()
@@ -225,16 +232,36 @@ class Hub:
                 break
             claims += claiming
             by_rounds += claimed
-        made = batches.items - before[1]
-        return claims, finishes, made, [batches.batches - before[0], made, by_rounds]
+        made = await self.attempts() - before
+        return claims, finishes, made, [sum(finishes[name] for name in FINISHES), made, by_rounds]
+
+    async def drain(self, n: int) -> tuple[Counter[str], float, float]:
+        """`n` referrals queued, then the worker's own loop started (as in the hub) with the receiver
+        answering at once, until all are delivered and recorded; then the worker stops. The statements
+        it sent, and this process's CPU seconds and the wall seconds it took (the receiver and the
+        client's HTTP work are in this process too)."""
+        await self.submit_together(self.referrals(n))
+        target = len(self.receiver.arrived) + n
+        await self.counter.settled()
+        cpu, wall = time.process_time(), time.perf_counter()
+        await self.worker.start()
+        while len(self.receiver.arrived) < target:  # noqa: ASYNC110  (in memory: no statement sent)
+            await asyncio.sleep(0.005)
+        await self.worker.wait_idle()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        await self.worker.stop()
+        return await self.counter.settled(), cpu, wall
+
+    async def attempts(self) -> int:
+        """The attempts recorded so far (read on a connection of the benchmark's own, not counted)."""
+        return int(await self.observer.fetchval("SELECT count(*) FROM delivery_attempts"))
 
     async def fail_all(self, expected: int) -> tuple[Counter[str], Counter[str], int]:
         """Rounds in which every push fails (503), the clock moved past the backoff after each: the
         statements recording the failures, those of the rounds' claims, and the failures recorded."""
         claims: Counter[str] = Counter()
         failures: Counter[str] = Counter()
-        batches = self.worker._finished
-        before = batches.items
+        before = await self.attempts()
         failed = 0
         self.receiver.status = 503
         await self.counter.settled()
@@ -246,7 +273,7 @@ class Hub:
                 self.receiver.gate.set()
                 await self.worker.wait_idle()
                 failures += await self.counter.settled()
-                failed = batches.items - before
+                failed = await self.attempts() - before
                 self.clock.ahead += timedelta(hours=1)
                 if claimed == 0:
                     raise RuntimeError(f"{failed} of {expected} pushes failed, then nothing was due")
@@ -255,13 +282,13 @@ class Hub:
         return claims, failures, failed
 
 
-async def run(referrals: int, platforms: int, url: str | None) -> dict[str, Any]:
+async def run(referrals: int, platforms: int, url: str | None, drain: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hub-round-trips-") as tmp:
         async with database(url, Path(tmp)) as dsn:
-            return await _measure(dsn, referrals, platforms)
+            return await _measure(dsn, referrals, platforms, drain)
 
 
-async def _measure(dsn: str, referrals: int, platforms: int) -> dict[str, Any]:
+async def _measure(dsn: str, referrals: int, platforms: int, drain: int = 0) -> dict[str, Any]:
     port = free_port()
     endpoints = {i: f"http://127.0.0.1:{port}/webhook/p{i}" for i in range(platforms)}
     cast = await register_cast(dsn, uuid.uuid4().hex[:8], platforms, endpoints, hub_id=HUB_ID)
@@ -297,13 +324,18 @@ async def _measure(dsn: str, referrals: int, platforms: int) -> dict[str, Any]:
                 keyring=intake.keyring,
                 on_answer=inline_answers(intake),
             )
-            hub = Hub(intake, worker, receiver, counter, cast, clock)
-            return await _phases(hub, referrals)
+            observer = await asyncpg.connect(dsn)
+            try:
+                return await _phases(
+                    Hub(intake, worker, receiver, counter, cast, clock, observer), referrals, drain
+                )
+            finally:
+                await observer.close()
     finally:
         await pool.close()
 
 
-async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
+async def _phases(hub: Hub, referrals: int, drain: int) -> dict[str, Any]:
     await hub.submit_together(hub.referrals(referrals))  # warm-up: every statement prepared once
     await hub.submit_one_by_one(hub.referrals(4))
     await hub.deliver_all()
@@ -337,6 +369,7 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
     await hub.submit_one_by_one(lone_answers)
     answers_alone = await hub.counter.settled()
     await hub.deliver_all()
+    drained, drain_cpu, drain_wall = await hub.drain(drain) if drain else (Counter(), 0.0, 0.0)
     return {
         "referrals": referrals,
         "platforms": len(hub.cast.platforms),
@@ -347,6 +380,11 @@ async def _phases(hub: Hub, referrals: int) -> dict[str, Any]:
         "delivery_failed": _phase(failures, failed),
         "answers_batched": _phase(answers_batched, len(answers)),
         "answers_alone": _phase(answers_alone, len(lone_answers)),
+        "delivery_drain": {
+            **_phase(drained, drain),
+            "cpu_ms_per_delivery": round(drain_cpu * 1000 / drain, 3) if drain else None,
+            "deliveries_per_second": round(drain / drain_wall, 1) if drain else None,
+        },
         "delivered_once": len(hub.receiver.arrived) >= made,
         "asyncpg_type_introspection_not_counted": hub.counter.introspection,
     }
@@ -383,6 +421,12 @@ def report(figures: dict[str, Any]) -> str:
         f"  finished-push batches {batches}, items {items}; deliveries claimed by rounds {by_rounds}, "
         f"by finished batches {items - by_rounds}"
     )
+    drain = figures["delivery_drain"]
+    if drain["items"]:
+        lines.append(
+            f"  delivery_drain: {drain['deliveries_per_second']} deliveries/s, "
+            f"{drain['cpu_ms_per_delivery']} ms of this process's CPU per delivery (timings)"
+        )
     lines.append(f"  asyncpg type look-ups, not counted: {figures['asyncpg_type_introspection_not_counted']}")
     return "\n".join(lines)
 
@@ -395,11 +439,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--referrals", type=int, default=64, help="referrals per phase (64 batch together)")
     parser.add_argument("--platforms", type=int, default=4, help="webhook platforms, referrals round robin")
+    parser.add_argument(
+        "--drain",
+        type=int,
+        default=256,
+        help="referrals queued, then delivered by the worker's own loop (0: none)",
+    )
     parser.add_argument("--database-url", default=None, help="a PostgreSQL server (default: embedded)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
     configure_logging("warning", json=False)
-    figures = asyncio.run(run(args.referrals, args.platforms, args.database_url))
+    figures = asyncio.run(run(args.referrals, args.platforms, args.database_url, args.drain))
     print(report(figures))
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -8,7 +8,7 @@ from bench.round_trips import _measure, report
 
 
 async def test_round_trips_bench_counts_one_statement_per_batch(database_url: str) -> None:
-    figures = await _measure(database_url, 8, 2)
+    figures = await _measure(database_url, 8, 2, drain=16)
     assert figures["delivered_once"]
     assert figures["intake_batched"]["statements"] == 3  # keys, the snapshot, the write: batch of 8
     assert figures["intake_batched"]["by_statement"]["record_rows"] == 1
@@ -33,4 +33,9 @@ async def test_round_trips_bench_counts_one_statement_per_batch(database_url: st
     lone = figures["answers_alone"]
     assert lone["items"] == 2
     assert lone["by_statement"] == {name: 2 for name in per_batch}  # five statements a lone answer
+    drain = figures["delivery_drain"]
+    assert drain["items"] == 16
+    assert set(drain["by_statement"]) == {"claim_due_deliveries", "finish_and_claim"}
+    # the loop's first two rounds (a poll round more on a slow machine); none after a finished batch
+    assert drain["by_statement"]["claim_due_deliveries"] <= 3
     assert "in and out" in report(figures)
