@@ -1096,3 +1096,37 @@ async def test_a_stopping_worker_claims_nothing_when_its_pushes_finish(hub: Hub)
     assert await hub.states() == {"delivered": 2, "pending": 2}
     assert len(hub.receiver.posts) == 2
     assert await hub.db.fetchval("SELECT count(*) FROM deliveries WHERE attempts > 0") == 2
+
+
+async def test_a_finished_batch_that_fails_is_recorded_push_by_push_and_nothing_is_claimed_twice(
+    hub: Hub,
+) -> None:
+    """The first batch's statement fails (a trigger refuses the first attempt recorded, once): nothing
+    of it is stored, its claim included; its pushes are recorded one by one, and the loop, woken, claims
+    in a round what the batch would have: every referral is pushed once and delivered."""
+    await hub.db.execute(
+        """
+        CREATE SEQUENCE refuse_once;
+        CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF nextval('refuse_once') = 1 THEN RAISE EXCEPTION 'refused once by the test trigger'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_once BEFORE INSERT ON delivery_attempts
+            FOR EACH ROW EXECUTE FUNCTION refuse_once();
+        """
+    )
+    ids = [(await hub.submit())[0] for _ in range(6)]
+    worker = hub.worker(max_in_flight_per_destination=2, poll_interval=60.0)  # no poll within the guard
+    await worker.start()
+
+    async def all_delivered() -> bool:
+        return await hub.states() == {"delivered": 6}
+
+    await until(all_delivered, "all six delivered")
+    await worker.wait_idle()
+    assert sorted(hub.receiver.keys()) == sorted(ids)  # each pushed once
+    assert hub.receiver.peak <= 2
+    assert await hub.db.fetchval("SELECT max(attempts) FROM deliveries") == 1
+    assert await hub.db.fetchval("SELECT count(*) FROM delivery_attempts") == 6
+    assert await hub.db.fetchval("SELECT last_value FROM refuse_once") == 1 + 6  # the batch's, then each
