@@ -398,7 +398,7 @@ async def test_a_batch_of_finished_pushes_writes_its_rows_in_one_call(
     assert started == sum(len(c.clocks or ()) for c in claimed) >= 3 * len(KINDS)  # each push's clocks
 
 
-# -- a finished batch and the claim of what it frees, one statement (step 21.7, migration 0037) ----------
+# -- a finished batch and the claim of what it frees, one statement (step 21.7, migration 0041) ----------
 def a_claim(capacity: int = 64, cap: int = 1) -> Claim:
     return Claim(utc_now(), "w-test", LEASE, cap, uuid.uuid4(), capacity)
 

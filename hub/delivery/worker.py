@@ -8,7 +8,7 @@ Design (several hub processes against one database, no coordinator of ours):
   destination are serialised on its row, so the per-destination cap holds across processes; processes
   never wait for each other.
 - Pushes finishing together are recorded in one statement, which also claims what the slots they free
-  (and any other free ones of the worker) can start (`hub_finish_and_claim`, migration 0037): under load
+  (and any other free ones of the worker) can start (`hub_finish_and_claim`, migration 0041): under load
   a finished batch starts its successors with no round of its own. The worker's free capacity is its
   `max_concurrency` less the pushes under way and the slots claims under way have asked for; a push no
   longer counts once its attempt has ended (while it is recorded, and an inline answer taken).

@@ -2,7 +2,7 @@
 
 Under load a delivery round followed each batch of finished pushes: the finish freed slots and woke the
 worker, whose round claimed them. Now the batch's statement does both (`hub_finish_and_claim`,
-migration 0037): its successful pushes as `deliveries.finish_pushes` records them, its failed ones as
+migration 0041): its successful pushes as `deliveries.finish_pushes` records them, its failed ones as
 `delivery_failures.finish_failures` does, then a round's claim as `deliveries.claim_due` makes it
 (parked destinations' holds shown; each due destination's free slots under the in-flight cap leased,
 across processes; up to the worker's free capacity). The statement is its own transaction.

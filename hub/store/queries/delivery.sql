@@ -28,7 +28,7 @@ SELECT seq, recorded, failures_now, refusals_now, parked, wait FROM hub_finish_f
 -- A batch of finished pushes ($1 successes, $2 failures: JSON, see finish_and_claim.finish_and_claim)
 -- recorded, then the freed slots claimed for the worker as claim_due_deliveries does ($3 now, $4 lease
 -- token, $5 worker, $6 lease, $7 in-flight cap per destination, $8 the worker's free capacity, 0: no
--- claim, $9 how many destinations, $10 the hub's timeline actor): hub_finish_and_claim, migration 0037.
+-- claim, $9 how many destinations, $10 the hub's timeline actor): hub_finish_and_claim, migration 0041.
 SELECT * FROM hub_finish_and_claim($1::text::jsonb, $2::text::jsonb, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: hold_parked
