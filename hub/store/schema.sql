@@ -531,6 +531,7 @@ CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_a
 -- function hub_claim_for(p_destination text, p_name text, p_at timestamp w
 -- function hub_destination_of(p_recipient text)
 -- function hub_due_destinations(p_at timestamp with time zone, p_limit int
+-- function hub_finish_and_claim(p_pushes jsonb, p_failures jsonb, p_at tim
 -- function hub_finish_failures(failures jsonb)
 -- function hub_finish_pushes(pushes jsonb)
 -- function hub_further_deliveries()
