@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 40
+-- schema version 41
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
