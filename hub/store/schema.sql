@@ -3,7 +3,7 @@
 --   python -m hub.store.snapshot > hub/store/schema.sql
 -- (on the server HUB_TEST_DATABASE_URL names, else on an embedded PostgreSQL); a test compares the two.
 
--- schema version 41
+-- schema version 42
 
 CREATE TABLE audit_checkpoints (
     tree_size bigint NOT NULL,
@@ -541,7 +541,7 @@ CREATE INDEX used_tokens_expiry_idx ON public.used_tokens USING btree (expires_a
 -- function hub_peer_in_flight(p_peer text, p_at timestamp with time zone)
 -- function hub_queue_clock_report(p_deadline bigint, p_result text, p_at t
 -- function hub_record_rows(rows jsonb)
--- function hub_rows_append(a jsonb, b jsonb)
+-- function hub_rows_merged(parts jsonb[])
 -- function hub_set_party_state(p_case uuid, p_participant text, p_from tex
 -- function hub_text_array(value jsonb)
 -- function signal_changes_append_only()
