@@ -173,7 +173,7 @@ async def test_finished_pushes_are_one_statement_and_each_writes_what_applies(
     batch = [delivered(replace(lost, lease_token=uuid.uuid4())), delivered(withdrawn)]
     batch += [delivered(c) for c in told]
     await counted.taken()
-    assert await deliveries.finish_delivered_batch(intake.pool, batch) == [False, True, True, True]
+    assert await deliveries.finish_pushes(intake.pool, batch) == [False, True, True, True]
     assert await counted.taken() == {"finish_pushes": 1}
     states = dict(await db.fetch("SELECT recipient_id, state FROM deliveries"))
     assert [states[c.recipient_id] for c in claimed] == ["in_flight", "delivered", "delivered", "delivered"]
@@ -210,11 +210,13 @@ async def test_a_batch_that_fails_inside_the_statement_stores_nothing_then_only_
         """
     )
     await counted.taken()
-    outcomes = await deliveries.finish_delivered_batch(intake.pool, [delivered(c) for c in claimed])
+    done = await finish_and_claim_batch(intake.pool, [delivered(c) for c in claimed], a_claim(capacity=0))
+    outcomes = done.outcomes
     assert outcomes[0] is True
     assert outcomes[2] is True
     assert isinstance(outcomes[1], asyncpg.RaiseError)
-    assert (await counted.taken())["finish_pushes"] == 1 + 3  # the batch, then each alone
+    taken = await counted.taken()
+    assert (taken["finish_and_claim"], taken["finish_pushes"]) == (1, 3)  # the batch, then each alone
     states = dict(await db.fetch("SELECT seq, state FROM deliveries"))
     assert [states[c.seq] for c in claimed] == ["delivered", "in_flight", "delivered"]
     told = await db.fetch("SELECT message_id FROM case_events WHERE event = 'message.delivered'")
@@ -260,7 +262,7 @@ async def test_failed_pushes_are_one_statement_and_each_does_what_applies(
         Failure(failed(dead), "dead", (timedelta(seconds=5),), reason="retry budget exhausted"),
     ]
     await counted.taken()
-    done = await delivery_failures.finish_failures_batch(intake.pool, batch)
+    done = await delivery_failures.finish_failures(intake.pool, batch)
     assert await counted.taken() == {"finish_failures": 1}
     assert done[0] is None
     assert [(r.failures, r.refusals, r.parked, r.wait) for r in done[1:]] == [  # type: ignore[union-attr]
@@ -332,10 +334,12 @@ async def test_a_failure_batch_that_fails_inside_the_statement_is_retried_alone(
     )
     await counted.taken()
     batch = [Failure(failed(c), "retry", WAITS) for c in claimed]
-    outcomes = await delivery_failures.finish_failures_batch(intake.pool, batch)
+    done = await finish_and_claim_batch(intake.pool, list(batch), a_claim(capacity=0))
+    outcomes = done.outcomes
     assert isinstance(outcomes[1], asyncpg.RaiseError)
     assert [o.failures for o in (outcomes[0], outcomes[2])] == [1, 1]  # type: ignore[union-attr]
-    assert (await counted.taken())["finish_failures"] == 1 + 3  # the batch, then each alone
+    taken = await counted.taken()
+    assert (taken["finish_and_claim"], taken["finish_failures"]) == (1, 3)  # the batch, then each alone
     states = dict(await db.fetch("SELECT seq, state FROM deliveries"))
     assert [states[c.seq] for c in claimed] == ["pending", "in_flight", "pending"]
     counts = dict(await db.fetch("SELECT participant_id, consecutive_failures FROM destinations"))

@@ -208,7 +208,7 @@ async def test_pushes_finished_together_are_recorded_together(
         (AttemptRecord(d, "w-test", now, now, "delivered", 200, "ok"), f"evidence-{i}")
         for i, d in enumerate([claimed[0], lost, claimed[2]])
     ]
-    assert await deliveries.finish_delivered_batch(intake.pool, records) == [True, False, True]
+    assert await deliveries.finish_pushes(intake.pool, records) == [True, False, True]
     states = {
         row["seq"]: row["state"] for row in await db.fetch("SELECT seq, state FROM deliveries ORDER BY seq")
     }

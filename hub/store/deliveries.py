@@ -183,24 +183,6 @@ async def finish_delivered(pool: asyncpg.Pool, record: AttemptRecord, evidence: 
     return recorded
 
 
-async def finish_delivered_batch(
-    pool: asyncpg.Pool, batch: Sequence[tuple[AttemptRecord, str]]
-) -> list[bool | Exception]:
-    """Several successful pushes in one statement (group commit), which is its own transaction. If it
-    fails, nothing of the batch is stored, and each push is recorded alone, so that only the one at
-    fault fails."""
-    try:
-        return list(await finish_pushes(pool, batch))
-    except Exception:
-        outcomes: list[bool | Exception] = []
-        for record, evidence in batch:
-            try:
-                outcomes.append(await finish_delivered(pool, record, evidence))
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
-
-
 async def finish_pushes(pool: asyncpg.Pool, batch: Sequence[tuple[AttemptRecord, str]]) -> list[bool]:
     """The pushes recorded and their recipients told, in one statement (`hub_finish_pushes`, migration
     0023); for each, whether it was (False: the lease was lost). What a push writes once done depends

@@ -72,23 +72,6 @@ async def finish_failures(pool: asyncpg.Pool, batch: Sequence[Failure]) -> list[
     return out
 
 
-async def finish_failures_batch(
-    pool: asyncpg.Pool, batch: Sequence[Failure]
-) -> list[Recorded | Exception | None]:
-    """`finish_failures`, and if the batch's statement fails, each failure alone."""
-    try:
-        return list(await finish_failures(pool, batch))
-    except Exception:
-        outcomes: list[Recorded | Exception | None] = []
-        for failure in batch:
-            try:
-                [outcome] = await finish_failures(pool, [failure])
-                outcomes.append(outcome)
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
-
-
 async def failure_item(conn: Conn, failure: Failure) -> dict[str, Any]:
     record = failure.record
     d, at = record.delivery, record.finished_at
