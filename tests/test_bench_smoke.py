@@ -56,7 +56,9 @@ async def test_load_bench_accepts_and_delivers_everything(database_url: str, tmp
     backlog = figures["backlog_drain"]  # queued by an API-only hub, then pushed by hub worker alone
     assert (backlog["queued"], backlog["delivered"], backlog["lost"]) == (20, 20, 0)
     assert backlog["per_s"] > 0
-    assert backlog["worker_cpu_ms_per_delivery"] > 0
+    # 20 pushes may take less CPU than one clock tick of the process's counters: a figure, maybe 0.0
+    assert isinstance(backlog["worker_cpu_ms_per_delivery"], float)
+    assert backlog["worker_cpu_ms_per_delivery"] >= 0
     assert backlog["exit_codes"] == {"api": [0], "worker": [0]}
     totals = figures["totals"]
     # 50 closed, 25 open, the 10 counted under strace (issue 21), by two hub processes on one port,
